@@ -1,0 +1,600 @@
+/*
+ * cammsr native kernels: an N-API (version 8) addon over OpenBLAS.
+ *
+ * Implements the Kernels interface of src/kernels/kernels.ts. src/kernels/js.ts is the
+ * reference: every function here matches its semantics (up to float rounding), including
+ * how NaN and infinities flow through. Every entry point validates its arguments and the
+ * lengths of the arrays it is given, and throws a JS TypeError/RangeError instead of ever
+ * touching memory outside them.
+ *
+ * The element-wise kernels are plain C loops written so that gcc auto-vectorises them (see
+ * binding.gyp: -O3 -march=native -fno-math-errno -fno-trapping-math -fopenmp-simd). There is no
+ * -ffast-math: it would let the compiler assume that there are no infinities or NaNs, and the
+ * reference semantics depend on them (-inf logits are masked entries, for one).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <node_api.h>
+
+/* Largest integer a JS number holds exactly. */
+#define MAX_SAFE_INT 9007199254740991.0
+/* Largest dimension, leading dimension or stride OpenBLAS accepts (blasint is 32-bit). */
+#define MAX_BLAS_INT 2147483647.0
+
+/* ---------------------------------------------------------------------------------------
+ * Argument handling. Helpers return false after throwing; the caller then returns NULL.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum { ERR_PLAIN, ERR_TYPE, ERR_RANGE } err_kind;
+
+static bool throwf(napi_env env, err_kind kind, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return false; /* keep the first error */
+  if (kind == ERR_TYPE)
+    napi_throw_type_error(env, NULL, msg);
+  else if (kind == ERR_RANGE)
+    napi_throw_range_error(env, NULL, msg);
+  else
+    napi_throw_error(env, NULL, msg);
+  return false;
+}
+
+/* A failed N-API call is a bug or an engine problem, not bad input: report it as an Error. */
+static bool napi_ok_or_throw(napi_env env, napi_status status, const char *fn, const char *what) {
+  if (status == napi_ok) return true;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  return throwf(env, ERR_PLAIN, "%s: N-API call failed (%s): %s", fn, what,
+                info && info->error_message ? info->error_message : "unknown error");
+}
+
+/* Throws and returns NULL from an N-API callback. */
+#define THROW(...)                                                                                \
+  do {                                                                                           \
+    throwf(__VA_ARGS__);                                                                         \
+    return NULL;                                                                                 \
+  } while (0)
+
+#define NAPI_TRY(env, fn, call)                                                                   \
+  do {                                                                                           \
+    if (!napi_ok_or_throw((env), (call), (fn), #call)) return NULL;                              \
+  } while (0)
+
+/* Fetches exactly `want` arguments (extra ones are an error too: they signal a wrong call). */
+static bool get_args(napi_env env, napi_callback_info info, const char *fn, size_t want,
+                     napi_value *argv) {
+  size_t argc = want;
+  if (!napi_ok_or_throw(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), fn, "get_cb_info"))
+    return false;
+  if (argc != want)
+    return throwf(env, ERR_TYPE, "%s: expected %zu arguments, got %zu", fn, want, argc);
+  return true;
+}
+
+static bool get_number(napi_env env, napi_value v, const char *fn, const char *name, double *out) {
+  napi_valuetype t;
+  if (!napi_ok_or_throw(env, napi_typeof(env, v, &t), fn, "typeof")) return false;
+  if (t != napi_number) return throwf(env, ERR_TYPE, "%s: %s must be a number", fn, name);
+  return napi_ok_or_throw(env, napi_get_value_double(env, v, out), fn, "get_value_double");
+}
+
+/* A non-negative integer no larger than `max` (a size, leading dimension or stride). */
+static bool get_count(napi_env env, napi_value v, const char *fn, const char *name, double max,
+                      int64_t *out) {
+  double d;
+  if (!get_number(env, v, fn, name, &d)) return false;
+  if (!(d >= 0 && d <= max && d == floor(d)))
+    return throwf(env, ERR_RANGE, "%s: %s must be an integer in [0, %.0f], got %.17g", fn, name, max, d);
+  *out = (int64_t)d;
+  return true;
+}
+
+static bool get_bool(napi_env env, napi_value v, const char *fn, const char *name, bool *out) {
+  napi_valuetype t;
+  if (!napi_ok_or_throw(env, napi_typeof(env, v, &t), fn, "typeof")) return false;
+  if (t != napi_boolean) return throwf(env, ERR_TYPE, "%s: %s must be a boolean", fn, name);
+  return napi_ok_or_throw(env, napi_get_value_bool(env, v, out), fn, "get_value_bool");
+}
+
+/* The element pointer and length of a typed array of the given type. N-API's data pointer
+ * already includes the view's byteOffset, so subarray views work as they do in JS. */
+static bool get_typed(napi_env env, napi_value v, const char *fn, const char *name,
+                      napi_typedarray_type want, const char *want_name, void **data, size_t *len) {
+  bool is_typed = false;
+  if (!napi_ok_or_throw(env, napi_is_typedarray(env, v, &is_typed), fn, "is_typedarray")) return false;
+  napi_typedarray_type type = napi_int8_array;
+  if (is_typed &&
+      !napi_ok_or_throw(env, napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL), fn,
+                        "get_typedarray_info"))
+    return false;
+  if (!is_typed || type != want) return throwf(env, ERR_TYPE, "%s: %s must be a %s", fn, name, want_name);
+  return true;
+}
+
+static bool get_f32(napi_env env, napi_value v, const char *fn, const char *name, float **data,
+                    size_t *len) {
+  return get_typed(env, v, fn, name, napi_float32_array, "Float32Array", (void **)data, len);
+}
+
+/* Checks that an array of `len` elements holds `count` rows×cols matrices with row stride
+ * `ld`, matrix i starting at element i·stride. Strides are non-negative, so the last matrix
+ * reaches furthest. All values are < 2^31, so the int64 arithmetic cannot overflow. */
+static bool check_matrix(napi_env env, const char *fn, const char *name, const char *ld_name,
+                         size_t len, int64_t rows, int64_t cols, int64_t ld, int64_t stride,
+                         int64_t count) {
+  if (rows == 0 || cols == 0 || count == 0) return true; /* nothing is read or written */
+  if (ld < cols)
+    return throwf(env, ERR_RANGE, "%s: %s = %lld is less than the %lld elements of a stored row of %s",
+                  fn, ld_name, (long long)ld, (long long)cols, name);
+  int64_t need = (count - 1) * stride + (rows - 1) * ld + cols;
+  if ((uint64_t)need > (uint64_t)len) {
+    if (count > 1)
+      return throwf(env, ERR_RANGE,
+                    "%s: %s has %zu elements but %lld matrices of %lldx%lld (%s = %lld, stride %lld) need %lld",
+                    fn, name, len, (long long)count, (long long)rows, (long long)cols, ld_name,
+                    (long long)ld, (long long)stride, (long long)need);
+    return throwf(env, ERR_RANGE, "%s: %s has %zu elements but a %lldx%lld matrix with %s = %lld needs %lld",
+                  fn, name, len, (long long)rows, (long long)cols, ld_name, (long long)ld,
+                  (long long)need);
+  }
+  return true;
+}
+
+/* rows·cols elements must fit in the array. */
+static bool check_rows(napi_env env, const char *fn, const char *name, size_t len, int64_t rows,
+                       int64_t cols) {
+  uint64_t need;
+  if (__builtin_mul_overflow((uint64_t)rows, (uint64_t)cols, &need) || need > (uint64_t)len)
+    return throwf(env, ERR_RANGE, "%s: %s has %zu elements but %lld rows of %lld need %.17g", fn, name,
+                  len, (long long)rows, (long long)cols, (double)rows * (double)cols);
+  return true;
+}
+
+static bool check_len(napi_env env, const char *fn, const char *name, size_t len, int64_t n) {
+  if ((uint64_t)n > (uint64_t)len)
+    return throwf(env, ERR_RANGE, "%s: %s has %zu elements but n = %lld", fn, name, len, (long long)n);
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GEMM
+ * ------------------------------------------------------------------------------------- */
+
+/* C ← beta·C for an m×n matrix, as js.ts does when k = 0 or alpha = 0 (beta = 0 clears, so NaN
+ * in C does not survive). The product is taken in double and rounded once, like the JS. */
+static void scale_matrix(float *c, int64_t m, int64_t n, int64_t ldc, double beta) {
+  for (int64_t i = 0; i < m; i++) {
+    float *row = c + i * ldc;
+    if (beta == 0)
+      memset(row, 0, (size_t)n * sizeof(float));
+    else if (beta != 1)
+      for (int64_t j = 0; j < n; j++) row[j] = (float)(row[j] * beta);
+  }
+}
+
+/* One validated GEMM. OpenBLAS handles beta = 0 by writing C without reading it. */
+static void gemm_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, double beta, float *c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0) {
+    scale_matrix(c, m, n, ldc, beta);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
+              (blasint)n, (blasint)k, (float)alpha, a, (blasint)lda, b, (blasint)ldb, (float)beta, c,
+              (blasint)ldc);
+}
+
+/* Everything sgemm and sgemmStridedBatched share, read from argv in interface order. */
+typedef struct {
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c, batch;
+  double alpha, beta;
+  float *a, *b, *c;
+  size_t len_a, len_b, len_c;
+} gemm_args;
+
+static bool read_gemm_args(napi_env env, const char *fn, napi_value *argv, bool batched, gemm_args *g) {
+  /* batched: (ta, tb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch) */
+  const int s = batched ? 1 : 0; /* each stride shifts the later arguments by one */
+  g->stride_a = g->stride_b = g->stride_c = 0;
+  g->batch = 1;
+  if (!get_bool(env, argv[0], fn, "transA", &g->ta) || !get_bool(env, argv[1], fn, "transB", &g->tb) ||
+      !get_count(env, argv[2], fn, "m", MAX_BLAS_INT, &g->m) ||
+      !get_count(env, argv[3], fn, "n", MAX_BLAS_INT, &g->n) ||
+      !get_count(env, argv[4], fn, "k", MAX_BLAS_INT, &g->k) ||
+      !get_number(env, argv[5], fn, "alpha", &g->alpha) ||
+      !get_f32(env, argv[6], fn, "a", &g->a, &g->len_a) ||
+      !get_count(env, argv[7], fn, "lda", MAX_BLAS_INT, &g->lda) ||
+      (batched && !get_count(env, argv[8], fn, "strideA", MAX_BLAS_INT, &g->stride_a)) ||
+      !get_f32(env, argv[8 + s], fn, "b", &g->b, &g->len_b) ||
+      !get_count(env, argv[9 + s], fn, "ldb", MAX_BLAS_INT, &g->ldb) ||
+      (batched && !get_count(env, argv[11], fn, "strideB", MAX_BLAS_INT, &g->stride_b)) ||
+      !get_number(env, argv[10 + 2 * s], fn, "beta", &g->beta) ||
+      !get_f32(env, argv[11 + 2 * s], fn, "c", &g->c, &g->len_c) ||
+      !get_count(env, argv[12 + 2 * s], fn, "ldc", MAX_BLAS_INT, &g->ldc) ||
+      (batched && !get_count(env, argv[15], fn, "strideC", MAX_BLAS_INT, &g->stride_c)) ||
+      (batched && !get_count(env, argv[16], fn, "batch", MAX_BLAS_INT, &g->batch)))
+    return false;
+
+  /* op(A) is m×k: stored m×k, or k×m when transposed (likewise B: k×n, or n×k). */
+  if (g->m == 0 || g->n == 0) return true; /* C is empty: nothing is read or written */
+  if (!check_matrix(env, fn, "c", "ldc", g->len_c, g->m, g->n, g->ldc, g->stride_c, g->batch))
+    return false;
+  if (g->k == 0) return true; /* only C is touched (scaled by beta) */
+  return check_matrix(env, fn, "a", "lda", g->len_a, g->ta ? g->k : g->m, g->ta ? g->m : g->k, g->lda,
+                      g->stride_a, g->batch) &&
+         check_matrix(env, fn, "b", "ldb", g->len_b, g->tb ? g->n : g->k, g->tb ? g->k : g->n, g->ldb,
+                      g->stride_b, g->batch);
+}
+
+static napi_value Sgemm(napi_env env, napi_callback_info info) {
+  napi_value argv[13];
+  gemm_args g;
+  if (!get_args(env, info, "sgemm", 13, argv) || !read_gemm_args(env, "sgemm", argv, false, &g)) return NULL;
+  gemm_one(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
+  return NULL;
+}
+
+/* The whole batch in one N-API call; each GEMM goes to OpenBLAS, which threads the large ones. */
+static napi_value SgemmStridedBatched(napi_env env, napi_callback_info info) {
+  const char *fn = "sgemmStridedBatched";
+  napi_value argv[17];
+  gemm_args g;
+  if (!get_args(env, info, fn, 17, argv) || !read_gemm_args(env, fn, argv, true, &g)) return NULL;
+  for (int64_t i = 0; i < g.batch; i++)
+    gemm_one(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a + i * g.stride_a, g.lda, g.b + i * g.stride_b, g.ldb,
+             g.beta, g.c + i * g.stride_c, g.ldc);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * exp, vectorisable
+ * ------------------------------------------------------------------------------------- */
+
+static inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u); /* compiles to a register move; vectorises */
+  return u;
+}
+
+static inline float f32_from_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/*
+ * exp(hi + lo) in float, where lo is a small correction to hi (the rounding error of how hi was
+ * computed): carrying it keeps the result within ~1 ulp of exp of the exact argument, where a
+ * rounded argument alone would cost |hi|·2^-24 relative (1e-6 at hi = -17).
+ * libm's expf is a function call gcc cannot vectorise, so this is the usual Cody-Waite
+ * reduction to r in [-ln2/2, ln2/2] plus Cephes' degree-6 polynomial, in branch-free code.
+ * Special values: hi < -104 (incl. -inf) gives 0 (the true result is below half the smallest
+ * denormal); hi > 88.72 gives +inf; NaN stays NaN. Results in the denormal range are
+ * correctly scaled: 2^n is applied as two normal factors.
+ */
+static inline float exp_hilo(float hi, float lo) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer, kept in the low bits */
+  const float log2e = 1.44269504088896341f;
+  const float ln2_hi = 0.693359375f; /* ln 2 split so that n·ln2_hi is exact for |n| <= 2^8 */
+  const float ln2_lo = -2.12194440e-4f;
+  const bool overflow = hi > 88.72283f;
+  lo = hi > -104.0f ? lo : 0.0f; /* lo may be NaN when hi = ±inf (inf - inf); it no longer matters */
+  hi = hi < -104.0f ? -104.0f : hi; /* comparisons are false for NaN: NaN passes through */
+  hi = hi > 88.72283f ? 88.72283f : hi;
+
+  const float t = hi * log2e + shifter;
+  const float n = t - shifter;                          /* round(hi / ln2), in [-150, 128] */
+  const float r = ((hi - n * ln2_hi) - n * ln2_lo) + lo; /* exp(hi + lo) = 2^n · exp(r) */
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+
+  /* 2^n as 2^n1 · 2^n2 with both halves in the normal range, so denormal results are right. */
+  const int32_t ni = (int32_t)(f32_bits(t) - f32_bits(shifter));
+  const int32_t n1 = ni / 2, n2 = ni - n1;
+  const float s1 = f32_from_bits((uint32_t)(n1 + 127) << 23);
+  const float s2 = f32_from_bits((uint32_t)(n2 + 127) << 23);
+  const float e = p * s1 * s2;
+  return overflow ? INFINITY : e;
+}
+
+/* exp(x - m) from the exact difference: s + err == x - m (Knuth's TwoSum). */
+static inline float exp_diff(float x, float m) {
+  const float s = x - m;
+  const float z = s - x;
+  const float err = (x - (s - z)) + (-m - z);
+  return exp_hilo(s, err);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Row-wise softmax and cross-entropy
+ * ------------------------------------------------------------------------------------- */
+
+/*
+ * max over x[0..n) ignoring NaN, -INFINITY if there is no larger value: exactly the
+ * `if (v > max) max = v` of js.ts. With `omp simd` each vector lane keeps its own maximum with
+ * this same NaN-ignoring compare (vmaxps has exactly these semantics), so no lane ever holds
+ * NaN when the lanes are combined; the lanes start at -INFINITY (IEEE infinities are honoured
+ * because there is no -ffast-math), so an all -inf (or all NaN) row gives -INFINITY.
+ */
+static float row_max(const float *x, size_t n) {
+  float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+  for (size_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+/* x[j] ← exp(x[j] - m); returns the sum in double. The pragma allows reassociating the sum
+ * (in double, across vector lanes) and nothing else. */
+static double exp_shift_sum(float *x, size_t n, float m) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (size_t j = 0; j < n; j++) {
+    const float e = exp_diff(x[j], m);
+    x[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+static void scale_row(float *x, size_t n, float s) {
+  for (size_t j = 0; j < n; j++) x[j] *= s;
+}
+
+static napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
+  const char *fn = "softmaxRows";
+  napi_value argv[3];
+  float *x;
+  size_t len;
+  int64_t rows, cols;
+  if (!get_args(env, info, fn, 3, argv) || !get_f32(env, argv[0], fn, "x", &x, &len) ||
+      !get_count(env, argv[1], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[2], fn, "cols", MAX_SAFE_INT, &cols) || !check_rows(env, fn, "x", len, rows, cols))
+    return NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = x + r * cols;
+    const float m = row_max(row, (size_t)cols);
+    if (m == -INFINITY) { /* only -inf (or NaN) entries: all probabilities are 0, as in js.ts */
+      memset(row, 0, (size_t)cols * sizeof(float));
+      continue;
+    }
+    const double sum = exp_shift_sum(row, (size_t)cols, m); /* >= 1: the max contributes exp(0) */
+    scale_row(row, (size_t)cols, (float)(1.0 / sum));
+  }
+  return NULL;
+}
+
+static napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
+  const char *fn = "crossEntropyRows";
+  napi_value argv[5];
+  float *x;
+  int32_t *targets;
+  size_t len, len_t;
+  int64_t rows, cols;
+  double grad_scale;
+  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "logits", &x, &len) ||
+      !get_count(env, argv[1], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[2], fn, "cols", MAX_SAFE_INT, &cols) ||
+      !get_typed(env, argv[3], fn, "targets", napi_int32_array, "Int32Array", (void **)&targets, &len_t) ||
+      !get_number(env, argv[4], fn, "gradScale", &grad_scale) ||
+      !check_rows(env, fn, "logits", len, rows, cols))
+    return NULL;
+  if ((uint64_t)rows > (uint64_t)len_t)
+    THROW(env, ERR_RANGE, "%s: targets has %zu elements but rows = %lld", fn, len_t, (long long)rows);
+  /* Validate every target before writing anything (js.ts throws at the first bad row, after
+   * having overwritten the rows before it; the message is the same). */
+  for (int64_t r = 0; r < rows; r++)
+    if (targets[r] < 0 || targets[r] >= cols)
+      THROW(env, ERR_RANGE, "%s: target %d of row %lld not in [0, %lld)", fn, (int)targets[r], (long long)r,
+            (long long)cols);
+
+  double total = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    float *row = x + r * cols;
+    const int32_t t = targets[r];
+    const float m = row_max(row, (size_t)cols);
+    const float xt = row[t];
+    /* With exp(x - m) stored, softmax = e / sum; one multiply per element instead of the second
+     * exp(x - logZ) of js.ts (same value up to rounding). An all -inf row gives NaN, as in js.ts. */
+    const double sum = exp_shift_sum(row, (size_t)cols, m);
+    total += ((double)m + log(sum)) - (double)xt; /* logZ - x[t] */
+    scale_row(row, (size_t)cols, (float)(grad_scale / sum));
+    row[t] = (float)((double)row[t] - grad_scale);
+  }
+  napi_value out;
+  NAPI_TRY(env, fn, napi_create_double(env, total, &out));
+  return out;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GELU (exact, erf-based), with erf by Abramowitz & Stegun 7.1.26 as js.ts computes it. Not
+ * libm's erff: that is more accurate, but A&S differs from the true erf by up to 1e-2 relative
+ * in GELU's negative tail, and the js reference defines the values; erff does not vectorise
+ * either. The rational part is evaluated in double (4 lanes instead of 8, still cheap) to stay
+ * within ~2e-7 of the formula; exp(-v²/2) in float via exp_hilo.
+ * ------------------------------------------------------------------------------------- */
+
+/* exp(-v²/2) from the exact square: a float product is exact in double (24 + 24 bits < 53). */
+static inline float exp_half_square(float v) {
+  const double h = -0.5 * ((double)v * (double)v);
+  const float hi = (float)h;
+  return exp_hilo(hi, (float)(h - (double)hi));
+}
+
+/* With x = v/√2: 1 + erf(x) = 2 - poly(t)·exp(-x²) for x >= 0, and poly(t)·exp(-x²) for x < 0,
+ * t = 1/(1 + p·|x|). Returns poly(t)/2, so that Φ(v) = hp·e (v < 0) or 1 - hp·e (v >= 0), with
+ * e = exp(-v²/2): written this way there is no cancellation in the tail. */
+static inline double half_poly(float v) {
+  const double ax = fabs((double)v) * 0.70710678118654752;
+  const double t = 1.0 / (1.0 + 0.3275911 * ax);
+  return 0.5 * t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+}
+
+static napi_value Gelu(napi_env env, napi_callback_info info) {
+  const char *fn = "gelu";
+  napi_value argv[3];
+  float *x, *y;
+  size_t len_x, len_y;
+  int64_t n;
+  if (!get_args(env, info, fn, 3, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_count(env, argv[2], fn, "n", MAX_SAFE_INT, &n) ||
+      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "y", len_y, n))
+    return NULL;
+  /* No `restrict`: y may be x (in place); gcc checks for overlap at run time. */
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const double q = half_poly(v) * exp_half_square(v);
+    y[i] = (float)(v < 0 ? v * q : v * (1.0 - q)); /* v·Φ(v) */
+  }
+  return NULL;
+}
+
+static napi_value GeluBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "geluBackward";
+  napi_value argv[4];
+  float *x, *dy, *dx;
+  size_t len_x, len_dy, len_dx;
+  int64_t n;
+  if (!get_args(env, info, fn, 4, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[1], fn, "dy", &dy, &len_dy) || !get_f32(env, argv[2], fn, "dx", &dx, &len_dx) ||
+      !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !check_len(env, fn, "x", len_x, n) ||
+      !check_len(env, fn, "dy", len_dy, n) || !check_len(env, fn, "dx", len_dx, n))
+    return NULL;
+  const double inv_sqrt_2pi = 0.39894228040143268;
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const double hp = half_poly(v), vc = v * inv_sqrt_2pi;
+    const double e = exp_half_square(v);
+    /* GELU'(v) = Φ(v) + v·φ(v), φ(v) = e/√(2π). Factoring out e keeps the sum accurate where the
+     * two terms cancel (around v = -0.75, GELU's minimum). */
+    const double d = v < 0 ? e * (hp + vc) : 1.0 + e * (vc - hp);
+    dx[i] = (float)(dy[i] * d);
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Threads and build facts
+ * ------------------------------------------------------------------------------------- */
+
+static napi_value Threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  NAPI_TRY(env, "threads", napi_create_int32(env, openblas_get_num_threads(), &out));
+  return out;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t n;
+  if (!get_args(env, info, "setThreads", 1, argv) ||
+      !get_count(env, argv[0], "setThreads", "n", MAX_BLAS_INT, &n))
+    return NULL;
+  if (n < 1) THROW(env, ERR_RANGE, "setThreads: n must be at least 1, got %lld", (long long)n);
+  openblas_set_num_threads((int)n); /* OpenBLAS caps it at the thread count it was built for */
+  return NULL;
+}
+
+static bool set_string(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  /* OpenBLAS' strings carry a trailing space. */
+  size_t n = strlen(value);
+  while (n > 0 && value[n - 1] == ' ') n--;
+  return napi_create_string_utf8(env, value, n, &v) == napi_ok &&
+         napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+static bool set_int(napi_env env, napi_value obj, const char *key, int64_t value) {
+  napi_value v;
+  return napi_create_int64(env, value, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+static bool set_bool(napi_env env, napi_value obj, const char *key, bool value) {
+  napi_value v;
+  return napi_get_boolean(env, value, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+static napi_value Describe(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj;
+  NAPI_TRY(env, "describe", napi_create_object(env, &obj));
+  uint32_t napi_runtime = 0;
+  NAPI_TRY(env, "describe", napi_get_version(env, &napi_runtime));
+  const int par = openblas_get_parallel();
+  const char *parallel = par == OPENBLAS_SEQUENTIAL ? "sequential"
+                         : par == OPENBLAS_THREAD   ? "pthreads"
+                         : par == OPENBLAS_OPENMP   ? "openmp"
+                                                    : "unknown";
+#if defined(__clang__)
+  const char *compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  const char *compiler = "gcc " __VERSION__;
+#else
+  const char *compiler = "unknown";
+#endif
+  bool ok = set_string(env, obj, "openblasConfig", openblas_get_config()) &&
+            set_string(env, obj, "openblasCore", openblas_get_corename()) &&
+            set_string(env, obj, "openblasParallel", parallel) &&
+            set_int(env, obj, "openblasThreads", openblas_get_num_threads()) &&
+            set_int(env, obj, "openblasProcs", openblas_get_num_procs()) &&
+            set_int(env, obj, "blasIntBits", (int64_t)(8 * sizeof(blasint))) &&
+            set_string(env, obj, "compiler", compiler) &&
+            set_int(env, obj, "napiVersion", NAPI_VERSION) && set_int(env, obj, "napiRuntimeVersion", napi_runtime) &&
+#ifdef __AVX512F__
+            set_bool(env, obj, "avx512f", true) &&
+#else
+            set_bool(env, obj, "avx512f", false) &&
+#endif
+#ifdef __AVX2__
+            set_bool(env, obj, "avx2", true) &&
+#else
+            set_bool(env, obj, "avx2", false) &&
+#endif
+#ifdef __FMA__
+            set_bool(env, obj, "fma", true);
+#else
+            set_bool(env, obj, "fma", false);
+#endif
+  if (!ok) THROW(env, ERR_PLAIN, "describe: could not build the result object");
+  return obj;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Module
+ * ------------------------------------------------------------------------------------- */
+
+#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      METHOD("sgemm", Sgemm),
+      METHOD("sgemmStridedBatched", SgemmStridedBatched),
+      METHOD("softmaxRows", SoftmaxRows),
+      METHOD("crossEntropyRows", CrossEntropyRows),
+      METHOD("gelu", Gelu),
+      METHOD("geluBackward", GeluBackward),
+      METHOD("threads", Threads),
+      METHOD("setThreads", SetThreads),
+      METHOD("describe", Describe),
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,169 @@
+/**
+ * Parameters on disk in the safetensors format (https://github.com/huggingface/safetensors),
+ * readable by PyTorch, NumPy and Rust tooling:
+ *   [u64 little-endian header length N][N bytes of JSON header, space-padded][raw data]
+ * The header maps each tensor name to {dtype, shape, data_offsets: [begin, end)} relative to
+ * the data section, plus "__metadata__" (string -> string). We write F32 only and add
+ * metadata {format: "cammsr", format_version: "1"} so that loading can refuse files that
+ * are not ours or come from a newer format version. Writes are atomic (temp file + rename).
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { Tensor } from '../tensor.js';
+import type { Module } from '../nn/module.js';
+
+export const PARAMS_FORMAT = 'cammsr';
+export const PARAMS_FORMAT_VERSION = 1;
+
+export interface NamedArray {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+/** Serialises named float32 arrays to safetensors bytes. */
+export function encodeSafetensors(
+  tensors: Record<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): Buffer {
+  const names = Object.keys(tensors).sort();
+  const header: Record<string, unknown> = {
+    __metadata__: { ...metadata, format: PARAMS_FORMAT, format_version: String(PARAMS_FORMAT_VERSION) },
+  };
+  let offset = 0;
+  for (const name of names) {
+    const { data, shape } = tensors[name];
+    const n = shape.reduce((p, d) => p * d, 1);
+    if (n !== data.length)
+      throw new RangeError(
+        `tensor "${name}": shape [${shape.join(', ')}] does not match ${data.length} values`,
+      );
+    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // align the data section to 8 bytes
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let pos = 8 + headerBytes.length;
+  for (const name of names) {
+    const d = tensors[name].data;
+    Buffer.from(d.buffer, d.byteOffset, d.byteLength).copy(out, pos);
+    pos += d.byteLength;
+  }
+  return out;
+}
+
+export interface DecodedSafetensors {
+  tensors: Map<string, NamedArray>;
+  metadata: Record<string, string>;
+}
+
+/** Parses safetensors bytes. `source` names the file in error messages. */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
+  const fail = (msg: string): never => {
+    throw new Error(`${source}: ${msg}`);
+  };
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for a safetensors header`);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hlen = Number(buf.readBigUInt64LE(0));
+  if (hlen > bytes.length - 8) fail(`header length ${hlen} exceeds the file size ${bytes.length}`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+  } catch (e) {
+    return fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('header is not a JSON object');
+  const dataStart = 8 + hlen;
+  const dataLen = bytes.length - dataStart;
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const tensors = new Map<string, NamedArray>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== 'F32') fail(`tensor "${name}" has dtype ${String(e.dtype)}; only F32 is supported`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail(`tensor "${name}" has an invalid shape ${JSON.stringify(e.shape)}`);
+    }
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o))) {
+      fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offs)}`);
+    }
+    const [begin, end] = offs as number[];
+    const shape = e.shape as number[];
+    const n = shape.reduce((p, d) => p * d, 1);
+    if (begin < 0 || end > dataLen || end - begin !== n * 4) {
+      fail(
+        `tensor "${name}": data_offsets [${begin}, ${end}) do not hold ${n} float32 values within ${dataLen} data bytes`,
+      );
+    }
+    // Copy out: the data section is not guaranteed to be 4-byte aligned in the source buffer.
+    const data = new Float32Array(n);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors.set(name, { data, shape });
+  }
+  return { tensors, metadata };
+}
+
+/** Writes bytes to `path` atomically: a temp file beside it, fsync, then rename. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** Saves a module's parameters (by their dotted names) to a safetensors file. */
+export function saveParameters(module: Module, path: string, metadata: Record<string, string> = {}): void {
+  const tensors: Record<string, NamedArray> = {};
+  for (const [name, t] of module.namedParameters()) tensors[name] = { data: t.data, shape: t.shape };
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/**
+ * Loads parameters saved by saveParameters into a module of the same architecture. Refuses
+ * (without changing any weight) files of another format or newer version, and any missing,
+ * unexpected or differently shaped tensor. Returns the file's metadata.
+ */
+export function loadParameters(module: Module, path: string): Record<string, string> {
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  if (metadata.format !== PARAMS_FORMAT) {
+    throw new Error(
+      `${path}: not a cammsr parameter file (metadata.format = ${JSON.stringify(metadata.format)})`,
+    );
+  }
+  const version = Number(metadata.format_version);
+  if (!(version >= 1 && version <= PARAMS_FORMAT_VERSION)) {
+    throw new Error(
+      `${path}: parameter format version ${metadata.format_version} is not supported (this cammsr reads 1..${PARAMS_FORMAT_VERSION})`,
+    );
+  }
+  const params = module.namedParameters();
+  const problems: string[] = [];
+  for (const [name, t] of params) {
+    const s = tensors.get(name);
+    if (!s) problems.push(`missing "${name}"`);
+    else if (s.shape.length !== t.rank || s.shape.some((d, i) => d !== t.shape[i])) {
+      problems.push(`"${name}" has shape [${s.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`);
+    }
+  }
+  const known = new Set(params.map(([n]) => n));
+  for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
+  if (problems.length)
+    throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
+  for (const [name, t] of params) t.data.set(tensors.get(name)!.data);
+  return metadata;
+}
+
+/** Reads a safetensors file into tensors (no gradient), keyed by name. */
+export function loadSafetensors(path: string): Map<string, Tensor> {
+  const { tensors } = decodeSafetensors(readFileSync(path), path);
+  return new Map([...tensors].map(([n, a]) => [n, new Tensor(a.data, a.shape)]));
+}

@@ -1,0 +1,47 @@
+/** Element-wise nonlinearities. GELU runs on the kernel backend (it is the FFN's hot spot). */
+import { needsGrad, record } from '../autograd.js';
+import { kernels } from '../../kernels/select.js';
+import { Tensor } from '../tensor.js';
+
+/** y = f(x) element-wise, with dy/dx expressed through x and y. */
+function unary(x: Tensor, f: (v: number) => number, df: (x: number, y: number) => number): Tensor {
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const xd = x.data;
+  const yd = out.data;
+  for (let i = 0; i < xd.length; i++) yd[i] = f(xd[i]);
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < g.length; i++) gx[i] += g[i] * df(xd[i], yd[i]);
+  });
+}
+
+export const relu = (x: Tensor): Tensor =>
+  unary(
+    x,
+    (v) => (v > 0 ? v : 0),
+    (v) => (v > 0 ? 1 : 0),
+  );
+
+export const tanh = (x: Tensor): Tensor => unary(x, Math.tanh, (_, y) => 1 - y * y);
+
+export const sigmoid = (x: Tensor): Tensor =>
+  unary(
+    x,
+    (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))),
+    (_, y) => y * (1 - y),
+  );
+
+/** Exact (erf) GELU, as in BERT/RecBole. */
+export function gelu(x: Tensor): Tensor {
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  kernels().gelu(x.data, out.data, x.size);
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const dx = new Float32Array(x.size);
+    kernels().geluBackward(x.data, out.grad!, dx, x.size);
+    const gx = x.gradBuffer();
+    for (let i = 0; i < dx.length; i++) gx[i] += dx[i];
+  });
+}

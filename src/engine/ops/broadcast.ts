@@ -1,0 +1,94 @@
+/**
+ * NumPy-style broadcasting for binary ops. The common cases (same shape, a trailing-dims
+ * operand such as a bias, a scalar) take fast paths; anything else goes through an index map.
+ */
+import type { Shape } from '../tensor.js';
+import { sizeOf } from '../tensor.js';
+
+export function broadcastShape(a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new RangeError(`shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast together`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/**
+ * How operand elements map onto output elements:
+ *   'same'   - index i of the output is index i of the operand
+ *   'cycle'  - the operand equals the output's trailing dims: index i % size
+ *   'map'    - an explicit index map (general broadcasting)
+ */
+export type Layout = { kind: 'same' } | { kind: 'cycle'; size: number } | { kind: 'map'; index: Int32Array };
+
+export function layoutFor(inShape: Shape, outShape: Shape): Layout {
+  const n = sizeOf(inShape);
+  const outN = sizeOf(outShape);
+  if (n === outN) return { kind: 'same' };
+  const strip = [...inShape];
+  while (strip.length > 0 && strip[0] === 1) strip.shift();
+  const tail = outShape.slice(outShape.length - strip.length);
+  if (strip.every((d, i) => d === tail[i])) return { kind: 'cycle', size: n };
+  // General case: walk the output with an odometer and track the operand's offset.
+  const rank = outShape.length;
+  const padded = Array(rank - inShape.length)
+    .fill(1)
+    .concat(inShape);
+  const strides = new Array<number>(rank);
+  let s = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = padded[d] === 1 ? 0 : s;
+    s *= padded[d];
+  }
+  const index = new Int32Array(outN);
+  const counter = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let i = 0; i < outN; i++) {
+    index[i] = off;
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]++;
+      off += strides[d];
+      if (counter[d] < outShape[d]) break;
+      off -= strides[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  return { kind: 'map', index };
+}
+
+export function indexOf(layout: Layout, i: number): number {
+  return layout.kind === 'same' ? i : layout.kind === 'cycle' ? i % layout.size : layout.index[i];
+}
+
+/** Sums an output-shaped gradient back onto an operand laid out as `layout`. */
+export function reduceInto(layout: Layout, g: Float32Array, into: Float32Array, scale?: Float32Array): void {
+  const n = g.length;
+  if (layout.kind === 'same') {
+    if (scale) for (let i = 0; i < n; i++) into[i] += g[i] * scale[i];
+    else for (let i = 0; i < n; i++) into[i] += g[i];
+  } else if (layout.kind === 'cycle') {
+    const m = layout.size;
+    for (let base = 0; base < n; base += m) {
+      if (scale) for (let j = 0; j < m; j++) into[j] += g[base + j] * scale[base + j];
+      else for (let j = 0; j < m; j++) into[j] += g[base + j];
+    }
+  } else {
+    const idx = layout.index;
+    if (scale) for (let i = 0; i < n; i++) into[idx[i]] += g[i] * scale[i];
+    else for (let i = 0; i < n; i++) into[idx[i]] += g[i];
+  }
+}
+
+/** Materialises an operand at the output's shape (used by backward passes that need it). */
+export function expand(layout: Layout, x: Float32Array, n: number): Float32Array {
+  if (layout.kind === 'same') return x;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = x[indexOf(layout, i)];
+  return out;
+}

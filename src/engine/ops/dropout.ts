@@ -1,0 +1,30 @@
+/** Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1−p). */
+import { needsGrad, record } from '../autograd.js';
+import type { Rng } from '../rng.js';
+import { Tensor } from '../tensor.js';
+
+export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const keep = 1 / (1 - p);
+  // Compare 32-bit integers: one random word per element, no float conversion.
+  const threshold = Math.floor(p * 4294967296);
+  const scale = new Float32Array(x.size);
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const bits = new Uint32Array(x.size);
+  rng.fillU32(bits);
+  const xd = x.data;
+  const od = out.data;
+  for (let i = 0; i < bits.length; i++) {
+    if (bits[i] >= threshold) {
+      scale[i] = keep;
+      od[i] = xd[i] * keep;
+    }
+  }
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < g.length; i++) gx[i] += g[i] * scale[i];
+  });
+}

@@ -1,0 +1,121 @@
+/** Element-wise arithmetic with broadcasting, and scalar scaling. */
+import { needsGrad, record } from '../autograd.js';
+import { Tensor } from '../tensor.js';
+import { broadcastShape, expand, layoutFor, reduceInto, type Layout } from './broadcast.js';
+
+type BinaryKind = 'add' | 'sub' | 'mul' | 'div';
+
+function compute(
+  kind: BinaryKind,
+  a: Float32Array,
+  la: Layout,
+  b: Float32Array,
+  lb: Layout,
+  out: Float32Array,
+): void {
+  const n = out.length;
+  // Fast paths: both operands laid out like the output, or the second one cycling (a bias).
+  if (la.kind === 'same' && (lb.kind === 'same' || lb.kind === 'cycle')) {
+    const m = lb.kind === 'cycle' ? lb.size : n;
+    for (let base = 0; base < n; base += m) {
+      switch (kind) {
+        case 'add':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] + b[j];
+          break;
+        case 'sub':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] - b[j];
+          break;
+        case 'mul':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] * b[j];
+          break;
+        case 'div':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] / b[j];
+          break;
+      }
+    }
+    return;
+  }
+  const ea = expand(la, a, n);
+  const eb = expand(lb, b, n);
+  for (let i = 0; i < n; i++) {
+    const x = ea[i];
+    const y = eb[i];
+    out[i] = kind === 'add' ? x + y : kind === 'sub' ? x - y : kind === 'mul' ? x * y : x / y;
+  }
+}
+
+function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShape(a.shape, b.shape);
+  const out = new Tensor(new Float32Array(shape.reduce((p, d) => p * d, 1)), shape);
+  const la = layoutFor(a.shape, shape);
+  const lb = layoutFor(b.shape, shape);
+  compute(kind, a.data, la, b.data, lb, out.data);
+  if (!needsGrad(a, b)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const n = g.length;
+    if (a.requiresGrad) {
+      if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
+      else if (kind === 'mul') reduceInto(la, g, a.gradBuffer(), expand(lb, b.data, n));
+      else {
+        const inv = Float32Array.from(expand(lb, b.data, n), (v) => 1 / v);
+        reduceInto(la, g, a.gradBuffer(), inv);
+      }
+    }
+    if (b.requiresGrad) {
+      if (kind === 'add') reduceInto(lb, g, b.gradBuffer());
+      else if (kind === 'sub') {
+        const neg = Float32Array.from(g, (v) => -v);
+        reduceInto(lb, neg, b.gradBuffer());
+      } else if (kind === 'mul') reduceInto(lb, g, b.gradBuffer(), expand(la, a.data, n));
+      else {
+        // d(a/b)/db = -a/b² = -out/b
+        const eb = expand(lb, b.data, n);
+        const f = new Float32Array(n);
+        for (let i = 0; i < n; i++) f[i] = -out.data[i] / eb[i];
+        reduceInto(lb, g, b.gradBuffer(), f);
+      }
+    }
+  });
+}
+
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
+
+/** s · x for a plain number s. */
+export function scale(x: Tensor, s: number): Tensor {
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] * s;
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < g.length; i++) gx[i] += g[i] * s;
+  });
+}
+
+/** Sum of several same-shaped tensors in one pass (residual sums, per-modality scores). */
+export function addN(...xs: Tensor[]): Tensor {
+  if (xs.length === 0) throw new Error('addN needs at least one tensor');
+  const shape = xs[0].shape;
+  for (const x of xs) {
+    if (x.size !== xs[0].size)
+      throw new RangeError(`addN: shape [${x.shape.join(', ')}] differs from [${shape.join(', ')}]`);
+  }
+  const out = new Tensor(Float32Array.from(xs[0].data), shape);
+  for (let k = 1; k < xs.length; k++) {
+    const d = xs[k].data;
+    for (let i = 0; i < d.length; i++) out.data[i] += d[i];
+  }
+  if (!needsGrad(...xs)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    for (const x of xs) {
+      if (!x.requiresGrad) continue;
+      const gx = x.gradBuffer();
+      for (let i = 0; i < g.length; i++) gx[i] += g[i];
+    }
+  });
+}

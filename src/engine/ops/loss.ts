@@ -1,0 +1,135 @@
+/**
+ * Losses. Cross-entropy runs on the kernel backend and produces its gradient in the same pass
+ * (softmax − onehot), so the backward pass is a scale and a scatter.
+ */
+import { needsGrad, record } from '../autograd.js';
+import { kernels } from '../../kernels/select.js';
+import { Tensor } from '../tensor.js';
+
+function checkTargets(targets: Int32Array, cols: number, what: string): void {
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    if (!(t >= 0 && t < cols))
+      throw new RangeError(`${what}: target ${t} at row ${i} is not a class in [0, ${cols})`);
+  }
+}
+
+/**
+ * Mean softmax cross-entropy of logits [R, N] against integer targets. With `rows`, only
+ * those rows of logits take part (targets[i] belongs to rows[i]); the others get no gradient.
+ */
+export function crossEntropy(logits: Tensor, targets: Int32Array, rows?: Int32Array): Tensor {
+  if (logits.rank !== 2)
+    throw new RangeError(`crossEntropy expects logits [R, N], got [${logits.shape.join(', ')}]`);
+  const [R, N] = logits.shape;
+  const count = rows ? rows.length : R;
+  if (targets.length !== count)
+    throw new RangeError(`crossEntropy: ${targets.length} targets for ${count} rows`);
+  if (count === 0) throw new RangeError('crossEntropy: no rows selected');
+  checkTargets(targets, N, 'crossEntropy');
+  const work = new Float32Array(count * N);
+  if (rows) {
+    for (let i = 0; i < count; i++) {
+      const r = rows[i];
+      if (!(r >= 0 && r < R)) throw new RangeError(`crossEntropy: row ${r} out of range [0, ${R})`);
+      work.set(logits.data.subarray(r * N, (r + 1) * N), i * N);
+    }
+  } else work.set(logits.data);
+  const total = kernels().crossEntropyRows(work, count, N, targets, 1 / count);
+  const out = new Tensor(Float32Array.of(total / count), [1]);
+  if (!needsGrad(logits)) return out;
+  return record(out, () => {
+    const g = out.grad![0];
+    const gl = logits.gradBuffer();
+    for (let i = 0; i < count; i++) {
+      const dst = (rows ? rows[i] : i) * N;
+      const src = i * N;
+      for (let j = 0; j < N; j++) gl[dst + j] += g * work[src + j];
+    }
+  });
+}
+
+/**
+ * Mean cross-entropy of softmax(h · Wᵀ) against integer targets, for h [R, d] and W [N, d]:
+ * the full-softmax next-item loss, fused. It never materialises all R×N logits at once:
+ * it runs over chunks of rows, and computes both gradients in the same pass, so memory is one
+ * chunk of logits instead of two full R×N matrices.
+ */
+export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Array): Tensor {
+  if (h.rank !== 2 || weight.rank !== 2 || h.shape[1] !== weight.shape[1]) {
+    throw new RangeError(
+      `linearCrossEntropy: h [${h.shape.join(', ')}] and W [${weight.shape.join(', ')}] do not fit`,
+    );
+  }
+  const [R, d] = h.shape;
+  const N = weight.shape[0];
+  if (targets.length !== R)
+    throw new RangeError(`linearCrossEntropy: ${targets.length} targets for ${R} rows`);
+  if (R === 0) throw new RangeError('linearCrossEntropy: no rows');
+  checkTargets(targets, N, 'linearCrossEntropy');
+  const K = kernels();
+  const grad = needsGrad(h, weight);
+  const gh = grad && h.requiresGrad ? new Float32Array(R * d) : null;
+  const gw = grad && weight.requiresGrad ? new Float32Array(N * d) : null;
+  const chunk = Math.max(32, Math.min(R, Math.floor((1 << 22) / N)));
+  const logits = new Float32Array(Math.min(chunk, R) * N);
+  let total = 0;
+  for (let r0 = 0; r0 < R; r0 += chunk) {
+    const c = Math.min(chunk, R - r0);
+    const hc = h.data.subarray(r0 * d, (r0 + c) * d);
+    K.sgemm(false, true, c, N, d, 1, hc, d, weight.data, d, 0, logits, N);
+    total += K.crossEntropyRows(logits, c, N, targets.subarray(r0, r0 + c), 1 / R);
+    if (gh)
+      K.sgemm(false, false, c, d, N, 1, logits, N, weight.data, d, 0, gh.subarray(r0 * d, (r0 + c) * d), d);
+    if (gw) K.sgemm(true, false, N, d, c, 1, logits, N, hc, d, 1, gw, d);
+  }
+  const out = new Tensor(Float32Array.of(total / R), [1]);
+  if (!grad) return out;
+  return record(out, () => {
+    const g = out.grad![0];
+    if (gh) addScaled(h.gradBuffer(), gh, g);
+    if (gw) addScaled(weight.gradBuffer(), gw, g);
+  });
+}
+
+function addScaled(into: Float32Array, src: Float32Array, s: number): void {
+  for (let i = 0; i < src.length; i++) into[i] += s * src[i];
+}
+
+/**
+ * Binary cross-entropy with logits for multi-hot targets (same shape as logits), averaged
+ * over all elements of the selected rows (all rows when `rows` is omitted).
+ */
+export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int32Array): Tensor {
+  if (targets.length !== logits.size)
+    throw new RangeError(`bceWithLogits: ${targets.length} targets for ${logits.size} logits`);
+  const C = logits.shape[logits.rank - 1];
+  const R = logits.size / C;
+  const sel = rows ?? Int32Array.from({ length: R }, (_, i) => i);
+  if (sel.length === 0) throw new RangeError('bceWithLogits: no rows selected');
+  const n = sel.length * C;
+  let total = 0;
+  for (const r of sel) {
+    if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
+    for (let j = 0; j < C; j++) {
+      const x = logits.data[r * C + j];
+      const y = targets[r * C + j];
+      // max(x, 0) − x·y + log(1 + e^(−|x|)): stable for any x
+      total += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
+    }
+  }
+  const out = new Tensor(Float32Array.of(total / n), [1]);
+  if (!needsGrad(logits)) return out;
+  return record(out, () => {
+    const g = out.grad![0] / n;
+    const gl = logits.gradBuffer();
+    for (const r of sel) {
+      for (let j = 0; j < C; j++) {
+        const i = r * C + j;
+        const x = logits.data[i];
+        const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+        gl[i] += g * (s - targets[i]);
+      }
+    }
+  });
+}

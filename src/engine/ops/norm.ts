@@ -1,0 +1,126 @@
+/** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement) and L2-normalise. */
+import { needsGrad, record } from '../autograd.js';
+import { Tensor } from '../tensor.js';
+
+/** LayerNorm(x) = γ ⊙ (x − μ) / sqrt(σ² + eps) + β over the last axis (biased variance). */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (gamma.size !== d || beta.size !== d) throw new RangeError(`layerNorm: γ/β must have ${d} elements`);
+  const rows = x.size / d;
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const xhat = new Float32Array(x.size);
+  const rstd = new Float32Array(rows);
+  const xd = x.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let mu = 0;
+    for (let j = 0; j < d; j++) mu += xd[o + j];
+    mu /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) v += (xd[o + j] - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / d + eps);
+    rstd[r] = rs;
+    for (let j = 0; j < d; j++) {
+      const h = (xd[o + j] - mu) * rs;
+      xhat[o + j] = h;
+      out.data[o + j] = h * gamma.data[j] + beta.data[j];
+    }
+  }
+  if (!needsGrad(x, gamma, beta)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
+    const gb = beta.requiresGrad ? beta.gradBuffer() : null;
+    const gx = x.requiresGrad ? x.gradBuffer() : null;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      let sumG = 0;
+      let sumGX = 0;
+      for (let j = 0; j < d; j++) {
+        const gh = g[o + j] * gamma.data[j];
+        sumG += gh;
+        sumGX += gh * xhat[o + j];
+        if (gg) gg[j] += g[o + j] * xhat[o + j];
+        if (gb) gb[j] += g[o + j];
+      }
+      if (gx) {
+        // dx = rstd/d · (d·ĝ − Σĝ − x̂·Σ(ĝ x̂)), with ĝ = dy ⊙ γ
+        const f = rstd[r] / d;
+        for (let j = 0; j < d; j++)
+          gx[o + j] += f * (d * g[o + j] * gamma.data[j] - sumG - xhat[o + j] * sumGX);
+      }
+    }
+  });
+}
+
+/** Dynamic Tanh: DyT(x) = γ ⊙ tanh(α·x) + β, α a learned scalar (shape [1]). */
+export function dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Tensor): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (alpha.size !== 1) throw new RangeError('dyt: α must be a scalar tensor');
+  if (gamma.size !== d || beta.size !== d) throw new RangeError(`dyt: γ/β must have ${d} elements`);
+  const a = alpha.data[0];
+  const rows = x.size / d;
+  const t = new Float32Array(x.size);
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    for (let j = 0; j < d; j++) {
+      const th = Math.tanh(a * x.data[o + j]);
+      t[o + j] = th;
+      out.data[o + j] = gamma.data[j] * th + beta.data[j];
+    }
+  }
+  if (!needsGrad(x, alpha, gamma, beta)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.requiresGrad ? x.gradBuffer() : null;
+    const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
+    const gb = beta.requiresGrad ? beta.gradBuffer() : null;
+    let ga = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) {
+        const th = t[o + j];
+        const dpre = g[o + j] * gamma.data[j] * (1 - th * th); // d/d(αx)
+        if (gx) gx[o + j] += dpre * a;
+        ga += dpre * x.data[o + j];
+        if (gg) gg[j] += g[o + j] * th;
+        if (gb) gb[j] += g[o + j];
+      }
+    }
+    if (alpha.requiresGrad) alpha.gradBuffer()[0] += ga;
+  });
+}
+
+/** x / max(‖x‖₂, eps) over the last axis. */
+export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
+  const d = x.shape[x.rank - 1];
+  const rows = x.size / d;
+  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const norms = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x.data[o + j] ** 2;
+    const n = Math.max(Math.sqrt(s), eps);
+    norms[r] = n;
+    for (let j = 0; j < d; j++) out.data[o + j] = x.data[o + j] / n;
+  }
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      const n = norms[r];
+      if (n <= eps) {
+        for (let j = 0; j < d; j++) gx[o + j] += g[o + j] / n;
+        continue;
+      }
+      // dx = (dy − y·(y·dy)) / ‖x‖
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += out.data[o + j] * g[o + j];
+      for (let j = 0; j < d; j++) gx[o + j] += (g[o + j] - out.data[o + j] * dot) / n;
+    }
+  });
+}

@@ -1,0 +1,203 @@
+/** Shape manipulation: reshape (a view), permute/transpose, concat, slice, row gathers. */
+import { needsGrad, record } from '../autograd.js';
+import { sizeOf, Tensor, type Shape } from '../tensor.js';
+
+function normAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? rank + axis : axis;
+  if (a < 0 || a >= rank) throw new RangeError(`axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+/** Same data, new shape (one dimension may be -1). Shares storage with x. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const s = [...shape];
+  const free = s.indexOf(-1);
+  if (free >= 0) {
+    const known = s.reduce((p, d, i) => (i === free ? p : p * d), 1);
+    s[free] = known === 0 ? 0 : x.size / known;
+  }
+  if (sizeOf(s) !== x.size)
+    throw new RangeError(`cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`);
+  const out = new Tensor(x.data, s);
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < g.length; i++) gx[i] += g[i];
+  });
+}
+
+/** Moves axes: out.shape[i] = x.shape[perm[i]]. Copies. */
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  const r = x.rank;
+  if (perm.length !== r || [...perm].sort((p, q) => p - q).some((v, i) => v !== i)) {
+    throw new RangeError(`permute: [${perm.join(', ')}] is not a permutation of ${r} axes`);
+  }
+  const outShape = perm.map((p) => x.shape[p]);
+  const inStrides = new Array<number>(r);
+  let s = 1;
+  for (let d = r - 1; d >= 0; d--) {
+    inStrides[d] = s;
+    s *= x.shape[d];
+  }
+  const strides = perm.map((p) => inStrides[p]);
+  const n = x.size;
+  // index[i] = offset in x of output element i; used by both directions.
+  const index = new Int32Array(n);
+  const counter = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    index[i] = off;
+    for (let d = r - 1; d >= 0; d--) {
+      counter[d]++;
+      off += strides[d];
+      if (counter[d] < outShape[d]) break;
+      off -= strides[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  const out = new Tensor(new Float32Array(n), outShape);
+  for (let i = 0; i < n; i++) out.data[i] = x.data[index[i]];
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < n; i++) gx[index[i]] += g[i];
+  });
+}
+
+/** Swaps two axes. */
+export function transpose(x: Tensor, a0: number, a1: number): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const p = normAxis(a0, x.rank);
+  const q = normAxis(a1, x.rank);
+  perm[p] = q;
+  perm[q] = p;
+  return permute(x, perm);
+}
+
+/** Joins tensors along an axis; all other dims must agree. */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error('concat needs at least one tensor');
+  const r = xs[0].rank;
+  const ax = normAxis(axis, r);
+  for (const x of xs) {
+    if (x.rank !== r || x.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
+      throw new RangeError(
+        `concat along ${axis}: shapes [${xs.map((t) => t.shape.join('x')).join('], [')}] differ`,
+      );
+    }
+  }
+  const outer = xs[0].shape.slice(0, ax).reduce((p, d) => p * d, 1);
+  const inner = xs[0].shape.slice(ax + 1).reduce((p, d) => p * d, 1);
+  const widths = xs.map((x) => x.shape[ax] * inner);
+  const total = widths.reduce((p, w) => p + w, 0);
+  const outShape = [...xs[0].shape];
+  outShape[ax] = total / inner;
+  const out = new Tensor(new Float32Array(outer * total), outShape);
+  let col = 0;
+  xs.forEach((x, t) => {
+    const w = widths[t];
+    for (let o = 0; o < outer; o++) out.data.set(x.data.subarray(o * w, (o + 1) * w), o * total + col);
+    col += w;
+  });
+  if (!needsGrad(...xs)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    let c = 0;
+    xs.forEach((x, t) => {
+      const w = widths[t];
+      if (x.requiresGrad) {
+        const gx = x.gradBuffer();
+        for (let o = 0; o < outer; o++) {
+          const src = o * total + c;
+          const dst = o * w;
+          for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
+        }
+      }
+      c += w;
+    });
+  });
+}
+
+/** x[..., start:end, ...] along one axis. Copies. */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const ax = normAxis(axis, x.rank);
+  const len = x.shape[ax];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= len)) {
+    throw new RangeError(`slice [${start}, ${end}) out of range for axis ${axis} of size ${len}`);
+  }
+  const outer = x.shape.slice(0, ax).reduce((p, d) => p * d, 1);
+  const inner = x.shape.slice(ax + 1).reduce((p, d) => p * d, 1);
+  const w = (end - start) * inner;
+  const rowIn = len * inner;
+  const outShape = [...x.shape];
+  outShape[ax] = end - start;
+  const out = new Tensor(new Float32Array(outer * w), outShape);
+  for (let o = 0; o < outer; o++)
+    out.data.set(x.data.subarray(o * rowIn + start * inner, o * rowIn + start * inner + w), o * w);
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let o = 0; o < outer; o++) {
+      const dst = o * rowIn + start * inner;
+      for (let j = 0; j < w; j++) gx[dst + j] += g[o * w + j];
+    }
+  });
+}
+
+/**
+ * Rows of a matrix view of x (x [R, ...] seen as R rows): out[i] = x[rows[i]]. Backward adds
+ * each output row's gradient to the row it came from (duplicates add up).
+ */
+export function indexRows(x: Tensor, rows: Int32Array): Tensor {
+  const R = x.shape[0];
+  const w = x.size / R;
+  const out = new Tensor(new Float32Array(rows.length * w), [rows.length, ...x.shape.slice(1)]);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(r >= 0 && r < R)) throw new RangeError(`indexRows: row ${r} (at ${i}) out of range [0, ${R})`);
+    out.data.set(x.data.subarray(r * w, (r + 1) * w), i * w);
+  }
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < rows.length; i++) {
+      const dst = rows[i] * w;
+      const src = i * w;
+      for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
+    }
+  });
+}
+
+/**
+ * Embedding lookup: out[..., :] = table[ids[...], :]. The backward pass is a sparse
+ * scatter-add into the table's row gradient: it touches only the looked-up rows. Lookups of
+ * `paddingIdx` get no gradient (as PyTorch's padding_idx), which also skips the padding
+ * positions of right-padded batches.
+ */
+export function embedding(
+  table: Tensor,
+  ids: Int32Array,
+  idsShape: Shape = [ids.length],
+  paddingIdx: number | null = null,
+): Tensor {
+  if (table.rank !== 2) throw new RangeError(`embedding table must be 2-D, got [${table.shape.join(', ')}]`);
+  if (sizeOf(idsShape) !== ids.length)
+    throw new RangeError(`embedding: ids shape [${idsShape.join(', ')}] does not match ${ids.length} ids`);
+  const [N, d] = table.shape;
+  const out = new Tensor(new Float32Array(ids.length * d), [...idsShape, d]);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(id >= 0 && id < N)) throw new RangeError(`embedding: id ${id} (at ${i}) out of range [0, ${N})`);
+    out.data.set(table.data.subarray(id * d, (id + 1) * d), i * d);
+  }
+  if (!needsGrad(table)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const rg = table.rowGradBuffer();
+    for (let i = 0; i < ids.length; i++) if (ids[i] !== paddingIdx) rg.add(ids[i], g, i * d);
+  });
+}

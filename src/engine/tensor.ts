@@ -1,0 +1,119 @@
+/**
+ * Tensors: a contiguous row-major Float32Array plus a shape. Views that only change the shape
+ * share storage; everything else allocates. Gradients are dense Float32Arrays, except that an
+ * embedding table may also receive a sparse row gradient (`rowGrad`), so that a step that
+ * touches 500 of 12,000 rows never loops over all rows.
+ */
+import { runBackward } from './autograd.js';
+import { RowGrad } from './row-grad.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
+    n *= d;
+  }
+  return n;
+}
+
+export class Tensor {
+  readonly data: Float32Array;
+  readonly shape: Shape;
+  /** Dense gradient, allocated on first use during backward. */
+  grad: Float32Array | null = null;
+  /** Sparse gradient over rows of a 2-D table (embedding lookups). */
+  rowGrad: RowGrad | null = null;
+  requiresGrad: boolean;
+  /** Optional label used in error messages and when saving parameters. */
+  name: string | undefined;
+
+  constructor(data: Float32Array, shape: Shape, requiresGrad = false, name?: string) {
+    const n = sizeOf(shape);
+    if (data.length !== n) {
+      throw new RangeError(
+        `tensor data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`,
+      );
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.requiresGrad = requiresGrad;
+    this.name = name;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Size of dimension `axis` (negative counts from the end). */
+  dim(axis: number): number {
+    const a = axis < 0 ? this.shape.length + axis : axis;
+    if (a < 0 || a >= this.shape.length)
+      throw new RangeError(`axis ${axis} out of range for rank ${this.rank}`);
+    return this.shape[a];
+  }
+
+  /** The dense gradient buffer, allocated (zero) if needed. */
+  gradBuffer(): Float32Array {
+    if (this.grad === null) this.grad = new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  /** The sparse row-gradient accumulator of a 2-D table, created if needed. */
+  rowGradBuffer(): RowGrad {
+    if (this.rank !== 2)
+      throw new Error(`row gradients need a 2-D table, got shape [${this.shape.join(', ')}]`);
+    if (this.rowGrad === null) this.rowGrad = new RowGrad(this.shape[0], this.shape[1]);
+    return this.rowGrad;
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+    this.rowGrad?.clear();
+  }
+
+  /** Back-propagates from this scalar (or from `seed` for a non-scalar output). */
+  backward(seed?: Float32Array): void {
+    runBackward(this, seed);
+  }
+
+  /** A scalar's value as a number. */
+  item(): number {
+    if (this.size !== 1)
+      throw new Error(`item() needs a single-element tensor, got shape [${this.shape.join(', ')}]`);
+    return this.data[0];
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  toString(): string {
+    return `Tensor(${this.name ?? ''}[${this.shape.join('x')}]${this.requiresGrad ? ', grad' : ''})`;
+  }
+}
+
+/** A constant tensor (no gradient). */
+export function tensor(values: ArrayLike<number>, shape?: Shape): Tensor {
+  const data = Float32Array.from(values);
+  return new Tensor(data, shape ?? [data.length]);
+}
+
+export function zeros(shape: Shape): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+}
+
+export function full(shape: Shape, value: number): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape);
+}
+
+/** A trainable parameter: requires a gradient. */
+export function parameter(data: Float32Array, shape: Shape, name?: string): Tensor {
+  return new Tensor(data, shape, true, name);
+}

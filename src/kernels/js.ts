@@ -1,0 +1,172 @@
+/**
+ * Plain TypeScript reference kernels. Written for clarity first (they are the ground truth
+ * that the native and wasm backends are tested against) and with loop orders that keep them
+ * usable as a last-resort backend.
+ */
+import type { Kernels } from './kernels.js';
+
+/** erf(x) by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 resolution near 1). */
+export function erf(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const ax = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * ax);
+  const poly =
+    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * Math.exp(-ax * ax));
+}
+
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Copies op(X) (rows×cols after the optional transpose) into a dense row-major array. */
+function packed(x: Float32Array, ld: number, rows: number, cols: number, trans: boolean): Float32Array {
+  const out = new Float32Array(rows * cols);
+  if (trans) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = x[c * ld + r];
+  } else {
+    for (let r = 0; r < rows; r++) out.set(x.subarray(r * ld, r * ld + cols), r * cols);
+  }
+  return out;
+}
+
+function sgemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
+  // Scale (or clear) C first, so that beta = 0 ignores whatever C held, NaN included.
+  for (let i = 0; i < m; i++) {
+    const row = i * ldc;
+    if (beta === 0) c.fill(0, row, row + n);
+    else if (beta !== 1) for (let j = 0; j < n; j++) c[row + j] *= beta;
+  }
+  if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  const A = packed(a, lda, m, k, transA);
+  const B = packed(b, ldb, k, n, transB);
+  // i-k-j order: the inner loop runs along contiguous rows of B and C.
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    for (let p = 0; p < k; p++) {
+      const aip = A[i * k + p];
+      if (aip === 0) continue;
+      const bRow = p * n;
+      for (let j = 0; j < n; j++) acc[j] += aip * B[bRow + j];
+    }
+    const row = i * ldc;
+    for (let j = 0; j < n; j++) c[row + j] += alpha * acc[j];
+  }
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+
+  sgemm,
+
+  sgemmStridedBatched(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    a,
+    lda,
+    strideA,
+    b,
+    ldb,
+    strideB,
+    beta,
+    c,
+    ldc,
+    strideC,
+    batch,
+  ) {
+    for (let i = 0; i < batch; i++) {
+      sgemm(
+        transA,
+        transB,
+        m,
+        n,
+        k,
+        alpha,
+        a.subarray(i * strideA),
+        lda,
+        b.subarray(i * strideB),
+        ldb,
+        beta,
+        c.subarray(i * strideC),
+        ldc,
+      );
+    }
+  },
+
+  softmaxRows(x, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
+      if (max === -Infinity) {
+        x.fill(0, o, o + cols);
+        continue;
+      }
+      let sum = 0;
+      for (let j = 0; j < cols; j++) {
+        const e = Math.exp(x[o + j] - max);
+        x[o + j] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let j = 0; j < cols; j++) x[o + j] *= inv;
+    }
+  },
+
+  crossEntropyRows(logits, rows, cols, targets, gradScale) {
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const t = targets[r];
+      if (!(t >= 0 && t < cols))
+        throw new RangeError(`crossEntropyRows: target ${t} of row ${r} not in [0, ${cols})`);
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
+      let sum = 0;
+      for (let j = 0; j < cols; j++) sum += Math.exp(logits[o + j] - max);
+      const logZ = max + Math.log(sum);
+      total += logZ - logits[o + t];
+      for (let j = 0; j < cols; j++) logits[o + j] = gradScale * Math.exp(logits[o + j] - logZ);
+      logits[o + t] -= gradScale;
+    }
+    return total;
+  },
+
+  gelu(x, y, n) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      y[i] = 0.5 * v * (1 + erf(v * INV_SQRT2));
+    }
+  },
+
+  geluBackward(x, dy, dx, n) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      const cdf = 0.5 * (1 + erf(v * INV_SQRT2));
+      const pdf = INV_SQRT_2PI * Math.exp(-0.5 * v * v);
+      dx[i] = dy[i] * (cdf + v * pdf);
+    }
+  },
+
+  threads: () => 1,
+  setThreads: () => {},
+  describe: () => ({ backend: 'js', simd: false }),
+};

@@ -1,0 +1,96 @@
+/**
+ * The one interface behind which every dense kernel lives. The engine calls only these
+ * functions; three backends implement them:
+ *   - native: an N-API addon over OpenBLAS (fastest; built at `npm install` when OpenBLAS exists)
+ *   - wasm:   WebAssembly SIMD kernels compiled from AssemblyScript (portable, browser-capable)
+ *   - js:     plain TypeScript reference kernels (ground truth for the tests)
+ *
+ * Conventions: every matrix is row-major Float32Array. Offsets are expressed by passing a
+ * `subarray` view. Kernels never allocate tensors of their own and never keep references
+ * to the arrays they are given.
+ */
+
+export type BackendName = 'native' | 'wasm' | 'js';
+
+export interface Kernels {
+  readonly name: BackendName;
+
+  /**
+   * C = alpha · op(A) · op(B) + beta · C, where op(A) is m×k and op(B) is k×n.
+   * A is stored m×k with row stride lda (or k×m when transA); B is stored k×n with row
+   * stride ldb (or n×k when transB); C is m×n with row stride ldc.
+   * With beta = 0, C's previous contents are ignored (NaN in C does not propagate).
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): void;
+
+  /**
+   * `batch` independent GEMMs as in `sgemm`; matrix `i` of A starts at element i·strideA
+   * (likewise B and C). Used by attention (one matrix per sequence and head).
+   */
+  sgemmStridedBatched(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    strideA: number,
+    b: Float32Array,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void;
+
+  /**
+   * In place, for each of `rows` contiguous rows of length `cols`: x ← softmax(x).
+   * Entries equal to -Infinity get probability 0; a row made only of -Infinity becomes all 0.
+   */
+  softmaxRows(x: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Softmax cross-entropy over `rows` contiguous rows of logits (each of length `cols`) with
+   * integer targets in [0, cols). Returns the float64 sum over rows of
+   * -log softmax(row)[target], and overwrites each row, in place, with
+   * gradScale · (softmax(row) − onehot(target)): the gradient of gradScale · Σ loss.
+   */
+  crossEntropyRows(
+    logits: Float32Array,
+    rows: number,
+    cols: number,
+    targets: Int32Array,
+    gradScale: number,
+  ): number;
+
+  /** y[i] = GELU(x[i]) = x·Φ(x) (the exact, erf-based GELU), for i < n. */
+  gelu(x: Float32Array, y: Float32Array, n: number): void;
+
+  /** dx[i] = dy[i] · GELU'(x[i]) for i < n (overwrites dx). */
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
+
+  /** Number of threads the backend's kernels may use (1 for backends without threads). */
+  threads(): number;
+  setThreads(n: number): void;
+
+  /** Facts for `cammsr doctor`: library versions, CPU features, build flags. */
+  describe(): Record<string, string | number | boolean>;
+}

@@ -1,0 +1,109 @@
+/**
+ * SASRec (Kang & McAuley 2018) as RecBole implements it: item + position embeddings,
+ * LayerNorm, dropout, a post-LN transformer encoder with causal attention, and the item
+ * table reused as the output layer. Trained with full-softmax cross-entropy at every
+ * position that has a next item.
+ *
+ * Batches are packed (see SequenceBatch): only real positions are computed. Position ids
+ * count from the oldest item of the window, as with RecBole's right padding.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { addN } from '../engine/ops/elementwise.js';
+import { dropout } from '../engine/ops/dropout.js';
+import { linearCrossEntropy } from '../engine/ops/loss.js';
+import { indexRows } from '../engine/ops/shape.js';
+import { matmul } from '../engine/ops/matmul.js';
+import { Embedding, LayerNorm } from '../engine/nn/layers.js';
+import { Module } from '../engine/nn/module.js';
+import { TransformerEncoder } from '../engine/nn/transformer.js';
+import { Rng } from '../engine/rng.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/**
+ * Packed sequences: sequence b occupies rows offsets[b] .. offsets[b+1]-1 of `items`
+ * (oldest first); positions[r] is row r's index within its sequence; targets[r] is the
+ * item that follows row r (0 = no target).
+ */
+export interface SequenceBatch {
+  size: number;
+  offsets: Int32Array;
+  items: Int32Array;
+  positions: Int32Array;
+  targets: Int32Array;
+}
+
+export interface SasrecConfig {
+  items: number;
+  maxLen: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  ffnDim: number;
+  hiddenDropout: number;
+  attnDropout: number;
+  seed: number;
+}
+
+export class Sasrec extends Module {
+  readonly itemEmb: Embedding;
+  readonly posEmb: Embedding;
+  readonly inputNorm: LayerNorm;
+  readonly encoder: TransformerEncoder;
+  /** Drives dropout; seeded from the config so that a run is reproducible. */
+  readonly rng: Rng;
+
+  constructor(readonly config: SasrecConfig) {
+    super();
+    const rng = new Rng(config.seed);
+    this.itemEmb = this.child(
+      'item_embedding',
+      new Embedding(config.items + 1, config.dim, rng, { paddingIdx: 0 }),
+    );
+    this.posEmb = this.child('position_embedding', new Embedding(config.maxLen, config.dim, rng));
+    this.inputNorm = this.child('input_norm', new LayerNorm(config.dim));
+    this.encoder = this.child(
+      'encoder',
+      new TransformerEncoder(
+        {
+          layers: config.layers,
+          dim: config.dim,
+          heads: config.heads,
+          ffnDim: config.ffnDim,
+          hiddenDropout: config.hiddenDropout,
+          attnDropout: config.attnDropout,
+        },
+        rng,
+      ),
+    );
+    this.rng = rng.fork();
+  }
+
+  /** Hidden states [R, d], one per packed position. */
+  forward(batch: SequenceBatch): Tensor {
+    const R = batch.items.length;
+    const x = addN(this.itemEmb.forward(batch.items, [R]), this.posEmb.forward(batch.positions, [R]));
+    const h = dropout(this.inputNorm.forward(x), this.config.hiddenDropout, this.rng, this.training);
+    return this.encoder.forward(h, batch.offsets, this.rng);
+  }
+
+  /** Mean next-item cross-entropy over all items, at every position that has a target. */
+  loss(batch: SequenceBatch): Tensor {
+    const h = this.forward(batch);
+    const rows: number[] = [];
+    for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i] > 0) rows.push(i);
+    const targets = Int32Array.from(rows, (i) => batch.targets[i]);
+    const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
+    return linearCrossEntropy(hr, this.itemEmb.weight, targets);
+  }
+
+  /** Scores [B, items + 1] of every item (column 0 = padding) after the last position of each sequence. */
+  scoreLast(batch: SequenceBatch): Tensor {
+    return noGrad(() => {
+      const h = this.forward(batch);
+      const last = Int32Array.from({ length: batch.size }, (_, b) => batch.offsets[b + 1] - 1);
+      if (last.some((r, b) => r < batch.offsets[b]))
+        throw new RangeError('scoreLast: a sequence in the batch is empty');
+      return matmul(indexRows(h, last), this.itemEmb.weight, { transB: true });
+    });
+  }
+}

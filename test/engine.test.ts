@@ -1,0 +1,255 @@
+/** Autograd mechanics, RNG reproducibility, optimizers, clipping and parameter files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noGrad, tapeLength } from '../src/engine/autograd.js';
+import { Rng } from '../src/engine/rng.js';
+import { Tensor, parameter } from '../src/engine/tensor.js';
+import { add, mul } from '../src/engine/ops/elementwise.js';
+import { sum } from '../src/engine/ops/reduce.js';
+import { embedding } from '../src/engine/ops/shape.js';
+import { matmul } from '../src/engine/ops/matmul.js';
+import { Adam, AdamW } from '../src/engine/optim/adam.js';
+import { clipGradNorm, gradNorm } from '../src/engine/optim/grads.js';
+import { Linear } from '../src/engine/nn/layers.js';
+import { Module } from '../src/engine/nn/module.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadParameters,
+  saveParameters,
+} from '../src/engine/io/safetensors.js';
+
+test('Rng: the same seed gives the same stream; different seeds differ; moments are right', () => {
+  const a = new Rng(123);
+  const b = new Rng(123);
+  const c = new Rng(124);
+  const sa = Array.from({ length: 100 }, () => a.nextU32());
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 100 }, () => b.nextU32()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 100 }, () => c.nextU32()),
+  );
+  const r = new Rng(9);
+  let s = 0;
+  let s2 = 0;
+  const n = 20000;
+  for (let i = 0; i < n; i++) {
+    const x = r.normal();
+    s += x;
+    s2 += x * x;
+  }
+  assert.ok(Math.abs(s / n) < 0.03, `mean ${s / n}`);
+  assert.ok(Math.abs(s2 / n - 1) < 0.05, `variance ${s2 / n}`);
+  const u = Array.from({ length: n }, () => r.uniform());
+  assert.ok(u.every((x) => x >= 0 && x < 1));
+});
+
+test('gradients accumulate over uses of a tensor (x used twice)', () => {
+  const x = parameter(Float32Array.of(1, 2, 3), [3]);
+  const y = sum(add(mul(x, x), x)); // d/dx = 2x + 1
+  y.backward();
+  assert.deepEqual(Array.from(x.grad!), [3, 5, 7]);
+});
+
+test('noGrad records nothing and produces no gradient-carrying outputs', () => {
+  const w = parameter(Float32Array.of(1, 2, 3, 4), [2, 2]);
+  const before = tapeLength();
+  const y = noGrad(() => matmul(w, w));
+  assert.equal(tapeLength(), before);
+  assert.equal(y.requiresGrad, false);
+  assert.throws(() => sum(y).backward(), /does not require a gradient/);
+});
+
+test('backward on a non-scalar needs a seed', () => {
+  const w = parameter(Float32Array.of(1, 2), [2]);
+  assert.throws(() => mul(w, w).backward(), /needs a scalar/);
+});
+
+test('Adam: first step moves each weight by lr against the gradient sign; matches a hand computation', () => {
+  const p = parameter(Float32Array.of(1, -1, 0.5), [3]);
+  const opt = new Adam([p], { lr: 0.1 });
+  p.grad = Float32Array.of(2, -3, 0);
+  opt.step();
+  // m̂ = g, v̂ = g² after one step -> update = lr·g/(|g|+eps)
+  assert.ok(Math.abs(p.data[0] - 0.9) < 1e-6);
+  assert.ok(Math.abs(p.data[1] - -0.9) < 1e-6);
+  assert.equal(p.data[2], 0.5);
+  // second step with gradient 1: m = 0.9·0.2... computed by hand for element 0
+  p.grad = Float32Array.of(1, 0, 0);
+  opt.step();
+  const m = 0.9 * (0.1 * 2) + 0.1 * 1;
+  const v = 0.999 * (0.001 * 4) + 0.001 * 1;
+  const expected = 0.9 - (0.1 / (1 - 0.9 ** 2)) * (m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** 2) + 1e-8));
+  assert.ok(Math.abs(p.data[0] - expected) < 1e-6, `${p.data[0]} vs ${expected}`);
+});
+
+test('AdamW decays weights independently of the gradient; Adam weight decay acts through it', () => {
+  const p = parameter(Float32Array.of(2), [1]);
+  const opt = new AdamW([p], { lr: 0.1, weightDecay: 0.5 });
+  p.grad = Float32Array.of(0);
+  opt.step();
+  assert.ok(Math.abs(p.data[0] - 2 * (1 - 0.05)) < 1e-6);
+  const q = parameter(Float32Array.of(2), [1]);
+  const optL2 = new Adam([q], { lr: 0.1, weightDecay: 0.5 });
+  q.grad = Float32Array.of(0);
+  optL2.step(); // gradient becomes 0.5·2 = 1 -> moves by lr
+  assert.ok(Math.abs(q.data[0] - 1.9) < 1e-6);
+  assert.throws(() => new Adam([q], { beta1: 1 }), /beta1/);
+});
+
+test('lazy sparse Adam updates only the touched rows of an embedding table', () => {
+  const table = parameter(
+    Float32Array.from({ length: 12 }, (_, i) => i),
+    [4, 3],
+  );
+  const opt = new Adam([table], { lr: 0.1 });
+  const out = embedding(table, Int32Array.of(2, 2, 0));
+  out.backward(new Float32Array(out.size).fill(1));
+  assert.equal(table.grad, null);
+  opt.step();
+  assert.deepEqual(Array.from(table.data.subarray(3, 6)), [3, 4, 5], 'untouched row 1 unchanged');
+  assert.deepEqual(Array.from(table.data.subarray(9, 12)), [9, 10, 11], 'untouched row 3 unchanged');
+  assert.ok(Math.abs(table.data[0] - -0.1) < 1e-6 && Math.abs(table.data[6] - 5.9) < 1e-6);
+  // Dense (exact) mode gives the same first step on touched rows.
+  const t2 = parameter(
+    Float32Array.from({ length: 12 }, (_, i) => i),
+    [4, 3],
+  );
+  const o2 = embedding(t2, Int32Array.of(2, 2, 0));
+  o2.backward(new Float32Array(o2.size).fill(1));
+  new Adam([t2], { lr: 0.1, lazySparse: false }).step();
+  assert.deepEqual(Array.from(t2.data), Array.from(table.data));
+});
+
+test('a table used both as lookup and output layer gets one merged gradient', () => {
+  const table = parameter(Float32Array.of(1, 0, 0, 1), [2, 2]);
+  const h = embedding(table, Int32Array.of(1));
+  const logits = matmul(h, table, { transB: true }); // [1, 2]
+  sum(logits).backward();
+  // d/dT of Σ_j <T[1], T[j]> = T[1] for every row j, plus Σ_j T[j] on row 1
+  const g = new Float32Array(4);
+  g.set(table.grad!);
+  table.rowGrad!.addTo(g);
+  assert.deepEqual(Array.from(g), [0, 1, 1, 2]);
+  assert.ok(Math.abs(gradNorm([table]) - Math.sqrt(6)) < 1e-6);
+});
+
+test('clipGradNorm scales dense and sparse gradients to the max norm', () => {
+  const a = parameter(Float32Array.of(0, 0), [2]);
+  a.grad = Float32Array.of(3, 0);
+  const t = parameter(new Float32Array(4), [2, 2]);
+  t.rowGradBuffer().add(1, Float32Array.of(0, 4), 0);
+  const before = clipGradNorm([a, t], 1);
+  assert.ok(Math.abs(before - 5) < 1e-6);
+  assert.ok(Math.abs(gradNorm([a, t]) - 1) < 1e-5);
+});
+
+class Tiny extends Module {
+  readonly a: Linear;
+  readonly b: Linear;
+  constructor(seed: number, width = 3) {
+    super();
+    const rng = new Rng(seed);
+    this.a = this.child('a', new Linear(2, width, rng));
+    this.b = this.child('b', new Linear(width, 1, rng));
+  }
+}
+
+test('parameters round-trip through safetensors; the file is standard safetensors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const path = join(dir, 'm.safetensors');
+  const m1 = new Tiny(1);
+  saveParameters(m1, path, { note: 'test' });
+  const m2 = new Tiny(2);
+  const meta = loadParameters(m2, path);
+  assert.equal(meta.note, 'test');
+  assert.deepEqual(
+    m2.parameters().map((p) => Array.from(p.data)),
+    m1.parameters().map((p) => Array.from(p.data)),
+  );
+  // Standard layout: u64 header length, JSON header with dtype/shape/data_offsets.
+  const bytes = readFileSync(path);
+  const hlen = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + hlen).toString());
+  assert.deepEqual(header['a.weight'].shape, [3, 2]);
+  assert.equal(header['a.weight'].dtype, 'F32');
+  assert.equal((8 + hlen) % 8, 0);
+});
+
+test('loading refuses bad files clearly and leaves the model untouched', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const good = join(dir, 'good.safetensors');
+  saveParameters(new Tiny(1), good);
+  const target = new Tiny(3);
+  const snapshot = target.parameters().map((p) => Array.from(p.data));
+  const untouched = () =>
+    assert.deepEqual(
+      target.parameters().map((p) => Array.from(p.data)),
+      snapshot,
+    );
+
+  const wrongShape = join(dir, 'wide.safetensors');
+  saveParameters(new Tiny(1, 4), wrongShape);
+  assert.throws(
+    () => loadParameters(target, wrongShape),
+    /"a\.weight" has shape \[4, 2\], the model expects \[3, 2\]/,
+  );
+  untouched();
+
+  const truncated = join(dir, 'truncated.safetensors');
+  writeFileSync(truncated, readFileSync(good).subarray(0, 40));
+  assert.throws(
+    () => loadParameters(target, truncated),
+    /truncated\.safetensors: header length \d+ exceeds the file size/,
+  );
+  untouched();
+
+  const short = join(dir, 'short.safetensors');
+  writeFileSync(short, readFileSync(good).subarray(0, readFileSync(good).length - 4));
+  assert.throws(() => loadParameters(target, short), /do not hold .* float32 values/);
+  untouched();
+
+  const foreign = join(dir, 'foreign.safetensors');
+  const enc = encodeSafetensors({ x: { data: new Float32Array(2), shape: [2] } });
+  const hdr = JSON.parse(enc.subarray(8, 8 + Number(enc.readBigUInt64LE(0))).toString());
+  hdr.__metadata__ = { format: 'pt' };
+  const json = Buffer.from(JSON.stringify(hdr));
+  const lenBuf = Buffer.alloc(8);
+  lenBuf.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(foreign, Buffer.concat([lenBuf, json, new Uint8Array(8)]));
+  assert.throws(() => loadParameters(target, foreign), /not a cammsr parameter file/);
+
+  const future = join(dir, 'future.safetensors');
+  hdr.__metadata__ = { format: 'cammsr', format_version: '99' };
+  const j2 = Buffer.from(JSON.stringify(hdr));
+  lenBuf.writeBigUInt64LE(BigInt(j2.length));
+  writeFileSync(future, Buffer.concat([lenBuf, j2, new Uint8Array(8)]));
+  assert.throws(() => loadParameters(target, future), /format version 99 is not supported/);
+
+  const garbage = join(dir, 'garbage.safetensors');
+  const g = Buffer.alloc(20);
+  g.writeBigUInt64LE(4n);
+  g.write('{{{{', 8);
+  writeFileSync(garbage, g);
+  assert.throws(() => loadParameters(target, garbage), /header is not valid JSON/);
+  untouched();
+  assert.throws(() => decodeSafetensors(new Uint8Array(3), 'x'), /too short/);
+});
+
+test('saving is atomic: no temp file is left behind and a failed write keeps the old file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const path = join(dir, 'm.safetensors');
+  saveParameters(new Tiny(1), path);
+  const before = readFileSync(path);
+  assert.throws(() => saveParameters(new Tiny(2), join(dir, 'missing-dir', 'm.safetensors')));
+  assert.deepEqual(readFileSync(path), before);
+  assert.ok(existsSync(path));
+  const t = new Tensor(new Float32Array(1), [1]);
+  assert.equal(t.requiresGrad, false);
+});

@@ -1,0 +1,258 @@
+/**
+ * Every kernel backend agrees with the js reference on random inputs, odd sizes included.
+ * On CI (CI=true) the native and wasm backends must be available: a skipped backend there
+ * would hide a broken build.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { jsKernels } from '../src/kernels/js.js';
+import type { BackendName, Kernels } from '../src/kernels/kernels.js';
+import { loadBackend, probeBackends } from '../src/kernels/select.js';
+import { Rng } from '../src/engine/rng.js';
+
+const rng = new Rng(11);
+const rand = (n: number, s = 1) => Float32Array.from({ length: n }, () => rng.normal() * s);
+
+function close(a: Float32Array, b: Float32Array, rtol: number, atol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: lengths differ`);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) || Number.isNaN(b[i]) || Math.abs(a[i] - b[i]) > atol + rtol * Math.abs(b[i])) {
+      assert.fail(`${what}: element ${i}: ${a[i]} vs reference ${b[i]}`);
+    }
+  }
+}
+
+const backends: BackendName[] = ['native', 'wasm'];
+
+for (const name of backends) {
+  const probe = probeBackends().find((p) => p.name === name)!;
+  const required = process.env.CI === 'true';
+  const skip = !probe.available && !required ? `unavailable: ${probe.reason}` : false;
+  test(`${name} backend loads`, { skip }, () => {
+    assert.ok(probe.available, `${name} backend must load on CI: ${probe.reason}`);
+  });
+
+  const k = (): Kernels => loadBackend(name);
+
+  test(
+    `${name} sgemm matches js for all transposes, odd sizes, padded leading dims and offsets`,
+    { skip },
+    () => {
+      const sizes = [1, 3, 17, 65, 130];
+      let cases = 0;
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (let t = 0; t < 6; t++) {
+            const m = sizes[rng.int(sizes.length)];
+            const n = sizes[rng.int(sizes.length)];
+            const kk = sizes[rng.int(sizes.length)];
+            const pad = rng.int(3);
+            const lda = (transA ? m : kk) + pad;
+            const ldb = (transB ? kk : n) + pad;
+            const ldc = n + pad;
+            const off = rng.int(5);
+            const a = rand(off + (transA ? kk : m) * lda);
+            const b = rand(off + (transB ? n : kk) * ldb);
+            const c0 = rand(off + m * ldc);
+            const beta = [0, 1, 0.5][t % 3];
+            const alpha = [1, -0.7][t % 2];
+            const cRef = Float32Array.from(c0);
+            const cOut = Float32Array.from(c0);
+            jsKernels.sgemm(
+              transA,
+              transB,
+              m,
+              n,
+              kk,
+              alpha,
+              a.subarray(off),
+              lda,
+              b.subarray(off),
+              ldb,
+              beta,
+              cRef.subarray(off),
+              ldc,
+            );
+            k().sgemm(
+              transA,
+              transB,
+              m,
+              n,
+              kk,
+              alpha,
+              a.subarray(off),
+              lda,
+              b.subarray(off),
+              ldb,
+              beta,
+              cOut.subarray(off),
+              ldc,
+            );
+            close(
+              cOut,
+              cRef,
+              1e-4,
+              1e-4 * Math.sqrt(kk),
+              `sgemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${n}x${kk}`,
+            );
+            cases++;
+          }
+        }
+      }
+      assert.equal(cases, 24);
+    },
+  );
+
+  test(`${name} sgemm with beta = 0 ignores NaN in C`, { skip }, () => {
+    const a = rand(6);
+    const b = rand(6);
+    const c = new Float32Array(4).fill(NaN);
+    k().sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2);
+    assert.ok(c.every((v) => Number.isFinite(v)));
+  });
+
+  test(`${name} batched sgemm matches js (attention shapes)`, { skip }, () => {
+    for (const [transA, transB] of [
+      [false, true],
+      [false, false],
+      [true, false],
+    ] as const) {
+      const [m, n, kk, batch] = [7, 9, 5, 6];
+      const a = rand(batch * m * kk);
+      const b = rand(batch * kk * n);
+      const cRef = new Float32Array(batch * m * n);
+      const cOut = new Float32Array(batch * m * n);
+      const lda = transA ? m : kk;
+      const ldb = transB ? kk : n;
+      jsKernels.sgemmStridedBatched(
+        transA,
+        transB,
+        m,
+        n,
+        kk,
+        1,
+        a,
+        lda,
+        m * kk,
+        b,
+        ldb,
+        kk * n,
+        0,
+        cRef,
+        n,
+        m * n,
+        batch,
+      );
+      k().sgemmStridedBatched(
+        transA,
+        transB,
+        m,
+        n,
+        kk,
+        1,
+        a,
+        lda,
+        m * kk,
+        b,
+        ldb,
+        kk * n,
+        0,
+        cOut,
+        n,
+        m * n,
+        batch,
+      );
+      close(cOut, cRef, 1e-4, 1e-4, `batched ${transA}${transB}`);
+    }
+  });
+
+  test(`${name} softmaxRows matches js, with -Infinity entries and a fully masked row`, { skip }, () => {
+    for (const cols of [1, 5, 33, 1001]) {
+      const rows = 4;
+      const x = rand(rows * cols, 3);
+      x[1] = -Infinity;
+      x.fill(-Infinity, 2 * cols, 3 * cols);
+      const ref = Float32Array.from(x);
+      const out = Float32Array.from(x);
+      jsKernels.softmaxRows(ref, rows, cols);
+      k().softmaxRows(out, rows, cols);
+      close(out, ref, 1e-5, 1e-7, `softmax cols=${cols}`);
+      assert.ok(out.subarray(2 * cols, 3 * cols).every((v) => v === 0));
+    }
+  });
+
+  test(
+    `${name} crossEntropyRows matches js (loss and in-place gradient) and rejects bad targets`,
+    { skip },
+    () => {
+      for (const cols of [2, 17, 12101]) {
+        const rows = 5;
+        const x = rand(rows * cols, 4);
+        const t = Int32Array.from({ length: rows }, () => rng.int(cols));
+        const ref = Float32Array.from(x);
+        const out = Float32Array.from(x);
+        const lRef = jsKernels.crossEntropyRows(ref, rows, cols, t, 0.2);
+        const lOut = k().crossEntropyRows(out, rows, cols, t, 0.2);
+        assert.ok(Math.abs(lOut - lRef) <= 1e-4 * Math.abs(lRef), `loss ${lOut} vs ${lRef}`);
+        close(out, ref, 1e-4, 1e-8, `cross-entropy gradient cols=${cols}`);
+      }
+      assert.throws(
+        () => k().crossEntropyRows(new Float32Array(6), 2, 3, Int32Array.of(1, 3), 1),
+        RangeError,
+      );
+    },
+  );
+
+  test(`${name} GELU forward and backward match js`, { skip }, () => {
+    const n = 1037;
+    const x = rand(n, 3);
+    const dy = rand(n);
+    const y = new Float32Array(n);
+    const yRef = new Float32Array(n);
+    k().gelu(x, y, n);
+    jsKernels.gelu(x, yRef, n);
+    close(y, yRef, 1e-5, 1e-6, 'gelu');
+    const dx = new Float32Array(n);
+    const dxRef = new Float32Array(n);
+    k().geluBackward(x, dy, dx, n);
+    jsKernels.geluBackward(x, dy, dxRef, n);
+    close(dx, dxRef, 1e-5, 1e-6, 'gelu backward');
+  });
+}
+
+test('js sgemm: hand-computed 2x3 · 3x2 product', () => {
+  const a = Float32Array.of(1, 2, 3, 4, 5, 6);
+  const b = Float32Array.of(7, 8, 9, 10, 11, 12);
+  const c = new Float32Array(4);
+  jsKernels.sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2);
+  assert.deepEqual(Array.from(c), [58, 64, 139, 154]);
+  jsKernels.sgemm(true, true, 2, 2, 3, 1, a, 2, b, 3, 0, c, 2); // (3x2)ᵀ · (2x3)ᵀ
+  assert.deepEqual(Array.from(c), [
+    1 * 7 + 3 * 8 + 5 * 9,
+    1 * 10 + 3 * 11 + 5 * 12,
+    2 * 7 + 4 * 8 + 6 * 9,
+    2 * 10 + 4 * 11 + 6 * 12,
+  ]);
+});
+
+test('CAMMSR_BACKEND selects a backend and an unknown name is a clear error', () => {
+  const run = (backend: string) =>
+    execFileSync(process.execPath, ['dist/src/cli/main.js', 'doctor', '--json'], {
+      env: { ...process.env, CAMMSR_BACKEND: backend },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const out = run('js').trim().split('\n');
+  assert.equal(JSON.parse(out[out.length - 1]).selected, 'js');
+  assert.throws(() => run('cuda'), /unknown kernel backend "cuda"/);
+});
+
+test(
+  'the committed wasm module is reproducible from its source',
+  { skip: !probeBackends()[1].available && process.env.CI !== 'true' },
+  () => {
+    // Exits non-zero (and execFileSync throws) if a rebuild differs from wasm/kernels.wasm.
+    execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { stdio: 'pipe' });
+  },
+);

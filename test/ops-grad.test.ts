@@ -1,0 +1,223 @@
+/** Finite-difference gradient checks for every differentiable op of the engine. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gradCheck, randomTensor } from './gradcheck.js';
+import { Rng } from '../src/engine/rng.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { add, addN, div, mul, scale, sub } from '../src/engine/ops/elementwise.js';
+import { bmm, linear, matmul } from '../src/engine/ops/matmul.js';
+import { concat, embedding, indexRows, permute, reshape, slice, transpose } from '../src/engine/ops/shape.js';
+import { mean, sum } from '../src/engine/ops/reduce.js';
+import { gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
+import { causalPaddingMask, logSoftmax, maskedSoftmax, softmax } from '../src/engine/ops/softmax.js';
+import { dyt, l2Normalize, layerNorm } from '../src/engine/ops/norm.js';
+import { dropout } from '../src/engine/ops/dropout.js';
+import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../src/engine/ops/loss.js';
+import { MultiHeadSelfAttention, TransformerBlock } from '../src/engine/nn/transformer.js';
+import { causalAttention } from '../src/engine/ops/attention.js';
+
+const rng = new Rng(42);
+const r = (shape: number[], s = 1) => randomTensor(shape, rng, s);
+
+test('broadcast add/sub/mul/div: same shape, bias, scalar and general broadcasting', () => {
+  gradCheck(add, [r([3, 4]), r([3, 4])]);
+  gradCheck(sub, [r([2, 3, 4]), r([4])]);
+  gradCheck(mul, [r([3, 4]), r([1])]);
+  gradCheck(mul, [r([3, 1, 4]), r([2, 1])]);
+  const denom = r([3, 1]);
+  denom.data.forEach((v, i) => (denom.data[i] = Math.sign(v || 1) * (1 + Math.abs(v))));
+  gradCheck(div, [r([3, 4]), denom]);
+  gradCheck((a, b) => div(a, b), [r([2, 4]), new Tensor(Float32Array.of(1.5, -2, 3, 0.7), [4], true)]);
+});
+
+test('scale and addN', () => {
+  gradCheck((a) => scale(a, -1.7), [r([5])]);
+  gradCheck((a, b, c) => addN(a, b, c), [r([2, 3]), r([2, 3]), r([2, 3])]);
+});
+
+test('matmul with every transpose combination', () => {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      const a = r(transA ? [4, 3] : [3, 4]);
+      const b = r(transB ? [5, 4] : [4, 5]);
+      gradCheck((x, y) => matmul(x, y, { transA, transB }), [a, b]);
+    }
+  }
+});
+
+test('batched matmul (attention shapes) with transposes', () => {
+  gradCheck((x, y) => bmm(x, y, { transB: true }), [r([2, 2, 3, 4]), r([2, 2, 5, 4])]);
+  gradCheck((x, y) => bmm(x, y, { transA: true }), [r([3, 4, 2]), r([3, 4, 5])]);
+  gradCheck((x, y) => bmm(x, y), [r([2, 3, 4]), r([2, 4, 2])]);
+});
+
+test('linear with and without bias, over a 3-D input', () => {
+  gradCheck((x, w, b) => linear(x, w, b), [r([2, 3, 4]), r([5, 4]), r([5])]);
+  gradCheck((x, w) => linear(x, w), [r([3, 4]), r([2, 4])]);
+});
+
+test('reshape, permute, transpose, concat, slice, indexRows', () => {
+  gradCheck((x) => reshape(x, [3, -1]), [r([2, 3, 2])]);
+  gradCheck((x) => permute(x, [2, 0, 1]), [r([2, 3, 4])]);
+  gradCheck((x) => transpose(x, 1, 2), [r([2, 3, 4, 2])]);
+  gradCheck((a, b) => concat([a, b], 1), [r([2, 3, 2]), r([2, 1, 2])]);
+  gradCheck((a, b) => concat([a, b], -1), [r([3, 2]), r([3, 4])]);
+  gradCheck((x) => slice(x, 1, 1, 3), [r([2, 4, 3])]);
+  gradCheck((x) => indexRows(x, Int32Array.of(2, 0, 2, 1)), [r([3, 4])]);
+});
+
+test('embedding gather: sparse scatter-add gradient sums duplicates and touches only used rows', () => {
+  const table = r([6, 3]);
+  const ids = Int32Array.of(1, 4, 1, 0, 4, 4);
+  gradCheck((t) => embedding(t, ids, [2, 3]), [table]);
+  table.zeroGrad();
+  const out = embedding(table, ids, [2, 3]);
+  out.backward(new Float32Array(out.size).fill(1));
+  assert.equal(table.grad, null, 'the embedding must not produce a dense gradient');
+  assert.deepEqual([...table.rowGrad!.rows].sort(), [0, 1, 4]);
+  const g = new Float32Array(table.size);
+  table.rowGrad!.addTo(g);
+  assert.deepEqual(Array.from(g.subarray(4 * 3, 5 * 3)), [3, 3, 3]);
+  assert.deepEqual(Array.from(g.subarray(1 * 3, 2 * 3)), [2, 2, 2]);
+  assert.deepEqual(Array.from(g.subarray(2 * 3, 4 * 3)), [0, 0, 0, 0, 0, 0]);
+});
+
+test('sum and mean, total and along an axis', () => {
+  gradCheck((x) => sum(x), [r([3, 4])]);
+  gradCheck((x) => mean(x), [r([3, 4])]);
+  gradCheck((x) => sum(x, 1), [r([2, 3, 4])]);
+  gradCheck((x) => mean(x, 0), [r([3, 4])]);
+  gradCheck((x) => mean(x, -1), [r([3, 4])]);
+});
+
+test('ReLU (away from the kink), GELU, tanh, sigmoid', () => {
+  const x = r([4, 5]);
+  x.data.forEach((v, i) => (x.data[i] = Math.abs(v) < 0.05 ? v + 0.2 : v));
+  gradCheck(relu, [x]);
+  gradCheck(gelu, [r([4, 5], 2)]);
+  gradCheck(tanh, [r([4, 5])]);
+  gradCheck(sigmoid, [r([4, 5], 3)]);
+});
+
+test('softmax, masked softmax (incl. a fully masked row) and log-softmax', () => {
+  gradCheck((x) => softmax(x), [r([3, 5])]);
+  const mask = Uint8Array.of(1, 0, 1, 1, 0, 0, 0, 0, 1, 1);
+  gradCheck((x) => softmax(x, mask), [r([2, 2, 5])]);
+  const p = softmax(new Tensor(new Float32Array(10), [2, 5]), Uint8Array.of(1, 0, 1, 1, 0, 0, 0, 0, 0, 0));
+  assert.deepEqual(Array.from(p.data.subarray(5)), [0, 0, 0, 0, 0], 'a fully masked row must be all zeros');
+  assert.ok(Math.abs(p.data[0] - 1 / 3) < 1e-6 && p.data[1] === 0);
+  const am = causalPaddingMask(Int32Array.of(3, 1), 3);
+  gradCheck((x) => maskedSoftmax(x, am), [r([2, 2, 3, 3])]);
+  gradCheck(logSoftmax, [r([3, 6], 2)]);
+});
+
+test('LayerNorm, DyT (incl. its scalar alpha) and L2-normalise', () => {
+  gradCheck((x, g, b) => layerNorm(x, g, b, 1e-5), [r([3, 6]), r([6]), r([6])]);
+  gradCheck(
+    (x, a, g, b) => dyt(x, a, g, b),
+    [r([3, 4]), new Tensor(Float32Array.of(0.5), [1], true), r([4]), r([4])],
+  );
+  gradCheck((x) => l2Normalize(x), [r([3, 5])]);
+});
+
+test('dropout: train mode is a fixed mask with 1/(1-p) scaling; eval mode is the identity', () => {
+  const x = r([4, 50]);
+  const seed = 3;
+  gradCheck((t) => dropout(t, 0.3, new Rng(seed), true), [x]);
+  const y = dropout(x, 0.3, new Rng(seed), true);
+  let zeros = 0;
+  y.data.forEach((v, i) => {
+    if (v === 0) zeros++;
+    else assert.ok(Math.abs(v - x.data[i] / 0.7) < 1e-5);
+  });
+  assert.ok(zeros > 30 && zeros < 90, `about 30% dropped, got ${zeros}/200`);
+  assert.equal(dropout(x, 0.3, new Rng(seed), false), x);
+});
+
+test('cross-entropy over selected rows, fused linear cross-entropy, BCE with logits', () => {
+  const targets = Int32Array.of(2, 0, 4);
+  gradCheck((l) => crossEntropy(l, targets), [r([3, 5], 2)]);
+  gradCheck((l) => crossEntropy(l, Int32Array.of(1, 3), Int32Array.of(2, 0)), [r([4, 5], 2)]);
+  gradCheck((h, w) => linearCrossEntropy(h, w, Int32Array.of(1, 6, 0, 3, 3)), [r([5, 4]), r([7, 4])]);
+  const y = Float32Array.of(1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1);
+  gradCheck((l) => bceWithLogits(l, y), [r([3, 4], 2)]);
+  gradCheck((l) => bceWithLogits(l, y, Int32Array.of(0, 2)), [r([3, 4], 2)]);
+});
+
+test('fused linear cross-entropy equals matmul + cross-entropy', () => {
+  const h = r([70, 8]);
+  const w = r([300, 8]);
+  const t = Int32Array.from({ length: 70 }, (_, i) => (i * 37) % 300);
+  const a = linearCrossEntropy(h, w, t);
+  const b = crossEntropy(matmul(h, w, { transB: true }), t);
+  assert.ok(Math.abs(a.item() - b.item()) < 1e-4, `${a.item()} vs ${b.item()}`);
+});
+
+test('fused causal attention over packed sequences: gradients, with and without dropout', () => {
+  const offsets = Int32Array.of(0, 3, 4, 4, 9); // lengths 3, 1, 0, 5
+  gradCheck((q, k, v) => causalAttention(q, k, v, offsets, 2), [r([9, 4]), r([9, 4]), r([9, 4])]);
+  gradCheck(
+    (q, k, v) => causalAttention(q, k, v, offsets, 1, 0.3, new Rng(4), true),
+    [r([9, 4]), r([9, 4]), r([9, 4])],
+  );
+});
+
+test('fused causal attention equals the padded formulation (bmm + masked softmax + bmm) at valid positions', () => {
+  const lengths = Int32Array.of(3, 1, 5);
+  const offsets = Int32Array.of(0, 3, 4, 9);
+  const [B, L, H, dh] = [3, 5, 2, 3];
+  const d = H * dh;
+  const q = r([9, d]);
+  const k = r([9, d]);
+  const v = r([9, d]);
+  const fused = causalAttention(q, k, v, offsets, H);
+  // Padded [B, L, d] copies, then [B, H, L, dh] by permutation.
+  const pad = (t: Tensor) => {
+    const p = new Tensor(new Float32Array(B * L * d), [B, L, d]);
+    for (let b = 0; b < B; b++) p.data.set(t.data.subarray(offsets[b] * d, offsets[b + 1] * d), b * L * d);
+    return permute(reshape(p, [B, L, H, dh]), [0, 2, 1, 3]);
+  };
+  const scores = scale(bmm(pad(q), pad(k), { transB: true }), 1 / Math.sqrt(dh));
+  const ctx = reshape(
+    permute(bmm(maskedSoftmax(scores, causalPaddingMask(lengths, L)), pad(v)), [0, 2, 1, 3]),
+    [B, L, d],
+  );
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < lengths[b]; i++) {
+      for (let j = 0; j < d; j++) {
+        const a = fused.data[(offsets[b] + i) * d + j];
+        const e = ctx.data[(b * L + i) * d + j];
+        assert.ok(Math.abs(a - e) < 1e-5, `seq ${b} pos ${i} col ${j}: ${a} vs ${e}`);
+      }
+    }
+  }
+});
+
+test('multi-head causal self-attention and a transformer block', () => {
+  const opts = { dim: 4, heads: 2, ffnDim: 8, hiddenDropout: 0, attnDropout: 0, eps: 1e-5 };
+  const attn = new MultiHeadSelfAttention(opts, new Rng(1));
+  attn.namedParameters().forEach(([, p]) => p.data.forEach((_, i) => (p.data[i] = rng.normal() * 0.5)));
+  const offsets = Int32Array.of(0, 3, 5);
+  gradCheck((x) => attn.forward(x, offsets, new Rng(0)), [r([5, 4]), ...attn.parameters()], {
+    maxChecks: 12,
+  });
+  const block = new TransformerBlock(opts, new Rng(2));
+  block.namedParameters().forEach(([n, p]) => {
+    if (n.includes('weight') && p.rank === 2) p.data.forEach((_, i) => (p.data[i] = rng.normal() * 0.5));
+  });
+  gradCheck((x) => block.forward(x, offsets, new Rng(0)), [r([5, 4]), ...block.parameters()], {
+    maxChecks: 8,
+  });
+});
+
+test('a position never depends on later positions of its sequence or on other sequences', () => {
+  const opts = { dim: 4, heads: 2, ffnDim: 8, hiddenDropout: 0, attnDropout: 0 };
+  const block = new TransformerBlock(opts, new Rng(5));
+  const offsets = Int32Array.of(0, 4, 6);
+  const x = r([6, 4]);
+  const y1 = block.forward(x, offsets, new Rng(0));
+  const x2 = new Tensor(Float32Array.from(x.data), x.shape);
+  for (let i = 8; i < 24; i++) x2.data[i] = 100; // positions 2, 3 of sequence 0 and all of sequence 1
+  const y2 = block.forward(x2, offsets, new Rng(0));
+  for (let i = 0; i < 8; i++) assert.ok(Math.abs(y1.data[i] - y2.data[i]) < 1e-6);
+});
