@@ -50,6 +50,18 @@ test('Rng: the same seed gives the same stream; different seeds differ; moments 
   assert.ok(u.every((x) => x >= 0 && x < 1));
 });
 
+test('Rng.fillU32 continues the exact stream of nextU32', () => {
+  const a = new Rng(77);
+  const b = new Rng(77);
+  const bulk = new Uint32Array(37);
+  a.fillU32(bulk);
+  assert.deepEqual(
+    Array.from(bulk),
+    Array.from({ length: 37 }, () => b.nextU32()),
+  );
+  assert.equal(a.nextU32(), b.nextU32());
+});
+
 test('gradients accumulate over uses of a tensor (x used twice)', () => {
   const x = parameter(Float32Array.of(1, 2, 3), [3]);
   const y = sum(add(mul(x, x), x)); // d/dx = 2x + 1

@@ -204,6 +204,23 @@ for (const name of backends) {
     },
   );
 
+  test(
+    `${name} rejects arrays too short for the given dimensions instead of reading out of bounds`,
+    { skip },
+    () => {
+      const a = new Float32Array(6);
+      assert.throws(
+        () => k().sgemm(false, false, 2, 2, 3, 1, a, 3, new Float32Array(5), 2, 0, new Float32Array(4), 2),
+        RangeError,
+      );
+      assert.throws(
+        () => k().sgemm(false, false, 2, 2, 3, 1, a, 3, new Float32Array(6), 2, 0, new Float32Array(3), 2),
+        RangeError,
+      );
+      assert.throws(() => k().softmaxRows(new Float32Array(5), 2, 3), RangeError);
+    },
+  );
+
   test(`${name} GELU forward and backward match js`, { skip }, () => {
     const n = 1037;
     const x = rand(n, 3);

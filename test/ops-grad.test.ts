@@ -80,6 +80,12 @@ test('embedding gather: sparse scatter-add gradient sums duplicates and touches 
   assert.deepEqual(Array.from(g.subarray(4 * 3, 5 * 3)), [3, 3, 3]);
   assert.deepEqual(Array.from(g.subarray(1 * 3, 2 * 3)), [2, 2, 2]);
   assert.deepEqual(Array.from(g.subarray(2 * 3, 4 * 3)), [0, 0, 0, 0, 0, 0]);
+  // Lookups of the padding id contribute no gradient (PyTorch's padding_idx).
+  table.zeroGrad();
+  const padded = embedding(table, ids, [6], 4);
+  padded.backward(new Float32Array(padded.size).fill(1));
+  assert.deepEqual([...table.rowGrad!.rows].sort(), [0, 1]);
+  assert.throws(() => embedding(table, Int32Array.of(6)), /id 6 \(at 0\) out of range \[0, 6\)/);
 });
 
 test('sum and mean, total and along an axis', () => {

@@ -12,6 +12,8 @@ export interface DoctorReport {
   selected: string;
   threads: number;
   envBackend: string | null;
+  /** Environment variables that change kernel selection or OpenBLAS's behaviour. */
+  env: Record<string, string>;
   backends: {
     name: string;
     available: boolean;
@@ -32,6 +34,12 @@ export function doctor(): DoctorReport {
     selected: k.name,
     threads: k.threads(),
     envBackend: process.env.CAMMSR_BACKEND || null,
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] =>
+          /^(CAMMSR_|OPENBLAS_|OMP_NUM_THREADS$)/.test(e[0]) && e[1] !== undefined,
+      ),
+    ),
     // loadBackend is cached: describing an available backend does not load it again.
     backends: probes.map((p) => (p.available ? { ...p, details: loadBackend(p.name).describe() } : p)),
   };

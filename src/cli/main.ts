@@ -41,20 +41,19 @@ program
     const r = doctor();
     console.log(`cammsr ${r.cammsr}, node ${r.node}, ${r.platform}, ${r.cpus} CPUs (${r.cpuModel})`);
     console.log(`selected backend: ${r.selected} (${r.threads} thread${r.threads === 1 ? '' : 's'})`);
+    const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
+    if (env.length) console.log(`environment: ${env.join(' ')}`);
     console.log(
       formatTable(
-        ['backend', 'available', 'details'],
-        r.backends.map((b) => [
-          b.name,
-          b.available ? 'yes' : 'no',
-          b.available
-            ? Object.entries(b.details ?? {})
-                .map(([k, v]) => `${k}=${v}`)
-                .join(' ')
-            : (b.reason ?? ''),
-        ]),
+        ['backend', 'available', 'note'],
+        r.backends.map((b) => [b.name, b.available ? 'yes' : 'no', b.reason ?? '']),
       ),
     );
+    for (const b of r.backends) {
+      if (!b.details) continue;
+      console.log(`\n${b.name}:`);
+      for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(18)} ${value}`);
+    }
     if (opts.json) console.log(JSON.stringify(r));
   });
 

@@ -14,5 +14,6 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
 export function formatNumber(x: number): string {
   if (Number.isInteger(x)) return String(x);
   const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e6) ? x.toExponential(3) : x.toFixed(4).replace(/\.?0+$/, '');
+  // Four significant digits: enough for timings and metrics, short enough to read.
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
 }
