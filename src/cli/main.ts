@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { doctor } from './doctor.js';
+import { registerDataCommands } from './data-commands.js';
 import { formatTable } from './table.js';
 import { runToy } from '../train/toy.js';
 import { VERSION } from '../version.js';
@@ -97,6 +98,8 @@ program
     );
     if (opts.json) console.log(JSON.stringify(result));
   });
+
+registerDataCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`cammsr: ${err instanceof Error ? err.message : String(err)}`);

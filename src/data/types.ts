@@ -57,6 +57,8 @@ export interface RawDataset {
   items: Map<string, ItemRecord>;
   /** True when `categories` hold hierarchical paths (Amazon), false for flat labels. */
   categoryPaths: boolean;
+  /** False when category labels are opaque ids without names (default true). */
+  categoryNamesKnown?: boolean;
   skips: SkipReport;
 }
 

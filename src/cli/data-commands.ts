@@ -1,0 +1,184 @@
+/** `cammsr prepare` and `cammsr stats`: thin shells over prepareDataset and datasetStats. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Dataset } from '../data/dataset.js';
+import { IMPORT_FORMATS, prepareDataset, type ImportFormat, type PrepareOptions } from '../data/prepare.js';
+import { datasetStats, type DatasetStats } from '../data/stats.js';
+import { progressBars } from './progress.js';
+import { formatTable } from './table.js';
+
+const int =
+  (name: string, min = 0) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+
+export function printStats(s: DatasetStats): void {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rows: [string, string | number][] = [
+    ['dataset', s.name],
+    ['users', s.users],
+    ['items', s.items],
+    ['interactions', s.interactions],
+    ['average length', s.averageLength],
+    ['sparsity', pct(s.sparsity)],
+    ['categories', `${s.categories} (${pct(s.categoryCoverage)} of items labelled)`],
+    ['timestamps', s.timestamps ? 'yes' : 'no'],
+    ...Object.entries(s.coverage).map(([m, c]): [string, string] => [
+      `${m} coverage`,
+      `${pct(c)}${s.featureDims[m] ? ` (dim ${s.featureDims[m]})` : ''}`,
+    ]),
+    ['train interactions', s.split.trainInteractions],
+    ['validation users', s.split.validation],
+    ['test users', s.split.test],
+    ['checksum', s.checksum],
+  ];
+  console.log(
+    formatTable(
+      ['statistic', 'value'],
+      rows.map(([k, v]) => [k, typeof v === 'number' ? v : v]),
+    ),
+  );
+}
+
+export function registerDataCommands(program: Command): void {
+  program
+    .command('prepare')
+    .description('import interactions and an item catalog into a canonical cammsr dataset')
+    .addArgument(
+      new Command()
+        .createArgument('<format>', `input format: ${IMPORT_FORMATS.join(', ')}`)
+        .choices(IMPORT_FORMATS),
+    )
+    .requiredOption('--out <dir>', 'dataset directory to create')
+    .option('--input <path>', 'main input file or folder (all formats but synth)')
+    .option('--images <dir>', 'folder of item images named <item id>.jpg|.png|.webp')
+    .option('--name <name>', 'dataset name (default: from the input file)')
+    .option('--overwrite', 'replace --out if it exists (only once the new dataset is complete)')
+    .option('--allow-skips', 'proceed even if more than 1% of the records are skipped')
+    .addOption(
+      new Option('--dedupe <mode>', 'duplicate interactions')
+        .choices(['exact', 'first', 'none'])
+        .default('exact'),
+    )
+    .option('--kcore <n>', 'iterative k-core: minimum interactions per user and per item', int('--kcore'))
+    .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', int('--user-core'))
+    .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', int('--item-core'))
+    .option('--leaf-categories', 'keep only the leaf of hierarchical category paths')
+    .addOption(new Option('--text <encoder>', 'text features').choices(['tfidf', 'none']).default('tfidf'))
+    .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', int('--text-dim', 1), 128)
+    .option('--text-features <npy>', 'precomputed text features (.npy float32, one row per id of --text-ids)')
+    .option('--text-ids <file>', 'item ids of --text-features rows, one per line')
+    .addOption(
+      new Option('--image <encoder>', 'image features').choices(['pixels', 'none']).default('pixels'),
+    )
+    .option('--image-dim <n>', 'image PCA dimension', int('--image-dim', 1), 128)
+    .option('--image-features <npy>', 'precomputed image features (.npy float32)')
+    .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
+    .option('--seed <n>', 'random seed (features, synthetic data)', int('--seed'), 1)
+    .option('--items <file>', 'csv: items file (id, title, description, categories, image)')
+    .option('--user-col <name>', 'csv: user column', 'user_id')
+    .option('--item-col <name>', 'csv: item column', 'item_id')
+    .option('--time-col <name>', 'csv: timestamp column (seconds, milliseconds or ISO 8601)', 'timestamp')
+    .option('--item-id-col <name>', 'csv: item id column of the items file', 'item_id')
+    .option('--title-col <name>', 'csv: title column', 'title')
+    .option('--description-col <name>', 'csv: description column', 'description')
+    .option('--categories-col <name>', 'csv: categories column', 'categories')
+    .option('--image-col <name>', 'csv: image file name column', 'image')
+    .addOption(
+      new Option('--time-unit <unit>', 'csv: timestamp unit')
+        .choices(['auto', 's', 'ms', 'iso'])
+        .default('auto'),
+    )
+    .option('--category-separator <s>', 'csv: separator between category labels (lcrec: between path levels)')
+    .option('--path-separator <s>', 'csv: separator of levels inside one category path', ' > ')
+    .option('--item-file <file>', 'recbole/lcrec: item metadata file (default: beside --input)')
+    .option('--attributes <file>', 's3rec: item -> attribute ids JSON (default: <stem>_item2attributes.json)')
+    .option('--text-file <file>', 's3rec: item text file "<external id> <text>" (default: item_text.txt)')
+    .option('--id-map <file>', 's3rec: datamaps.json with item2id (default: beside --input)')
+    .option('--meta <file>', 'amazon: metadata dump (meta_*.json.gz / .jsonl.gz)')
+    .addOption(
+      new Option('--amazon-format <year>', 'amazon: dump format (default: detected)').choices([
+        '2014',
+        '2018',
+        '2023',
+      ]),
+    )
+    .option('--users <n>', 'synth: number of users', int('--users', 1))
+    .option('--synth-items <n>', 'synth: number of items', int('--synth-items', 1))
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (format: ImportFormat, o) => {
+      if (Boolean(o.textFeatures) !== Boolean(o.textIds))
+        throw new InvalidArgumentError('--text-features and --text-ids go together');
+      if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
+        throw new InvalidArgumentError('--image-features and --image-ids go together');
+      const bars = progressBars(!o.json && process.stderr.isTTY === true);
+      const kcore =
+        o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
+          ? { user: o.userCore ?? o.kcore ?? 0, item: o.itemCore ?? o.kcore ?? 0 }
+          : undefined;
+      const opts: PrepareOptions = {
+        format,
+        out: o.out,
+        input: o.input,
+        images: o.images,
+        name: o.name,
+        overwrite: o.overwrite,
+        allowSkips: o.allowSkips,
+        dedupe: o.dedupe,
+        kcore,
+        leafCategories: o.leafCategories,
+        text: o.textFeatures ? { npy: o.textFeatures, ids: o.textIds } : o.text,
+        textDim: o.textDim,
+        image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds } : o.image,
+        imageDim: o.imageDim,
+        seed: o.seed,
+        csv: {
+          items: o.items,
+          columns: {
+            user: o.userCol,
+            item: o.itemCol,
+            time: o.timeCol,
+            itemId: o.itemIdCol,
+            title: o.titleCol,
+            description: o.descriptionCol,
+            categories: o.categoriesCol,
+            image: o.imageCol,
+          },
+          timeUnit: o.timeUnit,
+          categorySeparator: o.categorySeparator,
+          pathSeparator: o.pathSeparator,
+        },
+        recbole: { itemFile: o.itemFile },
+        s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap },
+        lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
+        amazon: { meta: o.meta, format: o.amazonFormat },
+        synth: { users: o.users, items: o.synthItems },
+        progress: bars.update,
+      };
+      const t0 = performance.now();
+      try {
+        const r = await prepareDataset(opts);
+        bars.stop();
+        console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        for (const w of r.warnings) console.log(`warning: ${w}`);
+        printStats(r.stats);
+        if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
+      } finally {
+        bars.stop();
+      }
+    });
+
+  program
+    .command('stats')
+    .description('print the statistics of a prepared dataset')
+    .argument('<dataset>', 'dataset directory')
+    .option('--json', 'print one JSON object as the last line')
+    .action((dir: string, o: { json?: boolean }) => {
+      const s = datasetStats(Dataset.load(dir));
+      printStats(s);
+      if (o.json) console.log(JSON.stringify(s));
+    });
+}

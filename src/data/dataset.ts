@@ -1,0 +1,314 @@
+/**
+ * The canonical prepared dataset: one directory that every model, the evaluator and the
+ * server read. Documented in docs/data-format.md. Written atomically (a temporary directory
+ * renamed into place), verified on load against the checksums in its manifest.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { DataError } from './errors.js';
+import { decodeNpyAs, encodeNpy } from './npy.js';
+import type { SkipReport } from './types.js';
+
+export const DATASET_FORMAT = 'cammsr-dataset';
+export const DATASET_FORMAT_VERSION = 1;
+
+export type ContentModality = 'text' | 'image';
+
+export interface ModalityInfo {
+  /** Feature width. */
+  dim: number;
+  /** Fraction of items (1..N) that have this modality. */
+  coverage: number;
+  /** How the features were made: "tfidf-svd", "pixels-pca-hsv", "precomputed:<file>", ... */
+  encoder: string;
+  /** Encoder facts (vocabulary size, explained variance, failures, ...). */
+  details: Record<string, unknown>;
+}
+
+export interface Manifest {
+  format: typeof DATASET_FORMAT;
+  formatVersion: number;
+  cammsrVersion: string;
+  name: string;
+  source: string;
+  counts: { users: number; items: number; interactions: number; categories: number };
+  /** Whether sequences carry timestamps (sequences.times.npy). */
+  timestamps: boolean;
+  /** Content modalities present (the ID modality always is). */
+  modalities: Partial<Record<ContentModality, ModalityInfo>>;
+  categories: {
+    /** Names of the labels, index = category id. Opaque ids when `namesKnown` is false. */
+    names: string[];
+    namesKnown: boolean;
+    hierarchical: boolean;
+    leafOnly: boolean;
+    /** Fraction of items with at least one label. */
+    coverage: number;
+  };
+  split: {
+    protocol: 'leave-one-out';
+    test: 'last item of each sequence';
+    validation: 'second-to-last item';
+    /** Users with fewer interactions train only (they have no validation and test target). */
+    minLengthForEvaluation: number;
+  };
+  preprocessing: {
+    dedupe: string;
+    kcore: { user: number; item: number };
+    removed: { duplicates: number; kcore: number; kcoreRounds: number };
+    skips: SkipReport;
+  };
+  /** Free-form facts from the importer (e.g. the planted structure of a synthetic dataset). */
+  extra: Record<string, unknown>;
+  /** sha256 of every data file, by relative path. */
+  files: Record<string, string>;
+  /** sha256 over the sorted (path, sha256) list: one number that identifies the content. */
+  checksum: string;
+}
+
+/** One catalog entry as stored in items.jsonl. */
+export interface ItemInfo {
+  /** Original item id. */
+  id: string;
+  title?: string;
+  text?: string;
+  /** Category label names. */
+  categories?: string[];
+  /** Image path, relative to the dataset directory or absolute. */
+  image?: string;
+}
+
+export interface FeatureMatrix {
+  /** Row i = internal item i; row 0 (padding) and rows of items lacking the modality are 0. */
+  matrix: Float32Array;
+  dim: number;
+  /** 1 where item i has the modality. */
+  mask: Uint8Array;
+}
+
+/** Everything a prepared dataset holds, in memory. */
+export interface DatasetContent {
+  userIds: string[];
+  items: ItemInfo[];
+  offsets: Int32Array;
+  sequenceItems: Int32Array;
+  times: Float64Array | null;
+  categoryOffsets: Int32Array;
+  categoryLabels: Int32Array;
+  features: Partial<Record<ContentModality, FeatureMatrix>>;
+}
+
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/** The checksum of a file table: order-independent, path-sensitive. */
+export function contentChecksum(files: Record<string, string>): string {
+  return sha256(
+    Object.keys(files)
+      .sort()
+      .map((f) => `${f}\t${files[f]}\n`)
+      .join(''),
+  );
+}
+
+/**
+ * Writes a dataset directory atomically: everything goes to a sibling temporary directory
+ * first, which is renamed to `out` at the end. With `overwrite`, an existing `out` is
+ * replaced only after the new one is complete. `stage` lets the caller put extra files
+ * (images) into the temporary directory before the rename.
+ */
+export function writeDataset(
+  out: string,
+  content: DatasetContent,
+  manifest: Omit<Manifest, 'files' | 'checksum'>,
+  opts: { overwrite?: boolean; tempDir?: string } = {},
+): Manifest {
+  const target = resolve(out);
+  if (existsSync(target) && !opts.overwrite) {
+    throw new DataError(`${out} already exists: choose another --out, or pass --overwrite to replace it`);
+  }
+  const tmp = opts.tempDir ?? stagingDir(target);
+  mkdirSync(join(tmp, 'features'), { recursive: true });
+  const files: Record<string, string> = {};
+  const put = (rel: string, bytes: Uint8Array | string) => {
+    writeFileSync(join(tmp, rel), bytes);
+    files[rel] = sha256(bytes);
+  };
+  try {
+    put('users.json', JSON.stringify(content.userIds));
+    put('items.jsonl', content.items.map((it) => JSON.stringify(it)).join('\n') + '\n');
+    put('sequences.offsets.npy', encodeNpy(content.offsets, [content.offsets.length]));
+    put('sequences.items.npy', encodeNpy(content.sequenceItems, [content.sequenceItems.length]));
+    if (content.times) put('sequences.times.npy', encodeNpy(content.times, [content.times.length]));
+    put('categories.offsets.npy', encodeNpy(content.categoryOffsets, [content.categoryOffsets.length]));
+    put('categories.labels.npy', encodeNpy(content.categoryLabels, [content.categoryLabels.length]));
+    for (const [m, f] of Object.entries(content.features) as [ContentModality, FeatureMatrix][]) {
+      put(`features/${m}.npy`, encodeNpy(f.matrix, [f.mask.length, f.dim]));
+      put(`features/${m}.mask.npy`, encodeNpy(f.mask, [f.mask.length]));
+    }
+    const full: Manifest = { ...manifest, files, checksum: contentChecksum(files) };
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
+    if (existsSync(target)) {
+      // Replace only now that the new dataset is complete; the old one is removed last.
+      const old = `${target}.old-${process.pid}-${Date.now()}`;
+      renameSync(target, old);
+      renameSync(tmp, target);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, target);
+    }
+    return full;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A fresh temporary directory beside `target` (same file system, so the final rename is atomic). */
+export function stagingDir(target: string): string {
+  const parent = dirname(resolve(target));
+  if (!existsSync(parent))
+    throw new DataError(`cannot write ${target}: the directory ${parent} does not exist`);
+  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp);
+  return tmp;
+}
+
+/** A prepared dataset loaded into memory. */
+export class Dataset {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    readonly content: DatasetContent,
+  ) {}
+
+  /**
+   * Loads a dataset directory, checking its format version and (unless `verify: false`)
+   * every file against the manifest's checksums.
+   */
+  static load(dir: string, opts: { verify?: boolean } = {}): Dataset {
+    const mpath = join(dir, 'manifest.json');
+    if (!existsSync(mpath)) throw new DataError(`${dir} is not a cammsr dataset: manifest.json is missing`);
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(readFileSync(mpath, 'utf8'));
+    } catch (e) {
+      throw new DataError(`${mpath}: not valid JSON (${(e as Error).message})`);
+    }
+    if (manifest.format !== DATASET_FORMAT)
+      throw new DataError(
+        `${mpath}: not a cammsr dataset manifest (format ${JSON.stringify(manifest.format)})`,
+      );
+    if (!(manifest.formatVersion >= 1 && manifest.formatVersion <= DATASET_FORMAT_VERSION)) {
+      throw new DataError(
+        `${mpath}: dataset format version ${manifest.formatVersion} is not supported (this cammsr reads 1..${DATASET_FORMAT_VERSION}); re-run cammsr prepare`,
+      );
+    }
+    const read = (rel: string): Buffer => {
+      const p = join(dir, rel);
+      if (!existsSync(p)) throw new DataError(`${p} is missing (listed in the manifest)`);
+      const b = readFileSync(p);
+      if (opts.verify !== false && manifest.files[rel] !== undefined && sha256(b) !== manifest.files[rel]) {
+        throw new DataError(
+          `${p} does not match its checksum in manifest.json: the dataset is corrupt or was edited; re-run cammsr prepare`,
+        );
+      }
+      return b;
+    };
+    // Features are 2-D (items + 1, dim); everything else is 1-D.
+    const npy = <T extends Float32Array | Int32Array | Float64Array | Uint8Array>(
+      rel: string,
+      ctor: new (...a: never[]) => T,
+    ) =>
+      decodeNpyAs(
+        read(rel),
+        join(dir, rel),
+        ctor,
+        rel.startsWith('features/') && !rel.endsWith('.mask.npy') ? 2 : 1,
+      );
+    const userIds = JSON.parse(read('users.json').toString('utf8')) as string[];
+    const items = read('items.jsonl')
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as ItemInfo);
+    const features: DatasetContent['features'] = {};
+    for (const m of Object.keys(manifest.modalities) as ContentModality[]) {
+      const f = npy(`features/${m}.npy`, Float32Array);
+      const mask = npy(`features/${m}.mask.npy`, Uint8Array).data;
+      if (f.shape.length !== 2 || f.shape[0] !== items.length + 1 || mask.length !== items.length + 1) {
+        throw new DataError(
+          `${join(dir, 'features', m + '.npy')}: expected ${items.length + 1} rows (items + padding), found shape (${f.shape.join(', ')})`,
+        );
+      }
+      features[m] = { matrix: f.data, dim: f.shape[1], mask };
+    }
+    const content: DatasetContent = {
+      userIds,
+      items,
+      offsets: npy('sequences.offsets.npy', Int32Array).data,
+      sequenceItems: npy('sequences.items.npy', Int32Array).data,
+      times: manifest.timestamps ? npy('sequences.times.npy', Float64Array).data : null,
+      categoryOffsets: npy('categories.offsets.npy', Int32Array).data,
+      categoryLabels: npy('categories.labels.npy', Int32Array).data,
+      features,
+    };
+    const ds = new Dataset(dir, manifest, content);
+    ds.checkConsistency();
+    return ds;
+  }
+
+  get users(): number {
+    return this.content.userIds.length;
+  }
+
+  get items(): number {
+    return this.content.items.length;
+  }
+
+  /** Internal user u's chronological item ids (u in 1..users). */
+  sequence(u: number): Int32Array {
+    return this.content.sequenceItems.subarray(this.content.offsets[u - 1], this.content.offsets[u]);
+  }
+
+  /** Category ids of internal item i. */
+  itemCategories(i: number): Int32Array {
+    return this.content.categoryLabels.subarray(
+      this.content.categoryOffsets[i],
+      this.content.categoryOffsets[i + 1],
+    );
+  }
+
+  /** Absolute path of item i's image, if it has one. */
+  imagePath(i: number): string | undefined {
+    const p = this.content.items[i - 1]?.image;
+    if (p === undefined) return undefined;
+    return isAbsolute(p) ? p : join(this.dir, p);
+  }
+
+  /** Sizes and ranges agree with each other and with the manifest. */
+  private checkConsistency(): void {
+    const c = this.content;
+    const m = this.manifest;
+    const where = join(this.dir, 'manifest.json');
+    const bad = (what: string) => {
+      throw new DataError(`${this.dir}: inconsistent dataset: ${what}; re-run cammsr prepare`);
+    };
+    if (c.userIds.length !== m.counts.users)
+      bad(`${c.userIds.length} users in users.json, ${m.counts.users} in ${where}`);
+    if (c.items.length !== m.counts.items)
+      bad(`${c.items.length} items in items.jsonl, ${m.counts.items} in ${where}`);
+    if (c.offsets.length !== c.userIds.length + 1 || c.offsets[c.userIds.length] !== c.sequenceItems.length) {
+      bad('sequences.offsets.npy does not cover sequences.items.npy');
+    }
+    if (c.times && c.times.length !== c.sequenceItems.length)
+      bad('sequences.times.npy and sequences.items.npy differ in length');
+    const N = c.items.length;
+    for (let k = 0; k < c.sequenceItems.length; k++) {
+      const it = c.sequenceItems[k];
+      if (!(it >= 1 && it <= N)) bad(`sequence entry ${k} is item ${it}, outside 1..${N}`);
+    }
+    if (c.categoryOffsets.length !== N + 2)
+      bad(`categories.offsets.npy has ${c.categoryOffsets.length} entries, expected ${N + 2}`);
+  }
+}

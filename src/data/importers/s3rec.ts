@@ -1,0 +1,115 @@
+/**
+ * The S3-Rec / ICLRec benchmark files (covers amazon-beauty): `<Name>.txt` with one line per
+ * user, `user item item ...` in chronological order; `<Name>_item2attributes.json` mapping
+ * item id -> attribute ids (used as category labels, names unknown); optional item text in
+ * `item_text.txt` (`<external id> <text>` per line) joined through `datamaps.json`'s item2id.
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DataError, mergeSkips, SkipCounter } from '../errors.js';
+import type { ItemRecord, RawDataset } from '../types.js';
+import { ColumnBuilder } from './columns.js';
+import { attachImages } from './images.js';
+import { readJsonObject, readLines } from './text-file.js';
+
+export interface S3recOptions {
+  /** The sequences file, e.g. Beauty.txt. */
+  input: string;
+  /** Default: `<stem>_item2attributes.json` beside the input, if present. */
+  attributes?: string;
+  /** Default: `item_text.txt` beside the input, if present. */
+  text?: string;
+  /** Maps the text file's external ids to item ids; default: `datamaps.json` beside the input. */
+  idMap?: string;
+  imagesDir?: string;
+  name?: string;
+}
+
+export function importS3rec(opts: S3recOptions): RawDataset {
+  const file = opts.input;
+  const dir = dirname(file);
+  const stem = basename(file).replace(/\.txt(\.gz)?$/, '');
+  const cols = new ColumnBuilder();
+  const skips = new SkipCounter();
+  readLines(file, 'S3Rec sequences file').forEach((line, ln) => {
+    if (line.trim() === '') return;
+    const parts = line.trim().split(/\s+/);
+    const where = `${file}:${ln + 1}`;
+    if (parts.length < 2) {
+      skips.read();
+      skips.skip('empty sequence', where, 'expected "user item item ..."');
+      return;
+    }
+    const [user, ...items] = parts;
+    for (const item of items) {
+      skips.read();
+      if (!/^\d+$/.test(item)) {
+        skips.skip('bad item id', where, `item id "${item}" is not a non-negative integer`);
+        continue;
+      }
+      cols.add(user, item, null);
+    }
+  });
+  const interactions = cols.build();
+  const known = new Set(interactions.itemIds);
+  const items = new Map<string, ItemRecord>();
+  const side = new SkipCounter();
+  const sources = [file];
+
+  const attrFile = opts.attributes ?? join(dir, `${stem}_item2attributes.json`);
+  if (opts.attributes !== undefined || existsSync(attrFile)) {
+    sources.push(attrFile);
+    for (const [id, attrs] of Object.entries(readJsonObject(attrFile, 'attributes file'))) {
+      side.read();
+      if (!Array.isArray(attrs) || !attrs.every((a) => Number.isInteger(a) || typeof a === 'string')) {
+        side.skip('bad attributes', `${attrFile}: item ${id}`, 'expected a list of attribute ids');
+        continue;
+      }
+      if (!known.has(id)) {
+        side.skip('unknown item id', `${attrFile}: item ${id}`, 'item does not occur in the sequences');
+        continue;
+      }
+      items.set(id, { categories: attrs.map((a) => [String(a)]) });
+    }
+  }
+
+  const textFile = opts.text ?? join(dir, 'item_text.txt');
+  if (opts.text !== undefined || existsSync(textFile)) {
+    const mapFile = opts.idMap ?? join(dir, 'datamaps.json');
+    if (!existsSync(mapFile))
+      throw new DataError(`${textFile} needs an id map: ${mapFile} does not exist (pass --id-map)`);
+    const map = readJsonObject(mapFile, 'id map').item2id;
+    if (typeof map !== 'object' || map === null)
+      throw new DataError(`${mapFile}: expected an "item2id" object`);
+    const item2id = map as Record<string, unknown>;
+    sources.push(textFile, mapFile);
+    readLines(textFile, 'item text file').forEach((line, ln) => {
+      if (line.trim() === '') return;
+      side.read();
+      const where = `${textFile}:${ln + 1}`;
+      const sp = line.indexOf(' ');
+      const ext = sp < 0 ? line : line.slice(0, sp);
+      const text = sp < 0 ? '' : line.slice(sp + 1).trim();
+      const id = item2id[ext];
+      if (id === undefined) {
+        side.skip('unknown item id', where, `"${ext}" is not in ${mapFile}'s item2id`);
+        return;
+      }
+      const key = String(id);
+      if (!known.has(key)) return; // text of an item without interactions: not needed
+      const rec = items.get(key) ?? {};
+      if (text !== '') rec.title = text;
+      items.set(key, rec);
+    });
+  }
+  if (opts.imagesDir) attachImages(items, interactions.itemIds, opts.imagesDir);
+  return {
+    name: opts.name ?? stem,
+    source: `s3rec: ${sources.join(' + ')}`,
+    interactions,
+    items,
+    categoryPaths: false,
+    categoryNamesKnown: false, // attribute ids were published without names
+    skips: mergeSkips(skips.report(), side.report()),
+  };
+}

@@ -1,0 +1,148 @@
+/** prepareDataset end to end: synthetic data, precomputed features, bad images, and failures that leave nothing behind. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Dataset } from '../src/data/dataset.js';
+import { encodeNpy } from '../src/data/npy.js';
+import { prepareDataset } from '../src/data/prepare.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'cammsr-prep-'));
+
+function writeRecbole(dir: string, badLines = 0): void {
+  const rows = ['user_id:token\titem_id:token\ttimestamp:float'];
+  for (let u = 1; u <= 6; u++) for (let i = 1; i <= 5; i++) rows.push(`${u}\t${(u + i) % 7}\t${u * 100 + i}`);
+  for (let b = 0; b < badLines; b++) rows.push(`9\t1\tnot-a-time`);
+  writeFileSync(join(dir, 'toy.inter'), rows.join('\n') + '\n');
+  const items = ['item_id:token\tmovie_title:token_seq\tclass:token_seq'];
+  for (let i = 0; i < 7; i++)
+    items.push(`${i}\tmovie ${i % 3 ? 'red' : 'blue'} film\t${i % 2 ? 'Drama' : 'Comedy'}`);
+  writeFileSync(join(dir, 'toy.item'), items.join('\n') + '\n');
+}
+
+test('synthetic dataset: images live inside the dataset, the planted structure is recorded', async () => {
+  const root = tmp();
+  const r = await prepareDataset({
+    format: 'synth',
+    out: join(root, 'synth'),
+    synth: { users: 150, items: 64 },
+    seed: 3,
+  });
+  assert.equal(r.stats.users, 150);
+  assert.equal(r.stats.coverage.image, 1);
+  assert.ok(r.stats.coverage.text > 0.9);
+  const ds = Dataset.load(r.dir);
+  assert.ok(!ds.content.items[0].image!.startsWith('/'), 'image paths are relative to the dataset');
+  assert.ok(existsSync(ds.imagePath(1)!));
+  const planted = ds.manifest.extra.planted as { drivingModality: Record<string, string> };
+  assert.ok(Object.values(planted.drivingModality).includes('image'));
+  assert.deepEqual(readdirSync(root), ['synth'], 'no staging directory left behind');
+});
+
+test('precomputed features are placed by item id; unknown ids are reported, not fatal', async () => {
+  const root = tmp();
+  writeRecbole(root);
+  const ids = ['0', '3', 'nope'];
+  const feats = Float32Array.from({ length: 3 * 4 }, (_, i) => i);
+  writeFileSync(join(root, 'f.npy'), encodeNpy(feats, [3, 4]));
+  writeFileSync(join(root, 'ids.txt'), ids.join('\n') + '\n');
+  const r = await prepareDataset({
+    format: 'recbole',
+    input: root,
+    out: join(root, 'ds'),
+    text: { npy: join(root, 'f.npy'), ids: join(root, 'ids.txt') },
+  });
+  const ds = Dataset.load(r.dir);
+  const f = ds.content.features.text!;
+  assert.equal(f.dim, 4);
+  const item0 = ds.content.items.findIndex((it) => it.id === '0') + 1;
+  assert.deepEqual(Array.from(f.matrix.subarray(item0 * 4, item0 * 4 + 4)), [0, 1, 2, 3]);
+  assert.equal(
+    f.mask.reduce((a, b) => a + b, 0),
+    2,
+  );
+  assert.ok(r.warnings.some((w) => w.includes('1 ids are not items of the dataset')));
+  writeFileSync(join(root, 'ids.txt'), '0\n');
+  await assert.rejects(
+    prepareDataset({
+      format: 'recbole',
+      input: root,
+      out: join(root, 'ds2'),
+      text: { npy: join(root, 'f.npy'), ids: join(root, 'ids.txt') },
+    }),
+    /lists 1 ids but .*f\.npy has 3 rows/,
+  );
+  assert.equal(existsSync(join(root, 'ds2')), false);
+});
+
+test('an undecodable or missing image is counted, reported and masked, never fatal', async () => {
+  const root = tmp();
+  writeRecbole(root);
+  const img = join(root, 'img');
+  mkdirSync(img);
+  for (const i of [1, 2, 3]) {
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 40 * i, g: 0, b: 0 } } })
+      .png()
+      .toFile(join(img, `${i}.png`));
+  }
+  writeFileSync(join(img, '4.jpg'), 'this is not a jpeg');
+  const r = await prepareDataset({ format: 'recbole', input: root, images: img, out: join(root, 'ds') });
+  const details = r.manifest.modalities.image!.details as { failures: number; failureExamples: string[] };
+  assert.equal(details.failures, 1);
+  assert.match(details.failureExamples[0], /4\.jpg/);
+  assert.ok(r.warnings.some((w) => w.includes('1 images could not be used')));
+  assert.equal(Math.round(r.stats.coverage.image * r.stats.items), 3);
+});
+
+test('failures leave nothing behind: existing output, too many skips, empty k-core', async () => {
+  const root = tmp();
+  writeRecbole(root, 3); // 3 bad of 33 interactions + 7 item lines
+  await assert.rejects(
+    prepareDataset({ format: 'recbole', input: root, out: join(root, 'ds') }),
+    /3 of 40 records .* 3 bad timestamp.*toy\.inter:32: timestamp "not-a-time".*--allow-skips/s,
+  );
+  assert.deepEqual(readdirSync(root).sort(), ['toy.inter', 'toy.item']);
+  const ok = await prepareDataset({
+    format: 'recbole',
+    input: root,
+    out: join(root, 'ds'),
+    allowSkips: true,
+  });
+  assert.equal(ok.manifest.preprocessing.skips.skipped, 3);
+  await assert.rejects(
+    prepareDataset({ format: 'recbole', input: root, out: join(root, 'ds'), allowSkips: true }),
+    /already exists.*--overwrite/,
+  );
+  await assert.rejects(
+    prepareDataset({
+      format: 'recbole',
+      input: root,
+      out: join(root, 'ds'),
+      allowSkips: true,
+      overwrite: true,
+      kcore: { user: 50, item: 1 },
+    }),
+    /no interactions are left/,
+  );
+  assert.equal(
+    Dataset.load(join(root, 'ds')).manifest.checksum,
+    ok.manifest.checksum,
+    'the old dataset is intact',
+  );
+  assert.deepEqual(readdirSync(root).sort(), ['ds', 'toy.inter', 'toy.item']);
+  await assert.rejects(prepareDataset({ format: 'recbole', out: join(root, 'x') }), /needs --input/);
+  await assert.rejects(
+    prepareDataset({ format: 'recbole', input: join(root, 'missing'), out: join(root, 'x') }),
+    /missing does not exist/,
+  );
+});
+
+test('the same input and seed give the same checksum', async () => {
+  const root = tmp();
+  writeRecbole(root);
+  const a = await prepareDataset({ format: 'recbole', input: root, out: join(root, 'a') });
+  const b = await prepareDataset({ format: 'recbole', input: root, out: join(root, 'b') });
+  assert.equal(a.manifest.checksum, b.manifest.checksum);
+});

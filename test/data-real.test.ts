@@ -1,0 +1,78 @@
+/**
+ * Acceptance: the real datasets of ../shared/datasets prepare into the counts their README
+ * states, with the expected modality coverage and split sizes. Read in place, never copied.
+ * Outside CI a machine without the shared folder skips these; on CI they must run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prepareDataset } from '../src/data/prepare.js';
+
+const SHARED =
+  process.env.CAMMSR_SHARED_DATASETS ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
+const skip = !existsSync(SHARED) && process.env.CI !== 'true' ? `no shared datasets at ${SHARED}` : false;
+const out = () => join(mkdtempSync(join(tmpdir(), 'cammsr-real-')), 'ds');
+
+test(
+  'movielens-100k with posters: 5-core counts, genres, timestamps, text and image coverage',
+  { skip },
+  async () => {
+    const d = join(SHARED, 'movielens-100k');
+    const r = await prepareDataset({
+      format: 'recbole',
+      input: d,
+      images: join(d, 'posters'),
+      kcore: { user: 5, item: 5 },
+      out: out(),
+    });
+    const s = r.stats;
+    assert.deepEqual([s.users, s.items, s.interactions], [943, 1349, 99287]);
+    assert.equal(s.timestamps, true);
+    assert.equal(s.categories, 19, 'genres');
+    assert.equal(r.manifest.categories.namesKnown, true);
+    assert.ok(r.manifest.categories.names.includes('Comedy'));
+    assert.ok(s.coverage.text > 0.99, `text coverage ${s.coverage.text}`);
+    // 15 of 1,682 films have no poster; after the 5-core 5 of the 1,349 kept items lack one.
+    assert.equal(Math.round(s.coverage.image * 1349), 1344);
+    assert.equal(s.featureDims.text, 128);
+    assert.deepEqual(s.split, { trainInteractions: 99287 - 2 * 943, validation: 943, test: 943 });
+  },
+);
+
+test(
+  'amazon-beauty: counts, 637 attribute labels, text for (almost) every item, no images',
+  { skip },
+  async () => {
+    const r = await prepareDataset({
+      format: 's3rec',
+      input: join(SHARED, 'amazon-beauty', 'Beauty.txt'),
+      out: out(),
+    });
+    const s = r.stats;
+    assert.deepEqual([s.users, s.items, s.interactions], [22363, 12101, 198502]);
+    assert.equal(s.categories, 637);
+    assert.equal(r.manifest.categories.namesKnown, false);
+    assert.equal(s.timestamps, false);
+    assert.ok(s.coverage.text > 0.99, `text coverage ${s.coverage.text}`);
+    assert.equal(s.coverage.image, undefined);
+    assert.equal(r.manifest.preprocessing.skips.skipped, 0);
+    assert.deepEqual(s.split, { trainInteractions: 198502 - 2 * 22363, validation: 22363, test: 22363 });
+  },
+);
+
+test('amazon-scientific: counts, hierarchical category paths, rich text', { skip }, async () => {
+  const r = await prepareDataset({ format: 'lcrec', input: join(SHARED, 'amazon-scientific'), out: out() });
+  const s = r.stats;
+  assert.deepEqual([s.users, s.items, s.interactions], [8317, 4344, 58492]);
+  assert.equal(r.manifest.categories.hierarchical, true);
+  assert.ok(r.manifest.categories.names.includes('Industrial & Scientific'));
+  assert.ok(
+    r.manifest.categories.names.some((n) => n.split(' > ').length >= 3),
+    'path levels',
+  );
+  assert.equal(s.coverage.text, 1);
+  assert.deepEqual(s.split, { trainInteractions: 58492 - 2 * 8317, validation: 8317, test: 8317 });
+});
