@@ -146,3 +146,20 @@ test('the same input and seed give the same checksum', async () => {
   const b = await prepareDataset({ format: 'recbole', input: root, out: join(root, 'b') });
   assert.equal(a.manifest.checksum, b.manifest.checksum);
 });
+
+test('csv through prepare: deduplicated by default like every format, timestamps kept', async () => {
+  const root = tmp();
+  writeFileSync(
+    join(root, 'i.csv'),
+    'user_id,item_id,timestamp\nu1,a,10\nu1,a,10\nu1,b,20\nu2,b,5\nu2,a,6\n',
+  );
+  const r = await prepareDataset({
+    format: 'csv',
+    input: join(root, 'i.csv'),
+    out: join(root, 'ds'),
+    text: 'none',
+  });
+  assert.equal(r.stats.interactions, 4);
+  assert.equal(r.stats.timestamps, true);
+  assert.deepEqual(Array.from(Dataset.load(r.dir).content.times!), [10, 20, 5, 6]);
+});

@@ -78,7 +78,10 @@ export function registerDataCommands(program: Command): void {
     .option('--image-features <npy>', 'precomputed image features (.npy float32)')
     .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
     .option('--seed <n>', 'random seed (features, synthetic data)', int('--seed'), 1)
-    .option('--items <file>', 'csv: items file (id, title, description, categories, image)')
+    .option(
+      '--items <file|n>',
+      'csv: items file (id, title, description, categories, image); synth: number of items',
+    )
     .option('--user-col <name>', 'csv: user column', 'user_id')
     .option('--item-col <name>', 'csv: item column', 'item_id')
     .option('--time-col <name>', 'csv: timestamp column (seconds, milliseconds or ISO 8601)', 'timestamp')
@@ -107,13 +110,13 @@ export function registerDataCommands(program: Command): void {
       ]),
     )
     .option('--users <n>', 'synth: number of users', int('--users', 1))
-    .option('--synth-items <n>', 'synth: number of items', int('--synth-items', 1))
     .option('--json', 'print one JSON object as the last line')
     .action(async (format: ImportFormat, o) => {
       if (Boolean(o.textFeatures) !== Boolean(o.textIds))
         throw new InvalidArgumentError('--text-features and --text-ids go together');
       if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
         throw new InvalidArgumentError('--image-features and --image-ids go together');
+      const synthItems = format === 'synth' && o.items !== undefined ? int('--items', 1)(o.items) : undefined;
       const bars = progressBars(!o.json && process.stderr.isTTY === true);
       const kcore =
         o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
@@ -136,7 +139,7 @@ export function registerDataCommands(program: Command): void {
         imageDim: o.imageDim,
         seed: o.seed,
         csv: {
-          items: o.items,
+          items: format === 'csv' ? o.items : undefined,
           columns: {
             user: o.userCol,
             item: o.itemCol,
@@ -155,7 +158,7 @@ export function registerDataCommands(program: Command): void {
         s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap },
         lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
         amazon: { meta: o.meta, format: o.amazonFormat },
-        synth: { users: o.users, items: o.synthItems },
+        synth: { users: o.users, items: synthItems },
         progress: bars.update,
       };
       const t0 = performance.now();

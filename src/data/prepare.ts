@@ -100,7 +100,7 @@ async function importRaw(
             interactions: need(),
             imagesDir: o.images,
             name: o.name,
-            dedupe: o.dedupe,
+            dedupe: o.dedupe ?? 'exact', // the same default as every other format
             kcore: o.kcore,
           },
           o.progress,

@@ -1,0 +1,44 @@
+/** The prepare and stats commands as a user runs them: tables, --json last lines, clear errors. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
+
+test('prepare synth and stats print a table and, with --json, one JSON object last', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'cammsr-cli-')), 'synth');
+  const r = cli('prepare', 'synth', '--out', out, '--users', '120', '--items', '48', '--seed', '2', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /users\s+120/);
+  const j = lastJson(r.stdout);
+  assert.equal(j.users, 120);
+  assert.equal(j.items, 48);
+  assert.equal(typeof j.interactions, 'number');
+  assert.match(j.checksum, /^[0-9a-f]{64}$/);
+  const s = execFileSync(process.execPath, ['dist/src/cli/main.js', 'stats', out, '--json'], {
+    encoding: 'utf8',
+  });
+  assert.match(s, /image coverage\s+100\.0%/);
+  assert.equal(lastJson(s).checksum, j.checksum);
+});
+
+test('bad arguments and bad datasets are clear errors with a non-zero exit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cammsr-cli-'));
+  const a = cli('prepare', 'xml', '--out', join(dir, 'x'));
+  assert.notEqual(a.status, 0);
+  assert.match(a.stderr, /value 'xml' is invalid for argument 'format'. Allowed choices are csv, recbole/);
+  const b = cli('prepare', 'recbole', '--out', join(dir, 'x'));
+  assert.notEqual(b.status, 0);
+  assert.match(b.stderr, /needs --input/);
+  const c = cli('stats', dir);
+  assert.notEqual(c.status, 0);
+  assert.match(c.stderr, /is not a cammsr dataset: manifest\.json is missing/);
+  const d = cli('prepare', 'synth', '--out', join(dir, 'y'), '--items', 'many');
+  assert.notEqual(d.status, 0);
+  assert.match(d.stderr, /--items must be an integer >= 1, got "many"/);
+});
