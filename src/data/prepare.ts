@@ -23,6 +23,7 @@ import {
 import { checkSkipRate, DataError } from './errors.js';
 import { encodeImagesPixels } from './features/image.js';
 import { encodeTextTfidfSvd } from './features/text.js';
+import { encodeTextWordVectors, loadWordVectors } from './features/word-vectors.js';
 import { readNpyAs } from './npy.js';
 import { preprocess, type DedupeMode } from './preprocess.js';
 import { importAmazon } from './importers/amazon.js';
@@ -60,7 +61,8 @@ export interface PrepareOptions {
   kcore?: { user: number; item: number };
   /** Keep only the leaf of hierarchical category paths. */
   leafCategories?: boolean;
-  text?: 'tfidf' | 'none' | PrecomputedFeatures;
+  /** Text features: TF-IDF + SVD (default), word vectors ("wink" or a vectors file), precomputed, or none. */
+  text?: 'tfidf' | 'none' | { wordVectors: string } | PrecomputedFeatures;
   textDim?: number;
   image?: 'pixels' | 'none' | PrecomputedFeatures;
   imageDim?: number;
@@ -241,7 +243,8 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
   const seed = o.seed ?? 1;
   const textSpec = o.text ?? 'tfidf';
   if (textSpec !== 'none') {
-    if (typeof textSpec === 'object') {
+    const texts = [null, ...items.map((it) => [it.title, it.text].filter(Boolean).join('. ') || null)];
+    if (typeof textSpec === 'object' && 'npy' in textSpec) {
       const f = loadPrecomputed(textSpec, log.itemIds, warnings);
       features.text = f;
       modalities.text = {
@@ -250,8 +253,16 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
         encoder: `precomputed:${textSpec.npy}`,
         details: {},
       };
+    } else if (typeof textSpec === 'object') {
+      const enc = encodeTextWordVectors(texts, loadWordVectors(textSpec.wordVectors), progress);
+      features.text = { matrix: enc.matrix, dim: enc.dim, mask: enc.mask };
+      modalities.text = {
+        dim: enc.dim,
+        coverage: coverageOf(enc.mask),
+        encoder: 'word-vectors',
+        details: { ...enc.info },
+      };
     } else {
-      const texts = [null, ...items.map((it) => [it.title, it.text].filter(Boolean).join('. ') || null)];
       const enc = texts.some((t) => t)
         ? encodeTextTfidfSvd(texts, { dim: o.textDim ?? 128, seed }, progress)
         : null;
