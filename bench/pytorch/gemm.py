@@ -12,7 +12,6 @@ flags rather than a copy.
 """
 
 import argparse
-import ctypes
 import json
 import os
 import statistics
@@ -28,6 +27,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
+from blas_threads import pin_blas_threads  # noqa: E402 (after torch loads OpenBLAS)
+
 # (m, k, n) for C[m x n] = A[m x k] @ B[k x n]
 SHAPES = [
     (256, 64, 12101),  # logits: rows x d  @  d x items
@@ -36,20 +37,6 @@ SHAPES = [
 ]
 REPEATS = 15        # timings per product; we report the median
 TARGET_S = 0.02     # each timing runs enough calls to last about this long
-
-
-def pin_blas_threads(n):
-    """Debian's torch calls the system libblas (OpenBLAS, pthread build) whose
-    own thread pool ignores torch.set_num_threads and defaults to all cores.
-    Pin it too, so --threads 1 is really single-threaded. Returns the BLAS
-    thread count, or None if the loaded BLAS is not OpenBLAS."""
-    with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f if "libopenblas" in line}
-    if not paths:
-        return None
-    lib = ctypes.CDLL(sorted(paths)[0])  # already loaded: same handle torch uses
-    lib.openblas_set_num_threads(n)
-    return lib.openblas_get_num_threads()
 
 
 def time_op(fn):

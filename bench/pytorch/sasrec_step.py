@@ -13,7 +13,6 @@ out by hand, no nn.TransformerEncoder) so the op list matches our engine.
 """
 
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -29,6 +28,8 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
+
+from blas_threads import pin_blas_threads  # noqa: E402 (after torch loads OpenBLAS)
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -38,20 +39,6 @@ LN_EPS = 1e-12
 # padding and a causal mask every query row still sees key 0, so -inf would be
 # safe too; we keep RecBole's constant.
 MASK_NEG = -10000.0
-
-
-def pin_blas_threads(n):
-    """Debian's torch calls the system libblas (OpenBLAS, pthread build) whose
-    own thread pool ignores torch.set_num_threads and defaults to all cores.
-    Pin it too, so --threads 1 is really single-threaded. Returns the BLAS
-    thread count, or None if the loaded BLAS is not OpenBLAS."""
-    with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f if "libopenblas" in line}
-    if not paths:
-        return None
-    lib = ctypes.CDLL(sorted(paths)[0])  # already loaded: same handle torch uses
-    lib.openblas_set_num_threads(n)
-    return lib.openblas_get_num_threads()
 
 
 class SelfAttentionBlock(nn.Module):

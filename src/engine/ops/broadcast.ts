@@ -46,20 +46,32 @@ export function layoutFor(inShape: Shape, outShape: Shape): Layout {
     strides[d] = padded[d] === 1 ? 0 : s;
     s *= padded[d];
   }
-  const index = new Int32Array(outN);
+  const index = stridedIndex(outShape, strides);
+  return { kind: 'map', index };
+}
+
+/**
+ * For each element of a row-major array of shape `shape`, its offset in another array that
+ * steps `strides[d]` per unit of dimension d (an odometer walk; no division per element).
+ * Shared by broadcasting (stride 0 on broadcast dims) and permute (permuted strides).
+ */
+export function stridedIndex(shape: readonly number[], strides: readonly number[]): Int32Array {
+  const rank = shape.length;
+  const n = shape.reduce((p, d) => p * d, 1);
+  const index = new Int32Array(n);
   const counter = new Array<number>(rank).fill(0);
   let off = 0;
-  for (let i = 0; i < outN; i++) {
+  for (let i = 0; i < n; i++) {
     index[i] = off;
     for (let d = rank - 1; d >= 0; d--) {
       counter[d]++;
       off += strides[d];
-      if (counter[d] < outShape[d]) break;
+      if (counter[d] < shape[d]) break;
       off -= strides[d] * counter[d];
       counter[d] = 0;
     }
   }
-  return { kind: 'map', index };
+  return index;
 }
 
 export function indexOf(layout: Layout, i: number): number {

@@ -1,6 +1,7 @@
 /** Shape manipulation: reshape (a view), permute/transpose, concat, slice, row gathers. */
 import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
+import { stridedIndex } from './broadcast.js';
 
 function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? rank + axis : axis;
@@ -43,19 +44,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const strides = perm.map((p) => inStrides[p]);
   const n = x.size;
   // index[i] = offset in x of output element i; used by both directions.
-  const index = new Int32Array(n);
-  const counter = new Array<number>(r).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    index[i] = off;
-    for (let d = r - 1; d >= 0; d--) {
-      counter[d]++;
-      off += strides[d];
-      if (counter[d] < outShape[d]) break;
-      off -= strides[d] * counter[d];
-      counter[d] = 0;
-    }
-  }
+  const index = stridedIndex(outShape, strides);
   const out = new Tensor(new Float32Array(n), outShape);
   for (let i = 0; i < n; i++) out.data[i] = x.data[index[i]];
   if (!needsGrad(x)) return out;
