@@ -114,7 +114,7 @@ function child(
   for (let s = 0; s < warmup + steps; s++) {
     const t0 = performance.now();
     opt.zeroGrad();
-    const loss = model.loss(batch);
+    const loss = model.loss(batch).total;
     loss.backward();
     opt.step();
     const dt = performance.now() - t0;

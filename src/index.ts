@@ -5,5 +5,12 @@
 export * from './engine/index.js';
 export type { Kernels, BackendName } from './kernels/kernels.js';
 export { kernels, useBackend, loadBackend, probeBackends, BACKEND_NAMES } from './kernels/select.js';
-export { Sasrec, type SasrecConfig, type SequenceBatch } from './models/sasrec.js';
+export { Sasrec, type SasrecConfig } from './models/sasrec.js';
+export type {
+  SequenceBatch,
+  SequentialRecommender,
+  ModelData,
+  ItemFeatures,
+  LossResult,
+} from './models/model.js';
 export { VERSION } from './version.js';

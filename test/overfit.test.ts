@@ -25,7 +25,7 @@ test('a SASRec-shaped model overfits a tiny next-item task (loss falls to near 0
   let last = 0;
   for (let step = 0; step < 150; step++) {
     opt.zeroGrad();
-    const loss = model.loss(batch);
+    const loss = model.loss(batch).total;
     loss.backward();
     opt.step();
     if (step === 0) first = loss.item();

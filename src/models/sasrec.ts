@@ -18,19 +18,9 @@ import { Module } from '../engine/nn/module.js';
 import { TransformerEncoder } from '../engine/nn/transformer.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
+import type { LossResult, SequenceBatch, SequentialRecommender } from './model.js';
 
-/**
- * Packed sequences: sequence b occupies rows offsets[b] .. offsets[b+1]-1 of `items`
- * (oldest first); positions[r] is row r's index within its sequence; targets[r] is the
- * item that follows row r (0 = no target).
- */
-export interface SequenceBatch {
-  size: number;
-  offsets: Int32Array;
-  items: Int32Array;
-  positions: Int32Array;
-  targets: Int32Array;
-}
+export type { SequenceBatch } from './model.js';
 
 export interface SasrecConfig {
   items: number;
@@ -44,7 +34,9 @@ export interface SasrecConfig {
   seed: number;
 }
 
-export class Sasrec extends Module {
+export class Sasrec extends Module implements SequentialRecommender {
+  readonly kind = 'sasrec';
+  readonly trainable = true;
   readonly itemEmb: Embedding;
   readonly posEmb: Embedding;
   readonly inputNorm: LayerNorm;
@@ -86,8 +78,17 @@ export class Sasrec extends Module {
     return this.encoder.forward(h, batch.offsets, this.rng);
   }
 
+  get maxLen(): number {
+    return this.config.maxLen;
+  }
+
   /** Mean next-item cross-entropy over all items, at every position that has a target. */
-  loss(batch: SequenceBatch): Tensor {
+  loss(batch: SequenceBatch): LossResult {
+    const total = this.nextItemLoss(batch);
+    return { total, terms: { sr: total.item() } };
+  }
+
+  private nextItemLoss(batch: SequenceBatch): Tensor {
     const h = this.forward(batch);
     const rows: number[] = [];
     for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i] > 0) rows.push(i);
@@ -97,13 +98,13 @@ export class Sasrec extends Module {
   }
 
   /** Scores [B, items + 1] of every item (column 0 = padding) after the last position of each sequence. */
-  scoreLast(batch: SequenceBatch): Tensor {
+  scoreLast(batch: SequenceBatch): Float32Array {
     return noGrad(() => {
       const h = this.forward(batch);
       const last = Int32Array.from({ length: batch.size }, (_, b) => batch.offsets[b + 1] - 1);
       if (last.some((r, b) => r < batch.offsets[b]))
         throw new RangeError('scoreLast: a sequence in the batch is empty');
-      return matmul(indexRows(h, last), this.itemEmb.weight, { transB: true });
+      return matmul(indexRows(h, last), this.itemEmb.weight, { transB: true }).data;
     });
   }
 }

@@ -1,37 +1,81 @@
-/** Turning item sequences into packed batches (see SequenceBatch). */
-import type { SequenceBatch } from '../models/sasrec.js';
+/**
+ * Turning item sequences into packed batches (see SequenceBatch). With timestamps, each row
+ * also gets the bucketed gap to the previous interaction, including the one just before the
+ * window when the sequence was truncated.
+ */
+import { timeGapBucket, type SequenceBatch } from '../models/model.js';
 
-function pack(windows: { items: Int32Array; targets?: Int32Array }[]): SequenceBatch {
+interface Window {
+  items: Int32Array;
+  targets?: Int32Array;
+  /** Seconds of each item and of the one before the window (NaN when there is none). */
+  times?: Float64Array;
+  before?: number;
+}
+
+function pack(windows: Window[]): SequenceBatch {
   const offsets = new Int32Array(windows.length + 1);
   windows.forEach((w, b) => (offsets[b + 1] = offsets[b] + w.items.length));
   const R = offsets[windows.length];
   const items = new Int32Array(R);
   const positions = new Int32Array(R);
   const targets = new Int32Array(R);
+  const timed = windows.some((w) => w.times);
+  const gaps = timed ? new Int32Array(R) : undefined;
   windows.forEach((w, b) => {
     const o = offsets[b];
     items.set(w.items, o);
     if (w.targets) targets.set(w.targets, o);
-    for (let i = 0; i < w.items.length; i++) positions[o + i] = i;
+    for (let i = 0; i < w.items.length; i++) {
+      positions[o + i] = i;
+      if (gaps && w.times) {
+        const prev = i > 0 ? w.times[i - 1] : (w.before ?? NaN);
+        gaps[o + i] = Number.isNaN(prev) ? 0 : timeGapBucket(w.times[i] - prev);
+      }
+    }
   });
-  return { size: windows.length, offsets, items, positions, targets };
+  return { size: windows.length, offsets, items, positions, targets, gaps };
 }
 
 /**
  * One training window per sequence: inputs = seq[:-1], targets = seq[1:], keeping the most
  * recent `maxLen` positions. Sequences shorter than 2 items give an empty window.
  */
-export function trainingBatch(seqs: readonly Int32Array[], maxLen: number): SequenceBatch {
+export function trainingBatch(
+  seqs: readonly Int32Array[],
+  maxLen: number,
+  times?: readonly (Float64Array | null)[],
+): SequenceBatch {
   return pack(
-    seqs.map((s) => {
+    seqs.map((s, b) => {
       const n = Math.max(0, Math.min(maxLen, s.length - 1));
       const start = s.length - 1 - n;
-      return { items: s.subarray(start, start + n), targets: s.subarray(start + 1, start + 1 + n) };
+      const t = times?.[b];
+      return {
+        items: s.subarray(start, start + n),
+        targets: s.subarray(start + 1, start + 1 + n),
+        times: t ? t.subarray(start, start + n) : undefined,
+        before: t && start > 0 ? t[start - 1] : NaN,
+      };
     }),
   );
 }
 
 /** Inputs for predicting the item after each history (the last `maxLen` items of each). */
-export function inferenceBatch(histories: readonly Int32Array[], maxLen: number): SequenceBatch {
-  return pack(histories.map((h) => ({ items: h.subarray(Math.max(0, h.length - maxLen)) })));
+export function inferenceBatch(
+  histories: readonly Int32Array[],
+  maxLen: number,
+  times?: readonly (Float64Array | null)[],
+): SequenceBatch {
+  return pack(
+    histories.map((h, b) => {
+      const start = Math.max(0, h.length - maxLen);
+      const t = times?.[b];
+      return {
+        items: h.subarray(start),
+        times: t ? t.subarray(start, h.length) : undefined,
+        before: t && start > 0 ? t[start - 1] : NaN,
+      };
+    }),
+  );
 }

@@ -73,7 +73,7 @@ export function runToy(opts: ToyOptions): ToyResult {
         opts.length,
       );
       optim.zeroGrad();
-      const loss = model.loss(batch);
+      const loss = model.loss(batch).total;
       loss.backward();
       clipGradNorm(model.parameters(), 5);
       optim.step();
@@ -89,7 +89,7 @@ export function runToy(opts: ToyOptions): ToyResult {
   let hits = 0;
   seqs.forEach((s, u) => {
     const target = s[s.length - 1];
-    const row = scores.data.subarray(u * (opts.items + 1), (u + 1) * (opts.items + 1));
+    const row = scores.subarray(u * (opts.items + 1), (u + 1) * (opts.items + 1));
     let higher = 0;
     // Ties count against the target (pessimistic), so a constant scorer gets no hits.
     for (let j = 1; j <= opts.items; j++) if (j !== target && row[j] >= row[target]) higher++;

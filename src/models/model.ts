@@ -1,0 +1,70 @@
+/**
+ * What every sequential recommender in cammsr offers to the trainer, the evaluator and the
+ * server. Models know nothing of files: they get item data through ModelData and batches
+ * through SequenceBatch.
+ */
+import type { Module } from '../engine/nn/module.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/**
+ * Packed sequences: sequence b occupies rows offsets[b] .. offsets[b+1]-1 of `items`
+ * (oldest first); positions[r] is row r's index within its sequence; targets[r] is the
+ * item that follows row r (0 = no target). `gaps[r]`, when the data has timestamps, is the
+ * bucketed time since the previous interaction (see timeGapBucket).
+ */
+export interface SequenceBatch {
+  size: number;
+  offsets: Int32Array;
+  items: Int32Array;
+  positions: Int32Array;
+  targets: Int32Array;
+  gaps?: Int32Array;
+}
+
+/** A content feature matrix: row i = item i (row 0 = padding), with a presence mask. */
+export interface ItemFeatures {
+  matrix: Float32Array;
+  dim: number;
+  mask: Uint8Array;
+}
+
+/** The item-side data a model may use (from a prepared dataset). */
+export interface ModelData {
+  /** Number of items N (ids 1..N; 0 = padding). */
+  items: number;
+  text?: ItemFeatures;
+  image?: ItemFeatures;
+  /** Category labels of item i: labels[offsets[i] .. offsets[i+1]). */
+  categories?: { count: number; offsets: Int32Array; labels: Int32Array };
+  /** True when batches carry time gaps. */
+  timestamps: boolean;
+  /** Interaction counts per item (popularity), index = item id. */
+  popularity?: Float64Array;
+}
+
+/** A training loss and its terms (for logs). */
+export interface LossResult {
+  total: Tensor;
+  terms: Record<string, number>;
+}
+
+export interface SequentialRecommender extends Module {
+  /** Registry name, e.g. "cammsr", "sasrec". */
+  readonly kind: string;
+  /** False for models without parameters to train (popularity). */
+  readonly trainable: boolean;
+  /** Maximum sequence length the model reads (the most recent items). */
+  readonly maxLen: number;
+  loss(batch: SequenceBatch): LossResult;
+  /** Scores [B, N + 1] of every item after the last position of each sequence (column 0 = padding). */
+  scoreLast(batch: SequenceBatch): Float32Array;
+  /** Model-specific facts for logs and reports (e.g. mean modality weights). */
+  diagnostics?(): Record<string, unknown>;
+}
+
+/** Log-scale bucket of a time gap in seconds: 0 for the first item, then 1 + floor(log2(1 + gap)), capped. */
+export const TIME_BUCKETS = 32;
+export function timeGapBucket(gapSeconds: number): number {
+  if (!(gapSeconds > 0)) return 0;
+  return Math.min(TIME_BUCKETS - 1, 1 + Math.floor(Math.log2(1 + gapSeconds)));
+}
