@@ -62,6 +62,17 @@ test('Rng.fillU32 continues the exact stream of nextU32', () => {
   assert.equal(a.nextU32(), b.nextU32());
 });
 
+test('Rng state round-trips: a restored generator continues the same stream', () => {
+  const a = new Rng(5);
+  a.normal();
+  const state = a.getState();
+  const next = [a.nextU32(), a.normal(), a.normal(), a.uniform()];
+  const b = new Rng(999);
+  b.setState(state);
+  assert.deepEqual([b.nextU32(), b.normal(), b.normal(), b.uniform()], next);
+  assert.throws(() => b.setState([1, 2]), /four 32-bit words/);
+});
+
 test('gradients accumulate over uses of a tensor (x used twice)', () => {
   const x = parameter(Float32Array.of(1, 2, 3), [3]);
   const y = sum(add(mul(x, x), x)); // d/dx = 2x + 1

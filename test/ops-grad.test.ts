@@ -6,7 +6,16 @@ import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { add, addN, div, mul, scale, sub } from '../src/engine/ops/elementwise.js';
 import { bmm, linear, matmul } from '../src/engine/ops/matmul.js';
-import { concat, embedding, indexRows, permute, reshape, slice, transpose } from '../src/engine/ops/shape.js';
+import {
+  concat,
+  embedding,
+  indexRows,
+  permute,
+  reshape,
+  selectRows,
+  slice,
+  transpose,
+} from '../src/engine/ops/shape.js';
 import { mean, sum } from '../src/engine/ops/reduce.js';
 import { gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
 import { causalPaddingMask, logSoftmax, maskedSoftmax, softmax } from '../src/engine/ops/softmax.js';
@@ -64,6 +73,7 @@ test('reshape, permute, transpose, concat, slice, indexRows', () => {
   gradCheck((a, b) => concat([a, b], -1), [r([3, 2]), r([3, 4])]);
   gradCheck((x) => slice(x, 1, 1, 3), [r([2, 4, 3])]);
   gradCheck((x) => indexRows(x, Int32Array.of(2, 0, 2, 1)), [r([3, 4])]);
+  gradCheck((a, b) => selectRows(a, b, Uint8Array.of(1, 0, 0, 1)), [r([4, 3]), r([4, 3])]);
 });
 
 test('embedding gather: sparse scatter-add gradient sums duplicates and touches only used rows', () => {

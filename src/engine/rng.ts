@@ -102,6 +102,19 @@ export class Rng {
     }
   }
 
+  /** The generator's state (for checkpoints): restoring it continues the exact same stream. */
+  getState(): number[] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0, this.spare ?? NaN];
+  }
+
+  setState(state: readonly number[]): void {
+    if (state.length !== 5 || !state.slice(0, 4).every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw new RangeError('Rng.setState: expected four 32-bit words and the spare normal');
+    }
+    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v | 0);
+    this.spare = Number.isNaN(state[4]) ? null : state[4];
+  }
+
   /** A new generator whose stream is determined by this one (for independent sub-streams). */
   fork(): Rng {
     return new Rng(this.nextU32());

@@ -78,7 +78,11 @@ export class Tensor {
     this.rowGrad?.clear();
   }
 
-  /** Back-propagates from this scalar (or from `seed` for a non-scalar output). */
+  /**
+   * Back-propagates from this scalar (or from `seed` for a non-scalar output) through every op
+   * recorded since the previous backward() (the tape works like a GradientTape): build one
+   * loss per backward, summing several losses with addN first.
+   */
   backward(seed?: Float32Array): void {
     runBackward(this, seed);
   }

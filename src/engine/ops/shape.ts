@@ -190,3 +190,28 @@ export function embedding(
     for (let i = 0; i < ids.length; i++) if (ids[i] !== paddingIdx) rg.add(ids[i], g, i * d);
   });
 }
+
+/**
+ * Row-wise choice between two same-shaped tensors: out row r = takeB[r] ? b[r] : a[r]
+ * (rows = first dimension). The modality-swap augmentation of CAMMSR is two of these.
+ */
+export function selectRows(a: Tensor, b: Tensor, takeB: Uint8Array): Tensor {
+  if (a.shape.join() !== b.shape.join()) {
+    throw new RangeError(`selectRows: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  }
+  const R = a.shape[0];
+  if (takeB.length !== R) throw new RangeError(`selectRows: ${takeB.length} choices for ${R} rows`);
+  const w = a.size / R;
+  const out = new Tensor(new Float32Array(a.size), a.shape);
+  for (let r = 0; r < R; r++) out.data.set((takeB[r] ? b : a).data.subarray(r * w, (r + 1) * w), r * w);
+  if (!needsGrad(a, b)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    for (let r = 0; r < R; r++) {
+      const src = takeB[r] ? b : a;
+      if (!src.requiresGrad) continue;
+      const gs = src.gradBuffer();
+      for (let j = r * w; j < (r + 1) * w; j++) gs[j] += g[j];
+    }
+  });
+}

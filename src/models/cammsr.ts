@@ -1,0 +1,554 @@
+/**
+ * CAMMSR: Category-guided Attentive Mixture of Experts for Multimodal Sequential
+ * Recommendation (Xu et al., ICDE 2026), as ../shared/design/cammsr-spec.md specifies.
+ * Read top to bottom, following the paper's figure:
+ *
+ *   ① item representation   e_m(k) = item view of modality m + P[k] (+ time-gap embedding)
+ *   ② CAMoE                  experts over [e_id; e_t; e_v], one attentive gate per modality,
+ *                            category-guided modality weights w, residual ē_m = e_m + s·w_m·ê_m
+ *   ④ user interest          Z_m = Transformer_m(Dropout(DyT_m(ē_m)))
+ *      scoring               score(u, j) = Σ_m ⟨z_m, ẽ_m(j)⟩, full softmax over all items
+ *   ③ MSCL                   swap positions between two modality sequences, InfoNCE on the
+ *                            resulting user vectors
+ *   loss                     L = L_SR + β·L_CP + λ·L_MSCL
+ *
+ * Every ablation of the spec is an option of CammsrConfig. The HM4SR-style baseline is this
+ * model with static learned modality scalars and a category head on the concatenation.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { Rng } from '../engine/rng.js';
+import { parameter, Tensor } from '../engine/tensor.js';
+import { add, addN, mul, scale } from '../engine/ops/elementwise.js';
+import { tanh } from '../engine/ops/activation.js';
+import { dropout } from '../engine/ops/dropout.js';
+import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../engine/ops/loss.js';
+import { linear, matmul } from '../engine/ops/matmul.js';
+import { l2Normalize } from '../engine/ops/norm.js';
+import { concat, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
+import { softmax } from '../engine/ops/softmax.js';
+import { normalParam } from '../engine/nn/init.js';
+import { DyT, Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
+import { Module, ModuleList } from '../engine/nn/module.js';
+import { TransformerEncoder } from '../engine/nn/transformer.js';
+import {
+  TIME_BUCKETS,
+  type ItemFeatures,
+  type LossResult,
+  type ModelData,
+  type SequenceBatch,
+  type SequentialRecommender,
+} from './model.js';
+
+export type Modality = 'id' | 'text' | 'image';
+
+export interface CammsrConfig {
+  maxLen: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  ffnDim: number;
+  hiddenDropout: number;
+  attnDropout: number;
+  initStd: number;
+  layerNormEps: number;
+  seed: number;
+  /** Modalities in use, in the order id, text, image. */
+  modalities: Modality[];
+  /** Number of experts K. */
+  experts: number;
+  /** Temperature T of the expert gates. */
+  gateTemperature: number;
+  /**
+   * How modality weights w are made: 'category' (CAMMSR: attention over per-modality category
+   * predictions), 'uniform' (w = 1/|M|: the w/o-category-guidance ablation), 'static'
+   * (learned scalars, HM4SR-style).
+   */
+  weighting: 'category' | 'uniform' | 'static';
+  /** Initial values of static weights, one per modality in use (HM4SR: [0, 1, 1]). */
+  staticInit: number[];
+  /** Category head: 'attentive' (CAMMSR's fused per-modality predictions) or 'concat' (HM4SR). */
+  categoryHead: 'attentive' | 'concat';
+  /** Scale s of the residual ē_m = e_m + s·w_m·ê_m. */
+  weightScale: number;
+  /** Temperature of the softmax that turns modality scores into weights. */
+  weightTemperature: number;
+  /** Experts read every modality (true) or only their own (the w/o-synergy ablation). */
+  synergy: boolean;
+  /** false: ē = e (the w/o-CAMoE ablation; no category loss either). */
+  camoe: boolean;
+  beta: number;
+  lambda: number;
+  msclTau: number;
+  msclRatio: number;
+  msclPairs: 'default' | 'all';
+  inputNorm: 'dyt' | 'layernorm';
+  encoderNorm: 'layernorm' | 'dyt';
+  dytAlpha: number;
+  /** Add a learned embedding of the bucketed time gap to every e_m (needs timestamps). */
+  time: boolean;
+}
+
+/** The spec's defaults; modalities and time are decided from the dataset. */
+export const CAMMSR_DEFAULTS: Omit<CammsrConfig, 'modalities' | 'time'> = {
+  maxLen: 50,
+  dim: 64,
+  layers: 2,
+  heads: 2,
+  ffnDim: 256,
+  hiddenDropout: 0.5,
+  attnDropout: 0.5,
+  initStd: 0.02,
+  layerNormEps: 1e-12,
+  seed: 1,
+  experts: 4,
+  gateTemperature: 1,
+  weighting: 'category',
+  staticInit: [0, 1, 1],
+  categoryHead: 'attentive',
+  weightScale: 1,
+  weightTemperature: 1,
+  synergy: true,
+  camoe: true,
+  beta: 1,
+  lambda: 0.1,
+  msclTau: 0.2,
+  msclRatio: 0.3,
+  msclPairs: 'default',
+  inputNorm: 'dyt',
+  encoderNorm: 'layernorm',
+  dytAlpha: 0.5,
+};
+
+/** ② The category-guided attentive mixture of experts. */
+class Camoe extends Module {
+  readonly experts: ModuleList<Linear>;
+  readonly gates: ModuleList<Linear>;
+  /** Per-modality category logits c_m = U_m e_m + u_m (attentive head). */
+  readonly categoryViews: ModuleList<Linear> | null;
+  readonly scorer: Linear | null;
+  readonly query: Tensor | null;
+  readonly concatHead: Linear | null;
+  readonly staticWeights: Tensor | null;
+
+  constructor(
+    private readonly cfg: CammsrConfig,
+    private readonly categories: number,
+    rng: Rng,
+  ) {
+    super();
+    const M = cfg.modalities.length;
+    const d = cfg.dim;
+    const init = { std: cfg.initStd };
+    // Synergy: K experts over the concatenation (|M|d -> |M|d). Without it, K·|M| experts d -> d.
+    const experts = cfg.synergy
+      ? Array.from({ length: cfg.experts }, () => new Linear(M * d, M * d, rng, init))
+      : Array.from({ length: cfg.experts * M }, () => new Linear(d, d, rng, init));
+    this.experts = this.child('experts', new ModuleList(experts));
+    this.gates = this.child(
+      'gates',
+      new ModuleList(cfg.modalities.map(() => new Linear(d, cfg.experts, rng, { ...init, bias: false }))),
+    );
+    const guided = cfg.weighting === 'category' && categories > 0;
+    this.categoryViews = guided
+      ? this.child(
+          'category_views',
+          new ModuleList(cfg.modalities.map(() => new Linear(d, categories, rng, init))),
+        )
+      : null;
+    this.scorer = guided ? this.child('category_scorer', new Linear(categories, d, rng, init)) : null;
+    this.query = guided ? this.param('category_query', normalParam([d, 1], cfg.initStd, rng)) : null;
+    this.concatHead =
+      cfg.categoryHead === 'concat' && categories > 0
+        ? this.child('category_head', new Linear(M * d, categories, rng, init))
+        : null;
+    this.staticWeights =
+      cfg.weighting === 'static'
+        ? this.param(
+            'static_weights',
+            parameter(
+              Float32Array.from(cfg.modalities, (_, m) => cfg.staticInit[m] ?? 1),
+              [M],
+            ),
+          )
+        : null;
+  }
+
+  /**
+   * e: per-modality representations [R, d]. Returns ē per modality, the modality weights
+   * w [R, |M|] (for diagnostics), the gates, and the fused category logits (null when the
+   * model has no category head).
+   */
+  forward(e: Tensor[]): { out: Tensor[]; w: Tensor | null; gates: Tensor[]; categoryLogits: Tensor | null } {
+    const cfg = this.cfg;
+    const M = e.length;
+    const d = cfg.dim;
+    const K = cfg.experts;
+    // Expert outputs, one [R, d] block per (expert, modality).
+    const block: Tensor[][] = [];
+    if (cfg.synergy) {
+      const x = M === 1 ? e[0] : concat(e, -1);
+      for (let k = 0; k < K; k++) {
+        const y = this.experts.items[k].forward(x);
+        block.push(e.map((_, m) => (M === 1 ? y : slice(y, -1, m * d, (m + 1) * d))));
+      }
+    } else {
+      for (let k = 0; k < K; k++) block.push(e.map((em, m) => this.experts.items[k * M + m].forward(em)));
+    }
+    // One attentive gate per modality, reading only that modality: ê_m = Σ_k g_m[k]·Expert_k(x)_m.
+    const gates = e.map((em, m) => softmax(scale(this.gates.items[m].forward(em), 1 / cfg.gateTemperature)));
+    const mixed = e.map((_, m) => addN(...block.map((bk, k) => mul(bk[m], slice(gates[m], 1, k, k + 1)))));
+
+    // Category-guided modality weights w (or their ablations), and the category logits.
+    let w: Tensor | null = null;
+    let categoryLogits: Tensor | null = null;
+    if (this.categoryViews && this.scorer && this.query) {
+      const views = e.map((em, m) => this.categoryViews!.items[m].forward(em));
+      const scores = views.map((c) => matmul(tanh(this.scorer!.forward(c)), this.query!));
+      w = softmax(scale(M === 1 ? scores[0] : concat(scores, -1), 1 / cfg.weightTemperature));
+      categoryLogits = addN(...views.map((c, m) => mul(c, slice(w!, 1, m, m + 1))));
+    } else if (this.staticWeights) {
+      w = reshape(this.staticWeights, [1, M]);
+    }
+    if (this.concatHead) categoryLogits = this.concatHead.forward(M === 1 ? e[0] : concat(e, -1));
+
+    const out = e.map((em, m) => {
+      // uniform weighting: w_m = 1/|M|
+      const wm = w ? slice(w, 1, m, m + 1) : null;
+      const contribution = wm ? mul(mixed[m], wm) : scale(mixed[m], 1 / M);
+      return add(em, scale(contribution, cfg.weightScale));
+    });
+    return { out, w, gates, categoryLogits };
+  }
+}
+
+/** ④ User interest learning for one modality: Transformer(Dropout(Norm(ē))). */
+class InterestEncoder extends Module {
+  readonly norm: DyT | LayerNorm;
+  readonly encoder: TransformerEncoder;
+  constructor(cfg: CammsrConfig, rng: Rng) {
+    super();
+    this.norm = this.child(
+      'input_norm',
+      cfg.inputNorm === 'dyt' ? new DyT(cfg.dim, cfg.dytAlpha) : new LayerNorm(cfg.dim, cfg.layerNormEps),
+    );
+    this.encoder = this.child(
+      'encoder',
+      new TransformerEncoder(
+        {
+          layers: cfg.layers,
+          dim: cfg.dim,
+          heads: cfg.heads,
+          ffnDim: cfg.ffnDim,
+          hiddenDropout: cfg.hiddenDropout,
+          attnDropout: cfg.attnDropout,
+          eps: cfg.layerNormEps,
+          norm: cfg.encoderNorm,
+          std: cfg.initStd,
+        },
+        rng,
+      ),
+    );
+  }
+  forward(s: Tensor, offsets: Int32Array, p: number, rng: Rng): Tensor {
+    return this.encoder.forward(dropout(this.norm.forward(s), p, rng, this.training), offsets, rng);
+  }
+}
+
+/** Running means of the modality weights and gates, overall and per category (for reports). */
+interface WeightStats {
+  rows: number;
+  weightSum: Float64Array; // [M]
+  perCategoryRows: Float64Array; // [C]
+  perCategoryWeight: Float64Array; // [C * M]
+  gateSum: Float64Array; // [M * K]
+}
+
+export class Cammsr extends Module implements SequentialRecommender {
+  readonly kind: string = 'cammsr';
+  readonly trainable = true;
+  readonly idEmb: Embedding | null = null;
+  readonly posEmb: Embedding;
+  readonly projections = new Map<Modality, Linear>();
+  readonly missing = new Map<Modality, Tensor>();
+  readonly timeEmb: Embedding | null = null;
+  readonly camoe: Camoe | null = null;
+  readonly interest: ModuleList<InterestEncoder>;
+  /** Drives dropout and the swap positions; seeded from the config. */
+  readonly rng: Rng;
+  private readonly features = new Map<Modality, { x: Tensor; missingCol: Tensor | null }>();
+  private readonly categoryTargets: Float32Array | null;
+  private readonly categoryCount: number;
+  private stats: WeightStats;
+
+  constructor(
+    readonly config: CammsrConfig,
+    private readonly data: ModelData,
+  ) {
+    super();
+    const cfg = config;
+    const M = cfg.modalities;
+    if (M.length === 0) throw new Error('cammsr: at least one modality is needed');
+    for (const m of M) {
+      if (m !== 'id' && !data[m])
+        throw new Error(`cammsr: modality "${m}" was requested but the dataset has no ${m} features`);
+    }
+    if (cfg.time && !data.timestamps)
+      throw new Error('cammsr: time embeddings need a dataset with timestamps');
+    const rng = new Rng(cfg.seed);
+    const init = { std: cfg.initStd };
+    // Creation order matters: with only the ID modality, no CAMoE, LayerNorm and no time,
+    // parameters are drawn exactly as SASRec draws them (a test checks the two agree).
+    if (M.includes('id')) {
+      this.idEmb = this.child(
+        'item_embedding',
+        new Embedding(data.items + 1, cfg.dim, rng, { ...init, paddingIdx: 0 }),
+      );
+    }
+    this.posEmb = this.child('position_embedding', new Embedding(cfg.maxLen, cfg.dim, rng, init));
+    for (const m of M) {
+      if (m === 'id') continue;
+      const f = data[m] as ItemFeatures;
+      this.projections.set(m, this.child(`${m}_projection`, new Linear(f.dim, cfg.dim, rng, init)));
+      this.missing.set(m, this.param(`${m}_missing`, normalParam([1, cfg.dim], cfg.initStd, rng)));
+      const absent = new Float32Array(data.items + 1);
+      for (let i = 1; i <= data.items; i++) absent[i] = f.mask[i] ? 0 : 1;
+      const anyMissing = absent.some((v) => v === 1);
+      this.features.set(m, {
+        x: new Tensor(f.matrix, [data.items + 1, f.dim]),
+        missingCol: anyMissing ? new Tensor(absent, [data.items + 1, 1]) : null,
+      });
+    }
+    if (cfg.time)
+      this.timeEmb = this.child('time_embedding', new Embedding(TIME_BUCKETS, cfg.dim, rng, init));
+    this.categoryCount = data.categories?.count ?? 0;
+    if (cfg.camoe) this.camoe = this.child('camoe', new Camoe(cfg, this.categoryCount, rng));
+    this.interest = this.child('interest', new ModuleList(M.map(() => new InterestEncoder(cfg, rng))));
+    this.rng = rng.fork();
+    this.categoryTargets = this.categoryCount > 0 ? multiHot(data, this.categoryCount) : null;
+    this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
+  }
+
+  get maxLen(): number {
+    return this.config.maxLen;
+  }
+
+  // ① Item representation initialisation --------------------------------------------------
+
+  /** ẽ_m for every item: the candidate table of modality m, [N + 1, d]. */
+  private itemTable(m: Modality): Tensor {
+    if (m === 'id') return this.idEmb!.weight;
+    const f = this.features.get(m)!;
+    const proj = this.projections.get(m)!;
+    const t = linear(f.x, proj.weight, proj.bias);
+    // Items without this modality: zero feature plus a learned "missing" embedding.
+    return f.missingCol ? add(t, matmul(f.missingCol, this.missing.get(m)!)) : t;
+  }
+
+  /** e_m(k) for every packed position, per modality. */
+  private represent(batch: SequenceBatch, tables: Tensor[]): Tensor[] {
+    const R = batch.items.length;
+    const pos = this.posEmb.forward(batch.positions, [R]);
+    const time = this.timeEmb && batch.gaps ? this.timeEmb.forward(batch.gaps, [R]) : null;
+    return this.config.modalities.map((m, k) => {
+      // The ID view goes through the embedding op: sparse gradients, as in SASRec.
+      const view = m === 'id' ? this.idEmb!.forward(batch.items, [R]) : indexRows(tables[k], batch.items);
+      return time ? addN(view, pos, time) : addN(view, pos);
+    });
+  }
+
+  // Forward pass shared by training and scoring --------------------------------------------
+
+  private encode(batch: SequenceBatch, tables: Tensor[]) {
+    const e = this.represent(batch, tables);
+    const moe = this.camoe ? this.camoe.forward(e) : null;
+    const fused = moe ? moe.out : e;
+    const p = this.config.hiddenDropout;
+    const z = fused.map((s, m) => this.interest.items[m].forward(s, batch.offsets, p, this.rng));
+    return { fused, z, moe };
+  }
+
+  loss(batch: SequenceBatch): LossResult {
+    const cfg = this.config;
+    const tables = cfg.modalities.map((m) => this.itemTable(m));
+    const { fused, z, moe } = this.encode(batch, tables);
+    const terms: Record<string, number> = {};
+
+    // L_SR: full softmax over all items at every position with a target. Σ_m ⟨z_m, ẽ_m⟩ is
+    // one product of the concatenations, so the fused loss runs once.
+    const rows: number[] = [];
+    for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
+    const targets = Int32Array.from(rows, (r) => batch.targets[r]);
+    const h = z.length === 1 ? z[0] : concat(z, -1);
+    const w = tables.length === 1 ? tables[0] : concat(tables, -1);
+    const hr = rows.length === batch.items.length ? h : indexRows(h, Int32Array.from(rows));
+    const lsr = linearCrossEntropy(hr, w, targets);
+    terms.sr = lsr.item();
+    const parts: Tensor[] = [lsr];
+
+    // L_CP: the category prediction shapes the modality weights.
+    if (moe?.categoryLogits && this.categoryTargets && cfg.beta > 0) {
+      const y = gatherRows(this.categoryTargets, batch.items, this.categoryCount);
+      const lcp = bceWithLogits(moe.categoryLogits, y);
+      terms.cp = lcp.item();
+      parts.push(scale(lcp, cfg.beta));
+    }
+    if (moe && this.training) this.accumulateStats(batch, moe.w, moe.gates);
+
+    // L_MSCL: modality-swap contrastive learning.
+    const pairs = this.msclPairs();
+    if (cfg.lambda > 0 && pairs.length > 0 && this.training) {
+      const lm = addN(...pairs.map(([a, b]) => this.swapContrast(batch, fused, a, b)));
+      const lmscl = pairs.length === 1 ? lm : scale(lm, 1 / pairs.length);
+      terms.mscl = lmscl.item();
+      parts.push(scale(lmscl, cfg.lambda));
+    }
+    const total = parts.length === 1 ? parts[0] : addN(...parts);
+    terms.total = total.item();
+    return { total, terms };
+  }
+
+  scoreLast(batch: SequenceBatch): Float32Array {
+    return noGrad(() => {
+      const tables = this.config.modalities.map((m) => this.itemTable(m));
+      const { z } = this.encode(batch, tables);
+      const last = lastRows(batch);
+      const h = z.length === 1 ? z[0] : concat(z, -1);
+      const w = tables.length === 1 ? tables[0] : concat(tables, -1);
+      return matmul(indexRows(h, last), w, { transB: true }).data;
+    });
+  }
+
+  // ③ Modality swap contrastive learning ---------------------------------------------------
+
+  /** Index pairs of modalities to swap: text↔image when both exist, else id↔text (or id↔image). */
+  private msclPairs(): [number, number][] {
+    const M = this.config.modalities;
+    const idx = (m: Modality) => M.indexOf(m);
+    if (M.length < 2) return [];
+    if (this.config.msclPairs === 'all') {
+      const out: [number, number][] = [];
+      for (let a = 0; a < M.length; a++) for (let b = a + 1; b < M.length; b++) out.push([a, b]);
+      return out;
+    }
+    if (idx('text') >= 0 && idx('image') >= 0) return [[idx('text'), idx('image')]];
+    return [[0, 1]];
+  }
+
+  private swapContrast(batch: SequenceBatch, fused: Tensor[], a: number, b: number): Tensor {
+    const cfg = this.config;
+    const R = batch.items.length;
+    const swap = new Uint8Array(R);
+    for (let r = 0; r < R; r++) swap[r] = this.rng.uniform() < cfg.msclRatio ? 1 : 0;
+    const sa = selectRows(fused[a], fused[b], swap);
+    const sb = selectRows(fused[b], fused[a], swap);
+    const last = lastRows(batch);
+    const p = cfg.hiddenDropout;
+    const za = l2Normalize(indexRows(this.interest.items[a].forward(sa, batch.offsets, p, this.rng), last));
+    const zb = l2Normalize(indexRows(this.interest.items[b].forward(sb, batch.offsets, p, this.rng), last));
+    // Symmetric InfoNCE with in-batch negatives; a negative with the anchor's target is not a negative.
+    const B = batch.size;
+    const target = Int32Array.from(last, (r) => batch.targets[r]);
+    const maskAdd = new Float32Array(B * B);
+    for (let i = 0; i < B; i++) {
+      for (let j = 0; j < B; j++) if (i !== j && target[i] === target[j]) maskAdd[i * B + j] = -1e9;
+    }
+    const m = new Tensor(maskAdd, [B, B]);
+    const diag = Int32Array.from({ length: B }, (_, i) => i);
+    const ab = add(scale(matmul(za, zb, { transB: true }), 1 / cfg.msclTau), m);
+    const ba = add(scale(matmul(zb, za, { transB: true }), 1 / cfg.msclTau), m);
+    return scale(addN(crossEntropy(ab, diag), crossEntropy(ba, diag)), 0.5);
+  }
+
+  // Diagnostics -----------------------------------------------------------------------------
+
+  private accumulateStats(batch: SequenceBatch, w: Tensor | null, gates: Tensor[]): void {
+    const M = this.config.modalities.length;
+    const K = this.config.experts;
+    const s = this.stats;
+    const R = batch.items.length;
+    const cats = this.data.categories;
+    for (let r = 0; r < R; r++) {
+      s.rows++;
+      for (let m = 0; m < M; m++) {
+        const wm = w ? (w.shape[0] === 1 ? w.data[m] : w.data[r * M + m]) : 1 / M;
+        s.weightSum[m] += wm;
+        for (let k = 0; k < K; k++) s.gateSum[m * K + k] += gates[m].data[r * K + k];
+      }
+      if (!cats) continue;
+      const item = batch.items[r];
+      for (let q = cats.offsets[item]; q < cats.offsets[item + 1]; q++) {
+        const c = cats.labels[q];
+        s.perCategoryRows[c]++;
+        for (let m = 0; m < M; m++) {
+          s.perCategoryWeight[c * M + m] += w ? (w.shape[0] === 1 ? w.data[m] : w.data[r * M + m]) : 1 / M;
+        }
+      }
+    }
+  }
+
+  /**
+   * Mean modality weights w (overall and per category) and mean gate probabilities per
+   * modality, over the training positions seen since the last reset.
+   */
+  diagnostics(reset = true): Record<string, unknown> {
+    const M = this.config.modalities;
+    const K = this.config.experts;
+    const s = this.stats;
+    const n = Math.max(1, s.rows);
+    const out = {
+      positions: s.rows,
+      modalityWeights: Object.fromEntries(M.map((m, i) => [m, s.weightSum[i] / n])),
+      gates: Object.fromEntries(
+        M.map((m, i) => [m, Array.from({ length: K }, (_, k) => s.gateSum[i * K + k] / n)]),
+      ),
+      categoryWeights: Array.from({ length: this.categoryCount }, (_, c) => {
+        const rows = s.perCategoryRows[c];
+        return rows === 0
+          ? null
+          : {
+              positions: rows,
+              ...Object.fromEntries(M.map((m, i) => [m, s.perCategoryWeight[c * M.length + i] / rows])),
+            };
+      }),
+    };
+    if (reset) this.stats = emptyStats(M.length, this.categoryCount, K);
+    return out;
+  }
+}
+
+function emptyStats(M: number, C: number, K: number): WeightStats {
+  return {
+    rows: 0,
+    weightSum: new Float64Array(M),
+    perCategoryRows: new Float64Array(C),
+    perCategoryWeight: new Float64Array(C * M),
+    gateSum: new Float64Array(M * K),
+  };
+}
+
+/** Row index of each sequence's last position. */
+function lastRows(batch: SequenceBatch): Int32Array {
+  const last = new Int32Array(batch.size);
+  for (let b = 0; b < batch.size; b++) {
+    if (batch.offsets[b + 1] <= batch.offsets[b]) throw new RangeError(`sequence ${b} of the batch is empty`);
+    last[b] = batch.offsets[b + 1] - 1;
+  }
+  return last;
+}
+
+/** Dense multi-hot category targets [N + 1, C]. */
+function multiHot(data: ModelData, C: number): Float32Array {
+  const cats = data.categories!;
+  const y = new Float32Array((data.items + 1) * C);
+  for (let i = 1; i <= data.items; i++) {
+    for (let q = cats.offsets[i]; q < cats.offsets[i + 1]; q++) y[i * C + cats.labels[q]] = 1;
+  }
+  return y;
+}
+
+/** Rows of a constant [N + 1, C] matrix for the given items. */
+function gatherRows(table: Float32Array, items: Int32Array, C: number): Float32Array {
+  const out = new Float32Array(items.length * C);
+  for (let r = 0; r < items.length; r++) out.set(table.subarray(items[r] * C, (items[r] + 1) * C), r * C);
+  return out;
+}
