@@ -120,7 +120,7 @@ test('gradients of the full loss (SR + category + MSCL, time, missing text) matc
   const params = model
     .namedParameters()
     .filter(([n]) =>
-      /text_projection.weight|camoe.experts.0.weight|category_query|gates.1|image_missing|text_missing|time_embedding/.test(
+      /text\.projection\.weight|camoe\.experts\.0\.weight|category_query|gates\.1|image\.missing|text\.missing|time_embedding/.test(
         n,
       ),
     );

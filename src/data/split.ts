@@ -13,6 +13,8 @@ export interface EvalCase {
   user: number;
   /** Items before the target, oldest first. */
   history: Int32Array;
+  /** Seconds of each history item, when the dataset has timestamps. */
+  times?: Float64Array;
   target: number;
 }
 
@@ -27,16 +29,21 @@ export function leaveOneOut(ds: Dataset): LeaveOneOutSplit {
   const train: Int32Array[] = [];
   const validation: EvalCase[] = [];
   const test: EvalCase[] = [];
+  const allTimes = ds.content.times;
   for (let u = 1; u <= ds.users; u++) {
     const s = ds.sequence(u);
+    const t = allTimes ? allTimes.subarray(ds.content.offsets[u - 1], ds.content.offsets[u]) : undefined;
     const n = s.length;
     if (n < MIN_EVAL_LENGTH) {
       train.push(s);
       continue;
     }
     train.push(s.subarray(0, n - 2));
-    validation.push({ user: u, history: s.subarray(0, n - 2), target: s[n - 2] });
-    test.push({ user: u, history: s.subarray(0, n - 1), target: s[n - 1] });
+    // Times only when the dataset has them (the key is absent otherwise).
+    const hv = t ? { times: t.subarray(0, n - 2) } : {};
+    const ht = t ? { times: t.subarray(0, n - 1) } : {};
+    validation.push({ user: u, history: s.subarray(0, n - 2), ...hv, target: s[n - 2] });
+    test.push({ user: u, history: s.subarray(0, n - 1), ...ht, target: s[n - 1] });
   }
   return { train, validation, test };
 }

@@ -22,7 +22,7 @@ import { add, addN, mul, scale } from '../engine/ops/elementwise.js';
 import { tanh } from '../engine/ops/activation.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../engine/ops/loss.js';
-import { linear, matmul } from '../engine/ops/matmul.js';
+import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
 import { concat, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
@@ -30,6 +30,7 @@ import { normalParam } from '../engine/nn/init.js';
 import { DyT, Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
 import { TransformerEncoder } from '../engine/nn/transformer.js';
+import { ModalityTable } from './modality-table.js';
 import {
   TIME_BUCKETS,
   type ItemFeatures,
@@ -268,14 +269,12 @@ export class Cammsr extends Module implements SequentialRecommender {
   readonly trainable = true;
   readonly idEmb: Embedding | null = null;
   readonly posEmb: Embedding;
-  readonly projections = new Map<Modality, Linear>();
-  readonly missing = new Map<Modality, Tensor>();
+  readonly content = new Map<Modality, ModalityTable>();
   readonly timeEmb: Embedding | null = null;
   readonly camoe: Camoe | null = null;
   readonly interest: ModuleList<InterestEncoder>;
   /** Drives dropout and the swap positions; seeded from the config. */
   readonly rng: Rng;
-  private readonly features = new Map<Modality, { x: Tensor; missingCol: Tensor | null }>();
   private readonly categoryTargets: Float32Array | null;
   private readonly categoryCount: number;
   private stats: WeightStats;
@@ -307,16 +306,8 @@ export class Cammsr extends Module implements SequentialRecommender {
     this.posEmb = this.child('position_embedding', new Embedding(cfg.maxLen, cfg.dim, rng, init));
     for (const m of M) {
       if (m === 'id') continue;
-      const f = data[m] as ItemFeatures;
-      this.projections.set(m, this.child(`${m}_projection`, new Linear(f.dim, cfg.dim, rng, init)));
-      this.missing.set(m, this.param(`${m}_missing`, normalParam([1, cfg.dim], cfg.initStd, rng)));
-      const absent = new Float32Array(data.items + 1);
-      for (let i = 1; i <= data.items; i++) absent[i] = f.mask[i] ? 0 : 1;
-      const anyMissing = absent.some((v) => v === 1);
-      this.features.set(m, {
-        x: new Tensor(f.matrix, [data.items + 1, f.dim]),
-        missingCol: anyMissing ? new Tensor(absent, [data.items + 1, 1]) : null,
-      });
+      const table = new ModalityTable(data[m] as ItemFeatures, data.items, cfg.dim, rng, cfg.initStd);
+      this.content.set(m, this.child(m, table));
     }
     if (cfg.time)
       this.timeEmb = this.child('time_embedding', new Embedding(TIME_BUCKETS, cfg.dim, rng, init));
@@ -336,12 +327,7 @@ export class Cammsr extends Module implements SequentialRecommender {
 
   /** ẽ_m for every item: the candidate table of modality m, [N + 1, d]. */
   private itemTable(m: Modality): Tensor {
-    if (m === 'id') return this.idEmb!.weight;
-    const f = this.features.get(m)!;
-    const proj = this.projections.get(m)!;
-    const t = linear(f.x, proj.weight, proj.bias);
-    // Items without this modality: zero feature plus a learned "missing" embedding.
-    return f.missingCol ? add(t, matmul(f.missingCol, this.missing.get(m)!)) : t;
+    return m === 'id' ? this.idEmb!.weight : this.content.get(m)!.table();
   }
 
   /** e_m(k) for every packed position, per modality. */

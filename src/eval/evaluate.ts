@@ -1,0 +1,98 @@
+/**
+ * Full-ranking evaluation of a sequential recommender on leave-one-out cases: every case's
+ * target is ranked against ALL items (no sampled negatives), ties pessimistic (metrics.ts).
+ *
+ * History masking is off by default, as in RecBole for sequential models (and HM4SR): items
+ * the user has already interacted with stay rankable. With `maskHistory`, every item of the
+ * user's FULL history (EvalCase.history, not only the last maxLen items the model reads) is
+ * removed from the ranking, except the target itself: when the target re-occurs in the
+ * history it stays rankable, otherwise masking would make a repeat purchase unrankable.
+ */
+import { noGrad } from '../engine/autograd.js';
+import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
+import type { SequentialRecommender } from '../models/model.js';
+import { inferenceBatch } from '../train/batch.js';
+import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
+
+export interface EvaluateOptions {
+  /** Remove the user's history items (except the target) from the ranking. Default false. */
+  maskHistory?: boolean;
+  /** Cases scored per model call. Default 256. */
+  batchSize?: number;
+  /** Cut-offs K. Default METRIC_KS = [5, 10, 20]. */
+  ks?: readonly number[];
+  /** Called after each batch with the number of cases done so far. */
+  progress?: (done: number, total: number) => void;
+}
+
+export interface EvaluationResult {
+  /** HR@K, NDCG@K, MRR@K for every K (see metricsFromRanks). */
+  metrics: Record<string, number>;
+  /** 1-based rank of each case's target, in the order of `cases`. */
+  ranks: Int32Array;
+  /** Number of evaluated users (cases). */
+  users: number;
+}
+
+export function evaluate(
+  model: SequentialRecommender,
+  cases: readonly EvalCase[],
+  opts: EvaluateOptions = {},
+): EvaluationResult {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
+  if (cases.length === 0) throw new RangeError('evaluate: no evaluation cases');
+  const maxLen = model.maxLen;
+  if (!Number.isInteger(maxLen) || maxLen < 1)
+    throw new RangeError(`evaluate: model ${model.kind} has an invalid maxLen ${maxLen}`);
+  for (const c of cases)
+    // An empty sequence has no last position to score from; fail loudly rather than let a
+    // model read a neighbour's row.
+    if (c.history.length === 0) throw new RangeError(`evaluate: user ${c.user} has an empty history`);
+
+  const ks = opts.ks ?? METRIC_KS;
+  const mask = opts.maskHistory ?? false;
+  const ranks = new Int32Array(cases.length);
+  const wasTraining = model.training;
+  model.eval(); // no dropout while scoring
+  try {
+    const histories: Int32Array[] = [];
+    for (let start = 0; start < cases.length; start += batchSize) {
+      const end = Math.min(cases.length, start + batchSize);
+      histories.length = 0;
+      for (let i = start; i < end; i++) histories.push(cases[i].history);
+      const B = end - start;
+      // inferenceBatch keeps the most recent maxLen items of each history (and their time gaps).
+      const times = cases[start].times ? cases.slice(start, end).map((c) => c.times ?? null) : undefined;
+      const batch = inferenceBatch(histories, maxLen, times);
+      const scores = noGrad(() => model.scoreLast(batch));
+      const width = scores.length / B;
+      if (!Number.isInteger(width) || width < 2)
+        throw new RangeError(
+          `evaluate: model ${model.kind} returned ${scores.length} scores for ${B} sequences (expected B x (N + 1))`,
+        );
+      const items = width - 1;
+      for (let b = 0; b < B; b++) {
+        const c = cases[start + b];
+        ranks[start + b] = rankInRow(scores, b * width, items, c.target, mask ? c.history : null);
+      }
+      opts.progress?.(end, cases.length);
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return { metrics: metricsFromRanks(ranks, ks), ranks, users: cases.length };
+}
+
+/** evaluate() on the validation or test cases of a leave-one-out split. */
+export function evaluateSplit(
+  model: SequentialRecommender,
+  split: LeaveOneOutSplit,
+  which: 'validation' | 'test',
+  opts: EvaluateOptions = {},
+): EvaluationResult {
+  if (which !== 'validation' && which !== 'test')
+    throw new RangeError(`evaluateSplit: which must be "validation" or "test", got ${JSON.stringify(which)}`);
+  return evaluate(model, split[which], opts);
+}

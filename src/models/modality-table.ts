@@ -1,0 +1,37 @@
+/**
+ * The item-side view of a content modality: ẽ_m(j) = W_m x_m(j) + b_m for every item j, from
+ * frozen features x_m. Items that lack the modality get a zero feature plus a learned
+ * "missing" embedding, so that the model can tell "no poster" from "a dark poster".
+ */
+import { add } from '../engine/ops/elementwise.js';
+import { linear, matmul } from '../engine/ops/matmul.js';
+import { normalParam } from '../engine/nn/init.js';
+import { Linear } from '../engine/nn/layers.js';
+import { Module } from '../engine/nn/module.js';
+import type { Rng } from '../engine/rng.js';
+import { Tensor } from '../engine/tensor.js';
+import type { ItemFeatures } from './model.js';
+
+export class ModalityTable extends Module {
+  readonly projection: Linear;
+  readonly missing: Tensor;
+  private readonly x: Tensor;
+  /** [N + 1, 1]: 1 for items without the modality, or null when every item has it. */
+  private readonly absent: Tensor | null;
+
+  constructor(features: ItemFeatures, items: number, dim: number, rng: Rng, std: number) {
+    super();
+    this.projection = this.child('projection', new Linear(features.dim, dim, rng, { std }));
+    this.missing = this.param('missing', normalParam([1, dim], std, rng));
+    this.x = new Tensor(features.matrix, [items + 1, features.dim]);
+    const absent = new Float32Array(items + 1);
+    for (let i = 1; i <= items; i++) absent[i] = features.mask[i] ? 0 : 1;
+    this.absent = absent.some((v) => v === 1) ? new Tensor(absent, [items + 1, 1]) : null;
+  }
+
+  /** ẽ_m for all items, [N + 1, d] (row 0 = padding, never a target). */
+  table(): Tensor {
+    const t = linear(this.x, this.projection.weight, this.projection.bias);
+    return this.absent ? add(t, matmul(this.absent, this.missing)) : t;
+  }
+}
