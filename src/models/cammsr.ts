@@ -20,16 +20,15 @@ import { Rng } from '../engine/rng.js';
 import { parameter, Tensor } from '../engine/tensor.js';
 import { add, addN, mul, scale } from '../engine/ops/elementwise.js';
 import { tanh } from '../engine/ops/activation.js';
-import { dropout } from '../engine/ops/dropout.js';
 import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
 import { concat, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { normalParam } from '../engine/nn/init.js';
-import { DyT, Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
+import { Embedding, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
-import { TransformerEncoder } from '../engine/nn/transformer.js';
+import { InterestEncoder } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import {
   TIME_BUCKETS,
@@ -222,39 +221,6 @@ class Camoe extends Module {
   }
 }
 
-/** ④ User interest learning for one modality: Transformer(Dropout(Norm(ē))). */
-class InterestEncoder extends Module {
-  readonly norm: DyT | LayerNorm;
-  readonly encoder: TransformerEncoder;
-  constructor(cfg: CammsrConfig, rng: Rng) {
-    super();
-    this.norm = this.child(
-      'input_norm',
-      cfg.inputNorm === 'dyt' ? new DyT(cfg.dim, cfg.dytAlpha) : new LayerNorm(cfg.dim, cfg.layerNormEps),
-    );
-    this.encoder = this.child(
-      'encoder',
-      new TransformerEncoder(
-        {
-          layers: cfg.layers,
-          dim: cfg.dim,
-          heads: cfg.heads,
-          ffnDim: cfg.ffnDim,
-          hiddenDropout: cfg.hiddenDropout,
-          attnDropout: cfg.attnDropout,
-          eps: cfg.layerNormEps,
-          norm: cfg.encoderNorm,
-          std: cfg.initStd,
-        },
-        rng,
-      ),
-    );
-  }
-  forward(s: Tensor, offsets: Int32Array, p: number, rng: Rng): Tensor {
-    return this.encoder.forward(dropout(this.norm.forward(s), p, rng, this.training), offsets, rng);
-  }
-}
-
 /** Running means of the modality weights and gates, overall and per category (for reports). */
 interface WeightStats {
   rows: number;
@@ -265,7 +231,6 @@ interface WeightStats {
 }
 
 export class Cammsr extends Module implements SequentialRecommender {
-  readonly kind: string = 'cammsr';
   readonly trainable = true;
   readonly idEmb: Embedding | null = null;
   readonly posEmb: Embedding;
@@ -279,9 +244,11 @@ export class Cammsr extends Module implements SequentialRecommender {
   private readonly categoryCount: number;
   private stats: WeightStats;
 
+  /** `kind` names the registry entry: 'cammsr', or 'hm4sr' for the HM4SR-style preset. */
   constructor(
     readonly config: CammsrConfig,
     private readonly data: ModelData,
+    readonly kind: string = 'cammsr',
   ) {
     super();
     const cfg = config;

@@ -233,8 +233,10 @@ export const RunConfigSchema = z
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 /** What a config file may contain: every key optional. */
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
+/** Explicit CLI flags (--model, --seed, ...): any subset; undefined entries are ignored. */
+export type RunConfigFlags = DeepPartial<RunConfigInput>;
 
-type DeepPartial<T> = T extends readonly unknown[]
+export type DeepPartial<T> = T extends readonly unknown[]
   ? T
   : T extends object
     ? { [K in keyof T]?: DeepPartial<T[K]> }
@@ -371,7 +373,9 @@ function typeText(s: Schema, style: 'doc' | 'prose'): string {
         : `list of ${exact} ${typeText(d.element as Schema, style)}s`;
     }
     case 'union':
-      return (d.options ?? []).map((o) => typeText(o, style)).join(style === 'doc' ? ' | ' : ' or ');
+      return style === 'doc'
+        ? (d.options ?? []).map((o) => typeText(o, style)).join(' | ')
+        : (d.options ?? []).map(expectedText).join(' or ');
     case 'object':
       return 'mapping of options';
     default:
@@ -382,9 +386,9 @@ function typeText(s: Schema, style: 'doc' | 'prose'): string {
 /** "a positive number", "one of 'dyt', 'layernorm'", "'auto' or a list of ...". */
 function expectedText(s: Schema): string {
   const t = typeText(s, 'prose');
-  return /^[a-z]/.test(t) && !t.startsWith('one of') && !t.startsWith('true or')
-    ? `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`
-    : t;
+  // Only nouns take an article: unions already have theirs, literals and "one of"/"true or false" none.
+  const noun = defOf(unwrap(s).schema).type !== 'union' && /^[a-z]/.test(t) && !/^(one of|true or)/.test(t);
+  return noun ? `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}` : t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,7 +447,8 @@ function unknownKeyText(path: readonly PropertyKey[], keys: readonly string[]): 
     // A key that exists in another section: "lr" at the top level means "train.lr".
     const elsewhere = leafKeys().filter((k) => k.split('.').pop()?.toLowerCase() === lower && k !== key);
     const guess = [...near.map((n) => (where ? `${where}.${n}` : n)), ...elsewhere];
-    return `"${key}"${guess.length ? ` (did you mean ${guess.map((g) => `"${g}"`).join(' or ')}?)` : ''}`;
+    const unique = [...new Set(guess)];
+    return `"${key}"${unique.length ? ` (did you mean ${unique.map((g) => `"${g}"`).join(' or ')}?)` : ''}`;
   });
   return (
     `${where ? `${where}: ` : ''}unknown key${keys.length > 1 ? 's' : ''} ${hints.join(', ')}; ` +
@@ -500,7 +505,9 @@ export function loadConfigFile(path: string): RunConfigInput {
     // YAML 1.2 (the yaml package's default): 1e-3 is a number, "no"/"off" stay strings.
     obj = ext === '.json' ? JSON.parse(text) : YAML.parse(text);
   } catch (err) {
-    throw new ConfigError(path, [`invalid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`]);
+    // The first line says what and where (line, column); the rest is a code frame.
+    const what = (err as Error).message.split('\n')[0].replace(/:$/, '');
+    throw new ConfigError(path, [`invalid ${ext === '.json' ? 'JSON' : 'YAML'}: ${what}`]);
   }
   obj ??= {}; // an empty YAML file is null: no options set
   if (!isPlainObject(obj))
@@ -509,9 +516,12 @@ export function loadConfigFile(path: string): RunConfigInput {
   return obj as RunConfigInput;
 }
 
-/** The candidate values of a --set string, most specific first. */
-function candidates(raw: string, field: Schema): unknown[] {
-  const out: unknown[] = [];
+/**
+ * The readings of a --set value, most specific first, and the one to report when none fits:
+ * the JSON value if it is JSON, a list if the option takes lists and the value has commas,
+ * else the string.
+ */
+function readings(raw: string, field: Schema): { all: unknown[]; meant: unknown } {
   const json = (s: string): unknown => {
     try {
       return JSON.parse(s);
@@ -519,18 +529,18 @@ function candidates(raw: string, field: Schema): unknown[] {
       return undefined;
     }
   };
-  const parsed = json(raw);
-  if (parsed !== undefined) out.push(parsed);
   const f = defOf(unwrap(field).schema);
-  const takesArray =
+  const takesList =
     f.type === 'array' ||
     (f.type === 'union' && (f.options ?? []).some((o) => defOf(unwrap(o).schema).type === 'array'));
-  if (takesArray) {
-    const items = raw.trim() === '' ? [] : raw.split(',').map((s) => s.trim());
-    out.push(items.map((s) => json(s) ?? s));
-  }
-  out.push(raw);
-  return out;
+  const parsed = json(raw);
+  const list = takesList
+    ? raw.trim() === ''
+      ? []
+      : raw.split(',').map((s) => json(s.trim()) ?? s.trim())
+    : undefined;
+  const all = [parsed, list, raw].filter((v) => v !== undefined);
+  return { all, meant: parsed ?? (list && raw.includes(',') ? list : raw) };
 }
 
 /**
@@ -571,13 +581,14 @@ export function applyOverrides(obj: Readonly<Record<string, unknown>>, overrides
       throw new ConfigError('--set', [
         `${dotted} is a section; set one of its keys: ${leafKeys(field, dotted).join(', ')}`,
       ]);
-    const options = candidates(raw, field);
-    const fits = options.find((v) => z.safeParse(field, v).success);
+    const { all, meant } = readings(raw, field);
+    const fits = all.find((v) => z.safeParse(field, v).success);
     if (fits === undefined) {
-      // Report against the reading the user most likely meant: a list if they wrote commas.
-      const meant = options.length > 2 && raw.includes(',') ? options[options.length - 2] : options[0];
       const r = z.safeParse(field, meant);
-      throw new ConfigError('--set', r.success ? [] : issueTexts(r.error.issues, meant, parts));
+      throw new ConfigError(
+        '--set',
+        r.success ? [`${dotted}: invalid value "${raw}"`] : issueTexts(r.error.issues, meant, parts),
+      );
     }
     target[parts[parts.length - 1]] = fits;
   }
@@ -597,7 +608,7 @@ function mergeDefined(into: Record<string, unknown>, from: Readonly<Record<strin
  * `cli` holds the flags the user gave (undefined entries are ignored).
  */
 export function resolveConfig(
-  opts: { file?: string; overrides?: readonly string[]; cli?: DeepPartial<RunConfigInput> } = {},
+  opts: { file?: string; overrides?: readonly string[]; cli?: RunConfigFlags } = {},
 ): RunConfig {
   const fromFile = opts.file ? (loadConfigFile(opts.file) as Record<string, unknown>) : {};
   const merged = applyOverrides(fromFile, opts.overrides ?? []);
@@ -608,7 +619,14 @@ export function resolveConfig(
 /** The configuration as a file text that resolveConfig reads back to the same configuration. */
 export function formatConfig(cfg: RunConfig, format: 'yaml' | 'json'): string {
   if (format === 'json') return `${JSON.stringify(cfg, null, 2)}\n`;
-  return `# cammsr run configuration (every option resolved); reuse with --config\n${YAML.stringify(cfg)}`;
+  const doc = new YAML.Document(cfg);
+  // Lists on one line ([0, 1, 1]): every list here is short.
+  YAML.visit(doc, {
+    Seq(_, node) {
+      node.flow = true;
+    },
+  });
+  return `# cammsr run configuration (every option resolved); reuse with --config\n${doc.toString({ flowCollectionPadding: false })}`;
 }
 
 /** Writes the resolved configuration, YAML or JSON by the file's extension. */

@@ -1,0 +1,109 @@
+/**
+ * Heuristic multimodal fusion (what the CAMMSR paper argues against): one SASRec over item
+ * representations fused before the sequence model, and scored against the same fused table.
+ *   sum:    ẽ(j) = E_id[j] + W_t x_t(j) + W_v x_v(j)
+ *   concat: ẽ(j) = Linear([E_id[j]; W_t x_t(j); W_v x_v(j)])
+ */
+import { noGrad } from '../engine/autograd.js';
+import { addN } from '../engine/ops/elementwise.js';
+import { linearCrossEntropy } from '../engine/ops/loss.js';
+import { matmul } from '../engine/ops/matmul.js';
+import { concat, indexRows } from '../engine/ops/shape.js';
+import { Embedding, Linear } from '../engine/nn/layers.js';
+import { Module, ModuleList } from '../engine/nn/module.js';
+import { Rng } from '../engine/rng.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { Modality } from './cammsr.js';
+import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
+import { ModalityTable } from './modality-table.js';
+import type { ItemFeatures, LossResult, ModelData, SequenceBatch, SequentialRecommender } from './model.js';
+
+export interface FusionConfig extends InterestEncoderConfig {
+  mode: 'sum' | 'concat';
+  modalities: Modality[];
+  maxLen: number;
+  seed: number;
+}
+
+export class FusionSasrec extends Module implements SequentialRecommender {
+  readonly kind: string;
+  readonly trainable = true;
+  readonly idEmb: Embedding | null = null;
+  readonly posEmb: Embedding;
+  readonly content: ModuleList<ModalityTable>;
+  readonly fuse: Linear | null;
+  readonly encoder: InterestEncoder;
+  readonly rng: Rng;
+
+  constructor(
+    readonly config: FusionConfig,
+    data: ModelData,
+  ) {
+    super();
+    this.kind = `fusion-${config.mode}`;
+    const rng = new Rng(config.seed);
+    const M = config.modalities;
+    for (const m of M)
+      if (m !== 'id' && !data[m]) throw new Error(`${this.kind}: the dataset has no ${m} features`);
+    if (M.includes('id')) {
+      this.idEmb = this.child(
+        'item_embedding',
+        new Embedding(data.items + 1, config.dim, rng, { std: config.initStd }),
+      );
+    }
+    this.posEmb = this.child(
+      'position_embedding',
+      new Embedding(config.maxLen, config.dim, rng, { std: config.initStd }),
+    );
+    const content = M.filter((m) => m !== 'id').map(
+      (m) => new ModalityTable(data[m] as ItemFeatures, data.items, config.dim, rng, config.initStd),
+    );
+    this.content = this.child('content', new ModuleList(content));
+    this.fuse =
+      config.mode === 'concat'
+        ? this.child('fuse', new Linear(M.length * config.dim, config.dim, rng, { std: config.initStd }))
+        : null;
+    this.encoder = this.child('encoder', new InterestEncoder(config, rng));
+    this.rng = rng.fork();
+  }
+
+  get maxLen(): number {
+    return this.config.maxLen;
+  }
+
+  /** The fused item table [N + 1, d]. */
+  private table(): Tensor {
+    const parts = [...(this.idEmb ? [this.idEmb.weight] : []), ...this.content.items.map((c) => c.table())];
+    if (this.fuse) return this.fuse.forward(parts.length === 1 ? parts[0] : concat(parts, -1));
+    return parts.length === 1 ? parts[0] : addN(...parts);
+  }
+
+  private hidden(batch: SequenceBatch, table: Tensor): Tensor {
+    const R = batch.items.length;
+    const x = addN(indexRows(table, batch.items), this.posEmb.forward(batch.positions, [R]));
+    return this.encoder.forward(x, batch.offsets, this.config.hiddenDropout, this.rng);
+  }
+
+  loss(batch: SequenceBatch): LossResult {
+    const table = this.table();
+    const h = this.hidden(batch, table);
+    const rows: number[] = [];
+    for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
+    const hr = rows.length === batch.items.length ? h : indexRows(h, Int32Array.from(rows));
+    const total = linearCrossEntropy(
+      hr,
+      table,
+      Int32Array.from(rows, (r) => batch.targets[r]),
+    );
+    return { total, terms: { sr: total.item(), total: total.item() } };
+  }
+
+  scoreLast(batch: SequenceBatch): Float32Array {
+    return noGrad(() => {
+      const table = this.table();
+      const h = this.hidden(batch, table);
+      const last = Int32Array.from({ length: batch.size }, (_, b) => batch.offsets[b + 1] - 1);
+      return matmul(indexRows(h, last), table, { transB: true }).data;
+    });
+  }
+}

@@ -1,0 +1,107 @@
+/** From a run configuration to a model: the one place that knows every model's options. */
+import type { RunConfig } from '../train/config.js';
+import { Cammsr, type CammsrConfig, type Modality } from './cammsr.js';
+import { FusionSasrec } from './fusion.js';
+import type { ModelData, SequentialRecommender } from './model.js';
+import { Popularity } from './popularity.js';
+import { Sasrec } from './sasrec.js';
+
+/** The modalities a run uses: 'auto' = every one the dataset has. */
+export function resolveModalities(cfg: RunConfig, data: ModelData): Modality[] {
+  const wanted =
+    cfg.cammsr.modalities === 'auto' ? (['id', 'text', 'image'] as Modality[]) : cfg.cammsr.modalities;
+  return wanted.filter(
+    (m) => m === 'id' || (cfg.cammsr.modalities === 'auto' ? data[m] !== undefined : true),
+  );
+}
+
+function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
+  const c = cfg.cammsr;
+  const modalities = resolveModalities(cfg, data);
+  const time = c.time === 'auto' ? data.timestamps : c.time === 'on';
+  return {
+    maxLen: cfg.maxLen,
+    dim: cfg.dim,
+    layers: cfg.layers,
+    heads: cfg.heads,
+    ffnDim: cfg.ffnDim,
+    hiddenDropout: cfg.hiddenDropout,
+    attnDropout: cfg.attnDropout,
+    initStd: cfg.initStd,
+    layerNormEps: cfg.layerNormEps,
+    seed: cfg.seed,
+    modalities,
+    experts: c.experts,
+    gateTemperature: c.gateTemperature,
+    weighting: c.categoryGuidance ? 'category' : 'uniform',
+    staticInit: [],
+    categoryHead: 'attentive',
+    weightScale: c.categoryWeightScale === 'modalities' ? modalities.length : c.categoryWeightScale,
+    weightTemperature: c.weightTemperature,
+    synergy: c.synergy,
+    camoe: c.camoe,
+    beta: c.categoryGuidance ? c.beta : 0,
+    lambda: c.lambda,
+    msclTau: c.msclTau,
+    msclRatio: c.msclRatio,
+    msclPairs: c.msclPairs,
+    inputNorm: c.inputNorm,
+    encoderNorm: c.encoderNorm,
+    dytAlpha: c.dytAlpha,
+    time,
+  };
+}
+
+export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommender {
+  switch (cfg.model) {
+    case 'popularity':
+      if (!data.popularity) throw new Error('popularity needs item interaction counts');
+      return new Popularity(data.popularity, cfg.maxLen);
+    case 'sasrec':
+      return new Sasrec({
+        items: data.items,
+        maxLen: cfg.maxLen,
+        dim: cfg.dim,
+        layers: cfg.layers,
+        heads: cfg.heads,
+        ffnDim: cfg.ffnDim,
+        hiddenDropout: cfg.hiddenDropout,
+        attnDropout: cfg.attnDropout,
+        seed: cfg.seed,
+      });
+    case 'fusion-sum':
+    case 'fusion-concat': {
+      const base = cammsrConfig(cfg, data);
+      return new FusionSasrec(
+        {
+          ...base,
+          mode: cfg.model === 'fusion-sum' ? 'sum' : 'concat',
+          inputNorm: 'layernorm',
+          encoderNorm: 'layernorm',
+        },
+        data,
+      );
+    }
+    case 'hm4sr': {
+      // The same mixture of experts with static learned modality scalars and HM4SR's category
+      // loss on the concatenation; SASRec-style LayerNorm input, no modality-swap loss.
+      const base = cammsrConfig(cfg, data);
+      const order: Modality[] = ['id', 'text', 'image'];
+      return new Cammsr(
+        {
+          ...base,
+          weighting: 'static',
+          staticInit: base.modalities.map((m) => cfg.hm4sr.initScalars[order.indexOf(m)]),
+          categoryHead: 'concat',
+          beta: cfg.cammsr.beta,
+          lambda: 0,
+          inputNorm: 'layernorm',
+        },
+        data,
+        'hm4sr',
+      );
+    }
+    case 'cammsr':
+      return new Cammsr(cammsrConfig(cfg, data), data);
+  }
+}
