@@ -79,7 +79,6 @@ test('defaults: every option of the spec at its documented value', () => {
       encoderNorm: 'layernorm',
       dytAlpha: 0.5,
       time: 'auto',
-      timeBuckets: 32,
       categoryNoise: 0,
     },
     hm4sr: { initScalars: [0, 1, 1] },

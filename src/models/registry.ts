@@ -1,24 +1,18 @@
 /** From a run configuration to a model: the one place that knows every model's options. */
-import type { RunConfig } from '../train/config.js';
+import { effectiveModalities, effectiveTime, effectiveWeightScale, type RunConfig } from '../train/config.js';
 import { Cammsr, type CammsrConfig, type Modality } from './cammsr.js';
 import { FusionSasrec } from './fusion.js';
 import type { ModelData, SequentialRecommender } from './model.js';
 import { Popularity } from './popularity.js';
 import { Sasrec } from './sasrec.js';
 
-/** The modalities a run uses: 'auto' = every one the dataset has. */
-export function resolveModalities(cfg: RunConfig, data: ModelData): Modality[] {
-  const wanted =
-    cfg.cammsr.modalities === 'auto' ? (['id', 'text', 'image'] as Modality[]) : cfg.cammsr.modalities;
-  return wanted.filter(
-    (m) => m === 'id' || (cfg.cammsr.modalities === 'auto' ? data[m] !== undefined : true),
-  );
-}
-
 function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   const c = cfg.cammsr;
-  const modalities = resolveModalities(cfg, data);
-  const time = c.time === 'auto' ? data.timestamps : c.time === 'on';
+  const modalities = effectiveModalities(cfg, [
+    ...(data.text ? ['text' as const] : []),
+    ...(data.image ? ['image' as const] : []),
+  ]);
+  const time = effectiveTime(cfg, data.timestamps);
   return {
     maxLen: cfg.maxLen,
     dim: cfg.dim,
@@ -36,7 +30,7 @@ function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     weighting: c.categoryGuidance ? 'category' : 'uniform',
     staticInit: [],
     categoryHead: 'attentive',
-    weightScale: c.categoryWeightScale === 'modalities' ? modalities.length : c.categoryWeightScale,
+    weightScale: effectiveWeightScale(cfg, modalities.length),
     weightTemperature: c.weightTemperature,
     synergy: c.synergy,
     camoe: c.camoe,

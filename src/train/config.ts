@@ -136,10 +136,6 @@ const CammsrSchema = z
       .describe(
         "Time-gap embedding added to every e_m(k): 'auto' = on when the dataset has timestamps, 'on' (an error without timestamps), 'off' (the 'w/o time' ablation).",
       ),
-    timeBuckets: int()
-      .min(1)
-      .default(32)
-      .describe('Number of log-scale buckets of the gap to the previous interaction.'),
     categoryNoise: z
       .number()
       .min(0)
