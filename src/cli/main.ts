@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { doctor } from './doctor.js';
 import { registerDataCommands } from './data-commands.js';
+import { registerModelCommands } from './model-commands.js';
 import { formatTable } from './table.js';
 import { runToy } from '../train/toy.js';
 import { VERSION } from '../version.js';
@@ -100,6 +101,7 @@ program
   });
 
 registerDataCommands(program);
+registerModelCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`cammsr: ${err instanceof Error ? err.message : String(err)}`);
