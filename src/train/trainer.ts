@@ -164,12 +164,15 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
         `${opts.out} was trained on dataset ${prev.dataset.checksum.slice(0, 12)}, not ${ds.manifest.checksum.slice(0, 12)}: cannot resume`,
       );
     }
-    const prevCfg = readFileSync(join(out, 'config.json'), 'utf8');
-    if (prevCfg.trim() !== JSON.stringify(cfg, null, 2).trim()) {
+    // Only the epoch budget may change on resume (to train longer); anything else would mix two runs.
+    const prevCfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as RunConfig;
+    const same = (c: RunConfig) => JSON.stringify({ ...c, train: { ...c.train, epochs: 0 } });
+    if (same(prevCfg) !== same(cfg)) {
       throw new Error(
-        `${opts.out}: the configuration differs from the run's config.json: resume with the same configuration`,
+        `${opts.out}: the configuration differs from the run's config.json (only train.epochs may change on resume)`,
       );
     }
+    writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   } else {
     writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
     writeFileSync(join(out, 'run.json'), JSON.stringify({ ...runInfo, status: 'running' }, null, 2) + '\n');
