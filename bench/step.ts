@@ -1,29 +1,78 @@
 /**
- * `npm run bench:step`: median milliseconds and peak RSS of one SASRec training step
- * (forward, backward, Adam) on each kernel backend, in a fresh process per backend so that
- * peak RSS is that backend's own. The batch is Amazon-Beauty-shaped: 256 sequences padded to
- * 50, about 9 valid positions each, 12,101 items, full-softmax cross-entropy at every
- * non-padding position, d 64, 2 layers, 2 heads, FFN 256, dropout 0.5.
+ * `npm run bench:step`: median milliseconds and peak RSS of one training step (forward,
+ * backward, Adam) on each kernel backend, in a fresh process per backend so that peak RSS is
+ * that backend's own. The batch is Amazon-Beauty-shaped: 256 sequences padded to 50, about 9
+ * valid positions each, 12,101 items, full-softmax cross-entropy at every non-padding
+ * position, d 64, 2 layers, 2 heads, FFN 256, dropout 0.5.
+ *   --model sasrec|cammsr  SASRec (default) or CAMMSR with the spec's defaults. CAMMSR runs
+ *                      Beauty's configuration: ID + text (128-d random unit-norm features,
+ *                      about 1% of items without text), 637 categories with 1-4 labels per
+ *                      item, no timestamps; L = L_SR + 1.0·L_CP + 0.1·L_MSCL (id<->text).
+ *   --image            CAMMSR only: add 176-d image features (ID + text + image; MSCL
+ *                      swaps text<->image)
  *   --threads N        threads (native backend and PyTorch; default: all cores)
  *   --steps S --warmup W
  *   --backends a,b     subset of native,wasm,js (default: native,wasm)
- *   --compare-torch    run the same step in PyTorch (bench/pytorch/sasrec_step.py) on the
- *                      same batch file and print the ratio
+ *   --compare-torch    run the same step in PyTorch (bench/pytorch/sasrec_step.py or
+ *                      cammsr_step.py) on the same batch file and print the ratio
  *   --json             one JSON object as the last line
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/cli/table.js';
 import type { BackendName } from '../src/kernels/kernels.js';
 import { useBackend } from '../src/kernels/select.js';
 import { Adam } from '../src/engine/optim/adam.js';
 import { Rng } from '../src/engine/rng.js';
+import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from '../src/models/cammsr.js';
+import type { ItemFeatures, ModelData, SequentialRecommender } from '../src/models/model.js';
 import { Sasrec, type SequenceBatch } from '../src/models/sasrec.js';
 import { trainingBatch } from '../src/train/batch.js';
 import { machine, median, parseArgs, quantile, runTorch } from './common.js';
+
+type ModelName = 'sasrec' | 'cammsr';
+
+/** A content modality's frozen features: float32 little-endian [items + 1, dim] in `file`. */
+interface FeatureSpec {
+  /** File name, relative to the batch file's directory. */
+  file: string;
+  dim: number;
+  /** Items without this modality (zero feature row, mask 0). */
+  missing: number[];
+}
+
+/** The CAMMSR hyper-parameters both engines read from the batch file. */
+type CammsrFileConfig = Pick<
+  CammsrConfig,
+  | 'dim'
+  | 'layers'
+  | 'heads'
+  | 'ffnDim'
+  | 'hiddenDropout'
+  | 'attnDropout'
+  | 'initStd'
+  | 'layerNormEps'
+  | 'experts'
+  | 'gateTemperature'
+  | 'weighting'
+  | 'categoryHead'
+  | 'weightScale'
+  | 'weightTemperature'
+  | 'synergy'
+  | 'camoe'
+  | 'beta'
+  | 'lambda'
+  | 'msclTau'
+  | 'msclRatio'
+  | 'msclPairs'
+  | 'inputNorm'
+  | 'encoderNorm'
+  | 'dytAlpha'
+  | 'time'
+>;
 
 interface BatchFile {
   items: number;
@@ -37,6 +86,12 @@ interface BatchFile {
   seed: number;
   sequences: number[][];
   targets: number[][];
+  /** CAMMSR only (absent for SASRec): what the model needs besides the sequences. */
+  model?: ModelName;
+  modalities?: Modality[];
+  features?: Partial<Record<'text' | 'image', FeatureSpec>>;
+  categories?: { count: number; offsets: number[]; labels: number[] };
+  config?: CammsrFileConfig;
 }
 
 interface StepResult {
@@ -49,6 +104,8 @@ interface StepResult {
   rows: number;
   loss_first: number;
   loss_last: number;
+  /** Loss terms of the first step (CAMMSR: sr, cp, mscl, total). */
+  terms_first?: Record<string, number>;
 }
 
 /** 256 random sequences with geometric lengths (mean about 9, as in Amazon Beauty), capped at 50. */
@@ -80,6 +137,122 @@ function makeBatchFile(seed: number): BatchFile {
   };
 }
 
+/** Seeded N(0, 1) rows scaled to unit norm; `missing` items get a zero row. */
+function unitRows(
+  rng: Rng,
+  items: number,
+  dim: number,
+  missingRate: number,
+): { x: Float32Array; missing: number[] } {
+  const x = new Float32Array((items + 1) * dim);
+  const missing: number[] = [];
+  for (let i = 1; i <= items; i++) {
+    if (rng.uniform() < missingRate) {
+      missing.push(i);
+      continue;
+    }
+    let ss = 0;
+    for (let j = 0; j < dim; j++) {
+      const v = rng.normal();
+      x[i * dim + j] = v;
+      ss += v * v;
+    }
+    const inv = 1 / Math.sqrt(ss);
+    for (let j = 0; j < dim; j++) x[i * dim + j] *= inv;
+  }
+  return { x, missing };
+}
+
+/**
+ * Adds CAMMSR's item data to a batch file, Amazon-Beauty-like: 128-d text features (about
+ * 1% of items without text), optionally 176-d image features (about 3% without), 637
+ * categories with 1-4 labels per item, no timestamps. Feature matrices go to binary files
+ * beside the batch file (float32 little-endian), so both engines read identical inputs.
+ */
+function addCammsrData(f: BatchFile, dir: string, image: boolean, seed: number): BatchFile {
+  const items = f.items;
+  const features: Partial<Record<'text' | 'image', FeatureSpec>> = {};
+  const text = unitRows(new Rng(seed * 1000 + 1), items, 128, 0.01);
+  writeFileSync(join(dir, 'text.f32'), new Uint8Array(text.x.buffer));
+  features.text = { file: 'text.f32', dim: 128, missing: text.missing };
+  if (image) {
+    const img = unitRows(new Rng(seed * 1000 + 2), items, 176, 0.03);
+    writeFileSync(join(dir, 'image.f32'), new Uint8Array(img.x.buffer));
+    features.image = { file: 'image.f32', dim: 176, missing: img.missing };
+  }
+  const C = 637;
+  const rng = new Rng(seed * 1000 + 3);
+  const offsets = [0, 0];
+  const labels: number[] = [];
+  for (let i = 1; i <= items; i++) {
+    const n = 1 + rng.int(4);
+    const mine = new Set<number>();
+    while (mine.size < n) mine.add(rng.int(C));
+    labels.push(...[...mine].sort((a, b) => a - b));
+    offsets.push(labels.length);
+  }
+  const d = CAMMSR_DEFAULTS;
+  const config: CammsrFileConfig = {
+    dim: f.d,
+    layers: f.layers,
+    heads: f.heads,
+    ffnDim: f.ffn,
+    hiddenDropout: f.dropout,
+    attnDropout: f.dropout,
+    initStd: d.initStd,
+    layerNormEps: d.layerNormEps,
+    experts: d.experts,
+    gateTemperature: d.gateTemperature,
+    weighting: d.weighting,
+    categoryHead: d.categoryHead,
+    weightScale: d.weightScale,
+    weightTemperature: d.weightTemperature,
+    synergy: d.synergy,
+    camoe: d.camoe,
+    beta: d.beta,
+    lambda: d.lambda,
+    msclTau: d.msclTau,
+    msclRatio: d.msclRatio,
+    msclPairs: d.msclPairs,
+    inputNorm: d.inputNorm,
+    encoderNorm: d.encoderNorm,
+    dytAlpha: d.dytAlpha,
+    time: false,
+  };
+  return {
+    ...f,
+    model: 'cammsr',
+    modalities: image ? ['id', 'text', 'image'] : ['id', 'text'],
+    features,
+    categories: { count: C, offsets, labels },
+    config,
+  };
+}
+
+/** ModelData from a CAMMSR batch file and its feature files. */
+function cammsrData(f: BatchFile, file: string): ModelData {
+  const data: ModelData = { items: f.items, timestamps: false };
+  for (const m of ['text', 'image'] as const) {
+    const spec = f.features?.[m];
+    if (!spec) continue;
+    const buf = readFileSync(join(dirname(file), spec.file));
+    const matrix = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    if (matrix.length !== (f.items + 1) * spec.dim)
+      throw new Error(`${spec.file}: ${matrix.length} floats, expected ${(f.items + 1) * spec.dim}`);
+    const mask = new Uint8Array(f.items + 1).fill(1);
+    mask[0] = 0;
+    for (const i of spec.missing) mask[i] = 0;
+    data[m] = { matrix, dim: spec.dim, mask } satisfies ItemFeatures;
+  }
+  const c = f.categories!;
+  data.categories = {
+    count: c.count,
+    offsets: Int32Array.from(c.offsets),
+    labels: Int32Array.from(c.labels),
+  };
+  return data;
+}
+
 /** The PyTorch script pads each sequence to maxLen; we pack the same sequences (same math at valid positions). */
 function toBatch(f: BatchFile): SequenceBatch {
   const seqs = f.sequences.map((s, b) => Int32Array.from([...s, f.targets[b][s.length - 1]]));
@@ -97,28 +270,37 @@ function child(
   k.setThreads(threads);
   const f = JSON.parse(readFileSync(file, 'utf8')) as BatchFile;
   const batch = toBatch(f);
-  const model = new Sasrec({
-    items: f.items,
-    maxLen: f.maxLen,
-    dim: f.d,
-    layers: f.layers,
-    heads: f.heads,
-    ffnDim: f.ffn,
-    hiddenDropout: f.dropout,
-    attnDropout: f.dropout,
-    seed: f.seed,
-  });
+  const model: SequentialRecommender =
+    f.model === 'cammsr'
+      ? new Cammsr(
+          { ...CAMMSR_DEFAULTS, ...f.config!, maxLen: f.maxLen, seed: f.seed, modalities: f.modalities! },
+          cammsrData(f, file),
+        )
+      : new Sasrec({
+          items: f.items,
+          maxLen: f.maxLen,
+          dim: f.d,
+          layers: f.layers,
+          heads: f.heads,
+          ffnDim: f.ffn,
+          hiddenDropout: f.dropout,
+          attnDropout: f.dropout,
+          seed: f.seed,
+        });
   const opt = new Adam(model.parameters(), { lr: f.lr });
   const times: number[] = [];
   const losses: number[] = [];
+  let termsFirst: Record<string, number> | undefined;
   for (let s = 0; s < warmup + steps; s++) {
     const t0 = performance.now();
     opt.zeroGrad();
-    const loss = model.loss(batch).total;
+    const result = model.loss(batch);
+    const loss = result.total;
     loss.backward();
     opt.step();
     const dt = performance.now() - t0;
     losses.push(loss.item());
+    termsFirst ??= result.terms;
     if (s >= warmup) times.push(dt);
   }
   return {
@@ -131,6 +313,7 @@ function child(
     rows: batch.targets.filter((t) => t > 0).length,
     loss_first: losses[0],
     loss_last: losses[losses.length - 1],
+    ...(f.model === 'cammsr' ? { terms_first: termsFirst } : {}),
   };
 }
 
@@ -141,12 +324,18 @@ const args = parseArgs(process.argv.slice(2), {
   backends: 'string',
   'compare-torch': 'flag',
   json: 'flag',
+  model: 'string',
+  image: 'flag',
   child: 'string',
   'batch-file': 'string',
 });
 const threads = (args.threads as number | undefined) ?? os.availableParallelism();
 const steps = (args.steps as number | undefined) ?? 20;
 const warmup = (args.warmup as number | undefined) ?? 3;
+const model = ((args.model as string | undefined) ?? 'sasrec') as ModelName;
+if (model !== 'sasrec' && model !== 'cammsr')
+  throw new Error(`--model must be sasrec or cammsr, got "${model}"`);
+if (args.image && model !== 'cammsr') throw new Error('--image needs --model cammsr');
 
 if (args.child) {
   console.log(
@@ -155,7 +344,9 @@ if (args.child) {
 } else {
   const dir = mkdtempSync(join(os.tmpdir(), 'cammsr-step-'));
   const file = join(dir, 'batch.json');
-  writeFileSync(file, JSON.stringify(makeBatchFile(1)));
+  const base = makeBatchFile(1);
+  const batchFile = model === 'cammsr' ? addCammsrData(base, dir, Boolean(args.image), 1) : base;
+  writeFileSync(file, JSON.stringify(batchFile));
   const self = fileURLToPath(import.meta.url);
   const results: StepResult[] = [];
   for (const b of ((args.backends as string | undefined) ?? 'native,wasm').split(',') as BackendName[]) {
@@ -172,7 +363,7 @@ if (args.child) {
   }
   let torch: { ok: boolean; result?: Record<string, unknown>; reason?: string } | undefined;
   if (args['compare-torch']) {
-    const r = runTorch('bench/pytorch/sasrec_step.py', [
+    const r = runTorch(`bench/pytorch/${model}_step.py`, [
       '--batch-file',
       file,
       '--threads',
@@ -184,6 +375,7 @@ if (args.child) {
     ]);
     torch = r.ok ? { ok: true, result: r.result } : { ok: false, reason: r.reason };
   }
+  rmSync(dir, { recursive: true, force: true });
   const torchMs = torch?.ok ? (torch.result!.median_ms as number) : undefined;
   const torchRss = torch?.ok ? (torch.result!.peak_rss_mb as number) : undefined;
   const table = results.map((r) => [
@@ -209,9 +401,22 @@ if (args.child) {
       1,
     ]);
   }
-  console.log(
-    `SASRec training step: batch 256 x length 50, ${results[0]?.rows} target positions, 12101 items, d 64, 2 layers`,
-  );
+  if (model === 'cammsr') {
+    const mods = batchFile.modalities!;
+    const feats = mods
+      .filter((m) => m !== 'id')
+      .map((m) => `${m} ${batchFile.features![m as 'text' | 'image']!.dim}-d`)
+      .join(', ');
+    console.log(
+      `CAMMSR training step (${mods.join('+')}): batch 256 x length 50, ${results[0]?.rows} target positions, ` +
+        `12101 items, ${feats}, ${batchFile.categories!.count} categories, d 64, K ${batchFile.config!.experts}, ` +
+        `${mods.length} encoders x 2 layers, L_SR + 1.0 L_CP + 0.1 L_MSCL`,
+    );
+  } else {
+    console.log(
+      `SASRec training step: batch 256 x length 50, ${results[0]?.rows} target positions, 12101 items, d 64, 2 layers`,
+    );
+  }
   console.log(
     formatTable(
       ['engine', 'threads', 'median ms', 'p10 ms', 'p90 ms', 'peak RSS MB', 'time ratio', 'RSS ratio'],
@@ -219,6 +424,26 @@ if (args.child) {
     ),
   );
   if (torch && !torch.ok) console.log(`PyTorch comparison unavailable: ${torch.reason}`);
+  if (model === 'cammsr') {
+    const fmt = (t: Record<string, number> | undefined) =>
+      t
+        ? Object.entries(t)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(', ')
+        : '-';
+    for (const r of results) console.log(`first-step loss, ${r.backend}: ${fmt(r.terms_first)}`);
+    if (torch?.ok) {
+      const t = torch.result!;
+      console.log(
+        `first-step loss, pytorch: ${fmt(t.terms_first as Record<string, number>)}, total ${t.loss_first}`,
+      );
+      console.log(
+        `cammsr packs the ${results[0]?.rows} valid positions; PyTorch pads to ${t.padded_positions} and masks ` +
+          '(the math at valid positions is the same); cammsr also runs L_SR as one fused, chunked ' +
+          'linear + cross-entropy where PyTorch materialises the logits.',
+      );
+    }
+  }
   if (args.json)
-    console.log(JSON.stringify({ bench: 'step', machine: machine(), steps, warmup, results, torch }));
+    console.log(JSON.stringify({ bench: 'step', model, machine: machine(), steps, warmup, results, torch }));
 }

@@ -5,12 +5,25 @@
 export * from './engine/index.js';
 export type { Kernels, BackendName } from './kernels/kernels.js';
 export { kernels, useBackend, loadBackend, probeBackends, BACKEND_NAMES } from './kernels/select.js';
+
+// Data: import, the canonical dataset, its split and statistics.
+export { prepareDataset, IMPORT_FORMATS, type PrepareOptions, type PrepareResult } from './data/prepare.js';
+export { Dataset, type Manifest, type ItemInfo } from './data/dataset.js';
+export { leaveOneOut, type EvalCase, type LeaveOneOutSplit } from './data/split.js';
+export { datasetStats, type DatasetStats } from './data/stats.js';
+
+// Models.
+export type { SequenceBatch, SequentialRecommender, ModelData, ItemFeatures, LossResult } from './models/model.js';
+export { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from './models/cammsr.js';
 export { Sasrec, type SasrecConfig } from './models/sasrec.js';
-export type {
-  SequenceBatch,
-  SequentialRecommender,
-  ModelData,
-  ItemFeatures,
-  LossResult,
-} from './models/model.js';
+export { FusionSasrec } from './models/fusion.js';
+export { Popularity } from './models/popularity.js';
+export { createModel } from './models/registry.js';
+
+// Training and evaluation.
+export { trainingBatch, inferenceBatch } from './train/batch.js';
+export { resolveConfig, loadConfigFile, RunConfigSchema, type RunConfig } from './train/config.js';
+export { train, loadRun, type RunMetrics, type EpochLog } from './train/trainer.js';
+export { evaluate, evaluateSplit } from './eval/evaluate.js';
+export { metricsFromRanks, rankOfTarget, meanStd, METRIC_KS } from './eval/metrics.js';
 export { VERSION } from './version.js';

@@ -164,11 +164,10 @@ export function writeDataset(
   }
 }
 
-/** A fresh temporary directory beside `target` (same file system, so the final rename is atomic). */
+/** A fresh temporary directory beside `target` (same file system, so the final rename is atomic); parents are created. */
 export function stagingDir(target: string): string {
   const parent = dirname(resolve(target));
-  if (!existsSync(parent))
-    throw new DataError(`cannot write ${target}: the directory ${parent} does not exist`);
+  mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp);
   return tmp;
