@@ -24,6 +24,7 @@ export { createModel } from './models/registry.js';
 export { trainingBatch, inferenceBatch } from './train/batch.js';
 export { resolveConfig, loadConfigFile, RunConfigSchema, type RunConfig } from './train/config.js';
 export { train, loadRun, type RunMetrics, type EpochLog } from './train/trainer.js';
+export { modelData } from './train/model-data.js';
 export { evaluate, evaluateSplit } from './eval/evaluate.js';
 export { metricsFromRanks, rankOfTarget, meanStd, METRIC_KS } from './eval/metrics.js';
 export { VERSION } from './version.js';
