@@ -13,7 +13,13 @@ export { leaveOneOut, type EvalCase, type LeaveOneOutSplit } from './data/split.
 export { datasetStats, type DatasetStats } from './data/stats.js';
 
 // Models.
-export type { SequenceBatch, SequentialRecommender, ModelData, ItemFeatures, LossResult } from './models/model.js';
+export type {
+  SequenceBatch,
+  SequentialRecommender,
+  ModelData,
+  ItemFeatures,
+  LossResult,
+} from './models/model.js';
 export { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from './models/cammsr.js';
 export { Sasrec, type SasrecConfig } from './models/sasrec.js';
 export { FusionSasrec } from './models/fusion.js';

@@ -165,6 +165,7 @@ test('every ablation builds, trains a step and scores all items', () => {
     { modalities: ['id', 'text'] },
     { msclPairs: 'all' },
     { weightScale: 3, weightTemperature: 0.5, gateTemperature: 2 },
+    { detachWeights: true },
   ];
   const batch = trainingBatch(seqs, 10, times);
   for (const v of variants) {

@@ -66,6 +66,7 @@ test('defaults: every option of the spec at its documented value', () => {
       expertKind: 'linear',
       gateTemperature: 1,
       categoryGuidance: true,
+      detachWeights: false,
       categoryWeightScale: 1,
       weightTemperature: 1,
       synergy: true,

@@ -5,7 +5,17 @@ export { Rng } from './rng.js';
 export { noGrad, isGradEnabled, needsGrad, record, clearTape, tapeLength } from './autograd.js';
 export { add, sub, mul, div, scale, addN } from './ops/elementwise.js';
 export { matmul, bmm, linear, type MatmulOptions } from './ops/matmul.js';
-export { reshape, permute, transpose, concat, slice, indexRows, embedding, selectRows } from './ops/shape.js';
+export {
+  reshape,
+  permute,
+  transpose,
+  concat,
+  slice,
+  indexRows,
+  embedding,
+  selectRows,
+  detach,
+} from './ops/shape.js';
 export { sum, mean } from './ops/reduce.js';
 export { relu, gelu, tanh, sigmoid } from './ops/activation.js';
 export { softmax, maskedSoftmax, logSoftmax, causalPaddingMask } from './ops/softmax.js';

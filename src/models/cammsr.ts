@@ -23,7 +23,7 @@ import { tanh } from '../engine/ops/activation.js';
 import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
-import { concat, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
+import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { normalParam } from '../engine/nn/init.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
@@ -70,6 +70,8 @@ export interface CammsrConfig {
   categoryHead: 'attentive' | 'concat';
   /** Scale s of the residual ē_m = e_m + s·w_m·ê_m. */
   weightScale: number;
+  /** Only the category loss trains w: the residual uses a detached copy of w. */
+  detachWeights: boolean;
   /** Temperature of the softmax that turns modality scores into weights. */
   weightTemperature: number;
   /** Experts read every modality (true) or only their own (the w/o-synergy ablation). */
@@ -106,6 +108,7 @@ export const CAMMSR_DEFAULTS: Omit<CammsrConfig, 'modalities' | 'time'> = {
   staticInit: [0, 1, 1],
   categoryHead: 'attentive',
   weightScale: 1,
+  detachWeights: false,
   weightTemperature: 1,
   synergy: true,
   camoe: true,
@@ -211,9 +214,10 @@ class Camoe extends Module {
     }
     if (this.concatHead) categoryLogits = this.concatHead.forward(M === 1 ? e[0] : concat(e, -1));
 
+    const wr = w && cfg.detachWeights ? detach(w) : w;
     const out = e.map((em, m) => {
       // uniform weighting: w_m = 1/|M|
-      const wm = w ? slice(w, 1, m, m + 1) : null;
+      const wm = wr ? slice(wr, 1, m, m + 1) : null;
       const contribution = wm ? mul(mixed[m], wm) : scale(mixed[m], 1 / M);
       return add(em, scale(contribution, cfg.weightScale));
     });

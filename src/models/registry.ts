@@ -31,6 +31,7 @@ function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     staticInit: [],
     categoryHead: 'attentive',
     weightScale: effectiveWeightScale(cfg, modalities.length),
+    detachWeights: c.detachWeights,
     weightTemperature: c.weightTemperature,
     synergy: c.synergy,
     camoe: c.camoe,

@@ -86,6 +86,12 @@ const CammsrSchema = z
       .describe(
         "Category-guided modality weights w and the category loss L_CP; false = the 'w/o category guidance' ablation (w fixed to 1/|M|, no L_CP).",
       ),
+    detachWeights: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Stop the next-item loss from shaping the modality weights w (only the category loss trains them); a lever against w collapsing, named in the reference findings.',
+      ),
     categoryWeightScale: z
       .union([nonNegative(), z.literal('modalities')])
       .default(1)

@@ -215,3 +215,8 @@ export function selectRows(a: Tensor, b: Tensor, takeB: Uint8Array): Tensor {
     }
   });
 }
+
+/** The same values with no gradient path back to x (PyTorch's x.detach()). Shares storage. */
+export function detach(x: Tensor): Tensor {
+  return new Tensor(x.data, x.shape);
+}

@@ -1,0 +1,640 @@
+/**
+ * `npm run experiments`: the paper-style experiments (main comparison, ablations, robustness to
+ * noisy categories, feature encoders) on the real datasets, over several seeds, and
+ * docs/results.md generated from their results.
+ *
+ * Incremental and resumable: each (dataset, variant, seed) run lives in
+ * <work>/runs/<dataset>/<variant>/seed-<n>/ (checkpoints included); a finished run is skipped,
+ * an interrupted one resumed. Each finished run's small files are copied to
+ * experiments/results/<dataset>/<variant>/seed-<n>/ (committed: our numbers survive the work
+ * folder), and the report reads only those. Each run trains in its own process, so that its
+ * peak RSS is its own and a crash loses one run only.
+ *
+ *   --datasets a,b     subset of movielens-100k, amazon-beauty, amazon-scientific
+ *   --groups a,b       subset of main, ablations, robustness, encoders (default: all)
+ *   --seeds 1,2,3      seeds (default: the plan's)
+ *   --variants a,b     only these variants of the selected groups
+ *   --work <dir>       prepared datasets and run directories (default experiments/work, gitignored)
+ *   --max-epochs N     cap train.epochs (quick checks; such runs are marked † in the report)
+ *   --report-only      only regenerate docs/results.md from experiments/results/
+ *   --dry-run          print every command that would run, run nothing
+ *   --results <dir>    results tree (default experiments/results)
+ *   --report <file>    report file (default docs/results.md)
+ *   --json             one JSON object as the last line
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatTable } from '../src/cli/table.js';
+import { Dataset, type Manifest } from '../src/data/dataset.js';
+import { prepareDataset, type PrepareOptions } from '../src/data/prepare.js';
+import { datasetStats } from '../src/data/stats.js';
+import { resolveConfig, type ModelName } from '../src/train/config.js';
+import { train, type RunMetrics } from '../src/train/trainer.js';
+import { machine, parseArgs } from './common.js';
+import {
+  datasetRecordFile,
+  encoderKey,
+  gitState,
+  GROUP_NAMES,
+  machineInfo,
+  notApplicable,
+  notAvailable,
+  preparedName,
+  RESULT_FILES,
+  runOverrides,
+  runResultDir,
+  variantByName,
+  writeReport,
+  type DatasetPlan,
+  type DatasetRecord,
+  type ExperimentPlan,
+  type ExperimentRecord,
+  type GroupName,
+  type VariantPlan,
+} from './results-report.js';
+
+const SELF = fileURLToPath(import.meta.url);
+/** The repository root (this file runs as dist/bench/experiments.js). */
+export const REPO = resolve(dirname(SELF), '../..');
+const SHARED = process.env.CAMMSR_SHARED_DATASETS ?? resolve(REPO, '../shared/datasets');
+const REFERENCE = resolve(REPO, '../shared/design/reference-findings.md');
+const DEFAULT_RESULTS = join(REPO, 'experiments', 'results');
+const DEFAULT_REPORT = join(REPO, 'docs', 'results.md');
+const DEFAULT_WORK = join(REPO, 'experiments', 'work');
+
+const cammsr = (
+  name: string,
+  label: string,
+  set: string[],
+  extra: Partial<VariantPlan> = {},
+): VariantPlan => ({
+  name,
+  label,
+  model: 'cammsr',
+  set,
+  ...extra,
+});
+const baseline = (model: ModelName, label: string): VariantPlan => ({ name: model, label, model, set: [] });
+
+/** The experiments, declaratively. Variant names are the run directories: keep them stable. */
+export const PLAN: ExperimentPlan = {
+  seeds: [1, 2, 3],
+  datasets: [
+    {
+      name: 'movielens-100k',
+      content: 'ID + text (titles) + image (posters); genres; timestamps',
+      timestamps: true,
+      images: true,
+      prepare: (shared) => ({
+        format: 'recbole',
+        input: join(shared, 'movielens-100k'),
+        images: join(shared, 'movielens-100k', 'posters'),
+        kcore: { user: 5, item: 5 },
+      }),
+      // The reference protocol's dropout for this small, dense dataset.
+      overrides: ['hiddenDropout=0.2', 'attnDropout=0.2'],
+    },
+    {
+      name: 'amazon-beauty',
+      content: 'ID + text (short titles); brand and sub-category ids',
+      timestamps: false,
+      images: false,
+      prepare: (shared) => ({ format: 's3rec', input: join(shared, 'amazon-beauty', 'Beauty.txt') }),
+      overrides: ['hiddenDropout=0.5', 'attnDropout=0.5'],
+    },
+    {
+      name: 'amazon-scientific',
+      content: 'ID + rich text (title, description, brand); category paths',
+      timestamps: false,
+      images: false,
+      prepare: (shared) => ({ format: 'lcrec', input: join(shared, 'amazon-scientific') }),
+      overrides: ['hiddenDropout=0.5', 'attnDropout=0.5'],
+    },
+  ],
+  variants: [
+    baseline('popularity', 'Popularity'),
+    baseline('sasrec', 'SASRec'),
+    baseline('fusion-sum', 'Fusion (sum)'),
+    baseline('fusion-concat', 'Fusion (concat)'),
+    baseline('hm4sr', 'HM4SR-style'),
+    cammsr('cammsr', 'CAMMSR', [], { noise: 0 }),
+    cammsr('cammsr-no-camoe', 'w/o CAMoE', ['cammsr.camoe=false']),
+    cammsr('cammsr-no-category', 'w/o category guidance', ['cammsr.categoryGuidance=false']),
+    cammsr('cammsr-no-synergy', 'w/o synergy', ['cammsr.synergy=false']),
+    cammsr('cammsr-no-mscl', 'w/o MSCL', ['cammsr.lambda=0']),
+    cammsr('cammsr-layernorm', 'LayerNorm instead of DyT', ['cammsr.inputNorm=layernorm']),
+    cammsr('cammsr-no-time', 'w/o time', ['cammsr.time=off'], { requires: 'timestamps' }),
+    cammsr('cammsr-id-only', 'ID only', ['cammsr.modalities=id']),
+    cammsr('cammsr-noise-0.1', '10% noisy categories', ['cammsr.categoryNoise=0.1'], { noise: 0.1 }),
+    cammsr('cammsr-noise-0.2', '20% noisy categories', ['cammsr.categoryNoise=0.2'], { noise: 0.2 }),
+    cammsr('cammsr-noise-0.4', '40% noisy categories', ['cammsr.categoryNoise=0.4'], { noise: 0.4 }),
+    cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
+    cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
+  ],
+  // A group lists the shared runs its tables compare with (cammsr): they run once.
+  groups: [
+    {
+      name: 'main',
+      title: 'Main comparison',
+      variants: ['popularity', 'sasrec', 'fusion-sum', 'fusion-concat', 'hm4sr', 'cammsr'],
+    },
+    {
+      name: 'ablations',
+      title: 'Ablations',
+      variants: [
+        'cammsr',
+        'cammsr-no-camoe',
+        'cammsr-no-category',
+        'cammsr-no-synergy',
+        'cammsr-no-mscl',
+        'cammsr-layernorm',
+        'cammsr-no-time',
+        'cammsr-id-only',
+      ],
+    },
+    {
+      name: 'robustness',
+      title: 'Robustness to noisy categories',
+      variants: ['cammsr', 'cammsr-noise-0.1', 'cammsr-noise-0.2', 'cammsr-noise-0.4'],
+    },
+    {
+      name: 'encoders',
+      title: 'Feature encoders',
+      variants: ['cammsr', 'cammsr-word-vectors', 'cammsr-no-image'],
+    },
+  ],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Expanding the plan into runs.
+
+export interface PlannedRun {
+  dataset: DatasetPlan;
+  variant: VariantPlan;
+  seed: number;
+  /** The selected groups that list this run. */
+  groups: GroupName[];
+  /** Why it cannot run here (word vectors without their package), or null. */
+  unavailable: string | null;
+}
+
+export interface Selection {
+  datasets: string[];
+  groups: GroupName[];
+  seeds: number[];
+  variants?: string[];
+}
+
+export function expandPlan(plan: ExperimentPlan, sel: Selection): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  for (const name of sel.datasets) {
+    const ds = plan.datasets.find((d) => d.name === name);
+    if (!ds)
+      throw new Error(`unknown dataset ${name}: expected ${plan.datasets.map((d) => d.name).join(', ')}`);
+    const byVariant = new Map<string, GroupName[]>();
+    for (const g of plan.groups.filter((x) => sel.groups.includes(x.name)))
+      for (const v of g.variants) byVariant.set(v, [...(byVariant.get(v) ?? []), g.name]);
+    for (const [vname, groups] of byVariant) {
+      if (sel.variants && !sel.variants.includes(vname)) continue;
+      const v = variantByName(plan, vname);
+      if (notApplicable(ds, v)) continue;
+      for (const seed of sel.seeds)
+        runs.push({ dataset: ds, variant: v, seed, groups, unavailable: notAvailable(v) });
+    }
+  }
+  return runs;
+}
+
+type Status = 'done' | 'resume' | 'restart' | 'new' | 'unavailable';
+
+interface Paths {
+  work: string;
+  results: string;
+}
+
+const runWorkDir = (p: Paths, r: PlannedRun) =>
+  join(p.work, 'runs', r.dataset.name, r.variant.name, `seed-${r.seed}`);
+const datasetDir = (p: Paths, ds: DatasetPlan, v: VariantPlan) =>
+  join(p.work, 'datasets', preparedName(ds, v));
+
+function statusOf(p: Paths, r: PlannedRun): Status {
+  if (r.unavailable) return 'unavailable';
+  const work = runWorkDir(p, r);
+  const results = runResultDir(p.results, r.dataset.name, r.variant.name, r.seed);
+  if (existsSync(join(results, 'metrics.json')) || existsSync(join(work, 'metrics.json'))) return 'done';
+  if (existsSync(join(work, 'state.json'))) return 'resume';
+  return existsSync(work) ? 'restart' : 'new';
+}
+
+/** Paths shown relative to the repository when inside or beside it: commands that read the same everywhere. */
+const show = (path: string) => {
+  const rel = relative(REPO, path);
+  return rel.startsWith('../..') || rel === '' ? path : rel;
+};
+
+function prepareOptions(p: Paths, ds: DatasetPlan, v: VariantPlan): PrepareOptions {
+  const text = v.text === 'word-vectors' ? { wordVectors: 'wink' } : 'tfidf';
+  return { ...ds.prepare(SHARED), text, image: v.image ?? 'pixels', out: datasetDir(p, ds, v) };
+}
+
+function prepareCommand(o: PrepareOptions): string {
+  const a = ['cammsr prepare', o.format, '--input', show(o.input!)];
+  if (o.images) a.push('--images', show(o.images));
+  if (o.kcore)
+    a.push(
+      ...(o.kcore.user === o.kcore.item
+        ? ['--kcore', String(o.kcore.user)]
+        : ['--user-core', String(o.kcore.user), '--item-core', String(o.kcore.item)]),
+    );
+  if (typeof o.text === 'object' && 'wordVectors' in o.text)
+    a.push('--text word-vectors --word-vectors', o.text.wordVectors);
+  else a.push('--text', String(o.text));
+  a.push('--image', String(o.image), '--out', show(o.out));
+  return a.join(' ');
+}
+
+function trainCommand(p: Paths, r: PlannedRun, maxEpochs?: number): string {
+  return [
+    'cammsr train --data',
+    show(datasetDir(p, r.dataset, r.variant)),
+    '--model',
+    r.variant.model,
+    '--seed',
+    String(r.seed),
+    ...runOverrides(r.dataset, r.variant, maxEpochs).map((s) => `--set ${s}`),
+    '--out',
+    show(runWorkDir(p, r)),
+  ].join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preparing datasets and training (the child process).
+
+const readManifest = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+
+/** Prepares the dataset a variant needs unless it is cached; records its statistics and checksum. */
+async function ensureDataset(p: Paths, ds: DatasetPlan, v: VariantPlan): Promise<string> {
+  const o = prepareOptions(p, ds, v);
+  const record = datasetRecordFile(p.results, ds.name, encoderKey(v));
+  let warnings: string[] | null = null;
+  let seconds: number | null = null;
+  if (!existsSync(join(o.out, 'manifest.json'))) {
+    if (!existsSync(SHARED))
+      throw new Error(`the shared datasets are not at ${SHARED} (set CAMMSR_SHARED_DATASETS)`);
+    console.log(`preparing ${preparedName(ds, v)}: ${prepareCommand(o)}`);
+    const t0 = performance.now();
+    const r = await prepareDataset(o);
+    seconds = (performance.now() - t0) / 1000;
+    warnings = r.warnings;
+    for (const w of warnings) console.log(`  warning: ${w}`);
+    console.log(`  prepared in ${seconds.toFixed(1)} s, checksum ${r.manifest.checksum}`);
+  }
+  const manifest = readManifest(o.out);
+  const prev = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as DatasetRecord) : null;
+  if (prev && prev.checksum !== manifest.checksum)
+    console.log(
+      `  warning: ${preparedName(ds, v)} now has checksum ${manifest.checksum.slice(0, 12)}, the results recorded ${prev.checksum.slice(0, 12)} (the record is updated)`,
+    );
+  if (!prev || prev.checksum !== manifest.checksum) {
+    const rec: DatasetRecord = {
+      key: preparedName(ds, v),
+      dataset: ds.name,
+      text: v.text ?? 'tfidf',
+      image: v.image ?? 'pixels',
+      command: prepareCommand(o),
+      checksum: manifest.checksum,
+      stats: datasetStats(Dataset.load(o.out)),
+      encoders: Object.fromEntries(
+        Object.entries(manifest.modalities).map(([m, info]) => [
+          m,
+          { encoder: info.encoder, dim: info.dim, coverage: info.coverage },
+        ]),
+      ),
+      warnings,
+      prepared: new Date().toISOString(),
+      seconds,
+    };
+    mkdirSync(dirname(record), { recursive: true });
+    writeFileSync(record, JSON.stringify(rec, null, 2) + '\n');
+  }
+  return o.out;
+}
+
+interface ChildSpec {
+  dataset: string;
+  variant: string;
+  seed: number;
+  data: string;
+  out: string;
+  maxEpochs: number | null;
+  command: string;
+  invocation: string;
+}
+
+/** Trains one run in this (child) process, resuming it when it was interrupted. */
+async function childRun(spec: ChildSpec): Promise<void> {
+  const ds = PLAN.datasets.find((d) => d.name === spec.dataset)!;
+  const v = variantByName(PLAN, spec.variant);
+  const overrides = runOverrides(ds, v, spec.maxEpochs ?? undefined);
+  const config = resolveConfig({ cli: { model: v.model, seed: spec.seed }, overrides });
+  const resume = existsSync(join(spec.out, 'state.json'));
+  // Interrupted before its first epoch ended: nothing worth keeping.
+  if (!resume && existsSync(spec.out) && !existsSync(join(spec.out, 'metrics.json')))
+    rmSync(spec.out, { recursive: true, force: true });
+  const t0 = performance.now();
+  await train({
+    data: spec.data,
+    out: spec.out,
+    config,
+    resume,
+    events: {
+      epoch: (e) => {
+        const loss = Object.entries(e.loss)
+          .filter(([k]) => k !== 'total')
+          .map(([k, x]) => `${k} ${x.toFixed(4)}`)
+          .join(' ');
+        const val = e.validation
+          ? `  val ${config.train.validationMetric} ${e.validation[config.train.validationMetric].toFixed(4)}${e.best ? ' *' : ''}`
+          : '';
+        console.log(`  epoch ${String(e.epoch).padStart(3)}  ${loss}${val}  ${e.seconds.toFixed(1)} s`);
+      },
+      message: (text) => console.log(`  ${text}`),
+    },
+  });
+  const rec: ExperimentRecord = {
+    dataset: spec.dataset,
+    variant: spec.variant,
+    seed: spec.seed,
+    model: v.model,
+    encoder: encoderKey(v),
+    overrides,
+    command: spec.command,
+    invocation: spec.invocation,
+    maxEpochs: spec.maxEpochs,
+    resumed: resume,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    wallSeconds: (performance.now() - t0) / 1000,
+    finished: new Date().toISOString(),
+    machine: machineInfo(),
+    git: gitState(REPO),
+  };
+  writeFileSync(join(spec.out, 'experiment.json'), JSON.stringify(rec, null, 2) + '\n');
+}
+
+/** Copies a finished run's small files into the results tree; the log without per-category weights (MBs on Amazon). */
+function copyResults(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const f of RESULT_FILES) {
+    const src = join(from, f);
+    if (!existsSync(src)) continue;
+    if (f !== 'log.jsonl') {
+      copyFileSync(src, join(to, f));
+      continue;
+    }
+    const lines = readFileSync(src, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const e = JSON.parse(l);
+        if (e.diagnostics) delete e.diagnostics.categoryWeights;
+        return JSON.stringify(e);
+      });
+    writeFileSync(join(to, f), lines.map((l) => l + '\n').join(''));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command.
+
+const list = (s: string | undefined) =>
+  s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    datasets: 'string',
+    groups: 'string',
+    seeds: 'string',
+    variants: 'string',
+    work: 'string',
+    results: 'string',
+    report: 'string',
+    'max-epochs': 'number',
+    'report-only': 'flag',
+    'dry-run': 'flag',
+    json: 'flag',
+    'child-run': 'string',
+  });
+  if (args['child-run']) {
+    await childRun(JSON.parse(args['child-run'] as string) as ChildSpec);
+    return 0;
+  }
+  const paths: Paths = {
+    work: resolve((args.work as string | undefined) ?? DEFAULT_WORK),
+    results: resolve((args.results as string | undefined) ?? DEFAULT_RESULTS),
+  };
+  const reportFile = resolve((args.report as string | undefined) ?? DEFAULT_REPORT);
+  const report = () =>
+    writeReport({ plan: PLAN, results: paths.results, reference: REFERENCE, out: reportFile });
+
+  if (args['report-only']) {
+    report();
+    console.log(`wrote ${show(reportFile)} from ${show(paths.results)}`);
+    if (args.json) console.log(JSON.stringify({ report: reportFile, results: paths.results }));
+    return 0;
+  }
+
+  const groups = (list(args.groups as string | undefined) ?? [...GROUP_NAMES]) as GroupName[];
+  for (const g of groups)
+    if (!GROUP_NAMES.includes(g)) throw new Error(`unknown group ${g}: expected ${GROUP_NAMES.join(', ')}`);
+  const seeds = (list(args.seeds as string | undefined) ?? PLAN.seeds.map(String)).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--seeds: "${s}" is not a non-negative integer`);
+    return n;
+  });
+  const variants = list(args.variants as string | undefined);
+  for (const v of variants ?? []) variantByName(PLAN, v);
+  const maxEpochs = args['max-epochs'] as number | undefined;
+  if (maxEpochs !== undefined && (!Number.isInteger(maxEpochs) || maxEpochs < 1))
+    throw new Error(`--max-epochs must be a positive integer, got ${maxEpochs}`);
+  const sel: Selection = {
+    datasets: list(args.datasets as string | undefined) ?? PLAN.datasets.map((d) => d.name),
+    groups,
+    seeds,
+    variants,
+  };
+  const runs = expandPlan(PLAN, sel);
+  if (variants && runs.length === 0)
+    console.log(`note: none of --variants ${variants.join(',')} is in the groups ${groups.join(',')}`);
+  const invocation = `npm run experiments --${argv.length ? ' ' + argv.join(' ') : ''}`.replace(/ --$/, '');
+
+  const statuses = runs.map((r) => statusOf(paths, r));
+  const perGroup = groups.map((g) => {
+    const mine = runs.filter((r) => r.groups.includes(g));
+    return `${g} ${mine.length}${mine.some((r) => r.unavailable) ? ` (${mine.filter((r) => r.unavailable).length} not available here)` : ''}`;
+  });
+  console.log(
+    `plan: ${runs.length} runs (${perGroup.join(', ')}; shared runs counted in each group) on ${sel.datasets.join(', ')}, seeds ${seeds.join(',')}; work ${show(paths.work)}`,
+  );
+
+  if (args['dry-run']) {
+    const needed = new Map<string, PrepareOptions>();
+    for (const r of runs)
+      if (!r.unavailable)
+        needed.set(preparedName(r.dataset, r.variant), prepareOptions(paths, r.dataset, r.variant));
+    console.log('\ndatasets:');
+    for (const [name, o] of needed) {
+      const cached = existsSync(join(o.out, 'manifest.json'));
+      console.log(
+        `  ${name}: ${cached ? `cached, checksum ${readManifest(o.out).checksum}` : prepareCommand(o)}`,
+      );
+    }
+    console.log('\nruns:');
+    runs.forEach((r, i) => {
+      const s = statuses[i];
+      const what = s === 'done' ? 'finished, skipped' : s === 'unavailable' ? r.unavailable : s;
+      console.log(
+        `  [${what}] ${r.dataset.name} / ${r.variant.name} / seed ${r.seed}  (${r.groups.join(', ')})`,
+      );
+      if (s !== 'done' && s !== 'unavailable') console.log(`      ${trainCommand(paths, r, maxEpochs)}`);
+    });
+    const count = (s: Status) => statuses.filter((x) => x === s).length;
+    console.log(
+      `\nwould train ${count('new') + count('restart')} new and resume ${count('resume')} runs; ${count('done')} finished, ${count('unavailable')} not available here`,
+    );
+    if (args.json)
+      console.log(
+        JSON.stringify({
+          dryRun: true,
+          runs: runs.map((r, i) => ({
+            dataset: r.dataset.name,
+            variant: r.variant.name,
+            seed: r.seed,
+            groups: r.groups,
+            status: statuses[i],
+            command: statuses[i] === 'unavailable' ? null : trainCommand(paths, r, maxEpochs),
+          })),
+        }),
+      );
+    return 0;
+  }
+
+  interface Outcome {
+    dataset: string;
+    variant: string;
+    seed: number;
+    status: string;
+    metrics?: RunMetrics;
+  }
+  const outcomes: Outcome[] = [];
+  let interrupted = false;
+  for (const [i, r] of runs.entries()) {
+    const tag = `[${i + 1}/${runs.length}] ${r.dataset.name} / ${r.variant.name} / seed ${r.seed}`;
+    const base = { dataset: r.dataset.name, variant: r.variant.name, seed: r.seed };
+    const work = runWorkDir(paths, r);
+    const dest = runResultDir(paths.results, r.dataset.name, r.variant.name, r.seed);
+    const status = statusOf(paths, r);
+    if (status === 'unavailable') {
+      console.log(`${tag}: ${r.unavailable}`);
+      outcomes.push({ ...base, status: 'not available here' });
+      continue;
+    }
+    if (status === 'done') {
+      // Finished in the work folder but never copied (interrupted in between): copy now.
+      if (!existsSync(join(dest, 'metrics.json'))) copyResults(work, dest);
+      const metrics = JSON.parse(readFileSync(join(dest, 'metrics.json'), 'utf8')) as RunMetrics;
+      console.log(`${tag}: finished earlier, skipped`);
+      outcomes.push({ ...base, status: 'finished earlier', metrics });
+      continue;
+    }
+    console.log(`${tag}${status === 'resume' ? ' (resuming)' : ''}`);
+    const data = await ensureDataset(paths, r.dataset, r.variant);
+    const spec: ChildSpec = {
+      ...base,
+      data,
+      out: work,
+      maxEpochs: maxEpochs ?? null,
+      command: trainCommand(paths, r, maxEpochs),
+      invocation,
+    };
+    const res = spawnSync(process.execPath, [SELF, '--child-run', JSON.stringify(spec)], {
+      stdio: 'inherit',
+    });
+    if (res.signal) {
+      interrupted = true;
+      outcomes.push({ ...base, status: `interrupted (${res.signal})` });
+      break;
+    }
+    if (res.status !== 0) {
+      console.log(
+        `  failed (exit ${res.status}); its directory ${show(work)} is kept for --resume or inspection`,
+      );
+      outcomes.push({ ...base, status: 'failed' });
+      continue;
+    }
+    copyResults(work, dest);
+    const metrics = JSON.parse(readFileSync(join(dest, 'metrics.json'), 'utf8')) as RunMetrics;
+    console.log(
+      `  test NDCG@10 ${metrics.test['NDCG@10'].toFixed(4)}, HR@10 ${metrics.test['HR@10'].toFixed(4)} (best epoch ${metrics.bestEpoch} of ${metrics.epochs}, ${metrics.secondsPerEpoch.toFixed(1)} s/epoch)`,
+    );
+    outcomes.push({ ...base, status: status === 'resume' ? 'resumed' : 'trained', metrics });
+    report(); // after every run, so an interrupted session still leaves an up-to-date page
+  }
+  report();
+
+  console.log(
+    '\n' +
+      formatTable(
+        ['dataset', 'variant', 'seed', 'status', 'test HR@10', 'test NDCG@10', 'epochs', 's/epoch'],
+        outcomes.map((o) => [
+          o.dataset,
+          o.variant,
+          o.seed,
+          o.status,
+          o.metrics ? o.metrics.test['HR@10'] : '-',
+          o.metrics ? o.metrics.test['NDCG@10'] : '-',
+          o.metrics ? o.metrics.epochs : '-',
+          o.metrics ? o.metrics.secondsPerEpoch : '-',
+        ]),
+      ),
+  );
+  console.log(`wrote ${show(reportFile)}`);
+  const failed = outcomes.filter((o) => o.status === 'failed').length;
+  if (args.json)
+    console.log(
+      JSON.stringify({
+        bench: 'experiments',
+        machine: machine(),
+        selection: sel,
+        maxEpochs: maxEpochs ?? null,
+        runs: outcomes.map((o) => ({
+          dataset: o.dataset,
+          variant: o.variant,
+          seed: o.seed,
+          status: o.status,
+          test: o.metrics?.test ?? null,
+          testMasked: o.metrics?.testMasked ?? null,
+        })),
+        failed,
+        interrupted,
+        report: reportFile,
+      }),
+    );
+  return interrupted ? 130 : failed ? 1 : 0;
+}
+
+// Runs only as a script: the test imports PLAN and expandPlan.
+if (process.argv[1] && resolve(process.argv[1]) === SELF) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (err) {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+  }
+}
