@@ -166,6 +166,7 @@ test('every ablation builds, trains a step and scores all items', () => {
     { msclPairs: 'all' },
     { weightScale: 3, weightTemperature: 0.5, gateTemperature: 2 },
     { detachWeights: true },
+    { viewLoss: 1 },
   ];
   const batch = trainingBatch(seqs, 10, times);
   for (const v of variants) {

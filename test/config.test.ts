@@ -66,6 +66,7 @@ test('defaults: every option of the spec at its documented value', () => {
       expertKind: 'linear',
       gateTemperature: 1,
       categoryGuidance: true,
+      viewLoss: 0,
       detachWeights: false,
       categoryWeightScale: 1,
       weightTemperature: 1,

@@ -70,6 +70,11 @@ export interface CammsrConfig {
   categoryHead: 'attentive' | 'concat';
   /** Scale s of the residual ē_m = e_m + s·w_m·ê_m. */
   weightScale: number;
+  /**
+   * Weight of an auxiliary category loss on each modality's own prediction c_m (0 = off), so
+   * that every view is a calibrated predictor the attention can compare.
+   */
+  viewLoss: number;
   /** Only the category loss trains w: the residual uses a detached copy of w. */
   detachWeights: boolean;
   /** Temperature of the softmax that turns modality scores into weights. */
@@ -109,6 +114,7 @@ export const CAMMSR_DEFAULTS: Omit<CammsrConfig, 'modalities' | 'time'> = {
   categoryHead: 'attentive',
   weightScale: 1,
   detachWeights: false,
+  viewLoss: 0,
   weightTemperature: 1,
   synergy: true,
   camoe: true,
@@ -181,7 +187,13 @@ class Camoe extends Module {
    * w [R, |M|] (for diagnostics), the gates, and the fused category logits (null when the
    * model has no category head).
    */
-  forward(e: Tensor[]): { out: Tensor[]; w: Tensor | null; gates: Tensor[]; categoryLogits: Tensor | null } {
+  forward(e: Tensor[]): {
+    out: Tensor[];
+    w: Tensor | null;
+    gates: Tensor[];
+    categoryLogits: Tensor | null;
+    views: Tensor[];
+  } {
     const cfg = this.cfg;
     const M = e.length;
     const d = cfg.dim;
@@ -204,8 +216,9 @@ class Camoe extends Module {
     // Category-guided modality weights w (or their ablations), and the category logits.
     let w: Tensor | null = null;
     let categoryLogits: Tensor | null = null;
+    let views: Tensor[] = [];
     if (this.categoryViews && this.scorer && this.query) {
-      const views = e.map((em, m) => this.categoryViews!.items[m].forward(em));
+      views = e.map((em, m) => this.categoryViews!.items[m].forward(em));
       const scores = views.map((c) => matmul(tanh(this.scorer!.forward(c)), this.query!));
       w = softmax(scale(M === 1 ? scores[0] : concat(scores, -1), 1 / cfg.weightTemperature));
       categoryLogits = addN(...views.map((c, m) => mul(c, slice(w!, 1, m, m + 1))));
@@ -221,7 +234,7 @@ class Camoe extends Module {
       const contribution = wm ? mul(mixed[m], wm) : scale(mixed[m], 1 / M);
       return add(em, scale(contribution, cfg.weightScale));
     });
-    return { out, w, gates, categoryLogits };
+    return { out, w, gates, categoryLogits, views };
   }
 }
 
@@ -348,6 +361,11 @@ export class Cammsr extends Module implements SequentialRecommender {
       const lcp = bceWithLogits(moe.categoryLogits, y);
       terms.cp = lcp.item();
       parts.push(scale(lcp, cfg.beta));
+      if (cfg.viewLoss > 0 && moe.views.length > 0) {
+        const lv = scale(addN(...moe.views.map((c) => bceWithLogits(c, y))), 1 / moe.views.length);
+        terms.views = lv.item();
+        parts.push(scale(lv, cfg.beta * cfg.viewLoss));
+      }
     }
     if (moe && this.training) this.accumulateStats(batch, moe.w, moe.gates);
 

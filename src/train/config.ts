@@ -86,6 +86,11 @@ const CammsrSchema = z
       .describe(
         "Category-guided modality weights w and the category loss L_CP; false = the 'w/o category guidance' ablation (w fixed to 1/|M|, no L_CP).",
       ),
+    viewLoss: nonNegative()
+      .default(0)
+      .describe(
+        "Weight of an auxiliary category loss on each modality's own prediction c_m (added to β·L_CP, averaged over modalities); 0 = off, the spec's form.",
+      ),
     detachWeights: z
       .boolean()
       .default(false)
