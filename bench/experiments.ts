@@ -5,7 +5,8 @@
  *
  * Incremental and resumable: each (dataset, variant, seed) run lives in
  * <work>/runs/<dataset>/<variant>/seed-<n>/ (checkpoints included); a finished run is skipped,
- * an interrupted one resumed. Each finished run's small files are copied to
+ * an interrupted one resumed, and one finished under a smaller --max-epochs (a quick check)
+ * trained again from scratch. Each finished run's small files are copied to
  * experiments/results/<dataset>/<variant>/seed-<n>/ (committed: our numbers survive the work
  * folder), and the report reads only those. Each run trains in its own process, so that its
  * peak RSS is its own and a crash loses one run only.
@@ -207,7 +208,7 @@ export function expandPlan(plan: ExperimentPlan, sel: Selection): PlannedRun[] {
   return runs;
 }
 
-type Status = 'done' | 'resume' | 'restart' | 'new' | 'unavailable';
+type Status = 'done' | 'resume' | 'restart' | 'new' | 'rerun' | 'unavailable';
 
 interface Paths {
   work: string;
@@ -219,11 +220,25 @@ const runWorkDir = (p: Paths, r: PlannedRun) =>
 const datasetDir = (p: Paths, ds: DatasetPlan, v: VariantPlan) =>
   join(p.work, 'datasets', preparedName(ds, v));
 
-function statusOf(p: Paths, r: PlannedRun): Status {
+/** The epoch cap a finished run was made with (null: none), from its experiment.json. */
+function cappedAt(dir: string): number | null {
+  const f = join(dir, 'experiment.json');
+  return existsSync(f) ? ((JSON.parse(readFileSync(f, 'utf8')) as ExperimentRecord).maxEpochs ?? null) : null;
+}
+
+/**
+ * What running `r` means now. A run finished under a smaller --max-epochs than asked for now
+ * (a quick check) is not a result: 'rerun' trains it again from scratch.
+ */
+function statusOf(p: Paths, r: PlannedRun, maxEpochs?: number): Status {
   if (r.unavailable) return 'unavailable';
   const work = runWorkDir(p, r);
   const results = runResultDir(p.results, r.dataset.name, r.variant.name, r.seed);
-  if (existsSync(join(results, 'metrics.json')) || existsSync(join(work, 'metrics.json'))) return 'done';
+  const finished = [results, work].find((d) => existsSync(join(d, 'metrics.json')));
+  if (finished) {
+    const cap = cappedAt(finished);
+    return cap !== null && (maxEpochs === undefined || cap < maxEpochs) ? 'rerun' : 'done';
+  }
   if (existsSync(join(work, 'state.json'))) return 'resume';
   return existsSync(work) ? 'restart' : 'new';
 }
@@ -474,7 +489,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`note: none of --variants ${variants.join(',')} is in the groups ${groups.join(',')}`);
   const invocation = `npm run experiments --${argv.length ? ' ' + argv.join(' ') : ''}`.replace(/ --$/, '');
 
-  const statuses = runs.map((r) => statusOf(paths, r));
+  const statuses = runs.map((r) => statusOf(paths, r, maxEpochs));
   const perGroup = groups.map((g) => {
     const mine = runs.filter((r) => r.groups.includes(g));
     return `${g} ${mine.length}${mine.some((r) => r.unavailable) ? ` (${mine.filter((r) => r.unavailable).length} not available here)` : ''}`;
@@ -498,7 +513,14 @@ async function main(argv: string[]): Promise<number> {
     console.log('\nruns:');
     runs.forEach((r, i) => {
       const s = statuses[i];
-      const what = s === 'done' ? 'finished, skipped' : s === 'unavailable' ? r.unavailable : s;
+      const what =
+        s === 'done'
+          ? 'finished, skipped'
+          : s === 'rerun'
+            ? 'rerun: finished with fewer epochs (--max-epochs)'
+            : s === 'unavailable'
+              ? r.unavailable
+              : s;
       console.log(
         `  [${what}] ${r.dataset.name} / ${r.variant.name} / seed ${r.seed}  (${r.groups.join(', ')})`,
       );
@@ -506,7 +528,7 @@ async function main(argv: string[]): Promise<number> {
     });
     const count = (s: Status) => statuses.filter((x) => x === s).length;
     console.log(
-      `\nwould train ${count('new') + count('restart')} new and resume ${count('resume')} runs; ${count('done')} finished, ${count('unavailable')} not available here`,
+      `\nwould train ${count('new') + count('restart') + count('rerun')} new and resume ${count('resume')} runs; ${count('done')} finished, ${count('unavailable')} not available here`,
     );
     if (args.json)
       console.log(
@@ -539,7 +561,7 @@ async function main(argv: string[]): Promise<number> {
     const base = { dataset: r.dataset.name, variant: r.variant.name, seed: r.seed };
     const work = runWorkDir(paths, r);
     const dest = runResultDir(paths.results, r.dataset.name, r.variant.name, r.seed);
-    const status = statusOf(paths, r);
+    const status = statusOf(paths, r, maxEpochs);
     if (status === 'unavailable') {
       console.log(`${tag}: ${r.unavailable}`);
       outcomes.push({ ...base, status: 'not available here' });
@@ -553,7 +575,14 @@ async function main(argv: string[]): Promise<number> {
       outcomes.push({ ...base, status: 'finished earlier', metrics });
       continue;
     }
-    console.log(`${tag}${status === 'resume' ? ' (resuming)' : ''}`);
+    if (status === 'rerun') {
+      // A quick check's numbers are replaced, not mixed with a real run's.
+      rmSync(work, { recursive: true, force: true });
+      rmSync(dest, { recursive: true, force: true });
+    }
+    console.log(
+      `${tag}${status === 'resume' ? ' (resuming)' : status === 'rerun' ? ' (again: it was a --max-epochs quick check)' : ''}`,
+    );
     const data = await ensureDataset(paths, r.dataset, r.variant);
     const spec: ChildSpec = {
       ...base,

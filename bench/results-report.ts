@@ -380,9 +380,21 @@ class Cell {
   }
 }
 
-const sameRun = (a: RunConfig, b: RunConfig) =>
-  JSON.stringify({ ...a, train: { ...a.train, epochs: 0 } }) ===
-  JSON.stringify({ ...b, train: { ...b.train, epochs: 0 } });
+/**
+ * Whether a run's stored configuration is the plan's, train.epochs aside. Options the stored
+ * one lacks are ignored: they were added to the schema later, with defaults that keep behaviour.
+ */
+export function sameRun(stored: RunConfig, planned: RunConfig): boolean {
+  const strip = (c: RunConfig) => ({ ...c, train: { ...c.train, epochs: 0 } });
+  const covers = (a: unknown, b: unknown): boolean => {
+    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+      const bo = b as Record<string, unknown>;
+      return Object.entries(a).every(([k, v]) => Object.hasOwn(bo, k) && covers(v, bo[k]));
+    }
+    return JSON.stringify(a) === JSON.stringify(b);
+  };
+  return covers(strip(stored), strip(planned));
+}
 
 export function buildReport(o: ReportOptions): string {
   const { plan, results } = o;
@@ -410,6 +422,8 @@ export function buildReport(o: ReportOptions): string {
   const variantsOf = (name: GroupName) => (group(name)?.variants ?? []).map((n) => variantByName(plan, n));
   const absent = (ds: DatasetPlan, v: VariantPlan, c: Cell) =>
     notApplicable(ds, v) ?? (c.runs.length === 0 ? (notAvailable(v) ?? NOT_RUN) : null);
+  // A metric cell of an absent row: "not run yet" in every cell, other reasons once (seeds column).
+  const blank = (miss: string | null) => (miss === null ? null : miss === NOT_RUN ? NOT_RUN : '—');
 
   let reference: ReferenceRow[] = [];
   let referenceNote: string;
@@ -508,14 +522,21 @@ export function buildReport(o: ReportOptions): string {
 
   // Datasets.
   p('', '## Datasets', '');
+  for (const ds of plan.datasets) p(`- ${ds.name}: ${ds.content}.`);
   const dsRows: string[][] = [];
   const prepareCommands: string[] = [];
   for (const ds of plan.datasets) {
-    const keys = [...new Set(plan.variants.filter((v) => !notApplicable(ds, v)).map((v) => encoderKey(v)))];
-    for (const key of keys) {
+    const flavours = new Map<string, VariantPlan>();
+    for (const v of plan.variants)
+      if (!notApplicable(ds, v)) flavours.set(encoderKey(v), flavours.get(encoderKey(v)) ?? v);
+    for (const [key, v] of flavours) {
       const rec = readJson<DatasetRecord>(datasetRecordFile(results, ds.name, key));
       if (!rec) {
-        dsRows.push([`${ds.name}-${key}`, ds.content, ...Array<string>(7).fill('not prepared yet')]);
+        dsRows.push([
+          `${ds.name}-${key}`,
+          notAvailable(v) ?? 'not prepared yet',
+          ...Array<string>(7).fill(''),
+        ]);
         continue;
       }
       const s = rec.stats;
@@ -523,16 +544,16 @@ export function buildReport(o: ReportOptions): string {
         .map(([m, c]) =>
           m === 'id'
             ? 'id'
-            : `${m} ${rec.encoders[m]?.encoder ?? ''} ${rec.encoders[m]?.dim ?? ''}-d (${(100 * c).toFixed(1)}%)`,
+            : `${m} ${rec.encoders[m]?.encoder ?? ''} ${rec.encoders[m]?.dim ?? ''}-d ${(100 * c).toFixed(1)}%`,
         )
         .join(', ');
       dsRows.push([
         rec.key,
-        ds.content,
         String(s.users),
         String(s.items),
         String(s.interactions),
         s.averageLength.toFixed(2),
+        (100 * s.sparsity).toFixed(2) + '%',
         `${s.categories} (${(100 * s.categoryCoverage).toFixed(1)}% of items)`,
         `${mods}; timestamps ${s.timestamps ? 'yes' : 'no'}`,
         `\`${rec.checksum}\``,
@@ -541,14 +562,15 @@ export function buildReport(o: ReportOptions): string {
     }
   }
   p(
+    '',
     mdTable(
       [
         'prepared dataset',
-        'content',
         'users',
         'items',
         'interactions',
         'avg length',
+        'sparsity',
         'categories',
         'modalities (coverage)',
         'checksum',
@@ -581,12 +603,12 @@ export function buildReport(o: ReportOptions): string {
       rows.push([
         `${v.label}${c.marks}`,
         miss ?? c.seeds,
-        ...METRIC_COLUMNS.map((k) => miss ?? cellText(c.summary((m) => m.test[k]))),
+        ...METRIC_COLUMNS.map((k) => blank(miss) ?? cellText(c.summary((m) => m.test[k]))),
       ]);
       masked.push([
         `${v.label}${c.marks}`,
         miss ?? c.seeds,
-        ...['HR@10', 'NDCG@10'].map((k) => miss ?? cellText(c.summary((m) => m.testMasked[k]))),
+        ...['HR@10', 'NDCG@10'].map((k) => blank(miss) ?? cellText(c.summary((m) => m.testMasked[k]))),
       ]);
     }
     for (const r of reference.filter((x) => x.dataset === ds.name)) {
@@ -617,31 +639,41 @@ export function buildReport(o: ReportOptions): string {
     const sasrec = plan.variants.find((v) => v.name === 'sasrec');
     if (anchor && sasrec) {
       const c = cell(ds, sasrec);
-      const gap = (s: Summary | null, ref: number | null) =>
-        ref === null
-          ? '—'
-          : !s
-            ? `${f4(ref)} vs ${NOT_RUN}`
-            : `${f4(s.mean)} vs ${f4(ref)} (${pct((s.mean - ref) / ref)})`;
+      const row = (label: string, s: Summary | null, ref: number | null) => [
+        label,
+        cellText(s),
+        ref === null ? '—' : f4(ref),
+        s && ref !== null ? pct((s.mean - ref) / ref) : '—',
+      ];
       p(
         '',
-        `SASRec anchor (ours vs the PyTorch reference, ${anchor.seeds} seeds; relative gap): ` +
-          `HR@10 ${gap(
-            c.summary((m) => m.test['HR@10']),
-            anchor.hr10.mean,
-          )}, ` +
-          `NDCG@10 ${gap(
-            c.summary((m) => m.test['NDCG@10']),
-            anchor.ndcg10.mean,
-          )}; history masked: ` +
-          `HR@10 ${gap(
-            c.summary((m) => m.testMasked['HR@10']),
-            anchor.hr10.masked,
-          )}, ` +
-          `NDCG@10 ${gap(
-            c.summary((m) => m.testMasked['NDCG@10']),
-            anchor.ndcg10.masked,
-          )}.`,
+        `SASRec anchor: our SASRec (${c.runs.length} of ${planned} seeds) against the PyTorch reference SASRec (${anchor.seeds} seeds):`,
+        '',
+        mdTable(
+          ['test metric', 'ours', 'reference', 'relative gap'],
+          [
+            row(
+              'HR@10',
+              c.summary((m) => m.test['HR@10']),
+              anchor.hr10.mean,
+            ),
+            row(
+              'NDCG@10',
+              c.summary((m) => m.test['NDCG@10']),
+              anchor.ndcg10.mean,
+            ),
+            row(
+              'HR@10, history masked',
+              c.summary((m) => m.testMasked['HR@10']),
+              anchor.hr10.masked,
+            ),
+            row(
+              'NDCG@10, history masked',
+              c.summary((m) => m.testMasked['NDCG@10']),
+              anchor.ndcg10.masked,
+            ),
+          ],
+        ),
       );
     }
 
@@ -659,7 +691,7 @@ export function buildReport(o: ReportOptions): string {
       const detail = comparisons
         .map((c) =>
           c.beats === null
-            ? `vs ${c.baseline}: seeds ${c.seeds[0]} vs ${c.seeds[1]}`
+            ? `vs ${c.baseline}: ${c.seeds[0]} and ${c.seeds[1]} seeds`
             : `vs ${c.baseline} ${signed(c.diff)} (seed std ${f4(c.threshold)}: ${c.beats ? 'beats' : 'does not beat'})`,
         )
         .join('; ');
@@ -685,9 +717,9 @@ export function buildReport(o: ReportOptions): string {
           `${v.label}${c.marks}`,
           v.set.map((s) => `\`${s}\``).join(' ') || '(defaults)',
           miss ?? c.seeds,
-          miss ?? cellText(c.summary((m) => m.test['HR@10'])),
-          miss ?? cellText(nd),
-          miss ?? cellText(c.summary((m) => m.testMasked['NDCG@10'])),
+          blank(miss) ?? cellText(c.summary((m) => m.test['HR@10'])),
+          blank(miss) ?? cellText(nd),
+          blank(miss) ?? cellText(c.summary((m) => m.testMasked['NDCG@10'])),
           v.name === 'cammsr' || !nd || !ref ? '—' : signed(nd.mean - ref.mean),
         ];
       });
@@ -748,9 +780,9 @@ export function buildReport(o: ReportOptions): string {
             `${v.label}${c.marks}`,
             used,
             miss ?? c.seeds,
-            miss ?? cellText(c.summary((m) => m.test['HR@10'])),
-            miss ?? cellText(c.summary((m) => m.test['NDCG@10'])),
-            miss ?? cellText(c.summary((m) => m.testMasked['NDCG@10'])),
+            blank(miss) ?? cellText(c.summary((m) => m.test['HR@10'])),
+            blank(miss) ?? cellText(c.summary((m) => m.test['NDCG@10'])),
+            blank(miss) ?? cellText(c.summary((m) => m.testMasked['NDCG@10'])),
           ];
         });
       p(
@@ -831,7 +863,7 @@ export function buildReport(o: ReportOptions): string {
         const xs = ws.map((w) => w[m]).filter((x) => typeof x === 'number');
         return xs.length ? cellText(summarize(xs)) : '—';
       };
-      return [ds.name, String(ws.length), col('id'), col('text'), col('image')];
+      return [ds.name, seedsText(ws.length, planned), col('id'), col('text'), col('image')];
     });
     p(mdTable(['dataset', 'seeds', 'id', 'text', 'image'], rows));
   }

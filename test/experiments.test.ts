@@ -1,0 +1,322 @@
+/** The experiments runner and docs/results.md generator, on a fabricated results tree: no training. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expandPlan, PLAN } from '../bench/experiments.js';
+import {
+  beatsVerdict,
+  buildReport,
+  datasetRecordFile,
+  parseReference,
+  plannedConfig,
+  runResultDir,
+  sameRun,
+  variantByName,
+} from '../bench/results-report.js';
+
+const EXPERIMENTS = fileURLToPath(new URL('../bench/experiments.js', import.meta.url));
+const beauty = PLAN.datasets.find((d) => d.name === 'amazon-beauty')!;
+
+/** A fake finished run: the metrics (test NDCG@10 and HR@10 given) and the files the report reads. */
+function fakeRun(
+  results: string,
+  variant: string,
+  seed: number,
+  o: { ndcg10: number; hr10: number; weights?: Record<string, number>; maxEpochs?: number },
+) {
+  const dir = runResultDir(results, 'amazon-beauty', variant, seed);
+  mkdirSync(dir, { recursive: true });
+  const metrics = (scale: number) =>
+    Object.fromEntries(
+      ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'].map((k) => [
+        k,
+        k === 'NDCG@10' ? o.ndcg10 * scale : k === 'HR@10' ? o.hr10 * scale : 0.01,
+      ]),
+    );
+  const m = {
+    bestEpoch: 7,
+    epochs: 17,
+    stoppedEarly: true,
+    selection: { metric: 'NDCG@10', value: 0.03 },
+    validation: metrics(1),
+    test: metrics(1),
+    validationMasked: metrics(2),
+    testMasked: metrics(2),
+    parameters: 1000,
+    trainSeconds: 170,
+    secondsPerEpoch: 10,
+    dataset: { name: 'amazon-beauty', checksum: 'c'.repeat(64), users: 22363, items: 12101 },
+  };
+  writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
+  const v = variantByName(PLAN, variant);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(plannedConfig(beauty, v, seed, o.maxEpochs)));
+  writeFileSync(join(dir, 'run.json'), JSON.stringify({ cammsr: '0.1.0' }));
+  const line = (epoch: number) => JSON.stringify({ epoch, diagnostics: { modalityWeights: o.weights } });
+  writeFileSync(join(dir, 'log.jsonl'), `${line(1)}\n${line(2)}\n`);
+  writeFileSync(
+    join(dir, 'experiment.json'),
+    JSON.stringify({
+      dataset: 'amazon-beauty',
+      variant,
+      seed,
+      encoder: 'tfidf',
+      invocation: 'npm run experiments -- --datasets amazon-beauty',
+      maxEpochs: o.maxEpochs ?? null,
+      peakRssMb: 321,
+      finished: `2026-01-0${seed}T00:00:00.000Z`,
+      machine: {
+        cpu: 'Test CPU',
+        cores: 2,
+        memoryGb: 8,
+        node: 'v20',
+        platform: 'linux-x64',
+        backend: 'js',
+        threads: 1,
+        backendInfo: {},
+      },
+      git: null,
+    }),
+  );
+}
+
+/** The markdown table row that starts with `label`, after each of `after` in turn, split into cells. */
+function rowOf(report: string, label: string, ...after: string[]): string[] {
+  let start = 0;
+  for (const a of after) {
+    start = report.indexOf(a, start);
+    assert.ok(start >= 0, `no "${a}" in the report`);
+  }
+  const line = report
+    .slice(start)
+    .split('\n')
+    .find((l) => l.startsWith(`| ${label} |`));
+  assert.ok(line, `no row "${label}" after ${after.join(' > ')}`);
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
+}
+
+function fabricate() {
+  const root = mkdtempSync(join(tmpdir(), 'cammsr-exp-'));
+  const results = join(root, 'results');
+  // 2 seeds of 2 variants; sasrec seed 2 was a quick check with capped epochs.
+  fakeRun(results, 'sasrec', 1, { ndcg10: 0.03, hr10: 0.07 });
+  fakeRun(results, 'sasrec', 2, { ndcg10: 0.032, hr10: 0.074, maxEpochs: 2 });
+  fakeRun(results, 'cammsr', 1, { ndcg10: 0.04, hr10: 0.08, weights: { id: 0.2, text: 0.8 } });
+  fakeRun(results, 'cammsr', 2, { ndcg10: 0.044, hr10: 0.082, weights: { id: 0.4, text: 0.6 } });
+  writeFileSync(
+    datasetRecordFile(results, 'amazon-beauty', 'tfidf'),
+    JSON.stringify({
+      key: 'amazon-beauty-tfidf',
+      checksum: 'c'.repeat(64),
+      command: 'cammsr prepare s3rec --input Beauty.txt',
+      stats: {
+        users: 22363,
+        items: 12101,
+        interactions: 198502,
+        averageLength: 8.88,
+        sparsity: 0.9993,
+        categories: 637,
+        categoryCoverage: 1,
+        timestamps: false,
+        coverage: { id: 1, text: 1 },
+      },
+      encoders: { text: { encoder: 'tfidf-svd', dim: 128, coverage: 1 } },
+    }),
+  );
+  const reference = join(root, 'reference-findings.md');
+  writeFileSync(
+    reference,
+    [
+      '| dataset | model | HR@10 | NDCG@10 |',
+      '| --- | --- | --- | --- |',
+      '| amazon-beauty (3 seeds) | SASRec | 0.0720 ± 0.0012 (0.0800) | 0.0350 ± 0.0001 (0.0480) |',
+      '| amazon-beauty (1 seed) | CAMMSR, ID + text | 0.0717 (0.0788) | 0.0355 (0.0474) |',
+    ].join('\n'),
+  );
+  return { root, results, reference };
+}
+
+test('the report: mean ± sample std over seeds, incomplete and missing cells, marks, anchor, weights', () => {
+  const { results, reference } = fabricate();
+  const report = buildReport({ plan: PLAN, results, reference, now: new Date('2026-01-05T00:00:00Z') });
+  assert.match(report, /generated by `npm run experiments`, which records the commands, dataset checksums/);
+  const main = '### amazon-beauty';
+  // sasrec NDCG@10 0.030, 0.032: mean 0.031, sample std 0.0014142; HR@10 0.070, 0.074.
+  const sasrec = rowOf(report, 'SASRec †', main);
+  assert.equal(sasrec[1], '2/3 seeds');
+  assert.equal(sasrec[3], '0.0720 ± 0.0028'); // HR@10
+  assert.equal(sasrec[6], '0.0310 ± 0.0014'); // NDCG@10
+  const ours = rowOf(report, 'CAMMSR', main);
+  assert.equal(ours[6], '0.0420 ± 0.0028');
+  // Masked numbers are the fabricated 2x.
+  assert.deepEqual(rowOf(report, 'CAMMSR', main, 'History masked (secondary)').slice(2), [
+    '0.1620 ± 0.0028',
+    '0.0840 ± 0.0057',
+  ]);
+  // Never-run cells say so, everywhere.
+  assert.deepEqual(rowOf(report, 'Fusion (sum)', main).slice(1), Array(8).fill('not run yet'));
+  assert.deepEqual(rowOf(report, 'HM4SR-style', main).slice(1), Array(8).fill('not run yet'));
+  assert.equal(rowOf(report, 'Popularity', '### movielens-100k')[1], 'not run yet');
+  assert.equal(rowOf(report, 'w/o time', '## Ablations', '### amazon-beauty')[2], 'n/a (no timestamps)');
+  // The anchor: ours 0.0720 vs 0.0720 reference HR@10, 0.0310 vs 0.0350 NDCG@10 (−11.4%).
+  assert.deepEqual(rowOf(report, 'NDCG@10', 'SASRec anchor'), [
+    'NDCG@10',
+    '0.0310 ± 0.0014',
+    '0.0350',
+    '−11.4%',
+  ]);
+  assert.deepEqual(rowOf(report, 'HR@10, history masked', 'SASRec anchor'), [
+    'HR@10, history masked',
+    '0.1440 ± 0.0057',
+    '0.0800',
+    '+80.0%',
+  ]);
+  assert.equal(rowOf(report, 'PyTorch reference: SASRec', main)[3], '0.0720 ± 0.0012');
+  // The fusions were never run: no verdict yet.
+  assert.match(report, /by more than the seed std\? not enough runs\*\* \(vs SASRec \+0\.0110/);
+  // Dataset statistics and checksum; machine and command from experiment.json.
+  assert.equal(rowOf(report, 'amazon-beauty-tfidf')[8], `\`${'c'.repeat(64)}\``);
+  assert.match(report, /`npm run experiments -- --datasets amazon-beauty`: 4 runs/);
+  assert.match(report, /\| Test CPU \| 2 \|/);
+  // Modality weights: mean over seeds of the last log line.
+  assert.deepEqual(rowOf(report, 'amazon-beauty', '## Learned modality weights').slice(1), [
+    '2/3 seeds',
+    '0.3000 ± 0.1414',
+    '0.7000 ± 0.1414',
+    '—',
+  ]);
+  // Cost: means of the fabricated numbers, peak RSS from experiment.json.
+  assert.deepEqual(rowOf(report, 'CAMMSR', '## Cost', '### amazon-beauty').slice(1), [
+    '2/3 seeds',
+    '10.0',
+    '17.0',
+    '7.0',
+    '2/2',
+    '2.8',
+    '1000',
+    '321',
+  ]);
+  assert.equal(rowOf(report, 'amazon-beauty', '## Robustness')[1], '0.0420 ± 0.0028 (2/3 seeds)');
+});
+
+test('beats SASRec only when the mean difference exceeds the larger seed std', () => {
+  const base = (values: number[]) => [{ name: 'SASRec', values }];
+  // diff 0.0105, stds 0.0014 and 0.0007: beats.
+  assert.equal(beatsVerdict([0.05, 0.052], base([0.04, 0.041])).verdict, 'yes');
+  // diff 0.00505 exceeds our std (0.00007) but not the baseline's (0.0141): does not beat.
+  const r = beatsVerdict([0.045, 0.0451], base([0.03, 0.05]));
+  assert.equal(r.verdict, 'no');
+  assert.ok(Math.abs(r.comparisons[0].threshold - Math.sqrt(2) * 0.01) < 1e-12);
+  // diff below our own std: does not beat either.
+  assert.equal(beatsVerdict([0.04, 0.05], base([0.041, 0.042])).verdict, 'no');
+  // Worse on average: no.
+  assert.equal(beatsVerdict([0.03, 0.031], base([0.04, 0.041])).verdict, 'no');
+  // One seed has no std to compare with; nothing at all neither.
+  assert.equal(beatsVerdict([0.05], base([0.04, 0.041])).verdict, 'not enough runs');
+  assert.equal(beatsVerdict([], base([])).verdict, 'not enough runs');
+  // All baselines must be beaten: one clear loss settles it even while another lacks runs.
+  const three = [
+    { name: 'SASRec', values: [0.04, 0.041] },
+    { name: 'Fusion (sum)', values: [0.06, 0.061] },
+    { name: 'Fusion (concat)', values: [] },
+  ];
+  assert.equal(beatsVerdict([0.05, 0.051], three).verdict, 'no');
+  three[1].values = [0.03, 0.031];
+  assert.equal(beatsVerdict([0.05, 0.051], three).verdict, 'not enough runs');
+  three[2].values = [0.02, 0.021, 0.022];
+  assert.equal(beatsVerdict([0.05, 0.051], three).verdict, 'yes');
+});
+
+test('the reference table is parsed from reference-findings.md', () => {
+  const rows = parseReference(
+    '| amazon-beauty (3 seeds) | SASRec | 0.0719 ± 0.0012 (0.0798) | 0.0352 ± 0.0001 (0.0480) |\n' +
+      '| movielens-100k (3 seeds) | CAMMSR, ID + text + image | 0.0986 ± 0.0111 (0.1640) | 0.0436 ± 0.0027 (0.0858) |\n' +
+      '| amazon-beauty (1 seed) | CAMMSR, ID + text | 0.0717 (0.0788) | 0.0355 (0.0474) |\n| a | b |',
+  );
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows[0], {
+    dataset: 'amazon-beauty',
+    seeds: 3,
+    model: 'SASRec',
+    variant: 'sasrec',
+    hr10: { mean: 0.0719, std: 0.0012, masked: 0.0798 },
+    ndcg10: { mean: 0.0352, std: 0.0001, masked: 0.048 },
+  });
+  assert.equal(rows[1].variant, 'cammsr');
+  assert.deepEqual(rows[2].hr10, { mean: 0.0717, std: null, masked: 0.0788 });
+});
+
+test('the plan: shared runs once, variants only where they apply', () => {
+  const all = expandPlan(PLAN, {
+    datasets: PLAN.datasets.map((d) => d.name),
+    groups: ['main', 'ablations', 'robustness', 'encoders'],
+    seeds: [1, 2, 3],
+  });
+  const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
+  assert.equal(new Set(keys).size, keys.length);
+  // 18 variants on movielens, 16 on each Amazon dataset (no time, no image), 3 seeds each.
+  assert.equal(all.length, (18 + 16 + 16) * 3);
+  const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
+  assert.deepEqual(ml.groups, ['main', 'ablations', 'robustness', 'encoders']);
+  assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
+});
+
+test('--dry-run prints every command and runs nothing', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cammsr-exp-dry-'));
+  const work = join(root, 'work');
+  const report = join(root, 'results.md');
+  const r = spawnSync(
+    process.execPath,
+    [
+      EXPERIMENTS,
+      '--dry-run',
+      '--datasets',
+      'amazon-beauty',
+      '--groups',
+      'main,ablations',
+      '--seeds',
+      '1,2',
+      '--work',
+      work,
+      '--results',
+      join(root, 'results'),
+      '--report',
+      report,
+      '--max-epochs',
+      '3',
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  // main 6 + ablations 7 (w/o time does not apply), cammsr shared: 12 variants x 2 seeds.
+  assert.match(r.stdout, /^plan: 24 runs \(main 12, ablations 14;/);
+  assert.match(r.stdout, /cammsr prepare s3rec --input \S+Beauty\.txt --text tfidf --image pixels --out /);
+  const trains = r.stdout.split('\n').filter((l) => l.trim().startsWith('cammsr train'));
+  assert.equal(trains.length, 24);
+  assert.ok(
+    trains.some((l) =>
+      /--model cammsr --seed 2 --set hiddenDropout=0\.5 --set attnDropout=0\.5 --set cammsr\.lambda=0 --set train\.epochs=3 --out \S+cammsr-no-mscl\/seed-2$/.test(
+        l,
+      ),
+    ),
+  );
+  assert.match(r.stdout, /would train 24 new and resume 0 runs/);
+  for (const p of [work, report, join(root, 'results')]) assert.ok(!existsSync(p), `${p} was created`);
+});
+
+test('a stored configuration matches the plan unless an option it has differs', () => {
+  const v = variantByName(PLAN, 'cammsr-no-mscl');
+  const planned = plannedConfig(beauty, v, 1);
+  assert.ok(sameRun(plannedConfig(beauty, v, 1, 3), planned)); // the epoch cap aside
+  const older = structuredClone(planned) as unknown as { cammsr: Record<string, unknown> };
+  delete older.cammsr.categoryNoise; // an option added to the schema after the run
+  assert.ok(sameRun(older as never, planned));
+  assert.ok(!sameRun(plannedConfig(beauty, variantByName(PLAN, 'cammsr'), 1), planned));
+  assert.ok(!sameRun(plannedConfig(beauty, v, 2), planned));
+});
