@@ -6,6 +6,12 @@ import type { ModelData, SequentialRecommender } from './model.js';
 import { Popularity } from './popularity.js';
 import { Sasrec } from './sasrec.js';
 
+/** The sequence-model options every model shares. */
+function sequenceOptions(cfg: RunConfig) {
+  const { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed } = cfg;
+  return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed };
+}
+
 function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   const c = cfg.cammsr;
   const modalities = effectiveModalities(cfg, [
@@ -14,16 +20,9 @@ function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   ]);
   const time = effectiveTime(cfg, data.timestamps);
   return {
-    maxLen: cfg.maxLen,
-    dim: cfg.dim,
-    layers: cfg.layers,
-    heads: cfg.heads,
-    ffnDim: cfg.ffnDim,
-    hiddenDropout: cfg.hiddenDropout,
-    attnDropout: cfg.attnDropout,
+    ...sequenceOptions(cfg),
     initStd: cfg.initStd,
     layerNormEps: cfg.layerNormEps,
-    seed: cfg.seed,
     modalities,
     experts: c.experts,
     gateTemperature: c.gateTemperature,
@@ -54,17 +53,7 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
       if (!data.popularity) throw new Error('popularity needs item interaction counts');
       return new Popularity(data.popularity, cfg.maxLen);
     case 'sasrec':
-      return new Sasrec({
-        items: data.items,
-        maxLen: cfg.maxLen,
-        dim: cfg.dim,
-        layers: cfg.layers,
-        heads: cfg.heads,
-        ffnDim: cfg.ffnDim,
-        hiddenDropout: cfg.hiddenDropout,
-        attnDropout: cfg.attnDropout,
-        seed: cfg.seed,
-      });
+      return new Sasrec({ items: data.items, ...sequenceOptions(cfg) });
     case 'fusion-sum':
     case 'fusion-concat': {
       const base = cammsrConfig(cfg, data);
