@@ -33,10 +33,20 @@ test('broadcast add/sub/mul/div: same shape, bias, scalar and general broadcasti
   gradCheck(sub, [r([2, 3, 4]), r([4])]);
   gradCheck(mul, [r([3, 4]), r([1])]);
   gradCheck(mul, [r([3, 1, 4]), r([2, 1])]);
+  // per-row scalars ([R, 1] against [R, d], and [B, 1, 1] against [B, L, d]): the 'repeat' layout
+  gradCheck(mul, [r([3, 4]), r([3, 1])]);
+  gradCheck(sub, [r([2, 3, 4]), r([2, 1, 1])]);
+  gradCheck(add, [r([2, 3]), r([2, 1])]);
   const denom = r([3, 1]);
   denom.data.forEach((v, i) => (denom.data[i] = Math.sign(v || 1) * (1 + Math.abs(v))));
   gradCheck(div, [r([3, 4]), denom]);
   gradCheck((a, b) => div(a, b), [r([2, 4]), new Tensor(Float32Array.of(1.5, -2, 3, 0.7), [4], true)]);
+  gradCheck((a, b) => div(a, b), [r([2, 3]), new Tensor(Float32Array.of(1.5, -2), [2, 1], true)]);
+  // the same values as a general broadcast computed element by element
+  const x = r([3, 4]);
+  const y = r([3, 1]);
+  const z = mul(x, y);
+  z.data.forEach((v, i) => assert.equal(v, Math.fround(x.data[i] * y.data[Math.floor(i / 4)])));
 });
 
 test('scale and addN', () => {

@@ -23,9 +23,15 @@ export function broadcastShape(a: Shape, b: Shape): number[] {
  * How operand elements map onto output elements:
  *   'same'   - index i of the output is index i of the operand
  *   'cycle'  - the operand equals the output's trailing dims: index i % size
+ *   'repeat' - the operand equals the output's leading dims (trailing dims 1, e.g. a per-row
+ *              scale [R, 1] against [R, d]): index floor(i / each)
  *   'map'    - an explicit index map (general broadcasting)
  */
-export type Layout = { kind: 'same' } | { kind: 'cycle'; size: number } | { kind: 'map'; index: Int32Array };
+export type Layout =
+  | { kind: 'same' }
+  | { kind: 'cycle'; size: number }
+  | { kind: 'repeat'; each: number }
+  | { kind: 'map'; index: Int32Array };
 
 export function layoutFor(inShape: Shape, outShape: Shape): Layout {
   const n = sizeOf(inShape);
@@ -35,11 +41,14 @@ export function layoutFor(inShape: Shape, outShape: Shape): Layout {
   while (strip.length > 0 && strip[0] === 1) strip.shift();
   const tail = outShape.slice(outShape.length - strip.length);
   if (strip.every((d, i) => d === tail[i])) return { kind: 'cycle', size: n };
-  // General case: walk the output with an odometer and track the operand's offset.
   const rank = outShape.length;
   const padded = Array(rank - inShape.length)
     .fill(1)
     .concat(inShape);
+  let k = 0;
+  while (k < rank && padded[k] === outShape[k]) k++;
+  if (padded.slice(k).every((d) => d === 1)) return { kind: 'repeat', each: outN / n };
+  // General case: walk the output with an odometer and track the operand's offset.
   const strides = new Array<number>(rank);
   let s = 1;
   for (let d = rank - 1; d >= 0; d--) {
@@ -75,7 +84,16 @@ export function stridedIndex(shape: readonly number[], strides: readonly number[
 }
 
 export function indexOf(layout: Layout, i: number): number {
-  return layout.kind === 'same' ? i : layout.kind === 'cycle' ? i % layout.size : layout.index[i];
+  switch (layout.kind) {
+    case 'same':
+      return i;
+    case 'cycle':
+      return i % layout.size;
+    case 'repeat':
+      return Math.floor(i / layout.each);
+    case 'map':
+      return layout.index[i];
+  }
 }
 
 /** Sums an output-shaped gradient back onto an operand laid out as `layout`. */
@@ -89,6 +107,14 @@ export function reduceInto(layout: Layout, g: Float32Array, into: Float32Array, 
     for (let base = 0; base < n; base += m) {
       if (scale) for (let j = 0; j < m; j++) into[j] += g[base + j] * scale[base + j];
       else for (let j = 0; j < m; j++) into[j] += g[base + j];
+    }
+  } else if (layout.kind === 'repeat') {
+    const e = layout.each;
+    for (let r = 0, base = 0; base < n; r++, base += e) {
+      let acc = 0;
+      if (scale) for (let j = base; j < base + e; j++) acc += g[j] * scale[j];
+      else for (let j = base; j < base + e; j++) acc += g[j];
+      into[r] += acc;
     }
   } else {
     const idx = layout.index;

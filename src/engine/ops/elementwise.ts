@@ -35,6 +35,18 @@ function compute(
     }
     return;
   }
+  if (la.kind === 'same' && lb.kind === 'repeat') {
+    // A per-row scalar (gates, modality weights): one value of b per run of `each` outputs.
+    const e = lb.each;
+    for (let r = 0, base = 0; base < n; r++, base += e) {
+      const y = b[r];
+      for (let j = base; j < base + e; j++) {
+        const x = a[j];
+        out[j] = kind === 'add' ? x + y : kind === 'sub' ? x - y : kind === 'mul' ? x * y : x / y;
+      }
+    }
+    return;
+  }
   const ea = expand(la, a, n);
   const eb = expand(lb, b, n);
   for (let i = 0; i < n; i++) {
