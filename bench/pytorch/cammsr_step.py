@@ -17,7 +17,6 @@ RecBole/HM4SR would run it. Our engine packs the sequences instead and never
 computes padding; the math at the valid positions is the same.
 """
 
-import argparse
 import json
 import math
 import os
@@ -34,7 +33,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from blas_threads import pin_blas_threads  # noqa: E402 (after torch loads OpenBLAS)
+from blas_threads import parse_step_args, set_threads  # noqa: E402 (after torch loads OpenBLAS)
 
 # The transformer layers are exactly RecBole's SASRec layers: reuse them.
 from sasrec_step import (  # noqa: E402
@@ -301,19 +300,9 @@ def build(raw, batch_file, seq, tgt):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch-file", required=True)
-    ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    args = ap.parse_args()
-    if args.steps < 1 or args.warmup < 0 or args.threads < 1:
-        sys.exit("need --steps >= 1, --warmup >= 0, --threads >= 1")
+    args = parse_step_args(__doc__)
 
-    torch.set_num_interop_threads(1)
-    torch.set_num_threads(args.threads)
-    blas_threads = pin_blas_threads(args.threads)
+    blas_threads = set_threads(torch, args.threads)
 
     raw, seq, tgt = load_batch(args.batch_file)
     torch.manual_seed(raw.get("seed", 1))

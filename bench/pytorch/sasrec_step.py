@@ -12,7 +12,6 @@ The model mirrors RecBole's SASRec op for op (nn.Linear / nn.LayerNorm written
 out by hand, no nn.TransformerEncoder) so the op list matches our engine.
 """
 
-import argparse
 import json
 import math
 import os
@@ -29,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from blas_threads import pin_blas_threads  # noqa: E402 (after torch loads OpenBLAS)
+from blas_threads import parse_step_args, set_threads  # noqa: E402 (after torch loads OpenBLAS)
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -164,20 +163,9 @@ def percentile(sorted_vals, p):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch-file", required=True)
-    ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    args = ap.parse_args()
-    if args.steps < 1 or args.warmup < 0 or args.threads < 1:
-        sys.exit("need --steps >= 1, --warmup >= 0, --threads >= 1")
+    args = parse_step_args(__doc__)
 
-    # Inter-op threads must be set before any parallel work starts.
-    torch.set_num_interop_threads(1)
-    torch.set_num_threads(args.threads)
-    blas_threads = pin_blas_threads(args.threads)
+    blas_threads = set_threads(torch, args.threads)
 
     cfg, seq, tgt = load_batch(args.batch_file)
     torch.manual_seed(cfg.get("seed", 1))
