@@ -108,28 +108,29 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   const sel = rows ?? Int32Array.from({ length: R }, (_, i) => i);
   if (sel.length === 0) throw new RangeError('bceWithLogits: no rows selected');
   const n = sel.length * C;
+  const grad = needsGrad(logits);
+  // σ(x) − y per selected element, kept for the backward pass: one exp per element in all.
+  const diff = grad ? new Float32Array(n) : null;
+  const x = logits.data;
   let total = 0;
-  for (const r of sel) {
+  sel.forEach((r, k) => {
     if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
     for (let j = 0; j < C; j++) {
-      const x = logits.data[r * C + j];
+      const v = x[r * C + j];
       const y = targets[r * C + j];
+      const e = Math.exp(-Math.abs(v));
       // max(x, 0) − x·y + log(1 + e^(−|x|)): stable for any x
-      total += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
+      total += Math.max(v, 0) - v * y + Math.log1p(e);
+      if (diff) diff[k * C + j] = (v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y;
     }
-  }
+  });
   const out = new Tensor(Float32Array.of(total / n), [1]);
-  if (!needsGrad(logits)) return out;
+  if (!diff) return out;
   return record(out, () => {
     const g = out.grad![0] / n;
     const gl = logits.gradBuffer();
-    for (const r of sel) {
-      for (let j = 0; j < C; j++) {
-        const i = r * C + j;
-        const x = logits.data[i];
-        const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-        gl[i] += g * (s - targets[i]);
-      }
-    }
+    sel.forEach((r, k) => {
+      for (let j = 0; j < C; j++) gl[r * C + j] += g * diff[k * C + j];
+    });
   });
 }
