@@ -180,6 +180,12 @@ function loadPrecomputed(
   return { matrix, dim, mask };
 }
 
+/** Title and text of every item, index = internal id (0 = padding). */
+const itemTexts = (items: ItemInfo[]) => [
+  null,
+  ...items.map((it) => [it.title, it.text].filter(Boolean).join('. ') || null),
+];
+
 const coverageOf = (mask: Uint8Array) => {
   let n = 0;
   for (let i = 1; i < mask.length; i++) n += mask[i];
@@ -243,7 +249,6 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
   const seed = o.seed ?? 1;
   const textSpec = o.text ?? 'tfidf';
   if (textSpec !== 'none') {
-    const texts = [null, ...items.map((it) => [it.title, it.text].filter(Boolean).join('. ') || null)];
     if (typeof textSpec === 'object' && 'npy' in textSpec) {
       const f = loadPrecomputed(textSpec, log.itemIds, warnings);
       features.text = f;
@@ -254,6 +259,7 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
         details: {},
       };
     } else if (typeof textSpec === 'object') {
+      const texts = itemTexts(items);
       const enc = encodeTextWordVectors(texts, loadWordVectors(textSpec.wordVectors), progress);
       features.text = { matrix: enc.matrix, dim: enc.dim, mask: enc.mask };
       modalities.text = {
@@ -263,6 +269,7 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
         details: { ...enc.info },
       };
     } else {
+      const texts = itemTexts(items);
       const enc = texts.some((t) => t)
         ? encodeTextTfidfSvd(texts, { dim: o.textDim ?? 128, seed }, progress)
         : null;

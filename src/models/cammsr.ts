@@ -28,7 +28,7 @@ import { softmax } from '../engine/ops/softmax.js';
 import { normalParam } from '../engine/nn/init.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
-import { InterestEncoder } from './interest-encoder.js';
+import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import {
   TIME_BUCKETS,
@@ -41,16 +41,9 @@ import {
 
 export type Modality = 'id' | 'text' | 'image';
 
-export interface CammsrConfig {
+/** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
+export interface CammsrConfig extends InterestEncoderConfig {
   maxLen: number;
-  dim: number;
-  layers: number;
-  heads: number;
-  ffnDim: number;
-  hiddenDropout: number;
-  attnDropout: number;
-  initStd: number;
-  layerNormEps: number;
   seed: number;
   /** Modalities in use, in the order id, text, image. */
   modalities: Modality[];
@@ -88,9 +81,6 @@ export interface CammsrConfig {
   msclTau: number;
   msclRatio: number;
   msclPairs: 'default' | 'all';
-  inputNorm: 'dyt' | 'layernorm';
-  encoderNorm: 'layernorm' | 'dyt';
-  dytAlpha: number;
   /** Add a learned embedding of the bucketed time gap to every e_m (needs timestamps). */
   time: boolean;
 }

@@ -199,17 +199,24 @@ class Parser {
 
   private list(): PyValue[] {
     this.enter();
-    const out: PyValue[] = [];
     this.pos++; // '['
     this.skipWs();
-    while (this.s.charCodeAt(this.pos) !== C.RBracket) {
+    return this.rest([], C.RBracket, "expected ',' or ']' in list");
+  }
+
+  /**
+   * Comma-separated values up to and including the closing character (a trailing comma is
+   * allowed), appended to `out`; leaves the container's nesting level.
+   */
+  private rest(out: PyValue[], close: number, expected: string): PyValue[] {
+    while (this.s.charCodeAt(this.pos) !== close) {
       out.push(this.value());
       this.skipWs();
       const d = this.s.charCodeAt(this.pos);
       if (d === C.Comma) {
         this.pos++;
         this.skipWs();
-      } else if (d !== C.RBracket) this.fail("expected ',' or ']' in list");
+      } else if (d !== close) this.fail(expected);
     }
     this.pos++;
     this.depth--;
@@ -236,19 +243,7 @@ class Parser {
     if (this.s.charCodeAt(this.pos) !== C.Comma) this.fail("expected ',' or ')' in tuple");
     this.pos++;
     this.skipWs();
-    const out: PyValue[] = [first];
-    while (this.s.charCodeAt(this.pos) !== C.RParen) {
-      out.push(this.value());
-      this.skipWs();
-      const d = this.s.charCodeAt(this.pos);
-      if (d === C.Comma) {
-        this.pos++;
-        this.skipWs();
-      } else if (d !== C.RParen) this.fail("expected ',' or ')' in tuple");
-    }
-    this.pos++;
-    this.depth--;
-    return out;
+    return this.rest([first], C.RParen, "expected ',' or ')' in tuple");
   }
 
   private number(): number {
