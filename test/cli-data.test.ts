@@ -2,16 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './temp.js';
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 
 test('prepare synth and stats print a table and, with --json, one JSON object last', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'cammsr-cli-')), 'synth');
+  const out = join(tempDir('cli'), 'synth');
   const r = cli('prepare', 'synth', '--out', out, '--users', '120', '--items', '48', '--seed', '2', '--json');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /users\s+120/);
@@ -28,7 +27,7 @@ test('prepare synth and stats print a table and, with --json, one JSON object la
 });
 
 test('bad arguments and bad datasets are clear errors with a non-zero exit', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cammsr-cli-'));
+  const dir = tempDir('cli');
   const a = cli('prepare', 'xml', '--out', join(dir, 'x'));
   assert.notEqual(a.status, 0);
   assert.match(a.stderr, /value 'xml' is invalid for argument 'format'. Allowed choices are csv, recbole/);

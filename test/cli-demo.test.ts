@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp.js';
 
 test('cammsr demo --quick prints both models side by side and keeps its runs', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'cammsr-demo-')), 'demo');
+  const out = join(tempDir('demo'), 'demo');
   const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'demo', '--quick', '--out', out, '--json'], {
     encoding: 'utf8',
   });

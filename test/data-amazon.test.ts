@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -19,8 +18,9 @@ import { ColumnBuilder, Interner } from '../src/data/importers/columns.js';
 import { parsePythonLiteral, PythonLiteralError } from '../src/data/importers/python-literal.js';
 import { DataError } from '../src/data/errors.js';
 import type { ItemRecord, RawDataset } from '../src/data/types.js';
+import { tempDir } from './temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cammsr-amazon-'));
+const dir = tempDir('amazon');
 
 /** Writes lines (joined with "\n", final newline) to `name` in the temp dir, gzipped if asked. */
 function fixture(name: string, lines: string[], gzip = false): string {

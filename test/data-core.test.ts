@@ -1,8 +1,7 @@
 /** The canonical dataset pieces: .npy files, preprocessing, categories, writing and loading, the split. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeNpy, encodeNpy } from '../src/data/npy.js';
 import { preprocess } from '../src/data/preprocess.js';
@@ -11,8 +10,9 @@ import { Dataset, DATASET_FORMAT, writeDataset, type Manifest } from '../src/dat
 import { leaveOneOut } from '../src/data/split.js';
 import { checkSkipRate, SkipCounter } from '../src/data/errors.js';
 import type { InteractionColumns } from '../src/data/types.js';
+import { tempDir } from './temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'cammsr-data-'));
+const tmp = () => tempDir('data');
 
 test('npy: round trip of every dtype, NumPy header layout, and clear errors', () => {
   const cases = [

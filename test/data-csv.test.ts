@@ -2,14 +2,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DataError } from '../src/data/errors.js';
 import { importCsv, type CsvDataset } from '../src/data/importers/csv.js';
+import { tempDir } from './temp.js';
 
-const root = mkdtempSync(join(tmpdir(), 'cammsr-csv-'));
+const root = tempDir('csv');
 after(() => rmSync(root, { recursive: true, force: true }));
 let fileNo = 0;
 /** Writes `text` (or bytes) to a fresh file with the given name suffix; returns its path. */

@@ -1,15 +1,15 @@
 /** The recbole, s3rec and lcrec importers on small fixture files the tests write, good and bad. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { importRecbole } from '../src/data/importers/recbole.js';
 import { importS3rec } from '../src/data/importers/s3rec.js';
 import { importLcrec } from '../src/data/importers/lcrec.js';
+import { tempDir } from './temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'cammsr-imp-'));
+const tmp = () => tempDir('imp');
 
 test('recbole: interactions with timestamps, item titles, genres as categories, images by id', () => {
   const d = tmp();

@@ -1,15 +1,15 @@
 /** prepareDataset end to end: synthetic data, precomputed features, bad images, and failures that leave nothing behind. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Dataset } from '../src/data/dataset.js';
 import { encodeNpy } from '../src/data/npy.js';
 import { prepareDataset } from '../src/data/prepare.js';
+import { tempDir } from './temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'cammsr-prep-'));
+const tmp = () => tempDir('prep');
 
 function writeRecbole(dir: string, badLines = 0): void {
   const rows = ['user_id:token\titem_id:token\ttimestamp:float'];

@@ -5,16 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareDataset } from '../src/data/prepare.js';
+import { tempDir } from './temp.js';
 
 const SHARED =
   process.env.CAMMSR_SHARED_DATASETS ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
 const skip = !existsSync(SHARED) && process.env.CI !== 'true' ? `no shared datasets at ${SHARED}` : false;
-const out = () => join(mkdtempSync(join(tmpdir(), 'cammsr-real-')), 'ds');
+const out = () => join(tempDir('real'), 'ds');
 
 test(
   'movielens-100k with posters: 5-core counts, genres, timestamps, text and image coverage',

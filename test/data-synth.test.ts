@@ -6,15 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../src/engine/rng.js';
 import { synthesize, type Modality, type PlantedStructure } from '../src/data/importers/synth.js';
 import type { RawDataset } from '../src/data/types.js';
+import { tempDir } from './temp.js';
 
-const root = mkdtempSync(join(tmpdir(), 'cammsr-synth-'));
+const root = tempDir('synth');
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
 // The default-size dataset, generated once and shared by the tests below.

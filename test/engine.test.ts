@@ -1,8 +1,7 @@
 /** Autograd mechanics, RNG reproducibility, optimizers, clipping and parameter files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, tapeLength } from '../src/engine/autograd.js';
 import { Rng } from '../src/engine/rng.js';
@@ -21,6 +20,7 @@ import {
   loadParameters,
   saveParameters,
 } from '../src/engine/io/safetensors.js';
+import { tempDir } from './temp.js';
 
 test('Rng: the same seed gives the same stream; different seeds differ; moments are right', () => {
   const a = new Rng(123);
@@ -185,7 +185,7 @@ class Tiny extends Module {
 }
 
 test('parameters round-trip through safetensors; the file is standard safetensors', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const dir = tempDir('st');
   const path = join(dir, 'm.safetensors');
   const m1 = new Tiny(1);
   saveParameters(m1, path, { note: 'test' });
@@ -206,7 +206,7 @@ test('parameters round-trip through safetensors; the file is standard safetensor
 });
 
 test('loading refuses bad files clearly and leaves the model untouched', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const dir = tempDir('st');
   const good = join(dir, 'good.safetensors');
   saveParameters(new Tiny(1), good);
   const target = new Tiny(3);
@@ -266,7 +266,7 @@ test('loading refuses bad files clearly and leaves the model untouched', () => {
 });
 
 test('saving is atomic: no temp file is left behind and a failed write keeps the old file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cammsr-st-'));
+  const dir = tempDir('st');
   const path = join(dir, 'm.safetensors');
   saveParameters(new Tiny(1), path);
   const before = readFileSync(path);

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandPlan, PLAN } from '../bench/experiments.js';
@@ -17,6 +16,7 @@ import {
   sameRun,
   variantByName,
 } from '../bench/results-report.js';
+import { tempDir } from './temp.js';
 
 const EXPERIMENTS = fileURLToPath(new URL('../bench/experiments.js', import.meta.url));
 const beauty = PLAN.datasets.find((d) => d.name === 'amazon-beauty')!;
@@ -102,7 +102,7 @@ function rowOf(report: string, label: string, ...after: string[]): string[] {
 }
 
 function fabricate() {
-  const root = mkdtempSync(join(tmpdir(), 'cammsr-exp-'));
+  const root = tempDir('exp');
   const results = join(root, 'results');
   // 2 seeds of 2 variants; sasrec seed 2 was a quick check with capped epochs.
   fakeRun(results, 'sasrec', 1, { ndcg10: 0.03, hr10: 0.07 });
@@ -268,7 +268,7 @@ test('the plan: shared runs once, variants only where they apply', () => {
 });
 
 test('--dry-run prints every command and runs nothing', () => {
-  const root = mkdtempSync(join(tmpdir(), 'cammsr-exp-dry-'));
+  const root = tempDir('exp-dry');
   const work = join(root, 'work');
   const report = join(root, 'results.md');
   const r = spawnSync(

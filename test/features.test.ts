@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../src/engine/rng.js';
@@ -18,6 +17,7 @@ import {
 } from '../src/data/features/svd.js';
 import { encodeTextTfidfSvd, tfidfMatrix, tokenize } from '../src/data/features/text.js';
 import { encodeImagesPixels } from '../src/data/features/image.js';
+import { tempDir } from './temp.js';
 
 /** n×k float64 matrix (row-major) with orthonormal columns: Gram-Schmidt twice on Gaussians. */
 function orthonormalColumns(n: number, k: number, rng: Rng): Float64Array {
@@ -316,7 +316,7 @@ async function writeRaw(
 }
 
 test('image features: failures recorded, mask right, unit-scale rows, colours group, deterministic', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cammsr-img-'));
+  const dir = tempDir('img');
   try {
     const rng = new Rng(8);
     const p = (name: string): string => join(dir, name);

@@ -1,15 +1,15 @@
 /** Training runs end to end on a small synthetic dataset: run directory, resume, early stop, baselines, CLI. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { resolveConfig } from '../src/train/config.js';
 import { loadRun, train } from '../src/train/trainer.js';
+import { tempDir } from './temp.js';
 
-const root = mkdtempSync(join(tmpdir(), 'cammsr-train-'));
+const root = tempDir('train');
 const data = join(root, 'synth');
 const ready = prepareDataset({ format: 'synth', out: data, synth: { users: 160, items: 64 }, seed: 2 });
 const cfg = (model: string, sets: string[] = []) =>
