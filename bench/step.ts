@@ -60,6 +60,9 @@ type CammsrFileConfig = Pick<
   | 'weighting'
   | 'categoryHead'
   | 'weightScale'
+  | 'viewNorm'
+  | 'viewLoss'
+  | 'detachWeights'
   | 'weightTemperature'
   | 'synergy'
   | 'camoe'
@@ -206,6 +209,9 @@ function addCammsrData(f: BatchFile, dir: string, image: boolean, seed: number):
     weighting: d.weighting,
     categoryHead: d.categoryHead,
     weightScale: d.weightScale,
+    viewNorm: d.viewNorm,
+    viewLoss: d.viewLoss,
+    detachWeights: d.detachWeights,
     weightTemperature: d.weightTemperature,
     synergy: d.synergy,
     camoe: d.camoe,

@@ -106,38 +106,48 @@ test('plumbing: ID-only CAMMSR without CAMoE, MSCL or DyT trains exactly like SA
   assert.deepEqual(cam.scoreLast(batch), sas.scoreLast(batch));
 });
 
-test('gradients of the full loss (SR + category + MSCL, time, missing text) match finite differences', () => {
-  const { data, seqs, times } = toyData();
-  const model = new Cammsr(small({ hiddenDropout: 0, attnDropout: 0, lambda: 0.5, beta: 1 }), data);
-  const batch = trainingBatch(seqs.slice(0, 5), 10, times.slice(0, 5));
-  const state = model.rng.getState();
-  const f = () => {
-    model.rng.setState(state); // the same swap positions on every evaluation
-    return model.loss(batch).total;
-  };
-  const r = f();
-  assert.ok(r.item() > 0);
-  const params = model
-    .namedParameters()
-    .filter(([n]) =>
-      /text\.projection\.weight|camoe\.experts\.0\.weight|category_query|gates\.1|image\.missing|text\.missing|time_embedding/.test(
-        n,
-      ),
+for (const [label, weighting] of [
+  ['defaults: normalised views, view losses, detached weights', {}],
+  ["the spec's literal weighting", { viewNorm: false, viewLoss: 0, detachWeights: false }],
+] as [string, Partial<CammsrConfig>][]) {
+  test(`gradients of the full loss (SR + category + MSCL, time, missing text) match finite differences: ${label}`, () => {
+    const { data, seqs, times } = toyData();
+    const model = new Cammsr(
+      small({ hiddenDropout: 0, attnDropout: 0, lambda: 0.5, beta: 1, ...weighting }),
+      data,
     );
-  assert.ok(params.length >= 6, params.map(([n]) => n).join(', '));
-  gradCheck(
-    f,
-    params.map(([, p]) => p),
-    { maxChecks: 6, eps: 3e-3, rtol: 5e-2, atol: 5e-4 },
-  );
-});
+    const batch = trainingBatch(seqs.slice(0, 5), 10, times.slice(0, 5));
+    const state = model.rng.getState();
+    const f = () => {
+      model.rng.setState(state); // the same swap positions on every evaluation
+      return model.loss(batch).total;
+    };
+    const r = f();
+    assert.ok(r.item() > 0);
+    const params = model
+      .namedParameters()
+      .filter(([n]) =>
+        /text\.projection\.weight|camoe\.experts\.0\.weight|category_query|category_view_norms\.0|gates\.1|image\.missing|text\.missing|time_embedding/.test(
+          n,
+        ),
+      );
+    assert.ok(params.length >= 6, params.map(([n]) => n).join(', '));
+    gradCheck(
+      f,
+      params.map(([, p]) => p),
+      { maxChecks: 6, eps: 3e-3, rtol: 5e-2, atol: 5e-4 },
+    );
+  });
+}
 
 test('modality weights are a distribution; diagnostics report them overall, per category and per gate', () => {
   const { data, seqs, times } = toyData();
   const model = new Cammsr(small(), data);
   const { terms } = model.loss(trainingBatch(seqs, 10, times));
   assert.ok(terms.sr > 0 && terms.cp > 0 && terms.mscl > 0, JSON.stringify(terms));
-  assert.ok(Math.abs(terms.total - (terms.sr + terms.cp + 0.1 * terms.mscl)) < 1e-4);
+  // L = L_SR + β·(L_CP + viewLoss·L_views) + λ·L_MSCL with β = 1, viewLoss = 1, λ = 0.1
+  assert.ok(terms.views > 0, JSON.stringify(terms));
+  assert.ok(Math.abs(terms.total - (terms.sr + terms.cp + terms.views + 0.1 * terms.mscl)) < 1e-4);
   const d = model.diagnostics() as {
     positions: number;
     modalityWeights: Record<string, number>;
@@ -165,8 +175,8 @@ test('every ablation builds, trains a step and scores all items', () => {
     { modalities: ['id', 'text'] },
     { msclPairs: 'all' },
     { weightScale: 3, weightTemperature: 0.5, gateTemperature: 2 },
-    { detachWeights: true },
-    { viewLoss: 1 },
+    { detachWeights: false, viewLoss: 0, viewNorm: false },
+    { viewNorm: false },
   ];
   const batch = trainingBatch(seqs, 10, times);
   for (const v of variants) {

@@ -1,8 +1,7 @@
 /** The run configuration: schema defaults, files, --set overrides, precedence, errors, docs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -19,8 +18,9 @@ import {
   saveConfig,
   type RunConfig,
 } from '../src/train/config.js';
+import { tempDir } from './temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'cammsr-config-'));
+const tmp = () => tempDir('config');
 const write = (dir: string, name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -66,8 +66,9 @@ test('defaults: every option of the spec at its documented value', () => {
       expertKind: 'linear',
       gateTemperature: 1,
       categoryGuidance: true,
-      viewLoss: 0,
-      detachWeights: false,
+      viewLoss: 1,
+      viewNorm: true,
+      detachWeights: true,
       categoryWeightScale: 1,
       weightTemperature: 1,
       synergy: true,

@@ -104,9 +104,10 @@ class InterestEncoder(nn.Module):
 class Camoe(nn.Module):
     """Category-guided attentive mixture of experts (synergy on, 'category' weighting)."""
 
-    def __init__(self, n_mod, d, experts, categories, gate_t, weight_t, scale):
+    def __init__(self, n_mod, d, experts, categories, gate_t, weight_t, scale, view_norm, detach_w):
         super().__init__()
         self.n_mod, self.d = n_mod, d
+        self.view_norm, self.detach_w = view_norm, detach_w
         self.gate_t, self.weight_t, self.scale = gate_t, weight_t, scale
         # K linear experts over the concatenation [e_id; e_t; e_v]: |M|d -> |M|d.
         self.experts = nn.ModuleList(nn.Linear(n_mod * d, n_mod * d) for _ in range(experts))
@@ -114,6 +115,8 @@ class Camoe(nn.Module):
         self.gates = nn.ModuleList(nn.Linear(d, experts, bias=False) for _ in range(n_mod))
         # Category views U_m (d -> C), shared scorer R (C -> d) + tanh + query q (d).
         self.views = nn.ModuleList(nn.Linear(d, categories) for _ in range(n_mod))
+        # viewNorm: each view reads LayerNorm(e_m).
+        self.view_norms = nn.ModuleList(nn.LayerNorm(d, eps=LN_EPS) for _ in range(n_mod)) if view_norm else None
         self.scorer = nn.Linear(categories, d)
         self.query = nn.Parameter(torch.zeros(d, 1))
 
@@ -127,12 +130,16 @@ class Camoe(nn.Module):
         gates = [torch.softmax(g(em) / self.gate_t, dim=-1) for g, em in zip(self.gates, e)]
         mixed = [sum(bk[m] * gates[m][..., k:k + 1] for k, bk in enumerate(blocks)) for m in range(M)]
 
-        views = [u(em) for u, em in zip(self.views, e)]  # c_m, [..., C]
+        if self.view_norms is not None:
+            views = [u(ln(em)) for u, ln, em in zip(self.views, self.view_norms, e)]  # c_m, [..., C]
+        else:
+            views = [u(em) for u, em in zip(self.views, e)]
         scores = [torch.tanh(self.scorer(c)) @ self.query for c in views]  # a_m, [..., 1]
         w = torch.softmax((torch.cat(scores, dim=-1) if M > 1 else scores[0]) / self.weight_t, dim=-1)
         cat_logits = sum(c * w[..., m:m + 1] for m, c in enumerate(views))  # fused c^
-        out = [em + self.scale * (mixed[m] * w[..., m:m + 1]) for m, em in enumerate(e)]
-        return out, cat_logits
+        wr = w.detach() if self.detach_w else w  # detachWeights: only the category losses train w
+        out = [em + self.scale * (mixed[m] * wr[..., m:m + 1]) for m, em in enumerate(e)]
+        return out, cat_logits, views
 
 
 class Cammsr(nn.Module):
@@ -147,7 +154,7 @@ class Cammsr(nn.Module):
         )
         self.time_emb = nn.Embedding(TIME_BUCKETS, d) if cfg.get("time") else None
         self.camoe = Camoe(len(modalities), d, cfg["experts"], categories, cfg["gateTemperature"],
-                           cfg["weightTemperature"], cfg["weightScale"])
+                           cfg["weightTemperature"], cfg["weightScale"], cfg["viewNorm"], cfg["detachWeights"])
         self.interest = nn.ModuleList(
             InterestEncoder(d, cfg["layers"], cfg["heads"], cfg["ffnDim"], cfg["hiddenDropout"],
                             cfg["attnDropout"], cfg["dytAlpha"])
@@ -265,7 +272,7 @@ def build(raw, batch_file, seq, tgt):
     def loss_fn():
         tabs = model.tables()
         e = model.represent(seq, tabs, gaps)
-        fused, cat_logits = model.camoe(e)
+        fused, cat_logits, views = model.camoe(e)
         z = [enc(s, mask_add) for enc, s in zip(model.interest, fused)]
 
         # L_SR: full softmax over all items + 1 (padding column included) at every valid
@@ -276,7 +283,11 @@ def build(raw, batch_file, seq, tgt):
 
         # L_CP: BCE with logits of the fused category prediction against the multi-hot labels
         # of the input items, mean over valid rows x C (gathered per step, as our engine does).
-        lcp = F.binary_cross_entropy_with_logits(cat_logits[valid], y_items[seq[valid]])
+        y_valid = y_items[seq[valid]]
+        lcp = F.binary_cross_entropy_with_logits(cat_logits[valid], y_valid)
+        if cfg["viewLoss"] > 0:  # each view's own category loss, averaged over modalities
+            lviews = sum(F.binary_cross_entropy_with_logits(c[valid], y_valid) for c in views) / len(views)
+            lcp = lcp + cfg["viewLoss"] * lviews
 
         # L_MSCL: swap ~30% of the valid positions between the two CAMoE outputs, re-encode.
         swap = ((torch.rand(seq.shape) < ratio) & valid).unsqueeze(-1)

@@ -26,7 +26,7 @@ import { l2Normalize } from '../engine/ops/norm.js';
 import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { normalParam } from '../engine/nn/init.js';
-import { Embedding, Linear } from '../engine/nn/layers.js';
+import { Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
@@ -68,6 +68,12 @@ export interface CammsrConfig extends InterestEncoderConfig {
    * that every view is a calibrated predictor the attention can compare.
    */
   viewLoss: number;
+  /**
+   * Each category view reads a LayerNorm of e_m (c_m = U_m LN_m(e_m) + u_m) instead of raw e_m,
+   * whose scale (~initStd·√d) makes the category logits learn orders of magnitude slower than
+   * the next-item loss moves the representations.
+   */
+  viewNorm: boolean;
   /** Only the category loss trains w: the residual uses a detached copy of w. */
   detachWeights: boolean;
   /** Temperature of the softmax that turns modality scores into weights. */
@@ -103,8 +109,9 @@ export const CAMMSR_DEFAULTS: Omit<CammsrConfig, 'modalities' | 'time'> = {
   staticInit: [0, 1, 1],
   categoryHead: 'attentive',
   weightScale: 1,
-  detachWeights: false,
-  viewLoss: 0,
+  detachWeights: true,
+  viewLoss: 1,
+  viewNorm: true,
   weightTemperature: 1,
   synergy: true,
   camoe: true,
@@ -124,6 +131,7 @@ class Camoe extends Module {
   readonly gates: ModuleList<Linear>;
   /** Per-modality category logits c_m = U_m e_m + u_m (attentive head). */
   readonly categoryViews: ModuleList<Linear> | null;
+  readonly viewNorms: ModuleList<LayerNorm> | null;
   readonly scorer: Linear | null;
   readonly query: Tensor | null;
   readonly concatHead: Linear | null;
@@ -154,6 +162,13 @@ class Camoe extends Module {
           new ModuleList(cfg.modalities.map(() => new Linear(d, categories, rng, init))),
         )
       : null;
+    this.viewNorms =
+      guided && cfg.viewNorm
+        ? this.child(
+            'category_view_norms',
+            new ModuleList(cfg.modalities.map(() => new LayerNorm(d, cfg.layerNormEps))),
+          )
+        : null;
     this.scorer = guided ? this.child('category_scorer', new Linear(categories, d, rng, init)) : null;
     this.query = guided ? this.param('category_query', normalParam([d, 1], cfg.initStd, rng)) : null;
     this.concatHead =
@@ -208,7 +223,9 @@ class Camoe extends Module {
     let categoryLogits: Tensor | null = null;
     let views: Tensor[] = [];
     if (this.categoryViews && this.scorer && this.query) {
-      views = e.map((em, m) => this.categoryViews!.items[m].forward(em));
+      views = e.map((em, m) =>
+        this.categoryViews!.items[m].forward(this.viewNorms ? this.viewNorms.items[m].forward(em) : em),
+      );
       const scores = views.map((c) => matmul(tanh(this.scorer!.forward(c)), this.query!));
       w = softmax(scale(M === 1 ? scores[0] : concat(scores, -1), 1 / cfg.weightTemperature));
       categoryLogits = addN(...views.map((c, m) => mul(c, slice(w!, 1, m, m + 1))));

@@ -32,6 +32,7 @@ function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     weightScale: effectiveWeightScale(cfg, modalities.length),
     detachWeights: c.detachWeights,
     viewLoss: c.viewLoss,
+    viewNorm: c.viewNorm,
     weightTemperature: c.weightTemperature,
     synergy: c.synergy,
     camoe: c.camoe,

@@ -87,15 +87,21 @@ const CammsrSchema = z
         "Category-guided modality weights w and the category loss L_CP; false = the 'w/o category guidance' ablation (w fixed to 1/|M|, no L_CP).",
       ),
     viewLoss: nonNegative()
-      .default(0)
+      .default(1)
       .describe(
-        "Weight of an auxiliary category loss on each modality's own prediction c_m (added to β·L_CP, averaged over modalities); 0 = off, the spec's form.",
+        "Weight of an auxiliary category loss on each modality's own prediction c_m (added to β·L_CP, averaged over modalities), so that every view is a predictor the attention can compare; 0 = the spec's literal form (see docs/models.md, 'What the modality weights learn').",
+      ),
+    viewNorm: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Each category view reads a LayerNorm of e_m (c_m = U_m·LN(e_m) + u_m) instead of the raw e_m, whose small scale (about initStd·√d) leaves the category logits near zero for hundreds of steps; false = the spec's literal form.",
       ),
     detachWeights: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
-        'Stop the next-item loss from shaping the modality weights w (only the category loss trains them); a lever against w collapsing, named in the reference findings.',
+        "Only the category loss trains the modality weights w: the residual uses a detached copy, because the next-item loss pushes w towards the modalities that LACK the information (they borrow it through the experts), which inverts the category-guided weights; false = the spec's literal form.",
       ),
     categoryWeightScale: z
       .union([nonNegative(), z.literal('modalities')])
