@@ -13,6 +13,8 @@
  *   --threads N        threads (native backend and PyTorch; default: all cores)
  *   --steps S --warmup W
  *   --backends a,b     subset of native,wasm,js (default: native,wasm)
+ *   --bucketed         every sequence of length 9 (one bucket of a length-bucketed epoch) and
+ *                      PyTorch pads only to the batch's longest sequence: PyTorch's best case
  *   --compare-torch    run the same step in PyTorch (bench/pytorch/sasrec_step.py or
  *                      cammsr_step.py) on the same batch file and print the ratio
  *   --json             one JSON object as the last line
@@ -89,6 +91,8 @@ interface BatchFile {
   seed: number;
   sequences: number[][];
   targets: number[][];
+  /** PyTorch pads to the longest sequence instead of maxLen (bucketed batches). */
+  trim: boolean;
   /** CAMMSR only (absent for SASRec): what the model needs besides the sequences. */
   model?: ModelName;
   modalities?: Modality[];
@@ -111,16 +115,20 @@ interface StepResult {
   terms_first?: Record<string, number>;
 }
 
-/** 256 random sequences with geometric lengths (mean about 9, as in Amazon Beauty), capped at 50. */
-function makeBatchFile(seed: number): BatchFile {
+/**
+ * 256 random sequences with geometric lengths (mean about 9, as in Amazon Beauty), capped at 50.
+ * `bucketed`: all 256 of length 9, as in one bucket of a length-bucketed epoch, and PyTorch pads
+ * only to the longest sequence (trim): its best case, no padding computed at all.
+ */
+function makeBatchFile(seed: number, bucketed: boolean): BatchFile {
   const rng = new Rng(seed);
   const items = 12101;
   const maxLen = 50;
   const sequences: number[][] = [];
   const targets: number[][] = [];
   for (let b = 0; b < 256; b++) {
-    let n = 1;
-    while (rng.uniform() > 1 / 9 && n < maxLen) n++;
+    let n = bucketed ? 9 : 1;
+    while (!bucketed && rng.uniform() > 1 / 9 && n < maxLen) n++;
     const full = Array.from({ length: n + 1 }, () => 1 + rng.int(items));
     sequences.push(full.slice(0, -1));
     targets.push(full.slice(1));
@@ -137,6 +145,7 @@ function makeBatchFile(seed: number): BatchFile {
     seed,
     sequences,
     targets,
+    trim: bucketed,
   };
 }
 
@@ -332,6 +341,7 @@ const args = parseArgs(process.argv.slice(2), {
   json: 'flag',
   model: 'string',
   image: 'flag',
+  bucketed: 'flag',
   child: 'string',
   'batch-file': 'string',
 });
@@ -350,7 +360,8 @@ if (args.child) {
 } else {
   const dir = mkdtempSync(join(os.tmpdir(), 'cammsr-step-'));
   const file = join(dir, 'batch.json');
-  const base = makeBatchFile(1);
+  const bucketed = Boolean(args.bucketed);
+  const base = makeBatchFile(1, bucketed);
   const batchFile = model === 'cammsr' ? addCammsrData(base, dir, Boolean(args.image), 1) : base;
   writeFileSync(file, JSON.stringify(batchFile));
   const self = fileURLToPath(import.meta.url);
@@ -407,6 +418,9 @@ if (args.child) {
       1,
     ]);
   }
+  const shape = bucketed
+    ? '256 x length 9 (one length bucket; PyTorch pads only to the longest)'
+    : '256 x length up to 50 (PyTorch pads to 50)';
   if (model === 'cammsr') {
     const mods = batchFile.modalities!;
     const feats = mods
@@ -414,13 +428,13 @@ if (args.child) {
       .map((m) => `${m} ${batchFile.features![m as 'text' | 'image']!.dim}-d`)
       .join(', ');
     console.log(
-      `CAMMSR training step (${mods.join('+')}): batch 256 x length 50, ${results[0]?.rows} target positions, ` +
+      `CAMMSR training step (${mods.join('+')}): batch ${shape}, ${results[0]?.rows} target positions, ` +
         `12101 items, ${feats}, ${batchFile.categories!.count} categories, d 64, K ${batchFile.config!.experts}, ` +
         `${mods.length} encoders x 2 layers, L_SR + 1.0 L_CP + 0.1 L_MSCL`,
     );
   } else {
     console.log(
-      `SASRec training step: batch 256 x length 50, ${results[0]?.rows} target positions, 12101 items, d 64, 2 layers`,
+      `SASRec training step: batch ${shape}, ${results[0]?.rows} target positions, 12101 items, d 64, 2 layers`,
     );
   }
   console.log(
@@ -451,5 +465,7 @@ if (args.child) {
     }
   }
   if (args.json)
-    console.log(JSON.stringify({ bench: 'step', model, machine: machine(), steps, warmup, results, torch }));
+    console.log(
+      JSON.stringify({ bench: 'step', model, bucketed, machine: machine(), steps, warmup, results, torch }),
+    );
 }

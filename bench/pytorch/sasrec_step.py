@@ -139,9 +139,12 @@ def load_batch(path):
     items, max_len = cfg["items"], cfg["maxLen"]
     if len(seqs) != len(tgts) or not seqs:
         sys.exit("batch file: sequences/targets must be non-empty and equally long")
-    # Pad on the RIGHT to the full maxLen, as RecBole does.
-    seq_t = torch.zeros(len(seqs), max_len, dtype=torch.long)
-    tgt_t = torch.zeros(len(seqs), max_len, dtype=torch.long)
+    # Pad on the RIGHT to the full maxLen, as RecBole does; with "trim" (a length-bucketed
+    # batch) only to the batch's longest sequence, which changes no output (right padding,
+    # causal mask) and is the fastest a padded implementation can be.
+    pad_len = max(len(s) for s in seqs) if cfg.get("trim") else max_len
+    seq_t = torch.zeros(len(seqs), pad_len, dtype=torch.long)
+    tgt_t = torch.zeros(len(seqs), pad_len, dtype=torch.long)
     for i, (s, t) in enumerate(zip(seqs, tgts)):
         if len(s) != len(t) or not 1 <= len(s) <= max_len:
             sys.exit(f"batch file: row {i}: bad lengths {len(s)}/{len(t)} (maxLen {max_len})")
