@@ -150,6 +150,19 @@ export const jsKernels: Kernels = {
     return total;
   },
 
+  bceWithLogits(x, y, diff, n) {
+    if (x.length < n || y.length < n || diff.length < n)
+      throw new RangeError(`bceWithLogits: arrays shorter than n = ${n}`);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      const e = Math.exp(-Math.abs(v));
+      total += Math.max(v, 0) - v * y[i] + Math.log1p(e);
+      diff[i] = (v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y[i];
+    }
+    return total;
+  },
+
   gelu(x, y, n) {
     for (let i = 0; i < n; i++) {
       const v = x[i];

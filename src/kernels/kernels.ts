@@ -81,6 +81,13 @@ export interface Kernels {
     gradScale: number,
   ): number;
 
+  /**
+   * Binary cross-entropy with logits, element-wise for i < n: returns the float64 sum over i of
+   * max(x, 0) − x·y + log(1 + e^−|x|) (stable for any x), and writes diff[i] = σ(x[i]) − y[i],
+   * the gradient of that sum with respect to x[i]. diff may not alias x or y.
+   */
+  bceWithLogits(x: Float32Array, y: Float32Array, diff: Float32Array, n: number): number;
+
   /** y[i] = GELU(x[i]) = x·Φ(x) (the exact, erf-based GELU), for i < n. */
   gelu(x: Float32Array, y: Float32Array, n: number): void;
 

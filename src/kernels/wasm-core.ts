@@ -13,6 +13,7 @@
  * and call `createWasmKernels(bytes)` with fetched bytes; the Node loader is in wasm.ts.
  */
 import type { Kernels } from './kernels.js';
+import { jsKernels } from './js.js';
 
 // The project compiles against lib ES2022 + @types/node, which declare no WebAssembly types:
 // this is the little of the WebAssembly JS API that the loader uses.
@@ -395,6 +396,9 @@ export function createWasmKernels(
       logits.set(f32.subarray(p >>> 2, (p >>> 2) + n));
       return total;
     },
+
+    // Not a wasm kernel yet: the js reference (the category losses are its only caller).
+    bceWithLogits: jsKernels.bceWithLogits,
 
     gelu(x, y, n) {
       if (n <= 0) return;

@@ -105,32 +105,33 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
     throw new RangeError(`bceWithLogits: ${targets.length} targets for ${logits.size} logits`);
   const C = logits.shape[logits.rank - 1];
   const R = logits.size / C;
-  const sel = rows ?? Int32Array.from({ length: R }, (_, i) => i);
-  if (sel.length === 0) throw new RangeError('bceWithLogits: no rows selected');
-  const n = sel.length * C;
-  const grad = needsGrad(logits);
-  // σ(x) − y per selected element, kept for the backward pass: one exp per element in all.
-  const diff = grad ? new Float32Array(n) : null;
-  const x = logits.data;
-  let total = 0;
-  sel.forEach((r, k) => {
-    if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
-    for (let j = 0; j < C; j++) {
-      const v = x[r * C + j];
-      const y = targets[r * C + j];
-      const e = Math.exp(-Math.abs(v));
-      // max(x, 0) − x·y + log(1 + e^(−|x|)): stable for any x
-      total += Math.max(v, 0) - v * y + Math.log1p(e);
-      if (diff) diff[k * C + j] = (v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y;
-    }
-  });
+  if (rows && rows.length === 0) throw new RangeError('bceWithLogits: no rows selected');
+  // The selected rows, contiguous (no copy when every row is selected).
+  let x = logits.data;
+  let y = targets;
+  if (rows) {
+    x = new Float32Array(rows.length * C);
+    y = new Float32Array(rows.length * C);
+    rows.forEach((r, k) => {
+      if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
+      x.set(logits.data.subarray(r * C, (r + 1) * C), k * C);
+      y.set(targets.subarray(r * C, (r + 1) * C), k * C);
+    });
+  }
+  const n = x.length;
+  if (n === 0) throw new RangeError('bceWithLogits: no elements');
+  // σ(x) − y per selected element, kept for the backward pass.
+  const diff = new Float32Array(n);
+  const total = kernels().bceWithLogits(x, y, diff, n);
   const out = new Tensor(Float32Array.of(total / n), [1]);
-  if (!diff) return out;
+  if (!needsGrad(logits)) return out;
   return record(out, () => {
     const g = out.grad![0] / n;
     const gl = logits.gradBuffer();
-    sel.forEach((r, k) => {
-      for (let j = 0; j < C; j++) gl[r * C + j] += g * diff[k * C + j];
-    });
+    if (!rows) addScaled(gl, diff, g);
+    else
+      rows.forEach((r, k) =>
+        addScaled(gl.subarray(r * C, (r + 1) * C), diff.subarray(k * C, (k + 1) * C), g),
+      );
   });
 }
