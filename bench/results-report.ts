@@ -326,6 +326,27 @@ export function parseReference(text: string): ReferenceRow[] {
   return rows;
 }
 
+/** A PyTorch run of our protocol on the same prepared data: <results>/<dataset>/pytorch-sasrec/seed-N/result.json. */
+export interface TorchParity {
+  command: string;
+  dataset: { name: string; checksum: string; note?: string };
+  result: {
+    test: Record<string, number>;
+    testMasked: Record<string, number>;
+    seed: number;
+    best_epoch: number;
+  };
+}
+
+function loadTorchParity(results: string, dataset: string): TorchParity[] {
+  const dir = join(results, dataset, 'pytorch-sasrec');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => /^seed-\d+$/.test(d) && existsSync(join(dir, d, 'result.json')))
+    .sort()
+    .map((d) => JSON.parse(readFileSync(join(dir, d, 'result.json'), 'utf8')) as TorchParity);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The report.
 
@@ -671,6 +692,49 @@ export function buildReport(o: ReportOptions): string {
               'NDCG@10, history masked',
               c.summary((m) => m.testMasked['NDCG@10']),
               anchor.ndcg10.masked,
+            ),
+          ],
+        ),
+      );
+    }
+
+    // The same protocol in PyTorch on the same prepared data (bench/pytorch/sasrec_train.py).
+    const parity = loadTorchParity(o.results, ds.name);
+    if (parity.length > 0) {
+      const ours = cell(ds, variantByName(plan, 'sasrec'));
+      const torchSummary = (pick: (r: TorchParity['result']) => number) =>
+        summarize(parity.map((x) => pick(x.result)));
+      const row = (
+        label: string,
+        pickOurs: (m: RunMetrics) => number,
+        pickTorch: (r: TorchParity['result']) => number,
+      ) => [label, cellText(ours.summary(pickOurs)), cellText(torchSummary(pickTorch))];
+      p(
+        '',
+        `The same protocol in PyTorch: \`bench/pytorch/sasrec_train.py\` (RecBole's SASRec, its own training loop and evaluator) on the same prepared interactions, ${parity.length} seed(s); command: \`${parity[0].command}\`. ${parity[0].dataset.note ?? ''}`,
+        '',
+        mdTable(
+          ['test metric', 'ours (cammsr sasrec)', 'PyTorch, same data and protocol'],
+          [
+            row(
+              'HR@10',
+              (m) => m.test['HR@10'],
+              (r) => r.test['HR@10'],
+            ),
+            row(
+              'NDCG@10',
+              (m) => m.test['NDCG@10'],
+              (r) => r.test['NDCG@10'],
+            ),
+            row(
+              'HR@10, history masked',
+              (m) => m.testMasked['HR@10'],
+              (r) => r.testMasked['HR@10'],
+            ),
+            row(
+              'NDCG@10, history masked',
+              (m) => m.testMasked['NDCG@10'],
+              (r) => r.testMasked['NDCG@10'],
             ),
           ],
         ),

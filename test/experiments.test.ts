@@ -260,8 +260,8 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 18 variants on movielens, 16 on each Amazon dataset (no time, no image), 3 seeds each.
-  assert.equal(all.length, (18 + 16 + 16) * 3);
+  // 19 variants on movielens, 17 on each Amazon dataset (no time, no image), 3 seeds each.
+  assert.equal(all.length, (19 + 17 + 17) * 3);
   const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
   assert.deepEqual(ml.groups, ['main', 'ablations', 'robustness', 'encoders']);
   assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
@@ -294,11 +294,11 @@ test('--dry-run prints every command and runs nothing', () => {
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stderr);
-  // main 6 + ablations 7 (w/o time does not apply), cammsr shared: 12 variants x 2 seeds.
-  assert.match(r.stdout, /^plan: 24 runs \(main 12, ablations 14;/);
+  // main 6 + ablations 8 (w/o time does not apply), cammsr shared: 13 variants x 2 seeds.
+  assert.match(r.stdout, /^plan: 26 runs \(main 12, ablations 16;/);
   assert.match(r.stdout, /cammsr prepare s3rec --input \S+Beauty\.txt --text tfidf --image pixels --out /);
   const trains = r.stdout.split('\n').filter((l) => l.trim().startsWith('cammsr train'));
-  assert.equal(trains.length, 24);
+  assert.equal(trains.length, 26);
   assert.ok(
     trains.some((l) =>
       /--model cammsr --seed 2 --set hiddenDropout=0\.5 --set attnDropout=0\.5 --set cammsr\.lambda=0 --set train\.epochs=3 --out \S+cammsr-no-mscl\/seed-2$/.test(
@@ -306,7 +306,7 @@ test('--dry-run prints every command and runs nothing', () => {
       ),
     ),
   );
-  assert.match(r.stdout, /would train 24 new and resume 0 runs/);
+  assert.match(r.stdout, /would train 26 new and resume 0 runs/);
   for (const p of [work, report, join(root, 'results')]) assert.ok(!existsSync(p), `${p} was created`);
 });
 
