@@ -22,8 +22,12 @@ import { causalPaddingMask, logSoftmax, maskedSoftmax, softmax } from '../src/en
 import { dyt, l2Normalize, layerNorm } from '../src/engine/ops/norm.js';
 import { dropout } from '../src/engine/ops/dropout.js';
 import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../src/engine/ops/loss.js';
-import { MultiHeadSelfAttention, TransformerBlock } from '../src/engine/nn/transformer.js';
-import { causalAttention } from '../src/engine/ops/attention.js';
+import {
+  MultiHeadSelfAttention,
+  TransformerBlock,
+  TransformerEncoder,
+} from '../src/engine/nn/transformer.js';
+import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
 
 const rng = new Rng(42);
 const r = (shape: number[], s = 1) => randomTensor(shape, rng, s);
@@ -217,6 +221,48 @@ test('fused causal attention equals the padded formulation (bmm + masked softmax
       }
     }
   }
+});
+
+test('last-query attention: equals causal attention at each last row; gradients with and without dropout', () => {
+  const offsets = Int32Array.of(0, 3, 4, 9); // lengths 3, 1, 5
+  const last = Int32Array.of(2, 3, 8);
+  const q = r([9, 6]);
+  const k = r([9, 6]);
+  const v = r([9, 6]);
+  const full = causalAttention(q, k, v, offsets, 2);
+  const only = lastQueryAttention(indexRows(q, last), k, v, offsets, 2);
+  assert.deepEqual(only.shape, [3, 6]);
+  last.forEach((row, b) => {
+    for (let j = 0; j < 6; j++) {
+      const a = only.data[b * 6 + j];
+      const e = full.data[row * 6 + j];
+      assert.ok(Math.abs(a - e) < 1e-6, `seq ${b} col ${j}: ${a} vs ${e}`);
+    }
+  });
+  gradCheck((qq, kk, vv) => lastQueryAttention(qq, kk, vv, offsets, 2), [r([3, 6]), r([9, 6]), r([9, 6])]);
+  gradCheck(
+    (qq, kk, vv) => lastQueryAttention(qq, kk, vv, offsets, 1, 0.3, new Rng(4), true),
+    [r([3, 6]), r([9, 6]), r([9, 6])],
+  );
+  assert.throws(() => lastQueryAttention(r([2, 6]), k, v, offsets, 2), /one per sequence/);
+  assert.throws(() => lastQueryAttention(r([3, 6]), k, v, Int32Array.of(0, 3, 3, 9), 2), /is empty/);
+});
+
+test('a transformer encoder run for the last positions only gives the same final states', () => {
+  const opts = { dim: 4, heads: 2, ffnDim: 8, hiddenDropout: 0, attnDropout: 0, eps: 1e-5, layers: 2 };
+  const enc = new TransformerEncoder(opts, new Rng(5));
+  const offsets = Int32Array.of(0, 3, 4, 9);
+  const last = Int32Array.of(2, 3, 8);
+  const x = r([9, 4]);
+  const full = enc.forward(x, offsets, new Rng(0));
+  const only = enc.forward(x, offsets, new Rng(0), last);
+  assert.deepEqual(only.shape, [3, 4]);
+  last.forEach((row, b) => {
+    for (let j = 0; j < 4; j++) assert.ok(Math.abs(only.data[b * 4 + j] - full.data[row * 4 + j]) < 1e-5);
+  });
+  gradCheck((xx) => enc.forward(xx, offsets, new Rng(0), last), [r([9, 4]), ...enc.parameters()], {
+    maxChecks: 8,
+  });
 });
 
 test('multi-head causal self-attention and a transformer block', () => {

@@ -31,6 +31,7 @@ import { Module, ModuleList } from '../engine/nn/module.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import {
+  lastRows,
   TIME_BUCKETS,
   type ItemFeatures,
   type LossResult,
@@ -335,12 +336,13 @@ export class Cammsr extends Module implements SequentialRecommender {
 
   // Forward pass shared by training and scoring --------------------------------------------
 
-  private encode(batch: SequenceBatch, tables: Tensor[]) {
+  /** With `last`, the user states z are computed at the last rows only ([B, d] each). */
+  private encode(batch: SequenceBatch, tables: Tensor[], last?: Int32Array) {
     const e = this.represent(batch, tables);
     const moe = this.camoe ? this.camoe.forward(e) : null;
     const fused = moe ? moe.out : e;
     const p = this.config.hiddenDropout;
-    const z = fused.map((s, m) => this.interest.items[m].forward(s, batch.offsets, p, this.rng));
+    const z = fused.map((s, m) => this.interest.items[m].forward(s, batch.offsets, p, this.rng, last));
     return { fused, z, moe };
   }
 
@@ -392,11 +394,10 @@ export class Cammsr extends Module implements SequentialRecommender {
   scoreLast(batch: SequenceBatch): Float32Array {
     return noGrad(() => {
       const tables = this.config.modalities.map((m) => this.itemTable(m));
-      const { z } = this.encode(batch, tables);
-      const last = lastRows(batch);
+      const { z } = this.encode(batch, tables, lastRows(batch));
       const h = z.length === 1 ? z[0] : concat(z, -1);
       const w = tables.length === 1 ? tables[0] : concat(tables, -1);
-      return matmul(indexRows(h, last), w, { transB: true }).data;
+      return matmul(h, w, { transB: true }).data;
     });
   }
 
@@ -425,8 +426,9 @@ export class Cammsr extends Module implements SequentialRecommender {
     const sb = selectRows(fused[b], fused[a], swap);
     const last = lastRows(batch);
     const p = cfg.hiddenDropout;
-    const za = l2Normalize(indexRows(this.interest.items[a].forward(sa, batch.offsets, p, this.rng), last));
-    const zb = l2Normalize(indexRows(this.interest.items[b].forward(sb, batch.offsets, p, this.rng), last));
+    // Only the final user states are read: the encoders' last layer runs at the last rows only.
+    const za = l2Normalize(this.interest.items[a].forward(sa, batch.offsets, p, this.rng, last));
+    const zb = l2Normalize(this.interest.items[b].forward(sb, batch.offsets, p, this.rng, last));
     // Symmetric InfoNCE with in-batch negatives; a negative with the anchor's target is not a negative.
     const B = batch.size;
     const target = Int32Array.from(last, (r) => batch.targets[r]);
@@ -506,16 +508,6 @@ function emptyStats(M: number, C: number, K: number): WeightStats {
     perCategoryWeight: new Float64Array(C * M),
     gateSum: new Float64Array(M * K),
   };
-}
-
-/** Row index of each sequence's last position. */
-function lastRows(batch: SequenceBatch): Int32Array {
-  const last = new Int32Array(batch.size);
-  for (let b = 0; b < batch.size; b++) {
-    if (batch.offsets[b + 1] <= batch.offsets[b]) throw new RangeError(`sequence ${b} of the batch is empty`);
-    last[b] = batch.offsets[b + 1] - 1;
-  }
-  return last;
 }
 
 /** Dense multi-hot category targets [N + 1, C]. */

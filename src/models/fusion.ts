@@ -17,6 +17,7 @@ import type { Modality } from './cammsr.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import type { ItemFeatures, LossResult, ModelData, SequenceBatch, SequentialRecommender } from './model.js';
+import { lastRows } from './model.js';
 
 export interface FusionConfig extends InterestEncoderConfig {
   mode: 'sum' | 'concat';
@@ -78,10 +79,10 @@ export class FusionSasrec extends Module implements SequentialRecommender {
     return parts.length === 1 ? parts[0] : addN(...parts);
   }
 
-  private hidden(batch: SequenceBatch, table: Tensor): Tensor {
+  private hidden(batch: SequenceBatch, table: Tensor, last?: Int32Array): Tensor {
     const R = batch.items.length;
     const x = addN(indexRows(table, batch.items), this.posEmb.forward(batch.positions, [R]));
-    return this.encoder.forward(x, batch.offsets, this.config.hiddenDropout, this.rng);
+    return this.encoder.forward(x, batch.offsets, this.config.hiddenDropout, this.rng, last);
   }
 
   loss(batch: SequenceBatch): LossResult {
@@ -101,9 +102,8 @@ export class FusionSasrec extends Module implements SequentialRecommender {
   scoreLast(batch: SequenceBatch): Float32Array {
     return noGrad(() => {
       const table = this.table();
-      const h = this.hidden(batch, table);
-      const last = Int32Array.from({ length: batch.size }, (_, b) => batch.offsets[b + 1] - 1);
-      return matmul(indexRows(h, last), table, { transB: true }).data;
+      const h = this.hidden(batch, table, lastRows(batch));
+      return matmul(h, table, { transB: true }).data;
     });
   }
 }

@@ -51,7 +51,8 @@ export class InterestEncoder extends Module {
       ),
     );
   }
-  forward(s: Tensor, offsets: Int32Array, p: number, rng: Rng): Tensor {
-    return this.encoder.forward(dropout(this.norm.forward(s), p, rng, this.training), offsets, rng);
+  /** [R, d] -> [R, d]; with `last` (each sequence's last row) only the final states, [B, d]. */
+  forward(s: Tensor, offsets: Int32Array, p: number, rng: Rng, last?: Int32Array): Tensor {
+    return this.encoder.forward(dropout(this.norm.forward(s), p, rng, this.training), offsets, rng, last);
   }
 }

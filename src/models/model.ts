@@ -68,3 +68,13 @@ export function timeGapBucket(gapSeconds: number): number {
   if (!(gapSeconds > 0)) return 0;
   return Math.min(TIME_BUCKETS - 1, 1 + Math.floor(Math.log2(1 + gapSeconds)));
 }
+
+/** Row index of each sequence's last position (what scoring reads). */
+export function lastRows(batch: SequenceBatch): Int32Array {
+  const last = new Int32Array(batch.size);
+  for (let b = 0; b < batch.size; b++) {
+    if (batch.offsets[b + 1] <= batch.offsets[b]) throw new RangeError(`sequence ${b} of the batch is empty`);
+    last[b] = batch.offsets[b + 1] - 1;
+  }
+  return last;
+}

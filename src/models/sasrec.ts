@@ -19,6 +19,7 @@ import { TransformerEncoder } from '../engine/nn/transformer.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { LossResult, SequenceBatch, SequentialRecommender } from './model.js';
+import { lastRows } from './model.js';
 
 export type { SequenceBatch } from './model.js';
 
@@ -70,12 +71,12 @@ export class Sasrec extends Module implements SequentialRecommender {
     this.rng = rng.fork();
   }
 
-  /** Hidden states [R, d], one per packed position. */
-  forward(batch: SequenceBatch): Tensor {
+  /** Hidden states [R, d], one per packed position; with `last`, at those rows only ([B, d]). */
+  forward(batch: SequenceBatch, last?: Int32Array): Tensor {
     const R = batch.items.length;
     const x = addN(this.itemEmb.forward(batch.items, [R]), this.posEmb.forward(batch.positions, [R]));
     const h = dropout(this.inputNorm.forward(x), this.config.hiddenDropout, this.rng, this.training);
-    return this.encoder.forward(h, batch.offsets, this.rng);
+    return this.encoder.forward(h, batch.offsets, this.rng, last);
   }
 
   get maxLen(): number {
@@ -100,11 +101,8 @@ export class Sasrec extends Module implements SequentialRecommender {
   /** Scores [B, items + 1] of every item (column 0 = padding) after the last position of each sequence. */
   scoreLast(batch: SequenceBatch): Float32Array {
     return noGrad(() => {
-      const h = this.forward(batch);
-      const last = Int32Array.from({ length: batch.size }, (_, b) => batch.offsets[b + 1] - 1);
-      if (last.some((r, b) => r < batch.offsets[b]))
-        throw new RangeError('scoreLast: a sequence in the batch is empty');
-      return matmul(indexRows(h, last), this.itemEmb.weight, { transB: true }).data;
+      const h = this.forward(batch, lastRows(batch));
+      return matmul(h, this.itemEmb.weight, { transB: true }).data;
     });
   }
 }

@@ -8,8 +8,9 @@
  */
 import { addN } from '../ops/elementwise.js';
 import { gelu } from '../ops/activation.js';
-import { causalAttention } from '../ops/attention.js';
+import { causalAttention, lastQueryAttention } from '../ops/attention.js';
 import { dropout } from '../ops/dropout.js';
+import { indexRows } from '../ops/shape.js';
 import type { Rng } from '../rng.js';
 import type { Tensor } from '../tensor.js';
 import { DyT, LayerNorm, Linear } from './layers.js';
@@ -50,12 +51,18 @@ export class MultiHeadSelfAttention extends Module {
     this.o = this.child('dense', new Linear(dim, dim, rng, init));
   }
 
-  /** x [R, d] (packed sequences) -> [R, d], before the block's dropout and residual. */
-  forward(x: Tensor, offsets: Int32Array, rng: Rng): Tensor {
-    const q = this.q.forward(x);
+  /**
+   * x [R, d] (packed sequences) -> [R, d], before the block's dropout and residual. With
+   * `last` (the row of each sequence's last position): only those queries, -> [B, d].
+   */
+  forward(x: Tensor, offsets: Int32Array, rng: Rng, last?: Int32Array): Tensor {
+    const q = this.q.forward(last ? indexRows(x, last) : x);
     const k = this.k.forward(x);
     const v = this.v.forward(x);
-    const ctx = causalAttention(q, k, v, offsets, this.opts.heads, this.opts.attnDropout, rng, this.training);
+    const { heads, attnDropout } = this.opts;
+    const ctx = last
+      ? lastQueryAttention(q, k, v, offsets, heads, attnDropout, rng, this.training)
+      : causalAttention(q, k, v, offsets, heads, attnDropout, rng, this.training);
     return this.o.forward(ctx);
   }
 }
@@ -81,10 +88,11 @@ export class TransformerBlock extends Module {
     this.norm2 = this.child('norm2', makeNorm());
   }
 
-  forward(x: Tensor, offsets: Int32Array, rng: Rng): Tensor {
+  /** [R, d] -> [R, d]; with `last` (each sequence's last row), the last positions only: [B, d]. */
+  forward(x: Tensor, offsets: Int32Array, rng: Rng, last?: Int32Array): Tensor {
     const p = this.opts.hiddenDropout;
-    const a = dropout(this.attention.forward(x, offsets, rng), p, rng, this.training);
-    const h = this.norm1.forward(addN(x, a));
+    const a = dropout(this.attention.forward(x, offsets, rng, last), p, rng, this.training);
+    const h = this.norm1.forward(addN(last ? indexRows(x, last) : x, a));
     const f = dropout(this.ffn2.forward(gelu(this.ffn1.forward(h))), p, rng, this.training);
     return this.norm2.forward(addN(h, f));
   }
@@ -100,9 +108,16 @@ export class TransformerEncoder extends Module {
       new ModuleList(Array.from({ length: opts.layers }, () => new TransformerBlock(opts, rng))),
     );
   }
-  forward(x: Tensor, offsets: Int32Array, rng: Rng): Tensor {
+  /**
+   * [R, d] -> [R, d]. With `last` (the row of each sequence's last position) the output is
+   * [B, d], the last positions only: the final layer then skips every other position.
+   */
+  forward(x: Tensor, offsets: Int32Array, rng: Rng, last?: Int32Array): Tensor {
     let h = x;
-    for (const layer of this.layers.items) h = layer.forward(h, offsets, rng);
-    return h;
+    const n = this.layers.items.length;
+    this.layers.items.forEach((layer, i) => {
+      h = layer.forward(h, offsets, rng, i === n - 1 ? last : undefined);
+    });
+    return n === 0 && last ? indexRows(h, last) : h;
   }
 }

@@ -24,30 +24,79 @@ export function causalAttention(
   rng?: Rng,
   training = false,
 ): Tensor {
-  if (q.rank !== 2 || k.shape.join() !== q.shape.join() || v.shape.join() !== q.shape.join()) {
+  return attention(q, k, v, offsets, heads, dropoutP, rng, training, false);
+}
+
+/**
+ * The same attention computed for the LAST position of each sequence only: q is [B, d], one
+ * query row per sequence (its last position's query); k and v are [R, d] packed as above.
+ * Row b of the [B, d] output equals row offsets[b+1]-1 of causalAttention's output. A
+ * transformer's last layer needs nothing else when only the final user state is read (the
+ * contrastive loss, scoring), which saves the other positions' queries, feed-forward and norms.
+ */
+export function lastQueryAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  offsets: Int32Array,
+  heads: number,
+  dropoutP = 0,
+  rng?: Rng,
+  training = false,
+): Tensor {
+  return attention(q, k, v, offsets, heads, dropoutP, rng, training, true);
+}
+
+/**
+ * Shared implementation. Sequence b has n keys; its nq query rows (n, or 1 with `lastOnly`)
+ * are the positions n − nq .. n − 1, and query t sees keys 0 .. n − nq + t.
+ */
+function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  offsets: Int32Array,
+  heads: number,
+  dropoutP: number,
+  rng: Rng | undefined,
+  training: boolean,
+  lastOnly: boolean,
+): Tensor {
+  const what = lastOnly ? 'lastQueryAttention' : 'causalAttention';
+  if (q.rank !== 2 || k.rank !== 2 || k.shape.join() !== v.shape.join() || q.shape[1] !== k.shape[1]) {
     throw new RangeError(
-      `causalAttention: q, k, v must share one [R, d] shape, got [${q.shape}], [${k.shape}], [${v.shape}]`,
+      `${what}: q, k, v must be [rows, d] with one width (k and v alike), got [${q.shape}], [${k.shape}], [${v.shape}]`,
     );
   }
-  const [R, d] = q.shape;
-  if (d % heads !== 0)
-    throw new RangeError(`causalAttention: width ${d} is not a multiple of ${heads} heads`);
+  const [R, d] = k.shape;
+  if (d % heads !== 0) throw new RangeError(`${what}: width ${d} is not a multiple of ${heads} heads`);
   const B = offsets.length - 1;
   if (B < 0 || offsets[0] !== 0 || offsets[B] !== R) {
-    throw new RangeError(`causalAttention: offsets must run from 0 to the row count ${R}`);
+    throw new RangeError(`${what}: offsets must run from 0 to the row count ${R}`);
+  }
+  const Rq = lastOnly ? B : R;
+  if (q.shape[0] !== Rq) {
+    throw new RangeError(
+      `${what}: q has ${q.shape[0]} rows, expected ${Rq}${lastOnly ? ' (one per sequence)' : ''}`,
+    );
   }
   const drop = training && dropoutP > 0;
-  if (drop && !rng) throw new Error('causalAttention: dropout in training mode needs an Rng');
+  if (drop && !rng) throw new Error(`${what}: dropout in training mode needs an Rng`);
   const dh = d / heads;
   const scale = 1 / Math.sqrt(dh);
   const K = kernels();
+  const queries = (b: number) => {
+    const n = offsets[b + 1] - offsets[b];
+    return { n, nq: lastOnly ? Math.min(n, 1) : n, qRow: lastOnly ? b : offsets[b] };
+  };
 
-  // Where each (sequence, head) block of probabilities starts.
+  // Where each (sequence, head) block of probabilities [nq, n] starts.
   const pOff = new Int32Array(B * heads + 1);
   for (let b = 0; b < B; b++) {
-    const n = offsets[b + 1] - offsets[b];
-    if (n < 0) throw new RangeError(`causalAttention: offsets decrease at sequence ${b}`);
-    for (let h = 0; h < heads; h++) pOff[b * heads + h + 1] = pOff[b * heads + h] + n * n;
+    const { n, nq } = queries(b);
+    if (n < 0) throw new RangeError(`${what}: offsets decrease at sequence ${b}`);
+    if (lastOnly && n === 0) throw new RangeError(`${what}: sequence ${b} is empty`);
+    for (let h = 0; h < heads; h++) pOff[b * heads + h + 1] = pOff[b * heads + h] + nq * n;
   }
   const probs = new Float32Array(pOff[B * heads]); // softmax output (before dropout)
   const kept = drop ? new Float32Array(probs.length) : probs; // after dropout
@@ -55,20 +104,21 @@ export function causalAttention(
   const bits = drop ? new Uint32Array(probs.length) : null;
   if (bits) rng!.fillU32(bits);
   const threshold = Math.floor(dropoutP * 4294967296);
-  const out = new Tensor(new Float32Array(R * d), [R, d]);
+  const out = new Tensor(new Float32Array(Rq * d), [Rq, d]);
 
   for (let b = 0; b < B; b++) {
-    const o = offsets[b];
-    const n = offsets[b + 1] - o;
+    const { n, nq, qRow } = queries(b);
     if (n === 0) continue;
     for (let h = 0; h < heads; h++) {
-      const base = o * d + h * dh;
+      const kBase = offsets[b] * d + h * dh;
+      const qBase = qRow * d + h * dh;
       const po = pOff[b * heads + h];
-      const P = probs.subarray(po, po + n * n);
-      K.sgemm(false, true, n, n, dh, scale, q.data.subarray(base), d, k.data.subarray(base), d, 0, P, n);
-      for (let i = 0; i < n; i++) {
-        // causal softmax of row i over keys 0..i
-        const r = i * n;
+      const P = probs.subarray(po, po + nq * n);
+      K.sgemm(false, true, nq, n, dh, scale, q.data.subarray(qBase), d, k.data.subarray(kBase), d, 0, P, n);
+      for (let t = 0; t < nq; t++) {
+        // causal softmax of query t over keys 0..i
+        const i = n - nq + t;
+        const r = t * n;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) if (P[r + j] > max) max = P[r + j];
         let sum = 0;
@@ -82,10 +132,10 @@ export function causalAttention(
         for (let j = i + 1; j < n; j++) P[r + j] = 0;
       }
       if (bits) {
-        for (let t = 0; t < n * n; t++) kept[po + t] = bits[po + t] >= threshold ? P[t] * keep : 0;
+        for (let t = 0; t < nq * n; t++) kept[po + t] = bits[po + t] >= threshold ? P[t] * keep : 0;
       }
-      const Pk = kept.subarray(po, po + n * n);
-      K.sgemm(false, false, n, dh, n, 1, Pk, n, v.data.subarray(base), d, 0, out.data.subarray(base), d);
+      const Pk = kept.subarray(po, po + nq * n);
+      K.sgemm(false, false, nq, dh, n, 1, Pk, n, v.data.subarray(kBase), d, 0, out.data.subarray(qBase), d);
     }
   }
   if (!needsGrad(q, k, v)) return out;
@@ -94,25 +144,29 @@ export function causalAttention(
     const gQ = q.requiresGrad ? q.gradBuffer() : null;
     const gK = k.requiresGrad ? k.gradBuffer() : null;
     const gV = v.requiresGrad ? v.gradBuffer() : null;
-    let maxN = 0;
-    for (let b = 0; b < B; b++) maxN = Math.max(maxN, offsets[b + 1] - offsets[b]);
-    const dP = new Float32Array(maxN * maxN);
+    let maxBlock = 0;
     for (let b = 0; b < B; b++) {
-      const o = offsets[b];
-      const n = offsets[b + 1] - o;
+      const { n, nq } = queries(b);
+      maxBlock = Math.max(maxBlock, nq * n);
+    }
+    const dP = new Float32Array(maxBlock);
+    for (let b = 0; b < B; b++) {
+      const { n, nq, qRow } = queries(b);
       if (n === 0) continue;
       for (let h = 0; h < heads; h++) {
-        const base = o * d + h * dh;
+        const kBase = offsets[b] * d + h * dh;
+        const qBase = qRow * d + h * dh;
         const po = pOff[b * heads + h];
-        const P = probs.subarray(po, po + n * n);
-        const Pk = kept.subarray(po, po + n * n);
-        const gOb = gO.subarray(base);
-        if (gV) K.sgemm(true, false, n, dh, n, 1, Pk, n, gOb, d, 1, gV.subarray(base), d);
+        const P = probs.subarray(po, po + nq * n);
+        const Pk = kept.subarray(po, po + nq * n);
+        const gOb = gO.subarray(qBase);
+        if (gV) K.sgemm(true, false, n, dh, nq, 1, Pk, n, gOb, d, 1, gV.subarray(kBase), d);
         if (!gQ && !gK) continue;
         // dP' = dO·vᵀ, back through dropout, then through the softmax: dS = P ⊙ (dP − Σ dP⊙P)
-        K.sgemm(false, true, n, n, dh, 1, gOb, d, v.data.subarray(base), d, 0, dP, n);
-        for (let i = 0; i < n; i++) {
-          const r = i * n;
+        K.sgemm(false, true, nq, n, dh, 1, gOb, d, v.data.subarray(kBase), d, 0, dP, n);
+        for (let t = 0; t < nq; t++) {
+          const i = n - nq + t;
+          const r = t * n;
           let dot = 0;
           for (let j = 0; j <= i; j++) {
             const g = bits ? (bits[po + r + j] >= threshold ? dP[r + j] * keep : 0) : dP[r + j];
@@ -123,9 +177,9 @@ export function causalAttention(
           for (let j = i + 1; j < n; j++) dP[r + j] = 0;
         }
         if (gQ)
-          K.sgemm(false, false, n, dh, n, scale, dP, n, k.data.subarray(base), d, 1, gQ.subarray(base), d);
+          K.sgemm(false, false, nq, dh, n, scale, dP, n, k.data.subarray(kBase), d, 1, gQ.subarray(qBase), d);
         if (gK)
-          K.sgemm(true, false, n, dh, n, scale, dP, n, q.data.subarray(base), d, 1, gK.subarray(base), d);
+          K.sgemm(true, false, n, dh, nq, scale, dP, n, q.data.subarray(qBase), d, 1, gK.subarray(kBase), d);
       }
     }
   });
