@@ -12,7 +12,7 @@
  * peak RSS is its own and a crash loses one run only.
  *
  *   --datasets a,b     subset of movielens-100k, amazon-beauty, amazon-scientific
- *   --groups a,b       subset of main, ablations, robustness, encoders (default: all)
+ *   --groups a,b       subset of main, ablations, tuning, robustness, encoders (default: all)
  *   --seeds 1,2,3      seeds (default: the plan's)
  *   --variants a,b     only these variants of the selected groups
  *   --work <dir>       prepared datasets and run directories (default experiments/work, gitignored)
@@ -136,6 +136,8 @@ export const PLAN: ExperimentPlan = {
     cammsr('cammsr-noise-0.1', '10% noisy categories', ['cammsr.categoryNoise=0.1'], { noise: 0.1 }),
     cammsr('cammsr-noise-0.2', '20% noisy categories', ['cammsr.categoryNoise=0.2'], { noise: 0.2 }),
     cammsr('cammsr-noise-0.4', '40% noisy categories', ['cammsr.categoryNoise=0.4'], { noise: 0.4 }),
+    cammsr('cammsr-scale-m', 'residual scale s = |M|', ['cammsr.categoryWeightScale=modalities']),
+    cammsr('cammsr-dropout-0.6', 'dropout 0.6', ['hiddenDropout=0.6', 'attnDropout=0.6']),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
@@ -160,6 +162,11 @@ export const PLAN: ExperimentPlan = {
         'cammsr-no-time',
         'cammsr-id-only',
       ],
+    },
+    {
+      name: 'tuning',
+      title: 'Tuning (validation only)',
+      variants: ['cammsr', 'cammsr-scale-m', 'cammsr-dropout-0.6'],
     },
     {
       name: 'robustness',

@@ -19,8 +19,8 @@ import type { RunMetrics } from '../src/train/trainer.js';
 // ---------------------------------------------------------------------------------------------
 // The plan's shape.
 
-export type GroupName = 'main' | 'ablations' | 'robustness' | 'encoders';
-export const GROUP_NAMES: readonly GroupName[] = ['main', 'ablations', 'robustness', 'encoders'];
+export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders';
+export const GROUP_NAMES: readonly GroupName[] = ['main', 'ablations', 'tuning', 'robustness', 'encoders'];
 export type TextEncoder = 'tfidf' | 'word-vectors';
 export type ImageEncoder = 'pixels' | 'none';
 
@@ -792,6 +792,37 @@ export function buildReport(o: ReportOptions): string {
         `### ${ds.name}`,
         '',
         mdTable(['variant', 'overrides', 'seeds', 'HR@10', 'NDCG@10', 'NDCG@10 masked', 'Δ NDCG@10'], rows),
+      );
+    }
+  }
+
+  // Tuning: chosen on validation only, so the table shows validation and nothing else.
+  const tun = variantsOf('tuning');
+  if (tun.length) {
+    p(
+      '',
+      '## Tuning CAMMSR (validation set only)',
+      '',
+      "What was tried to make CAMMSR beat SASRec, within the spec's options. Only validation NDCG@10 (history not masked, the selection metric) is shown: a setting is adopted on validation alone, and the main comparison is then rerun with it.",
+    );
+    for (const ds of plan.datasets) {
+      const rows = tun.map((v) => {
+        const c = cell(ds, v);
+        const miss = absent(ds, v, c);
+        return [
+          `${v.label}${c.marks}`,
+          v.set.map((x) => `\`${x}\``).join(' ') || '(defaults)',
+          miss ?? c.seeds,
+          blank(miss) ?? cellText(c.summary((m) => m.selection.value)),
+          blank(miss) ?? cellText(c.summary((m) => m.bestEpoch)),
+        ];
+      });
+      if (rows.every((r) => r[3] === NOT_RUN)) continue;
+      p(
+        '',
+        `### ${ds.name}`,
+        '',
+        mdTable(['variant', 'overrides', 'seeds', 'validation NDCG@10', 'best epoch'], rows),
       );
     }
   }

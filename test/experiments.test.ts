@@ -255,15 +255,15 @@ test('the reference table is parsed from reference-findings.md', () => {
 test('the plan: shared runs once, variants only where they apply', () => {
   const all = expandPlan(PLAN, {
     datasets: PLAN.datasets.map((d) => d.name),
-    groups: ['main', 'ablations', 'robustness', 'encoders'],
+    groups: ['main', 'ablations', 'tuning', 'robustness', 'encoders'],
     seeds: [1, 2, 3],
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 19 variants on movielens, 17 on each Amazon dataset (no time, no image), 3 seeds each.
-  assert.equal(all.length, (19 + 17 + 17) * 3);
+  // 21 variants on movielens, 19 on each Amazon dataset (no time, no image), 3 seeds each.
+  assert.equal(all.length, (21 + 19 + 19) * 3);
   const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
-  assert.deepEqual(ml.groups, ['main', 'ablations', 'robustness', 'encoders']);
+  assert.deepEqual(ml.groups, ['main', 'ablations', 'tuning', 'robustness', 'encoders']);
   assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
 });
 
