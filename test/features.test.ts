@@ -8,6 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../src/engine/rng.js';
+import { kernels } from '../src/kernels/select.js';
 import {
   csrOperator,
   denseOperator,
@@ -408,5 +409,28 @@ test('image features: failures recorded, mask right, unit-scale rows, colours gr
     assert.equal(failed.info.images, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('truncated SVD gives the same bits whatever the kernel thread count, and restores it', () => {
+  const K = kernels();
+  const rng = new Rng(9);
+  const [rows, cols] = [700, 300];
+  const a = Float32Array.from({ length: rows * cols }, () => rng.normal());
+  const before = K.threads();
+  const run = (threads: number) => {
+    K.setThreads(threads);
+    const set = K.threads(); // 1 on backends without threads
+    const r = truncatedSvd(denseOperator(a, rows, cols), 16, { seed: 3 });
+    assert.equal(K.threads(), set, 'the thread count is restored');
+    return r;
+  };
+  try {
+    const one = run(1);
+    const two = run(2);
+    assert.deepEqual(two.s, one.s);
+    assert.deepEqual(two.u, one.u);
+  } finally {
+    K.setThreads(before);
   }
 });

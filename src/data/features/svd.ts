@@ -10,8 +10,9 @@
  * (numerically) dependent are replaced by random directions orthogonal to the rest, so Q is
  * always a full orthonormal basis, even for rank-deficient or all-zero inputs.
  *
- * Deterministic: same operator, k, options and seed -> bit-identical result on one backend
- * (and one thread count, since OpenBLAS partitions its sums by thread).
+ * Deterministic: same operator, k, options and seed -> bit-identical result on one backend.
+ * OpenBLAS partitions its sums by thread, so the products run on one thread whatever
+ * CAMMSR_THREADS says: a prepared dataset's checksum must not depend on the thread count.
  */
 import { Rng } from '../../engine/rng.js';
 import { kernels } from '../../kernels/select.js';
@@ -186,6 +187,17 @@ function checkBlock(what: string, x: Float32Array, n: number, k: number): void {
  * Signs are fixed so that the largest-magnitude entry of each column of u is positive.
  */
 export function truncatedSvd(op: LinearOperator, k: number, options: SvdOptions): SvdResult {
+  const K = kernels();
+  const threads = K.threads();
+  K.setThreads(1);
+  try {
+    return truncatedSvdOnOneThread(op, k, options);
+  } finally {
+    K.setThreads(threads);
+  }
+}
+
+function truncatedSvdOnOneThread(op: LinearOperator, k: number, options: SvdOptions): SvdResult {
   const { oversample = 10, powerIters = 4, seed, progress, stage = 'svd' } = options;
   if (!Number.isInteger(k) || k < 0)
     throw new RangeError(`truncatedSvd: k must be an integer >= 0, got ${k}`);
