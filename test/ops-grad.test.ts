@@ -28,6 +28,7 @@ import {
   TransformerEncoder,
 } from '../src/engine/nn/transformer.js';
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
+import { blockGatedSum } from '../src/engine/ops/mixture.js';
 
 const rng = new Rng(42);
 const r = (shape: number[], s = 1) => randomTensor(shape, rng, s);
@@ -263,6 +264,21 @@ test('a transformer encoder run for the last positions only gives the same final
   gradCheck((xx) => enc.forward(xx, offsets, new Rng(0), last), [r([9, 4]), ...enc.parameters()], {
     maxChecks: 8,
   });
+});
+
+test('blockGatedSum: hand-computed mixture, gradients, shape errors', () => {
+  // K = 2 experts, M = 2 blocks of width 1, R = 1: out[m] = Σ_k g_m[k]·y_k[m]
+  const y0 = new Tensor(Float32Array.of(1, 2), [1, 2]);
+  const y1 = new Tensor(Float32Array.of(10, 20), [1, 2]);
+  const g0 = new Tensor(Float32Array.of(0.25, 0.75), [1, 2]);
+  const g1 = new Tensor(Float32Array.of(1, 0), [1, 2]);
+  assert.deepEqual(Array.from(blockGatedSum([y0, y1], [g0, g1]).data), [0.25 + 7.5, 2]);
+  gradCheck(
+    (a, b, c, g, h) => blockGatedSum([a, b, c], [g, h]),
+    [r([4, 6]), r([4, 6]), r([4, 6]), r([4, 3]), r([4, 3])],
+  );
+  assert.throws(() => blockGatedSum([r([4, 6])], [r([4, 2])]), /gates must all be/);
+  assert.throws(() => blockGatedSum([r([4, 5])], [r([4, 1]), r([4, 1])]), /not a multiple/);
 });
 
 test('multi-head causal self-attention and a transformer block', () => {

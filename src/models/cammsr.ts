@@ -25,6 +25,7 @@ import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
 import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
+import { blockGatedSum } from '../engine/ops/mixture.js';
 import { normalParam } from '../engine/nn/init.js';
 import { Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
@@ -204,20 +205,23 @@ class Camoe extends Module {
     const M = e.length;
     const d = cfg.dim;
     const K = cfg.experts;
-    // Expert outputs, one [R, d] block per (expert, modality).
-    const block: Tensor[][] = [];
+    // One attentive gate per modality, reading only that modality.
+    const gates = e.map((em, m) => softmax(scale(this.gates.items[m].forward(em), 1 / cfg.gateTemperature)));
+    // ê_m = Σ_k g_m[k]·Expert_k(x)_m, one fused op over the experts' outputs.
+    let mixed: Tensor[];
     if (cfg.synergy) {
       const x = M === 1 ? e[0] : concat(e, -1);
-      for (let k = 0; k < K; k++) {
-        const y = this.experts.items[k].forward(x);
-        block.push(e.map((_, m) => (M === 1 ? y : slice(y, -1, m * d, (m + 1) * d))));
-      }
+      const all = blockGatedSum(
+        this.experts.items.map((expert) => expert.forward(x)),
+        gates,
+      );
+      mixed = M === 1 ? [all] : e.map((_, m) => slice(all, -1, m * d, (m + 1) * d));
     } else {
-      for (let k = 0; k < K; k++) block.push(e.map((em, m) => this.experts.items[k * M + m].forward(em)));
+      // Without synergy modality m has its own K experts, each reading e_m only.
+      const own = (em: Tensor, m: number) =>
+        Array.from({ length: K }, (_, k) => this.experts.items[k * M + m].forward(em));
+      mixed = e.map((em, m) => blockGatedSum(own(em, m), [gates[m]]));
     }
-    // One attentive gate per modality, reading only that modality: ê_m = Σ_k g_m[k]·Expert_k(x)_m.
-    const gates = e.map((em, m) => softmax(scale(this.gates.items[m].forward(em), 1 / cfg.gateTemperature)));
-    const mixed = e.map((_, m) => addN(...block.map((bk, k) => mul(bk[m], slice(gates[m], 1, k, k + 1)))));
 
     // Category-guided modality weights w (or their ablations), and the category logits.
     let w: Tensor | null = null;
