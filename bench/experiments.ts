@@ -136,7 +136,9 @@ export const PLAN: ExperimentPlan = {
     cammsr('cammsr-noise-0.1', '10% noisy categories', ['cammsr.categoryNoise=0.1'], { noise: 0.1 }),
     cammsr('cammsr-noise-0.2', '20% noisy categories', ['cammsr.categoryNoise=0.2'], { noise: 0.2 }),
     cammsr('cammsr-noise-0.4', '40% noisy categories', ['cammsr.categoryNoise=0.4'], { noise: 0.4 }),
-    cammsr('cammsr-scale-m', 'residual scale s = |M|', ['cammsr.categoryWeightScale=modalities']),
+    cammsr('cammsr-scale-m', 'residual scale s = number of modalities', [
+      'cammsr.categoryWeightScale=modalities',
+    ]),
     cammsr('cammsr-dropout-0.6', 'dropout 0.6', ['hiddenDropout=0.6', 'attnDropout=0.6']),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),

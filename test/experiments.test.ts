@@ -26,7 +26,7 @@ function fakeRun(
   results: string,
   variant: string,
   seed: number,
-  o: { ndcg10: number; hr10: number; weights?: Record<string, number>; maxEpochs?: number },
+  o: { ndcg10: number; hr10: number; weights?: Record<string, number>; maxEpochs?: number; val?: number },
 ) {
   const dir = runResultDir(results, 'amazon-beauty', variant, seed);
   mkdirSync(dir, { recursive: true });
@@ -41,7 +41,7 @@ function fakeRun(
     bestEpoch: 7,
     epochs: 17,
     stoppedEarly: true,
-    selection: { metric: 'NDCG@10', value: 0.03 },
+    selection: { metric: 'NDCG@10', value: o.val ?? 0.03 },
     validation: metrics(1),
     test: metrics(1),
     validationMasked: metrics(2),
@@ -141,6 +141,31 @@ function fabricate() {
   );
   return { root, results, reference };
 }
+
+test('the tuned CAMMSR is chosen on validation, never on test, and only with every seed', () => {
+  const results = join(tempDir('exp-tuned'), 'results');
+  for (const seed of [1, 2, 3]) {
+    fakeRun(results, 'cammsr', seed, { ndcg10: 0.05, hr10: 0.1, val: 0.03 });
+    fakeRun(results, 'cammsr-scale-m', seed, { ndcg10: 0.01, hr10: 0.1, val: 0.04 }); // best validation
+    if (seed < 3) fakeRun(results, 'cammsr-dropout-0.6', seed, { ndcg10: 0.09, hr10: 0.2, val: 0.05 }); // 2 seeds
+  }
+  const report = buildReport({ plan: PLAN, results, now: new Date('2026-01-05T00:00:00Z') });
+  const row = rowOf(
+    report,
+    'CAMMSR tuned on validation (residual scale s = number of modalities)',
+    '### amazon-beauty',
+  );
+  assert.equal(row[6], '0.0100 ± 0.0000');
+  assert.match(
+    report,
+    /Does CAMMSR tuned on validation \(`cammsr.categoryWeightScale=modalities`\) beat SASRec/,
+  );
+  assert.ok(!report.includes('CAMMSR tuned on validation (dropout 0.6)'));
+  assert.deepEqual(rowOf(report, 'residual scale s = number of modalities', '## Tuning CAMMSR').slice(2, 4), [
+    '3',
+    '0.0400 ± 0.0000',
+  ]);
+});
 
 test('the report: mean ± sample std over seeds, incomplete and missing cells, marks, anchor, weights', () => {
   const { results, reference } = fabricate();
