@@ -271,7 +271,8 @@ export function beatsVerdict(
   const a = summarize(ours);
   const comparisons = baselines.map(({ name, values }): Comparison => {
     const b = summarize(values);
-    if (!a || !b) return { baseline: name, diff: NaN, threshold: NaN, seeds: [a?.n ?? 0, b?.n ?? 0], beats: null };
+    if (!a || !b)
+      return { baseline: name, diff: NaN, threshold: NaN, seeds: [a?.n ?? 0, b?.n ?? 0], beats: null };
     const diff = a.mean - b.mean;
     const threshold = Math.max(a.std, b.std);
     const enough = a.n >= minSeeds && b.n >= minSeeds;
