@@ -1,0 +1,87 @@
+/**
+ * `npm run bench:breakdown`: where do models differ? NDCG@10 and HR@10 of finished runs, split by
+ * how often the target item occurs in the training sequences (cold to popular), so that a
+ * content model's gain on rare items is not hidden by the average. An analysis of finished runs,
+ * never a selection tool.
+ *
+ *   --runs a,b        run directories (same dataset)
+ *   --split s         validation or test (default test)
+ *   --edges 5,20,100  bucket upper bounds on the target's training count (default 5,20,100)
+ *   --mask-history    rank with the user's history masked
+ *   --json            one JSON object as the last line
+ */
+import { formatTable } from '../src/cli/table.js';
+import { evaluateSplit } from '../src/eval/evaluate.js';
+import { metricsFromRanks } from '../src/eval/metrics.js';
+import { loadRun } from '../src/train/trainer.js';
+import { machine, parseArgs } from './common.js';
+
+const args = parseArgs(process.argv.slice(2), {
+  runs: 'string',
+  split: 'string',
+  edges: 'string',
+  'mask-history': 'flag',
+  json: 'flag',
+});
+if (!args.runs) throw new Error('--runs is required: comma-separated run directories');
+const runs = String(args.runs).split(',');
+const which = String(args.split ?? 'test');
+if (which !== 'test' && which !== 'validation')
+  throw new Error(`--split must be test or validation, got "${which}"`);
+const edges = String(args.edges ?? '5,20,100')
+  .split(',')
+  .map(Number);
+if (edges.some((e, i) => !Number.isInteger(e) || e < 0 || (i > 0 && e <= edges[i - 1])))
+  throw new Error('--edges must be increasing non-negative integers');
+
+const loaded = runs.map((dir) => ({ dir, ...loadRun(dir) }));
+const checksum = loaded[0].ds.manifest.checksum;
+const other = loaded.find((r) => r.ds.manifest.checksum !== checksum);
+if (other) throw new Error(`${other.dir} was trained on another dataset than ${loaded[0].dir}`);
+
+// Training count of every item, and each case's bucket.
+const { split, ds } = loaded[0];
+const counts = new Int32Array(ds.items + 1);
+for (const s of split.train) for (const i of s) counts[i]++;
+const cases = split[which];
+const labels = edges
+  .map((e, i) => `${i === 0 ? 0 : edges[i - 1] + 1}-${e}`)
+  .concat(`>${edges[edges.length - 1]}`);
+const bucketOf = (item: number) => {
+  const b = edges.findIndex((e) => counts[item] <= e);
+  return b < 0 ? edges.length : b;
+};
+const caseBucket = cases.map((c) => bucketOf(c.target));
+
+const results = loaded.map((r) => {
+  const { ranks } = evaluateSplit(r.model, r.split, which, { maskHistory: Boolean(args['mask-history']) });
+  const perBucket = labels.map((_, b) => {
+    const sel = Int32Array.from(ranks.filter((_, i) => caseBucket[i] === b));
+    const m = sel.length > 0 ? metricsFromRanks(sel, [10]) : null;
+    return { cases: sel.length, ndcg10: m?.['NDCG@10'] ?? null, hr10: m?.['HR@10'] ?? null };
+  });
+  return { run: r.dir, model: r.model.kind, all: metricsFromRanks(ranks, [10]), perBucket };
+});
+
+const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+console.log(
+  `${ds.manifest.name}: ${which} NDCG@10 / HR@10 by the target's number of training interactions` +
+    `${args['mask-history'] ? ' (history masked)' : ''}`,
+);
+console.log(
+  formatTable(
+    ['bucket', 'cases', ...results.map((r) => `${r.model} (${r.run.split('/').slice(-2).join('/')})`)],
+    [
+      ...labels.map((label, b) => [
+        label,
+        results[0].perBucket[b].cases,
+        ...results.map((r) => `${f(r.perBucket[b].ndcg10)} / ${f(r.perBucket[b].hr10)}`),
+      ]),
+      ['all', cases.length, ...results.map((r) => `${f(r.all['NDCG@10'])} / ${f(r.all['HR@10'])}`)],
+    ],
+  ),
+);
+if (args.json)
+  console.log(
+    JSON.stringify({ dataset: ds.manifest.name, split: which, labels, results, machine: machine() }),
+  );
