@@ -8,11 +8,15 @@
  *   --split s         validation or test (default test)
  *   --edges 5,20,100  bucket upper bounds on the target's training count (default 5,20,100)
  *   --mask-history    rank with the user's history masked
+ *   --towers          CAMMSR runs: also rank by each modality's own share of the score
+ *                     (⟨z_m, ẽ_m⟩, scoreLastByModality), to see which tower ranks the target
  *   --json            one JSON object as the last line
  */
 import { formatTable } from '../src/cli/table.js';
-import { evaluateSplit } from '../src/eval/evaluate.js';
+import { evaluate } from '../src/eval/evaluate.js';
 import { metricsFromRanks } from '../src/eval/metrics.js';
+import { Cammsr } from '../src/models/cammsr.js';
+import type { SequenceBatch } from '../src/models/model.js';
 import { loadRun } from '../src/train/trainer.js';
 import { machine, parseArgs } from './common.js';
 
@@ -21,6 +25,7 @@ const args = parseArgs(process.argv.slice(2), {
   split: 'string',
   edges: 'string',
   'mask-history': 'flag',
+  towers: 'flag',
   json: 'flag',
 });
 if (!args.runs) throw new Error('--runs is required: comma-separated run directories');
@@ -53,14 +58,34 @@ const bucketOf = (item: number) => {
 };
 const caseBucket = cases.map((c) => bucketOf(c.target));
 
-const results = loaded.map((r) => {
-  const { ranks } = evaluateSplit(r.model, r.split, which, { maskHistory: Boolean(args['mask-history']) });
+// Every run, and with --towers each CAMMSR modality's own share of the scores.
+const views = loaded.flatMap((r) => [
+  {
+    dir: r.dir,
+    model: r.model,
+    name: r.model.kind,
+    scores: undefined as ((b: SequenceBatch) => Float32Array) | undefined,
+  },
+  ...(args.towers && r.model instanceof Cammsr
+    ? r.model.config.modalities.map((mod, m) => ({
+        dir: r.dir,
+        model: r.model,
+        name: `${r.model.kind}: ${mod} tower`,
+        scores: (b: SequenceBatch) => (r.model as Cammsr).scoreLastByModality(b)[m],
+      }))
+    : []),
+]);
+const results = views.map((r) => {
+  const { ranks } = evaluate(r.model, split[which], {
+    maskHistory: Boolean(args['mask-history']),
+    scores: r.scores,
+  });
   const perBucket = labels.map((_, b) => {
     const sel = Int32Array.from(ranks.filter((_, i) => caseBucket[i] === b));
     const m = sel.length > 0 ? metricsFromRanks(sel, [10]) : null;
     return { cases: sel.length, ndcg10: m?.['NDCG@10'] ?? null, hr10: m?.['HR@10'] ?? null };
   });
-  return { run: r.dir, model: r.model.kind, all: metricsFromRanks(ranks, [10]), perBucket };
+  return { run: r.dir, model: r.name, all: metricsFromRanks(ranks, [10]), perBucket };
 });
 
 const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));

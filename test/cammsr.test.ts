@@ -7,7 +7,7 @@ import { Rng } from '../src/engine/rng.js';
 import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig } from '../src/models/cammsr.js';
 import type { ModelData } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
-import { trainingBatch } from '../src/train/batch.js';
+import { inferenceBatch, trainingBatch } from '../src/train/batch.js';
 
 const N = 30;
 const C = 5;
@@ -139,6 +139,20 @@ for (const [label, weighting] of [
     );
   });
 }
+
+test("each modality's share of the scores sums to the model's scores", () => {
+  const { data, seqs, times } = toyData();
+  const model = new Cammsr(small(), data);
+  model.eval();
+  const batch = inferenceBatch(seqs.slice(0, 6), 10, times.slice(0, 6));
+  const parts = model.scoreLastByModality(batch);
+  const all = model.scoreLast(batch);
+  assert.equal(parts.length, 3);
+  for (let i = 0; i < all.length; i++) {
+    const sum = parts[0][i] + parts[1][i] + parts[2][i];
+    assert.ok(Math.abs(sum - all[i]) <= 1e-5 * (1 + Math.abs(all[i])), `${sum} vs ${all[i]}`);
+  }
+});
 
 test('modality weights are a distribution; diagnostics report them overall, per category and per gate', () => {
   const { data, seqs, times } = toyData();

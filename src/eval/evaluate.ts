@@ -10,7 +10,7 @@
  */
 import { noGrad } from '../engine/autograd.js';
 import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
-import type { SequentialRecommender } from '../models/model.js';
+import type { SequenceBatch, SequentialRecommender } from '../models/model.js';
 import { inferenceBatch } from '../train/batch.js';
 import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
 
@@ -23,6 +23,11 @@ export interface EvaluateOptions {
   ks?: readonly number[];
   /** Called after each batch with the number of cases done so far. */
   progress?: (done: number, total: number) => void;
+  /**
+   * The scores to rank, [B, N + 1] per batch. Default: model.scoreLast. E.g. one modality's
+   * share of CAMMSR's scores (Cammsr.scoreLastByModality), to see what that tower alone ranks.
+   */
+  scores?: (batch: SequenceBatch) => Float32Array;
 }
 
 export interface EvaluationResult {
@@ -66,7 +71,7 @@ export function evaluate(
       // inferenceBatch keeps the most recent maxLen items of each history (and their time gaps).
       const times = cases[start].times ? cases.slice(start, end).map((c) => c.times ?? null) : undefined;
       const batch = inferenceBatch(histories, maxLen, times);
-      const scores = noGrad(() => model.scoreLast(batch));
+      const scores = noGrad(() => (opts.scores ? opts.scores(batch) : model.scoreLast(batch)));
       const width = scores.length / B;
       if (!Number.isInteger(width) || width < 2)
         throw new RangeError(

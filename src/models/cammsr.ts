@@ -405,6 +405,19 @@ export class Cammsr extends Module implements SequentialRecommender {
     });
   }
 
+  /**
+   * Each modality's share ⟨z_m, ẽ_m(j)⟩ of the scores after each sequence's last position, in
+   * the order of config.modalities ([B, items + 1] each; they sum to scoreLast up to rounding). Which tower
+   * ranks the target where is what "which modality mattered" means for one recommendation.
+   */
+  scoreLastByModality(batch: SequenceBatch): Float32Array[] {
+    return noGrad(() => {
+      const tables = this.config.modalities.map((m) => this.itemTable(m));
+      const { z } = this.encode(batch, tables, lastRows(batch));
+      return z.map((zm, m) => matmul(zm, tables[m], { transB: true }).data);
+    });
+  }
+
   // ③ Modality swap contrastive learning ---------------------------------------------------
 
   /** Index pairs of modalities to swap: text↔image when both exist, else id↔text (or id↔image). */
