@@ -140,6 +140,7 @@ export const PLAN: ExperimentPlan = {
       'cammsr.categoryWeightScale=modalities',
     ]),
     cammsr('cammsr-dropout-0.6', 'dropout 0.6', ['hiddenDropout=0.6', 'attnDropout=0.6']),
+    cammsr('cammsr-scale-4', 'residual scale s = 4', ['cammsr.categoryWeightScale=4']),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
@@ -168,7 +169,7 @@ export const PLAN: ExperimentPlan = {
     {
       name: 'tuning',
       title: 'Tuning (validation only)',
-      variants: ['cammsr', 'cammsr-scale-m', 'cammsr-dropout-0.6'],
+      variants: ['cammsr', 'cammsr-scale-m', 'cammsr-dropout-0.6', 'cammsr-scale-4'],
     },
     {
       name: 'robustness',

@@ -285,8 +285,8 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 21 variants on movielens, 19 on each Amazon dataset (no time, no image), 3 seeds each.
-  assert.equal(all.length, (21 + 19 + 19) * 3);
+  // 22 variants on movielens, 20 on each Amazon dataset (no time, no image), 3 seeds each.
+  assert.equal(all.length, (22 + 20 + 20) * 3);
   const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
   assert.deepEqual(ml.groups, ['main', 'ablations', 'tuning', 'robustness', 'encoders']);
   assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
