@@ -1,7 +1,8 @@
 /**
- * A small end-to-end training run of the engine on a synthetic next-item task, used as the
- * README's main job until the real model and data land: each user walks the item catalogue
- * with a fixed user-specific stride, so the next item is predictable from the history.
+ * A small end-to-end training run of the engine on a synthetic next-item task (`cammsr toy`: a
+ * seconds-long check that the kernels, autograd and optimiser learn on this machine, without
+ * any dataset): each user walks the item catalogue with a fixed user-specific stride, so the
+ * next item is predictable from the history.
  */
 import { Adam } from '../engine/optim/adam.js';
 import { clipGradNorm } from '../engine/optim/grads.js';
