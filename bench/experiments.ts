@@ -169,7 +169,13 @@ export const PLAN: ExperimentPlan = {
     {
       name: 'tuning',
       title: 'Tuning (validation only)',
-      variants: ['cammsr', 'cammsr-scale-m', 'cammsr-dropout-0.6', 'cammsr-scale-4'],
+      variants: [
+        'cammsr',
+        'cammsr-scale-m',
+        'cammsr-dropout-0.6',
+        'cammsr-scale-4',
+        'cammsr-literal-weights',
+      ],
     },
     {
       name: 'robustness',
