@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { resolveConfig } from '../src/train/config.js';
 import { loadRun, train } from '../src/train/trainer.js';
+import type { Cammsr } from '../src/models/cammsr.js';
 import { tempDir } from './temp.js';
 
 const root = tempDir('train');
@@ -112,6 +113,11 @@ test('baselines train through the same loop: popularity, fusion-sum, fusion-conc
     assert.equal(m.epochs, 1, model);
     const { model: loaded } = loadRun(join(root, model));
     assert.equal(loaded.kind, model);
+    if (model === 'hm4sr') {
+      // HM4SR learns its static modality scalars (initialised [0, 1, 1]): they must have moved.
+      const w = (loaded as Cammsr).camoe!.staticWeights!.data;
+      assert.notDeepEqual(Array.from(w), [0, 1, 1]);
+    }
   }
 });
 
