@@ -407,7 +407,14 @@ class Cell {
  * one lacks are ignored: they were added to the schema later, with defaults that keep behaviour.
  */
 export function sameRun(stored: RunConfig, planned: RunConfig): boolean {
-  const strip = (c: RunConfig) => ({ ...c, train: { ...c.train, epochs: 0 } });
+  // Options a model does not read cannot make its run differ: only CAMMSR and the HM4SR preset
+  // read the cammsr section (the fusions read its modalities), only HM4SR the hm4sr one.
+  const reads = (c: RunConfig) => {
+    if (c.model === 'cammsr' || c.model === 'hm4sr') return c;
+    const { cammsr, hm4sr: _hm4sr, ...rest } = c;
+    return { ...rest, cammsr: { modalities: cammsr.modalities } };
+  };
+  const strip = (c: RunConfig) => ({ ...reads(c), train: { ...c.train, epochs: 0 } });
   const covers = (a: unknown, b: unknown): boolean => {
     if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
       const bo = b as Record<string, unknown>;

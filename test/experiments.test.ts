@@ -344,4 +344,13 @@ test('a stored configuration matches the plan unless an option it has differs', 
   assert.ok(sameRun(older as never, planned));
   assert.ok(!sameRun(plannedConfig(beauty, variantByName(PLAN, 'cammsr'), 1), planned));
   assert.ok(!sameRun(plannedConfig(beauty, v, 2), planned));
+  // A SASRec run does not differ by CAMMSR's options (it does not read them); CAMMSR's does.
+  const sas = plannedConfig(beauty, variantByName(PLAN, 'sasrec'), 1);
+  const sasOld = structuredClone(sas) as unknown as { cammsr: Record<string, unknown> };
+  sasOld.cammsr.viewLoss = 0;
+  assert.ok(sameRun(sasOld as never, sas));
+  const cam = plannedConfig(beauty, variantByName(PLAN, 'cammsr'), 1);
+  const camOld = structuredClone(cam) as unknown as { cammsr: Record<string, unknown> };
+  camOld.cammsr.viewLoss = 0;
+  assert.ok(!sameRun(camOld as never, cam));
 });
