@@ -76,7 +76,10 @@ export interface CammsrConfig extends InterestEncoderConfig {
    * the next-item loss moves the representations.
    */
   viewNorm: boolean;
-  /** Only the category loss trains w: the residual uses a detached copy of w. */
+  /**
+   * Only the category loss trains category-guided w: the residual uses a detached copy.
+   * Static weights (HM4SR) have no category loss and are always trained by the next-item loss.
+   */
   detachWeights: boolean;
   /** Temperature of the softmax that turns modality scores into weights. */
   weightTemperature: number;
@@ -239,7 +242,7 @@ class Camoe extends Module {
     }
     if (this.concatHead) categoryLogits = this.concatHead.forward(M === 1 ? e[0] : concat(e, -1));
 
-    const wr = w && cfg.detachWeights ? detach(w) : w;
+    const wr = w && cfg.detachWeights && this.categoryViews ? detach(w) : w;
     const out = e.map((em, m) => {
       // uniform weighting: w_m = 1/|M|
       const wm = wr ? slice(wr, 1, m, m + 1) : null;

@@ -79,11 +79,6 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
           weighting: 'static',
           staticInit: base.modalities.map((m) => cfg.hm4sr.initScalars[order.indexOf(m)]),
           categoryHead: 'concat',
-          // CAMMSR's category-guided weighting options do not apply; the static scalars must
-          // stay trainable by the next-item loss (HM4SR learns them).
-          detachWeights: false,
-          viewLoss: 0,
-          viewNorm: false,
           beta: cfg.cammsr.beta,
           lambda: 0,
           inputNorm: 'layernorm',
