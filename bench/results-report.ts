@@ -373,6 +373,9 @@ function mdTable(headers: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+/** A variant's config overrides as inline code, or "(defaults)". */
+const overridesText = (v: VariantPlan) => v.set.map((x) => `\`${x}\``).join(' ') || '(defaults)';
+
 export function cellText(s: Summary | null): string {
   if (!s) return NOT_RUN;
   return s.n === 1 ? f4(s.mean) : `${f4(s.mean)} ± ${f4(s.std)}`;
@@ -750,10 +753,7 @@ export function buildReport(o: ReportOptions): string {
     // validation, for those.
     for (const ours of [plan.variants.find((v) => v.name === 'cammsr'), chosen]) {
       if (!ours) continue;
-      const who =
-        ours === chosen
-          ? `CAMMSR tuned on validation (${ours.set.map((x) => `\`${x}\``).join(' ')})`
-          : 'CAMMSR';
+      const who = ours === chosen ? `CAMMSR tuned on validation (${overridesText(ours)})` : 'CAMMSR';
       const pick = (m: RunMetrics) => m.test['NDCG@10'];
       const baselines = ['sasrec', 'fusion-sum', 'fusion-concat']
         .map((n) => plan.variants.find((v) => v.name === n))
@@ -789,7 +789,7 @@ export function buildReport(o: ReportOptions): string {
         const nd = c.summary((m) => m.test['NDCG@10']);
         return [
           `${v.label}${c.marks}`,
-          v.set.map((s) => `\`${s}\``).join(' ') || '(defaults)',
+          overridesText(v),
           miss ?? c.seeds,
           blank(miss) ?? cellText(c.summary((m) => m.test['HR@10'])),
           blank(miss) ?? cellText(nd),
@@ -821,7 +821,7 @@ export function buildReport(o: ReportOptions): string {
         const miss = absent(ds, v, c);
         return [
           `${v.label}${c.marks}`,
-          v.set.map((x) => `\`${x}\``).join(' ') || '(defaults)',
+          overridesText(v),
           miss ?? c.seeds,
           blank(miss) ?? cellText(c.summary((m) => m.selection.value)),
           blank(miss) ?? cellText(c.summary((m) => m.bestEpoch)),
