@@ -18,9 +18,7 @@ computes padding; the math at the valid positions is the same.
 """
 
 import json
-import math
 import os
-import resource
 import sys
 import time
 
@@ -42,7 +40,7 @@ from sasrec_step import (  # noqa: E402
     FeedForwardBlock,
     SelfAttentionBlock,
     load_batch,
-    percentile,
+    step_result,
 )
 
 # src/models/model.ts TIME_BUCKETS (log-bucketed time gaps), used only with "gaps".
@@ -345,26 +343,11 @@ def main():
         losses.append(loss)
         first_terms = first_terms or terms
 
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    st = sorted(times_ms)
-    res = {
-        "median_ms": round(percentile(st, 50), 3),
-        "p10_ms": round(percentile(st, 10), 3),
-        "p90_ms": round(percentile(st, 90), 3),
-        "peak_rss_mb": round(peak_rss_mb, 1),
-        "rows": rows,
-        "torch_version": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "blas_threads": blas_threads,
-        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
-        "steps": args.steps,
-        "modalities": modalities,
-        # loss_first = the very first (warm-up) step, loss_last = the last timed step.
-        "loss_first": round(losses[0], 6),
-        "loss_last": round(losses[-1], 6),
-        "terms_first": {k: round(v, 6) for k, v in zip(("sr", "cp", "mscl"), first_terms)},
-        "padded_positions": int(seq.numel()),
-    }
+    # loss_first = the very first (warm-up) step, loss_last = the last timed step.
+    res = step_result(torch, times_ms, losses, rows, blas_threads, args.steps)
+    res["modalities"] = modalities
+    res["terms_first"] = {k: round(v, 6) for k, v in zip(("sr", "cp", "mscl"), first_terms)}
+    res["padded_positions"] = int(seq.numel())
 
     print(f"PyTorch CAMMSR step  torch {res['torch_version']}  threads {res['threads']}  BLAS threads {blas_threads}  "
           f"OMP_WAIT_POLICY {res['omp_wait_policy']}")

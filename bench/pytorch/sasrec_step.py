@@ -165,6 +165,28 @@ def percentile(sorted_vals, p):
     return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
 
 
+def step_result(torch_mod, times_ms, losses, rows, blas_threads, steps):
+    """The fields every step benchmark reports: timing percentiles, peak RSS, threads, and the
+    first (warm-up) and last (timed) losses."""
+    # ru_maxrss is in KiB on Linux; peak over the whole process lifetime.
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    st = sorted(times_ms)
+    return {
+        "median_ms": round(percentile(st, 50), 3),
+        "p10_ms": round(percentile(st, 10), 3),
+        "p90_ms": round(percentile(st, 90), 3),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "rows": rows,
+        "torch_version": torch_mod.__version__,
+        "threads": torch_mod.get_num_threads(),
+        "blas_threads": blas_threads,
+        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
+        "steps": steps,
+        "loss_first": round(losses[0], 6),
+        "loss_last": round(losses[-1], 6),
+    }
+
+
 def main():
     args = parse_step_args(__doc__)
 
@@ -203,24 +225,7 @@ def main():
         losses.append(step())
         times_ms.append((time.perf_counter() - t0) * 1000.0)
 
-    # ru_maxrss is in KiB on Linux; peak over the whole process lifetime.
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-    st = sorted(times_ms)
-    res = {
-        "median_ms": round(percentile(st, 50), 3),
-        "p10_ms": round(percentile(st, 10), 3),
-        "p90_ms": round(percentile(st, 90), 3),
-        "peak_rss_mb": round(peak_rss_mb, 1),
-        "rows": rows,
-        "torch_version": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "blas_threads": blas_threads,
-        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
-        "steps": args.steps,
-        "loss_first": round(losses[0], 6),
-        "loss_last": round(losses[-1], 6),
-    }
+    res = step_result(torch, times_ms, losses, rows, blas_threads, args.steps)
 
     print(f"PyTorch SASRec step  torch {res['torch_version']}  threads {res['threads']}  BLAS threads {blas_threads}  "
           f"OMP_WAIT_POLICY {res['omp_wait_policy']}")
