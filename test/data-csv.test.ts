@@ -1,7 +1,7 @@
 /** The csv importer (CSV, TSV, JSON lines, Parquet, .gz) on fixture files the tests write. */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -10,7 +10,6 @@ import { importCsv, type CsvDataset } from '../src/data/importers/csv.js';
 import { tempDir } from './temp.js';
 
 const root = tempDir('csv');
-after(() => rmSync(root, { recursive: true, force: true }));
 let fileNo = 0;
 /** Writes `text` (or bytes) to a fresh file with the given name suffix; returns its path. */
 function file(suffix: string, content: string | Buffer): string {

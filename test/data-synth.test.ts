@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../src/engine/rng.js';
@@ -15,7 +15,6 @@ import type { RawDataset } from '../src/data/types.js';
 import { tempDir } from './temp.js';
 
 const root = tempDir('synth');
-process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
 // The default-size dataset, generated once and shared by the tests below.
 let defaultRun: Promise<{ raw: RawDataset; planted: PlantedStructure; seconds: number }> | null = null;
