@@ -141,6 +141,12 @@ export const PLAN: ExperimentPlan = {
     ]),
     cammsr('cammsr-dropout-0.6', 'dropout 0.6', ['hiddenDropout=0.6', 'attnDropout=0.6']),
     cammsr('cammsr-scale-4', 'residual scale s = 4', ['cammsr.categoryWeightScale=4']),
+    cammsr('cammsr-literal-scale-m', "spec's literal category weights, s = number of modalities", [
+      'cammsr.viewNorm=false',
+      'cammsr.viewLoss=0',
+      'cammsr.detachWeights=false',
+      'cammsr.categoryWeightScale=modalities',
+    ]),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
@@ -175,6 +181,7 @@ export const PLAN: ExperimentPlan = {
         'cammsr-dropout-0.6',
         'cammsr-scale-4',
         'cammsr-literal-weights',
+        'cammsr-literal-scale-m',
       ],
     },
     {
