@@ -147,6 +147,9 @@ export const PLAN: ExperimentPlan = {
       'cammsr.detachWeights=false',
       'cammsr.categoryWeightScale=modalities',
     ]),
+    cammsr('cammsr-shared-encoder', 'one interest encoder shared by all modalities', [
+      'cammsr.sharedEncoder=true',
+    ]),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
@@ -182,6 +185,7 @@ export const PLAN: ExperimentPlan = {
         'cammsr-scale-4',
         'cammsr-literal-weights',
         'cammsr-literal-scale-m',
+        'cammsr-shared-encoder',
       ],
     },
     {

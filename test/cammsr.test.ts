@@ -191,6 +191,7 @@ test('every ablation builds, trains a step and scores all items', () => {
     { weightScale: 3, weightTemperature: 0.5, gateTemperature: 2 },
     { detachWeights: false, viewLoss: 0, viewNorm: false },
     { viewNorm: false },
+    { sharedEncoder: true },
   ];
   const batch = trainingBatch(seqs, 10, times);
   for (const v of variants) {
@@ -211,6 +212,30 @@ test('every ablation builds, trains a step and scores all items', () => {
     /no image features/,
   );
   assert.throws(() => new Cammsr(small(), { ...data, timestamps: false }), /need a dataset with timestamps/);
+});
+
+test('sharedEncoder: one interest encoder serves every modality', () => {
+  const { data, seqs, times } = toyData();
+  const own = new Cammsr(small(), data);
+  const shared = new Cammsr(small({ sharedEncoder: true }), data);
+  const count = (m: Cammsr) => m.interest.parameters().reduce((n, p) => n + p.size, 0);
+  assert.equal(own.interest.items.length, 3);
+  assert.equal(shared.interest.items.length, 1);
+  assert.equal(count(own), 3 * count(shared));
+  // Perturb the first encoder: with one encoder per modality only the ID tower's scores move,
+  // with a shared encoder every tower's do.
+  const batch = inferenceBatch(seqs.slice(0, 2), 10, times.slice(0, 2));
+  for (const [model, moved] of [
+    [own, [true, false, false]],
+    [shared, [true, true, true]],
+  ] as const) {
+    model.eval();
+    const before = model.scoreLastByModality(batch);
+    for (const p of model.interest.items[0].parameters()) for (let i = 0; i < p.size; i++) p.data[i] += 0.05;
+    const after = model.scoreLastByModality(batch);
+    const changed = before.map((b, m) => b.some((x, i) => Math.abs(x - after[m][i]) > 1e-6));
+    assert.deepEqual(changed, moved);
+  }
 });
 
 test('a small CAMMSR learns: training loss falls well below its start', () => {

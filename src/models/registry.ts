@@ -41,6 +41,7 @@ function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     msclTau: c.msclTau,
     msclRatio: c.msclRatio,
     msclPairs: c.msclPairs,
+    sharedEncoder: c.sharedEncoder,
     inputNorm: c.inputNorm,
     encoderNorm: c.encoderNorm,
     dytAlpha: c.dytAlpha,

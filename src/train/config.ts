@@ -123,6 +123,12 @@ const CammsrSchema = z
     lambda: nonNegative()
       .default(0.1)
       .describe("Weight λ of the modality-swap contrastive loss L_MSCL; 0 = the 'w/o MSCL' ablation."),
+    sharedEncoder: z
+      .boolean()
+      .default(false)
+      .describe(
+        'One interest encoder (DyT + transformer) shared by every modality instead of one per modality: fewer parameters, a regulariser for small datasets.',
+      ),
     msclTau: positive().default(0.2).describe('Temperature τ of the MSCL InfoNCE (cosine similarity / τ).'),
     msclRatio: z
       .number()
