@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Module } from '../src/engine/nn/module.js';
 import { Rng } from '../src/engine/rng.js';
 import type { EvalCase, LeaveOneOutSplit } from '../src/data/split.js';
-import type { LossResult, SequenceBatch, SequentialRecommender } from '../src/models/model.js';
+import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from '../src/models/model.js';
 import { METRIC_KS, meanStd, metricsFromRanks, rankOfTarget } from '../src/eval/metrics.js';
 import { evaluate, evaluateSplit } from '../src/eval/evaluate.js';
 
@@ -231,6 +231,10 @@ class FakeModel extends Module implements SequentialRecommender {
 
   loss(): LossResult {
     throw new Error('FakeModel.loss: not used by evaluation');
+  }
+
+  scorer(): Scorer {
+    throw new Error('FakeModel.scorer: not used by evaluation');
   }
 
   scoreLast(batch: SequenceBatch): Float32Array {

@@ -33,7 +33,9 @@ import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.
 import { ModalityTable } from './modality-table.js';
 import {
   lastRows,
+  scoreWith,
   TIME_BUCKETS,
+  type Scorer,
   type ItemFeatures,
   type LossResult,
   type ModelData,
@@ -414,13 +416,25 @@ export class Cammsr extends Module implements SequentialRecommender {
   }
 
   scoreLast(batch: SequenceBatch): Float32Array {
-    return noGrad(() => {
-      const tables = this.config.modalities.map((m) => this.itemTable(m));
-      const { z } = this.encode(batch, tables, lastRows(batch));
-      const h = z.length === 1 ? z[0] : concat(z, -1);
-      const w = tables.length === 1 ? tables[0] : concat(tables, -1);
-      return matmul(h, w, { transB: true }).data;
-    });
+    return scoreWith(this.scorer(), batch);
+  }
+
+  /**
+   * Σ_m ⟨z_m, ẽ_m(j)⟩ is one product of concatenations: users [z_id; z_t; z_v], items
+   * [ẽ_id; ẽ_t; ẽ_v]. The modality tables are computed once here and reused by every user encoding.
+   */
+  scorer(): Scorer {
+    const tables = noGrad(() => this.config.modalities.map((m) => this.itemTable(m)));
+    const items = tables.length === 1 ? tables[0] : noGrad(() => concat(tables, -1));
+    return {
+      dim: items.shape[1],
+      items: items.data,
+      users: (batch) =>
+        noGrad(() => {
+          const { z } = this.encode(batch, tables, lastRows(batch));
+          return (z.length === 1 ? z[0] : concat(z, -1)).data;
+        }),
+    };
   }
 
   /**

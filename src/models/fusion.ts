@@ -7,7 +7,6 @@
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { linearCrossEntropy } from '../engine/ops/loss.js';
-import { matmul } from '../engine/ops/matmul.js';
 import { concat, indexRows } from '../engine/ops/shape.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
@@ -16,8 +15,15 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Modality } from './cammsr.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
-import type { ItemFeatures, LossResult, ModelData, SequenceBatch, SequentialRecommender } from './model.js';
-import { lastRows } from './model.js';
+import type {
+  ItemFeatures,
+  LossResult,
+  ModelData,
+  Scorer,
+  SequenceBatch,
+  SequentialRecommender,
+} from './model.js';
+import { lastRows, scoreWith } from './model.js';
 
 export interface FusionConfig extends InterestEncoderConfig {
   mode: 'sum' | 'concat';
@@ -100,10 +106,16 @@ export class FusionSasrec extends Module implements SequentialRecommender {
   }
 
   scoreLast(batch: SequenceBatch): Float32Array {
-    return noGrad(() => {
-      const table = this.table();
-      const h = this.hidden(batch, table, lastRows(batch));
-      return matmul(h, table, { transB: true }).data;
-    });
+    return scoreWith(this.scorer(), batch);
+  }
+
+  /** Users: the last hidden state; items: the fused item table (computed once here). */
+  scorer(): Scorer {
+    const table = noGrad(() => this.table());
+    return {
+      dim: this.config.dim,
+      items: table.data,
+      users: (batch) => noGrad(() => this.hidden(batch, table, lastRows(batch)).data),
+    };
   }
 }

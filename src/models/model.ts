@@ -3,6 +3,7 @@
  * server. Models know nothing of files: they get item data through ModelData and batches
  * through SequenceBatch.
  */
+import { kernels } from '../kernels/select.js';
 import type { Module } from '../engine/nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -48,6 +49,17 @@ export interface LossResult {
   terms: Record<string, number>;
 }
 
+/**
+ * A model's scores factor as users · itemsᵀ: `items` [N + 1, dim] depends only on the weights,
+ * `users(batch)` [B, dim] on the histories. Serving computes `items` once per model version, so
+ * that a request costs one user encoding plus one matrix-vector product.
+ */
+export interface Scorer {
+  readonly dim: number;
+  readonly items: Float32Array;
+  users(batch: SequenceBatch): Float32Array;
+}
+
 export interface SequentialRecommender extends Module {
   /** Registry name, e.g. "cammsr", "sasrec". */
   readonly kind: string;
@@ -58,6 +70,8 @@ export interface SequentialRecommender extends Module {
   loss(batch: SequenceBatch): LossResult;
   /** Scores [B, N + 1] of every item after the last position of each sequence (column 0 = padding). */
   scoreLast(batch: SequenceBatch): Float32Array;
+  /** The factors of scoreLast, with the item side computed now (call again after the weights change). */
+  scorer(): Scorer;
   /** Model-specific facts for logs and reports (e.g. mean modality weights). */
   diagnostics?(): Record<string, unknown>;
 }
@@ -77,4 +91,17 @@ export function lastRows(batch: SequenceBatch): Int32Array {
     last[b] = batch.offsets[b + 1] - 1;
   }
   return last;
+}
+
+/** Scores [B, N + 1] = users · itemsᵀ (one GEMM; a matrix-vector product for one user). */
+export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Array {
+  const n = s.items.length / s.dim;
+  const out = new Float32Array(B * n);
+  kernels().sgemm(false, true, B, n, s.dim, 1, users, s.dim, s.items, s.dim, 0, out, n);
+  return out;
+}
+
+/** scoreLast through a scorer. */
+export function scoreWith(s: Scorer, batch: SequenceBatch): Float32Array {
+  return scoreUsers(s, s.users(batch), batch.size);
 }

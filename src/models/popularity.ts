@@ -3,7 +3,13 @@
  * The floor any personalised model must clear.
  */
 import { Module } from '../engine/nn/module.js';
-import type { LossResult, SequenceBatch, SequentialRecommender } from './model.js';
+import {
+  scoreWith,
+  type LossResult,
+  type Scorer,
+  type SequenceBatch,
+  type SequentialRecommender,
+} from './model.js';
 
 export class Popularity extends Module implements SequentialRecommender {
   readonly kind = 'popularity';
@@ -25,9 +31,11 @@ export class Popularity extends Module implements SequentialRecommender {
   }
 
   scoreLast(batch: SequenceBatch): Float32Array {
-    const n = this.scores.length;
-    const out = new Float32Array(batch.size * n);
-    for (let b = 0; b < batch.size; b++) out.set(this.scores, b * n);
-    return out;
+    return scoreWith(this.scorer(), batch);
+  }
+
+  /** One dimension: every user is [1], every item its count. */
+  scorer(): Scorer {
+    return { dim: 1, items: this.scores, users: (batch) => new Float32Array(batch.size).fill(1) };
   }
 }

@@ -12,14 +12,13 @@ import { addN } from '../engine/ops/elementwise.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { linearCrossEntropy } from '../engine/ops/loss.js';
 import { indexRows } from '../engine/ops/shape.js';
-import { matmul } from '../engine/ops/matmul.js';
 import { Embedding, LayerNorm } from '../engine/nn/layers.js';
 import { Module } from '../engine/nn/module.js';
 import { TransformerEncoder } from '../engine/nn/transformer.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { LossResult, SequenceBatch, SequentialRecommender } from './model.js';
-import { lastRows } from './model.js';
+import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from './model.js';
+import { lastRows, scoreWith } from './model.js';
 
 export type { SequenceBatch } from './model.js';
 
@@ -100,9 +99,15 @@ export class Sasrec extends Module implements SequentialRecommender {
 
   /** Scores [B, items + 1] of every item (column 0 = padding) after the last position of each sequence. */
   scoreLast(batch: SequenceBatch): Float32Array {
-    return noGrad(() => {
-      const h = this.forward(batch, lastRows(batch));
-      return matmul(h, this.itemEmb.weight, { transB: true }).data;
-    });
+    return scoreWith(this.scorer(), batch);
+  }
+
+  /** Users: the last hidden state; items: the (tied) item embeddings. */
+  scorer(): Scorer {
+    return {
+      dim: this.config.dim,
+      items: this.itemEmb.weight.data,
+      users: (batch) => noGrad(() => this.forward(batch, lastRows(batch)).data),
+    };
   }
 }
