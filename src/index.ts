@@ -34,3 +34,20 @@ export { modelData } from './train/model-data.js';
 export { evaluate, evaluateSplit } from './eval/evaluate.js';
 export { metricsFromRanks, rankOfTarget, meanStd, METRIC_KS } from './eval/metrics.js';
 export { VERSION } from './version.js';
+export {
+  exportBundle,
+  loadBundle,
+  BundleError,
+  BUNDLE_FORMAT_VERSION,
+  type Bundle,
+  type BundleManifest,
+} from './serve/bundle.js';
+export {
+  Recommender,
+  type HistoryRequest,
+  type RecommendationList,
+  type RecommendedItem,
+} from './serve/recommender.js';
+export { buildService, type Service, type ServiceOptions } from './serve/service.js';
+export { openStore, type EventStore, type InteractionEvent } from './serve/store/event-store.js';
+export type { Scorer } from './models/model.js';

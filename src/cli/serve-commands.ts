@@ -1,0 +1,107 @@
+/** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
+import { Command, InvalidArgumentError } from 'commander';
+import { exportBundle } from '../serve/bundle.js';
+import { buildService } from '../serve/service.js';
+import { openStore } from '../serve/store/event-store.js';
+import { formatTable } from './table.js';
+
+const integer =
+  (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('export')
+    .description("write a self-contained model bundle from a run's best checkpoint (for cammsr serve)")
+    .requiredOption('--run <run>', 'run directory')
+    .requiredOption('--out <bundle>', 'bundle folder to create')
+    .option('--force', 'replace an existing bundle')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { run: string; out: string; force?: boolean; json?: boolean }) => {
+      const m = exportBundle(o.run, o.out, { force: o.force });
+      console.log(
+        formatTable(
+          ['bundle', 'model', 'dataset', 'items', 'test NDCG@10', 'cammsr'],
+          [
+            [
+              o.out,
+              m.model,
+              m.dataset.name,
+              m.dataset.items,
+              m.metrics?.test['NDCG@10'] ?? '-',
+              m.cammsrVersion,
+            ],
+          ],
+        ),
+      );
+      if (o.json) console.log(JSON.stringify({ bundle: o.out, manifest: m }));
+    });
+
+  program
+    .command('serve')
+    .description('serve recommendations from a bundle over HTTP, with a durable event store')
+    .requiredOption('--bundle <bundle>', 'bundle folder (cammsr export)')
+    .option('--db <url>', 'event store: sqlite:<file> or postgres://user@host/db', 'sqlite:cammsr-events.db')
+    .option('--port <n>', 'TCP port', integer('--port', 0, 65535), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--max-batch <n>',
+      'most requests answered by one model call',
+      integer('--max-batch', 1, 4096),
+      64,
+    )
+    .option(
+      '--max-wait-ms <n>',
+      'longest wait for a micro-batch to fill',
+      integer('--max-wait-ms', 0, 1000),
+      2,
+    )
+    .option('--quiet', 'no request log')
+    .action(
+      async (o: {
+        bundle: string;
+        db: string;
+        port: number;
+        host: string;
+        maxBatch: number;
+        maxWaitMs: number;
+        quiet?: boolean;
+      }) => {
+        const store = await openStore(o.db);
+        const { app, reload } = await buildService({
+          bundle: o.bundle,
+          store,
+          maxBatch: o.maxBatch,
+          maxWaitMs: o.maxWaitMs,
+          // A token in the environment, not on the command line where `ps` shows it.
+          adminToken: process.env.CAMMSR_ADMIN_TOKEN || undefined,
+          logger: o.quiet ? false : { level: 'info' },
+        }).catch(async (e) => {
+          await store.close();
+          throw e;
+        });
+        process.on('SIGHUP', () => {
+          try {
+            const g = reload();
+            app.log.info({ version: g.version }, 'bundle reloaded (SIGHUP)');
+          } catch (e) {
+            app.log.error(`reload failed, still serving the previous bundle: ${(e as Error).message}`);
+          }
+        });
+        const stop = async (signal: string) => {
+          app.log.info(`${signal}: finishing in-flight requests`);
+          await app.close();
+          await store.close();
+          process.exit(0);
+        };
+        process.once('SIGTERM', () => void stop('SIGTERM'));
+        process.once('SIGINT', () => void stop('SIGINT'));
+        await app.listen({ port: o.port, host: o.host });
+      },
+    );
+}

@@ -1,0 +1,49 @@
+/**
+ * Micro-batching: requests that arrive while the event loop is busy (or within `maxWaitMs`)
+ * are answered by one call of `run`, whose cost grows much slower than the number of
+ * requests (one GEMM instead of many matrix-vector products, one pass of the encoder).
+ */
+export interface MicroBatcherOptions {
+  /** Largest batch handed to `run`. */
+  maxBatch: number;
+  /** How long the first request of a batch may wait for company (0 = only what is already queued). */
+  maxWaitMs: number;
+}
+
+export class MicroBatcher<Req, Res> {
+  private queue: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  /** Sizes of the batches run so far (for metrics). */
+  onBatch: ((size: number) => void) | null = null;
+
+  constructor(
+    private readonly run: (reqs: Req[]) => Res[],
+    private readonly opts: MicroBatcherOptions,
+  ) {
+    if (!(opts.maxBatch >= 1)) throw new RangeError(`maxBatch must be at least 1, got ${opts.maxBatch}`);
+    if (!(opts.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be non-negative, got ${opts.maxWaitMs}`);
+  }
+
+  submit(req: Req): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (this.queue.length >= this.opts.maxBatch) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.onBatch?.(batch.length);
+      try {
+        const out = this.run(batch.map((b) => b.req));
+        batch.forEach((b, i) => b.resolve(out[i]));
+      } catch (e) {
+        batch.forEach((b) => b.reject(e));
+      }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Recommendations from a loaded bundle, for many histories in one model call: encode the
+ * users, multiply by the precomputed item table, keep the top k. Works in the catalog's
+ * original ids; knows nothing of HTTP or storage.
+ */
+import type { ItemInfo } from '../data/dataset.js';
+import { scoreUsers } from '../models/model.js';
+import { inferenceBatch } from '../train/batch.js';
+import type { Bundle } from './bundle.js';
+
+export interface HistoryRequest {
+  /** Original item ids, oldest first. Ids the catalog does not know are skipped. */
+  items: readonly string[];
+  /** Unix seconds of each item (used by models with time-gap embeddings). */
+  timestamps?: readonly number[];
+  k: number;
+  /** Leave the history's own items out of the list. */
+  excludeSeen: boolean;
+}
+
+export interface RecommendedItem {
+  item: string;
+  score: number;
+  title?: string;
+  categories?: string[];
+  image?: string;
+}
+
+export interface RecommendationList {
+  items: RecommendedItem[];
+  /** 'model', or 'popular' when no item of the history is known to the model. */
+  source: 'model' | 'popular';
+  /** How many history items the model read (the most recent maxLen known ones). */
+  historyUsed: number;
+}
+
+/** The k best of `scores` (columns 1..N), skipping `skip`; ties go to the lower id. */
+export function topK(
+  scores: Float32Array,
+  offset: number,
+  n: number,
+  k: number,
+  skip: Set<number>,
+): number[] {
+  // A sorted buffer of the best k so far: k is small, so insertion beats a heap here.
+  const best: number[] = [];
+  const better = (a: number, b: number) => {
+    const sa = scores[offset + a];
+    const sb = scores[offset + b];
+    return sa > sb || (sa === sb && a < b);
+  };
+  for (let i = 1; i <= n; i++) {
+    if (skip.has(i) || Number.isNaN(scores[offset + i])) continue;
+    if (best.length === k && !better(i, best[k - 1])) continue;
+    let j = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push(i);
+    while (j > 0 && better(i, best[j - 1])) {
+      best[j] = best[j - 1];
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
+}
+
+export class Recommender {
+  private readonly popular: Float32Array;
+
+  constructor(readonly bundle: Bundle) {
+    const n = bundle.data.items + 1;
+    this.popular = new Float32Array(n);
+    const counts = bundle.data.popularity;
+    for (let i = 1; i < n; i++) this.popular[i] = counts ? counts[i] : 0;
+  }
+
+  get items(): number {
+    return this.bundle.data.items;
+  }
+
+  item(id: string): ItemInfo | undefined {
+    const i = this.bundle.index.get(id);
+    return i === undefined ? undefined : this.bundle.catalog[i - 1];
+  }
+
+  private describe(i: number, score: number): RecommendedItem {
+    const it = this.bundle.catalog[i - 1];
+    const out: RecommendedItem = { item: it.id, score };
+    if (it.title !== undefined) out.title = it.title;
+    if (it.categories) out.categories = it.categories;
+    if (it.image !== undefined) out.image = it.image;
+    return out;
+  }
+
+  /** Top-k lists for every request, with one user encoding and one product for all of them. */
+  recommend(requests: readonly HistoryRequest[]): RecommendationList[] {
+    const { model, index, scorer } = this.bundle;
+    const maxLen = model.maxLen;
+    const known = requests.map((r) => {
+      const ids: number[] = [];
+      const times: number[] = [];
+      r.items.forEach((id, j) => {
+        const i = index.get(id);
+        if (i === undefined) return;
+        ids.push(i);
+        times.push(r.timestamps?.[j] ?? NaN);
+      });
+      const start = Math.max(0, ids.length - maxLen);
+      return { ids: Int32Array.from(ids.slice(start)), times: Float64Array.from(times.slice(start)) };
+    });
+    const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
+    const scores = new Map<number, { data: Float32Array; row: number }>();
+    if (withHistory.length > 0) {
+      const timed =
+        this.bundle.data.timestamps && withHistory.every((b) => known[b].times.every(Number.isFinite));
+      const batch = inferenceBatch(
+        withHistory.map((b) => known[b].ids),
+        maxLen,
+        timed ? withHistory.map((b) => known[b].times) : undefined,
+      );
+      const all = scoreUsers(scorer, scorer.users(batch), batch.size);
+      withHistory.forEach((b, row) => scores.set(b, { data: all, row }));
+    }
+    const n = this.items;
+    return requests.map((r, b) => {
+      const s = scores.get(b);
+      const skip = new Set<number>(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []);
+      if (!s) {
+        const top = topK(this.popular, 0, n, r.k, skip);
+        return {
+          items: top.map((i) => this.describe(i, this.popular[i])),
+          source: 'popular',
+          historyUsed: 0,
+        };
+      }
+      const off = s.row * (n + 1);
+      const top = topK(s.data, off, n, r.k, skip);
+      return {
+        items: top.map((i) => this.describe(i, s.data[off + i])),
+        source: 'model',
+        historyUsed: known[b].ids.length,
+      };
+    });
+  }
+
+  /** Items whose vectors in the model's item table are closest (cosine) to the item's. */
+  similar(id: string, k: number): RecommendedItem[] | undefined {
+    const i = this.bundle.index.get(id);
+    if (i === undefined) return undefined;
+    const { dim, items } = this.bundle.scorer;
+    const n = this.items;
+    const norms = this.norms();
+    const sims = new Float32Array(n + 1);
+    const q = i * dim;
+    for (let j = 1; j <= n; j++) {
+      let dot = 0;
+      const o = j * dim;
+      for (let d = 0; d < dim; d++) dot += items[q + d] * items[o + d];
+      const den = norms[i] * norms[j];
+      sims[j] = den > 0 ? dot / den : 0;
+    }
+    return topK(sims, 0, n, k, new Set([i])).map((j) => this.describe(j, sims[j]));
+  }
+
+  private normCache: Float32Array | null = null;
+  private norms(): Float32Array {
+    if (this.normCache) return this.normCache;
+    const { dim, items } = this.bundle.scorer;
+    const out = new Float32Array(this.items + 1);
+    for (let j = 0; j <= this.items; j++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += items[j * dim + d] ** 2;
+      out[j] = Math.sqrt(s);
+    }
+    return (this.normCache = out);
+  }
+}

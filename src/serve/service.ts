@@ -1,0 +1,319 @@
+/**
+ * The recommendation service: a Fastify app over a loaded bundle and an event store. JSON in
+ * and out, every request validated against its schema, the OpenAPI document generated from
+ * the same schemas. `buildService` returns the app without listening, so tests drive it with
+ * `app.inject` and the CLI adds the port and signals.
+ */
+import { createHash } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from '../version.js';
+import { loadBundle, type Bundle } from './bundle.js';
+import { MicroBatcher } from './micro-batcher.js';
+import { Recommender, type HistoryRequest, type RecommendationList } from './recommender.js';
+import type { EventStore, InteractionEvent } from './store/event-store.js';
+import * as S from './schemas.js';
+
+export interface ServiceOptions {
+  /** The bundle folder (reloaded from here unless a reload names another). */
+  bundle: string;
+  store: EventStore;
+  /** Micro-batching of model calls (defaults: 64 requests, 2 ms). */
+  maxBatch?: number;
+  maxWaitMs?: number;
+  /** When set, /v1/admin/* needs `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** Fastify's logger option (default off; the CLI turns it on). */
+  logger?: boolean | object;
+}
+
+/** What a request uses: swapped as a whole by a reload, so in-flight requests finish on theirs. */
+interface Generation {
+  bundle: Bundle;
+  version: string;
+  recommender: Recommender;
+  batcher: MicroBatcher<HistoryRequest, RecommendationList>;
+}
+
+/** A short id of the bundle's content: the hash of its files' checksums. */
+function bundleVersion(b: Bundle): string {
+  const h = createHash('sha256');
+  for (const f of Object.keys(b.manifest.files).sort()) h.update(`${f}\t${b.manifest.files[f]}\n`);
+  return h.digest('hex').slice(0, 12);
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Unix seconds from a number (seconds) or an ISO 8601 string; `where` names the field. */
+export function toSeconds(v: number | string | undefined, where: string, now: number): number {
+  if (v === undefined) return now;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0)
+      throw new HttpError(400, `${where}: expected Unix seconds >= 0, got ${v}`);
+    if (v > 1e11)
+      throw new HttpError(
+        400,
+        `${where}: ${v} looks like milliseconds; send Unix seconds (or an ISO 8601 string)`,
+      );
+    return v;
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new HttpError(400, `${where}: "${v}" is not an ISO 8601 date-time or Unix seconds`);
+  return t / 1000;
+}
+
+export async function buildService(opts: ServiceOptions) {
+  const store = opts.store;
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'cammsr_http_requests_total',
+    help: 'HTTP requests by route, method and status code',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'cammsr_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const storeLatency = new Histogram({
+    name: 'cammsr_store_duration_seconds',
+    help: 'Event store latency by operation',
+    labelNames: ['operation', 'store'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'cammsr_model_batch_size',
+    help: 'Requests answered by one model call (micro-batching)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  });
+  const modelInfo = new Gauge({
+    name: 'cammsr_model_info',
+    help: 'The bundle being served (value 1)',
+    labelNames: ['model', 'version', 'dataset', 'cammsr'],
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'cammsr_reloads_total',
+    help: 'Bundle reloads by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+
+  let bundlePath = opts.bundle;
+  const load = (path: string): Generation => {
+    const bundle = loadBundle(path);
+    const recommender = new Recommender(bundle);
+    const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
+      (reqs) => recommender.recommend(reqs),
+      {
+        maxBatch: opts.maxBatch ?? 64,
+        maxWaitMs: opts.maxWaitMs ?? 2,
+      },
+    );
+    batcher.onBatch = (n) => batchSize.observe(n);
+    return { bundle, version: bundleVersion(bundle), recommender, batcher };
+  };
+  let current = load(bundlePath);
+  const announce = (g: Generation) => {
+    modelInfo.reset();
+    modelInfo.set(
+      {
+        model: g.bundle.manifest.model,
+        version: g.version,
+        dataset: g.bundle.manifest.dataset.name,
+        cammsr: VERSION,
+      },
+      1,
+    );
+  };
+  announce(current);
+
+  const timed = async <T>(operation: string, f: () => Promise<T>): Promise<T> => {
+    const end = storeLatency.startTimer({ operation, store: store.kind });
+    try {
+      return await f();
+    } finally {
+      end();
+    }
+  };
+
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Unknown fields are errors, not silently dropped; query strings are coerced to their types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    bodyLimit: 8 * 1024 * 1024,
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'cammsr recommendation service',
+        version: VERSION,
+        description: 'Sequential recommendations from a cammsr model bundle, with a durable event store.',
+      },
+    },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+    const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
+    if (status >= 500) app.log.error(err);
+    void reply
+      .code(status)
+      .send({ error: status >= 500 && !(err instanceof HttpError) ? 'internal error' : err.message });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    latency.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+  });
+
+  const checkK = (k: number, g: Generation) => Math.min(k, g.recommender.items);
+
+  app.post<{ Body: S.EventsBody }>('/v1/events', { schema: S.postEvents }, async (req, reply) => {
+    const g = current;
+    const list = Array.isArray(req.body) ? req.body : [req.body];
+    const now = Date.now() / 1000;
+    const events: InteractionEvent[] = list.map((e, i) => ({
+      user: e.user,
+      item: e.item,
+      timestamp: toSeconds(
+        e.timestamp,
+        Array.isArray(req.body) ? `body[${i}].timestamp` : 'body.timestamp',
+        now,
+      ),
+    }));
+    const stored = await timed('append', () => store.append(events));
+    const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.bundle.index.has(id)))];
+    return reply.code(201).send({ stored, unknownItems: unknown });
+  });
+
+  app.get<{ Params: { user: string }; Querystring: { k: number; exclude_seen: boolean } }>(
+    '/v1/users/:user/recommendations',
+    { schema: S.userRecommendations },
+    async (req) => {
+      const g = current;
+      const events = await timed('history', () => store.history(req.params.user, g.bundle.model.maxLen));
+      const list = await g.batcher.submit({
+        items: events.map((e) => e.item),
+        timestamps: events.map((e) => e.timestamp),
+        k: checkK(req.query.k, g),
+        excludeSeen: req.query.exclude_seen,
+      });
+      return { user: req.params.user, model: g.bundle.manifest.model, version: g.version, ...list };
+    },
+  );
+
+  app.post<{ Body: S.RecommendBody }>(
+    '/v1/recommendations',
+    { schema: S.postRecommendations },
+    async (req) => {
+      const g = current;
+      const b = req.body;
+      if (b.timestamps && b.timestamps.length !== b.history.length)
+        throw new HttpError(
+          400,
+          `body.timestamps: ${b.timestamps.length} values for ${b.history.length} history items`,
+        );
+      const now = Date.now() / 1000;
+      const timestamps = b.timestamps?.map((t, i) => toSeconds(t, `body.timestamps[${i}]`, now));
+      const list = await g.batcher.submit({
+        items: b.history,
+        timestamps,
+        k: checkK(b.k, g),
+        excludeSeen: b.exclude_seen,
+      });
+      const unknown = [...new Set(b.history.filter((id) => !g.bundle.index.has(id)))];
+      return { model: g.bundle.manifest.model, version: g.version, unknownItems: unknown, ...list };
+    },
+  );
+
+  const notFound = (item: string) =>
+    new HttpError(404, `item "${item}" is not in the catalog of the served bundle`);
+  app.get<{ Params: { item: string } }>('/v1/items/:item', { schema: S.getItem }, async (req) => {
+    const g = current;
+    const it = g.recommender.item(req.params.item);
+    if (!it) throw notFound(req.params.item);
+    const i = g.bundle.index.get(it.id)!;
+    return { ...it, interactions: g.bundle.data.popularity?.[i] ?? null };
+  });
+
+  app.get<{ Params: { item: string }; Querystring: { k: number } }>(
+    '/v1/items/:item/similar',
+    { schema: S.similarItems },
+    async (req) => {
+      const g = current;
+      const items = g.recommender.similar(req.params.item, checkK(req.query.k, g));
+      if (!items) throw notFound(req.params.item);
+      return { item: req.params.item, version: g.version, items };
+    },
+  );
+
+  app.get('/healthz', { schema: S.health }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: S.ready }, async (_req, reply) => {
+    try {
+      await timed('ping', () => store.ping());
+    } catch (e) {
+      return reply.code(503).send({ status: 'unavailable', store: store.kind, error: (e as Error).message });
+    }
+    return {
+      status: 'ready',
+      store: store.kind,
+      model: current.bundle.manifest.model,
+      version: current.version,
+    };
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (opts.adminToken && req.headers.authorization !== `Bearer ${opts.adminToken}`)
+      return reply.code(401).send({ error: 'admin routes need Authorization: Bearer <admin token>' });
+  };
+  const reload = (path?: string): Generation => {
+    try {
+      const next = load(path ?? bundlePath);
+      current = next;
+      if (path) bundlePath = path;
+      announce(next);
+      reloads.inc({ outcome: 'ok' });
+      return next;
+    } catch (e) {
+      reloads.inc({ outcome: 'failed' });
+      throw e;
+    }
+  };
+  app.post<{ Body: { bundle?: string } | undefined }>(
+    '/v1/admin/reload',
+    { schema: S.reload, preHandler: authorize },
+    async (req) => {
+      const previous = current.version;
+      let g: Generation;
+      try {
+        g = reload(req.body?.bundle);
+      } catch (e) {
+        throw new HttpError(422, `reload failed, still serving ${previous}: ${(e as Error).message}`);
+      }
+      return { model: g.bundle.manifest.model, version: g.version, previous, items: g.recommender.items };
+    },
+  );
+
+  return { app, reload };
+}
+
+/** A built service: the Fastify app (not listening yet) and the reload it also serves at /v1/admin/reload. */
+export type Service = Awaited<ReturnType<typeof buildService>>;

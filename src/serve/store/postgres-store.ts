@@ -1,0 +1,108 @@
+/**
+ * The event store for several service instances: PostgreSQL through a connection pool (pg).
+ * Migrations run at start under an advisory lock, so instances starting together apply each
+ * migration once.
+ */
+import pg from 'pg';
+import { MIGRATIONS, refuseNewerSchema, type EventStore, type InteractionEvent } from './event-store.js';
+
+/** Any constant: the key of the advisory lock that serialises migrations. */
+const MIGRATION_LOCK = 0x63616d6d;
+/** Rows per INSERT statement (3 parameters each). */
+const CHUNK = 5000;
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres';
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(url: string, opts: { max?: number } = {}): Promise<PostgresEventStore> {
+    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
+    // An idle client's error (server restart) must not crash the process; queries will report it.
+    pool.on('error', () => {});
+    const safe = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      await pool.end();
+      throw new Error(`cannot connect to the PostgreSQL event store ${safe}: ${(e as Error).message}`);
+    }
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const done = new Set(rows.map((r) => r.version));
+      // A database migrated by a newer cammsr is refused before anything is applied.
+      refuseNewerSchema(done);
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql('postgres'));
+          await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+          await client.query('COMMIT');
+        } catch (e) {
+          await client.query('ROLLBACK');
+          throw e;
+        }
+      }
+    } catch (e) {
+      client.release();
+      await pool.end();
+      throw new Error(`PostgreSQL event store ${safe}: ${(e as Error).message}`);
+    }
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    client.release();
+    return new PostgresEventStore(pool);
+  }
+
+  async append(events: readonly InteractionEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    // Multi-row INSERTs of at most CHUNK rows (PostgreSQL allows 65,535 parameters per
+    // statement); more than one chunk runs in a transaction, so a batch is stored whole or not at all.
+    const chunks: (readonly InteractionEvent[])[] = [];
+    for (let i = 0; i < events.length; i += CHUNK) chunks.push(events.slice(i, i + CHUNK));
+    const insert = (q: pg.Pool | pg.PoolClient, chunk: readonly InteractionEvent[]) => {
+      const values: unknown[] = [];
+      const rows = chunk.map((e, i) => {
+        values.push(e.user, e.item, e.timestamp);
+        return `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, extract(epoch from clock_timestamp()))`;
+      });
+      return q.query(`INSERT INTO events (user_id, item_id, ts, received) VALUES ${rows.join(', ')}`, values);
+    };
+    if (chunks.length === 1) {
+      await insert(this.pool, chunks[0]);
+      return events.length;
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (const c of chunks) await insert(client, c);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+    return events.length;
+  }
+
+  async history(user: string, limit: number): Promise<InteractionEvent[]> {
+    const { rows } = await this.pool.query<{ item_id: string; ts: number }>(
+      'SELECT item_id, ts FROM events WHERE user_id = $1 ORDER BY ts DESC, id DESC LIMIT $2',
+      [user, limit],
+    );
+    return rows.reverse().map((r) => ({ user, item: r.item_id, timestamp: Number(r.ts) }));
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,159 @@
+/** Model bundles: export, load without the run or the dataset, and refusal of bad bundles. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { BUNDLE_FORMAT_VERSION, BundleError, exportBundle, loadBundle } from '../src/serve/bundle.js';
+import { inferenceBatch } from '../src/train/batch.js';
+import { loadRun } from '../src/train/trainer.js';
+import { serveFixture } from './serve-fixture.js';
+
+const fixture = serveFixture('bundle');
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+test('a loaded bundle scores exactly as the run it came from, and carries its catalog, checksum and metrics', async () => {
+  const f = await fixture;
+  for (const kind of ['cammsr', 'sasrec', 'popularity'] as const) {
+    const run = loadRun(f.runs[kind]);
+    const b = loadBundle(f.bundles[kind]);
+    const histories = [Int32Array.of(1, 2, 3), Int32Array.of(5), Int32Array.of(7, 8, 9, 10, 11)];
+    const batch = inferenceBatch(histories, run.model.maxLen);
+    assert.deepEqual(b.model.scoreLast(batch), run.model.scoreLast(batch), kind);
+    assert.equal(b.manifest.formatVersion, BUNDLE_FORMAT_VERSION);
+    assert.equal(b.manifest.model, kind);
+    assert.equal(b.manifest.dataset.checksum, run.ds.manifest.checksum);
+    assert.equal(b.catalog.length, run.ds.items);
+    assert.equal(b.catalog[4].id, run.ds.content.items[4].id);
+    assert.equal(b.catalog[4].title, run.ds.content.items[4].title);
+    assert.equal(b.index.get(run.ds.content.items[9].id), 10);
+    const metrics = JSON.parse(readFileSync(join(f.runs[kind], 'metrics.json'), 'utf8'));
+    assert.equal(b.manifest.metrics?.test['NDCG@10'], metrics.test['NDCG@10']);
+    assert.equal(existsSync(join(f.bundles[kind], 'weights.safetensors')), kind !== 'popularity');
+  }
+});
+
+test('a bundle needs neither the run nor the dataset', async () => {
+  const f = await fixture;
+  const copy = join(f.root, 'moved-bundle');
+  cpSync(f.bundles.cammsr, copy, { recursive: true });
+  const before = loadBundle(copy).model.scoreLast(inferenceBatch([Int32Array.of(1, 2, 3)], 12));
+  renameSync(f.data, `${f.data}-away`);
+  renameSync(f.runs.cammsr, `${f.runs.cammsr}-away`);
+  try {
+    const b = loadBundle(copy);
+    assert.deepEqual(b.model.scoreLast(inferenceBatch([Int32Array.of(1, 2, 3)], 12)), before);
+  } finally {
+    renameSync(`${f.data}-away`, f.data);
+    renameSync(`${f.runs.cammsr}-away`, f.runs.cammsr);
+  }
+});
+
+/** A copy of the cammsr bundle, changed by `damage`; the original is never touched. */
+async function damaged(name: string, damage: (dir: string) => void): Promise<string> {
+  const f = await fixture;
+  const dir = join(f.root, `damaged-${name}`);
+  cpSync(f.bundles.cammsr, dir, { recursive: true });
+  damage(dir);
+  return dir;
+}
+
+/** Rewrites a file and records its new checksum in the manifest (a consistent but bad bundle). */
+function rewrite(dir: string, file: string, text: string): void {
+  writeFileSync(join(dir, file), text);
+  const m = JSON.parse(readFileSync(join(dir, 'bundle.json'), 'utf8'));
+  m.files[file] = sha256(text);
+  writeFileSync(join(dir, 'bundle.json'), JSON.stringify(m));
+}
+
+test('corrupt, incomplete or incompatible bundles are refused with a message naming the file', async () => {
+  const f = await fixture;
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    [
+      'flipped-weight-byte',
+      (d) => {
+        const p = join(d, 'weights.safetensors');
+        const b = readFileSync(p);
+        b[b.length - 3] ^= 0xff;
+        writeFileSync(p, b);
+      },
+      /weights\.safetensors is corrupt: its sha256 differs/,
+    ],
+    ['missing-catalog', (d) => rmSync(join(d, 'catalog.jsonl')), /catalog\.jsonl is missing/],
+    ['no-manifest', (d) => rmSync(join(d, 'bundle.json')), /is not a cammsr bundle: bundle\.json is missing/],
+    [
+      'manifest-not-json',
+      (d) => writeFileSync(join(d, 'bundle.json'), '{"format": '),
+      /bundle\.json: not valid JSON/,
+    ],
+    [
+      'newer-format',
+      (d) => {
+        const m = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8'));
+        writeFileSync(
+          join(d, 'bundle.json'),
+          JSON.stringify({ ...m, formatVersion: 99, cammsrVersion: '9.0.0' }),
+        );
+      },
+      /bundle format version 99 is not supported: this cammsr \(.*\) reads versions 1\.\.1; the bundle was made by cammsr 9\.0\.0/,
+    ],
+    [
+      'other-format',
+      (d) => writeFileSync(join(d, 'bundle.json'), JSON.stringify({ format: 'something-else' })),
+      /not a cammsr bundle manifest \(format "something-else"\)/,
+    ],
+    [
+      'catalog-bad-line',
+      (d) => rewrite(d, 'catalog.jsonl', '{"id":"a"}\n{oops\n'),
+      /catalog\.jsonl, line 2:/,
+    ],
+    [
+      'catalog-short',
+      (d) => rewrite(d, 'catalog.jsonl', '{"id":"a"}\n'),
+      /catalog\.jsonl: 1 items, the manifest says 48/,
+    ],
+    [
+      'config-invalid',
+      (d) => {
+        const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+        rewrite(d, 'config.json', JSON.stringify({ ...c, dim: -4 }));
+      },
+      /config\.json: .*dim/,
+    ],
+    [
+      'weights-other-model',
+      (d) => {
+        cpSync(join(f.bundles.sasrec, 'weights.safetensors'), join(d, 'weights.safetensors'));
+        const m = JSON.parse(readFileSync(join(d, 'bundle.json'), 'utf8'));
+        m.files['weights.safetensors'] = sha256(readFileSync(join(d, 'weights.safetensors')));
+        writeFileSync(join(d, 'bundle.json'), JSON.stringify(m));
+      },
+      /weights\.safetensors: parameters do not match the model/,
+    ],
+  ];
+  for (const [name, damage, message] of cases) {
+    const dir = await damaged(name, damage);
+    assert.throws(
+      () => loadBundle(dir),
+      (e: Error) => e instanceof BundleError && message.test(e.message),
+      name,
+    );
+  }
+  // The original is intact.
+  assert.ok(loadBundle(f.bundles.cammsr).model);
+});
+
+test('export refuses to overwrite unless forced, and a failed export leaves the old bundle and no staging folder', async () => {
+  const f = await fixture;
+  const out = join(f.root, 'export-target');
+  exportBundle(f.runs.sasrec, out);
+  assert.throws(() => exportBundle(f.runs.sasrec, out), /already exists; remove it or pass --force/);
+  exportBundle(f.runs.cammsr, out, { force: true });
+  assert.equal(loadBundle(out).manifest.model, 'cammsr');
+  assert.throws(() => exportBundle(join(f.root, 'no-such-run'), out, { force: true }), /not a cammsr run/);
+  assert.equal(loadBundle(out).manifest.model, 'cammsr');
+  assert.deepEqual(
+    readdirSync(f.root).filter((n) => n.includes('staging')),
+    [],
+  );
+});

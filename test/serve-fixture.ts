@@ -1,0 +1,34 @@
+/** A small synthetic dataset, trained runs and their bundles, shared by the serving tests. */
+import { join } from 'node:path';
+import { prepareDataset } from '../src/data/prepare.js';
+import { exportBundle } from '../src/serve/bundle.js';
+import { resolveConfig } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+import { tempDir } from './temp.js';
+
+export interface ServeFixture {
+  root: string;
+  data: string;
+  runs: Record<'cammsr' | 'sasrec' | 'popularity', string>;
+  bundles: Record<'cammsr' | 'sasrec' | 'popularity', string>;
+}
+
+/** Prepares, trains (one epoch, tiny models) and exports; each test file builds its own. */
+export async function serveFixture(prefix: string): Promise<ServeFixture> {
+  const root = tempDir(prefix);
+  const data = join(root, 'synth');
+  await prepareDataset({ format: 'synth', out: data, synth: { users: 120, items: 48 }, seed: 4 });
+  const runs = {} as ServeFixture['runs'];
+  const bundles = {} as ServeFixture['bundles'];
+  for (const model of ['cammsr', 'sasrec', 'popularity'] as const) {
+    const config = resolveConfig({
+      cli: { model, seed: 5 },
+      overrides: ['dim=16', 'ffnDim=32', 'layers=1', 'maxLen=12', 'train.epochs=1', 'train.batchSize=64'],
+    });
+    runs[model] = join(root, `run-${model}`);
+    await train({ data, out: runs[model], config });
+    bundles[model] = join(root, `bundle-${model}`);
+    exportBundle(runs[model], bundles[model]);
+  }
+  return { root, data, runs, bundles };
+}

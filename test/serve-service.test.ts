@@ -1,0 +1,352 @@
+/** The HTTP service, driven with app.inject over a real bundle and a SQLite event store. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadBundle } from '../src/serve/bundle.js';
+import { MicroBatcher } from '../src/serve/micro-batcher.js';
+import { Recommender, topK } from '../src/serve/recommender.js';
+import { buildService, type Service } from '../src/serve/service.js';
+import { openStore } from '../src/serve/store/event-store.js';
+import { serveFixture } from './serve-fixture.js';
+
+const fixture = serveFixture('service');
+
+async function service(over: { maxWaitMs?: number; adminToken?: string } = {}): Promise<Service> {
+  const f = await fixture;
+  const store = await openStore(`sqlite:${join(f.root, `events-${Math.random().toString(36).slice(2)}.db`)}`);
+  const s = await buildService({ bundle: f.bundles.cammsr, store, ...over });
+  s.app.addHook('onClose', async () => store.close());
+  return s;
+}
+
+test('topK: best first, ties to the lower id, skipped and NaN columns left out (hand-computed)', () => {
+  //                       0    1  2  3  4    5  6
+  const s = Float32Array.of(99, 3, 5, 5, NaN, 1, 7);
+  assert.deepEqual(topK(s, 0, 6, 3, new Set()), [6, 2, 3]);
+  assert.deepEqual(topK(s, 0, 6, 3, new Set([6])), [2, 3, 1]);
+  assert.deepEqual(topK(s, 0, 6, 10, new Set()), [6, 2, 3, 1, 5]);
+  // A row of a [B, N + 1] matrix.
+  const two = Float32Array.of(0, 1, 2, 0, 2, 1);
+  assert.deepEqual(topK(two, 3, 2, 1, new Set()), [1]);
+});
+
+test('the micro-batcher answers concurrent requests with one call, in order, and passes failures to every waiter', async () => {
+  const calls: number[][] = [];
+  const b = new MicroBatcher<number, number>(
+    (xs) => {
+      calls.push(xs);
+      if (xs.includes(-1)) throw new Error('bad input');
+      return xs.map((x) => x * 10);
+    },
+    { maxBatch: 3, maxWaitMs: 5 },
+  );
+  assert.deepEqual(await Promise.all([1, 2, 3, 4].map((x) => b.submit(x))), [10, 20, 30, 40]);
+  assert.deepEqual(calls, [[1, 2, 3], [4]]);
+  const failing = [b.submit(5), b.submit(-1)];
+  await assert.rejects(failing[0], /bad input/);
+  await assert.rejects(failing[1], /bad input/);
+  assert.throws(
+    () => new MicroBatcher((x) => x, { maxBatch: 0, maxWaitMs: 1 }),
+    /maxBatch must be at least 1/,
+  );
+});
+
+test('events are stored and drive the user recommendations; unknown users get popular items', async () => {
+  const f = await fixture;
+  const { app } = await service();
+  const b = loadBundle(f.bundles.cammsr);
+  const ids = b.catalog.map((it) => it.id);
+  try {
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: [
+        { user: 'alice', item: ids[3], timestamp: 1000 },
+        { user: 'alice', item: ids[7], timestamp: '1970-01-01T00:20:00Z' },
+        { user: 'alice', item: 'not-in-catalog', timestamp: 1300 },
+      ],
+    });
+    assert.equal(r.statusCode, 201);
+    assert.deepEqual(r.json(), { stored: 3, unknownItems: ['not-in-catalog'] });
+    r = await app.inject({ method: 'POST', url: '/v1/events', payload: { user: 'alice', item: ids[5] } });
+    assert.equal(r.statusCode, 201);
+
+    r = await app.inject({ method: 'GET', url: '/v1/users/alice/recommendations?k=5' });
+    assert.equal(r.statusCode, 200);
+    const body = r.json();
+    assert.equal(body.source, 'model');
+    assert.equal(body.historyUsed, 3);
+    assert.equal(body.items.length, 5);
+    const seen = new Set([ids[3], ids[7], ids[5]]);
+    assert.ok(
+      body.items.every((x: { item: string }) => !seen.has(x.item)),
+      'exclude_seen is the default',
+    );
+    assert.ok(body.items[0].title && body.items[0].score >= body.items[4].score);
+    // The same as an explicit history in stored order (timestamps: 1000, 1200, now).
+    const rec = new Recommender(b).recommend([
+      {
+        items: [ids[3], ids[7], ids[5]],
+        timestamps: [1000, 1200, Date.now() / 1000],
+        k: 5,
+        excludeSeen: true,
+      },
+    ])[0];
+    assert.deepEqual(
+      body.items.map((x: { item: string }) => x.item),
+      rec.items.map((x) => x.item),
+    );
+
+    r = await app.inject({ method: 'GET', url: '/v1/users/alice/recommendations?k=4&exclude_seen=false' });
+    assert.equal(r.json().items.length, 4);
+
+    r = await app.inject({ method: 'GET', url: '/v1/users/newcomer/recommendations?k=3' });
+    assert.equal(r.json().source, 'popular');
+    const counts = b.data.popularity!;
+    const pops = r.json().items.map((x: { score: number }) => x.score);
+    assert.deepEqual(
+      pops,
+      [...pops].sort((x: number, y: number) => y - x),
+    );
+    assert.equal(pops[0], Math.max(...counts));
+  } finally {
+    await app.close();
+  }
+});
+
+test('explicit histories, items and similar items', async () => {
+  const f = await fixture;
+  const { app } = await service();
+  const b = loadBundle(f.bundles.cammsr);
+  const ids = b.catalog.map((it) => it.id);
+  try {
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: [ids[0], ids[1], 'ghost'], k: 3, exclude_seen: false },
+    });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json().unknownItems, ['ghost']);
+    assert.equal(r.json().items.length, 3);
+    assert.equal(r.json().historyUsed, 2);
+
+    r = await app.inject({ method: 'GET', url: `/v1/items/${encodeURIComponent(ids[2])}` });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().id, ids[2]);
+    assert.equal(r.json().title, b.catalog[2].title);
+    assert.equal(r.json().interactions, b.data.popularity![3]);
+
+    r = await app.inject({ method: 'GET', url: `/v1/items/${encodeURIComponent(ids[2])}/similar?k=4` });
+    const sims = r.json().items;
+    assert.equal(sims.length, 4);
+    assert.ok(sims.every((x: { item: string; score: number }) => x.item !== ids[2] && x.score <= 1 + 1e-6));
+    // Cosine in the model's item space, checked by hand for the first one.
+    const { dim, items } = b.scorer;
+    const row = (i: number) => items.subarray(i * dim, (i + 1) * dim);
+    const cos = (a: Float32Array, c: Float32Array) =>
+      a.reduce((s, x, d) => s + x * c[d], 0) /
+      Math.sqrt(a.reduce((s, x) => s + x * x, 0) * c.reduce((s, x) => s + x * x, 0));
+    assert.ok(Math.abs(sims[0].score - cos(row(3), row(b.index.get(sims[0].item)!))) < 1e-5);
+
+    r = await app.inject({ method: 'GET', url: '/v1/items/ghost' });
+    assert.equal(r.statusCode, 404);
+    assert.match(r.json().error, /item "ghost" is not in the catalog/);
+    r = await app.inject({ method: 'GET', url: '/v1/items/ghost/similar' });
+    assert.equal(r.statusCode, 404);
+  } finally {
+    await app.close();
+  }
+});
+
+test('bad requests get 400 with the field at fault, and store nothing', async () => {
+  const { app } = await service();
+  try {
+    const bad: [string, string, unknown, RegExp][] = [
+      ['POST', '/v1/events', { user: 'u' }, /item/],
+      ['POST', '/v1/events', { user: 'u', item: 'i', extra: 1 }, /additional properties|must match/],
+      ['POST', '/v1/events', [], /must NOT have fewer than 1 items|must match/],
+      [
+        'POST',
+        '/v1/events',
+        { user: 'u', item: 'i', timestamp: 1.7e12 },
+        /body\.timestamp: .* looks like milliseconds/,
+      ],
+      [
+        'POST',
+        '/v1/events',
+        [{ user: 'u', item: 'i', timestamp: 'yesterday' }],
+        /body\[0\]\.timestamp: "yesterday" is not an ISO 8601/,
+      ],
+      ['POST', '/v1/events', { user: 'u', item: 'i', timestamp: -5 }, /expected Unix seconds >= 0/],
+      [
+        'POST',
+        '/v1/recommendations',
+        { history: ['a'], timestamps: [1, 2] },
+        /body\.timestamps: 2 values for 1 history items/,
+      ],
+      ['POST', '/v1/recommendations', { history: ['a'], k: 0 }, /k must be >= 1/],
+      ['POST', '/v1/recommendations', {}, /must have required property 'history'/],
+    ];
+    for (const [method, url, payload, message] of bad) {
+      const r = await app.inject({ method: method as 'POST', url, payload: payload as object });
+      assert.equal(r.statusCode, 400, `${url} ${JSON.stringify(payload)}`);
+      assert.match(r.json().error, message, `${url} ${JSON.stringify(payload)}`);
+    }
+    let r = await app.inject({ method: 'GET', url: '/v1/users/u/recommendations?k=abc' });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /querystring\/k must be integer/);
+    r = await app.inject({ method: 'GET', url: '/v1/users/u/recommendations?k=5000' });
+    assert.equal(r.statusCode, 400);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"user": ',
+    });
+    assert.equal(r.statusCode, 400);
+    // None of the rejected events was stored: user "u" has no history.
+    r = await app.inject({ method: 'GET', url: '/v1/users/u/recommendations' });
+    assert.equal(r.json().source, 'popular');
+  } finally {
+    await app.close();
+  }
+});
+
+test('concurrent requests are micro-batched into fewer model calls with the same answers', async () => {
+  const f = await fixture;
+  const { app } = await service({ maxWaitMs: 20 });
+  const b = loadBundle(f.bundles.cammsr);
+  const ids = b.catalog.map((it) => it.id);
+  try {
+    const histories = Array.from({ length: 12 }, (_, u) => [
+      ids[u],
+      ids[(u * 5 + 1) % ids.length],
+      ids[(u * 7 + 2) % ids.length],
+    ]);
+    const replies = await Promise.all(
+      histories.map((history) =>
+        app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history, k: 5 } }),
+      ),
+    );
+    const single = new Recommender(b);
+    replies.forEach((r, u) => {
+      const alone = single.recommend([{ items: histories[u], k: 5, excludeSeen: true }])[0];
+      const got = r.json().items;
+      assert.deepEqual(
+        got.map((x: { item: string }) => x.item),
+        alone.items.map((x) => x.item),
+      );
+      got.forEach((x: { score: number }, j: number) =>
+        assert.ok(Math.abs(x.score - alone.items[j].score) < 1e-4),
+      );
+    });
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const calls = Number(/cammsr_model_batch_size_count (\d+)/.exec(metrics)![1]);
+    const answered = Number(/cammsr_model_batch_size_sum (\d+)/.exec(metrics)![1]);
+    assert.equal(answered, 12);
+    assert.ok(calls < 12, `12 requests took ${calls} model calls`);
+  } finally {
+    await app.close();
+  }
+});
+
+test('reload swaps the bundle without failing in-flight requests; a bad bundle keeps the old one; admin token', async () => {
+  const f = await fixture;
+  const { app } = await service({ adminToken: 'letmein' });
+  const ids = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+  const auth = { authorization: 'Bearer letmein' };
+  try {
+    const before = (await app.inject({ method: 'GET', url: '/readyz' })).json();
+    assert.equal(before.model, 'cammsr');
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/reload',
+      payload: { bundle: f.bundles.sasrec },
+    });
+    assert.equal(r.statusCode, 401);
+    // Requests in flight while the reload runs all succeed, on one model or the other.
+    const during = Array.from({ length: 8 }, () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/recommendations',
+        payload: { history: [ids[1], ids[2]], k: 3 },
+      }),
+    );
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/reload',
+      headers: auth,
+      payload: { bundle: f.bundles.sasrec },
+    });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().model, 'sasrec');
+    assert.equal(r.json().previous, before.version);
+    for (const d of await Promise.all(during)) {
+      assert.equal(d.statusCode, 200);
+      assert.ok(['cammsr', 'sasrec'].includes(d.json().model));
+    }
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: [ids[1]], k: 3 },
+    });
+    assert.equal(r.json().model, 'sasrec');
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/reload',
+      headers: auth,
+      payload: { bundle: join(f.root, 'nowhere') },
+    });
+    assert.equal(r.statusCode, 422);
+    assert.match(r.json().error, /reload failed, still serving .*bundle\.json is missing/);
+    assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).json().model, 'sasrec');
+    // Without a body: re-read the bundle being served.
+    r = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().model, 'sasrec');
+  } finally {
+    await app.close();
+  }
+});
+
+test('health, readiness, Prometheus metrics and the OpenAPI document', async () => {
+  const { app } = await service();
+  try {
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok' });
+    const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json();
+    assert.equal(ready.status, 'ready');
+    assert.equal(ready.store, 'sqlite');
+    await app.inject({ method: 'GET', url: '/v1/items/nothing' });
+    const r = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(r.headers['content-type'] as string, /text\/plain/);
+    assert.match(
+      r.body,
+      /cammsr_http_requests_total\{route="\/v1\/items\/:item",method="GET",status="404"\} 1/,
+    );
+    assert.match(
+      r.body,
+      /cammsr_http_request_duration_seconds_bucket\{le="0.005",route="\/readyz",method="GET"\}/,
+    );
+    assert.match(r.body, /cammsr_store_duration_seconds_count\{operation="ping",store="sqlite"\} 1/);
+    assert.match(
+      r.body,
+      /cammsr_model_info\{model="cammsr",version="[0-9a-f]{12}",dataset="[^"]+",cammsr="[^"]+"\} 1/,
+    );
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.match(doc.openapi, /^3\./);
+    for (const p of [
+      '/v1/events',
+      '/v1/users/{user}/recommendations',
+      '/v1/recommendations',
+      '/v1/items/{item}',
+      '/v1/items/{item}/similar',
+      '/healthz',
+      '/readyz',
+      '/v1/admin/reload',
+    ])
+      assert.ok(doc.paths[p], `OpenAPI documents ${p}`);
+    assert.equal(doc.paths['/metrics'], undefined);
+  } finally {
+    await app.close();
+  }
+});

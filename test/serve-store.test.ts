@@ -1,0 +1,158 @@
+/**
+ * The event-store suite, run against every store: SQLite always, PostgreSQL when
+ * CAMMSR_TEST_POSTGRES names a server (CI starts one; each run gets a fresh database).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { EventStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/event-store.js';
+import { tempDir } from './temp.js';
+
+interface Backend {
+  name: string;
+  /** A store over a new, empty database; `reopen` opens the same database again. */
+  fresh(): Promise<{ store: EventStore; reopen: () => Promise<EventStore>; url: string }>;
+}
+
+const root = tempDir('store');
+let sqliteCount = 0;
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    async fresh() {
+      const url = `sqlite:${join(root, `events-${sqliteCount++}.db`)}`;
+      return { store: await openStore(url), reopen: () => openStore(url), url };
+    },
+  },
+];
+
+const PG = process.env.CAMMSR_TEST_POSTGRES;
+if (PG) {
+  let n = 0;
+  const admin = new pg.Pool({ connectionString: PG, max: 1 });
+  const created: string[] = [];
+  backends.push({
+    name: 'postgres',
+    async fresh() {
+      const db = `cammsr_test_${process.pid}_${n++}`;
+      await admin.query(`CREATE DATABASE ${db}`);
+      created.push(db);
+      const u = new URL(PG);
+      u.pathname = `/${db}`;
+      const url = u.toString();
+      return { store: await openStore(url), reopen: () => openStore(url), url };
+    },
+  });
+  test.after(async () => {
+    for (const db of created) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.end();
+  });
+} else if (process.env.CI) {
+  test('CI runs the event-store suite against PostgreSQL', () => {
+    assert.fail(
+      'CAMMSR_TEST_POSTGRES is not set: .ci/run should start a PostgreSQL server (.ci/postgres.sh)',
+    );
+  });
+}
+
+for (const b of backends) {
+  test(`${b.name}: history returns the most recent events by timestamp then arrival, oldest first`, async () => {
+    const { store } = await b.fresh();
+    try {
+      assert.equal(
+        await store.append([
+          { user: 'u1', item: 'a', timestamp: 100 },
+          { user: 'u2', item: 'x', timestamp: 50 },
+          { user: 'u1', item: 'b', timestamp: 300 },
+          { user: 'u1', item: 'c', timestamp: 200 },
+        ]),
+        4,
+      );
+      // Same timestamp: arrival order decides.
+      await store.append([{ user: 'u1', item: 'd', timestamp: 300 }]);
+      const items = (h: { item: string }[]) => h.map((e) => e.item);
+      assert.deepEqual(items(await store.history('u1', 10)), ['a', 'c', 'b', 'd']);
+      assert.deepEqual(items(await store.history('u1', 2)), ['b', 'd']);
+      assert.deepEqual(await store.history('u2', 10), [{ user: 'u2', item: 'x', timestamp: 50 }]);
+      assert.deepEqual(await store.history('nobody', 10), []);
+      assert.equal(await store.append([]), 0);
+      // Ids are opaque strings: unicode, quotes and SQL metacharacters round-trip.
+      const odd = "o'brien; DROP TABLE events; -- ü 🎬";
+      await store.append([{ user: odd, item: odd, timestamp: 1.5 }]);
+      assert.deepEqual(await store.history(odd, 1), [{ user: odd, item: odd, timestamp: 1.5 }]);
+      await store.ping();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${b.name}: a batch is stored whole or not at all`, async () => {
+    const { store } = await b.fresh();
+    try {
+      const bad = [
+        { user: 'u1', item: 'a', timestamp: 1 },
+        { user: 'u1', item: null as unknown as string, timestamp: 2 },
+      ];
+      await assert.rejects(store.append(bad));
+      assert.deepEqual(await store.history('u1', 10), []);
+      // Larger than one INSERT statement of the PostgreSQL store (5,000 rows), failing at the end.
+      const many = Array.from({ length: 12001 }, (_, i) => ({ user: 'big', item: `i${i}`, timestamp: i }));
+      many[12000] = { user: 'big', item: null as unknown as string, timestamp: 0 };
+      await assert.rejects(store.append(many));
+      assert.deepEqual(await store.history('big', 5), []);
+      assert.equal(await store.append(many.slice(0, 12000)), 12000);
+      assert.deepEqual(
+        (await store.history('big', 3)).map((e) => e.item),
+        ['i11997', 'i11998', 'i11999'],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${b.name}: events survive closing and reopening; migrations run once`, async () => {
+    const { store, reopen } = await b.fresh();
+    await store.append([{ user: 'u', item: 'kept', timestamp: 7 }]);
+    await store.close();
+    const again = await reopen();
+    try {
+      assert.deepEqual(await again.history('u', 5), [{ user: 'u', item: 'kept', timestamp: 7 }]);
+    } finally {
+      await again.close();
+    }
+  });
+}
+
+test('sqlite: a database from a newer cammsr (schema version beyond ours) is refused and left untouched', async () => {
+  const url = `sqlite:${join(root, 'newer.db')}`;
+  const s = await openStore(url);
+  await s.append([{ user: 'u', item: 'i', timestamp: 1 }]);
+  await s.close();
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(url.slice(7));
+  db.prepare("INSERT INTO schema_migrations (version, applied) VALUES (99, 'later')").run();
+  db.close();
+  await assert.rejects(
+    openStore(url),
+    /schema version 99 is newer than this cammsr knows \(1\); upgrade cammsr/,
+  );
+  const check = new Database(url.slice(7), { readonly: true });
+  assert.equal((check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);
+  check.close();
+});
+
+test('store URLs: unknown schemes and unreachable servers get clear errors', async () => {
+  await assert.rejects(openStore('mysql://x'), /--db must be sqlite:<file> or postgres:\/\//);
+  await assert.rejects(openStore('sqlite:'), /needs a file name/);
+  await assert.rejects(
+    openStore(`sqlite:${join(root, 'no-such-dir', 'x.db')}`),
+    /cannot open the SQLite event store/,
+  );
+  await assert.rejects(
+    openStore('postgres://nobody:secret@127.0.0.1:1/none'),
+    (e: Error) =>
+      /cannot connect to the PostgreSQL event store/.test(e.message) && !e.message.includes('secret'),
+  );
+});
