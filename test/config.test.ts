@@ -78,6 +78,7 @@ test('defaults: every option of the spec at its documented value', () => {
       msclTau: 0.2,
       msclRatio: 0.3,
       msclPairs: 'default',
+      sharedEncoder: false,
       inputNorm: 'dyt',
       encoderNorm: 'layernorm',
       dytAlpha: 0.5,
