@@ -6,10 +6,11 @@
  *   --requests N                   requests per configuration (default 2000)
  *   --concurrency a,b              concurrent clients (default 1,8,32)
  *   --history N                    history length of each request (default 20)
+ *   --threads N                    kernel threads (default 1, as cammsr serve)
  *   --json                         one JSON object as the last line
  *
  * For each concurrency it runs POST /v1/recommendations with micro-batching on (the default
- * --max-batch 64, --max-wait-ms 2) and off (--max-batch 1), in one process, alternating, and
+ * --max-batch 64, --max-wait-ms 0) and off (--max-batch 1), in one process, alternating, and
  * reports requests per second and latency percentiles. It also measures what precomputing the
  * item side saves: one request through the bundle's scorer against model.scoreLast, which
  * recomputes the item table each call.
@@ -18,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
+import { kernels } from '../src/kernels/select.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { loadBundle, exportBundle } from '../src/serve/bundle.js';
 import { Recommender } from '../src/serve/recommender.js';
@@ -35,8 +37,10 @@ const args = parseArgs(process.argv.slice(2), {
   requests: 'number',
   concurrency: 'string',
   history: 'number',
+  threads: 'number',
   json: 'flag',
 });
+kernels().setThreads((args.threads as number | undefined) ?? 1);
 const REQUESTS = (args.requests as number | undefined) ?? 2000;
 const CONCURRENCY = String(args.concurrency ?? '1,8,32')
   .split(',')

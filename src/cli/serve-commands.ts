@@ -1,5 +1,6 @@
 /** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
 import { Command, InvalidArgumentError } from 'commander';
+import { kernels } from '../kernels/select.js';
 import { exportBundle } from '../serve/bundle.js';
 import { buildService } from '../serve/service.js';
 import { openStore } from '../serve/store/event-store.js';
@@ -61,6 +62,11 @@ export function registerServeCommands(program: Command): void {
       integer('--max-wait-ms', 0, 1000),
       2,
     )
+    .option(
+      '--threads <n>',
+      'kernel threads per model call (default 1: requests are small and run side by side; CAMMSR_THREADS also sets it)',
+      integer('--threads', 1, 256),
+    )
     .option('--quiet', 'no request log')
     .action(
       async (o: {
@@ -70,8 +76,11 @@ export function registerServeCommands(program: Command): void {
         host: string;
         maxBatch: number;
         maxWaitMs: number;
+        threads?: number;
         quiet?: boolean;
       }) => {
+        const threads = o.threads ?? (process.env.CAMMSR_THREADS ? undefined : 1);
+        if (threads !== undefined) kernels().setThreads(threads);
         const store = await openStore(o.db);
         const { app, reload } = await buildService({
           bundle: o.bundle,

@@ -6,13 +6,17 @@
 export interface MicroBatcherOptions {
   /** Largest batch handed to `run`. */
   maxBatch: number;
-  /** How long the first request of a batch may wait for company (0 = only what is already queued). */
+  /**
+   * How long the first request of a batch may wait for company. 0 (the default of the service):
+   * no timer, the batch closes once the event loop has read the requests already received, so a
+   * lone request waits for nothing and requests that arrived during a model call share the next.
+   */
   maxWaitMs: number;
 }
 
 export class MicroBatcher<Req, Res> {
   private queue: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   /** Sizes of the batches run so far (for metrics). */
   onBatch: ((size: number) => void) | null = null;
 
@@ -28,12 +32,19 @@ export class MicroBatcher<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+      else if (!this.timer)
+        this.timer =
+          this.opts.maxWaitMs === 0
+            ? setImmediate(() => this.flush())
+            : setTimeout(() => this.flush(), this.opts.maxWaitMs);
     });
   }
 
   private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+    }
     this.timer = null;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.maxBatch);

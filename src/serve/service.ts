@@ -19,7 +19,7 @@ export interface ServiceOptions {
   /** The bundle folder (reloaded from here unless a reload names another). */
   bundle: string;
   store: EventStore;
-  /** Micro-batching of model calls (defaults: 64 requests, 2 ms). */
+  /** Micro-batching of model calls (defaults: at most 64 requests, no timer: see MicroBatcher). */
   maxBatch?: number;
   maxWaitMs?: number;
   /** When set, /v1/admin/* needs `Authorization: Bearer <token>`. */
@@ -121,7 +121,7 @@ export async function buildService(opts: ServiceOptions) {
       (reqs) => recommender.recommend(reqs),
       {
         maxBatch: opts.maxBatch ?? 64,
-        maxWaitMs: opts.maxWaitMs ?? 2,
+        maxWaitMs: opts.maxWaitMs ?? 0,
       },
     );
     batcher.onBatch = (n) => batchSize.observe(n);
