@@ -6,7 +6,8 @@ import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
 import { Recommender, topK } from '../src/serve/recommender.js';
 import { buildService, type Service } from '../src/serve/service.js';
-import { openStore } from '../src/serve/store/event-store.js';
+import pg from 'pg';
+import { openStore, type EventStore } from '../src/serve/store/event-store.js';
 import { serveFixture } from './serve-fixture.js';
 
 const fixture = serveFixture('service');
@@ -350,3 +351,66 @@ test('health, readiness, Prometheus metrics and the OpenAPI document', async () 
     await app.close();
   }
 });
+
+test('readiness is 503 while the event store does not answer', async () => {
+  const f = await fixture;
+  const down: EventStore = {
+    kind: 'sqlite',
+    append: async () => 0,
+    history: async () => [],
+    ping: async () => {
+      throw new Error('database is locked');
+    },
+    close: async () => {},
+  };
+  const { app } = await buildService({ bundle: f.bundles.popularity, store: down });
+  try {
+    const r = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(r.statusCode, 503);
+    assert.deepEqual(r.json(), { status: 'unavailable', store: 'sqlite', error: 'database is locked' });
+    assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test(
+  'two service instances over one PostgreSQL store share users (stateless instances)',
+  { skip: !process.env.CAMMSR_TEST_POSTGRES },
+  async () => {
+    const f = await fixture;
+    const admin = new pg.Pool({ connectionString: process.env.CAMMSR_TEST_POSTGRES, max: 1 });
+    const db = `cammsr_svc_${process.pid}`;
+    await admin.query(`CREATE DATABASE ${db}`);
+    const u = new URL(process.env.CAMMSR_TEST_POSTGRES!);
+    u.pathname = `/${db}`;
+    const [sa, sb] = await Promise.all([openStore(u.toString()), openStore(u.toString())]);
+    const a = await buildService({ bundle: f.bundles.cammsr, store: sa });
+    const b = await buildService({ bundle: f.bundles.cammsr, store: sb });
+    const ids = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+    try {
+      const r = await a.app.inject({
+        method: 'POST',
+        url: '/v1/events',
+        payload: [1, 2, 3].map((i) => ({ user: 'shared', item: ids[i], timestamp: 100 + i })),
+      });
+      assert.equal(r.statusCode, 201);
+      const fromA = (
+        await a.app.inject({ method: 'GET', url: '/v1/users/shared/recommendations?k=5' })
+      ).json();
+      const fromB = (
+        await b.app.inject({ method: 'GET', url: '/v1/users/shared/recommendations?k=5' })
+      ).json();
+      assert.equal(fromB.historyUsed, 3);
+      assert.deepEqual(fromB.items, fromA.items);
+      assert.equal((await b.app.inject({ method: 'GET', url: '/readyz' })).json().store, 'postgres');
+    } finally {
+      await a.app.close();
+      await b.app.close();
+      await sa.close();
+      await sb.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await admin.end();
+    }
+  },
+);
