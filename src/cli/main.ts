@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { doctor } from './doctor.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerModelCommands } from './model-commands.js';
+import { registerReportCommands } from './report-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { formatTable } from './table.js';
 import { runToy } from '../train/toy.js';
@@ -104,6 +105,7 @@ program
 registerDataCommands(program);
 registerModelCommands(program);
 registerServeCommands(program);
+registerReportCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`cammsr: ${err instanceof Error ? err.message : String(err)}`);

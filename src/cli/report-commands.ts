@@ -1,0 +1,54 @@
+/** `cammsr report`: a thin shell over src/report. */
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { renderReport } from '../report/html.js';
+import { collectRunReport } from '../report/report-data.js';
+import { formatTable } from './table.js';
+
+export function registerReportCommands(program: Command): void {
+  program
+    .command('report')
+    .description('a self-contained HTML report of a run (curves, metrics, modality weights, breakdowns)')
+    .requiredOption('--run <run>', 'run directory')
+    .option('--compare <run...>', 'other runs to put beside it (metrics and validation curves)')
+    .requiredOption('--out <file>', 'HTML file to write')
+    .addOption(
+      new Option('--split <split>', 'split of the breakdowns')
+        .choices(['test', 'validation'])
+        .default('test'),
+    )
+    .option('--json', 'print one JSON object as the last line')
+    .action(
+      (o: { run: string; compare?: string[]; out: string; split: 'test' | 'validation'; json?: boolean }) => {
+        const runs = [o.run, ...(o.compare ?? [])].map((r) => collectRunReport(r, { split: o.split }));
+        const html = renderReport(runs);
+        writeFileSync(o.out, html);
+        console.log(
+          formatTable(
+            ['run', 'model', 'best epoch', 'test NDCG@10', 'test HR@10'],
+            runs.map((r) => [
+              r.name,
+              r.model,
+              r.bestEpoch ?? '-',
+              r.metrics?.test['NDCG@10'] ?? '-',
+              r.metrics?.test['HR@10'] ?? '-',
+            ]),
+          ),
+        );
+        console.log(`wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB, self-contained)`);
+        if (o.json)
+          console.log(
+            JSON.stringify({
+              out: o.out,
+              bytes: html.length,
+              runs: runs.map((r) => ({
+                name: r.name,
+                model: r.model,
+                bestEpoch: r.bestEpoch,
+                test: r.metrics?.test ?? null,
+              })),
+            }),
+          );
+      },
+    );
+}
