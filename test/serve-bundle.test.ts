@@ -30,6 +30,13 @@ test('a loaded bundle scores exactly as the run it came from, and carries its ca
     const metrics = JSON.parse(readFileSync(join(f.runs[kind], 'metrics.json'), 'utf8'));
     assert.equal(b.manifest.metrics?.test['NDCG@10'], metrics.test['NDCG@10']);
     assert.equal(existsSync(join(f.bundles[kind], 'weights.safetensors')), kind !== 'popularity');
+    // Images travel with the bundle (checksummed like every file); CAMMSR's insights too.
+    const i = run.ds.content.items.findIndex((it) => it.image);
+    assert.ok(i >= 0 && b.images[i + 1]);
+    assert.deepEqual(readFileSync(b.images[i + 1]!), readFileSync(run.ds.imagePath(i + 1)!));
+    assert.ok(`images/${b.catalog[i].image}` in b.manifest.files);
+    if (kind === 'cammsr') assert.ok(b.insights.categoryWeights.some((c) => c && c.positions > 0));
+    else assert.deepEqual(b.insights.categoryWeights, []);
   }
 });
 
@@ -80,6 +87,14 @@ test('corrupt, incomplete or incompatible bundles are refused with a message nam
       /weights\.safetensors is corrupt: its sha256 differs/,
     ],
     ['missing-catalog', (d) => rmSync(join(d, 'catalog.jsonl')), /catalog\.jsonl is missing/],
+    [
+      'changed-image',
+      (d) => {
+        const img = readdirSync(join(d, 'images'))[0];
+        writeFileSync(join(d, 'images', img), 'not the image');
+      },
+      /images\/.* is corrupt: its sha256 differs/,
+    ],
     ['no-manifest', (d) => rmSync(join(d, 'bundle.json')), /is not a cammsr bundle: bundle\.json is missing/],
     [
       'manifest-not-json',

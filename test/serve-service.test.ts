@@ -1,6 +1,7 @@
 /** The HTTP service, driven with app.inject over a real bundle and a SQLite event store. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
@@ -358,6 +359,7 @@ test('readiness is 503 while the event store does not answer', async () => {
     kind: 'sqlite',
     append: async () => 0,
     history: async () => [],
+    users: async () => [],
     ping: async () => {
       throw new Error('database is locked');
     },
@@ -414,3 +416,83 @@ test(
     }
   },
 );
+
+test('explorer routes: the page, item search, images, user search and events, info; explanations in recommendations', async () => {
+  const f = await fixture;
+  const { app } = await service();
+  const b = loadBundle(f.bundles.cammsr);
+  const ids = b.catalog.map((it) => it.id);
+  try {
+    let r = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /text\/html/);
+    assert.match(r.body, /cammsr explorer/);
+
+    const info = (await app.inject({ method: 'GET', url: '/v1/info' })).json();
+    assert.equal(info.model, 'cammsr');
+    assert.equal(info.items, ids.length);
+    assert.deepEqual(info.modalities, ['id', 'text', 'image']);
+
+    // Search: id prefix first, then titles containing the query, case-insensitive.
+    const word = b.catalog[5].title!.split(' ')[0];
+    const found = (
+      await app.inject({ method: 'GET', url: `/v1/items?query=${encodeURIComponent(word.toLowerCase())}` })
+    ).json();
+    assert.ok(found.some((it: { id: string }) => it.id === ids[5]));
+    assert.ok(found.every((it: { title: string }) => it.title.toLowerCase().includes(word.toLowerCase())));
+    const byId = (await app.inject({ method: 'GET', url: `/v1/items?query=${ids[7]}&limit=1` })).json();
+    assert.deepEqual(
+      byId.map((it: { id: string }) => it.id),
+      [ids[7]],
+    );
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/items?query=' })).statusCode, 400);
+
+    // Images come from the bundle, byte for byte, with their type.
+    r = await app.inject({ method: 'GET', url: `/v1/items/${ids[2]}/image` });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/png');
+    assert.deepEqual(r.rawPayload, readFileSync(b.images[3]!));
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/items/ghost/image' })).statusCode, 404);
+
+    await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: [
+        { user: 'zed-1', item: ids[1], timestamp: 10 },
+        { user: 'zed-2', item: ids[2], timestamp: 11 },
+        { user: 'zed-2', item: 'unknown-item', timestamp: 12 },
+      ],
+    });
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/users?prefix=zed' })).json(), [
+      'zed-1',
+      'zed-2',
+    ]);
+    const ev = (await app.inject({ method: 'GET', url: '/v1/users/zed-2/events' })).json();
+    assert.deepEqual(
+      ev.events.map((e: { item: string; known: boolean; title?: string }) => [e.item, e.known, e.title]),
+      [
+        [ids[2], true, b.catalog[2].title],
+        ['unknown-item', false, undefined],
+      ],
+    );
+
+    // Each recommended item carries its modality shares (summing to its score) and the
+    // category weights of its categories (a distribution over the modalities).
+    const rec = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/recommendations',
+        payload: { history: [ids[0], ids[1]], k: 4 },
+      })
+    ).json();
+    for (const it of rec.items) {
+      const parts = Object.values(it.modalities as Record<string, number>);
+      assert.equal(parts.length, 3);
+      assert.ok(Math.abs(parts.reduce((s, x) => s + x, 0) - it.score) < 1e-4);
+      const w = Object.values(it.categoryWeights as Record<string, number>);
+      assert.ok(Math.abs(w.reduce((s, x) => s + x, 0) - 1) < 1e-6);
+    }
+  } finally {
+    await app.close();
+  }
+});

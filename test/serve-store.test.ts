@@ -77,6 +77,10 @@ for (const b of backends) {
       assert.deepEqual(items(await store.history('u1', 2)), ['b', 'd']);
       assert.deepEqual(await store.history('u2', 10), [{ user: 'u2', item: 'x', timestamp: 50 }]);
       assert.deepEqual(await store.history('nobody', 10), []);
+      assert.deepEqual(await store.users('u', 10), ['u1', 'u2']);
+      assert.deepEqual(await store.users('u2', 10), ['u2']);
+      assert.deepEqual(await store.users('', 1), ['u1']);
+      assert.deepEqual(await store.users('%', 10), [], 'no wildcards');
       assert.equal(await store.append([]), 0);
       // Ids are opaque strings: unicode, quotes and SQL metacharacters round-trip.
       const odd = "o'brien; DROP TABLE events; -- ü 🎬";

@@ -429,6 +429,7 @@ export class Cammsr extends Module implements SequentialRecommender {
     return {
       dim: items.shape[1],
       items: items.data,
+      blocks: this.config.modalities.map((name, m) => ({ name, size: tables[m].shape[1] })),
       users: (batch) =>
         noGrad(() => {
           const { z } = this.encode(batch, tables, lastRows(batch));

@@ -58,6 +58,12 @@ export interface Scorer {
   readonly dim: number;
   readonly items: Float32Array;
   users(batch: SequenceBatch): Float32Array;
+  /**
+   * When the vectors are concatenations of per-modality parts (CAMMSR: [z_id; z_t; z_v] and
+   * [ẽ_id; ẽ_t; ẽ_v]), their names and sizes in order: the dot product over one part is that
+   * modality's share ⟨z_m, ẽ_m(j)⟩ of the score.
+   */
+  readonly blocks?: readonly { name: string; size: number }[];
 }
 
 export interface SequentialRecommender extends Module {

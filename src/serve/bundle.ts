@@ -10,6 +10,9 @@
  *                        category labels, training popularity
  *   catalog.jsonl        one line per item (internal id order): original id, title,
  *                        categories, image file name
+ *   insights.json        what the model learned, for explanations: mean modality weights per
+ *                        category and gate usage at the best epoch (CAMMSR; empty otherwise)
+ *   images/              the items' images, when the dataset has them (for the explorer)
  *
  * Loading checks the format version and every checksum before it builds anything, and refuses
  * a corrupt or incompatible bundle with a message that names the file.
@@ -61,6 +64,20 @@ export interface BundleManifest {
   files: Record<string, string>;
 }
 
+/** Mean modality weights of one category over the best epoch's training positions. */
+export interface CategoryInsight {
+  category: string;
+  positions: number;
+  weights: Record<string, number>;
+}
+
+/** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
+export interface Insights {
+  /** Index = category id; null for categories that no training position had. */
+  categoryWeights: (CategoryInsight | null)[];
+  gates: Record<string, number[]>;
+}
+
 /** A loaded bundle: the model in evaluation mode, its item side precomputed, and the catalog. */
 export interface Bundle {
   dir: string;
@@ -73,18 +90,47 @@ export interface Bundle {
   /** Original item id -> internal id (1..N). */
   index: Map<string, number>;
   scorer: Scorer;
+  insights: Insights;
+  /** Path of each item's image inside the bundle (index = internal id), when it has one. */
+  images: (string | undefined)[];
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const MANIFEST = 'bundle.json';
 
 /** The catalog fields a bundle keeps (the long text went into the features already). */
-function catalogEntry(it: ItemInfo): ItemInfo {
+function catalogEntry(it: ItemInfo, image: string | undefined): ItemInfo {
   const out: ItemInfo = { id: it.id };
   if (it.title !== undefined) out.title = it.title;
   if (it.categories?.length) out.categories = it.categories;
-  if (it.image !== undefined) out.image = basename(it.image);
+  if (image !== undefined) out.image = image;
   return out;
+}
+
+/** The best epoch's diagnostics from a run's log (empty insights for models without them). */
+function runInsights(runDir: string, bestEpoch: number | undefined, names: string[]): Insights {
+  const path = join(runDir, 'log.jsonl');
+  const empty: Insights = { categoryWeights: [], gates: {} };
+  if (!existsSync(path)) return empty;
+  const epochs = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { epoch: number; diagnostics?: Record<string, unknown> });
+  const d = (epochs.find((e) => e.epoch === bestEpoch) ?? epochs[epochs.length - 1])?.diagnostics as
+    | {
+        categoryWeights?: (({ positions: number } & Record<string, number>) | null)[];
+        gates?: Record<string, number[]>;
+      }
+    | undefined;
+  if (!d) return empty;
+  return {
+    categoryWeights: (d.categoryWeights ?? []).map((w, c) => {
+      if (!w) return null;
+      const { positions, ...weights } = w;
+      return { category: names[c] ?? String(c), positions, weights };
+    }),
+    gates: d.gates ?? {},
+  };
 }
 
 function itemTensors(data: ModelData): Record<string, NamedArray> {
@@ -126,20 +172,37 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
-    const files: Record<string, Uint8Array | string> = {
+    // Images keep their file names (prefixed by the item's index when two would collide).
+    const images: (string | undefined)[] = [];
+    const files: Record<string, Uint8Array | string> = {};
+    const taken = new Set<string>();
+    for (let i = 1; i <= ds.items; i++) {
+      const src = ds.imagePath(i);
+      if (!src || !existsSync(src)) continue;
+      let name = basename(src);
+      if (taken.has(name)) name = `${i}-${name}`;
+      taken.add(name);
+      images[i] = name;
+      files[`images/${name}`] = readFileSync(src);
+    }
+    const metricsPath = join(runDir, 'metrics.json');
+    const metrics = existsSync(metricsPath)
+      ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as BundleManifest['metrics'] & { bestEpoch?: number })
+      : null;
+    Object.assign(files, {
       'config.json': JSON.stringify(config, null, 2) + '\n',
       'items.safetensors': encodeSafetensors(itemTensors(data), { content: 'cammsr item data' }),
-      'catalog.jsonl': ds.content.items.map((it) => JSON.stringify(catalogEntry(it)) + '\n').join(''),
-    };
+      'catalog.jsonl': ds.content.items
+        .map((it, k) => JSON.stringify(catalogEntry(it, images[k + 1])) + '\n')
+        .join(''),
+      'insights.json':
+        JSON.stringify(runInsights(runDir, metrics?.bestEpoch, ds.manifest.categories.names)) + '\n',
+    });
     if (model.trainable) {
       const params: Record<string, NamedArray> = {};
       for (const [name, p] of model.namedParameters()) params[name] = { data: p.data, shape: p.shape };
       files['weights.safetensors'] = encodeSafetensors(params, { model: model.kind });
     }
-    const metricsPath = join(runDir, 'metrics.json');
-    const metrics = existsSync(metricsPath)
-      ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as BundleManifest['metrics'])
-      : null;
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       formatVersion: BUNDLE_FORMAT_VERSION,
@@ -158,6 +221,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
       metrics: metrics ? { validation: metrics.validation, test: metrics.test } : null,
       files: {},
     };
+    if (images.length > 0) mkdirSync(join(staging, 'images'));
     for (const [name, bytes] of Object.entries(files)) {
       writeFileSync(join(staging, name), bytes);
       manifest.files[name] = sha256(bytes);
@@ -303,5 +367,38 @@ export function loadBundle(dir: string): Bundle {
   }
   model.eval();
   const index = new Map(catalog.map((it, i) => [it.id, i + 1]));
-  return { dir: root, manifest, config, model, data, catalog, index, scorer: model.scorer() };
+  // Bundles of the first releases of format 1 had no insights.json: no explanations then.
+  let insights: Insights = { categoryWeights: [], gates: {} };
+  if ('insights.json' in manifest.files) {
+    try {
+      insights = JSON.parse(verifiedFile(root, manifest, 'insights.json').toString('utf8')) as Insights;
+    } catch (e) {
+      if (e instanceof BundleError) throw e;
+      throw new BundleError(`${join(root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const images = catalog.map((it) => {
+    if (it.image === undefined) return undefined;
+    if (/[/\\]|^\.\.?$/.test(it.image))
+      throw new BundleError(
+        `${join(root, 'catalog.jsonl')}: item ${it.id} has an image name with a path ("${it.image}")`,
+      );
+    const name = `images/${it.image}`;
+    if (!(name in manifest.files)) return undefined;
+    verifiedFile(root, manifest, name);
+    return join(root, name);
+  });
+  images.unshift(undefined); // index = internal id
+  return {
+    dir: root,
+    manifest,
+    config,
+    model,
+    data,
+    catalog,
+    index,
+    scorer: model.scorer(),
+    insights,
+    images,
+  };
 }

@@ -24,6 +24,10 @@ export interface RecommendedItem {
   title?: string;
   categories?: string[];
   image?: string;
+  /** Each modality's share ⟨z_m, ẽ_m(j)⟩ of the score (models whose scores split by modality). */
+  modalities?: Record<string, number>;
+  /** Mean learned modality weights w over the item's categories (CAMMSR with category guidance). */
+  categoryWeights?: Record<string, number>;
 }
 
 export interface RecommendationList {
@@ -82,13 +86,45 @@ export class Recommender {
     return i === undefined ? undefined : this.bundle.catalog[i - 1];
   }
 
-  private describe(i: number, score: number): RecommendedItem {
+  /** The catalog entry of internal item i with a score; `user` (a user vector) adds the modality shares. */
+  describe(i: number, score: number, user?: Float32Array): RecommendedItem {
     const it = this.bundle.catalog[i - 1];
     const out: RecommendedItem = { item: it.id, score };
     if (it.title !== undefined) out.title = it.title;
     if (it.categories) out.categories = it.categories;
     if (it.image !== undefined) out.image = it.image;
+    const { blocks, items, dim } = this.bundle.scorer;
+    if (user && blocks && blocks.length > 1) {
+      out.modalities = {};
+      let d = 0;
+      for (const b of blocks) {
+        let dot = 0;
+        for (let e = d; e < d + b.size; e++) dot += user[e] * items[i * dim + e];
+        out.modalities[b.name] = dot;
+        d += b.size;
+      }
+    }
+    const w = this.itemWeights(i);
+    if (w) out.categoryWeights = w;
     return out;
+  }
+
+  /** Mean of the learned per-category modality weights over item i's categories. */
+  itemWeights(i: number): Record<string, number> | undefined {
+    const cats = this.bundle.data.categories;
+    const table = this.bundle.insights.categoryWeights;
+    if (!cats || table.length === 0) return undefined;
+    const sum: Record<string, number> = {};
+    let n = 0;
+    for (let q = cats.offsets[i]; q < cats.offsets[i + 1]; q++) {
+      const c = table[cats.labels[q]];
+      if (!c) continue;
+      for (const [m, x] of Object.entries(c.weights)) sum[m] = (sum[m] ?? 0) + x;
+      n++;
+    }
+    if (n === 0) return undefined;
+    for (const m of Object.keys(sum)) sum[m] /= n;
+    return sum;
   }
 
   /** Top-k lists for every request, with one user encoding and one product for all of them. */
@@ -108,7 +144,7 @@ export class Recommender {
       return { ids: Int32Array.from(ids.slice(start)), times: Float64Array.from(times.slice(start)) };
     });
     const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
-    const scores = new Map<number, { data: Float32Array; row: number }>();
+    const scores = new Map<number, { data: Float32Array; row: number; user: Float32Array }>();
     if (withHistory.length > 0) {
       const timed =
         this.bundle.data.timestamps && withHistory.every((b) => known[b].times.every(Number.isFinite));
@@ -117,8 +153,12 @@ export class Recommender {
         maxLen,
         timed ? withHistory.map((b) => known[b].times) : undefined,
       );
-      const all = scoreUsers(scorer, scorer.users(batch), batch.size);
-      withHistory.forEach((b, row) => scores.set(b, { data: all, row }));
+      const users = scorer.users(batch);
+      const all = scoreUsers(scorer, users, batch.size);
+      const D = scorer.dim;
+      withHistory.forEach((b, row) =>
+        scores.set(b, { data: all, row, user: users.subarray(row * D, (row + 1) * D) }),
+      );
     }
     const n = this.items;
     return requests.map((r, b) => {
@@ -135,11 +175,27 @@ export class Recommender {
       const off = s.row * (n + 1);
       const top = topK(s.data, off, n, r.k, skip);
       return {
-        items: top.map((i) => this.describe(i, s.data[off + i])),
+        items: top.map((i) => this.describe(i, s.data[off + i], s.user)),
         source: 'model',
         historyUsed: known[b].ids.length,
       };
     });
+  }
+
+  /** Catalog entries whose id starts with, or whose title contains, `query` (case-insensitive). */
+  search(query: string, limit: number): ItemInfo[] {
+    const q = query.toLowerCase();
+    const out: ItemInfo[] = [];
+    // Id prefixes first (an exact id is what a user pasting ids wants), then title matches.
+    for (const it of this.bundle.catalog) {
+      if (out.length >= limit) return out;
+      if (it.id.toLowerCase().startsWith(q)) out.push(it);
+    }
+    for (const it of this.bundle.catalog) {
+      if (out.length >= limit) break;
+      if (!it.id.toLowerCase().startsWith(q) && it.title?.toLowerCase().includes(q)) out.push(it);
+    }
+    return out;
   }
 
   /** Items whose vectors in the model's item table are closest (cosine) to the item's. */

@@ -38,6 +38,16 @@ const item = {
     title: { type: 'string' },
     categories: { type: 'array', items: { type: 'string' } },
     image: { type: 'string', description: "the image's file name in the catalog" },
+    modalities: {
+      type: 'object',
+      additionalProperties: { type: 'number' },
+      description: "each modality's share of the score (CAMMSR: ⟨z_m, ẽ_m(item)⟩; they sum to the score)",
+    },
+    categoryWeights: {
+      type: 'object',
+      additionalProperties: { type: 'number' },
+      description: "the learned modality weights w of the item's categories (mean over its categories)",
+    },
   },
 } as const;
 
@@ -205,5 +215,103 @@ export const reload = {
     },
     401: error,
     422: error,
+  },
+} as const;
+
+export const searchItems = {
+  summary: 'Catalog items whose id starts with, or whose title contains, the query (case-insensitive)',
+  querystring: {
+    type: 'object',
+    required: ['query'],
+    additionalProperties: false,
+    properties: {
+      query: { type: 'string', minLength: 1, maxLength: 256 },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    },
+  },
+  response: {
+    200: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          title: { type: 'string' },
+          categories: { type: 'array', items: { type: 'string' } },
+          image: { type: 'string' },
+        },
+      },
+    },
+    400: error,
+  },
+} as const;
+
+export const itemImage = {
+  summary: "An item's image (from the bundle)",
+  params: itemParams,
+  response: { 404: error },
+} as const;
+
+export const searchUsers = {
+  summary: 'Users with stored events whose id starts with the prefix',
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      prefix: { type: 'string', maxLength: 256, default: '' },
+      limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    },
+  },
+  response: { 200: { type: 'array', items: { type: 'string' } }, 400: error },
+} as const;
+
+export const userEvents = {
+  summary: "A user's most recent stored events, oldest first, with catalog entries",
+  params: { type: 'object', required: ['user'], properties: { user: id("the user's id") } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        user: { type: 'string' },
+        events: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              item: { type: 'string' },
+              timestamp: { type: 'number' },
+              known: { type: 'boolean', description: 'whether the served model knows the item' },
+              title: { type: 'string' },
+              image: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    400: error,
+  },
+} as const;
+
+export const info = {
+  summary: 'The bundle being served: model, version, dataset, items, modalities, metrics',
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        model: { type: 'string' },
+        version: { type: 'string' },
+        dataset: { type: 'string' },
+        items: { type: 'integer' },
+        modalities: { type: 'array', items: { type: 'string' } },
+        created: { type: 'string' },
+        cammsr: { type: 'string' },
+        test: { type: 'object', additionalProperties: { type: 'number' } },
+      },
+    },
   },
 } as const;

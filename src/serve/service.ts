@@ -5,11 +5,14 @@
  * `app.inject` and the CLI adds the port and signals.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { loadBundle, type Bundle } from './bundle.js';
+import { EXPLORER_HTML } from './explorer-page.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { Recommender, type HistoryRequest, type RecommendationList } from './recommender.js';
 import type { EventStore, InteractionEvent } from './store/event-store.js';
@@ -42,6 +45,14 @@ function bundleVersion(b: Bundle): string {
   for (const f of Object.keys(b.manifest.files).sort()) h.update(`${f}\t${b.manifest.files[f]}\n`);
   return h.digest('hex').slice(0, 12);
 }
+
+const IMAGE_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+};
 
 class HttpError extends Error {
   constructor(
@@ -259,6 +270,70 @@ export async function buildService(opts: ServiceOptions) {
       if (!items) throw notFound(req.params.item);
       return { item: req.params.item, version: g.version, items };
     },
+  );
+
+  app.get<{ Querystring: { query: string; limit: number } }>(
+    '/v1/items',
+    { schema: S.searchItems },
+    async (req) => current.recommender.search(req.query.query, req.query.limit),
+  );
+
+  app.get<{ Params: { item: string } }>(
+    '/v1/items/:item/image',
+    { schema: S.itemImage },
+    async (req, reply) => {
+      const g = current;
+      const i = g.bundle.index.get(req.params.item);
+      if (i === undefined) throw notFound(req.params.item);
+      const path = g.bundle.images[i];
+      if (!path) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
+      const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+      return reply
+        .type(type)
+        .header('cache-control', 'public, max-age=3600')
+        .send(await readFile(path));
+    },
+  );
+
+  app.get<{ Querystring: { prefix: string; limit: number } }>(
+    '/v1/users',
+    { schema: S.searchUsers },
+    async (req) => timed('users', () => store.users(req.query.prefix, req.query.limit)),
+  );
+
+  app.get<{ Params: { user: string }; Querystring: { limit: number } }>(
+    '/v1/users/:user/events',
+    { schema: S.userEvents },
+    async (req) => {
+      const g = current;
+      const events = await timed('history', () => store.history(req.params.user, req.query.limit));
+      return {
+        user: req.params.user,
+        events: events.map((e) => {
+          const it = g.recommender.item(e.item);
+          return { item: e.item, timestamp: e.timestamp, known: !!it, title: it?.title, image: it?.image };
+        }),
+      };
+    },
+  );
+
+  app.get('/v1/info', { schema: S.info }, async () => {
+    const g = current;
+    const m = g.bundle.manifest;
+    return {
+      model: m.model,
+      version: g.version,
+      dataset: m.dataset.name,
+      items: m.dataset.items,
+      modalities: g.bundle.scorer.blocks?.map((b) => b.name) ?? [],
+      created: m.created,
+      cammsr: m.cammsrVersion,
+      test: m.metrics?.test,
+    };
+  });
+
+  app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(EXPLORER_HTML),
   );
 
   app.get('/healthz', { schema: S.health }, async () => ({ status: 'ok' }));

@@ -18,6 +18,8 @@ export interface EventStore {
   append(events: readonly InteractionEvent[]): Promise<number>;
   /** The user's `limit` most recent events (by timestamp, then arrival), oldest first. */
   history(user: string, limit: number): Promise<InteractionEvent[]>;
+  /** Users with events whose id starts with `prefix`, in id order (for the explorer's search). */
+  users(prefix: string, limit: number): Promise<string[]>;
   /** Resolves when the store answers queries (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -98,6 +98,14 @@ export class PostgresEventStore implements EventStore {
     return rows.reverse().map((r) => ({ user, item: r.item_id, timestamp: Number(r.ts) }));
   }
 
+  async users(prefix: string, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      'SELECT DISTINCT user_id FROM events WHERE starts_with(user_id, $1) ORDER BY user_id LIMIT $2',
+      [prefix, limit],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }

@@ -6,12 +6,16 @@ export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   private readonly insert: Database.Statement;
   private readonly recent: Database.Statement;
+  private readonly byPrefix: Database.Statement;
   private readonly insertAll: (events: readonly InteractionEvent[]) => void;
 
   private constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO events (user_id, item_id, ts, received) VALUES (?, ?, ?, ?)');
     this.recent = db.prepare(
       'SELECT item_id, ts FROM events WHERE user_id = ? ORDER BY ts DESC, id DESC LIMIT ?',
+    );
+    this.byPrefix = db.prepare(
+      'SELECT DISTINCT user_id FROM events WHERE substr(user_id, 1, length(@p)) = @p ORDER BY user_id LIMIT @n',
     );
     this.insertAll = db.transaction((events: readonly InteractionEvent[]) => {
       const now = Date.now() / 1000;
@@ -66,6 +70,10 @@ export class SqliteEventStore implements EventStore {
   async history(user: string, limit: number): Promise<InteractionEvent[]> {
     const rows = this.recent.all(user, limit) as { item_id: string; ts: number }[];
     return rows.reverse().map((r) => ({ user, item: r.item_id, timestamp: r.ts }));
+  }
+
+  async users(prefix: string, limit: number): Promise<string[]> {
+    return (this.byPrefix.all({ p: prefix, n: limit }) as { user_id: string }[]).map((r) => r.user_id);
   }
 
   async ping(): Promise<void> {

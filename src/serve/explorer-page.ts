@@ -1,0 +1,142 @@
+/**
+ * The explorer served at `/` by `cammsr serve`: one static page (no build step, no network
+ * beyond the service itself) over the service's own API. Search a user or compose a history
+ * of items, then see the recommendations with their images, scores, each modality's share of
+ * the score and the learned modality weights of the item's categories.
+ */
+export const EXPLORER_HTML = String.raw`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cammsr explorer</title>
+<style>
+:root{--b:#dde3ea;--m:#5f6b7a}
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f7f9fb}
+header{background:#1d2430;color:#fff;padding:10px 20px}header b{font-size:16px}header span{color:#b8c2cf;margin-left:12px}
+main{display:grid;grid-template-columns:360px 1fr;gap:20px;padding:20px;max-width:1400px;margin:auto}
+section{background:#fff;border:1px solid var(--b);border-radius:8px;padding:14px}
+h2{font-size:15px;margin:0 0 10px}label{display:block;color:var(--m);margin:10px 0 4px}
+input,button{font:inherit;padding:6px 8px;border:1px solid var(--b);border-radius:6px}input{width:100%;box-sizing:border-box}
+button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-top:8px}button.ghost{background:#fff;color:#2456d6}
+.suggest{border:1px solid var(--b);border-top:0;max-height:220px;overflow:auto}.suggest div{padding:4px 8px;cursor:pointer}.suggest div:hover{background:#eef3ff}
+.chips{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}.chip{background:#eef3ff;border-radius:12px;padding:2px 8px;font-size:12px}
+.chip button{margin:0 0 0 4px;padding:0 4px;background:none;border:0;color:#b3261e}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:12px}
+.card{border:1px solid var(--b);border-radius:8px;padding:8px;background:#fff}
+.card img{width:100%;height:150px;object-fit:contain;background:#f0f2f5;border-radius:4px}
+.noimg{height:150px;display:flex;align-items:center;justify-content:center;background:#f0f2f5;color:var(--m);border-radius:4px}
+.title{font-weight:600;margin:6px 0 2px}.meta{color:var(--m);font-size:12px}
+.bar{display:flex;height:10px;border-radius:5px;overflow:hidden;margin:4px 0}.bar div{height:100%}
+.legend span{display:inline-block;margin-right:8px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:3px}
+.err{color:#b3261e}.hist .card img,.hist .noimg{height:90px}
+</style></head><body>
+<header><b>cammsr explorer</b><span id="info">loading…</span></header>
+<main>
+<div>
+<section>
+<h2>A user's stored history</h2>
+<label for="user-search">user id (type to search)</label>
+<input id="user-search" autocomplete="off" placeholder="e.g. 42"><div id="user-suggest" class="suggest"></div>
+<button id="load-user">Show this user</button>
+</section>
+<section style="margin-top:16px">
+<h2>Or compose a history</h2>
+<label for="item-search">add an item (search titles or ids)</label>
+<input id="item-search" autocomplete="off" placeholder="title or id"><div id="item-suggest" class="suggest"></div>
+<label for="history">history (item ids, oldest first, comma-separated)</label>
+<input id="history" placeholder="id1, id2, …">
+<label for="k">how many</label><input id="k" type="number" min="1" max="100" value="10">
+<button id="recommend">Recommend</button> <button id="clear" class="ghost">Clear</button>
+</section>
+</div>
+<div>
+<section><h2>History <span id="hist-note" class="meta"></span></h2><div id="history-view" class="grid hist"></div></section>
+<section style="margin-top:16px"><h2>Recommendations <span id="rec-note" class="meta"></span></h2>
+<div id="legend" class="legend"></div><div id="recs" class="grid"></div></section>
+</div>
+</main>
+<script>
+(function () {
+  var COLORS = { id: '#2456d6', text: '#e07b00', image: '#1a936f' };
+  var $ = function (id) { return document.getElementById(id); };
+  var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); };
+  function api(path, body) {
+    return fetch(path, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : undefined)
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; }); });
+  }
+  function image(it) {
+    return it.image ? '<img alt="" loading="lazy" src="/v1/items/' + encodeURIComponent(it.item || it.id) + '/image">' : '<div class="noimg">no image</div>';
+  }
+  function bar(values, total) {
+    var keys = Object.keys(values), sum = 0;
+    keys.forEach(function (k) { sum += Math.abs(values[k]); });
+    return '<div class="bar">' + keys.map(function (k) {
+      return '<div title="' + esc(k) + ' ' + values[k].toFixed(3) + '" style="width:' + (100 * Math.abs(values[k]) / (sum || 1)) + '%;background:' + (COLORS[k] || '#888') + '"></div>';
+    }).join('') + '</div>';
+  }
+  function shares(values) {
+    return Object.keys(values).map(function (k) { return esc(k) + ' ' + values[k].toFixed(2); }).join(' · ');
+  }
+  function showHistory(items, note) {
+    $('hist-note').textContent = note || '';
+    $('history-view').innerHTML = items.map(function (it) {
+      return '<div class="card">' + image(it) + '<div class="title">' + esc(it.title || it.item || it.id) + '</div><div class="meta">' + esc(it.item || it.id) + '</div></div>';
+    }).join('') || '<div class="meta">empty</div>';
+  }
+  function showRecs(r) {
+    $('rec-note').textContent = r.source === 'popular' ? '(no known history: most popular items)' : '(' + r.historyUsed + ' history items read by ' + r.model + ')';
+    var mods = {};
+    r.items.forEach(function (it) { Object.keys(it.modalities || {}).forEach(function (m) { mods[m] = 1; }); });
+    $('legend').innerHTML = Object.keys(mods).map(function (m) { return '<span><i style="background:' + (COLORS[m] || '#888') + '"></i>' + esc(m) + '</span>'; }).join('');
+    $('recs').innerHTML = r.items.map(function (it, i) {
+      var m = it.modalities ? '<div class="meta">score share by modality</div>' + bar(it.modalities) + '<div class="meta">' + shares(it.modalities) + '</div>' : '';
+      var w = it.categoryWeights ? '<div class="meta">category weights w</div>' + bar(it.categoryWeights) + '<div class="meta">' + shares(it.categoryWeights) + '</div>' : '';
+      return '<div class="card rec" data-item="' + esc(it.item) + '">' + image(it) + '<div class="title">' + (i + 1) + '. ' + esc(it.title || it.item) + '</div>' +
+        '<div class="meta">' + esc(it.item) + ' · score ' + it.score.toFixed(3) + (it.categories ? ' · ' + esc(it.categories.join(', ')) : '') + '</div>' + m + w + '</div>';
+    }).join('');
+  }
+  function fail(e) { $('rec-note').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; }
+  function ids() { return $('history').value.split(',').map(function (s) { return s.trim(); }).filter(Boolean); }
+  function k() { return Math.max(1, Math.min(100, Number($('k').value) || 10)); }
+  function recommend() {
+    var h = ids();
+    if (!h.length) return fail(new Error('add at least one item to the history'));
+    Promise.all(h.map(function (id) { return api('/v1/items/' + encodeURIComponent(id)).catch(function () { return { id: id, title: '(not in the catalog)' }; }); }))
+      .then(function (items) { showHistory(items, '(' + items.length + ' items)'); });
+    api('/v1/recommendations', { history: h, k: k() }).then(showRecs).catch(fail);
+  }
+  function loadUser() {
+    var u = $('user-search').value.trim();
+    if (!u) return;
+    api('/v1/users/' + encodeURIComponent(u) + '/events?limit=50').then(function (r) { showHistory(r.events, '(' + r.events.length + ' most recent events of ' + u + ')'); }).catch(fail);
+    api('/v1/users/' + encodeURIComponent(u) + '/recommendations?k=' + k()).then(showRecs).catch(fail);
+  }
+  function suggest(input, box, url, render, pick) {
+    var t = null;
+    input.addEventListener('input', function () {
+      clearTimeout(t);
+      t = setTimeout(function () {
+        var q = input.value.trim();
+        if (!q) { box.innerHTML = ''; return; }
+        api(url(q)).then(function (r) {
+          box.innerHTML = r.map(function (x, i) { return '<div data-i="' + i + '">' + render(x) + '</div>'; }).join('');
+          Array.prototype.forEach.call(box.children, function (el) { el.onclick = function () { pick(r[Number(el.dataset.i)]); box.innerHTML = ''; }; });
+        });
+      }, 150);
+    });
+  }
+  suggest($('user-search'), $('user-suggest'), function (q) { return '/v1/users?prefix=' + encodeURIComponent(q) + '&limit=20'; },
+    function (u) { return esc(u); }, function (u) { $('user-search').value = u; loadUser(); });
+  suggest($('item-search'), $('item-suggest'), function (q) { return '/v1/items?query=' + encodeURIComponent(q) + '&limit=20'; },
+    function (it) { return esc(it.title || it.id) + ' <span class="meta">' + esc(it.id) + '</span>'; },
+    function (it) { var h = ids(); h.push(it.id); $('history').value = h.join(', '); $('item-search').value = ''; recommend(); });
+  $('recommend').onclick = recommend;
+  $('load-user').onclick = loadUser;
+  $('history').addEventListener('keydown', function (e) { if (e.key === 'Enter') recommend(); });
+  $('user-search').addEventListener('keydown', function (e) { if (e.key === 'Enter') loadUser(); });
+  $('clear').onclick = function () { $('history').value = ''; showHistory([]); $('recs').innerHTML = ''; };
+  api('/v1/info').then(function (i) {
+    $('info').textContent = i.model + ' · ' + i.dataset + ' · ' + i.items + ' items · version ' + i.version;
+  }).catch(function (e) { $('info').textContent = e.message; });
+})();
+</script>
+</body></html>
+`;
