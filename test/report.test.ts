@@ -86,6 +86,9 @@ test('the HTML report is self-contained and has every section, with compared run
     /<script id="report-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1],
   );
   assert.equal(data.runs.length, 2);
+  assert.equal(data.compared.length, 1);
+  // Breakdown tables put the compared run's NDCG@10 and the difference beside the first run's.
+  assert.match(html, /<th>NDCG@10 [^<]*sasrec<\/th><th>Δ<\/th>/);
   assert.equal(data.runs[1].epochs.length, 2);
   assert.ok(data.categoryWeights.length > 0);
   // A run without category weights says so instead of drawing an empty heat map.

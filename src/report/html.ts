@@ -54,6 +54,31 @@ function metricsSection(runs: RunReport[]): string {
   return table(['run', 'split', ...METRICS], rows, 'metrics');
 }
 
+/** A breakdown table of the first run, with each compared run's NDCG@10 and its difference. */
+function breakdownTable(runs: RunReport[], label: string, key: 'byCategory' | 'byHistoryLength'): string {
+  const others = runs.slice(1).map((r) => new Map(r[key].map((b) => [b.label, b.ndcg10])));
+  const head = [
+    label,
+    'cases',
+    'NDCG@10',
+    'HR@10',
+    ...runs.slice(1).flatMap((r) => [`NDCG@10 ${r.name}`, 'Δ']),
+  ];
+  const rows = runs[0][key].map((b) => [
+    esc(b.label),
+    b.cases,
+    b.ndcg10,
+    b.hr10,
+    ...others.flatMap((o) => {
+      const x = o.get(b.label);
+      if (x === undefined) return ['–', '–'];
+      const d = b.ndcg10 - x;
+      return [x, `<span class="${d >= 0 ? 'up' : 'down'}">${d >= 0 ? '+' : ''}${d.toFixed(4)}</span>`];
+    }),
+  ]);
+  return table(head, rows, key === 'byCategory' ? 'by-category' : 'by-length');
+}
+
 export function renderReport(runs: RunReport[]): string {
   const main = runs[0];
   const d = main.dataset;
@@ -71,6 +96,9 @@ export function renderReport(runs: RunReport[]): string {
     gates: main.gates,
     byCategory: main.byCategory,
     byHistoryLength: main.byHistoryLength,
+    compared: runs
+      .slice(1)
+      .map((r) => ({ name: r.name, byCategory: r.byCategory, byHistoryLength: r.byHistoryLength })),
   };
   const stats = table(
     [
@@ -140,17 +168,9 @@ ${weightsNote}<div id="chart-weights" class="chart tall"></div>
 
 <h2 id="breakdown">Where the model wins or loses (${esc(main.split)} split)</h2>
 <div id="chart-category" class="chart tall"></div>
-${table(
-  ['target category', 'cases', 'NDCG@10', 'HR@10'],
-  main.byCategory.map((b) => [esc(b.label), b.cases, b.ndcg10, b.hr10]),
-  'by-category',
-)}
+${breakdownTable(runs, 'target category', 'byCategory')}
 <div id="chart-length" class="chart"></div>
-${table(
-  ['history length', 'cases', 'NDCG@10', 'HR@10'],
-  main.byHistoryLength.map((b) => [esc(b.label), b.cases, b.ndcg10, b.hr10]),
-  'by-length',
-)}
+${breakdownTable(runs, 'history length', 'byHistoryLength')}
 
 <h2 id="dataset">Dataset</h2>
 ${stats}
@@ -210,7 +230,7 @@ const CHARTS = String.raw`
       title: { text: title, textStyle: { fontSize: 13 } },
       tooltip: { formatter: function (p) { return rows[p.value[1]].label + ' / ' + cols[p.value[0]] + ': ' + p.value[2].toFixed(3); } },
       grid: { left: 180, top: 40, bottom: 60 },
-      xAxis: { type: 'category', data: cols }, yAxis: { type: 'category', data: rows.map(function (r) { return r.label; }), inverse: true },
+      xAxis: { type: 'category', data: cols }, yAxis: { type: 'category', data: rows.map(function (r) { return r.label; }), inverse: true, axisLabel: { width: 170, overflow: 'truncate' } },
       visualMap: { min: 0, max: 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0 },
       series: [{ type: 'heatmap', data: data, label: { show: true, formatter: function (p) { return p.value[2].toFixed(2); } } }]
     });
@@ -227,19 +247,30 @@ const CHARTS = String.raw`
     heat('chart-gates', gm.map(function (m) { return { label: m, g: D.gates[m] }; }), experts,
       function (r, e) { return r.g[experts.indexOf(e)]; }, 'mean gate probability g_m[k]');
   }
-  function bars(id, rows, title) {
+  // One run: its NDCG@10 and HR@10 per group. Compared runs: every run's NDCG@10 per group.
+  function bars(id, key, title) {
+    var rows = D[key], series;
+    if (D.compared.length) {
+      series = [{ name: main.name, type: 'bar', data: rows.map(function (b) { return b.ndcg10; }) }].concat(D.compared.map(function (c) {
+        var by = {};
+        c[key].forEach(function (b) { by[b.label] = b.ndcg10; });
+        return { name: c.name, type: 'bar', data: rows.map(function (b) { return by[b.label] === undefined ? null : by[b.label]; }) };
+      }));
+    } else {
+      series = [
+        { name: 'NDCG@10', type: 'bar', data: rows.map(function (b) { return b.ndcg10; }) },
+        { name: 'HR@10', type: 'bar', data: rows.map(function (b) { return b.hr10; }) }
+      ];
+    }
     chart(id, {
       title: { text: title, textStyle: { fontSize: 13 } }, tooltip: { trigger: 'axis' }, legend: { top: 24 },
       grid: { left: 180, top: 60 },
-      yAxis: { type: 'category', inverse: true, data: rows.map(function (b) { return b.label + ' (' + b.cases + ')'; }) },
+      yAxis: { type: 'category', inverse: true, axisLabel: { width: 170, overflow: 'truncate' }, data: rows.map(function (b) { return b.label + ' (' + b.cases + ')'; }) },
       xAxis: { type: 'value' },
-      series: [
-        { name: 'NDCG@10', type: 'bar', data: rows.map(function (b) { return b.ndcg10; }) },
-        { name: 'HR@10', type: 'bar', data: rows.map(function (b) { return b.hr10; }) }
-      ]
+      series: series
     });
   }
-  bars('chart-category', D.byCategory, 'By the target item\'s category (cases in brackets)');
-  bars('chart-length', D.byHistoryLength, 'By history length in items (cases in brackets)');
+  bars('chart-category', 'byCategory', (D.compared.length ? 'NDCG@10 by' : 'By') + ' the target item\'s category (cases in brackets)');
+  bars('chart-length', 'byHistoryLength', (D.compared.length ? 'NDCG@10 by' : 'By') + ' history length in items (cases in brackets)');
 })();
 `;
