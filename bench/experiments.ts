@@ -150,6 +150,8 @@ export const PLAN: ExperimentPlan = {
     cammsr('cammsr-shared-encoder', 'one interest encoder shared by all modalities', [
       'cammsr.sharedEncoder=true',
     ]),
+    cammsr('cammsr-lambda-0.5', 'MSCL weight λ = 0.5', ['cammsr.lambda=0.5']),
+    cammsr('cammsr-lambda-1', 'MSCL weight λ = 1', ['cammsr.lambda=1']),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
@@ -186,6 +188,8 @@ export const PLAN: ExperimentPlan = {
         'cammsr-literal-weights',
         'cammsr-literal-scale-m',
         'cammsr-shared-encoder',
+        'cammsr-lambda-0.5',
+        'cammsr-lambda-1',
       ],
     },
     {
