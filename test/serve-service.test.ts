@@ -225,14 +225,27 @@ test('concurrent requests are micro-batched into fewer model calls with the same
       ids[(u * 5 + 1) % ids.length],
       ids[(u * 7 + 2) % ids.length],
     ]);
+    // Half of the requests carry timestamps (the model is time-aware): batching timed and
+    // untimed requests together must not change either's answer.
+    const times = (u: number) => (u % 2 === 0 ? [1000, 1000 + 3600 * u, 1000 + 7200 * u + 60] : undefined);
     const replies = await Promise.all(
-      histories.map((history) =>
-        app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history, k: 5 } }),
+      histories.map((history, u) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/recommendations',
+          payload: { history, timestamps: times(u), k: 5 },
+        }),
       ),
+    );
+    assert.ok(
+      b.data.timestamps && (b.model as unknown as { timeEmb: unknown }).timeEmb,
+      'a time-aware model',
     );
     const single = new Recommender(b);
     replies.forEach((r, u) => {
-      const alone = single.recommend([{ items: histories[u], k: 5, excludeSeen: true }])[0];
+      const alone = single.recommend([
+        { items: histories[u], timestamps: times(u), k: 5, excludeSeen: true },
+      ])[0];
       const got = r.json().items;
       assert.deepEqual(
         got.map((x: { item: string }) => x.item),

@@ -146,12 +146,12 @@ export class Recommender {
     const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
     const scores = new Map<number, { data: Float32Array; row: number; user: Float32Array }>();
     if (withHistory.length > 0) {
-      const timed =
-        this.bundle.data.timestamps && withHistory.every((b) => known[b].times.every(Number.isFinite));
+      // A time-aware model always gets time gaps; unknown times (NaN) fall in bucket 0, so a
+      // request is answered the same whether or not it shares a batch with timed ones.
       const batch = inferenceBatch(
         withHistory.map((b) => known[b].ids),
         maxLen,
-        timed ? withHistory.map((b) => known[b].times) : undefined,
+        this.bundle.data.timestamps ? withHistory.map((b) => known[b].times) : undefined,
       );
       const users = scorer.users(batch);
       const all = scoreUsers(scorer, users, batch.size);
