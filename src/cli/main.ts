@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * The `cammsr` command: a thin shell over the library. Every command that prints results
  * prints a readable table and, with --json, one JSON object as its last line.
