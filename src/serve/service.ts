@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { VERSION } from '../version.js';
 import { loadBundle, type Bundle } from './bundle.js';
 import { EXPLORER_HTML } from './explorer-page.js';
+import { createMetrics } from './metrics.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { Recommender, type HistoryRequest, type RecommendationList } from './recommender.js';
 import type { EventStore, InteractionEvent } from './store/event-store.js';
@@ -84,45 +84,7 @@ export function toSeconds(v: number | string | undefined, where: string, now: nu
 
 export async function buildService(opts: ServiceOptions) {
   const store = opts.store;
-  const registry = new Registry();
-  const requests = new Counter({
-    name: 'cammsr_http_requests_total',
-    help: 'HTTP requests by route, method and status code',
-    labelNames: ['route', 'method', 'status'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'cammsr_http_request_duration_seconds',
-    help: 'HTTP request latency by route',
-    labelNames: ['route', 'method'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const storeLatency = new Histogram({
-    name: 'cammsr_store_duration_seconds',
-    help: 'Event store latency by operation',
-    labelNames: ['operation', 'store'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
-  const batchSize = new Histogram({
-    name: 'cammsr_model_batch_size',
-    help: 'Requests answered by one model call (micro-batching)',
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
-    registers: [registry],
-  });
-  const modelInfo = new Gauge({
-    name: 'cammsr_model_info',
-    help: 'The bundle being served (value 1)',
-    labelNames: ['model', 'version', 'dataset', 'cammsr'],
-    registers: [registry],
-  });
-  const reloads = new Counter({
-    name: 'cammsr_reloads_total',
-    help: 'Bundle reloads by outcome',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
+  const { registry, requests, latency, storeLatency, batchSize, modelInfo, reloads } = createMetrics();
 
   let bundlePath = opts.bundle;
   const load = (path: string): Generation => {
