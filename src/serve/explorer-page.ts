@@ -22,11 +22,10 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:12px}
 .card{border:1px solid var(--b);border-radius:8px;padding:8px;background:#fff}
 .card img{width:100%;height:150px;object-fit:contain;background:#f0f2f5;border-radius:4px}
-.noimg{height:150px;display:flex;align-items:center;justify-content:center;background:#f0f2f5;color:var(--m);border-radius:4px}
 .title{font-weight:600;margin:6px 0 2px}.meta{color:var(--m);font-size:12px}
 .bar{display:flex;height:10px;border-radius:5px;overflow:hidden;margin:4px 0}.bar div{height:100%}
 .legend span{display:inline-block;margin-right:8px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:3px}
-.err{color:#b3261e}.hist .card img,.hist .noimg{height:90px}
+.err{color:#b3261e}.hist .card img{height:90px}
 </style></head><body>
 <header><b>cammsr explorer</b><span id="info">loading…</span></header>
 <main>
@@ -63,7 +62,8 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; }); });
   }
   function image(it) {
-    return it.image ? '<img alt="" loading="lazy" src="/v1/items/' + encodeURIComponent(it.item || it.id) + '/image">' : '<div class="noimg">no image</div>';
+    // Catalogs without images (most Amazon ones) get compact cards instead of empty frames.
+    return it.image ? '<img alt="" loading="lazy" src="/v1/items/' + encodeURIComponent(it.item || it.id) + '/image">' : '';
   }
   function bar(values, total) {
     var keys = Object.keys(values), sum = 0;
@@ -90,7 +90,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
       var m = it.modalities ? '<div class="meta">score share by modality</div>' + bar(it.modalities) + '<div class="meta">' + shares(it.modalities) + '</div>' : '';
       var w = it.categoryWeights ? '<div class="meta">category weights w</div>' + bar(it.categoryWeights) + '<div class="meta">' + shares(it.categoryWeights) + '</div>' : '';
       return '<div class="card rec" data-item="' + esc(it.item) + '">' + image(it) + '<div class="title">' + (i + 1) + '. ' + esc(it.title || it.item) + '</div>' +
-        '<div class="meta">' + esc(it.item) + ' · score ' + it.score.toFixed(3) + (it.categories ? ' · ' + esc(it.categories.join(', ')) : '') + '</div>' + m + w + '</div>';
+        '<div class="meta">' + esc(it.item) + ' · score ' + it.score.toFixed(3) + (it.categories ? ' · ' + esc(it.categories.slice(-2).join(', ')) + (it.categories.length > 2 ? ' …' : '') : '') + '</div>' + m + w + '</div>';
     }).join('');
   }
   function fail(e) { $('rec-note').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; }
