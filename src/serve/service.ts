@@ -54,6 +54,31 @@ const IMAGE_TYPES: Record<string, string> = {
   '.gif': 'image/gif',
 };
 
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * One readable line from Ajv's errors. A body that may be one event or an array of them fails
+ * both branches of an anyOf; the branch of the other shape ("must be array" for an object) and
+ * the anyOf summary say nothing useful, so they are left out when a more specific error exists.
+ */
+export function describeValidation(issues: readonly ValidationIssue[], context: string): string {
+  const specific = issues.filter(
+    (i) => i.keyword !== 'anyOf' && !(i.keyword === 'type' && i.instancePath === '' && issues.length > 1),
+  );
+  const shown = specific.length > 0 ? specific : issues;
+  const lines = shown.map((i) => {
+    const where = `${context}${i.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
+    const extra = i.keyword === 'additionalProperties' ? ` "${String(i.params?.additionalProperty)}"` : '';
+    return `${where} ${i.message ?? 'is invalid'}${extra}`;
+  });
+  return [...new Set(lines)].join('; ');
+}
+
 class HttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -140,13 +165,24 @@ export async function buildService(opts: ServiceOptions) {
     },
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-    const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
-    if (status >= 500) app.log.error(err);
-    void reply
-      .code(status)
-      .send({ error: status >= 500 && !(err instanceof HttpError) ? 'internal error' : err.message });
-  });
+  app.setErrorHandler(
+    (
+      err: Error & { statusCode?: number; validation?: ValidationIssue[]; validationContext?: string },
+      _req,
+      reply,
+    ) => {
+      const status =
+        err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
+      if (status >= 500) app.log.error(err);
+      const message =
+        status >= 500 && !(err instanceof HttpError)
+          ? 'internal error'
+          : err.validation
+            ? describeValidation(err.validation, err.validationContext ?? 'request')
+            : err.message;
+      void reply.code(status).send({ error: message });
+    },
+  );
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
