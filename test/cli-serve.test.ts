@@ -48,7 +48,7 @@ test('cammsr serve answers HTTP, reloads on SIGHUP and exits cleanly on SIGTERM'
     const base = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listening address after 20 s:\n${log}`)), 20000);
       const poll = setInterval(() => {
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+        const m = /cammsr serve: .* at (http:\/\/127\.0\.0\.1:\d+); explorer at /.exec(log);
         if (m) {
           clearInterval(poll);
           clearTimeout(timer);
@@ -56,6 +56,7 @@ test('cammsr serve answers HTTP, reloads on SIGHUP and exits cleanly on SIGTERM'
         }
       }, 50);
     });
+    assert.match(log, /cammsr serve: .* \(sqlite event store\) at http:\/\/127\.0\.0\.1:\d+; explorer at /);
     const post = await fetch(`${base}/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -110,7 +110,10 @@ export function registerServeCommands(program: Command): void {
         };
         process.once('SIGTERM', () => void stop('SIGTERM'));
         process.once('SIGINT', () => void stop('SIGINT'));
-        await app.listen({ port: o.port, host: o.host });
+        const url = await app.listen({ port: o.port, host: o.host });
+        process.stderr.write(
+          `cammsr serve: ${o.bundle} (${store.kind} event store) at ${url}; explorer at ${url}/, API at ${url}/openapi.json\n`,
+        );
       },
     );
 }
