@@ -167,8 +167,9 @@ test('export refuses to overwrite unless forced, and a failed export leaves the 
   assert.equal(loadBundle(out).manifest.model, 'cammsr');
   assert.throws(() => exportBundle(join(f.root, 'no-such-run'), out, { force: true }), /not a cammsr run/);
   assert.equal(loadBundle(out).manifest.model, 'cammsr');
+  // No staging (.<name>.tmp-*) or replaced (<name>.old-*) folder is left behind.
   assert.deepEqual(
-    readdirSync(f.root).filter((n) => n.includes('staging')),
+    readdirSync(f.root).filter((n) => n.includes('.tmp-') || n.includes('.old-')),
     [],
   );
 });

@@ -148,15 +148,7 @@ export function writeDataset(
     }
     const full: Manifest = { ...manifest, files, checksum: contentChecksum(files) };
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
-    if (existsSync(target)) {
-      // Replace only now that the new dataset is complete; the old one is removed last.
-      const old = `${target}.old-${process.pid}-${Date.now()}`;
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
+    replaceDirectory(tmp, target);
     return full;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -171,6 +163,21 @@ export function stagingDir(target: string): string {
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp);
   return tmp;
+}
+
+/**
+ * Renames a complete staging directory to `target`. An existing target is replaced only now,
+ * when the new content is complete, and removed last, so a failure never loses it.
+ */
+export function replaceDirectory(staging: string, target: string): void {
+  if (!existsSync(target)) {
+    renameSync(staging, target);
+    return;
+  }
+  const old = `${target}.old-${process.pid}-${Date.now()}`;
+  renameSync(target, old);
+  renameSync(staging, target);
+  rmSync(old, { recursive: true, force: true });
 }
 
 /** A prepared dataset loaded into memory. */

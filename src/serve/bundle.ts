@@ -18,9 +18,9 @@
  * a corrupt or incompatible bundle with a message that names the file.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import type { ItemInfo } from '../data/dataset.js';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { replaceDirectory, stagingDir, type ItemInfo } from '../data/dataset.js';
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -168,9 +168,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
     throw new BundleError(`${target} already exists; remove it or pass --force to replace it`);
   const { config, ds, split, model, info } = loadRun(runDir);
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
-  const staging = join(dirname(target), `.${basename(target)}.staging-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
+  const staging = stagingDir(target);
   try {
     // Images keep their file names (prefixed by the item's index when two would collide).
     const images: (string | undefined)[] = [];
@@ -228,14 +226,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
     }
     // The manifest goes last: a folder without it is not a bundle.
     writeFileSync(join(staging, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-    if (existsSync(target)) {
-      const old = `${staging}-old`;
-      renameSync(target, old);
-      renameSync(staging, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(staging, target);
-    }
+    replaceDirectory(staging, target);
     return manifest;
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
