@@ -10,19 +10,16 @@ import { datasetStats, type DatasetStats } from '../data/stats.js';
 import { evaluate } from '../eval/evaluate.js';
 import { metricsFromRanks } from '../eval/metrics.js';
 import type { RunConfig } from '../train/config.js';
+import { learnedWeights, readEpochLog, type CategoryWeights } from '../train/run-log.js';
 import { loadRun, type EpochLog, type RunMetrics } from '../train/trainer.js';
+
+export type { CategoryWeights } from '../train/run-log.js';
 
 export interface Breakdown {
   label: string;
   cases: number;
   ndcg10: number;
   hr10: number;
-}
-
-export interface CategoryWeights {
-  category: string;
-  positions: number;
-  weights: Record<string, number>;
 }
 
 export interface RunReport {
@@ -53,21 +50,6 @@ export const LENGTH_BUCKETS: readonly [number, number][] = [
   [50, Infinity],
 ];
 
-function readLog(dir: string): EpochLog[] {
-  const path = join(dir, 'log.jsonl');
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as EpochLog;
-      } catch (e) {
-        throw new Error(`${path}, line ${i + 1}: not valid JSON (${(e as Error).message})`);
-      }
-    });
-}
-
 function breakdown(label: string, ranks: Int32Array): Breakdown {
   const m = metricsFromRanks(ranks, [10]);
   return { label, cases: ranks.length, ndcg10: m['NDCG@10'], hr10: m['HR@10'] };
@@ -84,7 +66,7 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
   const splitName = opts.split ?? 'test';
   const top = opts.topCategories ?? 30;
   const { config, ds, split, model } = loadRun(dir);
-  const epochs = readLog(dir);
+  const epochs = readEpochLog(dir);
   const metricsPath = join(dir, 'metrics.json');
   const metrics = existsSync(metricsPath)
     ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics)
@@ -93,18 +75,8 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
   const names = ds.manifest.categories.names;
 
   // Weights and gates as logged for the best epoch (the checkpoint the metrics come from).
-  const diag = (epochs.find((e) => e.epoch === best) ?? epochs[epochs.length - 1])?.diagnostics as
-    | {
-        categoryWeights?: ({ positions: number } & Record<string, number>)[];
-        gates?: Record<string, number[]>;
-      }
-    | undefined;
-  const categoryWeights: CategoryWeights[] = (diag?.categoryWeights ?? [])
-    .map((w, c) => {
-      if (!w) return null;
-      const { positions, ...weights } = w;
-      return { category: names[c] ?? String(c), positions, weights };
-    })
+  const learned = learnedWeights(epochs, best, names);
+  const categoryWeights = learned.categoryWeights
     .filter((x): x is CategoryWeights => x !== null)
     .sort((a, b) => b.positions - a.positions)
     .slice(0, top);
@@ -143,7 +115,7 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
     metrics,
     dataset: datasetStats(ds),
     categoryWeights,
-    gates: diag?.gates ?? {},
+    gates: learned.gates,
     split: splitName,
     byCategory,
     byHistoryLength,

@@ -29,6 +29,7 @@ import {
 } from '../engine/io/safetensors.js';
 import type { ItemFeatures, ModelData, Scorer, SequentialRecommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
+import { learnedWeights, readEpochLog, type LearnedWeights } from '../train/run-log.js';
 import { parseConfig, type RunConfig } from '../train/config.js';
 import { modelData } from '../train/model-data.js';
 import { loadRun } from '../train/trainer.js';
@@ -64,19 +65,8 @@ export interface BundleManifest {
   files: Record<string, string>;
 }
 
-/** Mean modality weights of one category over the best epoch's training positions. */
-export interface CategoryInsight {
-  category: string;
-  positions: number;
-  weights: Record<string, number>;
-}
-
 /** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
-export interface Insights {
-  /** Index = category id; null for categories that no training position had. */
-  categoryWeights: (CategoryInsight | null)[];
-  gates: Record<string, number[]>;
-}
+export type Insights = LearnedWeights;
 
 /** A loaded bundle: the model in evaluation mode, its item side precomputed, and the catalog. */
 export interface Bundle {
@@ -105,32 +95,6 @@ function catalogEntry(it: ItemInfo, image: string | undefined): ItemInfo {
   if (it.categories?.length) out.categories = it.categories;
   if (image !== undefined) out.image = image;
   return out;
-}
-
-/** The best epoch's diagnostics from a run's log (empty insights for models without them). */
-function runInsights(runDir: string, bestEpoch: number | undefined, names: string[]): Insights {
-  const path = join(runDir, 'log.jsonl');
-  const empty: Insights = { categoryWeights: [], gates: {} };
-  if (!existsSync(path)) return empty;
-  const epochs = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { epoch: number; diagnostics?: Record<string, unknown> });
-  const d = (epochs.find((e) => e.epoch === bestEpoch) ?? epochs[epochs.length - 1])?.diagnostics as
-    | {
-        categoryWeights?: (({ positions: number } & Record<string, number>) | null)[];
-        gates?: Record<string, number[]>;
-      }
-    | undefined;
-  if (!d) return empty;
-  return {
-    categoryWeights: (d.categoryWeights ?? []).map((w, c) => {
-      if (!w) return null;
-      const { positions, ...weights } = w;
-      return { category: names[c] ?? String(c), positions, weights };
-    }),
-    gates: d.gates ?? {},
-  };
 }
 
 function itemTensors(data: ModelData): Record<string, NamedArray> {
@@ -194,7 +158,9 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
         .map((it, k) => JSON.stringify(catalogEntry(it, images[k + 1])) + '\n')
         .join(''),
       'insights.json':
-        JSON.stringify(runInsights(runDir, metrics?.bestEpoch, ds.manifest.categories.names)) + '\n',
+        JSON.stringify(
+          learnedWeights(readEpochLog(runDir), metrics?.bestEpoch, ds.manifest.categories.names),
+        ) + '\n',
     });
     if (model.trainable) {
       const params: Record<string, NamedArray> = {};
