@@ -23,8 +23,9 @@ import { basename, join, resolve } from 'node:path';
 import { replaceDirectory, stagingDir, type ItemInfo } from '../data/dataset.js';
 import {
   decodeSafetensors,
+  encodeParameters,
   encodeSafetensors,
-  loadParameters,
+  loadParameterBytes,
   type NamedArray,
 } from '../engine/io/safetensors.js';
 import type { ItemFeatures, ModelData, Scorer, SequentialRecommender } from '../models/model.js';
@@ -162,11 +163,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
           learnedWeights(readEpochLog(runDir), metrics?.bestEpoch, ds.manifest.categories.names),
         ) + '\n',
     });
-    if (model.trainable) {
-      const params: Record<string, NamedArray> = {};
-      for (const [name, p] of model.namedParameters()) params[name] = { data: p.data, shape: p.shape };
-      files['weights.safetensors'] = encodeSafetensors(params, { model: model.kind });
-    }
+    if (model.trainable) files['weights.safetensors'] = encodeParameters(model, { model: model.kind });
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       formatVersion: BUNDLE_FORMAT_VERSION,
@@ -315,9 +312,9 @@ export function loadBundle(dir: string): Bundle {
   if (model.trainable) {
     if (!('weights.safetensors' in manifest.files))
       throw new BundleError(`${join(root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`);
-    verifiedFile(root, manifest, 'weights.safetensors');
+    const weights = verifiedFile(root, manifest, 'weights.safetensors');
     try {
-      loadParameters(model, join(root, 'weights.safetensors'));
+      loadParameterBytes(model, weights, join(root, 'weights.safetensors'));
     } catch (e) {
       throw new BundleError((e as Error).message);
     }

@@ -120,11 +120,16 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   renameSync(tmp, path);
 }
 
-/** Saves a module's parameters (by their dotted names) to a safetensors file. */
-export function saveParameters(module: Module, path: string, metadata: Record<string, string> = {}): void {
+/** A module's parameters (by their dotted names) as safetensors bytes. */
+export function encodeParameters(module: Module, metadata: Record<string, string> = {}): Buffer {
   const tensors: Record<string, NamedArray> = {};
   for (const [name, t] of module.namedParameters()) tensors[name] = { data: t.data, shape: t.shape };
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  return encodeSafetensors(tensors, metadata);
+}
+
+/** Saves a module's parameters (by their dotted names) to a safetensors file. */
+export function saveParameters(module: Module, path: string, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeParameters(module, metadata));
 }
 
 /**
@@ -133,7 +138,12 @@ export function saveParameters(module: Module, path: string, metadata: Record<st
  * unexpected or differently shaped tensor. Returns the file's metadata.
  */
 export function loadParameters(module: Module, path: string): Record<string, string> {
-  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  return loadParameterBytes(module, readFileSync(path), path);
+}
+
+/** loadParameters over bytes already read (`path` names them in errors). */
+export function loadParameterBytes(module: Module, bytes: Uint8Array, path: string): Record<string, string> {
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
   if (metadata.format !== PARAMS_FORMAT) {
     throw new Error(
       `${path}: not a cammsr parameter file (metadata.format = ${JSON.stringify(metadata.format)})`,
