@@ -12,6 +12,17 @@ const timestamp = {
 } as const;
 const id = (what: string) => ({ type: 'string', minLength: 1, maxLength: 256, description: what }) as const;
 
+/** A catalog entry as the catalog stores it. */
+const catalogFields = {
+  id: { type: 'string' },
+  title: { type: 'string' },
+  categories: { type: 'array', items: { type: 'string' } },
+  image: { type: 'string' },
+} as const;
+const limit = (max: number, dflt: number) =>
+  ({ type: 'integer', minimum: 1, maximum: max, default: dflt }) as const;
+const userParams = { type: 'object', required: ['user'], properties: { user: id("the user's id") } } as const;
+
 const event = {
   type: 'object',
   required: ['user', 'item'],
@@ -89,7 +100,7 @@ export const postEvents = {
 
 export const userRecommendations = {
   summary: "Top-k items for a user, from the user's stored history (its most recent maxLen events)",
-  params: { type: 'object', required: ['user'], properties: { user: id("the user's id") } },
+  params: userParams,
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -144,10 +155,7 @@ export const getItem = {
     200: {
       type: 'object',
       properties: {
-        id: { type: 'string' },
-        title: { type: 'string' },
-        categories: { type: 'array', items: { type: 'string' } },
-        image: { type: 'string' },
+        ...catalogFields,
         interactions: { type: ['number', 'null'], description: 'training interactions (popularity)' },
       },
     },
@@ -226,21 +234,13 @@ export const searchItems = {
     additionalProperties: false,
     properties: {
       query: { type: 'string', minLength: 1, maxLength: 256 },
-      limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+      limit: limit(100, 20),
     },
   },
   response: {
     200: {
       type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          id: { type: 'string' },
-          title: { type: 'string' },
-          categories: { type: 'array', items: { type: 'string' } },
-          image: { type: 'string' },
-        },
-      },
+      items: { type: 'object', properties: catalogFields },
     },
     400: error,
   },
@@ -259,7 +259,7 @@ export const searchUsers = {
     additionalProperties: false,
     properties: {
       prefix: { type: 'string', maxLength: 256, default: '' },
-      limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+      limit: limit(100, 20),
     },
   },
   response: { 200: { type: 'array', items: { type: 'string' } }, 400: error },
@@ -267,11 +267,11 @@ export const searchUsers = {
 
 export const userEvents = {
   summary: "A user's most recent stored events, oldest first, with catalog entries",
-  params: { type: 'object', required: ['user'], properties: { user: id("the user's id") } },
+  params: userParams,
   querystring: {
     type: 'object',
     additionalProperties: false,
-    properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+    properties: { limit: limit(1000, 50) },
   },
   response: {
     200: {
