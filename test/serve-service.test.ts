@@ -13,12 +13,14 @@ import { serveFixture } from './serve-fixture.js';
 
 const fixture = serveFixture('service');
 
-async function service(over: { maxWaitMs?: number; adminToken?: string } = {}): Promise<Service> {
+/** A service over the CAMMSR bundle and a fresh SQLite store, with the fixture, bundle and item ids. */
+async function service(over: { maxWaitMs?: number; adminToken?: string } = {}) {
   const f = await fixture;
   const store = await openStore(`sqlite:${join(f.root, `events-${Math.random().toString(36).slice(2)}.db`)}`);
-  const s = await buildService({ bundle: f.bundles.cammsr, store, ...over });
+  const s: Service = await buildService({ bundle: f.bundles.cammsr, store, ...over });
   s.app.addHook('onClose', async () => store.close());
-  return s;
+  const b = loadBundle(f.bundles.cammsr);
+  return { ...s, f, b, ids: b.catalog.map((it) => it.id) };
 }
 
 test('topK: best first, ties to the lower id, skipped and NaN columns left out (hand-computed)', () => {
@@ -54,10 +56,7 @@ test('the micro-batcher answers concurrent requests with one call, in order, and
 });
 
 test('events are stored and drive the user recommendations; unknown users get popular items', async () => {
-  const f = await fixture;
-  const { app } = await service();
-  const b = loadBundle(f.bundles.cammsr);
-  const ids = b.catalog.map((it) => it.id);
+  const { app, b, ids } = await service();
   try {
     let r = await app.inject({
       method: 'POST',
@@ -117,10 +116,7 @@ test('events are stored and drive the user recommendations; unknown users get po
 });
 
 test('explicit histories, items and similar items', async () => {
-  const f = await fixture;
-  const { app } = await service();
-  const b = loadBundle(f.bundles.cammsr);
-  const ids = b.catalog.map((it) => it.id);
+  const { app, b, ids } = await service();
   try {
     let r = await app.inject({
       method: 'POST',
@@ -226,10 +222,7 @@ test('bad requests get 400 with the field at fault, and store nothing', async ()
 });
 
 test('concurrent requests are micro-batched into fewer model calls with the same answers', async () => {
-  const f = await fixture;
-  const { app } = await service({ maxWaitMs: 20 });
-  const b = loadBundle(f.bundles.cammsr);
-  const ids = b.catalog.map((it) => it.id);
+  const { app, b, ids } = await service({ maxWaitMs: 20 });
   try {
     const histories = Array.from({ length: 12 }, (_, u) => [
       ids[u],
@@ -277,9 +270,7 @@ test('concurrent requests are micro-batched into fewer model calls with the same
 });
 
 test('reload swaps the bundle without failing in-flight requests; a bad bundle keeps the old one; admin token', async () => {
-  const f = await fixture;
-  const { app } = await service({ adminToken: 'letmein' });
-  const ids = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+  const { app, f, ids } = await service({ adminToken: 'letmein' });
   const auth = { authorization: 'Bearer letmein' };
   try {
     const before = (await app.inject({ method: 'GET', url: '/readyz' })).json();
@@ -442,10 +433,7 @@ test(
 );
 
 test('explorer routes: the page, item search, images, user search and events, info; explanations in recommendations', async () => {
-  const f = await fixture;
-  const { app } = await service();
-  const b = loadBundle(f.bundles.cammsr);
-  const ids = b.catalog.map((it) => it.id);
+  const { app, b, ids } = await service();
   try {
     let r = await app.inject({ method: 'GET', url: '/' });
     assert.equal(r.statusCode, 200);
