@@ -2,6 +2,7 @@
 export { Tensor, tensor, zeros, full, parameter, sizeOf, type Shape } from './tensor.js';
 export { RowGrad } from './row-grad.js';
 export { Rng } from './rng.js';
+export { StepArena, floats } from './memory.js';
 export { noGrad, isGradEnabled, needsGrad, record, clearTape, tapeLength } from './autograd.js';
 export { add, sub, mul, div, scale, addN } from './ops/elementwise.js';
 export { matmul, bmm, linear, type MatmulOptions } from './ops/matmul.js';

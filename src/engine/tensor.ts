@@ -5,6 +5,7 @@
  * touches 500 of 12,000 rows never loops over all rows.
  */
 import { runBackward } from './autograd.js';
+import { floats } from './memory.js';
 import { RowGrad } from './row-grad.js';
 
 export type Shape = readonly number[];
@@ -61,7 +62,7 @@ export class Tensor {
 
   /** The dense gradient buffer, allocated (zero) if needed. */
   gradBuffer(): Float32Array {
-    if (this.grad === null) this.grad = new Float32Array(this.data.length);
+    if (this.grad === null) this.grad = floats(this.data.length);
     return this.grad;
   }
 
@@ -110,11 +111,11 @@ export function tensor(values: ArrayLike<number>, shape?: Shape): Tensor {
 }
 
 export function zeros(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+  return new Tensor(floats(sizeOf(shape)), shape);
 }
 
 export function full(shape: Shape, value: number): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape);
+  return new Tensor(floats(sizeOf(shape)).fill(value), shape);
 }
 
 /** A trainable parameter: requires a gradient. */

@@ -16,6 +16,7 @@
  * model with static learned modality scalars and a category head on the concatenation.
  */
 import { noGrad } from '../engine/autograd.js';
+import { floats } from '../engine/memory.js';
 import { Rng } from '../engine/rng.js';
 import { parameter, Tensor } from '../engine/tensor.js';
 import { add, addN, mul, scale } from '../engine/ops/elementwise.js';
@@ -482,7 +483,7 @@ export class Cammsr extends Module implements SequentialRecommender {
     // Symmetric InfoNCE with in-batch negatives; a negative with the anchor's target is not a negative.
     const B = batch.size;
     const target = Int32Array.from(last, (r) => batch.targets[r]);
-    const maskAdd = new Float32Array(B * B);
+    const maskAdd = floats(B * B);
     for (let i = 0; i < B; i++) {
       for (let j = 0; j < B; j++) if (i !== j && target[i] === target[j]) maskAdd[i * B + j] = -1e9;
     }
@@ -572,7 +573,7 @@ function multiHot(data: ModelData, C: number): Float32Array {
 
 /** Rows of a constant [N + 1, C] matrix for the given items. */
 function gatherRows(table: Float32Array, items: Int32Array, C: number): Float32Array {
-  const out = new Float32Array(items.length * C);
+  const out = floats(items.length * C);
   for (let r = 0; r < items.length; r++) out.set(table.subarray(items[r] * C, (items[r] + 1) * C), r * C);
   return out;
 }

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { Dataset } from '../data/dataset.js';
 import { leaveOneOut, type LeaveOneOutSplit } from '../data/split.js';
 import { clearTape } from '../engine/autograd.js';
+import { StepArena } from '../engine/memory.js';
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -236,6 +237,7 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
   let stoppedEarly = false;
   const batchSize = cfg.train.batchSize;
   const batches = Math.ceil(users.length / batchSize);
+  const arena = new StepArena();
   for (let epoch = state.epoch + 1; epoch <= cfg.train.epochs; epoch++) {
     const t0 = performance.now();
     model.train();
@@ -250,18 +252,24 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
         times ? Array.from(ids, (u) => times[u]) : undefined,
       );
       opt.zeroGrad();
-      const { total, terms } = model.loss(batch);
-      if (!Number.isFinite(total.item())) {
-        clearTape();
-        throw new Error(
-          `epoch ${epoch}, batch ${b + 1}: the loss is ${total.item()}; lower the learning rate or enable train.gradClip`,
-        );
-      }
-      total.backward();
-      if (cfg.train.gradClip > 0) clipGradNorm(model.parameters(), cfg.train.gradClip);
-      opt.step();
+      // The step's activations and gradients live in the arena, reused by the next step.
+      const { loss, terms } = arena.run(() => {
+        const { total, terms } = model.loss(batch);
+        const loss = total.item();
+        if (!Number.isFinite(loss)) {
+          clearTape();
+          throw new Error(
+            `epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; lower the learning rate or enable train.gradClip`,
+          );
+        }
+        total.backward();
+        if (cfg.train.gradClip > 0) clipGradNorm(model.parameters(), cfg.train.gradClip);
+        opt.step();
+        opt.zeroGrad();
+        return { loss, terms };
+      });
       for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
-      ev.batch?.({ epoch, done: b + 1, total: batches, loss: total.item() });
+      ev.batch?.({ epoch, done: b + 1, total: batches, loss });
     }
     const seconds = (performance.now() - t0) / 1000;
     state.trainSeconds += seconds;
@@ -309,6 +317,7 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
     }
   }
 
+  arena.release();
   loadParameters(model, join(out, 'best.safetensors'));
   const m = finalMetrics(model, split);
   const metrics: RunMetrics = {

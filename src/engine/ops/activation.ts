@@ -1,11 +1,12 @@
 /** Element-wise nonlinearities. GELU runs on the kernel backend (it is the FFN's hot spot). */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 /** y = f(x) element-wise, with dy/dx expressed through x and y. */
 function unary(x: Tensor, f: (v: number) => number, df: (x: number, y: number) => number): Tensor {
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = new Tensor(floats(x.size), x.shape);
   const xd = x.data;
   const yd = out.data;
   for (let i = 0; i < xd.length; i++) yd[i] = f(xd[i]);
@@ -35,11 +36,11 @@ export const sigmoid = (x: Tensor): Tensor =>
 
 /** Exact (erf) GELU, as in BERT/RecBole. */
 export function gelu(x: Tensor): Tensor {
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = new Tensor(floats(x.size), x.shape);
   kernels().gelu(x.data, out.data, x.size);
   if (!needsGrad(x)) return out;
   return record(out, () => {
-    const dx = new Float32Array(x.size);
+    const dx = floats(x.size);
     kernels().geluBackward(x.data, out.grad!, dx, x.size);
     const gx = x.gradBuffer();
     for (let i = 0; i < dx.length; i++) gx[i] += dx[i];

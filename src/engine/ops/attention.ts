@@ -9,6 +9,7 @@
  * padding rows, needs no transposes (heads are read in place with a leading dimension of d),
  * and keeps only Σ len² probabilities per head instead of B·L².
  */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -98,13 +99,13 @@ function attention(
     if (lastOnly && n === 0) throw new RangeError(`${what}: sequence ${b} is empty`);
     for (let h = 0; h < heads; h++) pOff[b * heads + h + 1] = pOff[b * heads + h] + nq * n;
   }
-  const probs = new Float32Array(pOff[B * heads]); // softmax output (before dropout)
-  const kept = drop ? new Float32Array(probs.length) : probs; // after dropout
+  const probs = floats(pOff[B * heads]); // softmax output (before dropout)
+  const kept = drop ? floats(probs.length) : probs; // after dropout
   const keep = drop ? 1 / (1 - dropoutP) : 1;
   const bits = drop ? new Uint32Array(probs.length) : null;
   if (bits) rng!.fillU32(bits);
   const threshold = Math.floor(dropoutP * 4294967296);
-  const out = new Tensor(new Float32Array(Rq * d), [Rq, d]);
+  const out = new Tensor(floats(Rq * d), [Rq, d]);
 
   for (let b = 0; b < B; b++) {
     const { n, nq, qRow } = queries(b);
@@ -149,7 +150,7 @@ function attention(
       const { n, nq } = queries(b);
       maxBlock = Math.max(maxBlock, nq * n);
     }
-    const dP = new Float32Array(maxBlock);
+    const dP = floats(maxBlock);
     for (let b = 0; b < B; b++) {
       const { n, nq, qRow } = queries(b);
       if (n === 0) continue;

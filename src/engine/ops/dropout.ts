@@ -1,4 +1,5 @@
 /** Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1−p). */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import type { Rng } from '../rng.js';
 import { Tensor } from '../tensor.js';
@@ -9,8 +10,8 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const keep = 1 / (1 - p);
   // Compare 32-bit integers: one random word per element, no float conversion.
   const threshold = Math.floor(p * 4294967296);
-  const scale = new Float32Array(x.size);
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const scale = floats(x.size);
+  const out = new Tensor(floats(x.size), x.shape);
   const bits = new Uint32Array(x.size);
   rng.fillU32(bits);
   const xd = x.data;

@@ -1,4 +1,5 @@
 /** Element-wise arithmetic with broadcasting, and scalar scaling. */
+import { copyOf, floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { broadcastShape, expand, layoutFor, reduceInto, type Layout } from './broadcast.js';
@@ -58,7 +59,7 @@ function compute(
 
 function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShape(a.shape, b.shape);
-  const out = new Tensor(new Float32Array(shape.reduce((p, d) => p * d, 1)), shape);
+  const out = new Tensor(floats(shape.reduce((p, d) => p * d, 1)), shape);
   const la = layoutFor(a.shape, shape);
   const lb = layoutFor(b.shape, shape);
   compute(kind, a.data, la, b.data, lb, out.data);
@@ -70,20 +71,23 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
       else if (kind === 'mul') reduceInto(la, g, a.gradBuffer(), expand(lb, b.data, n));
       else {
-        const inv = Float32Array.from(expand(lb, b.data, n), (v) => 1 / v);
+        const eb = expand(lb, b.data, n);
+        const inv = floats(n);
+        for (let i = 0; i < n; i++) inv[i] = 1 / eb[i];
         reduceInto(la, g, a.gradBuffer(), inv);
       }
     }
     if (b.requiresGrad) {
       if (kind === 'add') reduceInto(lb, g, b.gradBuffer());
       else if (kind === 'sub') {
-        const neg = Float32Array.from(g, (v) => -v);
+        const neg = floats(n);
+        for (let i = 0; i < n; i++) neg[i] = -g[i];
         reduceInto(lb, neg, b.gradBuffer());
       } else if (kind === 'mul') reduceInto(lb, g, b.gradBuffer(), expand(la, a.data, n));
       else {
         // d(a/b)/db = -a/b² = -out/b
         const eb = expand(lb, b.data, n);
-        const f = new Float32Array(n);
+        const f = floats(n);
         for (let i = 0; i < n; i++) f[i] = -out.data[i] / eb[i];
         reduceInto(lb, g, b.gradBuffer(), f);
       }
@@ -98,7 +102,7 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
 
 /** s · x for a plain number s. */
 export function scale(x: Tensor, s: number): Tensor {
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = new Tensor(floats(x.size), x.shape);
   for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] * s;
   if (!needsGrad(x)) return out;
   return record(out, () => {
@@ -116,7 +120,7 @@ export function addN(...xs: Tensor[]): Tensor {
     if (x.size !== xs[0].size)
       throw new RangeError(`addN: shape [${x.shape.join(', ')}] differs from [${shape.join(', ')}]`);
   }
-  const out = new Tensor(Float32Array.from(xs[0].data), shape);
+  const out = new Tensor(copyOf(xs[0].data), shape);
   for (let k = 1; k < xs.length; k++) {
     const d = xs[k].data;
     for (let i = 0; i < d.length; i++) out.data[i] += d[i];

@@ -2,6 +2,7 @@
  * Losses. Cross-entropy runs on the kernel backend and produces its gradient in the same pass
  * (softmax − onehot), so the backward pass is a scale and a scatter.
  */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -27,7 +28,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, rows?: Int32Ar
     throw new RangeError(`crossEntropy: ${targets.length} targets for ${count} rows`);
   if (count === 0) throw new RangeError('crossEntropy: no rows selected');
   checkTargets(targets, N, 'crossEntropy');
-  const work = new Float32Array(count * N);
+  const work = floats(count * N);
   if (rows) {
     for (let i = 0; i < count; i++) {
       const r = rows[i];
@@ -69,10 +70,10 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   checkTargets(targets, N, 'linearCrossEntropy');
   const K = kernels();
   const grad = needsGrad(h, weight);
-  const gh = grad && h.requiresGrad ? new Float32Array(R * d) : null;
-  const gw = grad && weight.requiresGrad ? new Float32Array(N * d) : null;
+  const gh = grad && h.requiresGrad ? floats(R * d) : null;
+  const gw = grad && weight.requiresGrad ? floats(N * d) : null;
   const chunk = Math.max(32, Math.min(R, Math.floor((1 << 22) / N)));
-  const logits = new Float32Array(Math.min(chunk, R) * N);
+  const logits = floats(Math.min(chunk, R) * N);
   let total = 0;
   for (let r0 = 0; r0 < R; r0 += chunk) {
     const c = Math.min(chunk, R - r0);
@@ -110,8 +111,8 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   let x = logits.data;
   let y = targets;
   if (rows) {
-    x = new Float32Array(rows.length * C);
-    y = new Float32Array(rows.length * C);
+    x = floats(rows.length * C);
+    y = floats(rows.length * C);
     rows.forEach((r, k) => {
       if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
       x.set(logits.data.subarray(r * C, (r + 1) * C), k * C);
@@ -121,7 +122,7 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   const n = x.length;
   if (n === 0) throw new RangeError('bceWithLogits: no elements');
   // σ(x) − y per selected element, kept for the backward pass.
-  const diff = new Float32Array(n);
+  const diff = floats(n);
   const total = kernels().bceWithLogits(x, y, diff, n);
   const out = new Tensor(Float32Array.of(total / n), [1]);
   if (!needsGrad(logits)) return out;

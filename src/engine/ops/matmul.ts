@@ -1,4 +1,5 @@
 /** Matrix products through the selected kernel backend: matmul (with transposes), batched matmul, linear. */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -65,7 +66,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (a.rank !== 2 || b.rank !== 2)
     throw new RangeError(`matmul needs 2-D tensors, got ranks ${a.rank} and ${b.rank}`);
   const { m, n, k } = dims(a, b, transA, transB, 'matmul');
-  const out = new Tensor(new Float32Array(m * n), [m, n]);
+  const out = new Tensor(floats(m * n), [m, n]);
   kernels().sgemm(transA, transB, m, n, k, 1, a.data, transA ? m : k, b.data, transB ? k : n, 0, out.data, n);
   if (!needsGrad(a, b)) return out;
   return record(out, () => {
@@ -87,7 +88,7 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const { m, n, k } = dims(a, b, transA, transB, 'bmm');
   const batch = lead.reduce((p, d) => p * d, 1);
-  const out = new Tensor(new Float32Array(batch * m * n), [...lead, m, n]);
+  const out = new Tensor(floats(batch * m * n), [...lead, m, n]);
   kernels().sgemmStridedBatched(
     transA,
     transB,
@@ -132,7 +133,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   }
   const rows = x.size / inF;
   const outShape = [...x.shape.slice(0, -1), outF];
-  const out = new Tensor(new Float32Array(rows * outF), outShape);
+  const out = new Tensor(floats(rows * outF), outShape);
   let beta = 0;
   if (bias) {
     for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);

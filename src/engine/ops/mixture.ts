@@ -8,6 +8,7 @@
  * gate per modality over K experts that each read every modality). Written out with slices,
  * broadcast products and sums it is 3·K·M + M ops and as many temporary [R, d] arrays.
  */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 
@@ -25,7 +26,7 @@ export function blockGatedSum(ys: readonly Tensor[], gates: readonly Tensor[]): 
     throw new RangeError(`blockGatedSum: gates must all be [${R}, ${K}]`);
   }
   const d = width / M;
-  const out = new Tensor(new Float32Array(R * width), [R, width]);
+  const out = new Tensor(floats(R * width), [R, width]);
   const o = out.data;
   for (let k = 0; k < K; k++) {
     const y = ys[k].data;

@@ -1,4 +1,5 @@
 /** Reductions: sum and mean, over everything or along one axis. */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 
@@ -22,7 +23,7 @@ function reduce(x: Tensor, axis: number | undefined, mean: boolean): Tensor {
   const inner = x.shape.slice(ax + 1).reduce((p, d) => p * d, 1);
   const f = mean ? 1 / len : 1;
   const outShape = x.shape.filter((_, i) => i !== ax);
-  const out = new Tensor(new Float32Array(outer * inner), outShape.length ? outShape : [1]);
+  const out = new Tensor(floats(outer * inner), outShape.length ? outShape : [1]);
   for (let o = 0; o < outer; o++) {
     for (let l = 0; l < len; l++) {
       const src = (o * len + l) * inner;

@@ -1,4 +1,5 @@
 /** Shape manipulation: reshape (a view), permute/transpose, concat, slice, row gathers. */
+import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { stridedIndex } from './broadcast.js';
@@ -45,7 +46,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const n = x.size;
   // index[i] = offset in x of output element i; used by both directions.
   const index = stridedIndex(outShape, strides);
-  const out = new Tensor(new Float32Array(n), outShape);
+  const out = new Tensor(floats(n), outShape);
   for (let i = 0; i < n; i++) out.data[i] = x.data[index[i]];
   if (!needsGrad(x)) return out;
   return record(out, () => {
@@ -83,7 +84,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const total = widths.reduce((p, w) => p + w, 0);
   const outShape = [...xs[0].shape];
   outShape[ax] = total / inner;
-  const out = new Tensor(new Float32Array(outer * total), outShape);
+  const out = new Tensor(floats(outer * total), outShape);
   let col = 0;
   xs.forEach((x, t) => {
     const w = widths[t];
@@ -122,7 +123,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const rowIn = len * inner;
   const outShape = [...x.shape];
   outShape[ax] = end - start;
-  const out = new Tensor(new Float32Array(outer * w), outShape);
+  const out = new Tensor(floats(outer * w), outShape);
   for (let o = 0; o < outer; o++)
     out.data.set(x.data.subarray(o * rowIn + start * inner, o * rowIn + start * inner + w), o * w);
   if (!needsGrad(x)) return out;
@@ -143,7 +144,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 export function indexRows(x: Tensor, rows: Int32Array): Tensor {
   const R = x.shape[0];
   const w = x.size / R;
-  const out = new Tensor(new Float32Array(rows.length * w), [rows.length, ...x.shape.slice(1)]);
+  const out = new Tensor(floats(rows.length * w), [rows.length, ...x.shape.slice(1)]);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < R)) throw new RangeError(`indexRows: row ${r} (at ${i}) out of range [0, ${R})`);
@@ -177,7 +178,7 @@ export function embedding(
   if (sizeOf(idsShape) !== ids.length)
     throw new RangeError(`embedding: ids shape [${idsShape.join(', ')}] does not match ${ids.length} ids`);
   const [N, d] = table.shape;
-  const out = new Tensor(new Float32Array(ids.length * d), [...idsShape, d]);
+  const out = new Tensor(floats(ids.length * d), [...idsShape, d]);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < N)) throw new RangeError(`embedding: id ${id} (at ${i}) out of range [0, ${N})`);
@@ -202,7 +203,7 @@ export function selectRows(a: Tensor, b: Tensor, takeB: Uint8Array): Tensor {
   const R = a.shape[0];
   if (takeB.length !== R) throw new RangeError(`selectRows: ${takeB.length} choices for ${R} rows`);
   const w = a.size / R;
-  const out = new Tensor(new Float32Array(a.size), a.shape);
+  const out = new Tensor(floats(a.size), a.shape);
   for (let r = 0; r < R; r++) out.data.set((takeB[r] ? b : a).data.subarray(r * w, (r + 1) * w), r * w);
   if (!needsGrad(a, b)) return out;
   return record(out, () => {

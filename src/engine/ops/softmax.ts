@@ -1,4 +1,5 @@
 /** Softmax and log-softmax over the last axis, with an optional mask (0 = excluded). */
+import { copyOf, floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -12,7 +13,7 @@ import { Tensor } from '../tensor.js';
 export function softmax(x: Tensor, mask?: Uint8Array): Tensor {
   const cols = x.shape[x.rank - 1];
   const rows = x.size / cols;
-  const out = new Tensor(Float32Array.from(x.data), x.shape);
+  const out = new Tensor(copyOf(x.data), x.shape);
   if (mask) {
     if (x.size % mask.length !== 0)
       throw new RangeError(`softmax: mask of ${mask.length} does not tile ${x.size} elements`);
@@ -31,7 +32,7 @@ export function maskedSoftmax(scores: Tensor, mask: Uint8Array): Tensor {
   const [B, H, Lq, Lk] = scores.shape;
   if (mask.length !== B * Lq * Lk)
     throw new RangeError(`maskedSoftmax: mask has ${mask.length} entries, expected B·Lq·Lk = ${B * Lq * Lk}`);
-  const out = new Tensor(Float32Array.from(scores.data), scores.shape);
+  const out = new Tensor(copyOf(scores.data), scores.shape);
   applyMask(out.data, mask, H, Lq * Lk);
   kernels().softmaxRows(out.data, B * H * Lq, Lk);
   return softmaxNode(scores, out, B * H * Lq, Lk);
@@ -68,7 +69,7 @@ function softmaxNode(x: Tensor, out: Tensor, rows: number, cols: number): Tensor
 export function logSoftmax(x: Tensor): Tensor {
   const cols = x.shape[x.rank - 1];
   const rows = x.size / cols;
-  const out = new Tensor(new Float32Array(x.size), x.shape);
+  const out = new Tensor(floats(x.size), x.shape);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let max = -Infinity;

@@ -1,0 +1,87 @@
+/**
+ * Where the engine's float buffers come from. Every op output, gradient and temporary is a
+ * zero-filled Float32Array from `floats(n)`. Outside an arena that is `new Float32Array(n)`.
+ * Inside `StepArena.run` it is a view into large slabs that are reused by the next step.
+ *
+ * Why: a training step allocates a few hundred megabytes of short-lived typed arrays. V8
+ * counts them as external memory and starts a full mark-compact each time about 64 MB more
+ * is outstanding, several times per step: a fifth of the training time went to the collector
+ * (docs/performance.md). Views into reused slabs allocate no external memory at all.
+ *
+ * The contract: nothing allocated inside `run` may be read after the next `run` of the same
+ * arena starts. The trainer holds that by construction (each step's tensors, gradients
+ * included, are dropped before the next step); parameters, optimizer state and anything
+ * created outside `run` are ordinary arrays.
+ */
+
+/** Slab size in floats (32 MiB); a larger request gets a slab of its own size. */
+const SLAB_FLOATS = 8 << 20;
+
+let active: StepArena | null = null;
+
+/** A zero-filled float buffer of n elements, from the active arena if there is one. */
+export function floats(n: number): Float32Array {
+  return active === null ? new Float32Array(n) : active.take(n);
+}
+
+export class StepArena {
+  private readonly slabs: Float32Array[] = [];
+  private slab = 0;
+  private offset = 0;
+  private peak = 0;
+  private used = 0;
+
+  /**
+   * Runs one step with `floats` served from this arena; the buffers of the previous `run`
+   * are reused, so nothing from it may still be in use. Runs do not nest.
+   */
+  run<T>(fn: () => T): T {
+    if (active !== null) throw new Error('StepArena.run: an arena is already active (runs do not nest)');
+    this.slab = 0;
+    this.offset = 0;
+    this.used = 0;
+    active = this;
+    try {
+      return fn();
+    } finally {
+      active = null;
+      this.peak = Math.max(this.peak, this.used);
+    }
+  }
+
+  /** Floats handed out by the largest run so far, and floats held in slabs. */
+  stats(): { peakFloats: number; heldFloats: number } {
+    return { peakFloats: this.peak, heldFloats: this.slabs.reduce((s, b) => s + b.length, 0) };
+  }
+
+  /** Drops the slabs (the next run allocates afresh). */
+  release(): void {
+    if (active === this) throw new Error('StepArena.release: called inside run');
+    this.slabs.length = 0;
+  }
+
+  take(n: number): Float32Array {
+    // Keep every view 16-byte aligned so that SIMD kernels see aligned rows.
+    const size = (n + 3) & ~3;
+    while (this.slab < this.slabs.length && this.offset + size > this.slabs[this.slab].length) {
+      this.slab++;
+      this.offset = 0;
+    }
+    if (this.slab === this.slabs.length) {
+      this.slabs.push(new Float32Array(Math.max(SLAB_FLOATS, size)));
+      this.offset = 0;
+    }
+    const view = this.slabs[this.slab].subarray(this.offset, this.offset + n);
+    this.offset += size;
+    this.used += size;
+    view.fill(0);
+    return view;
+  }
+}
+
+/** A copy of `src` in a buffer from `floats`. */
+export function copyOf(src: Float32Array): Float32Array {
+  const out = floats(src.length);
+  out.set(src);
+  return out;
+}

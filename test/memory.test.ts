@@ -1,0 +1,155 @@
+/** The step arena: zeroed reusable buffers, and training through it changes no number. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { floats, StepArena } from '../src/engine/memory.js';
+import { Adam } from '../src/engine/optim/adam.js';
+import { Rng } from '../src/engine/rng.js';
+import { Cammsr, CAMMSR_DEFAULTS } from '../src/models/cammsr.js';
+import type { ModelData, SequentialRecommender } from '../src/models/model.js';
+import { Sasrec } from '../src/models/sasrec.js';
+import { FusionSasrec } from '../src/models/fusion.js';
+import { trainingBatch } from '../src/train/batch.js';
+
+test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside', () => {
+  const plain = floats(5);
+  assert.deepEqual(Array.from(plain), [0, 0, 0, 0, 0]);
+  const arena = new StepArena();
+  const first = arena.run(() => {
+    const a = floats(10);
+    a.fill(7);
+    return a;
+  });
+  const second = arena.run(() => floats(10));
+  // The same memory again (that is the point), handed out zeroed.
+  assert.equal(second.buffer, first.buffer);
+  assert.equal(second.byteOffset, first.byteOffset);
+  assert.deepEqual(Array.from(second), new Array(10).fill(0));
+  // Views never overlap within a run, and stay 16-byte aligned.
+  arena.run(() => {
+    const a = floats(3);
+    const b = floats(5);
+    assert.ok(b.byteOffset >= a.byteOffset + 16);
+    assert.equal(b.byteOffset % 16, 0);
+  });
+  // A request larger than a slab gets a slab of its own.
+  const big = arena.run(() => floats(9 << 20));
+  assert.equal(big.length, 9 << 20);
+  assert.ok(arena.stats().peakFloats >= 9 << 20);
+  // Outside run, floats is ordinary again.
+  assert.notEqual(floats(10).buffer, first.buffer);
+});
+
+test('StepArena: runs do not nest, release is refused inside a run, an error ends the run', () => {
+  const arena = new StepArena();
+  assert.throws(() => arena.run(() => arena.run(() => 0)), /already active/);
+  assert.throws(() => arena.run(() => arena.release()), /inside run/);
+  assert.throws(() =>
+    arena.run(() => {
+      throw new Error('boom');
+    }),
+  );
+  // The failed run deactivated the arena.
+  assert.notEqual(floats(4).buffer, arena.run(() => floats(4)).buffer);
+});
+
+/** 40 items with text and image features and categories; sequences of varied lengths with times. */
+function toyData(): { data: ModelData; seqs: Int32Array[]; times: Float64Array[] } {
+  const N = 40;
+  const rng = new Rng(5);
+  const feat = (dim: number, missing: number[]) => {
+    const matrix = new Float32Array((N + 1) * dim);
+    const mask = new Uint8Array(N + 1);
+    for (let i = 1; i <= N; i++) {
+      if (missing.includes(i)) continue;
+      mask[i] = 1;
+      for (let j = 0; j < dim; j++) matrix[i * dim + j] = rng.normal() * 0.3;
+    }
+    return { matrix, dim, mask };
+  };
+  const offsets = new Int32Array(N + 2);
+  const labels: number[] = [];
+  for (let i = 1; i <= N; i++) {
+    labels.push(i % 6);
+    offsets[i + 1] = labels.length;
+  }
+  const seqs = Array.from({ length: 24 }, (_, u) =>
+    Int32Array.from({ length: 3 + (u % 9) }, (_, k) => 1 + ((u * 11 + k * 7) % N)),
+  );
+  const times = seqs.map((s) => Float64Array.from(s, (_, k) => 500 + k * k * 7200));
+  return {
+    data: {
+      items: N,
+      text: feat(7, [3]),
+      image: feat(6, [9]),
+      categories: { count: 6, offsets, labels: Int32Array.from(labels) },
+      timestamps: true,
+    },
+    seqs,
+    times,
+  };
+}
+
+const small = { maxLen: 12, dim: 8, layers: 2, heads: 2, ffnDim: 16, hiddenDropout: 0.3, attnDropout: 0.3 };
+
+/** Trains for six steps of varied batches, with or without an arena; returns losses and parameters. */
+function trainSteps(make: () => SequentialRecommender, arena: StepArena | null) {
+  const { seqs, times } = toyData();
+  const model = make();
+  const opt = new Adam(model.parameters(), { lr: 1e-2 });
+  const losses: number[] = [];
+  for (let step = 0; step < 6; step++) {
+    const pick = Array.from({ length: 6 + ((step * 5) % 12) }, (_, i) => (i * 7 + step * 3) % seqs.length);
+    const batch = trainingBatch(
+      pick.map((u) => seqs[u]),
+      12,
+      pick.map((u) => times[u]),
+    );
+    const run = () => {
+      const { total } = model.loss(batch);
+      total.backward();
+      opt.step();
+      opt.zeroGrad();
+      return total.item();
+    };
+    losses.push(arena ? arena.run(run) : run());
+  }
+  return { losses, params: model.parameters().map((p) => Array.from(p.data)) };
+}
+
+const models: [string, () => SequentialRecommender][] = [
+  [
+    'CAMMSR (ID + text + image, time, categories, MSCL over all pairs)',
+    () =>
+      new Cammsr(
+        { ...CAMMSR_DEFAULTS, ...small, seed: 2, modalities: ['id', 'text', 'image'], time: true, msclPairs: 'all' },
+        toyData().data,
+      ),
+  ],
+  ['SASRec', () => new Sasrec({ ...small, seed: 2, items: 40 })],
+  ['fusion-concat', () =>
+      new FusionSasrec(
+        {
+          ...small,
+          initStd: 0.02,
+          layerNormEps: 1e-12,
+          inputNorm: 'layernorm',
+          encoderNorm: 'layernorm',
+          dytAlpha: 0.5,
+          seed: 2,
+          mode: 'concat',
+          modalities: ['id', 'text', 'image'],
+        },
+        toyData().data,
+      )],
+];
+
+for (const [name, make] of models) {
+  test(`training through a StepArena gives bit-identical losses and parameters: ${name}`, () => {
+    const plain = trainSteps(make, null);
+    const arena = new StepArena();
+    const pooled = trainSteps(make, arena);
+    assert.ok(arena.stats().peakFloats > 0, 'the arena served the steps');
+    assert.deepEqual(pooled.losses, plain.losses);
+    assert.deepEqual(pooled.params, plain.params);
+  });
+}
