@@ -1,7 +1,7 @@
 /** Training runs end to end on a small synthetic dataset: run directory, resume, early stop, baselines, CLI. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
@@ -75,6 +75,14 @@ test('a run writes config, log, checkpoints and metrics; the same seed reproduce
     train({ data, out: join(root, 'a'), config: cfg('cammsr') }),
     /already exists and is not empty/,
   );
+  // A run from before an option existed (its config.json lacks it) resumes when the option is
+  // at its default; the rewritten config.json then has it.
+  const bConfig = join(root, 'b', 'config.json');
+  const old = JSON.parse(readFileSync(bConfig, 'utf8'));
+  delete old.cammsr.sharedEncoder;
+  writeFileSync(bConfig, JSON.stringify(old));
+  await train({ data, out: join(root, 'b'), config: cfg('cammsr', ['train.epochs=4']), resume: true });
+  assert.equal(JSON.parse(readFileSync(bConfig, 'utf8')).cammsr.sharedEncoder, false);
   await assert.rejects(
     train({
       data,

@@ -34,7 +34,7 @@ import type { SequentialRecommender } from '../models/model.js';
 import { createModel } from '../models/registry.js';
 import { kernels } from '../kernels/select.js';
 import { VERSION } from '../version.js';
-import type { RunConfig } from './config.js';
+import { parseConfig, type RunConfig } from './config.js';
 import { trainingBatch } from './batch.js';
 import { modelData } from './model-data.js';
 
@@ -166,7 +166,10 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
       );
     }
     // Only the epoch budget may change on resume (to train longer); anything else would mix two runs.
-    const prevCfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as RunConfig;
+    // Parsed by the current schema, so that options added since the run began take their
+    // defaults: such a run resumes as long as it did not set anything the defaults differ from.
+    const prevPath = join(out, 'config.json');
+    const prevCfg = parseConfig(JSON.parse(readFileSync(prevPath, 'utf8')), prevPath);
     const same = (c: RunConfig) => JSON.stringify({ ...c, train: { ...c.train, epochs: 0 } });
     if (same(prevCfg) !== same(cfg)) {
       throw new Error(
