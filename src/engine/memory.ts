@@ -40,6 +40,7 @@ export class StepArena {
     this.slab = 0;
     this.offset = 0;
     this.used = 0;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- floats() serves from the active arena
     active = this;
     try {
       return fn();
