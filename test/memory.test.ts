@@ -121,12 +121,21 @@ const models: [string, () => SequentialRecommender][] = [
     'CAMMSR (ID + text + image, time, categories, MSCL over all pairs)',
     () =>
       new Cammsr(
-        { ...CAMMSR_DEFAULTS, ...small, seed: 2, modalities: ['id', 'text', 'image'], time: true, msclPairs: 'all' },
+        {
+          ...CAMMSR_DEFAULTS,
+          ...small,
+          seed: 2,
+          modalities: ['id', 'text', 'image'],
+          time: true,
+          msclPairs: 'all',
+        },
         toyData().data,
       ),
   ],
   ['SASRec', () => new Sasrec({ ...small, seed: 2, items: 40 })],
-  ['fusion-concat', () =>
+  [
+    'fusion-concat',
+    () =>
       new FusionSasrec(
         {
           ...small,
@@ -140,7 +149,8 @@ const models: [string, () => SequentialRecommender][] = [
           modalities: ['id', 'text', 'image'],
         },
         toyData().data,
-      )],
+      ),
+  ],
 ];
 
 for (const [name, make] of models) {
