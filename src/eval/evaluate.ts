@@ -9,6 +9,7 @@
  * history it stays rankable, otherwise masking would make a repeat purchase unrankable.
  */
 import { noGrad } from '../engine/autograd.js';
+import { StepArena } from '../engine/memory.js';
 import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../models/model.js';
 import { inferenceBatch } from '../train/batch.js';
@@ -61,6 +62,8 @@ export function evaluate(
   const ranks = new Int32Array(cases.length);
   const wasTraining = model.training;
   model.eval(); // no dropout while scoring
+  // Each batch's activations and scores live in an arena reused by the next batch.
+  const arena = new StepArena();
   try {
     const histories: Int32Array[] = [];
     for (let start = 0; start < cases.length; start += batchSize) {
@@ -71,17 +74,19 @@ export function evaluate(
       // inferenceBatch keeps the most recent maxLen items of each history (and their time gaps).
       const times = cases[start].times ? cases.slice(start, end).map((c) => c.times ?? null) : undefined;
       const batch = inferenceBatch(histories, maxLen, times);
-      const scores = noGrad(() => (opts.scores ? opts.scores(batch) : model.scoreLast(batch)));
-      const width = scores.length / B;
-      if (!Number.isInteger(width) || width < 2)
-        throw new RangeError(
-          `evaluate: model ${model.kind} returned ${scores.length} scores for ${B} sequences (expected B x (N + 1))`,
-        );
-      const items = width - 1;
-      for (let b = 0; b < B; b++) {
-        const c = cases[start + b];
-        ranks[start + b] = rankInRow(scores, b * width, items, c.target, mask ? c.history : null);
-      }
+      arena.run(() => {
+        const scores = noGrad(() => (opts.scores ? opts.scores(batch) : model.scoreLast(batch)));
+        const width = scores.length / B;
+        if (!Number.isInteger(width) || width < 2)
+          throw new RangeError(
+            `evaluate: model ${model.kind} returned ${scores.length} scores for ${B} sequences (expected B x (N + 1))`,
+          );
+        const items = width - 1;
+        for (let b = 0; b < B; b++) {
+          const c = cases[start + b];
+          ranks[start + b] = rankInRow(scores, b * width, items, c.target, mask ? c.history : null);
+        }
+      });
       opts.progress?.(end, cases.length);
     }
   } finally {

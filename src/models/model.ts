@@ -4,6 +4,7 @@
  * through SequenceBatch.
  */
 import { kernels } from '../kernels/select.js';
+import { floats } from '../engine/memory.js';
 import type { Module } from '../engine/nn/module.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -102,7 +103,7 @@ export function lastRows(batch: SequenceBatch): Int32Array {
 /** Scores [B, N + 1] = users · itemsᵀ (one GEMM; a matrix-vector product for one user). */
 export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Array {
   const n = s.items.length / s.dim;
-  const out = new Float32Array(B * n);
+  const out = floats(B * n);
   kernels().sgemm(false, true, B, n, s.dim, 1, users, s.dim, s.items, s.dim, 0, out, n);
   return out;
 }
