@@ -4,6 +4,7 @@
  * order, so walking the tape backwards visits every node after all of its consumers: no
  * topological sort is needed.
  */
+import { recycle } from './memory.js';
 import type { Tensor } from './tensor.js';
 
 interface TapeNode {
@@ -76,6 +77,9 @@ export function runBackward(root: Tensor, seed?: Float32Array): void {
     const node = nodes[i];
     if (node.output.grad !== null) node.backward();
     // Intermediate gradients are no longer needed once propagated; parameters keep theirs.
-    if (node.output !== root) node.output.grad = null;
+    if (node.output !== root && node.output.grad !== null) {
+      recycle(node.output.grad);
+      node.output.grad = null;
+    }
   }
 }

@@ -24,8 +24,19 @@ export function floats(n: number): Float32Array {
   return active === null ? new Float32Array(n) : active.take(n);
 }
 
+/**
+ * Hands a buffer that nothing will read again back to the active arena, which serves it to
+ * the next `floats` call of the same length (backward frees each intermediate gradient once
+ * it is propagated). Buffers not from the active arena are left to the collector.
+ */
+export function recycle(buf: Float32Array): void {
+  if (active !== null) active.give(buf);
+}
+
 export class StepArena {
   private readonly slabs: Float32Array[] = [];
+  /** Recycled views of this run, by length. */
+  private readonly free = new Map<number, Float32Array[]>();
   private slab = 0;
   private offset = 0;
   private peak = 0;
@@ -40,6 +51,7 @@ export class StepArena {
     this.slab = 0;
     this.offset = 0;
     this.used = 0;
+    this.free.clear();
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- floats() serves from the active arena
     active = this;
     try {
@@ -59,9 +71,15 @@ export class StepArena {
   release(): void {
     if (active === this) throw new Error('StepArena.release: called inside run');
     this.slabs.length = 0;
+    this.free.clear();
   }
 
   take(n: number): Float32Array {
+    const reused = this.free.get(n)?.pop();
+    if (reused !== undefined) {
+      reused.fill(0);
+      return reused;
+    }
     // Keep every view 16-byte aligned so that SIMD kernels see aligned rows.
     const size = (n + 3) & ~3;
     while (this.slab < this.slabs.length && this.offset + size > this.slabs[this.slab].length) {
@@ -77,6 +95,13 @@ export class StepArena {
     this.used += size;
     view.fill(0);
     return view;
+  }
+
+  give(buf: Float32Array): void {
+    if (!this.slabs.some((s) => s.buffer === buf.buffer)) return;
+    const list = this.free.get(buf.length);
+    if (list === undefined) this.free.set(buf.length, [buf]);
+    else list.push(buf);
   }
 }
 
