@@ -28,12 +28,13 @@ import { formatTable } from '../src/cli/table.js';
 import type { BackendName } from '../src/kernels/kernels.js';
 import { useBackend } from '../src/kernels/select.js';
 import { Adam } from '../src/engine/optim/adam.js';
+import { StepArena } from '../src/engine/memory.js';
 import { Rng } from '../src/engine/rng.js';
 import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from '../src/models/cammsr.js';
 import type { ItemFeatures, ModelData, SequentialRecommender } from '../src/models/model.js';
 import { Sasrec, type SequenceBatch } from '../src/models/sasrec.js';
 import { trainingBatch } from '../src/train/batch.js';
-import { machine, median, parseArgs, quantile, runTorch } from './common.js';
+import { machine, median, parseArgs, quantile, runTorch, TRAINING_NODE_FLAGS } from './common.js';
 
 type ModelName = 'sasrec' | 'cammsr';
 
@@ -303,19 +304,23 @@ function child(
           seed: f.seed,
         });
   const opt = new Adam(model.parameters(), { lr: f.lr });
+  // As the trainer runs a step: its buffers in a step arena.
+  const arena = new StepArena();
   const times: number[] = [];
   const losses: number[] = [];
   let termsFirst: Record<string, number> | undefined;
   for (let s = 0; s < warmup + steps; s++) {
     const t0 = performance.now();
-    opt.zeroGrad();
-    const result = model.loss(batch);
-    const loss = result.total;
-    loss.backward();
-    opt.step();
+    const { loss, terms } = arena.run(() => {
+      const result = model.loss(batch);
+      result.total.backward();
+      opt.step();
+      opt.zeroGrad();
+      return { loss: result.total.item(), terms: result.terms };
+    });
     const dt = performance.now() - t0;
-    losses.push(loss.item());
-    termsFirst ??= result.terms;
+    losses.push(loss);
+    termsFirst ??= terms;
     if (s >= warmup) times.push(dt);
   }
   return {
@@ -370,7 +375,7 @@ if (args.child) {
     const childArgs = ['--child', b, '--batch-file', file, '--threads', String(b === 'native' ? threads : 1)];
     const out = execFileSync(
       process.execPath,
-      [self, ...childArgs, '--steps', String(steps), '--warmup', String(warmup)],
+      [...TRAINING_NODE_FLAGS, self, ...childArgs, '--steps', String(steps), '--warmup', String(warmup)],
       {
         encoding: 'utf8',
       },
