@@ -15,6 +15,7 @@ import { meanStd } from '../src/eval/metrics.js';
 import { kernels } from '../src/kernels/select.js';
 import { resolveConfig, type ModelName, type RunConfig } from '../src/train/config.js';
 import type { RunMetrics } from '../src/train/trainer.js';
+import { median } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // The plan's shape.
@@ -202,7 +203,13 @@ interface RunRecord {
   run?: { cammsr?: string };
   /** The last line of log.jsonl. */
   last?: { diagnostics?: { modalityWeights?: Record<string, number> } };
+  /** Training seconds of each epoch in log.jsonl. */
+  epochSeconds: number[];
 }
+
+/** A run's median epoch seconds: robust to an epoch during which the job was paused. */
+const medianEpoch = (r: RunRecord): number =>
+  r.epochSeconds.length ? median(r.epochSeconds) : r.metrics.secondsPerEpoch;
 
 const readJson = <T>(path: string): T | undefined =>
   existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
@@ -221,13 +228,15 @@ function loadRuns(results: string, dataset: string, variant: string): RunRecord[
     const log = existsSync(join(d, 'log.jsonl'))
       ? readFileSync(join(d, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean)
       : [];
+    const epochs = log.map((l) => JSON.parse(l) as NonNullable<RunRecord['last']> & { seconds?: number });
     out.push({
       seed: Number(m[1]),
       metrics,
+      epochSeconds: epochs.map((e) => e.seconds).filter((x): x is number => typeof x === 'number'),
       config: readJson<RunConfig>(join(d, 'config.json')),
       experiment: readJson<ExperimentRecord>(join(d, 'experiment.json')),
       run: readJson<{ cammsr?: string }>(join(d, 'run.json')),
-      last: log.length ? JSON.parse(log[log.length - 1]) : undefined,
+      last: epochs.length ? epochs[epochs.length - 1] : undefined,
     });
   }
   return out.sort((a, b) => a.seed - b.seed);
@@ -904,7 +913,7 @@ export function buildReport(o: ReportOptions): string {
     '',
     '## Cost (main comparison)',
     '',
-    'Means over seeds. Epochs = epochs run (early stopping included); peak RSS of the training process (of its last segment when resumed).',
+    'Means over seeds. s/epoch = the median epoch of a run (training only, validation excluded); epochs = epochs run (early stopping included); peak RSS of the training process (of its last segment when resumed). These runs used one thread each while two or three other runs shared the two cores, and come from several commits of the engine: they compare models, not engines; docs/performance.md has the speed measurements.',
   );
   for (const ds of plan.datasets) {
     const rows = main.map((v) => {
@@ -919,11 +928,11 @@ export function buildReport(o: ReportOptions): string {
       return [
         `${v.label}${c.marks}`,
         c.seeds,
-        mean(ms.map((m) => m.secondsPerEpoch)).toFixed(1),
+        mean(c.runs.map(medianEpoch)).toFixed(1),
         mean(ms.map((m) => m.epochs)).toFixed(1),
         mean(ms.map((m) => m.bestEpoch)).toFixed(1),
         `${ms.filter((m) => m.stoppedEarly).length}/${ms.length}`,
-        (mean(ms.map((m) => m.trainSeconds)) / 60).toFixed(1),
+        (mean(c.runs.map((r) => medianEpoch(r) * r.metrics.epochs)) / 60).toFixed(1),
         String(Math.round(mean(ms.map((m) => m.parameters)))),
         rss.length ? mean(rss).toFixed(0) : 'not recorded',
       ];
@@ -940,7 +949,7 @@ export function buildReport(o: ReportOptions): string {
           'epochs',
           'best epoch',
           'stopped early',
-          'train min',
+          'train min (median epoch × epochs)',
           'parameters',
           'peak RSS MB',
         ],
