@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:train-time`: trains one model of the experiments plan to early stop and
+ * reports how long it took, as issue 4's target states it ("training CAMMSR on amazon-beauty to
+ * early stop takes under 30 minutes on this 2-core machine"). Run it with the machine
+ * otherwise idle; the figure is one measured run, not an estimate.
+ *   --dataset d        a dataset of the experiments plan (default amazon-beauty)
+ *   --variant v        a variant of the plan (default cammsr: the spec's defaults)
+ *   --seed n           default 1
+ *   --threads n        kernel threads (default 2: the machine's cores)
+ *   --data dir         an already prepared dataset (default: prepare it from ../shared/datasets
+ *                      into a temporary directory, as the experiments do)
+ *   --max-epochs n     stop after n epochs: a quick check of the script, not a result
+ *   --target-minutes m default 30
+ *   --json             one JSON object as the last line
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatTable } from '../src/cli/table.js';
+import { prepareDataset } from '../src/data/prepare.js';
+import { kernels } from '../src/kernels/select.js';
+import { readEpochLog } from '../src/train/run-log.js';
+import { train } from '../src/train/trainer.js';
+import { machine, median, parseArgs } from './common.js';
+import { PLAN, REPO } from './experiments.js';
+import { plannedConfig, variantByName } from './results-report.js';
+
+const args = parseArgs(process.argv.slice(2), {
+  dataset: 'string',
+  variant: 'string',
+  seed: 'number',
+  threads: 'number',
+  data: 'string',
+  'max-epochs': 'number',
+  'target-minutes': 'number',
+  json: 'flag',
+});
+const dsName = (args.dataset as string | undefined) ?? 'amazon-beauty';
+const ds = PLAN.datasets.find((d) => d.name === dsName);
+if (!ds) throw new Error(`--dataset must be one of ${PLAN.datasets.map((d) => d.name).join(', ')}`);
+const variant = variantByName(PLAN, (args.variant as string | undefined) ?? 'cammsr');
+const seed = (args.seed as number | undefined) ?? 1;
+const threads = (args.threads as number | undefined) ?? 2;
+const maxEpochs = args['max-epochs'] as number | undefined;
+const target = (args['target-minutes'] as number | undefined) ?? 30;
+const shared = process.env.CAMMSR_SHARED_DATASETS ?? resolve(REPO, '../shared/datasets');
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'cammsr-train-time-'));
+try {
+  let data = args.data as string | undefined;
+  if (data === undefined) {
+    data = join(tmp, 'data');
+    const text = variant.text === 'word-vectors' ? { wordVectors: 'wink' } : 'tfidf';
+    await prepareDataset({ ...ds.prepare(shared), text, image: variant.image ?? 'pixels', out: data });
+  }
+  const config = plannedConfig(ds, variant, seed, maxEpochs);
+  config.train.threads = threads;
+  const t0 = performance.now();
+  const m = await train({
+    data,
+    out: join(tmp, 'run'),
+    config,
+    events: {
+      epoch: (e) =>
+        process.stderr.write(
+          `epoch ${e.epoch}: validation ${config.train.validationMetric} ${e.validation?.[config.train.validationMetric]?.toFixed(4)} (${e.seconds.toFixed(1)} s)\n`,
+        ),
+    },
+  });
+  const minutes = (performance.now() - t0) / 60_000;
+  const epochSeconds = readEpochLog(join(tmp, 'run')).map((e) => e.seconds);
+  const result = {
+    dataset: ds.name,
+    variant: variant.name,
+    seed,
+    threads: kernels().threads(),
+    backend: kernels().name,
+    epochs: m.epochs,
+    bestEpoch: m.bestEpoch,
+    stoppedEarly: m.stoppedEarly,
+    medianEpochSeconds: median(epochSeconds),
+    minutes,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    testNdcg10: m.test['NDCG@10'],
+    targetMinutes: target,
+    // A capped run says nothing about the time to early stop.
+    targetMet: maxEpochs === undefined ? minutes < target : null,
+    machine: { ...machine(), cpus: os.cpus().length },
+  };
+  console.log(
+    formatTable(
+      [
+        'dataset',
+        'model',
+        'seed',
+        'threads',
+        'epochs (best)',
+        's/epoch (median)',
+        'minutes',
+        'peak RSS MB',
+        'test NDCG@10',
+        `under ${target} min`,
+      ],
+      [
+        [
+          result.dataset,
+          result.variant,
+          String(seed),
+          String(result.threads),
+          `${result.epochs} (${result.bestEpoch})`,
+          result.medianEpochSeconds.toFixed(1),
+          minutes.toFixed(1),
+          result.peakRssMb.toFixed(0),
+          result.testNdcg10.toFixed(4),
+          result.targetMet === null ? `n/a (capped at ${maxEpochs} epochs)` : result.targetMet ? 'yes' : 'no',
+        ],
+      ],
+    ),
+  );
+  console.log(
+    'minutes = the whole training command: loading, training, per-epoch validation, final evaluation.',
+  );
+  if (args.json) console.log(JSON.stringify(result));
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
