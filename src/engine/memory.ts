@@ -74,6 +74,7 @@ export class StepArena {
     this.free.clear();
   }
 
+  /** What `floats` calls while this arena is active. */
   take(n: number): Float32Array {
     const reused = this.free.get(n)?.pop();
     if (reused !== undefined) {
@@ -97,6 +98,7 @@ export class StepArena {
     return view;
   }
 
+  /** What `recycle` calls while this arena is active; buffers from elsewhere are ignored. */
   give(buf: Float32Array): void {
     if (!this.slabs.some((s) => s.buffer === buf.buffer)) return;
     const list = this.free.get(buf.length);
