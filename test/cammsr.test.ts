@@ -3,51 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck } from './gradcheck.js';
 import { Adam } from '../src/engine/optim/adam.js';
-import { Rng } from '../src/engine/rng.js';
 import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig } from '../src/models/cammsr.js';
-import type { ModelData } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
 import { inferenceBatch, trainingBatch } from '../src/train/batch.js';
+import { TOY_CATEGORIES, TOY_ITEMS, toyData } from './toy-data.js';
 
-const N = 30;
-const C = 5;
-
-/** Items with text (all but item 7) and image features, categories, and sequences with times. */
-function toyData(): { data: ModelData; seqs: Int32Array[]; times: Float64Array[] } {
-  const rng = new Rng(3);
-  const feat = (dim: number, missing: number[]) => {
-    const matrix = new Float32Array((N + 1) * dim);
-    const mask = new Uint8Array(N + 1);
-    for (let i = 1; i <= N; i++) {
-      if (missing.includes(i)) continue;
-      mask[i] = 1;
-      for (let j = 0; j < dim; j++) matrix[i * dim + j] = rng.normal() * 0.3;
-    }
-    return { matrix, dim, mask };
-  };
-  const offsets = new Int32Array(N + 2);
-  const labels: number[] = [];
-  for (let i = 1; i <= N; i++) {
-    labels.push(i % C);
-    if (i % 3 === 0) labels.push((i + 1) % C);
-    offsets[i + 1] = labels.length;
-  }
-  const seqs = Array.from({ length: 12 }, (_, u) =>
-    Int32Array.from({ length: 6 + (u % 4) }, (_, k) => 1 + ((u * 7 + k * 3) % N)),
-  );
-  const times = seqs.map((s) => Float64Array.from(s, (_, k) => 1000 + k * k * 3600));
-  return {
-    data: {
-      items: N,
-      text: feat(6, [7]),
-      image: feat(5, []),
-      categories: { count: C, offsets, labels: Int32Array.from(labels) },
-      timestamps: true,
-    },
-    seqs,
-    times,
-  };
-}
+const N = TOY_ITEMS;
+const C = TOY_CATEGORIES;
 
 const small = (over: Partial<CammsrConfig> = {}): CammsrConfig => ({
   ...CAMMSR_DEFAULTS,

@@ -3,12 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { floats, StepArena } from '../src/engine/memory.js';
 import { Adam } from '../src/engine/optim/adam.js';
-import { Rng } from '../src/engine/rng.js';
 import { Cammsr, CAMMSR_DEFAULTS } from '../src/models/cammsr.js';
-import type { ModelData, SequentialRecommender } from '../src/models/model.js';
+import type { SequentialRecommender } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
 import { FusionSasrec } from '../src/models/fusion.js';
 import { trainingBatch } from '../src/train/batch.js';
+import { TOY_ITEMS, toyData } from './toy-data.js';
 
 test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside', () => {
   const plain = floats(5);
@@ -51,43 +51,6 @@ test('StepArena: runs do not nest, release is refused inside a run, an error end
   // The failed run deactivated the arena.
   assert.notEqual(floats(4).buffer, arena.run(() => floats(4)).buffer);
 });
-
-/** 40 items with text and image features and categories; sequences of varied lengths with times. */
-function toyData(): { data: ModelData; seqs: Int32Array[]; times: Float64Array[] } {
-  const N = 40;
-  const rng = new Rng(5);
-  const feat = (dim: number, missing: number[]) => {
-    const matrix = new Float32Array((N + 1) * dim);
-    const mask = new Uint8Array(N + 1);
-    for (let i = 1; i <= N; i++) {
-      if (missing.includes(i)) continue;
-      mask[i] = 1;
-      for (let j = 0; j < dim; j++) matrix[i * dim + j] = rng.normal() * 0.3;
-    }
-    return { matrix, dim, mask };
-  };
-  const offsets = new Int32Array(N + 2);
-  const labels: number[] = [];
-  for (let i = 1; i <= N; i++) {
-    labels.push(i % 6);
-    offsets[i + 1] = labels.length;
-  }
-  const seqs = Array.from({ length: 24 }, (_, u) =>
-    Int32Array.from({ length: 3 + (u % 9) }, (_, k) => 1 + ((u * 11 + k * 7) % N)),
-  );
-  const times = seqs.map((s) => Float64Array.from(s, (_, k) => 500 + k * k * 7200));
-  return {
-    data: {
-      items: N,
-      text: feat(7, [3]),
-      image: feat(6, [9]),
-      categories: { count: 6, offsets, labels: Int32Array.from(labels) },
-      timestamps: true,
-    },
-    seqs,
-    times,
-  };
-}
 
 const small = { maxLen: 12, dim: 8, layers: 2, heads: 2, ffnDim: 16, hiddenDropout: 0.3, attnDropout: 0.3 };
 
@@ -132,7 +95,7 @@ const models: [string, () => SequentialRecommender][] = [
         toyData().data,
       ),
   ],
-  ['SASRec', () => new Sasrec({ ...small, seed: 2, items: 40 })],
+  ['SASRec', () => new Sasrec({ ...small, seed: 2, items: TOY_ITEMS })],
   [
     'fusion-concat',
     () =>

@@ -1,0 +1,45 @@
+/** A small multimodal catalog for model tests (CAMMSR's and the step arena's). */
+import { Rng } from '../src/engine/rng.js';
+import type { ModelData } from '../src/models/model.js';
+
+export const TOY_ITEMS = 30;
+export const TOY_CATEGORIES = 5;
+
+/** Items with text (all but item 7) and image features, categories, and sequences with times. */
+export function toyData(): { data: ModelData; seqs: Int32Array[]; times: Float64Array[] } {
+  const N = TOY_ITEMS;
+  const C = TOY_CATEGORIES;
+  const rng = new Rng(3);
+  const feat = (dim: number, missing: number[]) => {
+    const matrix = new Float32Array((N + 1) * dim);
+    const mask = new Uint8Array(N + 1);
+    for (let i = 1; i <= N; i++) {
+      if (missing.includes(i)) continue;
+      mask[i] = 1;
+      for (let j = 0; j < dim; j++) matrix[i * dim + j] = rng.normal() * 0.3;
+    }
+    return { matrix, dim, mask };
+  };
+  const offsets = new Int32Array(N + 2);
+  const labels: number[] = [];
+  for (let i = 1; i <= N; i++) {
+    labels.push(i % C);
+    if (i % 3 === 0) labels.push((i + 1) % C);
+    offsets[i + 1] = labels.length;
+  }
+  const seqs = Array.from({ length: 12 }, (_, u) =>
+    Int32Array.from({ length: 6 + (u % 4) }, (_, k) => 1 + ((u * 7 + k * 3) % N)),
+  );
+  const times = seqs.map((s) => Float64Array.from(s, (_, k) => 1000 + k * k * 3600));
+  return {
+    data: {
+      items: N,
+      text: feat(6, [7]),
+      image: feat(5, []),
+      categories: { count: C, offsets, labels: Int32Array.from(labels) },
+      timestamps: true,
+    },
+    seqs,
+    times,
+  };
+}
