@@ -254,8 +254,8 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
         cfg.maxLen,
         times ? Array.from(ids, (u) => times[u]) : undefined,
       );
-      opt.zeroGrad();
-      // The step's activations and gradients live in the arena, reused by the next step.
+      // The step's activations and gradients live in the arena, reused by the next step, so
+      // the step drops its gradients (zeroGrad) before it ends.
       const { loss, terms } = arena.run(() => {
         const { total, terms } = model.loss(batch);
         const loss = total.item();
