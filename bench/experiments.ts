@@ -309,9 +309,10 @@ const show = (path: string) => {
   return rel.startsWith('../..') || rel === '' ? path : rel;
 };
 
-function prepareOptions(p: Paths, ds: DatasetPlan, v: VariantPlan): PrepareOptions {
+/** How to prepare the dataset a variant trains on (its text and image encoders) into `out`. */
+export function prepareOptions(ds: DatasetPlan, v: VariantPlan, out: string): PrepareOptions {
   const text = v.text === 'word-vectors' ? { wordVectors: 'wink' } : 'tfidf';
-  return { ...ds.prepare(SHARED), text, image: v.image ?? 'pixels', out: datasetDir(p, ds, v) };
+  return { ...ds.prepare(SHARED), text, image: v.image ?? 'pixels', out };
 }
 
 function prepareCommand(o: PrepareOptions): string {
@@ -351,7 +352,7 @@ const readManifest = (dir: string): Manifest => JSON.parse(readFileSync(join(dir
 
 /** Prepares the dataset a variant needs unless it is cached; records its statistics and checksum. */
 async function ensureDataset(p: Paths, ds: DatasetPlan, v: VariantPlan): Promise<string> {
-  const o = prepareOptions(p, ds, v);
+  const o = prepareOptions(ds, v, datasetDir(p, ds, v));
   const record = datasetRecordFile(p.results, ds.name, encoderKey(v));
   let warnings: string[] | null = null;
   let seconds: number | null = null;
@@ -562,7 +563,10 @@ async function main(argv: string[]): Promise<number> {
     const needed = new Map<string, PrepareOptions>();
     for (const r of runs)
       if (!r.unavailable)
-        needed.set(preparedName(r.dataset, r.variant), prepareOptions(paths, r.dataset, r.variant));
+        needed.set(
+          preparedName(r.dataset, r.variant),
+          prepareOptions(r.dataset, r.variant, datasetDir(paths, r.dataset, r.variant)),
+        );
     console.log('\ndatasets:');
     for (const [name, o] of needed) {
       const cached = existsSync(join(o.out, 'manifest.json'));

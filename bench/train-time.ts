@@ -15,14 +15,14 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { kernels } from '../src/kernels/select.js';
 import { readEpochLog } from '../src/train/run-log.js';
 import { train } from '../src/train/trainer.js';
 import { machine, median, parseArgs } from './common.js';
-import { PLAN, REPO } from './experiments.js';
+import { PLAN, prepareOptions } from './experiments.js';
 import { plannedConfig, variantByName } from './results-report.js';
 
 const args = parseArgs(process.argv.slice(2), {
@@ -43,15 +43,13 @@ const seed = (args.seed as number | undefined) ?? 1;
 const threads = (args.threads as number | undefined) ?? 2;
 const maxEpochs = args['max-epochs'] as number | undefined;
 const target = (args['target-minutes'] as number | undefined) ?? 30;
-const shared = process.env.CAMMSR_SHARED_DATASETS ?? resolve(REPO, '../shared/datasets');
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'cammsr-train-time-'));
 try {
   let data = args.data as string | undefined;
   if (data === undefined) {
     data = join(tmp, 'data');
-    const text = variant.text === 'word-vectors' ? { wordVectors: 'wink' } : 'tfidf';
-    await prepareDataset({ ...ds.prepare(shared), text, image: variant.image ?? 'pixels', out: data });
+    await prepareDataset(prepareOptions(ds, variant, data));
   }
   const config = plannedConfig(ds, variant, seed, maxEpochs);
   config.train.threads = threads;
