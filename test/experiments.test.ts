@@ -285,8 +285,8 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 30 variants on movielens, 28 on each Amazon dataset (no time, no image), 3 seeds each (literal weights in two groups, run once).
-  assert.equal(all.length, (30 + 28 + 28) * 3);
+  // 33 variants on movielens, 31 on each Amazon dataset (no time, no image), 3 seeds each (literal weights in two groups, run once).
+  assert.equal(all.length, (33 + 31 + 31) * 3);
   const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
   assert.deepEqual(ml.groups, ['main', 'ablations', 'tuning', 'robustness', 'encoders']);
   assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
