@@ -35,6 +35,11 @@ export interface DatasetPlan {
   prepare(shared: string): Omit<PrepareOptions, 'out' | 'text' | 'image'>;
   /** `--set` overrides of every run on this dataset (the reference protocol's dataset defaults). */
   overrides: string[];
+  /**
+   * A control dataset runs only these variants (the other tables leave it out): a synthetic
+   * dataset that isolates one question, not a benchmark.
+   */
+  only?: string[];
 }
 
 export interface VariantPlan {
@@ -74,8 +79,18 @@ export function encoderKey(v: VariantPlan): string {
 
 export const preparedName = (ds: DatasetPlan, v: VariantPlan) => `${ds.name}-${encoderKey(v)}`;
 
+/** notApplicable's reason for a variant a control dataset does not run: such rows are left out. */
+export const NOT_PLANNED = 'n/a (not part of this control dataset)';
+const inPlanOf = (ds: DatasetPlan) => (v: VariantPlan) => notApplicable(ds, v) !== NOT_PLANNED;
+/** The variants of a table that run on `ds`; none when only the shared full model would. */
+const tableRows = (ds: DatasetPlan, vs: VariantPlan[]): VariantPlan[] => {
+  const mine = vs.filter(inPlanOf(ds));
+  return mine.some((v) => v.name !== 'cammsr') ? mine : [];
+};
+
 /** Why a variant does not apply to a dataset (null when it does). */
 export function notApplicable(ds: DatasetPlan, v: VariantPlan): string | null {
+  if (ds.only && !ds.only.includes(v.name)) return NOT_PLANNED;
   if (v.requires === 'timestamps' && !ds.timestamps) return 'n/a (no timestamps)';
   if (v.requires === 'images' && !ds.images) return 'n/a (no images)';
   return null;
@@ -651,7 +666,7 @@ export function buildReport(o: ReportOptions): string {
     const rows: string[][] = [];
     const masked: string[][] = [];
     const chosen = tuned(ds);
-    for (const v of chosen ? [...main, chosen] : main) {
+    for (const v of (chosen ? [...main, chosen] : main).filter(inPlanOf(ds))) {
       const c = cell(ds, v);
       const miss = absent(ds, v, c);
       const label = v === chosen ? `CAMMSR tuned on validation (${v.label})` : v.label;
@@ -792,7 +807,9 @@ export function buildReport(o: ReportOptions): string {
     const full = plan.variants.find((v) => v.name === 'cammsr');
     for (const ds of plan.datasets) {
       const ref = full ? cell(ds, full).summary((m) => m.test['NDCG@10']) : null;
-      const rows = abl.map((v) => {
+      const vs = tableRows(ds, abl);
+      if (!vs.length) continue;
+      const rows = vs.map((v) => {
         const c = cell(ds, v);
         const miss = absent(ds, v, c);
         const nd = c.summary((m) => m.test['NDCG@10']);
@@ -825,7 +842,7 @@ export function buildReport(o: ReportOptions): string {
       "What was tried to make CAMMSR beat SASRec, within the spec's options. Only validation NDCG@10 (history not masked, the selection metric) is shown: a setting is adopted on validation alone, and the main comparison is then rerun with it.",
     );
     for (const ds of plan.datasets) {
-      const rows = tun.map((v) => {
+      const rows = tableRows(ds, tun).map((v) => {
         const c = cell(ds, v);
         const miss = absent(ds, v, c);
         return [
@@ -836,7 +853,7 @@ export function buildReport(o: ReportOptions): string {
           blank(miss) ?? cellText(c.summary((m) => m.bestEpoch)),
         ];
       });
-      if (rows.every((r) => r[3] === NOT_RUN)) continue;
+      if (rows.every((r) => r[3] === NOT_RUN)) continue; // also when no row runs on ds
       p(
         '',
         `### ${ds.name}`,
@@ -857,20 +874,22 @@ export function buildReport(o: ReportOptions): string {
       'A fraction r of the items get random category labels before training (`cammsr.categoryNoise`); the relative change from r = 0 in brackets.',
       '',
     );
-    const rows = plan.datasets.map((ds) => {
-      const base = cell(ds, rob[0]).summary((m) => m.test['NDCG@10']);
-      return [
-        ds.name,
-        ...rob.map((v) => {
-          const c = cell(ds, v);
-          const s = c.summary((m) => m.test['NDCG@10']);
-          if (!s) return absent(ds, v, c) ?? NOT_RUN;
-          const rel = v !== rob[0] && base ? `, ${pct((s.mean - base.mean) / base.mean)}` : '';
-          const seeds = s.n < planned ? `, ${s.n}/${planned} seeds` : '';
-          return `${cellText(s)}${c.marks}${rel || seeds ? ` (${(rel + seeds).slice(2)})` : ''}`;
-        }),
-      ];
-    });
+    const rows = plan.datasets
+      .filter((ds) => tableRows(ds, rob).length)
+      .map((ds) => {
+        const base = cell(ds, rob[0]).summary((m) => m.test['NDCG@10']);
+        return [
+          ds.name,
+          ...rob.map((v) => {
+            const c = cell(ds, v);
+            const s = c.summary((m) => m.test['NDCG@10']);
+            if (!s) return absent(ds, v, c) ?? NOT_RUN;
+            const rel = v !== rob[0] && base ? `, ${pct((s.mean - base.mean) / base.mean)}` : '';
+            const seeds = s.n < planned ? `, ${s.n}/${planned} seeds` : '';
+            return `${cellText(s)}${c.marks}${rel || seeds ? ` (${(rel + seeds).slice(2)})` : ''}`;
+          }),
+        ];
+      });
     p(mdTable(['dataset', ...rob.map((v) => `r = ${Math.round(100 * (v.noise ?? 0))}%`)], rows));
   }
 
@@ -879,6 +898,7 @@ export function buildReport(o: ReportOptions): string {
   if (enc.length) {
     p('', '## Feature encoders (CAMMSR, test set)', '');
     for (const ds of plan.datasets) {
+      if (!tableRows(ds, enc).length) continue;
       const rows = enc
         .filter((v) => !notApplicable(ds, v))
         .map((v) => {
@@ -916,7 +936,7 @@ export function buildReport(o: ReportOptions): string {
     'Means over seeds. s/epoch = the median epoch of a run (training only, validation excluded); epochs = epochs run (early stopping included); peak RSS of the training process (of its last segment when resumed). These runs used one thread each while two or three other runs shared the two cores, and come from several commits of the engine: they compare models, not engines; docs/performance.md has the speed measurements.',
   );
   for (const ds of plan.datasets) {
-    const rows = main.map((v) => {
+    const rows = main.filter(inPlanOf(ds)).map((v) => {
       const c = cell(ds, v);
       const miss = absent(ds, v, c);
       if (miss) return [v.label, miss, ...Array<string>(7).fill('')];

@@ -228,6 +228,21 @@ test('the report: mean ± sample std over seeds, incomplete and missing cells, m
     '321',
   ]);
   assert.equal(rowOf(report, 'amazon-beauty', '## Robustness')[1], '0.0420 ± 0.0028 (2/3 seeds)');
+  // The control dataset is in the main comparison and the cost table, with only its own models,
+  // and left out of the tables of variants it does not run.
+  const section = (from: string, to: string) => report.slice(report.indexOf(from), report.indexOf(to));
+  const mainSection = section('## Main comparison', '## Ablations');
+  const control = mainSection.slice(mainSection.indexOf('### synthetic-sparse'));
+  assert.match(control, /\| SASRec \| not run yet \|/);
+  assert.ok(!control.includes('not part of this control dataset'));
+  assert.match(section('## Cost', '## Learned'), /### synthetic-sparse/);
+  for (const [from, to] of [
+    ['## Ablations', '## Tuning'],
+    ['## Tuning', '## Robustness'],
+    ['## Robustness', '## Feature encoders'],
+    ['## Feature encoders', '## Cost'],
+  ])
+    assert.ok(!section(from, to).includes('synthetic-sparse'), `${from} lists the control dataset`);
 });
 
 test('beats SASRec only when the mean difference exceeds the larger seed std', () => {
@@ -285,8 +300,21 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 33 variants on movielens, 31 on each Amazon dataset (no time, no image), 3 seeds each (literal weights in two groups, run once).
-  assert.equal(all.length, (33 + 31 + 31) * 3);
+  // 33 variants on movielens, 31 on each Amazon dataset (no time, no image), 7 on the control
+  // (main + the tuned combination), 3 seeds each (literal weights in two groups, run once).
+  assert.equal(all.length, (33 + 31 + 31 + 7) * 3);
+  const control = new Set(
+    all.filter((r) => r.dataset.name === 'synthetic-sparse').map((r) => r.variant.name),
+  );
+  assert.deepEqual([...control].sort(), [
+    'cammsr',
+    'cammsr-no-category-no-mscl-scale-m',
+    'fusion-concat',
+    'fusion-sum',
+    'hm4sr',
+    'popularity',
+    'sasrec',
+  ]);
   const ml = all.find((r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr')!;
   assert.deepEqual(ml.groups, ['main', 'ablations', 'tuning', 'robustness', 'encoders']);
   assert.ok(!keys.some((k) => /^amazon-.*\/cammsr-no-(time|image)\//.test(k)));
