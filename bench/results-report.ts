@@ -159,12 +159,24 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** The commit of the working tree, and whether it has uncommitted changes (null outside git). */
+/**
+ * The commit of the working tree, and whether it has uncommitted changes (null outside git).
+ * The experiments' own outputs (the report and the results tree) do not count: every finished
+ * run rewrites them, which would mark every later run as made from uncommitted code.
+ */
 export function gitState(cwd: string): { commit: string; dirty: boolean } | null {
   try {
     const git = (...a: string[]) =>
       execFileSync('git', a, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain') !== '' };
+    const status = git(
+      'status',
+      '--porcelain',
+      '--',
+      '.',
+      ':(exclude)docs/results.md',
+      ':(exclude)experiments/results',
+    );
+    return { commit: git('rev-parse', 'HEAD'), dirty: status !== '' };
   } catch {
     return null;
   }

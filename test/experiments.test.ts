@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandPlan, PLAN } from '../bench/experiments.js';
 import {
+  gitState,
   beatsVerdict,
   buildReport,
   datasetRecordFile,
@@ -381,4 +382,29 @@ test('a stored configuration matches the plan unless an option it has differs', 
   const camOld = structuredClone(cam) as unknown as { cammsr: Record<string, unknown> };
   camOld.cammsr.viewLoss = 0;
   assert.ok(!sameRun(camOld as never, cam));
+});
+
+test('a run is marked as made from uncommitted code only for changes outside the experiments outputs', () => {
+  const repo = tempDir('exp-git');
+  const git = (...a: string[]) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  git('init', '-q');
+  mkdirSync(join(repo, 'docs'));
+  mkdirSync(join(repo, 'src'));
+  writeFileSync(join(repo, 'docs', 'results.md'), 'old\n');
+  writeFileSync(join(repo, 'src', 'model.ts'), 'a\n');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'c');
+  assert.equal(gitState(repo)?.dirty, false);
+  writeFileSync(join(repo, 'docs', 'results.md'), 'new\n');
+  mkdirSync(join(repo, 'experiments', 'results', 'x'), { recursive: true });
+  writeFileSync(join(repo, 'experiments', 'results', 'x', 'metrics.json'), '{}');
+  assert.equal(gitState(repo)?.dirty, false);
+  writeFileSync(join(repo, 'src', 'model.ts'), 'b\n');
+  assert.equal(gitState(repo)?.dirty, true);
 });
