@@ -412,9 +412,10 @@ function mdTable(headers: string[], rows: string[][]): string {
 /** A variant's config overrides as inline code, or "(defaults)". */
 const overridesText = (v: VariantPlan) => v.set.map((x) => `\`${x}\``).join(' ') || '(defaults)';
 
-export function cellText(s: Summary | null): string {
+export function cellText(s: Summary | null, digits = 4): string {
   if (!s) return NOT_RUN;
-  return s.n === 1 ? f4(s.mean) : `${f4(s.mean)} ± ${f4(s.std)}`;
+  const f = (x: number) => x.toFixed(digits);
+  return s.n === 1 ? f(s.mean) : `${f(s.mean)} ± ${f(s.std)}`;
 }
 
 export function seedsText(n: number, planned: number): string {
@@ -862,7 +863,7 @@ export function buildReport(o: ReportOptions): string {
           overridesText(v),
           miss ?? c.seeds,
           blank(miss) ?? cellText(c.summary((m) => m.selection.value)),
-          blank(miss) ?? cellText(c.summary((m) => m.bestEpoch)),
+          blank(miss) ?? cellText(c.summary((m) => m.bestEpoch), 1),
         ];
       });
       if (rows.every((r) => r[3] === NOT_RUN)) continue; // also when no row runs on ds
