@@ -863,7 +863,11 @@ export function buildReport(o: ReportOptions): string {
           overridesText(v),
           miss ?? c.seeds,
           blank(miss) ?? cellText(c.summary((m) => m.selection.value)),
-          blank(miss) ?? cellText(c.summary((m) => m.bestEpoch), 1),
+          blank(miss) ??
+            cellText(
+              c.summary((m) => m.bestEpoch),
+              1,
+            ),
         ];
       });
       if (rows.every((r) => r[3] === NOT_RUN)) continue; // also when no row runs on ds
