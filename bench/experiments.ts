@@ -84,6 +84,10 @@ const TUNED_BASE = [
   'cammsr.lambda=0',
   'cammsr.categoryWeightScale=modalities',
 ];
+const TUNED_LABEL = 'w/o category guidance, λ = 0, s = number of modalities';
+/** One change on top of TUNED_BASE. */
+const aroundTuned = (name: string, change: string, set: string[]): VariantPlan =>
+  cammsr(name, `${TUNED_LABEL}, ${change}`, [...TUNED_BASE, ...set]);
 const baseline = (model: ModelName, label: string): VariantPlan => ({ name: model, label, model, set: [] });
 
 /** The experiments, declaratively. Variant names are the run directories: keep them stable. */
@@ -185,30 +189,14 @@ export const PLAN: ExperimentPlan = {
       'cammsr.categoryGuidance=false',
       'cammsr.lambda=0',
     ]),
-    cammsr(
-      'cammsr-no-category-no-mscl-scale-m',
-      'w/o category guidance, λ = 0, s = number of modalities',
-      TUNED_BASE,
-    ),
+    cammsr('cammsr-no-category-no-mscl-scale-m', TUNED_LABEL, TUNED_BASE),
     cammsr('cammsr-weight-temp-4', 'modality-weight temperature 4', ['cammsr.weightTemperature=4']),
     // Single changes on top of the best of the combinations above (validation, both Amazon sets):
     // more experts, DyT inside the encoders too, and one shared encoder (against over-fitting
     // towers on MovieLens-100K).
-    cammsr(
-      'cammsr-tuned-experts-8',
-      'w/o category guidance, λ = 0, s = number of modalities, K = 8 experts',
-      [...TUNED_BASE, 'cammsr.experts=8'],
-    ),
-    cammsr(
-      'cammsr-tuned-dyt-everywhere',
-      'w/o category guidance, λ = 0, s = number of modalities, DyT everywhere',
-      [...TUNED_BASE, 'cammsr.encoderNorm=dyt'],
-    ),
-    cammsr(
-      'cammsr-tuned-shared-encoder',
-      'w/o category guidance, λ = 0, s = number of modalities, one shared encoder',
-      [...TUNED_BASE, 'cammsr.sharedEncoder=true'],
-    ),
+    aroundTuned('cammsr-tuned-experts-8', 'K = 8 experts', ['cammsr.experts=8']),
+    aroundTuned('cammsr-tuned-dyt-everywhere', 'DyT everywhere', ['cammsr.encoderNorm=dyt']),
+    aroundTuned('cammsr-tuned-shared-encoder', 'one shared encoder', ['cammsr.sharedEncoder=true']),
     cammsr('cammsr-word-vectors', 'text: word vectors', [], { text: 'word-vectors' }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
   ],
