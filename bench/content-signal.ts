@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:content-signal`: how much do a prepared dataset's content features alone
+ * predict the next item? Training-free rankers (popularity, training transitions, cosine
+ * neighbours of the last item / of the history per modality) under the models' full-ranking
+ * protocol, and the mean cosine of consecutive training pairs against random pairs
+ * (src/eval/content-signal.ts). An analysis of the data, not a model to select.
+ *
+ *   --data a,b      prepared dataset directories (cammsr prepare / experiments/work/datasets)
+ *   --split s       validation or test (default test)
+ *   --mask-history  rank with the user's history masked
+ *   --categories n  per-category HR@10 of the transitions and last-item rankers for the n
+ *                   categories with the most cases (at least 100 each; default 8, 0 = none)
+ *   --json          one JSON object as the last line
+ */
+import { formatTable } from '../src/cli/table.js';
+import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
+import { leaveOneOut } from '../src/data/split.js';
+import {
+  contentSignal,
+  hitsByCategory,
+  type CategoryHits,
+  type ContentSignal,
+  type SignalRow,
+} from '../src/eval/content-signal.js';
+import { machine, parseArgs } from './common.js';
+
+const args = parseArgs(process.argv.slice(2), {
+  data: 'string',
+  split: 'string',
+  'mask-history': 'flag',
+  categories: 'number',
+  json: 'flag',
+});
+if (!args.data) throw new Error('--data is required: comma-separated prepared dataset directories');
+const which = String(args.split ?? 'test');
+if (which !== 'test' && which !== 'validation')
+  throw new Error(`--split must be test or validation, got "${which}"`);
+const maskHistory = Boolean(args['mask-history']);
+const showCategories = (args.categories as number | undefined) ?? 8;
+if (!Number.isInteger(showCategories) || showCategories < 0)
+  throw new Error(`--categories must be a non-negative integer, got ${showCategories}`);
+
+const results: {
+  dataset: string;
+  dir: string;
+  rows: Omit<SignalRow, 'ranks'>[];
+  cosines: ContentSignal['cosines'];
+  cases: number;
+  categories: (Omit<CategoryHits, 'category'> & { category: string })[];
+  seconds: number;
+}[] = [];
+for (const dir of String(args.data).split(',')) {
+  const t0 = performance.now();
+  const ds = Dataset.load(dir);
+  const split = leaveOneOut(ds);
+  const features: Record<string, FeatureMatrix> = {};
+  for (const [m, f] of Object.entries(ds.content.features)) if (f) features[m] = f;
+  const signal = contentSignal(
+    { items: ds.items, train: split.train, cases: split[which], features },
+    { maskHistory },
+  );
+  const cases = split[which];
+  const perCategory = hitsByCategory(
+    signal.rows.filter((r) => r.ranker === 'transitions' || r.ranker.endsWith(', last item')),
+    cases.map((c) => ds.itemCategories(c.target)),
+    { minCases: 100 },
+  ).slice(0, showCategories);
+  results.push({
+    dataset: ds.manifest.name,
+    dir,
+    // The ranks stay out of the printed results (one per case).
+    rows: signal.rows.map(({ ranks: _, ...row }) => row),
+    cosines: signal.cosines,
+    cases: signal.cases,
+    categories: perCategory.map((c) => ({ ...c, category: ds.manifest.categories.names[c.category] })),
+    seconds: (performance.now() - t0) / 1000,
+  });
+}
+
+const f4 = (x: number) => x.toFixed(4);
+console.log(
+  `${which} split, full ranking, ties pessimistic${maskHistory ? ', history masked' : ', history not masked'}`,
+);
+console.log(
+  formatTable(
+    ['dataset', 'ranker', 'HR@10', 'NDCG@10', 'NDCG@20', 'top-10 hits transitions miss'],
+    results.flatMap((r) =>
+      r.rows.map((row) => [
+        r.dataset,
+        row.ranker,
+        f4(row.metrics['HR@10']),
+        f4(row.metrics['NDCG@10']),
+        f4(row.metrics['NDCG@20']),
+        f4(row.beyondTransitions),
+      ]),
+    ),
+  ),
+);
+console.log('\nmean cosine of consecutive training items against random item pairs');
+console.log(
+  formatTable(
+    ['dataset', 'modality', 'consecutive', 'random', 'pairs'],
+    results.flatMap((r) =>
+      r.cosines.map((c) => [r.dataset, c.modality, f4(c.consecutive), f4(c.random), c.pairs]),
+    ),
+  ),
+);
+for (const r of results) {
+  if (r.categories.length === 0) continue;
+  const rankers = Object.keys(r.categories[0].hits);
+  console.log(
+    `\n${r.dataset}: ${which} HR@10 by the target's category (the ${r.categories.length} with most cases)`,
+  );
+  console.log(
+    formatTable(
+      ['category', 'cases', ...rankers],
+      r.categories.map((c) => [c.category, c.cases, ...rankers.map((k) => f4(c.hits[k]))]),
+    ),
+  );
+}
+if (args.json) console.log(JSON.stringify({ split: which, maskHistory, results, machine: machine() }));
