@@ -12,6 +12,7 @@
  *                   categories with the most cases (at least 100 each; default 8, 0 = none)
  *   --json          one JSON object as the last line
  */
+import { basename, resolve } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
 import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import { leaveOneOut } from '../src/data/split.js';
@@ -66,7 +67,9 @@ for (const dir of String(args.data).split(',')) {
     { minCases: 100 },
   ).slice(0, showCategories);
   results.push({
-    dataset: ds.manifest.name,
+    // The directory's name: the manifest's name is the same for one catalog prepared with
+    // different encoders.
+    dataset: basename(resolve(dir)),
     dir,
     // The ranks stay out of the printed results (one per case).
     rows: signal.rows.map(({ ranks: _, ...row }) => row),
