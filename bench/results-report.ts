@@ -40,6 +40,23 @@ export interface DatasetPlan {
    * dataset that isolates one question, not a benchmark.
    */
   only?: string[];
+  /** What of the tuning group runs here (default: every variant with every seed). */
+  tuning?: TuningPlan;
+}
+
+/**
+ * The tuning grid is screened where it is cheapest and carried to the other datasets: a
+ * dataset's plan says which tuning variants run with every seed, which with the first seed
+ * only, and why. Variants other groups list too (the defaults, literal weights) run with every
+ * seed whatever this says.
+ */
+export interface TuningPlan {
+  /** Why this part of the grid, in words (printed above the dataset's tuning table). */
+  why: string;
+  /** Run with every seed. */
+  confirm: string[];
+  /** Screened with the plan's first seed only; validation decides which ones get confirmed. */
+  screen?: string[];
 }
 
 export interface VariantPlan {
@@ -94,6 +111,27 @@ export function notApplicable(ds: DatasetPlan, v: VariantPlan): string | null {
   if (v.requires === 'timestamps' && !ds.timestamps) return 'n/a (no timestamps)';
   if (v.requires === 'images' && !ds.images) return 'n/a (no images)';
   return null;
+}
+
+/**
+ * The seeds a variant runs with on a dataset when the `groups` are selected: every seed when a
+ * selected group other than tuning lists it; for tuning as the dataset's TuningPlan says; none
+ * when it does not apply or is not planned there.
+ */
+export function plannedSeeds(
+  plan: ExperimentPlan,
+  ds: DatasetPlan,
+  v: VariantPlan,
+  groups: readonly GroupName[] = GROUP_NAMES,
+): number[] {
+  if (notApplicable(ds, v)) return [];
+  let seeds: number[] = [];
+  for (const g of plan.groups) {
+    if (!groups.includes(g.name) || !g.variants.includes(v.name)) continue;
+    if (g.name !== 'tuning' || !ds.tuning || ds.tuning.confirm.includes(v.name)) return plan.seeds;
+    if (ds.tuning.screen?.includes(v.name)) seeds = plan.seeds.slice(0, 1);
+  }
+  return seeds;
 }
 
 /** Why a variant cannot run on this machine (null when it can). */
@@ -482,7 +520,11 @@ export function buildReport(o: ReportOptions): string {
       } catch {
         differs = true; // the plan no longer resolves against the current schema
       }
-      c = new Cell(runs, planned, `${capped ? ' †' : ''}${differs ? ' ‡' : ''}`);
+      c = new Cell(
+        runs,
+        plannedSeeds(plan, ds, v).length || planned,
+        `${capped ? ' †' : ''}${differs ? ' ‡' : ''}`,
+      );
       cells.set(key, c);
     }
     return c;
@@ -667,7 +709,8 @@ export function buildReport(o: ReportOptions): string {
     let best: { v: VariantPlan; val: number } | null = null;
     for (const v of variantsOf('tuning')) {
       const c = cell(ds, v);
-      if (notApplicable(ds, v) || c.runs.length < plan.seeds.length) continue;
+      const seeds = plannedSeeds(plan, ds, v, ['tuning']).length;
+      if (seeds < plan.seeds.length || c.runs.length < seeds) continue;
       const val = c.summary((m) => m.selection.value)!.mean;
       if (!best || val > best.val) best = { v, val };
     }
@@ -855,7 +898,8 @@ export function buildReport(o: ReportOptions): string {
       "What was tried to make CAMMSR beat SASRec, within the spec's options. Only validation NDCG@10 (history not masked, the selection metric) is shown: a setting is adopted on validation alone, and the main comparison is then rerun with it.",
     );
     for (const ds of plan.datasets) {
-      const rows = tableRows(ds, tun).map((v) => {
+      const planned = tun.filter((v) => plannedSeeds(plan, ds, v, ['tuning']).length > 0);
+      const rows = tableRows(ds, planned).map((v) => {
         const c = cell(ds, v);
         const miss = absent(ds, v, c);
         return [
@@ -875,6 +919,7 @@ export function buildReport(o: ReportOptions): string {
         '',
         `### ${ds.name}`,
         '',
+        ...(ds.tuning ? [ds.tuning.why, ''] : []),
         mdTable(['variant', 'overrides', 'seeds', 'validation NDCG@10', 'best epoch'], rows),
       );
     }
@@ -1023,8 +1068,7 @@ export function buildReport(o: ReportOptions): string {
 
 function countPlanned(plan: ExperimentPlan): number {
   let n = 0;
-  for (const ds of plan.datasets)
-    for (const v of plan.variants) if (!notApplicable(ds, v)) n += plan.seeds.length;
+  for (const ds of plan.datasets) for (const v of plan.variants) n += plannedSeeds(plan, ds, v).length;
   return n;
 }
 

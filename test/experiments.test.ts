@@ -143,29 +143,37 @@ function fabricate() {
   return { root, results, reference };
 }
 
-test('the tuned CAMMSR is chosen on validation, never on test, and only with every seed', () => {
+test('the tuned CAMMSR is chosen on validation, never on test, only with every seed, among the variants planned there', () => {
   const results = join(tempDir('exp-tuned'), 'results');
+  const tuned = 'cammsr-no-category-no-mscl-scale-m';
   for (const seed of [1, 2, 3]) {
     fakeRun(results, 'cammsr', seed, { ndcg10: 0.05, hr10: 0.1, val: 0.03 });
-    fakeRun(results, 'cammsr-scale-m', seed, { ndcg10: 0.01, hr10: 0.1, val: 0.04 }); // best validation
-    if (seed < 3) fakeRun(results, 'cammsr-dropout-0.6', seed, { ndcg10: 0.09, hr10: 0.2, val: 0.05 }); // 2 seeds
+    fakeRun(results, tuned, seed, { ndcg10: 0.01, hr10: 0.1, val: 0.04 }); // best validation
+    // 2 seeds of 3: not a candidate, however good.
+    if (seed < 3) fakeRun(results, 'cammsr-literal-weights', seed, { ndcg10: 0.09, hr10: 0.2, val: 0.05 });
+    // Every seed, the best validation, but not part of amazon-beauty's tuning plan.
+    fakeRun(results, 'cammsr-scale-m', seed, { ndcg10: 0.09, hr10: 0.2, val: 0.06 });
   }
   const report = buildReport({ plan: PLAN, results, now: new Date('2026-01-05T00:00:00Z') });
-  const row = rowOf(
-    report,
-    'CAMMSR tuned on validation (residual scale s = number of modalities)',
-    '### amazon-beauty',
-  );
+  const label = 'w/o category guidance, λ = 0, s = number of modalities';
+  const row = rowOf(report, `CAMMSR tuned on validation (${label})`, '### amazon-beauty');
   assert.equal(row[6], '0.0100 ± 0.0000');
   assert.match(
     report,
-    /Does CAMMSR tuned on validation \(`cammsr.categoryWeightScale=modalities`\) beat SASRec/,
+    /Does CAMMSR tuned on validation \(`cammsr.categoryGuidance=false` `cammsr.lambda=0` `cammsr.categoryWeightScale=modalities`\) beat SASRec/,
   );
-  assert.ok(!report.includes('CAMMSR tuned on validation (dropout 0.6)'));
-  assert.deepEqual(rowOf(report, 'residual scale s = number of modalities', '## Tuning CAMMSR').slice(2, 4), [
-    '3',
-    '0.0400 ± 0.0000',
+  assert.ok(!report.includes("CAMMSR tuned on validation (spec's literal category weights)"));
+  assert.ok(!report.includes('CAMMSR tuned on validation (residual scale'));
+  const tuning = report.slice(report.indexOf('## Tuning CAMMSR'), report.indexOf('## Robustness'));
+  assert.deepEqual(rowOf(tuning, label, '### amazon-beauty').slice(2, 4), ['3', '0.0400 ± 0.0000']);
+  assert.deepEqual(rowOf(tuning, "spec's literal category weights", '### amazon-beauty').slice(2, 4), [
+    '2/3 seeds',
+    '0.0500 ± 0.0000',
   ]);
+  // The tuning table of a dataset lists only what its plan runs there, and says why.
+  const beauty = tuning.slice(tuning.indexOf('### amazon-beauty'), tuning.indexOf('### amazon-scientific'));
+  assert.ok(!beauty.includes('residual scale s = number of modalities |'), beauty);
+  assert.match(beauty, /The tuning grid is screened on amazon-scientific/);
 });
 
 test('the report: mean ± sample std over seeds, incomplete and missing cells, marks, anchor, weights', () => {
@@ -301,9 +309,27 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // 33 variants on movielens, 31 on each Amazon dataset (no time, no image), 7 on the control
-  // (main + the tuned combination), 3 seeds each (literal weights in two groups, run once).
-  assert.equal(all.length, (33 + 31 + 31 + 7) * 3);
+  // movielens: main 6, ablations 8, robustness 3, encoders 2, tuning 2 more (the selected
+  // combination, one shared encoder); amazon-beauty: 6 + 7 (no time) + 3 + 1 (no image) + 1;
+  // amazon-scientific: the same 17, 2 more tuning variants confirmed with every seed and the
+  // other 12 of the grid screened with seed 1; the control: main + the selected combination.
+  // Shared runs (the defaults; literal weights, an ablation and a tuning variant) run once.
+  assert.equal(all.length, (21 + 18 + 17 + 2 + 7) * 3 + 12);
+  const seedsOf = (ds: string, v: string) =>
+    all.filter((r) => r.dataset.name === ds && r.variant.name === v).map((r) => r.seed);
+  assert.deepEqual(seedsOf('amazon-scientific', 'cammsr-lambda-1'), [1]);
+  assert.deepEqual(seedsOf('amazon-scientific', 'cammsr-scale-m'), [1, 2, 3]);
+  assert.deepEqual(seedsOf('amazon-beauty', 'cammsr-lambda-1'), []);
+  assert.deepEqual(seedsOf('amazon-beauty', 'cammsr-no-category-no-mscl-scale-m'), [1, 2, 3]);
+  // A variant the tuning group lists but does not plan on a dataset is there for its other group.
+  const literal = all.find(
+    (r) => r.dataset.name === 'amazon-beauty' && r.variant.name === 'cammsr-literal-weights',
+  )!;
+  assert.deepEqual(literal.groups, ['ablations', 'tuning']);
+  const scaleM = all.filter(
+    (r) => r.dataset.name === 'movielens-100k' && r.variant.name === 'cammsr-scale-m',
+  );
+  assert.equal(scaleM.length, 0);
   const control = new Set(
     all.filter((r) => r.dataset.name === 'synthetic-sparse').map((r) => r.variant.name),
   );
