@@ -78,6 +78,8 @@ const cammsr = (
   ...extra,
 });
 const MAIN_VARIANTS = ['popularity', 'sasrec', 'fusion-sum', 'fusion-concat', 'hm4sr', 'cammsr'];
+/** The spec's category weights taken literally (docs/models.md): the ablation and two tuning variants. */
+const LITERAL_WEIGHTS = ['cammsr.viewNorm=false', 'cammsr.viewLoss=0', 'cammsr.detachWeights=false'];
 /** The best combination on amazon-scientific's validation split (fourth session). */
 const TUNED_BASE = [
   'cammsr.categoryGuidance=false',
@@ -188,11 +190,7 @@ export const PLAN: ExperimentPlan = {
     cammsr('cammsr', 'CAMMSR', [], { noise: 0 }),
     cammsr('cammsr-no-camoe', 'w/o CAMoE', ['cammsr.camoe=false']),
     cammsr('cammsr-no-category', 'w/o category guidance', ['cammsr.categoryGuidance=false']),
-    cammsr('cammsr-literal-weights', "spec's literal category weights", [
-      'cammsr.viewNorm=false',
-      'cammsr.viewLoss=0',
-      'cammsr.detachWeights=false',
-    ]),
+    cammsr('cammsr-literal-weights', "spec's literal category weights", LITERAL_WEIGHTS),
     cammsr('cammsr-no-synergy', 'w/o synergy', ['cammsr.synergy=false']),
     cammsr('cammsr-no-mscl', 'w/o MSCL', ['cammsr.lambda=0']),
     cammsr('cammsr-layernorm', 'LayerNorm instead of DyT', ['cammsr.inputNorm=layernorm']),
@@ -207,9 +205,7 @@ export const PLAN: ExperimentPlan = {
     cammsr('cammsr-dropout-0.6', 'dropout 0.6', ['hiddenDropout=0.6', 'attnDropout=0.6']),
     cammsr('cammsr-scale-4', 'residual scale s = 4', ['cammsr.categoryWeightScale=4']),
     cammsr('cammsr-literal-scale-m', "spec's literal category weights, s = number of modalities", [
-      'cammsr.viewNorm=false',
-      'cammsr.viewLoss=0',
-      'cammsr.detachWeights=false',
+      ...LITERAL_WEIGHTS,
       'cammsr.categoryWeightScale=modalities',
     ]),
     cammsr('cammsr-shared-encoder', 'one interest encoder shared by all modalities', [
@@ -220,9 +216,7 @@ export const PLAN: ExperimentPlan = {
     // Combinations of the single changes that helped on amazon-scientific's validation split,
     // and a softer category softmax (the reference's suggestion against collapsed weights).
     cammsr('cammsr-literal-scale-m-no-mscl', 'literal weights, s = number of modalities, λ = 0', [
-      'cammsr.viewNorm=false',
-      'cammsr.viewLoss=0',
-      'cammsr.detachWeights=false',
+      ...LITERAL_WEIGHTS,
       'cammsr.categoryWeightScale=modalities',
       'cammsr.lambda=0',
     ]),
