@@ -147,23 +147,31 @@ export function contentSignal(input: ContentSignalInput, opts: ContentSignalOpti
         row.set(s[k + 1], (row.get(s[k + 1]) ?? 0) + 1);
       }
     }
-  let maxPopularity = 0;
-  for (const p of popularity) maxPopularity = Math.max(maxPopularity, p);
   ranked.push({
     ranker: 'popularity',
     ranks: rankBy(input, opts, (batch, out) => {
       batch.forEach((_, b) => out.set(popularity, b * width));
     }),
   });
+  // Transitions score count · levels + popularity level: counts first, popularity (its dense
+  // rank, fewer distinct values than the counts themselves) breaks ties. Float32 holds the
+  // scores exactly only below 2^24: larger catalogs get an error, not silently merged ties.
+  const levels = [...new Set(popularity)].sort((a, b) => a - b);
+  const levelOf = new Map(levels.map((p, i) => [p, i]));
+  const popularityLevel = Float32Array.from(popularity, (p) => levelOf.get(p)!);
+  let maxCount = 0;
+  for (const row of successors.values()) for (const n of row.values()) maxCount = Math.max(maxCount, n);
+  if ((maxCount + 1) * levels.length >= 2 ** 24)
+    throw new RangeError(
+      `content signal: transition counts up to ${maxCount} with ${levels.length} popularity levels do not fit float32 scores exactly`,
+    );
   ranked.push({
     ranker: 'transitions',
     ranks: rankBy(input, opts, (batch, out) => {
       batch.forEach((c, b) => {
-        // count · (max popularity + 1) + popularity: counts first, popularity breaks ties.
-        // Float32 holds these exactly while count · (max + 1) < 2^24 (true for these catalogs).
-        out.set(popularity, b * width);
+        out.set(popularityLevel, b * width);
         const row = successors.get(c.history[c.history.length - 1]);
-        if (row) for (const [j, n] of row) out[b * width + j] += n * (maxPopularity + 1);
+        if (row) for (const [j, n] of row) out[b * width + j] += n * levels.length;
       });
     }),
   });
