@@ -10,15 +10,21 @@
  *   --mask-history  rank with the user's history masked
  *   --categories n  per-category HR@10 of the transitions and last-item rankers for the n
  *                   categories with the most cases (at least 100 each; default 8, 0 = none)
+ *   --weights a,b   CAMMSR run directories trained on one of the --data datasets: does the
+ *                   run's per-category modality weight (best epoch) order the categories
+ *                   (100+ cases) as the modality's share of the hits, m / (m + transitions),
+ *                   does? Spearman's rank correlation per content modality
  *   --json          one JSON object as the last line
  */
-import { basename, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
 import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import { leaveOneOut } from '../src/data/split.js';
 import {
   contentSignal,
   hitsByCategory,
+  spearman,
   type CategoryHits,
   type ContentSignal,
   type SignalRow,
@@ -30,6 +36,7 @@ const args = parseArgs(process.argv.slice(2), {
   split: 'string',
   'mask-history': 'flag',
   categories: 'number',
+  weights: 'string',
   json: 'flag',
 });
 if (!args.data) throw new Error('--data is required: comma-separated prepared dataset directories');
@@ -50,6 +57,8 @@ const results: {
   categories: (Omit<CategoryHits, 'category'> & { category: string })[];
   seconds: number;
 }[] = [];
+// Each dataset's per-category hits (100+ cases), for --weights.
+const byChecksum = new Map<string, { name: string; perCategory: CategoryHits[] }>();
 for (const dir of String(args.data).split(',')) {
   const t0 = performance.now();
   const ds = Dataset.load(dir);
@@ -65,7 +74,8 @@ for (const dir of String(args.data).split(',')) {
     signal.rows.filter((r) => r.ranker === 'transitions' || r.ranker.endsWith(', last item')),
     cases.map((c) => ds.itemCategories(c.target)),
     { minCases: 100 },
-  ).slice(0, showCategories);
+  );
+  byChecksum.set(ds.manifest.checksum, { name: basename(resolve(dir)), perCategory });
   results.push({
     // The directory's name: the manifest's name is the same for one catalog prepared with
     // different encoders.
@@ -75,7 +85,9 @@ for (const dir of String(args.data).split(',')) {
     rows: signal.rows.map(({ ranks: _, ...row }) => row),
     cosines: signal.cosines,
     cases: signal.cases,
-    categories: perCategory.map((c) => ({ ...c, category: ds.manifest.categories.names[c.category] })),
+    categories: perCategory
+      .slice(0, showCategories)
+      .map((c) => ({ ...c, category: ds.manifest.categories.names[c.category] })),
     seconds: (performance.now() - t0) / 1000,
   });
 }
@@ -121,4 +133,75 @@ for (const r of results) {
     ),
   );
 }
-if (args.json) console.log(JSON.stringify({ split: which, maskHistory, results, machine: machine() }));
+
+/** A CAMMSR run's per-category modality weights at its best epoch, and its dataset's checksum. */
+function runWeights(dir: string): { checksum: string; weights: Record<string, number>[] } {
+  const read = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new Error(`${dir} is not a finished run: ${f} is missing`);
+    return readFileSync(p, 'utf8');
+  };
+  const checksum = (JSON.parse(read('run.json')) as { dataset: { checksum: string } }).dataset.checksum;
+  const best = (JSON.parse(read('metrics.json')) as { bestEpoch: number }).bestEpoch;
+  const epoch = read('log.jsonl')
+    .trim()
+    .split('\n')
+    .map(
+      (l) => JSON.parse(l) as { epoch: number; diagnostics?: { categoryWeights?: Record<string, number>[] } },
+    )
+    .find((l) => l.epoch === best);
+  const weights = epoch?.diagnostics?.categoryWeights;
+  if (!weights)
+    throw new Error(
+      `${dir}: epoch ${best} logged no per-category weights (a CAMMSR run with category guidance?)`,
+    );
+  return { checksum, weights };
+}
+
+const agreement = String(args.weights ?? '')
+  .split(',')
+  .filter(Boolean)
+  .flatMap((dir) => {
+    const { checksum, weights } = runWeights(dir);
+    const data = byChecksum.get(checksum);
+    if (!data) throw new Error(`${dir} was trained on dataset ${checksum.slice(0, 12)}, not one of --data`);
+    const modalities = Object.keys(weights.find(Boolean) ?? {}).filter(
+      (m) => m !== 'id' && m !== 'positions',
+    );
+    return modalities.map((m) => {
+      const cats = data.perCategory.filter((c) => weights[c.category]?.[m] !== undefined);
+      const w = cats.map((c) => weights[c.category][m]);
+      const share = cats.map((c) => {
+        const hits = c.hits[`${m}, last item`] + c.hits.transitions;
+        return hits > 0 ? c.hits[`${m}, last item`] / hits : 0;
+      });
+      return {
+        run: dir,
+        dataset: data.name,
+        modality: m,
+        categories: cats.length,
+        spearman: cats.length >= 2 ? spearman(w, share) : NaN,
+        weightMin: Math.min(...w),
+        weightMax: Math.max(...w),
+      };
+    });
+  });
+if (agreement.length) {
+  console.log(
+    `\nper-category modality weight against the modality's share of the ${which} hits (categories with 100+ cases)`,
+  );
+  console.log(
+    formatTable(
+      ['run', 'modality', 'categories', 'Spearman', 'weight range'],
+      agreement.map((a) => [
+        a.run,
+        a.modality,
+        a.categories,
+        Number.isNaN(a.spearman) ? 'n/a (constant)' : a.spearman.toFixed(3),
+        `${a.weightMin.toFixed(3)}-${a.weightMax.toFixed(3)}`,
+      ]),
+    ),
+  );
+}
+if (args.json)
+  console.log(JSON.stringify({ split: which, maskHistory, results, agreement, machine: machine() }));

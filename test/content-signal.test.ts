@@ -6,7 +6,7 @@ import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { leaveOneOut, type EvalCase } from '../src/data/split.js';
-import { contentSignal, hitsByCategory } from '../src/eval/content-signal.js';
+import { contentSignal, hitsByCategory, spearman } from '../src/eval/content-signal.js';
 import { tempDir } from './temp.js';
 
 const ids = (xs: number[]) => Int32Array.from(xs);
@@ -180,4 +180,18 @@ test('contentSignal on the synthetic data: per-category hits show the planted dr
     for (const m of rivals)
       assert.ok(h[driving] > 5 * h[m], `${name} (${driving}-driven): ${JSON.stringify(h)}`);
   }
+});
+
+test('spearman: hand-computed correlations, ties at their average rank', () => {
+  assert.equal(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1);
+  assert.equal(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1);
+  // Ranks 0,1,2,3 against 2,0,3,1; deviations from 1.5: (−1.5)(0.5) + (−0.5)(−1.5) +
+  // (0.5)(1.5) + (1.5)(−0.5) = 0: no correlation.
+  assert.equal(spearman([1, 2, 3, 4], [3, 1, 4, 2]), 0);
+  // b ties its first two values (average rank 0.5): ranks 0.5, 0.5, 2, 3 against 0, 1, 2, 3.
+  // Deviations of b: −1, −1, 0.5, 1.5; of a: −1.5, −0.5, 0.5, 1.5. Σ = 1.5 + 0.5 + 0.25 + 2.25 = 4.5;
+  // Σa² = 5, Σb² = 1 + 1 + 0.25 + 2.25 = 4.5: ρ = 4.5 / √(5 · 4.5) = 0.9487.
+  assert.ok(Math.abs(spearman([1, 2, 3, 4], [7, 7, 8, 9]) - 4.5 / Math.sqrt(22.5)) < 1e-12);
+  assert.ok(Number.isNaN(spearman([1, 2, 3], [5, 5, 5])));
+  assert.throws(() => spearman([1, 2], [1]), /2 values against 1/);
 });

@@ -314,3 +314,38 @@ export function hitsByCategory(
       ),
     }));
 }
+
+/** Ranks 0..n-1 of `xs`, ties sharing their average rank. */
+function averageRanks(xs: readonly number[]): number[] {
+  const order = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
+  const ranks = new Array<number>(xs.length);
+  for (let k = 0; k < order.length;) {
+    let end = k;
+    while (end + 1 < order.length && xs[order[end + 1]] === xs[order[k]]) end++;
+    for (let t = k; t <= end; t++) ranks[order[t]] = (k + end) / 2;
+    k = end + 1;
+  }
+  return ranks;
+}
+
+/**
+ * Spearman's rank correlation of two equally long samples (average ranks for ties): do a
+ * model's per-category modality weights order the categories as the data's per-category
+ * content signal does? NaN when a side is constant (no order to agree with).
+ */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new RangeError(`spearman: ${a.length} values against ${b.length}`);
+  if (a.length < 2) throw new RangeError('spearman: needs at least two pairs');
+  const ra = averageRanks(a);
+  const rb = averageRanks(b);
+  const mean = (a.length - 1) / 2;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (ra[i] - mean) * (rb[i] - mean);
+    aa += (ra[i] - mean) ** 2;
+    bb += (rb[i] - mean) ** 2;
+  }
+  return aa === 0 || bb === 0 ? NaN : ab / Math.sqrt(aa * bb);
+}

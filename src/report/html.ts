@@ -161,7 +161,7 @@ ${metricsSection(runs)}
 ${runs.length > 1 ? '<div id="chart-compare" class="chart"></div>' : ''}
 
 <h2 id="weights">Modality weights per category</h2>
-<p class="note">Mean category-guided weight w of each modality over the training positions of the best epoch, for the ${main.categoryWeights.length} most frequent categories (most frequent at the top).</p>
+<p class="note">Mean category-guided weight w of each modality over the training positions of the best epoch, for the ${main.categoryWeights.length} most frequent categories (most frequent at the top). Trained by category prediction, w says which modality identifies a category; which modality drives the next-item scores is each tower's share of the score (the explorer shows it per recommendation), and on real catalogs the two can disagree.</p>
 ${weightsNote}<div id="chart-weights" class="chart tall"></div>
 <h2 id="gates">Gate usage per expert</h2>
 <div id="chart-gates" class="chart"></div>

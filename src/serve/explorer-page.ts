@@ -88,7 +88,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
     $('legend').innerHTML = Object.keys(mods).map(function (m) { return '<span><i style="background:' + (COLORS[m] || '#888') + '"></i>' + esc(m) + '</span>'; }).join('');
     $('recs').innerHTML = r.items.map(function (it, i) {
       var m = it.modalities ? '<div class="meta">score share by modality</div>' + bar(it.modalities) + '<div class="meta">' + shares(it.modalities) + '</div>' : '';
-      var w = it.categoryWeights ? '<div class="meta">category weights w</div>' + bar(it.categoryWeights) + '<div class="meta">' + shares(it.categoryWeights) + '</div>' : '';
+      var w = it.categoryWeights ? '<div class="meta">category weights w (which modality identifies these categories)</div>' + bar(it.categoryWeights) + '<div class="meta">' + shares(it.categoryWeights) + '</div>' : '';
       return '<div class="card rec" data-item="' + esc(it.item) + '">' + image(it) + '<div class="title">' + (i + 1) + '. ' + esc(it.title || it.item) + '</div>' +
         '<div class="meta">' + esc(it.item) + ' · score ' + it.score.toFixed(3) + (it.categories ? ' · ' + esc(it.categories.slice(-2).join(', ')) + (it.categories.length > 2 ? ' …' : '') : '') + '</div>' + m + w + '</div>';
     }).join('');
