@@ -16,6 +16,7 @@
  */
 import type { EvalCase } from '../data/split.js';
 import type { FeatureMatrix } from '../data/dataset.js';
+import { Rng } from '../engine/rng.js';
 import { kernels } from '../kernels/select.js';
 import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
 
@@ -229,18 +230,12 @@ export function contentSignal(input: ContentSignalInput, opts: ContentSignalOpti
     let random = 0;
     let drawn = 0;
     if (withModality.length > 1) {
-      // A small xorshift: the pair statistic must not depend on Math.random.
-      let x = (opts.seed ?? 1) >>> 0 || 1;
-      const next = () => {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        return (x >>> 0) / 2 ** 32;
-      };
+      // Seeded: the pair statistic must not depend on Math.random.
+      const rng = new Rng(opts.seed ?? 1);
       const n = opts.randomPairs ?? 100_000;
       while (drawn < n) {
-        const a = withModality[Math.floor(next() * withModality.length)];
-        const b = withModality[Math.floor(next() * withModality.length)];
+        const a = withModality[rng.int(withModality.length)];
+        const b = withModality[rng.int(withModality.length)];
         if (a === b) continue;
         random += dot(unit, a, b, dim);
         drawn++;
