@@ -29,6 +29,7 @@ import {
   type ContentSignal,
   type SignalRow,
 } from '../src/eval/content-signal.js';
+import { learnedWeights, readEpochLog } from '../src/train/run-log.js';
 import { machine, parseArgs } from './common.js';
 
 const args = parseArgs(process.argv.slice(2), {
@@ -135,7 +136,7 @@ for (const r of results) {
 }
 
 /** A CAMMSR run's per-category modality weights at its best epoch, and its dataset's checksum. */
-function runWeights(dir: string): { checksum: string; weights: Record<string, number>[] } {
+function runWeights(dir: string): { checksum: string; weights: (Record<string, number> | null)[] } {
   const read = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p)) throw new Error(`${dir} is not a finished run: ${f} is missing`);
@@ -143,19 +144,15 @@ function runWeights(dir: string): { checksum: string; weights: Record<string, nu
   };
   const checksum = (JSON.parse(read('run.json')) as { dataset: { checksum: string } }).dataset.checksum;
   const best = (JSON.parse(read('metrics.json')) as { bestEpoch: number }).bestEpoch;
-  const epoch = read('log.jsonl')
-    .trim()
-    .split('\n')
-    .map(
-      (l) => JSON.parse(l) as { epoch: number; diagnostics?: { categoryWeights?: Record<string, number>[] } },
-    )
-    .find((l) => l.epoch === best);
-  const weights = epoch?.diagnostics?.categoryWeights;
-  if (!weights)
+  const epochs = readEpochLog(dir);
+  const logged = epochs.some((e) => e.epoch === best);
+  // The run log's reader, as reports and bundles read it (names are not needed here).
+  const { categoryWeights } = learnedWeights(epochs, best, []);
+  if (!logged || !categoryWeights.some(Boolean))
     throw new Error(
       `${dir}: epoch ${best} logged no per-category weights (a CAMMSR run with category guidance?)`,
     );
-  return { checksum, weights };
+  return { checksum, weights: categoryWeights.map((c) => c?.weights ?? null) };
 }
 
 const agreement = String(args.weights ?? '')
@@ -165,12 +162,10 @@ const agreement = String(args.weights ?? '')
     const { checksum, weights } = runWeights(dir);
     const data = byChecksum.get(checksum);
     if (!data) throw new Error(`${dir} was trained on dataset ${checksum.slice(0, 12)}, not one of --data`);
-    const modalities = Object.keys(weights.find(Boolean) ?? {}).filter(
-      (m) => m !== 'id' && m !== 'positions',
-    );
+    const modalities = Object.keys(weights.find(Boolean) ?? {}).filter((m) => m !== 'id');
     return modalities.map((m) => {
       const cats = data.perCategory.filter((c) => weights[c.category]?.[m] !== undefined);
-      const w = cats.map((c) => weights[c.category][m]);
+      const w = cats.map((c) => weights[c.category]![m]);
       const share = cats.map((c) => {
         const hits = c.hits[`${m}, last item`] + c.hits.transitions;
         return hits > 0 ? c.hits[`${m}, last item`] / hits : 0;
