@@ -716,8 +716,9 @@ export function buildReport(o: ReportOptions): string {
     let best: { v: VariantPlan; val: number } | null = null;
     for (const v of variantsOf('tuning')) {
       const c = cell(ds, v);
-      const seeds = plannedSeeds(plan, ds, v, ['tuning']).length;
-      if (seeds < plan.seeds.length || c.runs.length < seeds) continue;
+      // A candidate is planned with every seed on this dataset and has them all.
+      const every = plan.seeds.length;
+      if (plannedSeeds(plan, ds, v, ['tuning']).length < every || c.runs.length < every) continue;
       const val = c.summary((m) => m.selection.value)!.mean;
       if (!best || val > best.val) best = { v, val };
     }

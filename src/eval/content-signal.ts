@@ -166,16 +166,14 @@ export function contentSignal(input: ContentSignalInput, opts: ContentSignalOpti
     throw new RangeError(
       `content signal: transition counts up to ${maxCount} with ${levels.length} popularity levels do not fit float32 scores exactly`,
     );
-  ranked.push({
-    ranker: 'transitions',
-    ranks: rankBy(input, opts, (batch, out) => {
-      batch.forEach((c, b) => {
-        out.set(popularityLevel, b * width);
-        const row = successors.get(c.history[c.history.length - 1]);
-        if (row) for (const [j, n] of row) out[b * width + j] += n * levels.length;
-      });
-    }),
+  const transitions = rankBy(input, opts, (batch, out) => {
+    batch.forEach((c, b) => {
+      out.set(popularityLevel, b * width);
+      const row = successors.get(c.history[c.history.length - 1]);
+      if (row) for (const [j, n] of row) out[b * width + j] += n * levels.length;
+    });
   });
+  ranked.push({ ranker: 'transitions', ranks: transitions });
 
   const cosines: PairCosines[] = [];
   const gemm = kernels();
@@ -248,7 +246,6 @@ export function contentSignal(input: ContentSignalInput, opts: ContentSignalOpti
       pairs,
     });
   }
-  const transitions = ranked[1].ranks;
   const k = opts.hitsAt ?? 10;
   const rows = ranked.map(({ ranker, ranks }): SignalRow => {
     let beyond = 0;
