@@ -4,13 +4,7 @@
  * content model's gain on rare items is not hidden by the average. An analysis of finished runs,
  * never a selection tool.
  *
- *   --runs a,b        run directories (same dataset)
- *   --split s         validation or test (default test)
- *   --edges 5,20,100  bucket upper bounds on the target's training count (default 5,20,100)
- *   --mask-history    rank with the user's history masked
- *   --towers          CAMMSR runs: also rank by each modality's own share of the score
- *                     (⟨z_m, ẽ_m⟩, scoreLastByModality), to see which tower ranks the target
- *   --json            one JSON object as the last line
+ * `npm run bench:breakdown -- --help` lists the options.
  */
 import { formatTable } from '../src/cli/table.js';
 import { evaluate } from '../src/eval/evaluate.js';
@@ -20,14 +14,25 @@ import type { SequenceBatch } from '../src/models/model.js';
 import { loadRun } from '../src/train/trainer.js';
 import { machine, parseArgs } from './common.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  runs: 'string',
-  split: 'string',
-  edges: 'string',
-  'mask-history': 'flag',
-  towers: 'flag',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:breakdown --',
+    about:
+      'NDCG@10 and HR@10 of finished runs split by how often the target item occurs in the training sequences (cold to popular).',
+  },
+  {
+    runs: ['string', 'run directories (same dataset), comma-separated'],
+    split: ['string', 'validation or test (default test)'],
+    edges: ['string', "bucket upper bounds on the target's training count (default 5,20,100)"],
+    'mask-history': ['flag', "rank with the user's history masked"],
+    towers: [
+      'flag',
+      "CAMMSR runs: also rank by each modality's own share of the score (⟨z_m, ẽ_m⟩, scoreLastByModality), to see which tower ranks the target",
+    ],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 if (!args.runs) throw new Error('--runs is required: comma-separated run directories');
 const runs = String(args.runs).split(',');
 const which = String(args.split ?? 'test');

@@ -1,6 +1,7 @@
 /** Shared helpers of the benchmark scripts: argument parsing, medians, PyTorch runs, output. */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,34 +37,42 @@ export function runTorch(
   }
 }
 
-/** Reads `--name value` and `--flag` options; unknown options are errors. */
+type ArgKind = 'string' | 'number' | 'flag';
+/** A script's options: name (without `--`) -> kind and the description `--help` prints. */
+export type ArgSpec = Record<string, [ArgKind, string]>;
+
+/**
+ * Parses a benchmark script's `--name value` and `--flag` options with commander, the parser of
+ * the `cammsr` CLI: `--help` prints what the script does and every option, and an unknown option
+ * or a value that is not a number where one is expected is an error naming the option (exit
+ * code 1). Values come back under the options' own names (`args['max-epochs']`).
+ */
 export function parseArgs(
   argv: string[],
-  spec: Record<string, 'string' | 'number' | 'flag'>,
+  usage: { command: string; about: string },
+  spec: ArgSpec,
 ): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const name = a.replace(/^--/, '');
-    const kind = spec[name];
-    if (!a.startsWith('--') || !kind) {
-      throw new Error(
-        `unknown argument "${a}"; options: ${Object.keys(spec)
-          .map((k) => '--' + k)
-          .join(' ')}`,
-      );
-    }
-    if (kind === 'flag') out[name] = true;
-    else {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`--${name} needs a value`);
-      if (kind === 'number') {
+  const cmd = new Command(usage.command).description(usage.about).usage('[options]');
+  const options = Object.entries(spec).map(([name, [kind, description]]) => {
+    const option =
+      kind === 'flag'
+        ? new Option(`--${name}`, description)
+        : new Option(`--${name} <${kind === 'number' ? 'n' : 'value'}>`, description);
+    if (kind === 'number')
+      option.argParser((v: string) => {
         const n = Number(v);
-        if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${v}"`);
-        out[name] = n;
-      } else out[name] = v;
-    }
-  }
+        if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number.');
+        return n;
+      });
+    // Options a script passes to its own child processes are not the user's to set.
+    if (description.startsWith('internal:')) option.hideHelp();
+    cmd.addOption(option);
+    return { name, key: option.attributeName() };
+  });
+  cmd.parse(argv, { from: 'user' });
+  const values = cmd.opts();
+  const out: Record<string, string | number | boolean> = {};
+  for (const { name, key } of options) if (values[key] !== undefined) out[name] = values[key] as string;
   return out;
 }
 

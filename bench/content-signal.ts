@@ -5,16 +5,7 @@
  * protocol, and the mean cosine of consecutive training pairs against random pairs
  * (src/eval/content-signal.ts). An analysis of the data, not a model to select.
  *
- *   --data a,b      prepared dataset directories (cammsr prepare / experiments/work/datasets)
- *   --split s       validation or test (default test)
- *   --mask-history  rank with the user's history masked
- *   --categories n  per-category HR@10 of the transitions and last-item rankers for the n
- *                   categories with the most cases (at least 100 each; default 8, 0 = none)
- *   --weights a,b   CAMMSR run directories trained on one of the --data datasets: does the
- *                   run's per-category modality weight (best epoch) order the categories
- *                   (100+ cases) as the modality's share of the hits, m / (m + transitions),
- *                   does? Spearman's rank correlation per content modality
- *   --json          one JSON object as the last line
+ * `npm run bench:content-signal -- --help` lists the options.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -32,14 +23,31 @@ import {
 import { learnedWeights, readEpochLog } from '../src/train/run-log.js';
 import { machine, parseArgs } from './common.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  data: 'string',
-  split: 'string',
-  'mask-history': 'flag',
-  categories: 'number',
-  weights: 'string',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:content-signal --',
+    about:
+      "How much do a prepared dataset's content features alone predict the next item? Training-free rankers under the models' full-ranking protocol.",
+  },
+  {
+    data: [
+      'string',
+      'prepared dataset directories, comma-separated (cammsr prepare / experiments/work/datasets)',
+    ],
+    split: ['string', 'validation or test (default test)'],
+    'mask-history': ['flag', "rank with the user's history masked"],
+    categories: [
+      'number',
+      'per-category HR@10 of the transitions and last-item rankers for the n categories with the most cases (at least 100 each; default 8, 0 = none)',
+    ],
+    weights: [
+      'string',
+      "CAMMSR run directories trained on one of the --data datasets: Spearman's rank correlation, per content modality, between the run's per-category modality weight (best epoch) and the modality's share of the hits, m / (m + transitions), over categories with 100+ cases",
+    ],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 if (!args.data) throw new Error('--data is required: comma-separated prepared dataset directories');
 const which = String(args.split ?? 'test');
 if (which !== 'test' && which !== 'validation')

@@ -3,9 +3,8 @@
  * included), the time to load a prepared dataset, and the import rate of a generated
  * interactions CSV (10 million rows by default). Each measurement runs in its own process so
  * that peak RSS is its own.
- *   --rows N        rows of the generated CSV (default 10,000,000; 0 skips it)
- *   --datasets a,b  subset of movielens-100k,amazon-beauty,amazon-scientific
- *   --json          one JSON object as the last line
+ *
+ * `npm run bench:data -- --help` lists the options.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -74,14 +73,22 @@ async function child(task: string, out: string, csv?: string): Promise<Measure> 
   };
 }
 
-const args = parseArgs(process.argv.slice(2), {
-  rows: 'number',
-  datasets: 'string',
-  json: 'flag',
-  child: 'string',
-  out: 'string',
-  csv: 'string',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:data --',
+    about:
+      'Wall time and peak RSS of preparing the real datasets, loading a prepared one, and importing a generated interactions CSV.',
+  },
+  {
+    rows: ['number', 'rows of the generated CSV (default 10,000,000; 0 skips it)'],
+    datasets: ['string', 'subset of movielens-100k,amazon-beauty,amazon-scientific'],
+    json: ['flag', 'one JSON object as the last line'],
+    child: ['string', 'internal: set by this script for its child processes'],
+    out: ['string', 'internal: set by this script for its child processes'],
+    csv: ['string', 'internal: set by this script for its child processes'],
+  },
+);
 if (args.child) {
   console.log(
     JSON.stringify(await child(args.child as string, args.out as string, args.csv as string | undefined)),

@@ -11,17 +11,7 @@
  * folder), and the report reads only those. Each run trains in its own process, so that its
  * peak RSS is its own and a crash loses one run only.
  *
- *   --datasets a,b     subset of movielens-100k, amazon-beauty, amazon-scientific, synthetic-sparse
- *   --groups a,b       subset of main, ablations, tuning, robustness, encoders (default: all)
- *   --seeds 1,2,3      seeds (default: the plan's)
- *   --variants a,b     only these variants of the selected groups
- *   --work <dir>       prepared datasets and run directories (default experiments/work, gitignored)
- *   --max-epochs N     cap train.epochs (quick checks; such runs are marked † in the report)
- *   --report-only      only regenerate docs/results.md from experiments/results/
- *   --dry-run          print every command that would run, run nothing
- *   --results <dir>    results tree (default experiments/results)
- *   --report <file>    report file (default docs/results.md)
- *   --json             one JSON object as the last line
+ * `npm run experiments -- --help` lists the options.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -570,20 +560,28 @@ const list = (s: string | undefined) =>
     : undefined;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, {
-    datasets: 'string',
-    groups: 'string',
-    seeds: 'string',
-    variants: 'string',
-    work: 'string',
-    results: 'string',
-    report: 'string',
-    'max-epochs': 'number',
-    'report-only': 'flag',
-    'dry-run': 'flag',
-    json: 'flag',
-    'child-run': 'string',
-  });
+  const args = parseArgs(
+    argv,
+    {
+      command: 'npm run experiments --',
+      about:
+        'Runs the experiments plan (main comparison, ablations, tuning, robustness, encoders) on the real datasets and the control, resumably, and writes docs/results.md from the results.',
+    },
+    {
+      datasets: ['string', `subset of ${PLAN.datasets.map((d) => d.name).join(', ')} (default: all)`],
+      groups: ['string', `subset of ${GROUP_NAMES.join(', ')} (default: all)`],
+      seeds: ['string', `seeds, e.g. 1,2 (default: the plan's, ${PLAN.seeds.join(',')})`],
+      variants: ['string', 'only these variants of the selected groups'],
+      work: ['string', 'prepared datasets and run directories (default experiments/work, gitignored)'],
+      results: ['string', 'results tree (default experiments/results)'],
+      report: ['string', 'report file (default docs/results.md)'],
+      'max-epochs': ['number', 'cap train.epochs (quick checks; such runs are marked † in the report)'],
+      'report-only': ['flag', 'only regenerate the report from the results tree'],
+      'dry-run': ['flag', 'print every command that would run, run nothing'],
+      json: ['flag', 'one JSON object as the last line'],
+      'child-run': ['string', 'internal: one run, in the process the plan spawns for it'],
+    },
+  );
   if (args['child-run']) {
     await childRun(JSON.parse(args['child-run'] as string) as ChildSpec);
     return 0;

@@ -2,10 +2,8 @@
  * `npm run bench:gemm`: GFLOP/s of each kernel backend on the GEMMs that dominate training,
  * each in the three forms a linear layer runs (forward y = x·Wᵀ, input gradient dx = dy·W,
  * weight gradient dW = dyᵀ·x). Medians of repeated runs, all backends measured in one run.
- *   --threads N        threads for the native backend (default: all cores)
- *   --backends a,b     subset of native,wasm,js (default: all that load; js only on small shapes)
- *   --compare-torch    also run bench/pytorch/gemm.py with the same threads
- *   --json             one JSON object as the last line
+ *
+ * `npm run bench:gemm -- --help` lists the options.
  */
 import os from 'node:os';
 import { formatTable } from '../src/cli/table.js';
@@ -14,12 +12,20 @@ import { loadBackend, probeBackends } from '../src/kernels/select.js';
 import { Rng } from '../src/engine/rng.js';
 import { machine, median, parseArgs, runTorch } from './common.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  threads: 'number',
-  backends: 'string',
-  'compare-torch': 'flag',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:gemm --',
+    about:
+      'GFLOP/s of each kernel backend on the GEMMs that dominate training, in the three forms a linear layer runs.',
+  },
+  {
+    threads: ['number', 'threads for the native backend (default: all cores)'],
+    backends: ['string', 'subset of native,wasm,js (default: all that load; js only on small shapes)'],
+    'compare-torch': ['flag', 'also run bench/pytorch/gemm.py with the same threads'],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 const threads = (args.threads as number | undefined) ?? os.availableParallelism();
 const wanted = ((args.backends as string | undefined) ?? 'native,wasm,js').split(',') as BackendName[];
 const available = probeBackends()

@@ -6,12 +6,7 @@
  *
  *   npm run bench:planted -- --set cammsr.viewNorm=false,cammsr.viewLoss=0,cammsr.detachWeights=false
  *
- *   --users N     synthetic users (default 1000; 1000 items)
- *   --epochs N    training epochs (default 10)
- *   --batch N     batch size (default 64: the small dataset needs enough steps per epoch)
- *   --seeds 1,2   training seeds (default 1); the dataset always uses seed 1
- *   --set a=1,b=2 config overrides (docs/config.md)
- *   --json        one JSON object as the last line
+ * `npm run bench:planted -- --help` lists the options.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,14 +20,22 @@ import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { machine, parseArgs } from './common.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  users: 'number',
-  epochs: 'number',
-  batch: 'number',
-  seeds: 'string',
-  set: 'string',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:planted --',
+    about:
+      'Trains CAMMSR on the synthetic dataset with planted category -> modality structure and prints the learned modality weights per category next to the planted driving modality.',
+  },
+  {
+    users: ['number', 'synthetic users (default 1000; 1000 items)'],
+    epochs: ['number', 'training epochs (default 10)'],
+    batch: ['number', 'batch size (default 64: the small dataset needs enough steps per epoch)'],
+    seeds: ['string', 'training seeds, e.g. 1,2 (default 1); the dataset always uses seed 1'],
+    set: ['string', 'config overrides a=1,b=2 (docs/config.md)'],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 const users = (args.users as number) ?? 1000;
 const epochs = (args.epochs as number) ?? 10;
 const batch = (args.batch as number) ?? 64;

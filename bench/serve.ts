@@ -1,19 +1,13 @@
 /**
  * `npm run bench:serve`: latency and throughput of `cammsr serve` over real HTTP on loopback.
  *
- *   --bundle <dir> | --run <dir>   what to serve (a run is exported to a temp bundle first);
- *                                  default: a small synthetic dataset trained for 2 epochs
- *   --requests N                   requests per configuration (default 2000)
- *   --concurrency a,b              concurrent clients (default 1,8,32)
- *   --history N                    history length of each request (default 20)
- *   --threads N                    kernel threads (default 1, as cammsr serve)
- *   --json                         one JSON object as the last line
- *
  * For each concurrency it runs POST /v1/recommendations with micro-batching on (the default
  * --max-batch 64, --max-wait-ms 0) and off (--max-batch 1), in one process, alternating, and
  * reports requests per second and latency percentiles. It also measures what precomputing the
  * item side saves: one request through the bundle's scorer against model.scoreLast, which
  * recomputes the item table each call.
+ *
+ * `npm run bench:serve -- --help` lists the options.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,15 +25,22 @@ import { train } from '../src/train/trainer.js';
 import { machine, median, parseArgs, quantile } from './common.js';
 import { Rng } from '../src/engine/rng.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  bundle: 'string',
-  run: 'string',
-  requests: 'number',
-  concurrency: 'string',
-  history: 'number',
-  threads: 'number',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:serve --',
+    about: 'Latency and throughput of `cammsr serve` over real HTTP on loopback, micro-batching on and off.',
+  },
+  {
+    bundle: ['string', 'a bundle to serve (default: a small synthetic dataset trained for 2 epochs)'],
+    run: ['string', 'a run to serve (exported to a temporary bundle first)'],
+    requests: ['number', 'requests per configuration (default 2000)'],
+    concurrency: ['string', 'concurrent clients, comma-separated (default 1,8,32)'],
+    history: ['number', 'history length of each request (default 20)'],
+    threads: ['number', 'kernel threads (default 1, as cammsr serve)'],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 kernels().setThreads((args.threads as number | undefined) ?? 1);
 const REQUESTS = (args.requests as number | undefined) ?? 2000;
 const CONCURRENCY = String(args.concurrency ?? '1,8,32')

@@ -4,20 +4,8 @@
  * that backend's own. The batch is Amazon-Beauty-shaped: 256 sequences padded to 50, about 9
  * valid positions each, 12,101 items, full-softmax cross-entropy at every non-padding
  * position, d 64, 2 layers, 2 heads, FFN 256, dropout 0.5.
- *   --model sasrec|cammsr  SASRec (default) or CAMMSR with the spec's defaults. CAMMSR runs
- *                      Beauty's configuration: ID + text (128-d random unit-norm features,
- *                      about 1% of items without text), 637 categories with 1-4 labels per
- *                      item, no timestamps; L = L_SR + 1.0·L_CP + 0.1·L_MSCL (id<->text).
- *   --image            CAMMSR only: add 176-d image features (ID + text + image; MSCL
- *                      swaps text<->image)
- *   --threads N        threads (native backend and PyTorch; default: all cores)
- *   --steps S --warmup W
- *   --backends a,b     subset of native,wasm,js (default: native,wasm)
- *   --bucketed         every sequence of length 9 (one bucket of a length-bucketed epoch) and
- *                      PyTorch pads only to the batch's longest sequence: PyTorch's best case
- *   --compare-torch    run the same step in PyTorch (bench/pytorch/sasrec_step.py or
- *                      cammsr_step.py) on the same batch file and print the ratio
- *   --json             one JSON object as the last line
+ *
+ * `npm run bench:step -- --help` lists the options.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -337,19 +325,36 @@ function child(
   };
 }
 
-const args = parseArgs(process.argv.slice(2), {
-  threads: 'number',
-  steps: 'number',
-  warmup: 'number',
-  backends: 'string',
-  'compare-torch': 'flag',
-  json: 'flag',
-  model: 'string',
-  image: 'flag',
-  bucketed: 'flag',
-  child: 'string',
-  'batch-file': 'string',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:step --',
+    about:
+      'Median milliseconds and peak RSS of one training step (forward, backward, Adam) on each kernel backend, on an Amazon-Beauty-shaped batch.',
+  },
+  {
+    threads: ['number', 'threads (native backend and PyTorch; default: all cores)'],
+    steps: ['number', 'measured steps (default 20)'],
+    warmup: ['number', 'unmeasured steps run first (default 3)'],
+    backends: ['string', 'subset of native,wasm,js (default: native,wasm)'],
+    'compare-torch': [
+      'flag',
+      'run the same step in PyTorch (bench/pytorch/sasrec_step.py or cammsr_step.py) on the same batch file and print the ratio',
+    ],
+    json: ['flag', 'one JSON object as the last line'],
+    model: [
+      'string',
+      "sasrec (default) or cammsr with the spec's defaults in Beauty's configuration: ID + text (128-d random unit-norm features, about 1% of items without text), 637 categories with 1-4 labels per item, no timestamps; L = L_SR + 1.0·L_CP + 0.1·L_MSCL (id<->text)",
+    ],
+    image: ['flag', 'CAMMSR only: add 176-d image features (ID + text + image; MSCL swaps text<->image)'],
+    bucketed: [
+      'flag',
+      "every sequence of length 9 (one bucket of a length-bucketed epoch) and PyTorch pads only to the batch's longest sequence: PyTorch's best case",
+    ],
+    child: ['string', 'internal: set by this script for its child processes'],
+    'batch-file': ['string', 'internal: set by this script for its child processes'],
+  },
+);
 const threads = (args.threads as number | undefined) ?? os.availableParallelism();
 const steps = (args.steps as number | undefined) ?? 20;
 const warmup = (args.warmup as number | undefined) ?? 3;

@@ -3,15 +3,8 @@
  * reports how long it took, as issue 4's target states it ("training CAMMSR on amazon-beauty to
  * early stop takes under 30 minutes on this 2-core machine"). Run it with the machine
  * otherwise idle; the figure is one measured run, not an estimate.
- *   --dataset d        a dataset of the experiments plan (default amazon-beauty)
- *   --variant v        a variant of the plan (default cammsr: the spec's defaults)
- *   --seed n           default 1
- *   --threads n        kernel threads (default 2: the machine's cores)
- *   --data dir         an already prepared dataset (default: prepare it from ../shared/datasets
- *                      into a temporary directory, as the experiments do)
- *   --max-epochs n     stop after n epochs: a quick check of the script, not a result
- *   --target-minutes m default 30
- *   --json             one JSON object as the last line
+ *
+ * `npm run bench:train-time -- --help` lists the options.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,16 +18,27 @@ import { machine, median, parseArgs } from './common.js';
 import { PLAN, prepareOptions } from './experiments.js';
 import { plannedConfig, variantByName } from './results-report.js';
 
-const args = parseArgs(process.argv.slice(2), {
-  dataset: 'string',
-  variant: 'string',
-  seed: 'number',
-  threads: 'number',
-  data: 'string',
-  'max-epochs': 'number',
-  'target-minutes': 'number',
-  json: 'flag',
-});
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:train-time --',
+    about:
+      'Trains one model of the experiments plan to early stop and reports how long it took (issue 4: CAMMSR on amazon-beauty under 30 minutes on this 2-core machine). Run it with the machine otherwise idle.',
+  },
+  {
+    dataset: ['string', 'a dataset of the experiments plan (default amazon-beauty)'],
+    variant: ['string', "a variant of the plan (default cammsr: the spec's defaults)"],
+    seed: ['number', 'default 1'],
+    threads: ['number', "kernel threads (default 2: the machine's cores)"],
+    data: [
+      'string',
+      'an already prepared dataset (default: prepare it from ../shared/datasets into a temporary directory, as the experiments do)',
+    ],
+    'max-epochs': ['number', 'stop after n epochs: a quick check of the script, not a result'],
+    'target-minutes': ['number', 'default 30'],
+    json: ['flag', 'one JSON object as the last line'],
+  },
+);
 const dsName = (args.dataset as string | undefined) ?? 'amazon-beauty';
 const ds = PLAN.datasets.find((d) => d.name === dsName);
 if (!ds) throw new Error(`--dataset must be one of ${PLAN.datasets.map((d) => d.name).join(', ')}`);
