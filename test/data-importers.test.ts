@@ -1,7 +1,7 @@
 /** The recbole, s3rec and lcrec importers on small fixture files the tests write, good and bad. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { importRecbole } from '../src/data/importers/recbole.js';
@@ -87,6 +87,44 @@ test('s3rec: sequences, attributes as unnamed categories, text through the id ma
   writeFileSync(join(d, 'Toy.txt.gz'), gzipSync('7 1 2\n'));
   const gz = importS3rec({ input: join(d, 'Toy.txt.gz'), attributes: join(d, 'Toy_item2attributes.json') });
   assert.deepEqual(gz.interactions.userIds, ['7']);
+});
+
+test('s3rec --original-ids: users and items named by the id map, same interactions and order', () => {
+  const d = tmp();
+  writeFileSync(join(d, 'Toy.txt'), '1 1 2 3\n2 2 3\n');
+  writeFileSync(join(d, 'Toy_item2attributes.json'), JSON.stringify({ 1: [5], 3: [6] }));
+  const maps = { user2id: { U_a: '1', U_b: '2' }, item2id: { A1: '1', A2: '2', A3: '3', A4: '4' } };
+  writeFileSync(join(d, 'datamaps.json'), JSON.stringify(maps));
+  writeFileSync(join(d, 'item_text.txt'), 'A1 red lipstick\nA3 nail polish\n');
+  const bench = importS3rec({ input: join(d, 'Toy.txt') });
+  const orig = importS3rec({ input: join(d, 'Toy.txt'), originalIds: true });
+  assert.deepEqual(orig.interactions.userIds, ['U_a', 'U_b']);
+  assert.deepEqual(orig.interactions.itemIds, ['A1', 'A2', 'A3']);
+  assert.deepEqual(orig.interactions.user, bench.interactions.user);
+  assert.deepEqual(orig.interactions.item, bench.interactions.item);
+  assert.deepEqual(orig.items.get('A1'), { categories: [['5']], title: 'red lipstick' });
+  assert.deepEqual(orig.items.get('A3'), { categories: [['6']], title: 'nail polish' });
+  assert.equal(orig.items.has('1'), false);
+  assert.equal(orig.source, bench.source, 'the id map is read once and named once');
+
+  // Without the option the benchmark's numbers stay (the published files' ids).
+  assert.deepEqual(bench.interactions.itemIds, ['1', '2', '3']);
+
+  // Bad maps: missing, not one-to-one, not covering the sequences, wrong shape.
+  const again = () =>
+    importS3rec({ input: join(d, 'Toy.txt'), text: join(d, 'item_text.txt'), originalIds: true });
+  writeFileSync(join(d, 'datamaps.json'), JSON.stringify({ ...maps, item2id: { ...maps.item2id, A9: '2' } }));
+  assert.throws(again, /datamaps\.json: item ids "A2" and "A9" both map to item 2/);
+  writeFileSync(join(d, 'datamaps.json'), JSON.stringify({ ...maps, user2id: { U_a: '1' } }));
+  assert.throws(again, /datamaps\.json: user 2 of the sequences has no original id/);
+  writeFileSync(join(d, 'datamaps.json'), JSON.stringify({ item2id: maps.item2id }));
+  assert.throws(again, /datamaps\.json: expected a "user2id" object \(original id -> benchmark id\)/);
+  rmSync(join(d, 'datamaps.json'));
+  rmSync(join(d, 'item_text.txt'));
+  assert.throws(
+    () => importS3rec({ input: join(d, 'Toy.txt'), originalIds: true }),
+    /--original-ids needs an id map: .*datamaps\.json does not exist \(pass --id-map\)/,
+  );
 });
 
 test('s3rec: malformed input names the file and what was expected', () => {

@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Dataset } from '../src/data/dataset.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { tempDir } from './temp.js';
 
@@ -60,6 +61,46 @@ test(
     assert.equal(s.coverage.image, undefined);
     assert.equal(r.manifest.preprocessing.skips.skipped, 0);
     assert.deepEqual(s.split, { trainInteractions: 198502 - 2 * 22363, validation: 22363, test: 22363 });
+  },
+);
+
+test(
+  'amazon-beauty --original-ids: the same sequences and titles, named by reviewer id and ASIN',
+  { skip },
+  async () => {
+    const input = join(SHARED, 'amazon-beauty', 'Beauty.txt');
+    const bench = Dataset.load(
+      (await prepareDataset({ format: 's3rec', input, out: out(), text: 'none' })).dir,
+    );
+    const orig = Dataset.load(
+      (
+        await prepareDataset({
+          format: 's3rec',
+          input,
+          out: out(),
+          text: 'none',
+          s3rec: { originalIds: true },
+        })
+      ).dir,
+    );
+    const maps = JSON.parse(readFileSync(join(SHARED, 'amazon-beauty', 'datamaps.json'), 'utf8')) as {
+      user2id: Record<string, string>;
+      item2id: Record<string, string>;
+    };
+    const benchUser = new Map(bench.content.userIds.map((id, k) => [id, k + 1]));
+    const named = (ds: Dataset, u: number) => Array.from(ds.sequence(u), (i) => ds.content.items[i - 1].id);
+    assert.equal(orig.users, bench.users);
+    assert.equal(orig.items, bench.items);
+    for (let u = 1; u <= orig.users; u++) {
+      const b = benchUser.get(maps.user2id[orig.content.userIds[u - 1]])!;
+      assert.deepEqual(
+        named(orig, u).map((asin) => maps.item2id[asin]),
+        named(bench, b),
+        `user ${orig.content.userIds[u - 1]}`,
+      );
+    }
+    const lipstick = orig.content.items.find((it) => it.id === 'B000P24EI2');
+    assert.equal(lipstick?.title, 'rene furterer complexe 5');
   },
 );
 

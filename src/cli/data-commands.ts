@@ -110,6 +110,10 @@ export function registerDataCommands(program: Command): void {
     .option('--attributes <file>', 's3rec: item -> attribute ids JSON (default: <stem>_item2attributes.json)')
     .option('--text-file <file>', 's3rec: item text file "<external id> <text>" (default: item_text.txt)')
     .option('--id-map <file>', 's3rec: datamaps.json with item2id (default: beside --input)')
+    .option(
+      '--original-ids',
+      "s3rec: name users and items by their original ids (datamaps.json's user2id/item2id: reviewer ids, ASINs) instead of the benchmark's numbers",
+    )
     .option('--meta <file>', 'amazon: metadata dump (meta_*.json.gz / .jsonl.gz)')
     .addOption(
       new Option('--amazon-format <year>', 'amazon: dump format (default: detected)').choices([
@@ -168,7 +172,7 @@ export function registerDataCommands(program: Command): void {
           pathSeparator: o.pathSeparator,
         },
         recbole: { itemFile: o.itemFile },
-        s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap },
+        s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
         lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
         amazon: { meta: o.meta, format: o.amazonFormat },
         synth: { users: o.users, items: synthItems },

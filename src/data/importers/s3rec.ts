@@ -3,6 +3,12 @@
  * user, `user item item ...` in chronological order; `<Name>_item2attributes.json` mapping
  * item id -> attribute ids (used as category labels, names unknown); optional item text in
  * `item_text.txt` (`<external id> <text>` per line) joined through `datamaps.json`'s item2id.
+ *
+ * The benchmark files number users and items 1, 2, 3, ...; `originalIds` maps them back to the
+ * original ids through `datamaps.json` (Amazon's reviewer ids and ASINs), so that a user asks
+ * for recommendations in ASINs, image files named by ASIN are found, and the dataset joins
+ * other Amazon data. Each user's interactions are the same either way; only the names (and so
+ * the prepared dataset's sorted numbering) differ.
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -21,6 +27,8 @@ export interface S3recOptions {
   text?: string;
   /** Maps the text file's external ids to item ids; default: `datamaps.json` beside the input. */
   idMap?: string;
+  /** Name users and items by their original ids (the id map's user2id / item2id keys). */
+  originalIds?: boolean;
   imagesDir?: string;
   name?: string;
 }
@@ -73,16 +81,22 @@ export function importS3rec(opts: S3recOptions): RawDataset {
     }
   }
 
+  const mapFile = opts.idMap ?? join(dir, 'datamaps.json');
+  let idMap: Record<string, unknown> | undefined;
+  const readIdMap = (neededBy: string) => {
+    if (!existsSync(mapFile))
+      throw new DataError(`${neededBy} needs an id map: ${mapFile} does not exist (pass --id-map)`);
+    if (!idMap) {
+      idMap = readJsonObject(mapFile, 'id map');
+      sources.push(mapFile);
+    }
+    return idMap;
+  };
+
   const textFile = opts.text ?? join(dir, 'item_text.txt');
   if (opts.text !== undefined || existsSync(textFile)) {
-    const mapFile = opts.idMap ?? join(dir, 'datamaps.json');
-    if (!existsSync(mapFile))
-      throw new DataError(`${textFile} needs an id map: ${mapFile} does not exist (pass --id-map)`);
-    const map = readJsonObject(mapFile, 'id map').item2id;
-    if (typeof map !== 'object' || map === null)
-      throw new DataError(`${mapFile}: expected an "item2id" object`);
-    const item2id = map as Record<string, unknown>;
-    sources.push(textFile, mapFile);
+    sources.push(textFile);
+    const item2id = mapping(readIdMap(textFile), 'item2id', mapFile);
     readLines(textFile, 'item text file').forEach((line, ln) => {
       if (line.trim() === '') return;
       side.read();
@@ -102,14 +116,57 @@ export function importS3rec(opts: S3recOptions): RawDataset {
       items.set(key, rec);
     });
   }
-  if (opts.imagesDir) attachImages(items, interactions.itemIds, opts.imagesDir);
+  let catalog = items;
+  if (opts.originalIds) {
+    const map = readIdMap('--original-ids');
+    interactions.userIds = interactions.userIds.map(
+      originalOf(mapping(map, 'user2id', mapFile), 'user', mapFile),
+    );
+    const itemOf = originalOf(mapping(map, 'item2id', mapFile), 'item', mapFile);
+    interactions.itemIds = interactions.itemIds.map(itemOf);
+    catalog = new Map(Array.from(items, ([id, rec]) => [itemOf(id), rec]));
+  }
+  if (opts.imagesDir) attachImages(catalog, interactions.itemIds, opts.imagesDir);
   return {
     name: opts.name ?? stem,
     source: `s3rec: ${sources.join(' + ')}`,
     interactions,
-    items,
+    items: catalog,
     categoryPaths: false,
     categoryNamesKnown: false, // attribute ids were published without names
     skips: mergeSkips(skips.report(), side.report()),
+  };
+}
+
+/** The id map's `key` object (original id -> benchmark id). */
+function mapping(map: Record<string, unknown>, key: string, mapFile: string): Record<string, unknown> {
+  const m = map[key];
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
+    throw new DataError(`${mapFile}: expected a "${key}" object (original id -> benchmark id)`);
+  return m as Record<string, unknown>;
+}
+
+/**
+ * Benchmark id -> original id, from an original -> benchmark mapping that must be one-to-one
+ * and cover every id the sequences use (a partial map would leave two naming schemes mixed).
+ */
+function originalOf(
+  toBenchmark: Record<string, unknown>,
+  what: string,
+  mapFile: string,
+): (id: string) => string {
+  const original = new Map<string, string>();
+  for (const [orig, id] of Object.entries(toBenchmark)) {
+    const key = String(id);
+    const seen = original.get(key);
+    if (seen !== undefined)
+      throw new DataError(`${mapFile}: ${what} ids "${seen}" and "${orig}" both map to ${what} ${key}`);
+    original.set(key, orig);
+  }
+  return (id) => {
+    const orig = original.get(id);
+    if (orig === undefined)
+      throw new DataError(`${mapFile}: ${what} ${id} of the sequences has no original id`);
+    return orig;
   };
 }
