@@ -13,9 +13,11 @@
  *
  * `npm run experiments -- --help` lists the options.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/cli/table.js';
 import { Dataset, type Manifest } from '../src/data/dataset.js';
@@ -548,6 +550,46 @@ function copyResults(from: string, to: string): void {
   }
 }
 
+/**
+ * Kernel threads per run when `jobs` runs share the machine: its cores split between them
+ * (one each on 2 cores, measured faster in total than runs one after another with two
+ * threads each: a step does not scale to two threads, docs/performance.md). CAMMSR_THREADS,
+ * when set, decides instead.
+ */
+function childThreads(jobs: number): number {
+  const set = Number(process.env.CAMMSR_THREADS);
+  return Number.isInteger(set) && set > 0 ? set : Math.max(1, Math.floor(availableParallelism() / jobs));
+}
+
+/**
+ * Trains one run in its own process. With a `prefix` (several runs at a time) the child's
+ * lines are printed with it, so that interleaved runs stay readable; otherwise the child
+ * writes to this terminal directly.
+ */
+function trainInChild(
+  spec: ChildSpec,
+  prefix: string | null,
+  threads: number | undefined,
+): Promise<{ status: number | null; signal: NodeJS.Signals | null }> {
+  const env = threads
+    ? { ...process.env, CAMMSR_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) }
+    : process.env;
+  const child = spawn(process.execPath, [...TRAINING_NODE_FLAGS, SELF, '--child-run', JSON.stringify(spec)], {
+    stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    env,
+  });
+  if (prefix)
+    for (const [from, to] of [
+      [child.stdout!, process.stdout],
+      [child.stderr!, process.stderr],
+    ] as const)
+      createInterface({ input: from }).on('line', (line) => to.write(`${prefix} ${line}\n`));
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('close', (status, signal) => done({ status, signal }));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The command.
 
@@ -576,6 +618,10 @@ async function main(argv: string[]): Promise<number> {
       results: ['string', 'results tree (default experiments/results)'],
       report: ['string', 'report file (default docs/results.md)'],
       'max-epochs': ['number', 'cap train.epochs (quick checks; such runs are marked † in the report)'],
+      jobs: [
+        'number',
+        'runs trained at a time, each in its own process with the cores split between them (default 1)',
+      ],
       'report-only': ['flag', 'only regenerate the report from the results tree'],
       'dry-run': ['flag', 'print every command that would run, run nothing'],
       json: ['flag', 'one JSON object as the last line'],
@@ -611,6 +657,8 @@ async function main(argv: string[]): Promise<number> {
   });
   const variants = list(args.variants as string | undefined);
   for (const v of variants ?? []) variantByName(PLAN, v);
+  const jobs = (args.jobs as number | undefined) ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${jobs}`);
   const maxEpochs = args['max-epochs'] as number | undefined;
   if (maxEpochs !== undefined && (!Number.isInteger(maxEpochs) || maxEpochs < 1))
     throw new Error(`--max-epochs must be a positive integer, got ${maxEpochs}`);
@@ -695,7 +743,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const outcomes: Outcome[] = [];
   let interrupted = false;
-  for (const [i, r] of runs.entries()) {
+  // Every dataset a run will train on is prepared first, one at a time: concurrent runs never
+  // prepare the same dataset twice, and a dataset that cannot be prepared stops the plan
+  // before hours of training.
+  const datasets = new Map<string, string>();
+  for (const [i, r] of runs.entries())
+    if (statuses[i] !== 'done' && statuses[i] !== 'unavailable') {
+      const key = preparedName(r.dataset, r.variant);
+      if (!datasets.has(key)) datasets.set(key, await ensureDataset(paths, r.dataset, r.variant));
+    }
+  const threads = jobs > 1 ? childThreads(jobs) : undefined;
+  if (threads && datasets.size > 0)
+    console.log(`${jobs} runs at a time, ${threads} kernel thread(s) each (CAMMSR_THREADS)`);
+
+  const runOne = async (i: number, r: PlannedRun) => {
     const tag = `[${i + 1}/${runs.length}] ${r.dataset.name} / ${r.variant.name} / seed ${r.seed}`;
     const base = { dataset: r.dataset.name, variant: r.variant.name, seed: r.seed };
     const work = runWorkDir(paths, r);
@@ -703,16 +764,16 @@ async function main(argv: string[]): Promise<number> {
     const status = statusOf(paths, r, maxEpochs);
     if (status === 'unavailable') {
       console.log(`${tag}: ${r.unavailable}`);
-      outcomes.push({ ...base, status: 'not available here' });
-      continue;
+      outcomes[i] = { ...base, status: 'not available here' };
+      return;
     }
     if (status === 'done') {
       // Finished in the work folder but never copied (interrupted in between): copy now.
       if (!existsSync(join(dest, 'metrics.json'))) copyResults(work, dest);
       const metrics = JSON.parse(readFileSync(join(dest, 'metrics.json'), 'utf8')) as RunMetrics;
       console.log(`${tag}: finished earlier, skipped`);
-      outcomes.push({ ...base, status: 'finished earlier', metrics });
-      continue;
+      outcomes[i] = { ...base, status: 'finished earlier', metrics };
+      return;
     }
     if (status === 'rerun') {
       // A quick check's numbers are replaced, not mixed with a real run's.
@@ -722,42 +783,47 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       `${tag}${status === 'resume' ? ' (resuming)' : status === 'rerun' ? ' (again: it was a --max-epochs quick check)' : ''}`,
     );
-    const data = await ensureDataset(paths, r.dataset, r.variant);
     const spec: ChildSpec = {
       ...base,
-      data,
+      data: datasets.get(preparedName(r.dataset, r.variant))!,
       out: work,
       maxEpochs: maxEpochs ?? null,
       command: trainCommand(paths, r, maxEpochs),
       invocation,
     };
-    const res = spawnSync(
-      process.execPath,
-      [...TRAINING_NODE_FLAGS, SELF, '--child-run', JSON.stringify(spec)],
-      {
-        stdio: 'inherit',
-      },
-    );
+    const res = await trainInChild(spec, jobs > 1 ? `[${i + 1}/${runs.length}]` : null, threads);
     if (res.signal) {
       interrupted = true;
-      outcomes.push({ ...base, status: `interrupted (${res.signal})` });
-      break;
+      outcomes[i] = { ...base, status: `interrupted (${res.signal})` };
+      return;
     }
     if (res.status !== 0) {
       console.log(
-        `  failed (exit ${res.status}); its directory ${show(work)} is kept for --resume or inspection`,
+        `${tag}: failed (exit ${res.status}); its directory ${show(work)} is kept for --resume or inspection`,
       );
-      outcomes.push({ ...base, status: 'failed' });
-      continue;
+      outcomes[i] = { ...base, status: 'failed' };
+      return;
     }
     copyResults(work, dest);
     const metrics = JSON.parse(readFileSync(join(dest, 'metrics.json'), 'utf8')) as RunMetrics;
     console.log(
-      `  test NDCG@10 ${metrics.test['NDCG@10'].toFixed(4)}, HR@10 ${metrics.test['HR@10'].toFixed(4)} (best epoch ${metrics.bestEpoch} of ${metrics.epochs}, ${metrics.secondsPerEpoch.toFixed(1)} s/epoch)`,
+      `${jobs > 1 ? tag + ':' : ' '} test NDCG@10 ${metrics.test['NDCG@10'].toFixed(4)}, HR@10 ${metrics.test['HR@10'].toFixed(4)} (best epoch ${metrics.bestEpoch} of ${metrics.epochs}, ${metrics.secondsPerEpoch.toFixed(1)} s/epoch)`,
     );
-    outcomes.push({ ...base, status: status === 'resume' ? 'resumed' : 'trained', metrics });
+    outcomes[i] = { ...base, status: status === 'resume' ? 'resumed' : 'trained', metrics };
     report(); // after every run, so an interrupted session still leaves an up-to-date page
-  }
+  };
+  // `jobs` workers take the runs in plan order; an interrupted run stops every worker from
+  // starting another (the runs still going finish or are interrupted with it).
+  let next = 0;
+  const worker = async () => {
+    while (!interrupted && next < runs.length) {
+      const i = next++;
+      await runOne(i, runs[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker));
+  for (const [i, r] of runs.entries())
+    outcomes[i] ??= { dataset: r.dataset.name, variant: r.variant.name, seed: r.seed, status: 'not started' };
   report();
 
   console.log(

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandPlan, PLAN } from '../bench/experiments.js';
@@ -395,6 +396,67 @@ test('--dry-run prints every command and runs nothing', () => {
   );
   assert.match(r.stdout, /would train 26 new and resume 0 runs/);
   for (const p of [work, report, join(root, 'results')]) assert.ok(!existsSync(p), `${p} was created`);
+});
+
+test('--jobs 2 trains two runs at a time, each line prefixed with its run, and a second call skips them', () => {
+  const root = tempDir('exp-jobs');
+  const args = [
+    EXPERIMENTS,
+    '--datasets',
+    'synthetic-sparse',
+    '--groups',
+    'main',
+    '--variants',
+    'popularity',
+    '--seeds',
+    '1,2',
+    '--work',
+    join(root, 'work'),
+    '--results',
+    join(root, 'results'),
+    '--report',
+    join(root, 'results.md'),
+    '--jobs',
+    '2',
+    '--json',
+  ];
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, CAMMSR_THREADS: '' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.ok(
+    lines.includes(
+      `2 runs at a time, ${Math.max(1, Math.floor(availableParallelism() / 2))} kernel thread(s) each (CAMMSR_THREADS)`,
+    ),
+  );
+  // Both runs start before either finishes: worker two does not wait for worker one.
+  const started = lines.indexOf('[2/2] synthetic-sparse / popularity / seed 2');
+  const firstResult = lines.findIndex((l) => /^\[\d\/2\] .*: test NDCG@10 /.test(l));
+  assert.ok(started >= 0 && firstResult > started, r.stdout);
+  const j = JSON.parse(lines.filter(Boolean).pop()!);
+  assert.deepEqual(
+    j.runs.map((x: { seed: number; status: string }) => [x.seed, x.status]),
+    [
+      [1, 'trained'],
+      [2, 'trained'],
+    ],
+  );
+  for (const seed of [1, 2])
+    assert.ok(
+      existsSync(join(root, 'results', 'synthetic-sparse', 'popularity', `seed-${seed}`, 'metrics.json')),
+    );
+  assert.ok(existsSync(join(root, 'results.md')));
+
+  const again = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /\[1\/2\] synthetic-sparse \/ popularity \/ seed 1: finished earlier, skipped/);
+  assert.doesNotMatch(again.stdout, /runs at a time/, 'nothing to train, no dataset prepared');
+
+  const bad = spawnSync(process.execPath, [EXPERIMENTS, '--jobs', '0', '--dry-run'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--jobs must be a positive integer, got 0/);
 });
 
 test('a stored configuration matches the plan unless an option it has differs', () => {
