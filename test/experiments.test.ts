@@ -398,6 +398,29 @@ test('--dry-run prints every command and runs nothing', () => {
   for (const p of [work, report, join(root, 'results')]) assert.ok(!existsSync(p), `${p} was created`);
 });
 
+test('--help lists every option with its description; unknown options and non-numbers are errors naming them', () => {
+  const run = (...a: string[]) => spawnSync(process.execPath, [EXPERIMENTS, ...a], { encoding: 'utf8' });
+  const help = run('--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: npm run experiments -- \[options\]/);
+  for (const o of [
+    '--datasets <value>',
+    '--seeds <value>',
+    '--max-epochs <n>',
+    '--jobs <n>',
+    '--dry-run',
+    '--json',
+  ])
+    assert.ok(help.stdout.includes(o), o);
+  assert.ok(!help.stdout.includes('--child-run'), 'internal options are not listed');
+  const unknown = run('--seed', '1');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /unknown option '--seed'/);
+  const nan = run('--max-epochs', 'ten');
+  assert.equal(nan.status, 1);
+  assert.match(nan.stderr, /option '--max-epochs <n>' argument 'ten' is invalid\. expected a number/);
+});
+
 test('--jobs 2 trains two runs at a time, each line prefixed with its run, and a second call skips them', () => {
   const root = tempDir('exp-jobs');
   const args = [
