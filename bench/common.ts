@@ -72,7 +72,8 @@ export function parseArgs(
   cmd.parse(argv, { from: 'user' });
   const values = cmd.opts();
   const out: Record<string, string | number | boolean> = {};
-  for (const { name, key } of options) if (values[key] !== undefined) out[name] = values[key] as string;
+  for (const { name, key } of options)
+    if (values[key] !== undefined) out[name] = values[key] as string | number | boolean;
   return out;
 }
 
