@@ -761,6 +761,8 @@ async function main(argv: string[]): Promise<number> {
     const base = { dataset: r.dataset.name, variant: r.variant.name, seed: r.seed };
     const work = runWorkDir(paths, r);
     const dest = runResultDir(paths.results, r.dataset.name, r.variant.name, r.seed);
+    // Asked again rather than read from `statuses`: hours pass between planning and this run,
+    // and another experiments process sharing the results tree may have finished it meanwhile.
     const status = statusOf(paths, r, maxEpochs);
     if (status === 'unavailable') {
       console.log(`${tag}: ${r.unavailable}`);
