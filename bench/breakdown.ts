@@ -6,7 +6,7 @@
  *
  * `npm run bench:breakdown -- --help` lists the options.
  */
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { metricsFromRanks } from '../src/eval/metrics.js';
 import { Cammsr } from '../src/models/cammsr.js';

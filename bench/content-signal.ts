@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import { leaveOneOut } from '../src/data/split.js';
 import {
@@ -20,7 +20,8 @@ import {
   type ContentSignal,
   type SignalRow,
 } from '../src/eval/content-signal.js';
-import { learnedWeights, readEpochLog } from '../src/train/run-log.js';
+import { learnedWeights } from '../src/train/learned-weights.js';
+import { RunDir } from '../src/train/run-dir.js';
 import { machine, parseArgs } from './common.js';
 
 const args = parseArgs(
@@ -152,7 +153,7 @@ function runWeights(dir: string): { checksum: string; weights: (Record<string, n
   };
   const checksum = (JSON.parse(read('run.json')) as { dataset: { checksum: string } }).dataset.checksum;
   const best = (JSON.parse(read('metrics.json')) as { bestEpoch: number }).bestEpoch;
-  const epochs = readEpochLog(dir);
+  const epochs = new RunDir(dir).readLog();
   const logged = epochs.some((e) => e.epoch === best);
   // The run log's reader, as reports and bundles read it (names are not needed here).
   const { categoryWeights } = learnedWeights(epochs, best, []);

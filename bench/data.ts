@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { Dataset } from '../src/data/dataset.js';
 import { prepareDataset, type PrepareOptions } from '../src/data/prepare.js';
 import { generateInteractionsCsv } from './data-gen.js';

@@ -19,11 +19,11 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { Dataset, type Manifest } from '../src/data/dataset.js';
 import { prepareDataset, type PrepareOptions } from '../src/data/prepare.js';
 import { datasetStats } from '../src/data/stats.js';
-import { resolveConfig, type ModelName } from '../src/train/config.js';
+import { resolveConfig, type ModelName } from '../src/config/index.js';
 import { train, type RunMetrics } from '../src/train/trainer.js';
 import { machine, parseArgs, TRAINING_NODE_FLAGS } from './common.js';
 import {

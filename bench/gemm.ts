@@ -6,7 +6,7 @@
  * `npm run bench:gemm -- --help` lists the options.
  */
 import os from 'node:os';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import type { BackendName } from '../src/kernels/kernels.js';
 import { loadBackend, probeBackends } from '../src/kernels/select.js';
 import { Rng } from '../src/engine/rng.js';

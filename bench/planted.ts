@@ -11,12 +11,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { Dataset } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { checkPlantedWeights, type ModalityWeights } from '../src/eval/planted.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { machine, parseArgs } from './common.js';
 

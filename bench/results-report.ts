@@ -13,7 +13,7 @@ import type { PrepareOptions } from '../src/data/prepare.js';
 import type { DatasetStats } from '../src/data/stats.js';
 import { meanStd } from '../src/eval/metrics.js';
 import { kernels } from '../src/kernels/select.js';
-import { resolveConfig, type ModelName, type RunConfig } from '../src/train/config.js';
+import { resolveConfig, type ModelName, type RunConfig } from '../src/config/index.js';
 import type { RunMetrics } from '../src/train/trainer.js';
 import { median } from './common.js';
 

@@ -12,15 +12,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { kernels } from '../src/kernels/select.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { loadBundle, exportBundle } from '../src/serve/bundle.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { buildService } from '../src/serve/service.js';
 import { openStore } from '../src/serve/store/event-store.js';
-import { inferenceBatch } from '../src/train/batch.js';
-import { resolveConfig } from '../src/train/config.js';
+import { inferenceBatch } from '../src/models/batch.js';
+import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { machine, median, parseArgs, quantile } from './common.js';
 import { Rng } from '../src/engine/rng.js';

@@ -12,16 +12,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import type { BackendName } from '../src/kernels/kernels.js';
 import { useBackend } from '../src/kernels/select.js';
 import { Adam } from '../src/engine/optim/adam.js';
 import { StepArena } from '../src/engine/memory.js';
 import { Rng } from '../src/engine/rng.js';
-import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from '../src/models/cammsr.js';
+import { Cammsr, type CammsrConfig } from '../src/models/cammsr.js';
+import { resolveConfig, type Modality } from '../src/config/index.js';
+import { cammsrConfig } from '../src/train/create-model.js';
 import type { ItemFeatures, ModelData, SequentialRecommender } from '../src/models/model.js';
 import { Sasrec, type SequenceBatch } from '../src/models/sasrec.js';
-import { trainingBatch } from '../src/train/batch.js';
+import { trainingBatch } from '../src/models/batch.js';
 import { machine, median, parseArgs, quantile, runTorch, TRAINING_NODE_FLAGS } from './common.js';
 
 type ModelName = 'sasrec' | 'cammsr';
@@ -192,7 +194,7 @@ function addCammsrData(f: BatchFile, dir: string, image: boolean, seed: number):
     labels.push(...[...mine].sort((a, b) => a - b));
     offsets.push(labels.length);
   }
-  const d = CAMMSR_DEFAULTS;
+  const d = cammsrConfig(resolveConfig(), { items: 1, timestamps: false });
   const config: CammsrFileConfig = {
     dim: f.d,
     layers: f.layers,
@@ -277,7 +279,13 @@ function child(
   const model: SequentialRecommender =
     f.model === 'cammsr'
       ? new Cammsr(
-          { ...CAMMSR_DEFAULTS, ...f.config!, maxLen: f.maxLen, seed: f.seed, modalities: f.modalities! },
+          {
+            ...cammsrConfig(resolveConfig(), cammsrData(f, file)),
+            ...f.config!,
+            maxLen: f.maxLen,
+            seed: f.seed,
+            modalities: f.modalities!,
+          },
           cammsrData(f, file),
         )
       : new Sasrec({

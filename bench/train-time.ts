@@ -9,10 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { formatTable } from '../src/cli/table.js';
+import { formatTable } from '../src/report/table.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { kernels } from '../src/kernels/select.js';
-import { readEpochLog } from '../src/train/run-log.js';
+import { RunDir } from '../src/train/run-dir.js';
 import { train } from '../src/train/trainer.js';
 import { machine, median, parseArgs } from './common.js';
 import { PLAN, prepareOptions } from './experiments.js';
@@ -70,7 +70,7 @@ try {
     },
   });
   const minutes = (performance.now() - t0) / 60_000;
-  const epochSeconds = readEpochLog(join(tmp, 'run')).map((e) => e.seconds);
+  const epochSeconds = new RunDir(join(tmp, 'run')).readLog().map((e) => e.seconds);
   const result = {
     dataset: ds.name,
     variant: variant.name,

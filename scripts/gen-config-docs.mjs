@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes docs/config.md from the run-configuration schema (src/train/config.ts), so that the
+// Writes docs/config.md from the run-configuration schema (src/config/schema.ts), so that the
 // documented options, types and defaults are the ones the code validates. Run after a build:
 //
 //   npm run build && node scripts/gen-config-docs.mjs           rewrite docs/config.md
@@ -16,7 +16,7 @@ import {
   formatConfig,
   parseConfig,
   resolveConfig,
-} from '../dist/src/train/config.js';
+} from '../dist/src/config/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DOCS_PATH = join(root, 'docs', 'config.md');

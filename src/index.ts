@@ -20,15 +20,30 @@ export type {
   ItemFeatures,
   LossResult,
 } from './models/model.js';
-export { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig, type Modality } from './models/cammsr.js';
+export { Cammsr, type CammsrConfig } from './models/cammsr.js';
 export { Sasrec, type SasrecConfig } from './models/sasrec.js';
 export { FusionSasrec } from './models/fusion.js';
 export { Popularity } from './models/popularity.js';
-export { createModel } from './models/registry.js';
+export { trainingBatch, inferenceBatch } from './models/batch.js';
+
+// Configuration.
+export {
+  resolveConfig,
+  loadConfigFile,
+  parseConfig,
+  ConfigError,
+  RunConfigSchema,
+  MODEL_NAMES,
+  MODALITIES,
+  METRICS,
+  type RunConfig,
+  type ModelName,
+  type Modality,
+  type MetricName,
+} from './config/index.js';
 
 // Training and evaluation.
-export { trainingBatch, inferenceBatch } from './train/batch.js';
-export { resolveConfig, loadConfigFile, RunConfigSchema, type RunConfig } from './train/config.js';
+export { createModel, cammsrConfig } from './train/create-model.js';
 export { train, loadRun, type RunMetrics, type EpochLog } from './train/trainer.js';
 export { modelData } from './train/model-data.js';
 export { evaluate, evaluateSplit } from './eval/evaluate.js';

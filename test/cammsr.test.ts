@@ -3,16 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck } from './gradcheck.js';
 import { Adam } from '../src/engine/optim/adam.js';
-import { Cammsr, CAMMSR_DEFAULTS, type CammsrConfig } from '../src/models/cammsr.js';
+import { Cammsr, type CammsrConfig } from '../src/models/cammsr.js';
 import { Sasrec } from '../src/models/sasrec.js';
-import { inferenceBatch, trainingBatch } from '../src/train/batch.js';
-import { TOY_CATEGORIES, TOY_ITEMS, toyData } from './toy-data.js';
+import { inferenceBatch, trainingBatch } from '../src/models/batch.js';
+import { TOY_CATEGORIES, TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
 const N = TOY_ITEMS;
 const C = TOY_CATEGORIES;
 
 const small = (over: Partial<CammsrConfig> = {}): CammsrConfig => ({
-  ...CAMMSR_DEFAULTS,
+  ...toyCammsrConfig(),
   maxLen: 10,
   dim: 8,
   ffnDim: 16,
@@ -38,7 +38,7 @@ test('plumbing: ID-only CAMMSR without CAMoE, MSCL or DyT trains exactly like SA
   const sas = new Sasrec({ ...common, items: N });
   const cam = new Cammsr(
     {
-      ...CAMMSR_DEFAULTS,
+      ...toyCammsrConfig(),
       ...common,
       modalities: ['id'],
       camoe: false,

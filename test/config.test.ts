@@ -14,10 +14,11 @@ import {
   formatConfig,
   loadConfigFile,
   parseConfig,
+  parseStoredConfig,
   resolveConfig,
   saveConfig,
   type RunConfig,
-} from '../src/train/config.js';
+} from '../src/config/index.js';
 import { tempDir } from './temp.js';
 
 const tmp = () => tempDir('config');
@@ -63,7 +64,6 @@ test('defaults: every option of the spec at its documented value', () => {
     cammsr: {
       modalities: 'auto',
       experts: 4,
-      expertKind: 'linear',
       gateTemperature: 1,
       categoryGuidance: true,
       viewLoss: 1,
@@ -340,6 +340,20 @@ hm4sr:
     () => parseConfig({ model: 'bert4rec' }),
     /model: expected one of 'cammsr', 'sasrec', 'popularity'/,
   );
+});
+
+test('stored configurations: a retired option at the value it always had loads; any other value fails', () => {
+  const stored = { model: 'cammsr', cammsr: { experts: 3, expertKind: 'linear' } };
+  const cfg = parseStoredConfig(stored, 'runs/a/config.json');
+  assert.equal(cfg.cammsr.experts, 3);
+  assert.ok(!('expertKind' in cfg.cammsr));
+  assert.equal(stored.cammsr.expertKind, 'linear', 'the input is not modified');
+  throwsConfig(
+    () => parseStoredConfig({ cammsr: { expertKind: 'mlp' } }, 'runs/b/config.json'),
+    /^runs\/b\/config\.json: cammsr: unknown key "expertKind"/,
+  );
+  // A new run cannot set it: it does nothing.
+  throwsConfig(() => parseConfig({ cammsr: { expertKind: 'linear' } }), /unknown key "expertKind"/);
 });
 
 test('round trip: a resolved configuration written as JSON or YAML resolves to itself', () => {

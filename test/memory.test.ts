@@ -3,12 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { floats, StepArena } from '../src/engine/memory.js';
 import { Adam } from '../src/engine/optim/adam.js';
-import { Cammsr, CAMMSR_DEFAULTS } from '../src/models/cammsr.js';
+import { Cammsr } from '../src/models/cammsr.js';
 import type { SequentialRecommender } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
 import { FusionSasrec } from '../src/models/fusion.js';
-import { trainingBatch } from '../src/train/batch.js';
-import { TOY_ITEMS, toyData } from './toy-data.js';
+import { trainingBatch } from '../src/models/batch.js';
+import { TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
 test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside', () => {
   const plain = floats(5);
@@ -85,7 +85,7 @@ const models: [string, () => SequentialRecommender][] = [
     () =>
       new Cammsr(
         {
-          ...CAMMSR_DEFAULTS,
+          ...toyCammsrConfig(),
           ...small,
           seed: 2,
           modalities: ['id', 'text', 'image'],

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Adam } from '../src/engine/optim/adam.js';
 import { Sasrec } from '../src/models/sasrec.js';
-import { trainingBatch } from '../src/train/batch.js';
+import { trainingBatch } from '../src/models/batch.js';
 import { runToy, toySequences } from '../src/train/toy.js';
 
 test('a SASRec-shaped model overfits a tiny next-item task (loss falls to near 0)', () => {

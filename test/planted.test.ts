@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { Dataset } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { checkPlantedWeights, type ModalityWeights } from '../src/eval/planted.js';
 import { tempDir } from './temp.js';

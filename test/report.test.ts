@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { renderReport } from '../src/report/html.js';
 import { collectRunReport } from '../src/report/report-data.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { tempDir } from './temp.js';
 
@@ -117,5 +117,11 @@ test('cammsr report writes the file, prints a table and, with --json, one JSON o
     },
   );
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /not a cammsr run/);
+  assert.match(bad.stderr, /run directory .*nope does not exist/);
+  // A folder that exists but holds no run says so, not that it is missing.
+  const empty = spawnSync(process.execPath, ['dist/src/cli/main.js', 'report', '--run', root, '--out', out], {
+    encoding: 'utf8',
+  });
+  assert.notEqual(empty.status, 0);
+  assert.match(empty.stderr, /is not a cammsr run: config\.json is missing/);
 });

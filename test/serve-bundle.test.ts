@@ -5,7 +5,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writ
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { BUNDLE_FORMAT_VERSION, BundleError, exportBundle, loadBundle } from '../src/serve/bundle.js';
-import { inferenceBatch } from '../src/train/batch.js';
+import { inferenceBatch } from '../src/models/batch.js';
 import { loadRun } from '../src/train/trainer.js';
 import { serveFixture } from './serve-fixture.js';
 
@@ -165,7 +165,10 @@ test('export refuses to overwrite unless forced, and a failed export leaves the 
   assert.throws(() => exportBundle(f.runs.sasrec, out), /already exists; remove it or pass --force/);
   exportBundle(f.runs.cammsr, out, { force: true });
   assert.equal(loadBundle(out).manifest.model, 'cammsr');
-  assert.throws(() => exportBundle(join(f.root, 'no-such-run'), out, { force: true }), /not a cammsr run/);
+  assert.throws(
+    () => exportBundle(join(f.root, 'no-such-run'), out, { force: true }),
+    /run directory .*no-such-run does not exist/,
+  );
   assert.equal(loadBundle(out).manifest.model, 'cammsr');
   // No staging (.<name>.tmp-*) or replaced (<name>.old-*) folder is left behind.
   assert.deepEqual(

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { exportBundle } from '../src/serve/bundle.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { tempDir } from './temp.js';
 

@@ -1,6 +1,9 @@
 /** A small multimodal catalog for model tests (CAMMSR's and the step arena's). */
 import { Rng } from '../src/engine/rng.js';
+import { resolveConfig } from '../src/config/index.js';
+import type { CammsrConfig } from '../src/models/cammsr.js';
 import type { ModelData } from '../src/models/model.js';
+import { cammsrConfig } from '../src/train/create-model.js';
 
 export const TOY_ITEMS = 30;
 export const TOY_CATEGORIES = 5;
@@ -42,4 +45,9 @@ export function toyData(): { data: ModelData; seqs: Int32Array[]; times: Float64
     seqs,
     times,
   };
+}
+
+/** CAMMSR's options as the config schema defaults them for the toy catalog (id, text, image; time on). */
+export function toyCammsrConfig(over: Partial<CammsrConfig> = {}): CammsrConfig {
+  return { ...cammsrConfig(resolveConfig(), toyData().data), ...over };
 }

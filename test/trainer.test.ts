@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/config/index.js';
 import { loadRun, train } from '../src/train/trainer.js';
 import type { Cammsr } from '../src/models/cammsr.js';
 import { tempDir } from './temp.js';

@@ -4,7 +4,7 @@ import { Dataset } from '../data/dataset.js';
 import { IMPORT_FORMATS, prepareDataset, type ImportFormat, type PrepareOptions } from '../data/prepare.js';
 import { datasetStats, type DatasetStats } from '../data/stats.js';
 import { progressBars } from './progress.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../report/table.js';
 
 const int =
   (name: string, min = 0) =>

@@ -9,7 +9,7 @@ import { registerDataCommands } from './data-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerServeCommands } from './serve-commands.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../report/table.js';
 import { runToy } from '../train/toy.js';
 import { VERSION } from '../version.js';
 

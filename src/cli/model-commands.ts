@@ -6,10 +6,10 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit } from '../eval/evaluate.js';
-import { inferenceBatch } from '../train/batch.js';
-import { MODEL_NAMES, resolveConfig, type RunConfig } from '../train/config.js';
+import { inferenceBatch } from '../models/batch.js';
+import { MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../report/table.js';
 
 const SHOWN = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { renderReport } from '../report/html.js';
 import { collectRunReport } from '../report/report-data.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../report/table.js';
 
 export function registerReportCommands(program: Command): void {
   program

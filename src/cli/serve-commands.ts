@@ -4,7 +4,7 @@ import { kernels } from '../kernels/select.js';
 import { exportBundle } from '../serve/bundle.js';
 import { buildService } from '../serve/service.js';
 import { openStore } from '../serve/store/event-store.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../report/table.js';
 
 const integer =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>

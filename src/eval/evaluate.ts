@@ -12,7 +12,7 @@ import { noGrad } from '../engine/autograd.js';
 import { StepArena } from '../engine/memory.js';
 import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../models/model.js';
-import { inferenceBatch } from '../train/batch.js';
+import { inferenceBatch } from '../models/batch.js';
 import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
 
 export interface EvaluateOptions {

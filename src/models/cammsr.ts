@@ -15,6 +15,7 @@
  * Every ablation of the spec is an option of CammsrConfig. The HM4SR-style baseline is this
  * model with static learned modality scalars and a category head on the concatenation.
  */
+import type { Modality } from '../config/names.js';
 import { noGrad } from '../engine/autograd.js';
 import { floats } from '../engine/memory.js';
 import { Rng } from '../engine/rng.js';
@@ -44,7 +45,7 @@ import {
   type SequentialRecommender,
 } from './model.js';
 
-export type Modality = 'id' | 'text' | 'image';
+export type { Modality };
 
 /** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
 export interface CammsrConfig extends InterestEncoderConfig {
@@ -103,41 +104,6 @@ export interface CammsrConfig extends InterestEncoderConfig {
    */
   sharedEncoder: boolean;
 }
-
-/** The spec's defaults; modalities and time are decided from the dataset. */
-export const CAMMSR_DEFAULTS: Omit<CammsrConfig, 'modalities' | 'time'> = {
-  maxLen: 50,
-  dim: 64,
-  layers: 2,
-  heads: 2,
-  ffnDim: 256,
-  hiddenDropout: 0.5,
-  attnDropout: 0.5,
-  initStd: 0.02,
-  layerNormEps: 1e-12,
-  seed: 1,
-  experts: 4,
-  gateTemperature: 1,
-  weighting: 'category',
-  staticInit: [0, 1, 1],
-  categoryHead: 'attentive',
-  weightScale: 1,
-  detachWeights: true,
-  viewLoss: 1,
-  viewNorm: true,
-  weightTemperature: 1,
-  synergy: true,
-  camoe: true,
-  beta: 1,
-  lambda: 0.1,
-  msclTau: 0.2,
-  msclRatio: 0.3,
-  msclPairs: 'default',
-  sharedEncoder: false,
-  inputNorm: 'dyt',
-  encoderNorm: 'layernorm',
-  dytAlpha: 0.5,
-};
 
 /** ② The category-guided attentive mixture of experts. */
 class Camoe extends Module {

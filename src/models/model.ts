@@ -6,6 +6,7 @@
 import { kernels } from '../kernels/select.js';
 import { floats } from '../engine/memory.js';
 import type { Module } from '../engine/nn/module.js';
+import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 
 /**
@@ -79,7 +80,15 @@ export interface SequentialRecommender extends Module {
   scoreLast(batch: SequenceBatch): Float32Array;
   /** The factors of scoreLast, with the item side computed now (call again after the weights change). */
   scorer(): Scorer;
-  /** Model-specific facts for logs and reports (e.g. mean modality weights). */
+  /**
+   * The stream that draws dropout masks (and CAMMSR's swap positions); the trainer saves and
+   * restores its state so that a resumed run continues exactly. Absent without randomness.
+   */
+  readonly rng?: Rng;
+  /**
+   * Model-specific facts for logs and reports (e.g. mean modality weights) over the training
+   * positions seen since the last call: reading them starts a new accumulation.
+   */
   diagnostics?(): Record<string, unknown>;
 }
 

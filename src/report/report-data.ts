@@ -4,16 +4,15 @@
  * and NDCG@10 broken down by the target's category and by history length (computed here by
  * evaluating the best checkpoint). Plain data: src/report/html.ts renders it.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { datasetStats, type DatasetStats } from '../data/stats.js';
 import { evaluate } from '../eval/evaluate.js';
 import { metricsFromRanks } from '../eval/metrics.js';
-import type { RunConfig } from '../train/config.js';
-import { learnedWeights, readEpochLog, type CategoryWeights } from '../train/run-log.js';
+import type { RunConfig } from '../config/index.js';
+import { learnedWeights, type CategoryWeights } from '../train/learned-weights.js';
 import { loadRun, type EpochLog, type RunMetrics } from '../train/trainer.js';
 
-export type { CategoryWeights } from '../train/run-log.js';
+export type { CategoryWeights } from '../train/learned-weights.js';
 
 export interface Breakdown {
   label: string;
@@ -65,12 +64,9 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
   const dir = resolve(runDir);
   const splitName = opts.split ?? 'test';
   const top = opts.topCategories ?? 30;
-  const { config, ds, split, model } = loadRun(dir);
-  const epochs = readEpochLog(dir);
-  const metricsPath = join(dir, 'metrics.json');
-  const metrics = existsSync(metricsPath)
-    ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics)
-    : null;
+  const { config, ds, split, model, run } = loadRun(dir);
+  const epochs = run.readLog();
+  const metrics = run.readMetrics();
   const best = metrics?.bestEpoch ?? [...epochs].reverse().find((e) => e.best)?.epoch ?? null;
   const names = ds.manifest.categories.names;
 

@@ -29,9 +29,9 @@ import {
   type NamedArray,
 } from '../engine/io/safetensors.js';
 import type { ItemFeatures, ModelData, Scorer, SequentialRecommender } from '../models/model.js';
-import { createModel } from '../models/registry.js';
-import { learnedWeights, readEpochLog, type LearnedWeights } from '../train/run-log.js';
-import { parseConfig, type RunConfig } from '../train/config.js';
+import { createModel } from '../train/create-model.js';
+import { learnedWeights, type LearnedWeights } from '../train/learned-weights.js';
+import { parseStoredConfig, type RunConfig } from '../config/index.js';
 import { modelData } from '../train/model-data.js';
 import { loadRun } from '../train/trainer.js';
 import { VERSION } from '../version.js';
@@ -131,7 +131,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   const target = resolve(out);
   if (existsSync(target) && !opts.force)
     throw new BundleError(`${target} already exists; remove it or pass --force to replace it`);
-  const { config, ds, split, model, info } = loadRun(runDir);
+  const { config, ds, split, model, info, run } = loadRun(runDir);
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
   const staging = stagingDir(target);
   try {
@@ -148,10 +148,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
       images[i] = name;
       files[`images/${name}`] = readFileSync(src);
     }
-    const metricsPath = join(runDir, 'metrics.json');
-    const metrics = existsSync(metricsPath)
-      ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as BundleManifest['metrics'] & { bestEpoch?: number })
-      : null;
+    const metrics = run.readMetrics();
     Object.assign(files, {
       'config.json': JSON.stringify(config, null, 2) + '\n',
       'items.safetensors': encodeSafetensors(itemTensors(data), { content: 'cammsr item data' }),
@@ -159,9 +156,8 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
         .map((it, k) => JSON.stringify(catalogEntry(it, images[k + 1])) + '\n')
         .join(''),
       'insights.json':
-        JSON.stringify(
-          learnedWeights(readEpochLog(runDir), metrics?.bestEpoch, ds.manifest.categories.names),
-        ) + '\n',
+        JSON.stringify(learnedWeights(run.readLog(), metrics?.bestEpoch, ds.manifest.categories.names)) +
+        '\n',
     });
     if (model.trainable) files['weights.safetensors'] = encodeParameters(model, { model: model.kind });
     const manifest: BundleManifest = {
@@ -284,7 +280,10 @@ export function loadBundle(dir: string): Bundle {
   const cfgPath = join(root, 'config.json');
   let config: RunConfig;
   try {
-    config = parseConfig(JSON.parse(verifiedFile(root, manifest, 'config.json').toString('utf8')), cfgPath);
+    config = parseStoredConfig(
+      JSON.parse(verifiedFile(root, manifest, 'config.json').toString('utf8')),
+      cfgPath,
+    );
   } catch (e) {
     if (e instanceof BundleError) throw e;
     throw new BundleError(`${cfgPath}: ${(e as Error).message}`);

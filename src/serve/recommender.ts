@@ -5,7 +5,7 @@
  */
 import type { ItemInfo } from '../data/dataset.js';
 import { scoreUsers } from '../models/model.js';
-import { inferenceBatch } from '../train/batch.js';
+import { inferenceBatch } from '../models/batch.js';
 import type { Bundle } from './bundle.js';
 
 export interface HistoryRequest {

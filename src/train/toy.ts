@@ -8,7 +8,7 @@ import { Adam } from '../engine/optim/adam.js';
 import { clipGradNorm } from '../engine/optim/grads.js';
 import { Rng } from '../engine/rng.js';
 import { Sasrec } from '../models/sasrec.js';
-import { inferenceBatch, trainingBatch } from './batch.js';
+import { inferenceBatch, trainingBatch } from '../models/batch.js';
 
 export interface ToyOptions {
   users: number;

@@ -1,54 +1,33 @@
 /**
  * Training a sequential recommender on a prepared dataset, RecBole-style: Adam over batches
  * of training windows (one per user: the most recent maxLen+1 training items), next-item
- * cross-entropy at every position, validation NDCG@10 after each epoch, early stopping with
- * patience, the best checkpoint kept, final metrics on validation and test.
+ * cross-entropy at every position, the validation metric (train.validationMetric) every
+ * train.evalEvery epochs, early stopping with patience, the best checkpoint kept, final
+ * metrics on validation and test. What a run writes is described in run-dir.ts.
  *
- * A run directory holds everything needed to inspect, resume or serve the run:
- *   config.json         the resolved configuration
- *   run.json            dataset (path, name, checksum), model, cammsr version, status
- *   log.jsonl           one JSON object per epoch (losses by term, validation metrics,
- *                       seconds, learning rate, mean modality weights)
- *   best.safetensors    parameters of the best validation epoch
- *   last.safetensors, optimizer.safetensors, state.json   the resumable state
- *   metrics.json        final validation and test metrics of the best checkpoint
+ *   train()  =  startRun (check the folder, or the state to resume)
+ *            →  trainEpochs (the loop: one epoch, evaluate, checkpoint, stop early)
+ *            →  finishRun (best checkpoint, final metrics)
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Dataset } from '../data/dataset.js';
 import { leaveOneOut, type LeaveOneOutSplit } from '../data/split.js';
 import { clearTape } from '../engine/autograd.js';
 import { StepArena } from '../engine/memory.js';
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadParameters,
-  saveParameters,
-  writeFileAtomic,
-} from '../engine/io/safetensors.js';
 import { Adam } from '../engine/optim/adam.js';
 import { clipGradNorm } from '../engine/optim/grads.js';
 import { Rng } from '../engine/rng.js';
 import { evaluateSplit } from '../eval/evaluate.js';
 import type { SequentialRecommender } from '../models/model.js';
-import { createModel } from '../models/registry.js';
+import { trainingBatch } from '../models/batch.js';
 import { kernels } from '../kernels/select.js';
 import { VERSION } from '../version.js';
-import { parseConfig, type RunConfig } from './config.js';
-import { trainingBatch } from './batch.js';
+import type { RunConfig } from '../config/index.js';
+import { createModel } from './create-model.js';
 import { modelData } from './model-data.js';
+import { RunDir, type EpochLog, type ResumeState, type RunInfo, type RunMetrics } from './run-dir.js';
 
-export interface EpochLog {
-  epoch: number;
-  /** Mean of each loss term over the epoch's batches. */
-  loss: Record<string, number>;
-  validation?: Record<string, number>;
-  best: boolean;
-  seconds: number;
-  lr: number;
-  /** Model diagnostics (CAMMSR: mean modality weights overall and per category, gate usage). */
-  diagnostics?: Record<string, unknown>;
-}
+export type { EpochLog, RunMetrics } from './run-dir.js';
 
 export interface TrainEvents {
   /** After every batch: progress within the epoch and the batch's total loss. */
@@ -66,35 +45,6 @@ export interface TrainOptions {
   events?: TrainEvents;
 }
 
-export interface RunMetrics {
-  bestEpoch: number;
-  epochs: number;
-  stoppedEarly: boolean;
-  /** The validation metric that selected the best epoch. */
-  selection: { metric: string; value: number };
-  validation: Record<string, number>;
-  test: Record<string, number>;
-  /** The same with history items masked out of the ranking. */
-  validationMasked: Record<string, number>;
-  testMasked: Record<string, number>;
-  parameters: number;
-  trainSeconds: number;
-  secondsPerEpoch: number;
-  dataset: { name: string; checksum: string; users: number; items: number };
-}
-
-interface ResumeState {
-  epoch: number;
-  bestEpoch: number;
-  bestValue: number;
-  sinceBest: number;
-  trainSeconds: number;
-  shuffleRng: number[];
-  modelRng: number[] | null;
-}
-
-const modelRng = (m: SequentialRecommender): Rng | null => (m as unknown as { rng?: Rng }).rng ?? null;
-
 /** Loads the dataset, its split and the model a configuration describes. */
 export function setup(dataDir: string, config: RunConfig) {
   const ds = Dataset.load(dataDir);
@@ -102,27 +52,6 @@ export function setup(dataDir: string, config: RunConfig) {
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
   const model = createModel(config, data);
   return { ds, split, data, model };
-}
-
-function saveOptimizer(opt: Adam, model: SequentialRecommender, path: string): void {
-  const tensors: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
-  const state = opt.stateDict();
-  model.namedParameters().forEach(([name, p], i) => {
-    tensors[`m.${name}`] = { data: state.moments[i].m, shape: p.shape };
-    tensors[`v.${name}`] = { data: state.moments[i].v, shape: p.shape };
-  });
-  writeFileAtomic(path, encodeSafetensors(tensors, { step: String(state.step) }));
-}
-
-function loadOptimizer(opt: Adam, model: SequentialRecommender, path: string): void {
-  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
-  const moments = model.namedParameters().map(([name]) => {
-    const m = tensors.get(`m.${name}`);
-    const v = tensors.get(`v.${name}`);
-    if (!m || !v) throw new Error(`${path}: no optimizer state for parameter ${name}`);
-    return { m: m.data, v: v.data };
-  });
-  opt.loadStateDict({ step: Number(metadata.step), moments });
 }
 
 /** Evaluates a model on both splits, with and without history masking. */
@@ -137,85 +66,79 @@ export function finalMetrics(model: SequentialRecommender, split: LeaveOneOutSpl
 
 export async function train(opts: TrainOptions): Promise<RunMetrics> {
   const cfg = opts.config;
-  const out = resolve(opts.out);
-  const ev = opts.events ?? {};
   if (cfg.train.threads !== undefined) kernels().setThreads(cfg.train.threads);
-  if (!opts.resume && existsSync(out) && readdirSync(out).length > 0) {
+  const run = new RunDir(opts.out);
+  if (!opts.resume && !run.isEmpty())
     throw new Error(
       `${opts.out} already exists and is not empty: choose another --out, or --resume to continue it`,
     );
-  }
-  if (opts.resume && !existsSync(join(out, 'state.json'))) {
+  if (opts.resume && !run.has('state'))
     throw new Error(`${opts.out} has no resumable state (state.json): start a new run instead`);
-  }
   const { ds, split, model } = setup(opts.data, cfg);
-  mkdirSync(out, { recursive: true });
-  const runInfo = {
+  const info = startRun(run, opts, ds, model);
+  const progress = model.trainable
+    ? await trainEpochs(run, opts, ds, split, model)
+    : { epoch: 0, bestEpoch: 0, bestValue: NaN, trainSeconds: 0, stoppedEarly: false };
+  return finishRun(run, info, ds, split, model, cfg, progress);
+}
+
+/** Writes a new run's config, run.json and empty log; or checks that a resumed run is the same run. */
+function startRun(run: RunDir, opts: TrainOptions, ds: Dataset, model: SequentialRecommender): RunInfo {
+  run.ensureDir();
+  const info: RunInfo = {
     cammsr: VERSION,
     model: model.kind,
     dataset: { dir: resolve(opts.data), name: ds.manifest.name, checksum: ds.manifest.checksum },
     backend: kernels().name,
     threads: kernels().threads(),
     created: new Date().toISOString(),
+    status: 'running',
   };
   if (opts.resume) {
-    const prev = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    const prev = run.readInfo();
     if (prev.dataset.checksum !== ds.manifest.checksum) {
       throw new Error(
         `${opts.out} was trained on dataset ${prev.dataset.checksum.slice(0, 12)}, not ${ds.manifest.checksum.slice(0, 12)}: cannot resume`,
       );
     }
-    // Only the epoch budget may change on resume (to train longer); anything else would mix two runs.
-    // Parsed by the current schema, so that options added since the run began take their
+    // Only the epoch budget may change on resume (to train longer); anything else would mix two
+    // runs. Read by the current schema, so that options added since the run began take their
     // defaults: such a run resumes as long as it did not set anything the defaults differ from.
-    const prevPath = join(out, 'config.json');
-    const prevCfg = parseConfig(JSON.parse(readFileSync(prevPath, 'utf8')), prevPath);
     const same = (c: RunConfig) => JSON.stringify({ ...c, train: { ...c.train, epochs: 0 } });
-    if (same(prevCfg) !== same(cfg)) {
+    if (same(run.readConfig()) !== same(opts.config)) {
       throw new Error(
         `${opts.out}: the configuration differs from the run's config.json (only train.epochs may change on resume)`,
       );
     }
-    writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    run.writeConfig(opts.config);
   } else {
-    writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    writeFileSync(join(out, 'run.json'), JSON.stringify({ ...runInfo, status: 'running' }, null, 2) + '\n');
-    writeFileSync(join(out, 'log.jsonl'), '');
+    run.writeConfig(opts.config);
+    run.writeInfo(info);
+    run.startLog();
   }
-  const datasetInfo = {
-    name: ds.manifest.name,
-    checksum: ds.manifest.checksum,
-    users: ds.users,
-    items: ds.items,
-  };
+  return info;
+}
 
-  if (!model.trainable) {
-    const m = finalMetrics(model, split);
-    const metrics: RunMetrics = {
-      bestEpoch: 0,
-      epochs: 0,
-      stoppedEarly: false,
-      selection: { metric: cfg.train.validationMetric, value: m.validation[cfg.train.validationMetric] },
-      ...m,
-      parameters: 0,
-      trainSeconds: 0,
-      secondsPerEpoch: 0,
-      dataset: datasetInfo,
-    };
-    writeFileSync(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    writeFileSync(join(out, 'run.json'), JSON.stringify({ ...runInfo, status: 'finished' }, null, 2) + '\n');
-    return metrics;
-  }
+interface Progress {
+  epoch: number;
+  bestEpoch: number;
+  bestValue: number;
+  trainSeconds: number;
+  stoppedEarly: boolean;
+}
 
+/** The epoch loop: train, evaluate every evalEvery epochs, keep the best, save the resumable state. */
+async function trainEpochs(
+  run: RunDir,
+  opts: TrainOptions,
+  ds: Dataset,
+  split: LeaveOneOutSplit,
+  model: SequentialRecommender,
+): Promise<Progress> {
+  const cfg = opts.config;
+  const ev = opts.events ?? {};
   const opt = new Adam(model.parameters(), { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
   const shuffle = new Rng(cfg.seed * 1_000_003 + 1);
-  const times = ds.content.times
-    ? split.train.map((s, u) =>
-        ds.content.times!.subarray(ds.content.offsets[u], ds.content.offsets[u] + s.length),
-      )
-    : null;
-  // Users with fewer than two training items have no training window.
-  const users = Int32Array.from(split.train.flatMap((s, u) => (s.length >= 2 ? [u] : [])));
   const metric = cfg.train.validationMetric;
   let state: ResumeState = {
     epoch: 0,
@@ -224,93 +147,43 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
     sinceBest: 0,
     trainSeconds: 0,
     shuffleRng: shuffle.getState(),
-    modelRng: modelRng(model)?.getState() ?? null,
+    modelRng: model.rng?.getState() ?? null,
   };
   if (opts.resume) {
-    state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8'));
-    loadParameters(model, join(out, 'last.safetensors'));
-    loadOptimizer(opt, model, join(out, 'optimizer.safetensors'));
+    state = run.readState();
+    run.loadCheckpoint('last', model);
+    run.loadOptimizer(opt, model);
     shuffle.setState(state.shuffleRng);
-    if (state.modelRng) modelRng(model)?.setState(state.modelRng);
+    if (state.modelRng) model.rng?.setState(state.modelRng);
     ev.message?.(
       `resuming after epoch ${state.epoch} (best ${metric} ${state.bestValue.toFixed(4)} at epoch ${state.bestEpoch})`,
     );
   }
-
+  const epochs = new EpochRunner(cfg, ds, split, model, opt, shuffle, ev);
   let stoppedEarly = false;
-  const batchSize = cfg.train.batchSize;
-  const batches = Math.ceil(users.length / batchSize);
-  const arena = new StepArena();
   for (let epoch = state.epoch + 1; epoch <= cfg.train.epochs; epoch++) {
-    const t0 = performance.now();
-    model.train();
-    const order = Int32Array.from(users);
-    shuffle.shuffle(order);
-    const sums: Record<string, number> = {};
-    for (let b = 0; b < batches; b++) {
-      const ids = order.subarray(b * batchSize, (b + 1) * batchSize);
-      const batch = trainingBatch(
-        Array.from(ids, (u) => split.train[u]),
-        cfg.maxLen,
-        times ? Array.from(ids, (u) => times[u]) : undefined,
-      );
-      // The step's activations and gradients live in the arena, reused by the next step, so
-      // the step drops its gradients (zeroGrad) before it ends.
-      const { loss, terms } = arena.run(() => {
-        const { total, terms } = model.loss(batch);
-        const loss = total.item();
-        if (!Number.isFinite(loss)) {
-          clearTape();
-          throw new Error(
-            `epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; lower the learning rate or enable train.gradClip`,
-          );
-        }
-        total.backward();
-        if (cfg.train.gradClip > 0) clipGradNorm(model.parameters(), cfg.train.gradClip);
-        opt.step();
-        opt.zeroGrad();
-        return { loss, terms };
-      });
-      for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
-      ev.batch?.({ epoch, done: b + 1, total: batches, loss });
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    state.trainSeconds += seconds;
-    const log: EpochLog = {
-      epoch,
-      loss: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches])),
-      best: false,
-      seconds,
-      lr: opt.lr,
-      diagnostics: model.diagnostics?.(),
-    };
+    const log = epochs.run(epoch);
+    state.trainSeconds += log.seconds;
     if (epoch % cfg.train.evalEvery === 0 || epoch === cfg.train.epochs) {
       log.validation = evaluateSplit(model, split, 'validation', {
         maskHistory: cfg.train.maskHistory,
       }).metrics;
       const value = log.validation[metric];
       if (value > state.bestValue) {
-        state.bestValue = value;
-        state.bestEpoch = epoch;
-        state.sinceBest = 0;
+        Object.assign(state, { bestValue: value, bestEpoch: epoch, sinceBest: 0 });
         log.best = true;
-        saveParameters(model, join(out, 'best.safetensors'), {
-          epoch: String(epoch),
-          [metric]: String(value),
-        });
+        run.saveCheckpoint('best', model, { epoch: String(epoch), [metric]: String(value) });
       } else {
         state.sinceBest++;
       }
     }
-    appendFileSync(join(out, 'log.jsonl'), JSON.stringify(log) + '\n');
+    run.appendLog(log);
     ev.epoch?.(log);
     // The resumable state: parameters, optimizer moments, random streams, counters.
-    state.epoch = epoch;
-    state.shuffleRng = shuffle.getState();
-    state.modelRng = modelRng(model)?.getState() ?? null;
-    saveParameters(model, join(out, 'last.safetensors'), { epoch: String(epoch) });
-    saveOptimizer(opt, model, join(out, 'optimizer.safetensors'));
-    writeFileAtomic(join(out, 'state.json'), Buffer.from(JSON.stringify(state)));
+    Object.assign(state, { epoch, shuffleRng: shuffle.getState(), modelRng: model.rng?.getState() ?? null });
+    run.saveCheckpoint('last', model, { epoch: String(epoch) });
+    run.saveOptimizer(opt, model);
+    run.writeState(state);
     if (cfg.train.patience > 0 && state.sinceBest >= cfg.train.patience) {
       stoppedEarly = true;
       ev.message?.(
@@ -319,43 +192,135 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
       break;
     }
   }
+  epochs.release();
+  run.loadCheckpoint('best', model);
+  return { ...state, stoppedEarly };
+}
 
-  arena.release();
-  loadParameters(model, join(out, 'best.safetensors'));
+/** One epoch of optimisation over shuffled users, each step's buffers reused through an arena. */
+class EpochRunner {
+  private readonly arena = new StepArena();
+  /** Users with fewer than two training items have no training window. */
+  private readonly users: Int32Array;
+  private readonly times: Float64Array[] | null;
+
+  constructor(
+    private readonly cfg: RunConfig,
+    ds: Dataset,
+    private readonly split: LeaveOneOutSplit,
+    private readonly model: SequentialRecommender,
+    private readonly opt: Adam,
+    private readonly shuffle: Rng,
+    private readonly ev: TrainEvents,
+  ) {
+    const t = ds.content.times;
+    this.times = t
+      ? split.train.map((s, u) => t.subarray(ds.content.offsets[u], ds.content.offsets[u] + s.length))
+      : null;
+    this.users = Int32Array.from(split.train.flatMap((s, u) => (s.length >= 2 ? [u] : [])));
+  }
+
+  run(epoch: number): EpochLog {
+    const t0 = performance.now();
+    const { model, cfg } = this;
+    model.train();
+    const order = Int32Array.from(this.users);
+    this.shuffle.shuffle(order);
+    const batchSize = cfg.train.batchSize;
+    const batches = Math.ceil(order.length / batchSize);
+    const sums: Record<string, number> = {};
+    for (let b = 0; b < batches; b++) {
+      const ids = order.subarray(b * batchSize, (b + 1) * batchSize);
+      const { loss, terms } = this.step(ids, epoch, b);
+      for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
+      this.ev.batch?.({ epoch, done: b + 1, total: batches, loss });
+    }
+    return {
+      epoch,
+      loss: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches])),
+      best: false,
+      seconds: (performance.now() - t0) / 1000,
+      lr: this.opt.lr,
+      diagnostics: model.diagnostics?.(),
+    };
+  }
+
+  /** One optimisation step over the given users' training windows. */
+  private step(ids: Int32Array, epoch: number, b: number) {
+    const { model, opt, cfg, times } = this;
+    const batch = trainingBatch(
+      Array.from(ids, (u) => this.split.train[u]),
+      cfg.maxLen,
+      times ? Array.from(ids, (u) => times[u]) : undefined,
+    );
+    // The step's activations and gradients live in the arena, reused by the next step, so the
+    // step drops its gradients (zeroGrad) before it ends.
+    return this.arena.run(() => {
+      const { total, terms } = model.loss(batch);
+      const loss = total.item();
+      if (!Number.isFinite(loss)) {
+        clearTape();
+        throw new Error(
+          `epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; lower the learning rate or enable train.gradClip`,
+        );
+      }
+      total.backward();
+      if (cfg.train.gradClip > 0) clipGradNorm(model.parameters(), cfg.train.gradClip);
+      opt.step();
+      opt.zeroGrad();
+      return { loss, terms };
+    });
+  }
+
+  release(): void {
+    this.arena.release();
+  }
+}
+
+/** Evaluates the best checkpoint (already loaded) and writes metrics.json; the run is finished. */
+function finishRun(
+  run: RunDir,
+  info: RunInfo,
+  ds: Dataset,
+  split: LeaveOneOutSplit,
+  model: SequentialRecommender,
+  cfg: RunConfig,
+  p: Progress,
+): RunMetrics {
   const m = finalMetrics(model, split);
+  const metric = cfg.train.validationMetric;
   const metrics: RunMetrics = {
-    bestEpoch: state.bestEpoch,
-    epochs: state.epoch,
-    stoppedEarly,
-    selection: { metric, value: state.bestValue },
+    bestEpoch: p.bestEpoch,
+    epochs: p.epoch,
+    stoppedEarly: p.stoppedEarly,
+    // A model without training selects nothing: its validation value is reported as it is.
+    selection: { metric, value: model.trainable ? p.bestValue : m.validation[metric] },
     ...m,
-    parameters: model.parameterCount(),
-    trainSeconds: state.trainSeconds,
-    secondsPerEpoch: state.trainSeconds / Math.max(1, state.epoch),
-    dataset: datasetInfo,
+    parameters: model.trainable ? model.parameterCount() : 0,
+    trainSeconds: p.trainSeconds,
+    secondsPerEpoch: p.trainSeconds / Math.max(1, p.epoch),
+    dataset: { name: ds.manifest.name, checksum: ds.manifest.checksum, users: ds.users, items: ds.items },
   };
-  writeFileSync(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  writeFileSync(join(out, 'run.json'), JSON.stringify({ ...runInfo, status: 'finished' }, null, 2) + '\n');
+  run.writeMetrics(metrics);
+  run.writeInfo({ ...info, status: 'finished' });
   return metrics;
 }
 
 /** Loads a finished (or interrupted) run's best model, with its dataset and split. */
 export function loadRun(runDir: string, opts: { data?: string } = {}) {
-  const cfgPath = join(runDir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`${runDir} is not a cammsr run: config.json is missing`);
-  const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunConfig;
-  const info = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+  const run = RunDir.open(runDir);
+  const config = run.readConfig();
+  const info = run.readInfo();
   const dataDir = opts.data ?? info.dataset.dir;
   const { ds, split, model } = setup(dataDir, config);
   if (ds.manifest.checksum !== info.dataset.checksum) {
     throw new Error(`${dataDir} is not the dataset ${runDir} was trained on (checksum differs)`);
   }
   if (model.trainable) {
-    const best = join(runDir, 'best.safetensors');
-    if (!existsSync(best))
+    if (!run.has('best'))
       throw new Error(`${runDir} has no best.safetensors yet (no evaluation has finished)`);
-    loadParameters(model, best);
+    run.loadCheckpoint('best', model);
   }
   model.eval();
-  return { config, ds, split, model, info };
+  return { config, ds, split, model, info, run };
 }

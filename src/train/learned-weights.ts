@@ -1,26 +1,8 @@
 /**
- * Reading a run's epoch log (log.jsonl) back: for reports, and for the explanations a model
- * bundle carries (what the model learned, as logged at its best epoch).
+ * What a CAMMSR run learned, as logged at its best epoch: the modality weights per category and
+ * the gate usage (for reports, and for the explanations a model bundle carries).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { EpochLog } from './trainer.js';
-
-/** The epochs of a run's log.jsonl (none when the run has no log yet). */
-export function readEpochLog(runDir: string): EpochLog[] {
-  const path = join(runDir, 'log.jsonl');
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as EpochLog;
-      } catch (e) {
-        throw new Error(`${path}, line ${i + 1}: not valid JSON (${(e as Error).message})`);
-      }
-    });
-}
+import type { EpochLog } from './run-dir.js';
 
 /** Mean modality weights of one category over an epoch's training positions. */
 export interface CategoryWeights {

@@ -3,7 +3,7 @@
  * also gets the bucketed gap to the previous interaction, including the one just before the
  * window when the sequence was truncated.
  */
-import { timeGapBucket, type SequenceBatch } from '../models/model.js';
+import { timeGapBucket, type SequenceBatch } from './model.js';
 
 interface Window {
   items: Int32Array;

@@ -1,10 +1,11 @@
 /** From a run configuration to a model: the one place that knows every model's options. */
-import { effectiveModalities, effectiveTime, effectiveWeightScale, type RunConfig } from '../train/config.js';
-import { Cammsr, type CammsrConfig, type Modality } from './cammsr.js';
-import { FusionSasrec } from './fusion.js';
-import type { ModelData, SequentialRecommender } from './model.js';
-import { Popularity } from './popularity.js';
-import { Sasrec } from './sasrec.js';
+import { effectiveModalities, effectiveTime, effectiveWeightScale, type RunConfig } from '../config/index.js';
+import { MODALITIES } from '../config/names.js';
+import { Cammsr, type CammsrConfig } from '../models/cammsr.js';
+import { FusionSasrec } from '../models/fusion.js';
+import type { ModelData, SequentialRecommender } from '../models/model.js';
+import { Popularity } from '../models/popularity.js';
+import { Sasrec } from '../models/sasrec.js';
 
 /** The sequence-model options every model shares. */
 function sequenceOptions(cfg: RunConfig) {
@@ -12,7 +13,12 @@ function sequenceOptions(cfg: RunConfig) {
   return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed };
 }
 
-function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
+/**
+ * CAMMSR's model options from a run configuration and the dataset's item data (which decides
+ * 'auto' modalities and time). The schema's defaults are the only defaults: build a CammsrConfig
+ * as cammsrConfig(resolveConfig({ overrides }), data).
+ */
+export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   const c = cfg.cammsr;
   const modalities = effectiveModalities(cfg, [
     ...(data.text ? ['text' as const] : []),
@@ -73,12 +79,11 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
       // The same mixture of experts with static learned modality scalars and HM4SR's category
       // loss on the concatenation; SASRec-style LayerNorm input, no modality-swap loss.
       const base = cammsrConfig(cfg, data);
-      const order: Modality[] = ['id', 'text', 'image'];
       return new Cammsr(
         {
           ...base,
           weighting: 'static',
-          staticInit: base.modalities.map((m) => cfg.hm4sr.initScalars[order.indexOf(m)]),
+          staticInit: base.modalities.map((m) => cfg.hm4sr.initScalars[MODALITIES.indexOf(m)]),
           categoryHead: 'concat',
           beta: cfg.cammsr.beta,
           lambda: 0,

@@ -1,0 +1,30 @@
+/** Dataset-dependent choices ('auto' values), decided once the dataset is known. */
+import { ConfigError } from './errors.js';
+import { MODALITIES, type Modality } from './names.js';
+import type { RunConfig } from './schema.js';
+
+/** The modalities a run uses, in canonical order; an explicit list must be available in the dataset. */
+export function effectiveModalities(cfg: RunConfig, available: readonly Modality[]): Modality[] {
+  const has = new Set<Modality>(['id', ...available]);
+  if (cfg.cammsr.modalities === 'auto') return MODALITIES.filter((m) => has.has(m));
+  const missing = cfg.cammsr.modalities.filter((m) => !has.has(m));
+  if (missing.length)
+    throw new ConfigError('configuration', [
+      `cammsr.modalities: the dataset has no ${missing.join(', ')} features (it has ${MODALITIES.filter((m) => has.has(m)).join(', ')})`,
+    ]);
+  const wanted = new Set(cfg.cammsr.modalities);
+  return MODALITIES.filter((m) => wanted.has(m));
+}
+
+/** Whether the time-gap embedding is on. */
+export function effectiveTime(cfg: RunConfig, hasTimestamps: boolean): boolean {
+  if (cfg.cammsr.time === 'on' && !hasTimestamps)
+    throw new ConfigError('configuration', [`cammsr.time: "on" but the dataset has no timestamps`]);
+  return cfg.cammsr.time === 'auto' ? hasTimestamps : cfg.cammsr.time === 'on';
+}
+
+/** The residual scale s for |M| modalities. */
+export function effectiveWeightScale(cfg: RunConfig, modalityCount: number): number {
+  const s = cfg.cammsr.categoryWeightScale;
+  return s === 'modalities' ? modalityCount : s;
+}

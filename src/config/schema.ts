@@ -1,0 +1,236 @@
+/**
+ * The run configuration's schema: one zod schema is the single source of truth for validation,
+ * defaults and documentation (docs/config.md is generated from it). Models, the trainer, the
+ * service and the CLI all read the RunConfig it defines.
+ */
+import * as z from 'zod';
+import { METRICS, MODALITIES, MODEL_NAMES } from './names.js';
+
+const int = () => z.number().int();
+const positive = () => z.number().positive();
+const nonNegative = () => z.number().min(0);
+const probability = () => z.number().min(0).lt(1);
+
+const TrainSchema = z.strictObject({
+  epochs: int().min(1).default(200).describe('Maximum number of training epochs.'),
+  batchSize: int().min(1).default(256).describe('Training sequences per batch.'),
+  lr: positive().default(1e-3).describe('Adam learning rate.'),
+  weightDecay: nonNegative().default(0).describe('Weight decay of the Adam optimiser (0 = none).'),
+  gradClip: nonNegative()
+    .default(0)
+    .describe('Clip the global gradient norm to this value before each step; 0 turns clipping off.'),
+  patience: int()
+    .min(0)
+    .default(10)
+    .describe(
+      'Early stopping: stop after this many evaluations in a row without a new best validationMetric; 0 never stops early.',
+    ),
+  evalEvery: int().min(1).default(1).describe('Evaluate on the validation split every this many epochs.'),
+  validationMetric: z
+    .enum(METRICS)
+    .default('NDCG@10')
+    .describe('Validation metric that selects the best epoch and drives early stopping.'),
+  maskHistory: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Mask the user's history items out of the ranking during evaluation. false is the primary protocol (RecBole's default, as in HM4SR); true gives the masked variant.",
+    ),
+  threads: int()
+    .min(1)
+    .optional()
+    .describe("Kernel threads; unset = the kernel backend's default (CAMMSR_THREADS when set)."),
+});
+
+const CammsrSchema = z
+  .strictObject({
+    modalities: z
+      .union([z.literal('auto'), z.array(z.enum(MODALITIES)).min(1)])
+      .default('auto')
+      .describe(
+        "Modalities M: 'auto' = every modality the dataset has (id always, text and image when their features exist), or a list such as [id, text]; must include id. The hm4sr and fusion baselines read it too.",
+      ),
+    experts: int().min(1).default(4).describe('Number of experts K in CAMoE.'),
+    gateTemperature: positive()
+      .default(1)
+      .describe("Temperature T of each modality's attentive gate g_m = softmax(G_m e_m / T)."),
+    categoryGuidance: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Category-guided modality weights w and the category loss L_CP; false = the 'w/o category guidance' ablation (w fixed to 1/|M|, no L_CP).",
+      ),
+    viewLoss: nonNegative()
+      .default(1)
+      .describe(
+        "Weight of an auxiliary category loss on each modality's own prediction c_m (added to β·L_CP, averaged over modalities), so that every view is a predictor the attention can compare; 0 = the spec's literal form (see docs/models.md, 'What the modality weights learn').",
+      ),
+    viewNorm: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Each category view reads a LayerNorm of e_m (c_m = U_m·LN(e_m) + u_m) instead of the raw e_m, whose small scale (about initStd·√d) leaves the category logits near zero for hundreds of steps; false = the spec's literal form.",
+      ),
+    detachWeights: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Only the category loss trains the modality weights w: the residual uses a detached copy, because the next-item loss pushes w towards the modalities that LACK the information (they borrow it through the experts), which inverts the category-guided weights; false = the spec's literal form.",
+      ),
+    categoryWeightScale: z
+      .union([nonNegative(), z.literal('modalities')])
+      .default(1)
+      .describe("Scale s of the residual ē_m = e_m + s·w_m·ê_m: a number, or 'modalities' for s = |M|."),
+    weightTemperature: positive()
+      .default(1)
+      .describe('Temperature of the softmax over modalities that turns the scores a_m into the weights w.'),
+    synergy: z
+      .boolean()
+      .default(true)
+      .describe(
+        "true: every expert reads the concatenation of all modalities (inter-modal synergy); false = the 'w/o synergy' ablation: each modality's output block reads only that modality.",
+      ),
+    camoe: z.boolean().default(true).describe("Use CAMoE; false = the 'w/o CAMoE' ablation (ē_m = e_m)."),
+    beta: nonNegative()
+      .default(1.0)
+      .describe('Weight β of the category-prediction loss in L = L_SR + β·L_CP + λ·L_MSCL.'),
+    lambda: nonNegative()
+      .default(0.1)
+      .describe("Weight λ of the modality-swap contrastive loss L_MSCL; 0 = the 'w/o MSCL' ablation."),
+    sharedEncoder: z
+      .boolean()
+      .default(false)
+      .describe(
+        'One interest encoder (DyT + transformer) shared by every modality instead of one per modality: fewer parameters, a regulariser for small datasets.',
+      ),
+    msclTau: positive().default(0.2).describe('Temperature τ of the MSCL InfoNCE (cosine similarity / τ).'),
+    msclRatio: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.3)
+      .describe('Fraction ρ of the valid positions whose contents MSCL swaps between the two sequences.'),
+    msclPairs: z
+      .enum(['default', 'all'])
+      .default('default')
+      .describe(
+        "Modality pairs for MSCL: 'default' = text↔image when both exist, else id↔text; 'all' = every pair in M (losses averaged).",
+      ),
+    inputNorm: z
+      .enum(['dyt', 'layernorm'])
+      .default('dyt')
+      .describe(
+        "Normalisation before each modality encoder: 'dyt' (DyT(h) = γ ⊙ tanh(α h) + β, the paper's) or 'layernorm' (the 'LayerNorm instead of DyT' ablation).",
+      ),
+    encoderNorm: z
+      .enum(['layernorm', 'dyt'])
+      .default('layernorm')
+      .describe("Normalisation inside the transformer layers: 'layernorm' (post-LN as in SASRec) or 'dyt'."),
+    dytAlpha: positive().default(0.5).describe("Initial value of DyT's learnable scalar α."),
+    time: z
+      .enum(['auto', 'on', 'off'])
+      .default('auto')
+      .describe(
+        "Time-gap embedding added to every e_m(k): 'auto' = on when the dataset has timestamps, 'on' (an error without timestamps), 'off' (the 'w/o time' ablation).",
+      ),
+    categoryNoise: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe(
+        "Robustness experiments: fraction r of items whose category labels are replaced by random ones before training (0 = the dataset's labels).",
+      ),
+  })
+  .superRefine((c, ctx) => {
+    // Checked here rather than inside the union so that the message can say what is wrong.
+    if (Array.isArray(c.modalities)) {
+      if (!c.modalities.includes('id'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['modalities'],
+          message: `must include 'id' (the ID modality is always present), got ${JSON.stringify(c.modalities)}`,
+        });
+      if (new Set(c.modalities).size !== c.modalities.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['modalities'],
+          message: `lists a modality twice: ${JSON.stringify(c.modalities)}`,
+        });
+    }
+  });
+
+const Hm4srSchema = z.strictObject({
+  initScalars: z
+    .array(z.number())
+    .length(3)
+    .default([0, 1, 1])
+    .describe(
+      'Initial static modality scalars [id, text, image] that replace the category-guided weights; entries of modalities not in M are ignored.',
+    ),
+});
+
+export const RunConfigSchema = z
+  .strictObject({
+    model: z
+      .enum(MODEL_NAMES)
+      .default('cammsr')
+      .describe(
+        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars). Usually given as --model.",
+      ),
+    seed: int()
+      .min(0)
+      .default(1)
+      .describe(
+        'Random seed of initialisation, batching, dropout, MSCL swaps and category noise. Usually given as --seed.',
+      ),
+    maxLen: int()
+      .min(1)
+      .default(50)
+      .describe(
+        'Maximum sequence length L: the most recent L items of each sequence; size of the position table.',
+      ),
+    dim: int()
+      .min(1)
+      .default(64)
+      .describe('Embedding and hidden size d of every modality; a multiple of heads.'),
+    layers: int().min(1).default(2).describe('Transformer layers per encoder.'),
+    heads: int().min(1).default(2).describe('Attention heads per transformer layer.'),
+    ffnDim: int()
+      .min(1)
+      .default(256)
+      .describe("Inner size of each transformer layer's GELU feed-forward network."),
+    hiddenDropout: probability()
+      .default(0.5)
+      .describe('Dropout on the encoder input and on the output of every transformer sub-layer.'),
+    attnDropout: probability().default(0.5).describe('Dropout on the attention probabilities.'),
+    initStd: positive().default(0.02).describe('Weights and embeddings are initialised from N(0, initStd²).'),
+    layerNormEps: positive().default(1e-12).describe('Epsilon of every LayerNorm.'),
+    // prefault({}) rather than default({}): the section's own field defaults then apply.
+    train: TrainSchema.prefault({}).describe('Optimisation, early stopping and evaluation during training.'),
+    cammsr: CammsrSchema.prefault({}).describe(
+      'Options of the CAMMSR model; the hm4sr baseline reuses those of the mixture of experts.',
+    ),
+    hm4sr: Hm4srSchema.prefault({}).describe("Options of the HM4SR-style baseline (model 'hm4sr')."),
+  })
+  .superRefine((c, ctx) => {
+    if (c.dim % c.heads !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dim'],
+        message: `must be a multiple of heads (${c.heads}), got ${c.dim}`,
+      });
+  });
+
+/** A fully defaulted, validated run configuration. */
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+/** What a config file may contain: every key optional. */
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+/** Explicit CLI flags (--model, --seed, ...): any subset; undefined entries are ignored. */
+export type RunConfigFlags = DeepPartial<RunConfigInput>;
+
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
