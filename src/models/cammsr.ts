@@ -22,7 +22,7 @@ import { Rng } from '../engine/rng.js';
 import { parameter, Tensor } from '../engine/tensor.js';
 import { add, addN, mul, scale } from '../engine/ops/elementwise.js';
 import { tanh } from '../engine/ops/activation.js';
-import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../engine/ops/loss.js';
+import { bceWithLogits, crossEntropy } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
 import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
@@ -35,17 +35,16 @@ import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.
 import { ModalityTable } from './modality-table.js';
 import {
   lastRows,
-  scoreWith,
+  nextItemLoss,
+  SequentialModel,
   TIME_BUCKETS,
   type Scorer,
   type ItemFeatures,
   type LossResult,
   type ModelData,
   type SequenceBatch,
-  type SequentialRecommender,
 } from './model.js';
 
-export type { Modality };
 
 /** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
 export interface CammsrConfig extends InterestEncoderConfig {
@@ -237,7 +236,7 @@ interface WeightStats {
   gateSum: Float64Array; // [M * K]
 }
 
-export class Cammsr extends Module implements SequentialRecommender {
+export class Cammsr extends SequentialModel {
   readonly trainable = true;
   readonly idEmb: Embedding | null = null;
   readonly posEmb: Embedding;
@@ -345,13 +344,9 @@ export class Cammsr extends Module implements SequentialRecommender {
 
     // L_SR: full softmax over all items at every position with a target. Σ_m ⟨z_m, ẽ_m⟩ is
     // one product of the concatenations, so the fused loss runs once.
-    const rows: number[] = [];
-    for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
-    const targets = Int32Array.from(rows, (r) => batch.targets[r]);
     const h = z.length === 1 ? z[0] : concat(z, -1);
     const w = tables.length === 1 ? tables[0] : concat(tables, -1);
-    const hr = rows.length === batch.items.length ? h : indexRows(h, Int32Array.from(rows));
-    const lsr = linearCrossEntropy(hr, w, targets);
+    const lsr = nextItemLoss(h, w, batch);
     terms.sr = lsr.item();
     const parts: Tensor[] = [lsr];
 
@@ -380,10 +375,6 @@ export class Cammsr extends Module implements SequentialRecommender {
     const total = parts.length === 1 ? parts[0] : addN(...parts);
     terms.total = total.item();
     return { total, terms };
-  }
-
-  scoreLast(batch: SequenceBatch): Float32Array {
-    return scoreWith(this.scorer(), batch);
   }
 
   /**

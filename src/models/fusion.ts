@@ -6,24 +6,16 @@
  */
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
-import { linearCrossEntropy } from '../engine/ops/loss.js';
 import { concat, indexRows } from '../engine/ops/shape.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
-import { Module, ModuleList } from '../engine/nn/module.js';
+import { ModuleList } from '../engine/nn/module.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { Modality } from './cammsr.js';
+import type { Modality } from '../config/names.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
-import type {
-  ItemFeatures,
-  LossResult,
-  ModelData,
-  Scorer,
-  SequenceBatch,
-  SequentialRecommender,
-} from './model.js';
-import { lastRows, scoreWith } from './model.js';
+import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
+import { lastRows, nextItemLoss, SequentialModel } from './model.js';
 
 export interface FusionConfig extends InterestEncoderConfig {
   mode: 'sum' | 'concat';
@@ -32,7 +24,7 @@ export interface FusionConfig extends InterestEncoderConfig {
   seed: number;
 }
 
-export class FusionSasrec extends Module implements SequentialRecommender {
+export class FusionSasrec extends SequentialModel {
   readonly kind: string;
   readonly trainable = true;
   readonly idEmb: Embedding | null = null;
@@ -93,20 +85,8 @@ export class FusionSasrec extends Module implements SequentialRecommender {
 
   loss(batch: SequenceBatch): LossResult {
     const table = this.table();
-    const h = this.hidden(batch, table);
-    const rows: number[] = [];
-    for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
-    const hr = rows.length === batch.items.length ? h : indexRows(h, Int32Array.from(rows));
-    const total = linearCrossEntropy(
-      hr,
-      table,
-      Int32Array.from(rows, (r) => batch.targets[r]),
-    );
+    const total = nextItemLoss(this.hidden(batch, table), table, batch);
     return { total, terms: { sr: total.item(), total: total.item() } };
-  }
-
-  scoreLast(batch: SequenceBatch): Float32Array {
-    return scoreWith(this.scorer(), batch);
   }
 
   /** Users: the last hidden state; items: the fused item table (computed once here). */

@@ -5,7 +5,9 @@
  */
 import { kernels } from '../kernels/select.js';
 import { floats } from '../engine/memory.js';
-import type { Module } from '../engine/nn/module.js';
+import { Module } from '../engine/nn/module.js';
+import { linearCrossEntropy } from '../engine/ops/loss.js';
+import { indexRows } from '../engine/ops/shape.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -117,7 +119,34 @@ export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Ar
   return out;
 }
 
-/** scoreLast through a scorer. */
-export function scoreWith(s: Scorer, batch: SequenceBatch): Float32Array {
-  return scoreUsers(s, s.users(batch), batch.size);
+/**
+ * The base of every model: a Module with the recommender's face, whose scoreLast goes through
+ * the model's scorer (one implementation for all).
+ */
+export abstract class SequentialModel extends Module implements SequentialRecommender {
+  abstract readonly kind: string;
+  abstract readonly trainable: boolean;
+  abstract readonly maxLen: number;
+  abstract loss(batch: SequenceBatch): LossResult;
+  abstract scorer(): Scorer;
+
+  scoreLast(batch: SequenceBatch): Float32Array {
+    const s = this.scorer();
+    return scoreUsers(s, s.users(batch), batch.size);
+  }
+}
+
+/**
+ * L_SR: the mean next-item cross-entropy over all items (full softmax) at every position that
+ * has a target; `h` [R, d] are the hidden states of the packed rows, `table` [N + 1, d] the items.
+ */
+export function nextItemLoss(h: Tensor, table: Tensor, batch: SequenceBatch): Tensor {
+  const rows: number[] = [];
+  for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
+  const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
+  return linearCrossEntropy(
+    hr,
+    table,
+    Int32Array.from(rows, (r) => batch.targets[r]),
+  );
 }

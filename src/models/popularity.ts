@@ -2,16 +2,9 @@
  * Popularity: every user gets the items most often interacted with in the training data.
  * The floor any personalised model must clear.
  */
-import { Module } from '../engine/nn/module.js';
-import {
-  scoreWith,
-  type LossResult,
-  type Scorer,
-  type SequenceBatch,
-  type SequentialRecommender,
-} from './model.js';
+import { SequentialModel, type LossResult, type Scorer, type SequenceBatch } from './model.js';
 
-export class Popularity extends Module implements SequentialRecommender {
+export class Popularity extends SequentialModel {
   readonly kind = 'popularity';
   readonly trainable = false;
   private readonly scores: Float32Array;
@@ -28,10 +21,6 @@ export class Popularity extends Module implements SequentialRecommender {
 
   loss(_batch: SequenceBatch): LossResult {
     throw new Error('the popularity baseline has nothing to train');
-  }
-
-  scoreLast(batch: SequenceBatch): Float32Array {
-    return scoreWith(this.scorer(), batch);
   }
 
   /** One dimension: every user is [1], every item its count. */

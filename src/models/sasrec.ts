@@ -10,15 +10,12 @@
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { dropout } from '../engine/ops/dropout.js';
-import { linearCrossEntropy } from '../engine/ops/loss.js';
-import { indexRows } from '../engine/ops/shape.js';
 import { Embedding, LayerNorm } from '../engine/nn/layers.js';
-import { Module } from '../engine/nn/module.js';
 import { TransformerEncoder } from '../engine/nn/transformer.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from './model.js';
-import { lastRows, scoreWith } from './model.js';
+import type { LossResult, Scorer, SequenceBatch } from './model.js';
+import { lastRows, nextItemLoss, SequentialModel } from './model.js';
 
 export type { SequenceBatch } from './model.js';
 
@@ -34,7 +31,7 @@ export interface SasrecConfig {
   seed: number;
 }
 
-export class Sasrec extends Module implements SequentialRecommender {
+export class Sasrec extends SequentialModel {
   readonly kind = 'sasrec';
   readonly trainable = true;
   readonly itemEmb: Embedding;
@@ -84,22 +81,8 @@ export class Sasrec extends Module implements SequentialRecommender {
 
   /** Mean next-item cross-entropy over all items, at every position that has a target. */
   loss(batch: SequenceBatch): LossResult {
-    const total = this.nextItemLoss(batch);
+    const total = nextItemLoss(this.forward(batch), this.itemEmb.weight, batch);
     return { total, terms: { sr: total.item() } };
-  }
-
-  private nextItemLoss(batch: SequenceBatch): Tensor {
-    const h = this.forward(batch);
-    const rows: number[] = [];
-    for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i] > 0) rows.push(i);
-    const targets = Int32Array.from(rows, (i) => batch.targets[i]);
-    const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
-    return linearCrossEntropy(hr, this.itemEmb.weight, targets);
-  }
-
-  /** Scores [B, items + 1] of every item (column 0 = padding) after the last position of each sequence. */
-  scoreLast(batch: SequenceBatch): Float32Array {
-    return scoreWith(this.scorer(), batch);
   }
 
   /** Users: the last hidden state; items: the (tied) item embeddings. */
