@@ -1,6 +1,6 @@
 /**
  * CAMMSR: Category-guided Attentive Mixture of Experts for Multimodal Sequential
- * Recommendation (Xu et al., ICDE 2026), as ../shared/design/cammsr-spec.md specifies.
+ * Recommendation (Xu et al., ICDE 2026), as docs/models.md ("The model contract") describes.
  * Read top to bottom, following the paper's figure:
  *
  *   ① item representation   e_m(k) = item view of modality m + P[k] (+ time-gap embedding)
