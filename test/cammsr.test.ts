@@ -137,37 +137,73 @@ test('modality weights are a distribution; diagnostics report them overall, per 
   assert.equal((model.diagnostics() as { positions: number }).positions, 0, 'reset after reading');
 });
 
-test('every ablation builds, trains a step and scores all items', () => {
+test('every ablation changes the model it names: its parameters, its loss terms or its training step', () => {
   const { data, seqs, times } = toyData();
-  const variants: Partial<CammsrConfig>[] = [
-    { camoe: false },
-    { weighting: 'uniform' },
-    { weighting: 'static', categoryHead: 'concat', lambda: 0, inputNorm: 'layernorm' },
-    { synergy: false },
-    { lambda: 0 },
-    { inputNorm: 'layernorm' },
-    { encoderNorm: 'dyt' },
-    { time: false },
-    { modalities: ['id', 'text'] },
-    { msclPairs: 'all' },
-    { weightScale: 3, weightTemperature: 0.5, gateTemperature: 2 },
-    { detachWeights: false, viewLoss: 0, viewNorm: false },
-    { viewNorm: false },
-    { sharedEncoder: true },
-  ];
   const batch = trainingBatch(seqs, 10, times);
-  for (const v of variants) {
-    const model = new Cammsr(small(v), data);
+  const probe = trainingBatch(seqs.slice(0, 3), 10, times.slice(0, 3));
+  /** Parameter names, loss terms, and the scores after one Adam step (dropout off, so only the step differs). */
+  const run = (v: Partial<CammsrConfig>) => {
+    const model = new Cammsr(small({ hiddenDropout: 0, attnDropout: 0, ...v }), data);
+    const names = model.namedParameters().map(([n, p]) => `${n}:${p.shape.join('x')}`);
     const opt = new Adam(model.parameters(), { lr: 1e-2 });
-    const before = model.loss(batch);
-    before.total.backward();
+    const { total, terms } = model.loss(batch);
+    total.backward();
     opt.step();
-    assert.ok(Number.isFinite(before.total.item()), JSON.stringify(v));
-    if (v.camoe === false) assert.equal(before.terms.cp, undefined);
-    if (v.lambda === 0) assert.equal(before.terms.mscl, undefined);
     model.eval();
-    const scores = model.scoreLast(trainingBatch(seqs.slice(0, 3), 10, times.slice(0, 3)));
+    const scores = model.scoreLast(probe);
     assert.equal(scores.length, 3 * (N + 1), JSON.stringify(v));
+    assert.ok(Number.isFinite(total.item()), JSON.stringify(v));
+    return { model, names, terms, scores: Array.from(scores) };
+  };
+  const base = run({});
+  assert.deepEqual(Object.keys(base.terms).sort(), ['cp', 'mscl', 'sr', 'total', 'views']);
+  const has = (names: string[], part: string) => names.some((n) => n.includes(part));
+  const variants: [Partial<CammsrConfig>, (r: ReturnType<typeof run>) => void][] = [
+    [{ camoe: false }, (r) => (assert.equal(r.model.camoe, null), assert.equal(r.terms.cp, undefined))],
+    [
+      { weighting: 'uniform', beta: 0 },
+      (r) => {
+        assert.equal(r.terms.cp, undefined);
+        assert.ok(!has(r.names, 'category_query'));
+        const w = (r.model.diagnostics() as { modalityWeights: Record<string, number> }).modalityWeights;
+        for (const x of Object.values(w)) assert.ok(Math.abs(x - 1 / 3) < 1e-6);
+      },
+    ],
+    [
+      {
+        weighting: 'static',
+        staticInit: [0, 1, 1],
+        categoryHead: 'concat',
+        lambda: 0,
+        inputNorm: 'layernorm',
+      },
+      (r) => {
+        assert.ok(r.model.camoe!.staticWeights, 'static weights are parameters');
+        assert.ok(has(r.names, 'category_head'));
+      },
+    ],
+    [{ synergy: false }, (r) => assert.notDeepEqual(r.names, base.names)],
+    [{ lambda: 0 }, (r) => assert.equal(r.terms.mscl, undefined)],
+    [{ inputNorm: 'layernorm' }, (r) => assert.notDeepEqual(r.names, base.names)],
+    [{ encoderNorm: 'dyt' }, (r) => assert.notDeepEqual(r.names, base.names)],
+    [{ time: false }, (r) => assert.ok(!has(r.names, 'time_embedding') && has(base.names, 'time_embedding'))],
+    [{ modalities: ['id', 'text'] }, (r) => assert.ok(!has(r.names, 'image.') && has(base.names, 'image.'))],
+    [{ msclPairs: 'all' }, (r) => assert.notEqual(r.terms.mscl, base.terms.mscl)],
+    [{ weightScale: 3 }, (r) => assert.equal(r.terms.cp, base.terms.cp)],
+    [{ weightTemperature: 0.5 }, () => {}],
+    [{ gateTemperature: 2 }, () => {}],
+    [{ viewLoss: 0 }, (r) => assert.equal(r.terms.views, undefined)],
+    [{ viewNorm: false }, (r) => assert.ok(r.names.length < base.names.length)],
+    [{ detachWeights: false }, (r) => assert.deepEqual(r.terms, base.terms, 'the same forward pass')],
+    [{ sharedEncoder: true }, (r) => assert.equal(r.model.interest.items.length, 1)],
+  ];
+  for (const [v, specific] of variants) {
+    const r = run(v);
+    specific(r);
+    // Whatever else: the flag is not silently ignored. The model, its loss or its first step differs.
+    const same =
+      JSON.stringify([r.names, r.terms, r.scores]) === JSON.stringify([base.names, base.terms, base.scores]);
+    assert.ok(!same, `${JSON.stringify(v)} changes nothing`);
   }
   assert.throws(
     () => new Cammsr(small({ modalities: ['id', 'image'] }), { ...data, image: undefined }),

@@ -13,6 +13,9 @@ import { tempDir } from './temp.js';
 const root = tempDir('train');
 const data = join(root, 'synth');
 const ready = prepareDataset({ format: 'synth', out: data, synth: { users: 160, items: 64 }, seed: 2 });
+/** An epoch is a new best when its NDCG@10 beats every earlier one. */
+const isRecord = (log: { epoch: number; validation: Record<string, number> }[], e: (typeof log)[number]) =>
+  log.filter((x) => x.epoch < e.epoch).every((x) => x.validation['NDCG@10'] < e.validation['NDCG@10']);
 const cfg = (model: string, sets: string[] = []) =>
   resolveConfig({
     cli: { model: model as 'cammsr', seed: 3 },
@@ -48,7 +51,22 @@ test('a run writes config, log, checkpoints and metrics; the same seed reproduce
     .map((l) => JSON.parse(l));
   assert.equal(log.length, 3);
   assert.ok(log[0].loss.sr > 0 && log[0].loss.cp > 0 && log[0].loss.mscl > 0);
-  assert.ok(log[0].validation['NDCG@10'] >= 0 && typeof log[0].seconds === 'number' && log[0].lr === 1e-3);
+  assert.equal(log[0].lr, 1e-3);
+  assert.ok(log.every((e) => e.seconds > 0));
+  assert.ok(
+    Math.abs(log.reduce((t, e) => t + e.seconds, 0) - a.trainSeconds) < 1e-9,
+    'trainSeconds sums the epochs',
+  );
+  // The best epoch is the logged maximum of the validation metric, and the final validation
+  // metrics are those of its checkpoint (the same protocol: history not masked).
+  const best = log.reduce((b, e) => (e.validation['NDCG@10'] > b.validation['NDCG@10'] ? e : b));
+  assert.equal(a.bestEpoch, best.epoch);
+  assert.deepEqual(
+    log.map((e) => e.best),
+    log.map((e) => isRecord(log, e)),
+  );
+  assert.equal(a.selection.value, best.validation['NDCG@10']);
+  assert.deepEqual(a.validation, best.validation);
   assert.ok(log[0].diagnostics.modalityWeights.text > 0);
   assert.equal(JSON.parse(readFileSync(join(root, 'a', 'run.json'), 'utf8')).status, 'finished');
   assert.ok(a.test['HR@10'] >= a.test['NDCG@10'] && a.test['NDCG@10'] >= a.test['MRR@10']);
