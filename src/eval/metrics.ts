@@ -4,8 +4,10 @@
  * score (a constant scorer ranks every target last, not first or in the middle).
  */
 
+import { METRIC_KS } from '../config/names.js';
+
 /** The cut-offs reported by default (spec, "Evaluation protocol"). */
-export const METRIC_KS: readonly number[] = [5, 10, 20];
+export { METRIC_KS };
 
 // Stamp buffer for de-duplicating excluded items without allocating per call: item j counts
 // as already excluded when stamps[j] === epoch. Module-level is safe: JS is single-threaded

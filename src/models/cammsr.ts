@@ -45,7 +45,6 @@ import {
   type SequenceBatch,
 } from './model.js';
 
-
 /** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
 export interface CammsrConfig extends InterestEncoderConfig {
   maxLen: number;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { METRIC_KS } from '../eval/metrics.js';
+import { METRICS } from '../config/names.js';
 import { VERSION } from '../version.js';
 import type { RunReport } from './report-data.js';
 
@@ -29,8 +29,6 @@ function table(head: string[], rows: (string | number)[][], cls = ''): string {
     )
     .join('')}</tbody></table>`;
 }
-
-const METRICS = METRIC_KS.flatMap((k) => [`HR@${k}`, `NDCG@${k}`, `MRR@${k}`]);
 
 function metricsSection(runs: RunReport[]): string {
   const rows: (string | number)[][] = [];
@@ -79,10 +77,10 @@ function breakdownTable(runs: RunReport[], label: string, key: 'byCategory' | 'b
   return table(head, rows, key === 'byCategory' ? 'by-category' : 'by-length');
 }
 
-export function renderReport(runs: RunReport[]): string {
+/** What the page's charts read (embedded as JSON). */
+function chartData(runs: RunReport[]) {
   const main = runs[0];
-  const d = main.dataset;
-  const data = {
+  return {
     runs: runs.map((r) => ({
       name: r.name,
       bestEpoch: r.bestEpoch,
@@ -100,7 +98,10 @@ export function renderReport(runs: RunReport[]): string {
       .slice(1)
       .map((r) => ({ name: r.name, byCategory: r.byCategory, byHistoryLength: r.byHistoryLength })),
   };
-  const stats = table(
+}
+
+function datasetTable(d: RunReport['dataset']): string {
+  return table(
     [
       'users',
       'items',
@@ -130,6 +131,21 @@ export function renderReport(runs: RunReport[]): string {
       ],
     ],
   );
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#1d2430}
+h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:right}th{background:#f3f6f9}
+td:first-child,th:first-child,td:nth-child(2){text-align:left}
+.up{color:#137333}.down{color:#b3261e}.note{color:#5f6b7a}
+.chart{width:100%;height:360px}.tall{height:520px}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}`;
+
+export function renderReport(runs: RunReport[]): string {
+  const main = runs[0];
+  const d = main.dataset;
+  const data = chartData(runs);
+  const stats = datasetTable(d);
   const weightsNote =
     main.categoryWeights.length > 0
       ? ''
@@ -139,13 +155,7 @@ export function renderReport(runs: RunReport[]): string {
 <title>cammsr report: ${esc(main.name)}</title>
 <meta name="generator" content="cammsr ${esc(VERSION)}">
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#1d2430}
-h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
-table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:right}th{background:#f3f6f9}
-td:first-child,th:first-child,td:nth-child(2){text-align:left}
-.up{color:#137333}.down{color:#b3261e}.note{color:#5f6b7a}
-.chart{width:100%;height:360px}.tall{height:520px}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}
+${STYLE}
 </style></head><body>
 <h1>cammsr report: ${esc(main.name)}</h1>
 <p>Model <b>${esc(main.model)}</b> on <b>${esc(d.name)}</b>. Full ranking over all ${d.items} items,
