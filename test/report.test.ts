@@ -97,6 +97,25 @@ test('the HTML report is self-contained and has every section, with compared run
   assert.equal(data.compared.length, 1);
   // Breakdown tables put the compared run's NDCG@10 and the difference beside the first run's.
   assert.match(html, /<th>NDCG@10 [^<]*sasrec<\/th><th>Δ<\/th>/);
+  // One Δ convention everywhere (compared − first), stated on the page.
+  assert.match(html, /Every Δ is the compared run minus [^<]*cammsr:/);
+  const row =
+    /<table class="by-category">.*?<tbody><tr><td>[^<]*<\/td><td>\d+<\/td><td>([\d.]+)<\/td><td>[\d.]+<\/td><td>([\d.]+)<\/td><td><span[^>]*>([+-][\d.]+)</s.exec(
+      html,
+    )!;
+  assert.ok(row, 'a breakdown row with both runs and a Δ');
+  // Cells are rounded to 4 decimals, so the difference of two cells is within 1e-4 of the Δ.
+  const close = (d: number, diff: number) => assert.ok(Math.abs(d - diff) <= 1.01e-4, `${d} vs ${diff}`);
+  close(Number(row[3]), Number(row[2]) - Number(row[1]));
+  const metricDelta = /Δ vs [^<]*cammsr<\/td>(<td>.*?)<\/tr>/.exec(html)!;
+  const testRows =
+    /<td>[^<]*cammsr<\/td><td>test<\/td>(.*?)<\/tr>.*?<td>[^<]*sasrec<\/td><td>test<\/td>(.*?)<\/tr>/s.exec(
+      html,
+    )!;
+  const cells = (s: string) => [...s.matchAll(/<td>(?:<span[^>]*>)?([+-]?[\d.]+)/g)].map((m) => Number(m[1]));
+  const first = cells(testRows[1]);
+  const compared = cells(testRows[2]);
+  cells(metricDelta[1]).forEach((d, i) => close(d, compared[i] - first[i]));
   assert.equal(data.runs[1].epochs.length, 2);
   assert.ok(data.categoryWeights.length > 0);
   // A run without category weights says so instead of drawing an empty heat map.
