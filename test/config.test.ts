@@ -10,6 +10,7 @@ import {
   describeConfig,
   effectiveModalities,
   effectiveTime,
+  effectiveUnseenItems,
   effectiveWeightScale,
   formatConfig,
   loadConfigFile,
@@ -48,8 +49,11 @@ test('defaults: every option of the spec at its documented value', () => {
     ffnDim: 256,
     hiddenDropout: 0.5,
     attnDropout: 0.5,
+    idMask: 0,
+    unseenItems: 'auto',
     initStd: 0.02,
     layerNormEps: 1e-12,
+    split: { coldItems: 0, coldSeed: 1 },
     train: {
       epochs: 200,
       batchSize: 256,
@@ -383,6 +387,20 @@ test('round trip: a resolved configuration written as JSON or YAML resolves to i
     assert.deepEqual(resolveConfig({ file: join(dir, `s${i}.json`) }), c);
   }
   assert.match(formatConfig(configs[1], 'yaml'), /initScalars: \[0\.1, 0\.2, 0\.3\]/);
+});
+
+test('unseen items: auto is learned exactly when items are held out or ID views are masked', () => {
+  const at = (...overrides: string[]) => effectiveUnseenItems(resolveConfig({ overrides }));
+  assert.equal(at(), false);
+  assert.equal(at('split.coldItems=0.1'), true);
+  assert.equal(at('idMask=0.2'), true);
+  assert.equal(at('unseenItems=embedding', 'idMask=0.2'), false);
+  assert.equal(at('unseenItems=learned'), true);
+  throwsConfig(
+    () => resolveConfig({ overrides: ['split.coldItems=0.6'] }),
+    /split\.coldItems: expected a number in \[0, 0\.5\]/,
+  );
+  throwsConfig(() => resolveConfig({ overrides: ['idMask=1'] }), /idMask: expected a number in \[0, 1\)/);
 });
 
 test('dataset-dependent values: auto modalities and time, the residual scale', () => {

@@ -110,6 +110,8 @@ const models: [string, () => SequentialRecommender][] = [
           seed: 2,
           mode: 'concat',
           modalities: ['id', 'text', 'image'],
+          unseenItems: false,
+          idMask: 0,
         },
         toyData().data,
       ),

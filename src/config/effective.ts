@@ -28,3 +28,9 @@ export function effectiveWeightScale(cfg: RunConfig, modalityCount: number): num
   const s = cfg.cammsr.categoryWeightScale;
   return s === 'modalities' ? modalityCount : s;
 }
+
+/** Whether items without a training interaction get the learned unseen-item row. */
+export function effectiveUnseenItems(cfg: RunConfig): boolean {
+  if (cfg.unseenItems !== 'auto') return cfg.unseenItems === 'learned';
+  return cfg.split.coldItems > 0 || cfg.idMask > 0;
+}

@@ -11,5 +11,10 @@ export {
   formatConfig,
   saveConfig,
 } from './load.js';
-export { effectiveModalities, effectiveTime, effectiveWeightScale } from './effective.js';
+export {
+  effectiveModalities,
+  effectiveTime,
+  effectiveUnseenItems,
+  effectiveWeightScale,
+} from './effective.js';
 export { describeConfig, describeConfigSections, type ConfigOptionDoc } from './introspect.js';

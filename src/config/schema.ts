@@ -42,6 +42,23 @@ const TrainSchema = z.strictObject({
     .describe("Kernel threads; unset = the kernel backend's default (CAMMSR_THREADS when set)."),
 });
 
+const SplitSchema = z.strictObject({
+  coldItems: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0)
+    .describe(
+      'Cold-start protocol: the fraction of items held out of training entirely, as new items would be: the items whose first interaction comes last when the dataset has timestamps, else a seeded random set. Their interactions are removed from the training sequences (histories keep the items around them); validation and test targets among them are cold targets, reported apart. 0 = the warm leave-one-out protocol.',
+    ),
+  coldSeed: int()
+    .min(0)
+    .default(1)
+    .describe(
+      'Seed of the random held-out set when the dataset has no timestamps (the same for every model seed).',
+    ),
+});
+
 const CammsrSchema = z
   .strictObject({
     modalities: z
@@ -204,9 +221,23 @@ export const RunConfigSchema = z
       .default(0.5)
       .describe('Dropout on the encoder input and on the output of every transformer sub-layer.'),
     attnDropout: probability().default(0.5).describe('Dropout on the attention probabilities.'),
+    idMask: probability()
+      .default(0)
+      .describe(
+        "Cold start: at each training step, the probability that an item's ID view is replaced by the learned unseen-item row (the item looks new), so that the content towers learn to rank items without a trained ID embedding. Content models only (fusion-sum, fusion-concat, hm4sr, cammsr); turns unseenItems 'auto' to 'learned'.",
+      ),
+    unseenItems: z
+      .enum(['auto', 'learned', 'embedding'])
+      .default('auto')
+      .describe(
+        "Items with no training interaction (new items, or held out by split.coldItems): 'learned' = their ID view is one learned unseen-item row, so content models rank them by content and categories; 'embedding' = their own ID rows, which training only ever pushed down as negatives; 'auto' = 'learned' when split.coldItems > 0 or idMask > 0, else 'embedding'. ID-only models (sasrec, popularity) cannot rank such items either way.",
+      ),
     initStd: positive().default(0.02).describe('Weights and embeddings are initialised from N(0, initStd²).'),
     layerNormEps: positive().default(1e-12).describe('Epsilon of every LayerNorm.'),
     // prefault({}) rather than default({}): the section's own field defaults then apply.
+    split: SplitSchema.prefault({}).describe(
+      'How the interactions are split into training, validation and test (leave-one-out by time), and which items are held out as new.',
+    ),
     train: TrainSchema.prefault({}).describe('Optimisation, early stopping and evaluation during training.'),
     cammsr: CammsrSchema.prefault({}).describe(
       'Options of the CAMMSR model; the hm4sr baseline reuses those of the mixture of experts.',

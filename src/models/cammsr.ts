@@ -33,6 +33,7 @@ import { Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
+import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 import {
   lastRows,
   nextItemLoss,
@@ -46,7 +47,7 @@ import {
 } from './model.js';
 
 /** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
-export interface CammsrConfig extends InterestEncoderConfig {
+export interface CammsrConfig extends InterestEncoderConfig, UnseenItemsConfig {
   maxLen: number;
   seed: number;
   /** Modalities in use, in the order id, text, image. */
@@ -243,6 +244,8 @@ export class Cammsr extends SequentialModel {
   readonly timeEmb: Embedding | null = null;
   readonly camoe: Camoe | null = null;
   readonly interest: ModuleList<InterestEncoder>;
+  /** The learned ID view of items without a trained embedding (null: their own rows). */
+  readonly unseen: UnseenItems | null = null;
   /** Drives dropout and the swap positions; seeded from the config. */
   readonly rng: Rng;
   private readonly categoryTargets: Float32Array | null;
@@ -290,6 +293,8 @@ export class Cammsr extends SequentialModel {
       'interest',
       new ModuleList(Array.from({ length: encoders }, () => new InterestEncoder(cfg, rng))),
     );
+    const unseen = this.idEmb ? unseenItemsFor(cfg, data) : null;
+    if (unseen) this.unseen = this.child('unseen_items', unseen);
     this.rng = rng.fork();
     this.categoryTargets = this.categoryCount > 0 ? multiHot(data, this.categoryCount) : null;
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
@@ -306,9 +311,14 @@ export class Cammsr extends SequentialModel {
 
   // ① Item representation initialisation --------------------------------------------------
 
-  /** ẽ_m for every item: the candidate table of modality m, [N + 1, d]. */
+  /**
+   * ẽ_m for every item: the candidate table of modality m, [N + 1, d]. The ID table gives items
+   * without a trained embedding (and, in training, the masked ones) the learned unseen row.
+   */
   private itemTable(m: Modality): Tensor {
-    return m === 'id' ? this.idEmb!.weight : this.content.get(m)!.table();
+    if (m !== 'id') return this.content.get(m)!.table();
+    const w = this.idEmb!.weight;
+    return this.unseen ? this.unseen.apply(w, this.unseen.draw(this.training, this.rng)) : w;
   }
 
   /** e_m(k) for every packed position, per modality. */
@@ -317,8 +327,12 @@ export class Cammsr extends SequentialModel {
     const pos = this.posEmb.forward(batch.positions, [R]);
     const time = this.timeEmb && batch.gaps ? this.timeEmb.forward(batch.gaps, [R]) : null;
     return this.config.modalities.map((m, k) => {
-      // The ID view goes through the embedding op: sparse gradients, as in SASRec.
-      const view = m === 'id' ? this.idEmb!.forward(batch.items, [R]) : indexRows(tables[k], batch.items);
+      // The ID view goes through the embedding op: sparse gradients, as in SASRec. With unseen
+      // items it reads the table, whose masked rows are the unseen row.
+      const view =
+        m === 'id' && !this.unseen
+          ? this.idEmb!.forward(batch.items, [R])
+          : indexRows(tables[k], batch.items);
       return time ? addN(view, pos, time) : addN(view, pos);
     });
   }

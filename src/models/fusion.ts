@@ -16,8 +16,9 @@ import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.
 import { ModalityTable } from './modality-table.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
 import { lastRows, nextItemLoss, SequentialModel } from './model.js';
+import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 
-export interface FusionConfig extends InterestEncoderConfig {
+export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
   mode: 'sum' | 'concat';
   modalities: Modality[];
   maxLen: number;
@@ -32,6 +33,8 @@ export class FusionSasrec extends SequentialModel {
   readonly content: ModuleList<ModalityTable>;
   readonly fuse: Linear | null;
   readonly encoder: InterestEncoder;
+  /** The learned ID view of items without a trained embedding (null: their own rows). */
+  readonly unseen: UnseenItems | null;
   readonly rng: Rng;
 
   constructor(
@@ -63,6 +66,8 @@ export class FusionSasrec extends SequentialModel {
         ? this.child('fuse', new Linear(M.length * config.dim, config.dim, rng, { std: config.initStd }))
         : null;
     this.encoder = this.child('encoder', new InterestEncoder(config, rng));
+    const unseen = this.idEmb ? unseenItemsFor(config, data) : null;
+    this.unseen = unseen ? this.child('unseen_items', unseen) : null;
     this.rng = rng.fork();
   }
 
@@ -72,9 +77,16 @@ export class FusionSasrec extends SequentialModel {
 
   /** The fused item table [N + 1, d]. */
   private table(): Tensor {
-    const parts = [...(this.idEmb ? [this.idEmb.weight] : []), ...this.content.items.map((c) => c.table())];
+    const id = this.idEmb ? [this.idTable()] : [];
+    const parts = [...id, ...this.content.items.map((c) => c.table())];
     if (this.fuse) return this.fuse.forward(parts.length === 1 ? parts[0] : concat(parts, -1));
     return parts.length === 1 ? parts[0] : addN(...parts);
+  }
+
+  /** E_id, with the unseen (and, in training, the masked) items' rows replaced by the unseen row. */
+  private idTable(): Tensor {
+    const w = this.idEmb!.weight;
+    return this.unseen ? this.unseen.apply(w, this.unseen.draw(this.training, this.rng)) : w;
   }
 
   private hidden(batch: SequenceBatch, table: Tensor, last?: Int32Array): Tensor {

@@ -1,5 +1,11 @@
 /** From a run configuration to a model: the one place that knows every model's options. */
-import { effectiveModalities, effectiveTime, effectiveWeightScale, type RunConfig } from '../config/index.js';
+import {
+  effectiveModalities,
+  effectiveTime,
+  effectiveUnseenItems,
+  effectiveWeightScale,
+  type RunConfig,
+} from '../config/index.js';
 import { MODALITIES } from '../config/names.js';
 import { Cammsr, type CammsrConfig } from '../models/cammsr.js';
 import { FusionSasrec } from '../models/fusion.js';
@@ -52,6 +58,8 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     encoderNorm: c.encoderNorm,
     dytAlpha: c.dytAlpha,
     time,
+    unseenItems: effectiveUnseenItems(cfg),
+    idMask: cfg.idMask,
   };
 }
 
