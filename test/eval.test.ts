@@ -229,6 +229,8 @@ class FakeModel extends Module implements SequentialRecommender {
     super();
   }
 
+  readonly ranksUnseenItems = true;
+
   loss(): LossResult {
     throw new Error('FakeModel.loss: not used by evaluation');
   }

@@ -3,8 +3,16 @@
  * second-to-last the validation target, and everything before is training data. Users with
  * fewer than MIN_EVAL_LENGTH interactions keep their whole sequence for training and are not
  * evaluated (they would have no training history).
+ *
+ * The cold-start protocol (`coldItems` > 0) holds a set of items out of training entirely, as
+ * new items would be (cold-items.ts chooses them). Their interactions are removed from the
+ * training sequences and from the histories before the validation target; the test history
+ * still ends with the validation item, cold or not, as a user's history does once a new item
+ * has been bought. Targets among them are cold targets (EvalCase.cold). A user whose history
+ * is all cold items has no validation case.
  */
 import type { Dataset } from './dataset.js';
+import { selectColdItems } from './cold-items.js';
 
 export const MIN_EVAL_LENGTH = 3;
 
@@ -16,34 +24,88 @@ export interface EvalCase {
   /** Seconds of each history item, when the dataset has timestamps. */
   times?: Float64Array;
   target: number;
+  /** Under the cold-start protocol: whether the target is a held-out item. */
+  cold?: boolean;
 }
 
 export interface LeaveOneOutSplit {
   /** Training sequence of every user (index u - 1), oldest first. */
   train: Int32Array[];
+  /** Seconds of each training item, when the dataset has timestamps. */
+  trainTimes?: Float64Array[];
   validation: EvalCase[];
   test: EvalCase[];
+  /** Under the cold-start protocol: 1 for each held-out item (index = item id). */
+  coldItems?: Uint8Array;
 }
 
-export function leaveOneOut(ds: Dataset): LeaveOneOutSplit {
-  const train: Int32Array[] = [];
-  const validation: EvalCase[] = [];
-  const test: EvalCase[] = [];
+export interface SplitOptions {
+  /** Fraction of items held out of training (0 = the warm protocol). */
+  coldItems?: number;
+  /** Seed of the held-out set when the dataset has no timestamps. */
+  coldSeed?: number;
+}
+
+export function leaveOneOut(ds: Dataset, opts: SplitOptions = {}): LeaveOneOutSplit {
+  const cold = (opts.coldItems ?? 0) > 0 ? selectColdItems(ds, opts.coldItems!, opts.coldSeed ?? 1) : null;
   const allTimes = ds.content.times;
+  const split: LeaveOneOutSplit = { train: [], validation: [], test: [] };
+  if (allTimes) split.trainTimes = [];
+  if (cold) split.coldItems = cold;
   for (let u = 1; u <= ds.users; u++) {
     const s = ds.sequence(u);
     const t = allTimes ? allTimes.subarray(ds.content.offsets[u - 1], ds.content.offsets[u]) : undefined;
     const n = s.length;
-    if (n < MIN_EVAL_LENGTH) {
-      train.push(s);
-      continue;
-    }
-    train.push(s.subarray(0, n - 2));
+    const head = n < MIN_EVAL_LENGTH ? n : n - 2;
+    const { items, times } = cold
+      ? withoutCold(s, t, head, cold)
+      : { items: s.subarray(0, head), times: t?.subarray(0, head) };
+    split.train.push(items);
+    if (times) split.trainTimes!.push(times);
+    if (n < MIN_EVAL_LENGTH) continue;
+    const flag = (target: number) => (cold ? { cold: cold[target] === 1 } : {});
     // Times only when the dataset has them (the key is absent otherwise).
-    const hv = t ? { times: t.subarray(0, n - 2) } : {};
-    const ht = t ? { times: t.subarray(0, n - 1) } : {};
-    validation.push({ user: u, history: s.subarray(0, n - 2), ...hv, target: s[n - 2] });
-    test.push({ user: u, history: s.subarray(0, n - 1), ...ht, target: s[n - 1] });
+    if (items.length > 0)
+      split.validation.push({
+        user: u,
+        history: items,
+        ...(times ? { times } : {}),
+        target: s[n - 2],
+        ...flag(s[n - 2]),
+      });
+    const history = cold ? append(items, s[n - 2]) : s.subarray(0, n - 1);
+    const historyTimes = t ? (cold ? appendTime(times!, t[n - 2]) : t.subarray(0, n - 1)) : undefined;
+    split.test.push({
+      user: u,
+      history,
+      ...(historyTimes ? { times: historyTimes } : {}),
+      target: s[n - 1],
+      ...flag(s[n - 1]),
+    });
   }
-  return { train, validation, test };
+  return split;
+}
+
+/** The first `head` items of a sequence without the held-out ones (and their times). */
+function withoutCold(s: Int32Array, t: Float64Array | undefined, head: number, cold: Uint8Array) {
+  const keep: number[] = [];
+  for (let i = 0; i < head; i++) if (cold[s[i]] !== 1) keep.push(i);
+  return {
+    items: Int32Array.from(keep, (i) => s[i]),
+    times: t ? Float64Array.from(keep, (i) => t[i]) : undefined,
+  };
+}
+
+function append(items: Int32Array, item: number): Int32Array {
+  const out = new Int32Array(items.length + 1);
+  out.set(items);
+  out[items.length] = item;
+  return out;
+}
+
+function appendTime(times: Float64Array, time: number): Float64Array {
+  const out = new Float64Array(times.length + 1);
+  out.set(times);
+  out[times.length] = time;
+  return out;
 }

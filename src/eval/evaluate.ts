@@ -13,7 +13,7 @@ import { StepArena } from '../engine/memory.js';
 import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../models/model.js';
 import { inferenceBatch } from '../models/batch.js';
-import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
+import { METRIC_KS, metricsFromRanks, rankAmong, rankInRow } from './metrics.js';
 
 export interface EvaluateOptions {
   /** Remove the user's history items (except the target) from the ranking. Default false. */
@@ -29,6 +29,29 @@ export interface EvaluateOptions {
    * share of CAMMSR's scores (Cammsr.scoreLastByModality), to see what that tower alone ranks.
    */
   scores?: (batch: SequenceBatch) => Float32Array;
+  /**
+   * The cold-start protocol's held-out items (1 = held out, index = item id): cold targets are
+   * also ranked among these items only (EvaluationResult.targets.coldAmongCold).
+   */
+  coldItems?: Uint8Array;
+}
+
+/** One group of targets: how many, and their metrics. */
+export interface TargetGroup {
+  users: number;
+  metrics: Record<string, number>;
+}
+
+/**
+ * The cold-start protocol's breakdown. Every rank is against the whole catalog (warm and cold
+ * items) except coldAmongCold's, against the held-out items only. A model that cannot rank
+ * unseen items (ranksUnseenItems false) has its cold targets ranked last, by construction.
+ */
+export interface TargetBreakdown {
+  warm: TargetGroup;
+  cold: TargetGroup;
+  coldAmongCold: TargetGroup;
+  coldRankable: boolean;
 }
 
 export interface EvaluationResult {
@@ -38,6 +61,8 @@ export interface EvaluationResult {
   ranks: Int32Array;
   /** Number of evaluated users (cases). */
   users: number;
+  /** When the cases carry cold flags (the cold-start protocol): warm and cold targets apart. */
+  targets?: TargetBreakdown;
 }
 
 export function evaluate(
@@ -60,6 +85,9 @@ export function evaluate(
   const ks = opts.ks ?? METRIC_KS;
   const mask = opts.maskHistory ?? false;
   const ranks = new Int32Array(cases.length);
+  const coldRanks = new Int32Array(cases.length);
+  const coldCandidates = opts.coldItems ? itemsOf(opts.coldItems) : null;
+  let catalog = 0; // N, known from the first scores
   const wasTraining = model.training;
   model.eval(); // no dropout while scoring
   // Each batch's activations and scores live in an arena reused by the next batch.
@@ -82,9 +110,13 @@ export function evaluate(
             `evaluate: model ${model.kind} returned ${scores.length} scores for ${B} sequences (expected B x (N + 1))`,
           );
         const items = width - 1;
+        catalog = items;
         for (let b = 0; b < B; b++) {
           const c = cases[start + b];
-          ranks[start + b] = rankInRow(scores, b * width, items, c.target, mask ? c.history : null);
+          const exclude = mask ? c.history : null;
+          ranks[start + b] = rankInRow(scores, b * width, items, c.target, exclude);
+          if (c.cold && coldCandidates)
+            coldRanks[start + b] = rankAmong(scores, b * width, c.target, coldCandidates, exclude);
         }
       });
       opts.progress?.(end, cases.length);
@@ -92,7 +124,60 @@ export function evaluate(
   } finally {
     model.train(wasTraining);
   }
-  return { metrics: metricsFromRanks(ranks, ks), ranks, users: cases.length };
+  const targets = cases.some((c) => c.cold !== undefined)
+    ? breakdown(model, cases, ranks, coldRanks, ks, catalog, coldCandidates?.length ?? 0)
+    : undefined;
+  return {
+    metrics: metricsFromRanks(ranks, ks),
+    ranks,
+    users: cases.length,
+    ...(targets ? { targets } : {}),
+  };
+}
+
+function itemsOf(mask: Uint8Array): Int32Array {
+  const out: number[] = [];
+  for (let i = 1; i < mask.length; i++) if (mask[i] === 1) out.push(i);
+  return Int32Array.from(out);
+}
+
+/**
+ * Warm and cold targets apart. For a model that cannot rank unseen items the cold targets take
+ * the last rank (of the catalog, and of the cold items), so that their metrics are 0 by
+ * construction rather than an accident of untrained rows; `ranks` is updated the same way.
+ */
+function breakdown(
+  model: SequentialRecommender,
+  cases: readonly EvalCase[],
+  ranks: Int32Array,
+  coldRanks: Int32Array,
+  ks: readonly number[],
+  items: number,
+  coldCount: number,
+): TargetBreakdown {
+  const warm: number[] = [];
+  const cold: number[] = [];
+  const amongCold: number[] = [];
+  cases.forEach((c, i) => {
+    if (!c.cold) return void warm.push(ranks[i]);
+    if (!model.ranksUnseenItems) {
+      ranks[i] = items;
+      coldRanks[i] = Math.max(1, coldCount);
+    }
+    cold.push(ranks[i]);
+    amongCold.push(coldRanks[i]);
+  });
+  const group = (r: number[]): TargetGroup => ({
+    users: r.length,
+    // No target in the group: no metrics (rather than 0, which would read as a measured miss).
+    metrics: r.length > 0 ? metricsFromRanks(Int32Array.from(r), ks) : {},
+  });
+  return {
+    warm: group(warm),
+    cold: group(cold),
+    coldAmongCold: group(amongCold),
+    coldRankable: model.ranksUnseenItems,
+  };
 }
 
 /** evaluate() on the validation or test cases of a leave-one-out split. */
@@ -104,5 +189,5 @@ export function evaluateSplit(
 ): EvaluationResult {
   if (which !== 'validation' && which !== 'test')
     throw new RangeError(`evaluateSplit: which must be "validation" or "test", got ${JSON.stringify(which)}`);
-  return evaluate(model, split[which], opts);
+  return evaluate(model, split[which], { coldItems: split.coldItems, ...opts });
 }

@@ -83,6 +83,31 @@ export function rankOfTarget(scores: Float32Array, target: number, exclude?: Int
 }
 
 /**
+ * The rank of `target` among `candidates` only (item ids; the target must be one of them), with
+ * the same rules as rankInRow: pessimistic ties, NaN ranked above, excluded items (except the
+ * target) removed. The cold-start protocol ranks cold targets among the held-out items this way.
+ */
+export function rankAmong(
+  scores: Float32Array,
+  offset: number,
+  target: number,
+  candidates: Int32Array,
+  exclude?: Int32Array | null,
+): number {
+  const t = scores[offset + target];
+  const skip = exclude && exclude.length > 0 ? new Set(exclude) : null;
+  let above = 0;
+  let n = 0;
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[k];
+    if (c === target || skip?.has(c)) continue;
+    n++;
+    if (!(scores[offset + c] < t)) above++;
+  }
+  return Number.isNaN(t) ? n + 1 : above + 1;
+}
+
+/**
  * HR@K, NDCG@K and MRR@K averaged over targets, for each K: keys "HR@5", "NDCG@5", "MRR@5",
  * "HR@10", ... With a single target per user, NDCG@K = 1/log2(rank + 1) and MRR@K = 1/rank
  * when rank <= K, else 0; HR@K is the fraction of ranks <= K.

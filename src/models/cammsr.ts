@@ -300,6 +300,10 @@ export class Cammsr extends SequentialModel {
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
   }
 
+  get ranksUnseenItems(): boolean {
+    return this.content.size > 0;
+  }
+
   get maxLen(): number {
     return this.config.maxLen;
   }

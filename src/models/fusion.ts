@@ -71,6 +71,10 @@ export class FusionSasrec extends SequentialModel {
     this.rng = rng.fork();
   }
 
+  get ranksUnseenItems(): boolean {
+    return this.content.items.length > 0;
+  }
+
   get maxLen(): number {
     return this.config.maxLen;
   }

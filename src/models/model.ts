@@ -77,6 +77,11 @@ export interface SequentialRecommender extends Module {
   readonly trainable: boolean;
   /** Maximum sequence length the model reads (the most recent items). */
   readonly maxLen: number;
+  /**
+   * Whether the model can rank an item it never saw in training (from its content). ID-only
+   * models cannot: the cold-start evaluation gives their cold targets the last rank.
+   */
+  readonly ranksUnseenItems: boolean;
   loss(batch: SequenceBatch): LossResult;
   /** Scores [B, N + 1] of every item after the last position of each sequence (column 0 = padding). */
   scoreLast(batch: SequenceBatch): Float32Array;
@@ -127,6 +132,7 @@ export abstract class SequentialModel extends Module implements SequentialRecomm
   abstract readonly kind: string;
   abstract readonly trainable: boolean;
   abstract readonly maxLen: number;
+  abstract readonly ranksUnseenItems: boolean;
   abstract loss(batch: SequenceBatch): LossResult;
   abstract scorer(): Scorer;
 

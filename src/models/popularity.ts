@@ -7,6 +7,7 @@ import { SequentialModel, type LossResult, type Scorer, type SequenceBatch } fro
 export class Popularity extends SequentialModel {
   readonly kind = 'popularity';
   readonly trainable = false;
+  readonly ranksUnseenItems = false;
   private readonly scores: Float32Array;
 
   /** counts[i] = training interactions of item i (index 0 = padding, never recommended). */

@@ -34,6 +34,7 @@ export interface SasrecConfig {
 export class Sasrec extends SequentialModel {
   readonly kind = 'sasrec';
   readonly trainable = true;
+  readonly ranksUnseenItems = false;
   readonly itemEmb: Embedding;
   readonly posEmb: Embedding;
   readonly inputNorm: LayerNorm;

@@ -48,7 +48,7 @@ export interface TrainOptions {
 /** Loads the dataset, its split and the model a configuration describes. */
 export function setup(dataDir: string, config: RunConfig) {
   const ds = Dataset.load(dataDir);
-  const split = leaveOneOut(ds);
+  const split = leaveOneOut(ds, config.split);
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
   const model = createModel(config, data);
   return { ds, split, data, model };
@@ -159,7 +159,7 @@ async function trainEpochs(
       `resuming after epoch ${state.epoch} (best ${metric} ${state.bestValue.toFixed(4)} at epoch ${state.bestEpoch})`,
     );
   }
-  const epochs = new EpochRunner(cfg, ds, split, model, opt, shuffle, ev);
+  const epochs = new EpochRunner(cfg, split, model, opt, shuffle, ev);
   let stoppedEarly = false;
   for (let epoch = state.epoch + 1; epoch <= cfg.train.epochs; epoch++) {
     const log = epochs.run(epoch);
@@ -206,17 +206,13 @@ class EpochRunner {
 
   constructor(
     private readonly cfg: RunConfig,
-    ds: Dataset,
     private readonly split: LeaveOneOutSplit,
     private readonly model: SequentialRecommender,
     private readonly opt: Adam,
     private readonly shuffle: Rng,
     private readonly ev: TrainEvents,
   ) {
-    const t = ds.content.times;
-    this.times = t
-      ? split.train.map((s, u) => t.subarray(ds.content.offsets[u], ds.content.offsets[u] + s.length))
-      : null;
+    this.times = split.trainTimes ?? null;
     this.users = Int32Array.from(split.train.flatMap((s, u) => (s.length >= 2 ? [u] : [])));
   }
 

@@ -1,0 +1,186 @@
+/** The cold-start protocol: which items are held out, the split around them, warm and cold targets apart. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Dataset, DATASET_FORMAT, writeDataset, type Manifest } from '../src/data/dataset.js';
+import { selectColdItems } from '../src/data/cold-items.js';
+import { leaveOneOut } from '../src/data/split.js';
+import { Module } from '../src/engine/nn/module.js';
+import { evaluateSplit } from '../src/eval/evaluate.js';
+import { rankAmong } from '../src/eval/metrics.js';
+import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from '../src/models/model.js';
+import { tempDir } from './temp.js';
+
+/**
+ * 5 users, 6 items. First interactions: item 1 at 10, 2 at 11, 3 at 30, 6 at 31, 5 at 40, 4 at
+ * 50: the newest third (2 items) are 4 and 5.
+ */
+const SEQUENCES = [
+  { items: [1, 2, 3, 5, 4], times: [10, 20, 30, 40, 50] },
+  { items: [2, 1, 6, 3], times: [11, 21, 31, 41] },
+  { items: [1, 5, 6], times: [12, 60, 70] },
+  { items: [5, 1, 2, 3], times: [45, 46, 47, 48] },
+  { items: [4, 5, 1], times: [80, 81, 82] },
+];
+
+function dataset(timed: boolean): Dataset {
+  const dir = join(tempDir('cold'), 'ds');
+  const offsets = [0];
+  for (const s of SEQUENCES) offsets.push(offsets[offsets.length - 1] + s.items.length);
+  const manifest: Omit<Manifest, 'files' | 'checksum'> = {
+    format: DATASET_FORMAT,
+    formatVersion: 1,
+    cammsrVersion: 'test',
+    name: 'cold',
+    source: 'test',
+    counts: { users: 5, items: 6, interactions: offsets[5], categories: 0 },
+    timestamps: timed,
+    modalities: {},
+    categories: { names: [], namesKnown: true, hierarchical: false, leafOnly: false, coverage: 0 },
+    split: {
+      protocol: 'leave-one-out',
+      test: 'last item of each sequence',
+      validation: 'second-to-last item',
+      minLengthForEvaluation: 3,
+    },
+    preprocessing: {
+      dedupe: 'exact',
+      kcore: { user: 0, item: 0 },
+      removed: { duplicates: 0, kcore: 0, kcoreRounds: 0 },
+      skips: { records: offsets[5], skipped: 0, reasons: {}, examples: [] },
+    },
+    extra: {},
+  };
+  writeDataset(
+    dir,
+    {
+      userIds: SEQUENCES.map((_, u) => `u${u + 1}`),
+      items: Array.from({ length: 6 }, (_, i) => ({ id: `i${i + 1}` })),
+      offsets: Int32Array.from(offsets),
+      sequenceItems: Int32Array.from(SEQUENCES.flatMap((s) => s.items)),
+      times: timed ? Float64Array.from(SEQUENCES.flatMap((s) => s.times)) : null,
+      categoryOffsets: new Int32Array(8),
+      categoryLabels: new Int32Array(0),
+      features: {},
+    },
+    manifest,
+  );
+  return Dataset.load(dir);
+}
+
+const ids = (mask: Uint8Array) => Array.from(mask.keys()).filter((i) => mask[i] === 1);
+
+test('held-out items: the newest by first interaction; without timestamps a seeded random set', () => {
+  assert.deepEqual(ids(selectColdItems(dataset(true), 0.34, 1)), [4, 5]);
+  assert.deepEqual(
+    ids(selectColdItems(dataset(true), 0.5, 9)),
+    [4, 5, 6],
+    'the seed does not matter with times',
+  );
+  const untimed = dataset(false);
+  const a = ids(selectColdItems(untimed, 0.5, 1));
+  assert.equal(a.length, 3);
+  assert.deepEqual(ids(selectColdItems(untimed, 0.5, 1)), a, 'same seed, same set');
+  const seeds = new Set([1, 2, 3, 4, 5, 6].map((s) => ids(selectColdItems(untimed, 0.5, s)).join()));
+  assert.ok(seeds.size > 1, 'the seed changes the set');
+  assert.throws(() => selectColdItems(untimed, 0.6, 1), /coldItems must be in \(0, 0\.5\]/);
+  assert.throws(() => selectColdItems(untimed, 0.01, 1), /holds out no item/);
+});
+
+test('the split: held-out items leave training and the validation histories; test histories keep the validation item', () => {
+  const split = leaveOneOut(dataset(true), { coldItems: 0.34 });
+  assert.deepEqual(ids(split.coldItems!), [4, 5]);
+  assert.deepEqual(
+    split.train.map((s) => Array.from(s)),
+    [[1, 2, 3], [2, 1], [1], [1], []],
+  );
+  assert.deepEqual(
+    split.trainTimes!.map((t) => Array.from(t)),
+    [[10, 20, 30], [11, 21], [12], [46], []],
+  );
+  const show = (c: {
+    user: number;
+    history: Int32Array;
+    times?: Float64Array;
+    target: number;
+    cold?: boolean;
+  }) => [c.user, Array.from(c.history), Array.from(c.times!), c.target, c.cold];
+  assert.deepEqual(split.validation.map(show), [
+    [1, [1, 2, 3], [10, 20, 30], 5, true],
+    [2, [2, 1], [11, 21], 6, false],
+    [3, [1], [12], 5, true],
+    [4, [1], [46], 2, false],
+    // user 5's history before the validation target is all held-out items: no case
+  ]);
+  assert.deepEqual(split.test.map(show), [
+    [1, [1, 2, 3, 5], [10, 20, 30, 40], 4, true],
+    [2, [2, 1, 6], [11, 21, 31], 3, false],
+    [3, [1, 5], [12, 60], 6, false],
+    [4, [1, 2], [46, 47], 3, false],
+    [5, [5], [81], 1, false],
+  ]);
+  // The warm protocol is the plain leave-one-out split, without cold flags.
+  const warm = leaveOneOut(dataset(true));
+  assert.equal(warm.coldItems, undefined);
+  assert.deepEqual(Array.from(warm.train[3]), [5, 1]);
+  assert.ok(warm.test.every((c) => c.cold === undefined));
+});
+
+test('rankAmong: the rank among the given candidates only, ties pessimistic, exclusions honoured', () => {
+  const scores = Float32Array.of(0, 5, 3, 3, 9, 1);
+  assert.equal(rankAmong(scores, 0, 2, Int32Array.of(2, 3, 5)), 2, 'tie with 3 counts above');
+  assert.equal(rankAmong(scores, 0, 4, Int32Array.of(1, 4)), 1);
+  assert.equal(rankAmong(scores, 0, 5, Int32Array.of(1, 2, 5), Int32Array.of(1)), 2);
+  assert.equal(rankAmong(Float32Array.of(0, NaN, 1), 0, 1, Int32Array.of(1, 2)), 2, 'a NaN target is last');
+});
+
+/** Every user gets the same scores: item j scores j (item 6 first). */
+class ByIdModel extends Module implements SequentialRecommender {
+  readonly kind = 'by-id';
+  readonly trainable = false;
+  readonly maxLen = 10;
+  constructor(readonly ranksUnseenItems: boolean) {
+    super();
+  }
+  loss(): LossResult {
+    throw new Error('not trained');
+  }
+  scorer(): Scorer {
+    throw new Error('not used');
+  }
+  scoreLast(batch: SequenceBatch): Float32Array {
+    const out = new Float32Array(batch.size * 7);
+    for (let b = 0; b < batch.size; b++) for (let j = 0; j <= 6; j++) out[b * 7 + j] = j;
+    return out;
+  }
+}
+
+test('evaluation: warm and cold targets apart, cold ones also among the held-out items; ID-only models rank them last', () => {
+  const split = leaveOneOut(dataset(true), { coldItems: 0.34 });
+  // Validation targets 5 (cold), 6, 5 (cold), 2: ranks 2, 1, 2, 5 of 6; among {4, 5} item 5 is first.
+  const r = evaluateSplit(new ByIdModel(true), split, 'validation');
+  assert.deepEqual(Array.from(r.ranks), [2, 1, 2, 5]);
+  const t = r.targets!;
+  assert.equal(t.coldRankable, true);
+  assert.deepEqual([t.warm.users, t.cold.users, t.coldAmongCold.users], [2, 2, 2]);
+  assert.equal(t.warm.metrics['HR@5'], 1);
+  assert.equal(t.warm.metrics['NDCG@5'], (1 + 1 / Math.log2(6)) / 2);
+  assert.equal(t.cold.metrics['NDCG@5'], 1 / Math.log2(3));
+  assert.equal(t.coldAmongCold.metrics['NDCG@5'], 1);
+  assert.equal(r.metrics['HR@5'], 1);
+
+  const idOnly = evaluateSplit(new ByIdModel(false), split, 'validation');
+  assert.deepEqual(Array.from(idOnly.ranks), [6, 1, 6, 5], 'cold targets last, by construction');
+  assert.equal(idOnly.targets!.coldRankable, false);
+  assert.equal(idOnly.targets!.cold.metrics['HR@5'], 0, 'rank 6 of 6');
+  assert.equal(
+    idOnly.targets!.coldAmongCold.metrics['HR@1'] ?? idOnly.targets!.coldAmongCold.metrics['MRR@5'],
+    0.5,
+  );
+  assert.deepEqual(idOnly.targets!.warm, t.warm, 'warm targets are unaffected');
+  // The warm protocol has no breakdown.
+  assert.equal(
+    evaluateSplit(new ByIdModel(true), leaveOneOut(dataset(true)), 'validation').targets,
+    undefined,
+  );
+});
