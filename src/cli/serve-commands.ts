@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { kernels } from '../kernels/select.js';
 import { exportBundle } from '../serve/bundle.js';
 import { buildService } from '../serve/service.js';
-import { openStore } from '../serve/store/event-store.js';
+import { openStore } from '../serve/store/open.js';
 import { formatTable } from '../report/table.js';
 
 const integer =
