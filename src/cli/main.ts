@@ -3,33 +3,16 @@
  * The `cammsr` command: a thin shell over the library. Every command that prints results
  * prints a readable table and, with --json, one JSON object as its last line.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { doctor } from './doctor.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerModelCommands } from './model-commands.js';
+import { integer, positiveNumber } from './options.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { formatTable } from '../report/table.js';
 import { runToy } from '../train/toy.js';
 import { VERSION } from '../version.js';
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}"`);
-    return n;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!(n > 0) || !Number.isFinite(n))
-      throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-    return n;
-  };
-}
 
 const program = new Command();
 program
@@ -64,12 +47,12 @@ program
 program
   .command('toy')
   .description('train a small SASRec on a synthetic next-item task (an end-to-end check of the engine)')
-  .option('--users <n>', 'number of synthetic users', positiveInt('--users'), 512)
-  .option('--items <n>', 'number of items', positiveInt('--items'), 200)
-  .option('--length <n>', 'sequence length', positiveInt('--length'), 20)
-  .option('--epochs <n>', 'training epochs', positiveInt('--epochs'), 15)
-  .option('--batch-size <n>', 'sequences per batch', positiveInt('--batch-size'), 64)
-  .option('--dim <n>', 'hidden size', positiveInt('--dim'), 32)
+  .option('--users <n>', 'number of synthetic users', integer('--users', 1), 512)
+  .option('--items <n>', 'number of items', integer('--items', 1), 200)
+  .option('--length <n>', 'sequence length', integer('--length', 1), 20)
+  .option('--epochs <n>', 'training epochs', integer('--epochs', 1), 15)
+  .option('--batch-size <n>', 'sequences per batch', integer('--batch-size', 1), 64)
+  .option('--dim <n>', 'hidden size', integer('--dim', 1), 32)
   .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 3e-3)
   .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1)
   .option('--json', 'print one JSON object as the last line')

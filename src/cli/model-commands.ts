@@ -10,6 +10,7 @@ import { inferenceBatch } from '../models/batch.js';
 import { MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
+import { integer } from './options.js';
 
 const SHOWN = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
 
@@ -104,12 +105,6 @@ async function runTraining(o: TrainFlags, config: RunConfig): Promise<RunMetrics
 }
 
 export function registerModelCommands(program: Command): void {
-  const seed = (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${v}"`);
-    return n;
-  };
   program
     .command('train')
     .description('train a model on a prepared dataset; writes a run directory')
@@ -117,7 +112,7 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--out <run>', 'run directory to create (or to continue with --resume)')
     .addOption(new Option('--model <name>', 'model (overrides the config file)').choices(MODEL_NAMES))
     .option('--config <file>', 'YAML or JSON configuration (see docs/config.md)')
-    .option('--seed <n>', 'random seed (overrides the config file)', seed)
+    .option('--seed <n>', 'random seed (overrides the config file)', integer('--seed'))
     .option(
       '--set <key=value>',
       'override one option, e.g. --set train.lr=0.002 (repeatable)',
@@ -185,17 +180,7 @@ export function registerModelCommands(program: Command): void {
     .description('top-k items after a history of (original) item ids')
     .requiredOption('--run <run>', 'run directory')
     .requiredOption('--history <ids>', 'comma-separated original item ids, oldest first')
-    .option(
-      '-k, --k <n>',
-      'how many items',
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1)
-          throw new InvalidArgumentError(`-k must be a positive integer, got "${v}"`);
-        return n;
-      },
-      10,
-    )
+    .option('-k, --k <n>', 'how many items', integer('-k', 1), 10)
     .option('--include-seen', 'allow items of the history in the list')
     .option('--json', 'print one JSON object as the last line')
     .action((o: { run: string; history: string; k: number; includeSeen?: boolean; json?: boolean }) => {

@@ -1,19 +1,11 @@
 /** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { kernels } from '../kernels/select.js';
 import { exportBundle } from '../serve/bundle.js';
 import { buildService } from '../serve/service.js';
 import { openStore } from '../serve/store/open.js';
 import { formatTable } from '../report/table.js';
-
-const integer =
-  (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${v}"`);
-    return n;
-  };
+import { integer } from './options.js';
 
 export function registerServeCommands(program: Command): void {
   program
