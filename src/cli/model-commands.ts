@@ -1,4 +1,4 @@
-/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer and evaluator. */
+/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer, evaluator and recommender. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +6,11 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit } from '../eval/evaluate.js';
-import { inferenceBatch } from '../models/batch.js';
 import { MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
+import { servableRun } from '../serve/bundle.js';
+import { Recommender } from '../serve/recommender.js';
 import { integer } from './options.js';
 
 const SHOWN = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
@@ -184,35 +185,26 @@ export function registerModelCommands(program: Command): void {
     .option('--include-seen', 'allow items of the history in the list')
     .option('--json', 'print one JSON object as the last line')
     .action((o: { run: string; history: string; k: number; includeSeen?: boolean; json?: boolean }) => {
-      const { model, ds } = loadRun(o.run);
-      const index = new Map(ds.content.items.map((it, i) => [it.id, i + 1]));
+      const run = servableRun(o.run);
+      const recommender = new Recommender(run);
       const ids = o.history
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s !== '');
       if (ids.length === 0) throw new InvalidArgumentError('--history needs at least one item id');
-      const unknown = ids.filter((id) => !index.has(id));
+      const unknown = ids.filter((id) => !recommender.item(id));
       if (unknown.length)
         throw new InvalidArgumentError(
-          `unknown item id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (not in dataset ${ds.manifest.name})`,
+          `unknown item id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (not in dataset ${run.dataset})`,
         );
-      const history = Int32Array.from(ids, (id) => index.get(id)!);
-      const scores = model.scoreLast(inferenceBatch([history], model.maxLen));
-      const seen = new Set(history);
-      const order = Array.from({ length: ds.items }, (_, k) => k + 1)
-        .filter((i) => o.includeSeen || !seen.has(i))
-        .sort((a, b) => scores[b] - scores[a] || a - b)
-        .slice(0, o.k);
-      const rows = order.map((i, r) => {
-        const it = ds.content.items[i - 1];
-        return {
-          rank: r + 1,
-          item: it.id,
-          title: it.title ?? '',
-          score: scores[i],
-          categories: it.categories ?? [],
-        };
-      });
+      const [list] = recommender.recommend([{ items: ids, k: o.k, excludeSeen: !o.includeSeen }]);
+      const rows = list.items.map((it, r) => ({
+        rank: r + 1,
+        item: it.item,
+        title: it.title ?? '',
+        score: it.score,
+        categories: it.categories ?? [],
+      }));
       console.log(
         formatTable(
           ['rank', 'item', 'score', 'title'],
