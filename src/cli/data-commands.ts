@@ -35,8 +35,174 @@ export function printStats(s: DatasetStats): void {
   );
 }
 
+/** The flags of `cammsr prepare`, by commander's camel-cased names. */
+interface PrepareFlags {
+  out: string;
+  input?: string;
+  images?: string;
+  name?: string;
+  overwrite?: boolean;
+  allowSkips?: boolean;
+  dedupe: NonNullable<PrepareOptions['dedupe']>;
+  kcore?: number;
+  userCore?: number;
+  itemCore?: number;
+  leafCategories?: boolean;
+  text: 'tfidf' | 'word-vectors' | 'none';
+  wordVectors: string;
+  textDim: number;
+  textFeatures?: string;
+  textIds?: string;
+  image: 'pixels' | 'none';
+  imageDim: number;
+  imageFeatures?: string;
+  imageIds?: string;
+  seed: number;
+  items?: string;
+  userCol: string;
+  itemCol: string;
+  timeCol: string;
+  itemIdCol: string;
+  titleCol: string;
+  descriptionCol: string;
+  categoriesCol: string;
+  imageCol: string;
+  timeUnit: 'auto' | 's' | 'ms' | 'iso';
+  categorySeparator?: string;
+  pathSeparator: string;
+  itemFile?: string;
+  attributes?: string;
+  textFile?: string;
+  idMap?: string;
+  originalIds?: boolean;
+  meta?: string;
+  amazonFormat?: '2014' | '2018' | '2023';
+  users?: number;
+  json?: boolean;
+}
+
+/** The format-specific options of prepareDataset, from the flags named for each format. */
+function importerOptions(format: ImportFormat, o: PrepareFlags): Partial<PrepareOptions> {
+  // --items is a file for csv and a count for synth, so it is parsed here rather than by commander.
+  const synthItems = format === 'synth' && o.items !== undefined ? integer('--items', 1)(o.items) : undefined;
+  return {
+    csv: {
+      items: format === 'csv' ? o.items : undefined,
+      columns: {
+        user: o.userCol,
+        item: o.itemCol,
+        time: o.timeCol,
+        itemId: o.itemIdCol,
+        title: o.titleCol,
+        description: o.descriptionCol,
+        categories: o.categoriesCol,
+        image: o.imageCol,
+      },
+      timeUnit: o.timeUnit,
+      categorySeparator: o.categorySeparator,
+      pathSeparator: o.pathSeparator,
+    },
+    recbole: { itemFile: o.itemFile },
+    s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
+    lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
+    amazon: { meta: o.meta, format: o.amazonFormat },
+    synth: { users: o.users, items: synthItems },
+  };
+}
+
+/** prepareDataset's options from the flags: what to import, how to filter, which features. */
+function prepareOptions(format: ImportFormat, o: PrepareFlags): PrepareOptions {
+  if (Boolean(o.textFeatures) !== Boolean(o.textIds))
+    throw new InvalidArgumentError('--text-features and --text-ids go together');
+  if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
+    throw new InvalidArgumentError('--image-features and --image-ids go together');
+  const kcore =
+    o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
+      ? { user: o.userCore ?? o.kcore ?? 0, item: o.itemCore ?? o.kcore ?? 0 }
+      : undefined;
+  return {
+    format,
+    out: o.out,
+    input: o.input,
+    images: o.images,
+    name: o.name,
+    overwrite: o.overwrite,
+    allowSkips: o.allowSkips,
+    dedupe: o.dedupe,
+    kcore,
+    leafCategories: o.leafCategories,
+    text: o.textFeatures
+      ? { npy: o.textFeatures, ids: o.textIds! }
+      : o.text === 'word-vectors'
+        ? { wordVectors: o.wordVectors }
+        : o.text,
+    textDim: o.textDim,
+    image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds! } : o.image,
+    imageDim: o.imageDim,
+    seed: o.seed,
+    ...importerOptions(format, o),
+  };
+}
+
+async function prepareCommand(format: ImportFormat, o: PrepareFlags): Promise<void> {
+  const opts = prepareOptions(format, o);
+  const bars = progressBars(!o.json && process.stderr.isTTY === true);
+  const t0 = performance.now();
+  try {
+    const r = await prepareDataset({ ...opts, progress: bars.update });
+    bars.stop();
+    console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const w of r.warnings) console.log(`warning: ${w}`);
+    printStats(r.stats);
+    if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
+  } finally {
+    bars.stop();
+  }
+}
+
+/** The flags that only some formats read (see importerOptions). */
+function addImporterFlags(prepare: Command): Command {
+  return prepare
+    .option(
+      '--items <file|n>',
+      'csv: items file (id, title, description, categories, image); synth: number of items',
+    )
+    .option('--user-col <name>', 'csv: user column', 'user_id')
+    .option('--item-col <name>', 'csv: item column', 'item_id')
+    .option('--time-col <name>', 'csv: timestamp column (seconds, milliseconds or ISO 8601)', 'timestamp')
+    .option('--item-id-col <name>', 'csv: item id column of the items file', 'item_id')
+    .option('--title-col <name>', 'csv: title column', 'title')
+    .option('--description-col <name>', 'csv: description column', 'description')
+    .option('--categories-col <name>', 'csv: categories column', 'categories')
+    .option('--image-col <name>', 'csv: image file name column', 'image')
+    .addOption(
+      new Option('--time-unit <unit>', 'csv: timestamp unit')
+        .choices(['auto', 's', 'ms', 'iso'])
+        .default('auto'),
+    )
+    .option('--category-separator <s>', 'csv: separator between category labels (lcrec: between path levels)')
+    .option('--path-separator <s>', 'csv: separator of levels inside one category path', ' > ')
+    .option('--item-file <file>', 'recbole/lcrec: item metadata file (default: beside --input)')
+    .option('--attributes <file>', 's3rec: item -> attribute ids JSON (default: <stem>_item2attributes.json)')
+    .option('--text-file <file>', 's3rec: item text file "<external id> <text>" (default: item_text.txt)')
+    .option('--id-map <file>', 's3rec: datamaps.json with item2id (default: beside --input)')
+    .option(
+      '--original-ids',
+      "s3rec: name users and items by their original ids (datamaps.json's user2id/item2id: reviewer ids, ASINs) instead of the benchmark's numbers",
+    )
+    .option('--meta <file>', 'amazon: metadata dump (meta_*.json.gz / .jsonl.gz)')
+    .addOption(
+      new Option('--amazon-format <year>', 'amazon: dump format (default: detected)').choices([
+        '2014',
+        '2018',
+        '2023',
+      ]),
+    )
+    .option('--users <n>', 'synth: number of users', integer('--users', 1));
+}
+
 export function registerDataCommands(program: Command): void {
-  program
+  const prepare = program
     .command('prepare')
     .description('import interactions and an item catalog into a canonical cammsr dataset')
     .addArgument(
@@ -78,111 +244,8 @@ export function registerDataCommands(program: Command): void {
     .option('--image-dim <n>', 'image PCA dimension', integer('--image-dim', 1), 128)
     .option('--image-features <npy>', 'precomputed image features (.npy float32)')
     .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
-    .option('--seed <n>', 'random seed (features, synthetic data)', integer('--seed'), 1)
-    .option(
-      '--items <file|n>',
-      'csv: items file (id, title, description, categories, image); synth: number of items',
-    )
-    .option('--user-col <name>', 'csv: user column', 'user_id')
-    .option('--item-col <name>', 'csv: item column', 'item_id')
-    .option('--time-col <name>', 'csv: timestamp column (seconds, milliseconds or ISO 8601)', 'timestamp')
-    .option('--item-id-col <name>', 'csv: item id column of the items file', 'item_id')
-    .option('--title-col <name>', 'csv: title column', 'title')
-    .option('--description-col <name>', 'csv: description column', 'description')
-    .option('--categories-col <name>', 'csv: categories column', 'categories')
-    .option('--image-col <name>', 'csv: image file name column', 'image')
-    .addOption(
-      new Option('--time-unit <unit>', 'csv: timestamp unit')
-        .choices(['auto', 's', 'ms', 'iso'])
-        .default('auto'),
-    )
-    .option('--category-separator <s>', 'csv: separator between category labels (lcrec: between path levels)')
-    .option('--path-separator <s>', 'csv: separator of levels inside one category path', ' > ')
-    .option('--item-file <file>', 'recbole/lcrec: item metadata file (default: beside --input)')
-    .option('--attributes <file>', 's3rec: item -> attribute ids JSON (default: <stem>_item2attributes.json)')
-    .option('--text-file <file>', 's3rec: item text file "<external id> <text>" (default: item_text.txt)')
-    .option('--id-map <file>', 's3rec: datamaps.json with item2id (default: beside --input)')
-    .option(
-      '--original-ids',
-      "s3rec: name users and items by their original ids (datamaps.json's user2id/item2id: reviewer ids, ASINs) instead of the benchmark's numbers",
-    )
-    .option('--meta <file>', 'amazon: metadata dump (meta_*.json.gz / .jsonl.gz)')
-    .addOption(
-      new Option('--amazon-format <year>', 'amazon: dump format (default: detected)').choices([
-        '2014',
-        '2018',
-        '2023',
-      ]),
-    )
-    .option('--users <n>', 'synth: number of users', integer('--users', 1))
-    .option('--json', 'print one JSON object as the last line')
-    .action(async (format: ImportFormat, o) => {
-      if (Boolean(o.textFeatures) !== Boolean(o.textIds))
-        throw new InvalidArgumentError('--text-features and --text-ids go together');
-      if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
-        throw new InvalidArgumentError('--image-features and --image-ids go together');
-      const synthItems =
-        format === 'synth' && o.items !== undefined ? integer('--items', 1)(o.items) : undefined;
-      const bars = progressBars(!o.json && process.stderr.isTTY === true);
-      const kcore =
-        o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
-          ? { user: o.userCore ?? o.kcore ?? 0, item: o.itemCore ?? o.kcore ?? 0 }
-          : undefined;
-      const opts: PrepareOptions = {
-        format,
-        out: o.out,
-        input: o.input,
-        images: o.images,
-        name: o.name,
-        overwrite: o.overwrite,
-        allowSkips: o.allowSkips,
-        dedupe: o.dedupe,
-        kcore,
-        leafCategories: o.leafCategories,
-        text: o.textFeatures
-          ? { npy: o.textFeatures, ids: o.textIds }
-          : o.text === 'word-vectors'
-            ? { wordVectors: o.wordVectors }
-            : o.text,
-        textDim: o.textDim,
-        image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds } : o.image,
-        imageDim: o.imageDim,
-        seed: o.seed,
-        csv: {
-          items: format === 'csv' ? o.items : undefined,
-          columns: {
-            user: o.userCol,
-            item: o.itemCol,
-            time: o.timeCol,
-            itemId: o.itemIdCol,
-            title: o.titleCol,
-            description: o.descriptionCol,
-            categories: o.categoriesCol,
-            image: o.imageCol,
-          },
-          timeUnit: o.timeUnit,
-          categorySeparator: o.categorySeparator,
-          pathSeparator: o.pathSeparator,
-        },
-        recbole: { itemFile: o.itemFile },
-        s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
-        lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
-        amazon: { meta: o.meta, format: o.amazonFormat },
-        synth: { users: o.users, items: synthItems },
-        progress: bars.update,
-      };
-      const t0 = performance.now();
-      try {
-        const r = await prepareDataset(opts);
-        bars.stop();
-        console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        for (const w of r.warnings) console.log(`warning: ${w}`);
-        printStats(r.stats);
-        if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
-      } finally {
-        bars.stop();
-      }
-    });
+    .option('--seed <n>', 'random seed (features, synthetic data)', integer('--seed'), 1);
+  addImporterFlags(prepare).option('--json', 'print one JSON object as the last line').action(prepareCommand);
 
   program
     .command('stats')

@@ -14,6 +14,67 @@ import { formatTable } from '../report/table.js';
 import { runToy } from '../train/toy.js';
 import { VERSION } from '../version.js';
 
+function doctorCommand(opts: { json?: boolean }): void {
+  const r = doctor();
+  console.log(`cammsr ${r.cammsr}, node ${r.node}, ${r.platform}, ${r.cpus} CPUs (${r.cpuModel})`);
+  console.log(`selected backend: ${r.selected} (${r.threads} thread${r.threads === 1 ? '' : 's'})`);
+  const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
+  if (env.length) console.log(`environment: ${env.join(' ')}`);
+  console.log(
+    formatTable(
+      ['backend', 'available', 'note'],
+      r.backends.map((b) => [b.name, b.available ? 'yes' : 'no', b.reason ?? '']),
+    ),
+  );
+  for (const b of r.backends) {
+    if (!b.details) continue;
+    console.log(`\n${b.name}:`);
+    for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(18)} ${value}`);
+  }
+  if (opts.json) console.log(JSON.stringify(r));
+}
+
+interface ToyFlags {
+  users: number;
+  items: number;
+  length: number;
+  epochs: number;
+  batchSize: number;
+  dim: number;
+  lr: number;
+  seed: number;
+  json?: boolean;
+}
+
+function toyCommand(opts: ToyFlags): void {
+  const result = runToy({
+    users: opts.users,
+    items: opts.items,
+    length: opts.length,
+    epochs: opts.epochs,
+    batchSize: opts.batchSize,
+    dim: opts.dim,
+    lr: opts.lr,
+    seed: opts.seed,
+    onEpoch: (e) => {
+      if (!opts.json)
+        process.stderr.write(
+          `epoch ${e.epoch}/${opts.epochs}: loss ${e.loss.toFixed(4)} (${e.seconds.toFixed(2)} s)\n`,
+        );
+    },
+  });
+  console.log(
+    formatTable(
+      ['epoch', 'loss', 'seconds'],
+      result.epochs.map((e) => [e.epoch, e.loss, e.seconds]),
+    ),
+  );
+  console.log(
+    `held-out next item in top 10: ${(100 * result.hitRate10).toFixed(1)}% of users (${result.parameters} parameters)`,
+  );
+  if (opts.json) console.log(JSON.stringify(result));
+}
+
 const program = new Command();
 program
   .name('cammsr')
@@ -24,25 +85,7 @@ program
   .command('doctor')
   .description('report the kernel backends that load here, the selected one, its threads and versions')
   .option('--json', 'print one JSON object as the last line')
-  .action((opts: { json?: boolean }) => {
-    const r = doctor();
-    console.log(`cammsr ${r.cammsr}, node ${r.node}, ${r.platform}, ${r.cpus} CPUs (${r.cpuModel})`);
-    console.log(`selected backend: ${r.selected} (${r.threads} thread${r.threads === 1 ? '' : 's'})`);
-    const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
-    if (env.length) console.log(`environment: ${env.join(' ')}`);
-    console.log(
-      formatTable(
-        ['backend', 'available', 'note'],
-        r.backends.map((b) => [b.name, b.available ? 'yes' : 'no', b.reason ?? '']),
-      ),
-    );
-    for (const b of r.backends) {
-      if (!b.details) continue;
-      console.log(`\n${b.name}:`);
-      for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(18)} ${value}`);
-    }
-    if (opts.json) console.log(JSON.stringify(r));
-  });
+  .action(doctorCommand);
 
 program
   .command('toy')
@@ -56,34 +99,7 @@ program
   .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 3e-3)
   .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1)
   .option('--json', 'print one JSON object as the last line')
-  .action((opts) => {
-    const result = runToy({
-      users: opts.users,
-      items: opts.items,
-      length: opts.length,
-      epochs: opts.epochs,
-      batchSize: opts.batchSize,
-      dim: opts.dim,
-      lr: opts.lr,
-      seed: opts.seed,
-      onEpoch: (e) => {
-        if (!opts.json)
-          process.stderr.write(
-            `epoch ${e.epoch}/${opts.epochs}: loss ${e.loss.toFixed(4)} (${e.seconds.toFixed(2)} s)\n`,
-          );
-      },
-    });
-    console.log(
-      formatTable(
-        ['epoch', 'loss', 'seconds'],
-        result.epochs.map((e) => [e.epoch, e.loss, e.seconds]),
-      ),
-    );
-    console.log(
-      `held-out next item in top 10: ${(100 * result.hitRate10).toFixed(1)}% of users (${result.parameters} parameters)`,
-    );
-    if (opts.json) console.log(JSON.stringify(result));
-  });
+  .action(toyCommand);
 
 registerDataCommands(program);
 registerModelCommands(program);
