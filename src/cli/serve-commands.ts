@@ -100,7 +100,7 @@ export function registerServeCommands(program: Command): void {
       '--max-wait-ms <n>',
       'longest wait for a micro-batch to fill',
       integer('--max-wait-ms', 0, 1000),
-      2,
+      0,
     )
     .option(
       '--threads <n>',
