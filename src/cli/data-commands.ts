@@ -36,18 +36,13 @@ export function printStats(s: DatasetStats): void {
 }
 
 /** The flags of `cammsr prepare`, by commander's camel-cased names. */
-interface PrepareFlags {
-  out: string;
-  input?: string;
-  images?: string;
-  name?: string;
-  overwrite?: boolean;
-  allowSkips?: boolean;
-  dedupe: NonNullable<PrepareOptions['dedupe']>;
+interface PrepareFlags extends Pick<
+  PrepareOptions,
+  'out' | 'input' | 'images' | 'name' | 'overwrite' | 'allowSkips' | 'dedupe' | 'leafCategories' | 'seed'
+> {
   kcore?: number;
   userCore?: number;
   itemCore?: number;
-  leafCategories?: boolean;
   text: 'tfidf' | 'word-vectors' | 'none';
   wordVectors: string;
   textDim: number;
@@ -57,7 +52,6 @@ interface PrepareFlags {
   imageDim: number;
   imageFeatures?: string;
   imageIds?: string;
-  seed: number;
   items?: string;
   userCol: string;
   itemCol: string;

@@ -11,7 +11,7 @@ import { integer, positiveNumber } from './options.js';
 import { registerReportCommands } from './report-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { formatTable } from '../report/table.js';
-import { runToy } from '../train/toy.js';
+import { runToy, type ToyOptions } from '../train/toy.js';
 import { VERSION } from '../version.js';
 
 function doctorCommand(opts: { json?: boolean }): void {
@@ -34,17 +34,7 @@ function doctorCommand(opts: { json?: boolean }): void {
   if (opts.json) console.log(JSON.stringify(r));
 }
 
-interface ToyFlags {
-  users: number;
-  items: number;
-  length: number;
-  epochs: number;
-  batchSize: number;
-  dim: number;
-  lr: number;
-  seed: number;
-  json?: boolean;
-}
+type ToyFlags = Omit<ToyOptions, 'onEpoch'> & { json?: boolean };
 
 function toyCommand(opts: ToyFlags): void {
   const result = runToy({

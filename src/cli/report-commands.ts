@@ -17,18 +17,9 @@ function reportCommand(o: ReportFlags): void {
   const runs = [o.run, ...(o.compare ?? [])].map((r) => collectRunReport(r, { split: o.split }));
   const html = renderReport(runs);
   writeFileSync(o.out, html);
-  console.log(
-    formatTable(
-      ['run', 'model', 'best epoch', 'test NDCG@10', 'test HR@10'],
-      runs.map((r) => [
-        r.name,
-        r.model,
-        r.bestEpoch ?? '-',
-        r.metrics?.test['NDCG@10'] ?? '-',
-        r.metrics?.test['HR@10'] ?? '-',
-      ]),
-    ),
-  );
+  const test = (r: (typeof runs)[number], metric: string) => r.metrics?.test[metric] ?? '-';
+  const rows = runs.map((r) => [r.name, r.model, r.bestEpoch ?? '-', test(r, 'NDCG@10'), test(r, 'HR@10')]);
+  console.log(formatTable(['run', 'model', 'best epoch', 'test NDCG@10', 'test HR@10'], rows));
   console.log(`wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB, self-contained)`);
   if (o.json)
     console.log(
