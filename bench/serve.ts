@@ -18,7 +18,7 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { loadBundle, exportBundle } from '../src/serve/bundle.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { buildService } from '../src/serve/service.js';
-import { openStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/open.js';
 import { inferenceBatch } from '../src/models/batch.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';

@@ -72,7 +72,8 @@ export {
   type RecommendedItem,
 } from './serve/recommender.js';
 export { buildService, type Service, type ServiceOptions } from './serve/service.js';
-export { openStore, type EventStore, type InteractionEvent } from './serve/store/event-store.js';
+export type { EventStore, InteractionEvent } from './serve/store/event-store.js';
+export { openStore } from './serve/store/open.js';
 export type { Scorer } from './models/model.js';
 export { collectRunReport, type RunReport, type Breakdown } from './report/report-data.js';
 export { renderReport } from './report/html.js';

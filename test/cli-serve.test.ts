@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveFixture } from './serve-fixture.js';
 
@@ -101,4 +102,27 @@ test('cammsr serve: a bad bundle or --db fails at start with the reason', async 
   r = cli(['serve', '--bundle', f.bundles.sasrec, '--port', '99999']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--port must be an integer from 0 to 65535/);
+});
+
+test('cammsr serve has the defaults docs/serving.md gives', () => {
+  const usage = readFileSync('docs/serving.md', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('`cammsr serve --bundle'))!;
+  // "[--port 8080]": a flag and its documented default.
+  const documented = [...usage.matchAll(/\[--([a-z-]+) ([^\]\s|]+)\]/g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(
+    documented.map(([flag]) => flag),
+    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads'],
+  );
+  // Commander's help has one line per option once its indented continuation lines are joined.
+  const help = cli(['serve', '--help'])
+    .stdout.replace(/\n {3,}/g, ' ')
+    .split('\n');
+  for (const [flag, value] of documented) {
+    const entry = help.find((l) => l.trimStart().startsWith(`--${flag} `)) ?? '';
+    assert.ok(
+      [`default: ${value})`, `default: "${value}")`, `default ${value}:`].some((d) => entry.includes(d)),
+      `--${flag}: docs/serving.md says ${value}, the help says: ${entry}`,
+    );
+  }
 });

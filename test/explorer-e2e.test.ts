@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { buildService } from '../src/serve/service.js';
-import { openStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/open.js';
 import { serveFixture } from './serve-fixture.js';
 
 const CHROMIUM = process.env.CAMMSR_CHROMIUM ?? '/usr/bin/chromium';

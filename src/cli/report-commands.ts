@@ -5,6 +5,37 @@ import { renderReport } from '../report/html.js';
 import { collectRunReport } from '../report/report-data.js';
 import { formatTable } from '../report/table.js';
 
+interface ReportFlags {
+  run: string;
+  compare?: string[];
+  out: string;
+  split: 'test' | 'validation';
+  json?: boolean;
+}
+
+function reportCommand(o: ReportFlags): void {
+  const runs = [o.run, ...(o.compare ?? [])].map((r) => collectRunReport(r, { split: o.split }));
+  const html = renderReport(runs);
+  writeFileSync(o.out, html);
+  const test = (r: (typeof runs)[number], metric: string) => r.metrics?.test[metric] ?? '-';
+  const rows = runs.map((r) => [r.name, r.model, r.bestEpoch ?? '-', test(r, 'NDCG@10'), test(r, 'HR@10')]);
+  console.log(formatTable(['run', 'model', 'best epoch', 'test NDCG@10', 'test HR@10'], rows));
+  console.log(`wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB, self-contained)`);
+  if (o.json)
+    console.log(
+      JSON.stringify({
+        out: o.out,
+        bytes: html.length,
+        runs: runs.map((r) => ({
+          name: r.name,
+          model: r.model,
+          bestEpoch: r.bestEpoch,
+          test: r.metrics?.test ?? null,
+        })),
+      }),
+    );
+}
+
 export function registerReportCommands(program: Command): void {
   program
     .command('report')
@@ -18,37 +49,5 @@ export function registerReportCommands(program: Command): void {
         .default('test'),
     )
     .option('--json', 'print one JSON object as the last line')
-    .action(
-      (o: { run: string; compare?: string[]; out: string; split: 'test' | 'validation'; json?: boolean }) => {
-        const runs = [o.run, ...(o.compare ?? [])].map((r) => collectRunReport(r, { split: o.split }));
-        const html = renderReport(runs);
-        writeFileSync(o.out, html);
-        console.log(
-          formatTable(
-            ['run', 'model', 'best epoch', 'test NDCG@10', 'test HR@10'],
-            runs.map((r) => [
-              r.name,
-              r.model,
-              r.bestEpoch ?? '-',
-              r.metrics?.test['NDCG@10'] ?? '-',
-              r.metrics?.test['HR@10'] ?? '-',
-            ]),
-          ),
-        );
-        console.log(`wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB, self-contained)`);
-        if (o.json)
-          console.log(
-            JSON.stringify({
-              out: o.out,
-              bytes: html.length,
-              runs: runs.map((r) => ({
-                name: r.name,
-                model: r.model,
-                bestEpoch: r.bestEpoch,
-                test: r.metrics?.test ?? null,
-              })),
-            }),
-          );
-      },
-    );
+    .action(reportCommand);
 }

@@ -1,19 +1,77 @@
 /** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { kernels } from '../kernels/select.js';
 import { exportBundle } from '../serve/bundle.js';
-import { buildService } from '../serve/service.js';
-import { openStore } from '../serve/store/event-store.js';
+import { buildService, type Service } from '../serve/service.js';
+import type { EventStore } from '../serve/store/event-store.js';
+import { openStore } from '../serve/store/open.js';
 import { formatTable } from '../report/table.js';
+import { integer } from './options.js';
 
-const integer =
-  (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${v}"`);
-    return n;
+function exportCommand(o: { run: string; out: string; force?: boolean; json?: boolean }): void {
+  const m = exportBundle(o.run, o.out, { force: o.force });
+  console.log(
+    formatTable(
+      ['bundle', 'model', 'dataset', 'items', 'test NDCG@10', 'cammsr'],
+      [[o.out, m.model, m.dataset.name, m.dataset.items, m.metrics?.test['NDCG@10'] ?? '-', m.cammsrVersion]],
+    ),
+  );
+  if (o.json) console.log(JSON.stringify({ bundle: o.out, manifest: m }));
+}
+
+interface ServeFlags {
+  bundle: string;
+  db: string;
+  port: number;
+  host: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  threads?: number;
+  quiet?: boolean;
+}
+
+/** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
+function handleSignals({ app, reload }: Service, store: EventStore): void {
+  process.on('SIGHUP', () => {
+    try {
+      const g = reload();
+      app.log.info({ version: g.version }, 'bundle reloaded (SIGHUP)');
+    } catch (e) {
+      app.log.error(`reload failed, still serving the previous bundle: ${(e as Error).message}`);
+    }
+  });
+  const stop = async (signal: string) => {
+    app.log.info(`${signal}: finishing in-flight requests`);
+    await app.close();
+    await store.close();
+    process.exit(0);
   };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+async function serveCommand(o: ServeFlags): Promise<void> {
+  const threads = o.threads ?? (process.env.CAMMSR_THREADS ? undefined : 1);
+  if (threads !== undefined) kernels().setThreads(threads);
+  const store = await openStore(o.db);
+  const service = await buildService({
+    bundle: o.bundle,
+    store,
+    maxBatch: o.maxBatch,
+    maxWaitMs: o.maxWaitMs,
+    // A token in the environment, not on the command line where `ps` shows it.
+    adminToken: process.env.CAMMSR_ADMIN_TOKEN || undefined,
+    logger: o.quiet ? false : { level: 'info' },
+  }).catch(async (e) => {
+    await store.close();
+    throw e;
+  });
+  handleSignals(service, store);
+  const url = await service.app.listen({ port: o.port, host: o.host });
+  process.stderr.write(
+    `cammsr serve: ${o.bundle} (${store.kind} event store) at ${url}; explorer at ${url}/, API at ${url}/openapi.json\n`,
+  );
+}
 
 export function registerServeCommands(program: Command): void {
   program
@@ -23,25 +81,7 @@ export function registerServeCommands(program: Command): void {
     .requiredOption('--out <bundle>', 'bundle folder to create')
     .option('--force', 'replace an existing bundle')
     .option('--json', 'print one JSON object as the last line')
-    .action((o: { run: string; out: string; force?: boolean; json?: boolean }) => {
-      const m = exportBundle(o.run, o.out, { force: o.force });
-      console.log(
-        formatTable(
-          ['bundle', 'model', 'dataset', 'items', 'test NDCG@10', 'cammsr'],
-          [
-            [
-              o.out,
-              m.model,
-              m.dataset.name,
-              m.dataset.items,
-              m.metrics?.test['NDCG@10'] ?? '-',
-              m.cammsrVersion,
-            ],
-          ],
-        ),
-      );
-      if (o.json) console.log(JSON.stringify({ bundle: o.out, manifest: m }));
-    });
+    .action(exportCommand);
 
   program
     .command('serve')
@@ -60,7 +100,7 @@ export function registerServeCommands(program: Command): void {
       '--max-wait-ms <n>',
       'longest wait for a micro-batch to fill',
       integer('--max-wait-ms', 0, 1000),
-      2,
+      0,
     )
     .option(
       '--threads <n>',
@@ -68,52 +108,5 @@ export function registerServeCommands(program: Command): void {
       integer('--threads', 1, 256),
     )
     .option('--quiet', 'no request log')
-    .action(
-      async (o: {
-        bundle: string;
-        db: string;
-        port: number;
-        host: string;
-        maxBatch: number;
-        maxWaitMs: number;
-        threads?: number;
-        quiet?: boolean;
-      }) => {
-        const threads = o.threads ?? (process.env.CAMMSR_THREADS ? undefined : 1);
-        if (threads !== undefined) kernels().setThreads(threads);
-        const store = await openStore(o.db);
-        const { app, reload } = await buildService({
-          bundle: o.bundle,
-          store,
-          maxBatch: o.maxBatch,
-          maxWaitMs: o.maxWaitMs,
-          // A token in the environment, not on the command line where `ps` shows it.
-          adminToken: process.env.CAMMSR_ADMIN_TOKEN || undefined,
-          logger: o.quiet ? false : { level: 'info' },
-        }).catch(async (e) => {
-          await store.close();
-          throw e;
-        });
-        process.on('SIGHUP', () => {
-          try {
-            const g = reload();
-            app.log.info({ version: g.version }, 'bundle reloaded (SIGHUP)');
-          } catch (e) {
-            app.log.error(`reload failed, still serving the previous bundle: ${(e as Error).message}`);
-          }
-        });
-        const stop = async (signal: string) => {
-          app.log.info(`${signal}: finishing in-flight requests`);
-          await app.close();
-          await store.close();
-          process.exit(0);
-        };
-        process.once('SIGTERM', () => void stop('SIGTERM'));
-        process.once('SIGINT', () => void stop('SIGINT'));
-        const url = await app.listen({ port: o.port, host: o.host });
-        process.stderr.write(
-          `cammsr serve: ${o.bundle} (${store.kind} event store) at ${url}; explorer at ${url}/, API at ${url}/openapi.json\n`,
-        );
-      },
-    );
+    .action(serveCommand);
 }

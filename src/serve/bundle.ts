@@ -69,11 +69,8 @@ export interface BundleManifest {
 /** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
 export type Insights = LearnedWeights;
 
-/** A loaded bundle: the model in evaluation mode, its item side precomputed, and the catalog. */
-export interface Bundle {
-  dir: string;
-  manifest: BundleManifest;
-  config: RunConfig;
+/** What recommending needs: the model in evaluation mode, its item side precomputed, and the catalog. */
+export interface ServableModel {
   model: SequentialRecommender;
   data: ModelData;
   /** Catalog entry of internal item i at index i - 1. */
@@ -82,12 +79,21 @@ export interface Bundle {
   index: Map<string, number>;
   scorer: Scorer;
   insights: Insights;
+}
+
+/** A loaded bundle: what recommending needs, with its manifest, configuration and images. */
+export interface Bundle extends ServableModel {
+  dir: string;
+  manifest: BundleManifest;
+  config: RunConfig;
   /** Path of each item's image inside the bundle (index = internal id), when it has one. */
   images: (string | undefined)[];
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const MANIFEST = 'bundle.json';
+
+const catalogIndex = (catalog: readonly ItemInfo[]) => new Map(catalog.map((it, i) => [it.id, i + 1]));
 
 /** The catalog fields a bundle keeps (the long text went into the features already). */
 function catalogEntry(it: ItemInfo, image: string | undefined): ItemInfo {
@@ -118,6 +124,34 @@ function itemTensors(data: ModelData): Record<string, NamedArray> {
   return t;
 }
 
+/** A run's best model, with the item-side data and the learned weights a bundle keeps of it. */
+function readRun(runDir: string) {
+  const loaded = loadRun(runDir);
+  const { config, ds, split, run } = loaded;
+  const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
+  const metrics = run.readMetrics();
+  const insights = learnedWeights(run.readLog(), metrics?.bestEpoch, ds.manifest.categories.names);
+  return { ...loaded, data, metrics, insights };
+}
+
+/**
+ * A run as its bundle would serve it, without writing one (for `cammsr recommend`): the same
+ * model, item data, catalog fields and insights, read from the run and its dataset.
+ */
+export function servableRun(runDir: string): ServableModel & { dataset: string } {
+  const { ds, model, data, insights } = readRun(runDir);
+  const catalog = ds.content.items.map((it) => catalogEntry(it, it.image));
+  return {
+    model,
+    data,
+    catalog,
+    index: catalogIndex(catalog),
+    scorer: model.scorer(),
+    insights,
+    dataset: ds.manifest.name,
+  };
+}
+
 export interface ExportOptions {
   /** Replace an existing bundle at `out` (the old one stays until the new one is complete). */
   force?: boolean;
@@ -131,8 +165,7 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   const target = resolve(out);
   if (existsSync(target) && !opts.force)
     throw new BundleError(`${target} already exists; remove it or pass --force to replace it`);
-  const { config, ds, split, model, info, run } = loadRun(runDir);
-  const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
+  const { config, ds, model, info, data, metrics, insights } = readRun(runDir);
   const staging = stagingDir(target);
   try {
     // Images keep their file names (prefixed by the item's index when two would collide).
@@ -148,16 +181,13 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
       images[i] = name;
       files[`images/${name}`] = readFileSync(src);
     }
-    const metrics = run.readMetrics();
     Object.assign(files, {
       'config.json': JSON.stringify(config, null, 2) + '\n',
       'items.safetensors': encodeSafetensors(itemTensors(data), { content: 'cammsr item data' }),
       'catalog.jsonl': ds.content.items
         .map((it, k) => JSON.stringify(catalogEntry(it, images[k + 1])) + '\n')
         .join(''),
-      'insights.json':
-        JSON.stringify(learnedWeights(run.readLog(), metrics?.bestEpoch, ds.manifest.categories.names)) +
-        '\n',
+      'insights.json': JSON.stringify(insights) + '\n',
     });
     if (model.trainable) files['weights.safetensors'] = encodeParameters(model, { model: model.kind });
     const manifest: BundleManifest = {
@@ -319,7 +349,7 @@ export function loadBundle(dir: string): Bundle {
     }
   }
   model.eval();
-  const index = new Map(catalog.map((it, i) => [it.id, i + 1]));
+  const index = catalogIndex(catalog);
   // Bundles of the first releases of format 1 had no insights.json: no explanations then.
   let insights: Insights = { categoryWeights: [], gates: {} };
   if ('insights.json' in manifest.files) {

@@ -1,12 +1,12 @@
 /**
- * Recommendations from a loaded bundle, for many histories in one model call: encode the
+ * Recommendations from a loaded bundle (or a run served as one), for many histories in one model call: encode the
  * users, multiply by the precomputed item table, keep the top k. Works in the catalog's
  * original ids; knows nothing of HTTP or storage.
  */
 import type { ItemInfo } from '../data/dataset.js';
 import { scoreUsers } from '../models/model.js';
 import { inferenceBatch } from '../models/batch.js';
-import type { Bundle } from './bundle.js';
+import type { ServableModel } from './bundle.js';
 
 export interface HistoryRequest {
   /** Original item ids, oldest first. Ids the catalog does not know are skipped. */
@@ -70,7 +70,7 @@ export function topK(
 export class Recommender {
   private readonly popular: Float32Array;
 
-  constructor(readonly bundle: Bundle) {
+  constructor(readonly bundle: ServableModel) {
     const n = bundle.data.items + 1;
     this.popular = new Float32Array(n);
     const counts = bundle.data.popularity;

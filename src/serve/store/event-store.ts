@@ -1,7 +1,7 @@
 /**
  * The event store: users' interactions as the service receives them, durable before the reply.
  * One interface, two implementations (SQLite embedded, PostgreSQL for several instances), one
- * test suite run against both.
+ * test suite run against both; `openStore` (open.ts) opens the one a --db URL names.
  */
 
 /** One interaction, in the catalog's original ids; `timestamp` in Unix seconds. */
@@ -55,19 +55,4 @@ export function refuseNewerSchema(applied: ReadonlySet<number>): void {
   const known = MIGRATIONS[MIGRATIONS.length - 1].version;
   if (newest > known)
     throw new Error(`schema version ${newest} is newer than this cammsr knows (${known}); upgrade cammsr`);
-}
-
-/** Opens the store a --db value names: `sqlite:<file>` or `postgres://...` (also `postgresql://`). */
-export async function openStore(url: string): Promise<EventStore> {
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length);
-    if (file === '') throw new Error('--db sqlite:<file> needs a file name, e.g. sqlite:events.db');
-    const { SqliteEventStore } = await import('./sqlite-store.js');
-    return SqliteEventStore.open(file);
-  }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const { PostgresEventStore } = await import('./postgres-store.js');
-    return PostgresEventStore.open(url);
-  }
-  throw new Error(`--db must be sqlite:<file> or postgres://user@host/db, got "${url}"`);
 }

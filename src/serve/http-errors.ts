@@ -1,0 +1,65 @@
+/**
+ * How the service reports failures: `{ error: <message> }` with the status a route chose (an
+ * HttpError), 400 with the field at fault for a request its schema rejects, and a bare
+ * "internal error" (logged with its stack) for anything unexpected.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** A failure a route reports to the client as it is: status code and message. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * One readable line from Ajv's errors. A body that may be one event or an array of them fails
+ * both branches of an anyOf; the branch of the other shape ("must be array" for an object) and
+ * the anyOf summary say nothing useful, so they are left out when a more specific error exists.
+ */
+export function describeValidation(issues: readonly ValidationIssue[], context: string): string {
+  const specific = issues.filter(
+    (i) => i.keyword !== 'anyOf' && !(i.keyword === 'type' && i.instancePath === '' && issues.length > 1),
+  );
+  const shown = specific.length > 0 ? specific : issues;
+  const lines = shown.map((i) => {
+    const where = `${context}${i.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
+    const extra = i.keyword === 'additionalProperties' ? ` "${String(i.params?.additionalProperty)}"` : '';
+    return `${where} ${i.message ?? 'is invalid'}${extra}`;
+  });
+  return [...new Set(lines)].join('; ');
+}
+
+type ServiceError = Error & {
+  statusCode?: number;
+  validation?: ValidationIssue[];
+  validationContext?: string;
+};
+
+/** The service's error handler (Fastify binds `this` to the app). */
+export function replyWithError(
+  this: FastifyInstance,
+  err: ServiceError,
+  _req: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
+  if (status >= 500) this.log.error(err);
+  const message =
+    status >= 500 && !(err instanceof HttpError)
+      ? 'internal error'
+      : err.validation
+        ? describeValidation(err.validation, err.validationContext ?? 'request')
+        : err.message;
+  void reply.code(status).send({ error: message });
+}

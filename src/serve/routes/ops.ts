@@ -1,0 +1,52 @@
+/** The operators' routes: liveness, readiness, Prometheus metrics, the OpenAPI document, reload. */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Generation } from '../generation.js';
+import { HttpError } from '../http-errors.js';
+import * as S from '../schemas/ops.js';
+import type { RouteContext } from './context.js';
+
+export interface OpsOptions extends RouteContext {
+  metrics: Registry;
+  /** Loads a bundle (default: the one being served) and swaps it in; throws when it fails to load. */
+  reload: (bundle?: string) => Generation;
+  /** When set, /v1/admin/* needs `Authorization: Bearer <token>`. */
+  adminToken?: string;
+}
+
+export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
+  const { current, store, timed, metrics, reload, adminToken } = opts;
+  app.get('/healthz', { schema: S.health }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: S.ready }, async (_req, reply) => {
+    try {
+      await timed('ping', () => store.ping());
+    } catch (e) {
+      return reply.code(503).send({ status: 'unavailable', store: store.kind, error: (e as Error).message });
+    }
+    const g = current();
+    return { status: 'ready', store: store.kind, model: g.bundle.manifest.model, version: g.version };
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    return reply.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (adminToken && req.headers.authorization !== `Bearer ${adminToken}`)
+      return reply.code(401).send({ error: 'admin routes need Authorization: Bearer <admin token>' });
+  };
+  app.post<{ Body: { bundle?: string } | undefined }>(
+    '/v1/admin/reload',
+    { schema: S.reload, preHandler: authorize },
+    async (req) => {
+      const previous = current().version;
+      let g: Generation;
+      try {
+        g = reload(req.body?.bundle);
+      } catch (e) {
+        throw new HttpError(422, `reload failed, still serving ${previous}: ${(e as Error).message}`);
+      }
+      return { model: g.bundle.manifest.model, version: g.version, previous, items: g.recommender.items };
+    },
+  );
+};

@@ -1,0 +1,28 @@
+/** Users as the event store knows them: search by id prefix, and a user's stored events. */
+import type { FastifyPluginAsync } from 'fastify';
+import * as S from '../schemas/users.js';
+import type { RouteContext } from './context.js';
+
+export const userRoutes: FastifyPluginAsync<RouteContext> = async (app, { current, store, timed }) => {
+  app.get<{ Querystring: { prefix: string; limit: number } }>(
+    '/v1/users',
+    { schema: S.searchUsers },
+    async (req) => timed('users', () => store.users(req.query.prefix, req.query.limit)),
+  );
+
+  app.get<{ Params: { user: string }; Querystring: { limit: number } }>(
+    '/v1/users/:user/events',
+    { schema: S.userEvents },
+    async (req) => {
+      const g = current();
+      const events = await timed('history', () => store.history(req.params.user, req.query.limit));
+      return {
+        user: req.params.user,
+        events: events.map((e) => {
+          const it = g.recommender.item(e.item);
+          return { item: e.item, timestamp: e.timestamp, known: !!it, title: it?.title, image: it?.image };
+        }),
+      };
+    },
+  );
+};
