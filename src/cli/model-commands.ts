@@ -6,19 +6,18 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit } from '../eval/evaluate.js';
-import { MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
+import { METRICS, MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
 import { servableRun } from '../serve/bundle.js';
 import { Recommender } from '../serve/recommender.js';
 import { integer } from './options.js';
 
-const SHOWN = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
 
 function metricsTable(rows: [string, Record<string, number>][]): string {
   return formatTable(
-    ['', ...SHOWN],
-    rows.map(([name, m]) => [name, ...SHOWN.map((k) => m[k])]),
+    ['', ...METRICS],
+    rows.map(([name, m]) => [name, ...METRICS.map((k) => m[k])]),
   );
 }
 
