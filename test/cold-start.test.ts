@@ -1,7 +1,9 @@
 /** The cold-start protocol: which items are held out, the split around them, warm and cold targets apart. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { prepareDataset } from '../src/data/prepare.js';
 import { Dataset, DATASET_FORMAT, writeDataset, type Manifest } from '../src/data/dataset.js';
 import { selectColdItems } from '../src/data/cold-items.js';
 import { leaveOneOut } from '../src/data/split.js';
@@ -183,4 +185,49 @@ test('evaluation: warm and cold targets apart, cold ones also among the held-out
     evaluateSplit(new ByIdModel(true), leaveOneOut(dataset(true)), 'validation').targets,
     undefined,
   );
+});
+
+test('end to end: train and eval under the cold-start protocol print warm and cold targets apart', async () => {
+  const root = tempDir('cold-cli');
+  const data = join(root, 'synth');
+  await prepareDataset({
+    format: 'synth',
+    out: data,
+    synth: { users: 120, items: 50 },
+    seed: 3,
+    image: 'none',
+  });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  const small = ['dim=8', 'ffnDim=16', 'layers=1', 'maxLen=10', 'train.epochs=1', 'split.coldItems=0.2'];
+  const sets = (extra: string[] = []) => [...small, ...extra].flatMap((s) => ['--set', s]);
+  for (const [model, extra] of [
+    ['fusion-sum', ['idMask=0.3']],
+    ['sasrec', []],
+  ] as const) {
+    const run = join(root, model);
+    const t = cli('train', '--data', data, '--model', model, '--out', run, ...sets([...extra]), '--json');
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /warm targets \(\d+\)/);
+    const metrics = JSON.parse(t.stdout.trim().split('\n').pop()!);
+    const { warm, cold } = metrics.targets.test;
+    assert.equal(warm.users + cold.users, metrics.targets.test.coldAmongCold.users + warm.users);
+    assert.ok(cold.users > 0, 'some test targets are held-out items');
+    const e = cli('eval', '--run', run, '--json');
+    assert.equal(e.status, 0, e.stderr);
+    assert.match(e.stdout, /cold among held-out \(\d+\)/);
+    const r = JSON.parse(e.stdout.trim().split('\n').pop()!);
+    assert.deepEqual(
+      r.targets,
+      metrics.targets.test,
+      "eval of the best checkpoint = the run's final metrics",
+    );
+    if (model === 'sasrec') {
+      assert.match(e.stdout, /sasrec cannot rank items it never saw in training/);
+      assert.equal(r.targets.cold.metrics['HR@20'], 0);
+    } else {
+      assert.equal(r.targets.coldRankable, true);
+      assert.doesNotMatch(e.stdout, /cannot rank/);
+    }
+  }
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
-import { evaluateSplit } from '../eval/evaluate.js';
+import { evaluateSplit, type TargetBreakdown } from '../eval/evaluate.js';
 import { METRICS, MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
@@ -13,12 +13,30 @@ import { servableRun } from '../serve/bundle.js';
 import { Recommender } from '../serve/recommender.js';
 import { integer } from './options.js';
 
-
 function metricsTable(rows: [string, Record<string, number>][]): string {
   return formatTable(
     ['', ...METRICS],
-    rows.map(([name, m]) => [name, ...METRICS.map((k) => m[k])]),
+    rows.map(([name, m]) => [name, ...METRICS.map((k) => m[k] ?? '–')]),
   );
+}
+
+/** Under the cold-start protocol: the rows of warm and cold targets, and what they mean. */
+function targetRows(t: TargetBreakdown | undefined): [string, Record<string, number>][] {
+  if (!t) return [];
+  return [
+    [`  warm targets (${t.warm.users})`, t.warm.metrics],
+    [`  cold targets (${t.cold.users})`, t.cold.metrics],
+    [`  cold among held-out (${t.coldAmongCold.users})`, t.coldAmongCold.metrics],
+  ];
+}
+
+function targetNote(kind: string, t: TargetBreakdown | undefined): string | null {
+  if (!t) return null;
+  const rule =
+    'Warm and cold targets are ranked against the whole catalog; "cold among held-out" ranks cold targets among the held-out items only.';
+  return t.coldRankable
+    ? rule
+    : `${rule}\n${kind} cannot rank items it never saw in training: its cold targets are ranked last, by construction.`;
 }
 
 /** A progress bar over an epoch's batches, with the running loss and an ETA (only on a terminal). */
@@ -118,9 +136,12 @@ async function trainCommand(o: TrainFlags): Promise<void> {
     metricsTable([
       ['validation', m.validation],
       ['test', m.test],
+      ...targetRows(m.targets?.test),
       ['test (history masked)', m.testMasked],
     ]),
   );
+  const note = targetNote(config.model, m.targets?.test);
+  if (note) console.log(note);
   if (o.json) console.log(JSON.stringify(m));
 }
 
@@ -139,8 +160,19 @@ function evalCommand(o: EvalFlags): void {
   console.log(
     `${model.kind} on ${ds.manifest.name} (${ds.manifest.checksum.slice(0, 12)}), ${r.users} users, full ranking over ${ds.items} items, history ${maskHistory ? 'masked' : 'not masked'}`,
   );
-  console.log(metricsTable([[o.split, r.metrics]]));
-  if (o.json) console.log(JSON.stringify({ split: o.split, maskHistory, users: r.users, ...r.metrics }));
+  console.log(metricsTable([[o.split, r.metrics], ...targetRows(r.targets)]));
+  const note = targetNote(model.kind, r.targets);
+  if (note) console.log(note);
+  if (o.json)
+    console.log(
+      JSON.stringify({
+        split: o.split,
+        maskHistory,
+        users: r.users,
+        ...r.metrics,
+        ...(r.targets ? { targets: r.targets } : {}),
+      }),
+    );
 }
 
 interface RecommendFlags {

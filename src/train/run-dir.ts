@@ -30,6 +30,7 @@ import {
 } from '../engine/io/safetensors.js';
 import type { Module } from '../engine/nn/module.js';
 import type { Adam } from '../engine/optim/adam.js';
+import type { TargetBreakdown } from '../eval/evaluate.js';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -79,6 +80,8 @@ export interface RunMetrics {
   /** The same with history items masked out of the ranking. */
   validationMasked: Record<string, number>;
   testMasked: Record<string, number>;
+  /** Under the cold-start protocol: warm and cold targets apart (history not masked). */
+  targets?: { validation: TargetBreakdown; test: TargetBreakdown };
   parameters: number;
   trainSeconds: number;
   secondsPerEpoch: number;

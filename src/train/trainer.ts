@@ -56,11 +56,16 @@ export function setup(dataDir: string, config: RunConfig) {
 
 /** Evaluates a model on both splits, with and without history masking. */
 export function finalMetrics(model: SequentialRecommender, split: LeaveOneOutSplit) {
+  const validation = evaluateSplit(model, split, 'validation', { maskHistory: false });
+  const test = evaluateSplit(model, split, 'test', { maskHistory: false });
   return {
-    validation: evaluateSplit(model, split, 'validation', { maskHistory: false }).metrics,
-    test: evaluateSplit(model, split, 'test', { maskHistory: false }).metrics,
+    validation: validation.metrics,
+    test: test.metrics,
     validationMasked: evaluateSplit(model, split, 'validation', { maskHistory: true }).metrics,
     testMasked: evaluateSplit(model, split, 'test', { maskHistory: true }).metrics,
+    ...(validation.targets && test.targets
+      ? { targets: { validation: validation.targets, test: test.targets } }
+      : {}),
   };
 }
 
