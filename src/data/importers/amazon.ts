@@ -31,10 +31,10 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, SkipCounter } from '../errors.js';
+import { parsePythonLiteral } from '../python-literal.js';
 import type { ItemRecord, ProgressFn, RawDataset } from '../types.js';
 import { ColumnBuilder } from './columns.js';
 import { imageIndex } from './images.js';
-import { parsePythonLiteral } from './python-literal.js';
 
 export type AmazonFormat = '2014' | '2018' | '2023';
 
