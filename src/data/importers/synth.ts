@@ -45,10 +45,12 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import sharp from 'sharp';
+import type { Modality } from '../../config/names.js';
 import { Rng } from '../../engine/rng.js';
 import type { ItemRecord, ProgressFn, RawDataset } from '../types.js';
 
-export type Modality = 'id' | 'text' | 'image';
+// The planted structure names modalities; re-exported for its readers.
+export type { Modality };
 
 export interface SynthOptions {
   /** Number of users (default 2000). */
