@@ -27,7 +27,7 @@ import { encodeTextWordVectors, loadWordVectors } from './features/word-vectors.
 import { readNpyAs } from './npy.js';
 import { preprocess, type DedupeMode } from './preprocess.js';
 import { importAmazon } from './importers/amazon.js';
-import { importCsv, type CsvImportOptions } from './importers/csv.js';
+import { importCsv, type CsvImportOptions } from './importers/table/index.js';
 import { importLcrec, type LcrecOptions } from './importers/lcrec.js';
 import { importRecbole, type RecboleOptions } from './importers/recbole.js';
 import { importS3rec, type S3recOptions } from './importers/s3rec.js';
