@@ -30,7 +30,7 @@ export async function importCsv(opts: CsvImportOptions, progress?: ProgressFn): 
   const s = await Session.open(progress);
   try {
     // Open both files first, so that a wrong column name fails before the long work.
-    const inter = await openInteractions(s, plan.interactions, plan.interactionsFormat, plan.columns);
+    const inter = await openInteractions(s, plan);
     const catalog =
       opts.items && plan.itemsFormat
         ? await openItems(s, opts.items, plan.itemsFormat, plan.columns, inter.item)

@@ -6,9 +6,8 @@ import { DataError } from '../../errors.js';
 import type { SkipReport } from '../../types.js';
 import { findColumn, requireColumn } from './column-names.js';
 import type { Session } from './duckdb.js';
-import type { CsvColumns } from './options.js';
+import type { ImportPlan } from './options.js';
 import { collectSkips } from './skips.js';
-import type { TableFormat } from './sniff.js';
 import { clip, lit } from './sql-text.js';
 import { openTable, readInto, type Table } from './table.js';
 import { TIME_EXPECTED, timeSql, type TimeUnit } from './time.js';
@@ -30,13 +29,9 @@ export interface Staged {
   valid: string;
 }
 
-export async function openInteractions(
-  s: Session,
-  file: string,
-  format: TableFormat,
-  cols: CsvColumns,
-): Promise<InteractionsFile> {
-  const table = await openTable(s, file, format, 'inter');
+export async function openInteractions(s: Session, plan: ImportPlan): Promise<InteractionsFile> {
+  const table = await openTable(s, plan.interactions, plan.interactionsFormat, 'inter');
+  const cols = plan.columns;
   return {
     table,
     user: requireColumn(table, cols.user, ['user_id'], 'user', 'user'),
