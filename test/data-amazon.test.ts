@@ -15,7 +15,7 @@ import {
   streamLines,
 } from '../src/data/importers/amazon.js';
 import { ColumnBuilder, Interner } from '../src/data/importers/columns.js';
-import { parsePythonLiteral, PythonLiteralError } from '../src/data/importers/python-literal.js';
+import { parsePythonLiteral, PythonLiteralError } from '../src/data/python-literal.js';
 import { DataError } from '../src/data/errors.js';
 import type { ItemRecord, RawDataset } from '../src/data/types.js';
 import { tempDir } from './temp.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DataError } from '../src/data/errors.js';
-import { importCsv, type CsvDataset } from '../src/data/importers/csv.js';
+import { importCsv, type CsvDataset } from '../src/data/importers/table/index.js';
 import { tempDir } from './temp.js';
 
 const root = tempDir('csv');

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { ContentModality } from '../config/names.js';
 import { DataError } from './errors.js';
 import { decodeNpyAs, encodeNpy } from './npy.js';
 import type { SkipReport } from './types.js';
@@ -13,7 +14,8 @@ import type { SkipReport } from './types.js';
 export const DATASET_FORMAT = 'cammsr-dataset';
 export const DATASET_FORMAT_VERSION = 1;
 
-export type ContentModality = 'text' | 'image';
+// Defined with the rest of the project's vocabulary; re-exported for the data layer's users.
+export type { ContentModality };
 
 export interface ModalityInfo {
   /** Feature width. */

@@ -44,18 +44,50 @@ function idOrder(ids: string[], used: Uint8Array): number[] {
 }
 
 export function preprocess(log: InteractionColumns, opts: PreprocessOptions = {}): SequenceLog {
-  const n = log.user.length;
+  checkIndices(log);
+  const byUser = groupByUser(log);
+  const keep = new Uint8Array(log.user.length).fill(1);
+  const duplicates = dropDuplicates(log, byUser, opts.dedupe ?? 'exact', keep);
+  const ku = opts.kcore?.user ?? 0;
+  const ki = opts.kcore?.item ?? 0;
+  const kcore = ku > 1 || ki > 1 ? applyKcore(log, keep, ku, ki) : { removed: 0, rounds: 0 };
+  const kept = keep.reduce((n, k) => n + k, 0);
+  if (kept === 0) {
+    throw new DataError(
+      `no interactions are left after preprocessing (${log.user.length} read, ${duplicates} duplicates, ${kcore.removed} removed by ` +
+        `the ${ku}/${ki} user/item k-core): lower the k-core thresholds`,
+    );
+  }
+  return {
+    ...sequences(log, byUser, keep, kept),
+    removed: { duplicates, kcore: kcore.removed, kcoreRounds: kcore.rounds },
+  };
+}
+
+function checkIndices(log: InteractionColumns): void {
   const U0 = log.userIds.length;
   const I0 = log.itemIds.length;
-  const time = log.time;
-  for (let r = 0; r < n; r++) {
+  for (let r = 0; r < log.user.length; r++) {
     if (!(log.user[r] >= 0 && log.user[r] < U0 && log.item[r] >= 0 && log.item[r] < I0)) {
       throw new DataError(`interaction ${r}: user or item index out of range (an importer bug)`);
     }
   }
+}
 
-  // 1. Stable grouping by user (counting sort keeps file order within a user), then sort each
-  //    user's rows by time; equal times keep file order.
+/** Row numbers grouped by user: user u's rows are order[start[u] .. start[u + 1]), chronological. */
+interface ByUser {
+  start: Int32Array;
+  order: Int32Array;
+}
+
+/**
+ * Stable grouping by user (a counting sort keeps file order within a user), then each user's
+ * rows sorted by time; equal times keep file order.
+ */
+function groupByUser(log: InteractionColumns): ByUser {
+  const n = log.user.length;
+  const U0 = log.userIds.length;
+  const time = log.time;
   const start = new Int32Array(U0 + 1);
   for (let r = 0; r < n; r++) start[log.user[r] + 1]++;
   for (let u = 0; u < U0; u++) start[u + 1] += start[u];
@@ -75,97 +107,109 @@ export function preprocess(log: InteractionColumns, opts: PreprocessOptions = {}
       }
     }
   }
+  return { start, order };
+}
 
-  // 2. Duplicates, per user.
-  const keep = new Uint8Array(n).fill(1);
+/** Clears `keep` of each user's duplicate rows; returns how many there were. */
+function dropDuplicates(
+  log: InteractionColumns,
+  { start, order }: ByUser,
+  mode: DedupeMode,
+  keep: Uint8Array,
+): number {
+  if (mode === 'none') return 0;
+  const time = log.time;
   let duplicates = 0;
-  const mode = opts.dedupe ?? 'exact';
-  if (mode !== 'none') {
-    for (let u = 0; u < U0; u++) {
-      const a = start[u];
-      const b = start[u + 1];
-      if (mode === 'exact' && !time) {
-        for (let j = a + 1; j < b; j++) {
-          if (log.item[order[j]] === log.item[order[j - 1]]) {
-            keep[order[j]] = 0;
-            duplicates++;
-          }
-        }
-        continue;
-      }
-      const seen = new Map<number, number[] | true>();
-      for (let j = a; j < b; j++) {
-        const r = order[j];
-        const it = log.item[r];
-        const prev = seen.get(it);
-        if (mode === 'first') {
-          if (prev) {
-            keep[r] = 0;
-            duplicates++;
-          } else seen.set(it, true);
-        } else {
-          const t = time![r];
-          const times = prev as number[] | undefined;
-          if (times?.includes(t)) {
-            keep[r] = 0;
-            duplicates++;
-          } else if (times) times.push(t);
-          else seen.set(it, [t]);
+  for (let u = 0; u < log.userIds.length; u++) {
+    const a = start[u];
+    const b = start[u + 1];
+    if (mode === 'exact' && !time) {
+      // Without times, a duplicate is an item repeated right after itself.
+      for (let j = a + 1; j < b; j++) {
+        if (log.item[order[j]] === log.item[order[j - 1]]) {
+          keep[order[j]] = 0;
+          duplicates++;
         }
       }
+      continue;
     }
-  }
-
-  // 3. Iterative k-core.
-  const ku = opts.kcore?.user ?? 0;
-  const ki = opts.kcore?.item ?? 0;
-  let kcoreRemoved = 0;
-  let rounds = 0;
-  if (ku > 1 || ki > 1) {
-    const uc = new Int32Array(U0);
-    const ic = new Int32Array(I0);
-    for (;;) {
-      uc.fill(0);
-      ic.fill(0);
-      for (let r = 0; r < n; r++) {
-        if (!keep[r]) continue;
-        uc[log.user[r]]++;
-        ic[log.item[r]]++;
-      }
-      let removed = 0;
-      for (let r = 0; r < n; r++) {
-        if (keep[r] && (uc[log.user[r]] < ku || ic[log.item[r]] < ki)) {
+    const seen = new Map<number, number[] | true>();
+    for (let j = a; j < b; j++) {
+      const r = order[j];
+      const it = log.item[r];
+      const prev = seen.get(it);
+      if (mode === 'first') {
+        if (prev) {
           keep[r] = 0;
-          removed++;
-        }
+          duplicates++;
+        } else seen.set(it, true);
+      } else {
+        const t = time![r];
+        const times = prev as number[] | undefined;
+        if (times?.includes(t)) {
+          keep[r] = 0;
+          duplicates++;
+        } else if (times) times.push(t);
+        else seen.set(it, [t]);
       }
-      rounds++;
-      if (removed === 0) break;
-      kcoreRemoved += removed;
     }
   }
+  return duplicates;
+}
 
-  // 4. Dense ids for what is left.
-  const userUsed = new Uint8Array(U0);
-  const itemUsed = new Uint8Array(I0);
-  let kept = 0;
-  for (let r = 0; r < n; r++) {
+/** The iterative k-core: rounds clear `keep` of rows of users or items below the thresholds until none does. */
+function applyKcore(
+  log: InteractionColumns,
+  keep: Uint8Array,
+  ku: number,
+  ki: number,
+): { removed: number; rounds: number } {
+  const n = log.user.length;
+  const uc = new Int32Array(log.userIds.length);
+  const ic = new Int32Array(log.itemIds.length);
+  let total = 0;
+  let rounds = 0;
+  for (;;) {
+    uc.fill(0);
+    ic.fill(0);
+    for (let r = 0; r < n; r++) {
+      if (!keep[r]) continue;
+      uc[log.user[r]]++;
+      ic[log.item[r]]++;
+    }
+    let removed = 0;
+    for (let r = 0; r < n; r++) {
+      if (keep[r] && (uc[log.user[r]] < ku || ic[log.item[r]] < ki)) {
+        keep[r] = 0;
+        removed++;
+      }
+    }
+    rounds++;
+    if (removed === 0) break;
+    total += removed;
+  }
+  return { removed: total, rounds };
+}
+
+/** The kept rows as per-user sequences with dense ids (users 1..U, items 1..N). */
+function sequences(
+  log: InteractionColumns,
+  { start, order }: ByUser,
+  keep: Uint8Array,
+  kept: number,
+): Omit<SequenceLog, 'removed'> {
+  const userUsed = new Uint8Array(log.userIds.length);
+  const itemUsed = new Uint8Array(log.itemIds.length);
+  for (let r = 0; r < log.user.length; r++) {
     if (!keep[r]) continue;
     userUsed[log.user[r]] = 1;
     itemUsed[log.item[r]] = 1;
-    kept++;
-  }
-  if (kept === 0) {
-    throw new DataError(
-      `no interactions are left after preprocessing (${n} read, ${duplicates} duplicates, ${kcoreRemoved} removed by ` +
-        `the ${ku}/${ki} user/item k-core): lower the k-core thresholds`,
-    );
   }
   const userOrder = idOrder(log.userIds, userUsed);
   const itemOrder = idOrder(log.itemIds, itemUsed);
-  const itemNew = new Int32Array(I0);
+  const itemNew = new Int32Array(log.itemIds.length);
   itemOrder.forEach((old, i) => (itemNew[old] = i + 1));
-
+  const time = log.time;
   const offsets = new Int32Array(userOrder.length + 1);
   const items = new Int32Array(kept);
   const times = time ? new Float64Array(kept) : null;
@@ -186,6 +230,5 @@ export function preprocess(log: InteractionColumns, opts: PreprocessOptions = {}
     offsets,
     items,
     times,
-    removed: { duplicates, kcore: kcoreRemoved, kcoreRounds: rounds },
   };
 }

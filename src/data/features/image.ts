@@ -83,6 +83,39 @@ export async function encodeImagesPixels(
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
   }
+  const decoded = await decodeAll(paths, thumb, histogramBins, concurrency, progress);
+  const items: number[] = [];
+  for (let i = 0; i < paths.length; i++) if (decoded.ok[i]) items.push(i);
+  const pca = pixelPca(decoded.raw, items, thumb * thumb * 3, dim, seed, progress);
+  const hb = histogramBins[0] + histogramBins[1] + histogramBins[2];
+  const { matrix, width } = standardised(pca.scores, pca.p, decoded.hist, hb, items, paths.length);
+  const info = {
+    images: items.length,
+    pcaDim: pca.p,
+    histogramBins: hb,
+    thumb,
+    explainedVariance: pca.explainedVariance,
+  };
+  return { matrix, dim: width, mask: decoded.ok, failures: decoded.failures, info };
+}
+
+/** Thumbnails (`raw`, item i at i * pixels) and HSV histograms of every image that decodes. */
+interface Decoded {
+  raw: Uint8Array;
+  hist: Float64Array;
+  /** 1 where item i's image decoded. */
+  ok: Uint8Array;
+  /** By item. */
+  failures: ImageFailure[];
+}
+
+async function decodeAll(
+  paths: readonly (string | null | undefined)[],
+  thumb: number,
+  histogramBins: [number, number, number],
+  concurrency: number,
+  progress?: ProgressFn,
+): Promise<Decoded> {
   const n = paths.length;
   const pixels = thumb * thumb * 3;
   const hb = histogramBins[0] + histogramBins[1] + histogramBins[2];
@@ -90,7 +123,6 @@ export async function encodeImagesPixels(
   const hist = new Float64Array(n * hb);
   const ok = new Uint8Array(n);
   const failures: ImageFailure[] = [];
-
   const todo: number[] = [];
   for (let i = 0; i < n; i++) if (typeof paths[i] === 'string' && paths[i] !== '') todo.push(i);
   let next = 0;
@@ -114,42 +146,56 @@ export async function encodeImagesPixels(
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(todo.length, 1)) }, worker));
   // Workers finish in any order: report failures by item.
   failures.sort((a, b) => a.index - b.index);
+  return { raw, hist, ok, failures };
+}
 
-  const items: number[] = [];
-  for (let i = 0; i < n; i++) if (ok[i]) items.push(i);
+/** PCA scores (items × p) of the centred pixels, without materialising the float matrix. */
+function pixelPca(
+  raw: Uint8Array,
+  items: number[],
+  pixels: number,
+  dim: number,
+  seed: number,
+  progress?: ProgressFn,
+): { scores: Float32Array; p: number; explainedVariance: number } {
   const m = items.length;
-  const info = { images: m, pcaDim: 0, histogramBins: hb, thumb, explainedVariance: 0 };
-
-  // PCA of the centred pixels, without materialising the float matrix.
   const mean = new Float64Array(pixels);
   for (const i of items) for (let c = 0; c < pixels; c++) mean[c] += raw[i * pixels + c] / 255;
   if (m > 0) for (let c = 0; c < pixels; c++) mean[c] /= m;
-  let scores = new Float32Array(0);
-  let p = 0;
-  if (m > 1 && dim > 0) {
-    const op = centredPixelOperator(raw, items, pixels, mean);
-    const svd = truncatedSvd(op, dim, { seed, progress, stage: 'images: pca' });
-    // Centring removes one dimension, so at most m - 1 components are real.
-    p = Math.min(svd.rank, m - 1);
-    let total = 0;
-    for (const i of items) {
-      for (let c = 0; c < pixels; c++) {
-        const x = raw[i * pixels + c] / 255 - mean[c];
-        total += x * x;
-      }
+  if (!(m > 1 && dim > 0)) return { scores: new Float32Array(0), p: 0, explainedVariance: 0 };
+  const op = centredPixelOperator(raw, items, pixels, mean);
+  const svd = truncatedSvd(op, dim, { seed, progress, stage: 'images: pca' });
+  // Centring removes one dimension, so at most m - 1 components are real.
+  const p = Math.min(svd.rank, m - 1);
+  let total = 0;
+  for (const i of items) {
+    for (let c = 0; c < pixels; c++) {
+      const x = raw[i * pixels + c] / 255 - mean[c];
+      total += x * x;
     }
-    let captured = 0;
-    for (let j = 0; j < p; j++) captured += svd.s[j] * svd.s[j];
-    info.explainedVariance = total > 0 ? Math.min(1, captured / total) : 0;
-    scores = new Float32Array(m * p);
-    for (let r = 0; r < m; r++)
-      for (let j = 0; j < p; j++) scores[r * p + j] = svd.u[r * svd.k + j] * svd.s[j];
   }
-  info.pcaDim = p;
+  let captured = 0;
+  for (let j = 0; j < p; j++) captured += svd.s[j] * svd.s[j];
+  const scores = new Float32Array(m * p);
+  for (let r = 0; r < m; r++) for (let j = 0; j < p; j++) scores[r * p + j] = svd.u[r * svd.k + j] * svd.s[j];
+  return { scores, p, explainedVariance: total > 0 ? Math.min(1, captured / total) : 0 };
+}
 
-  // z-score each column over the items with an image. (Nearly) constant columns carry nothing
-  // and z-scoring would blow up their rounding noise: they stay 0. Features are O(1) at most,
-  // so an absolute threshold is enough.
+/**
+ * PCA scores then histograms, each column z-scored over the items with an image and scaled so
+ * that rows have a norm of about 1. (Nearly) constant columns carry nothing and z-scoring would
+ * blow up their rounding noise: they stay 0. Features are O(1) at most, so an absolute
+ * threshold is enough.
+ */
+function standardised(
+  scores: Float32Array,
+  p: number,
+  hist: Float64Array,
+  hb: number,
+  items: number[],
+  n: number,
+): { matrix: Float32Array; width: number } {
+  const m = items.length;
   const width = p + hb;
   const matrix = new Float32Array(n * width);
   const column = new Float64Array(m);
@@ -165,7 +211,7 @@ export async function encodeImagesPixels(
     if (!(sd > 1e-9)) continue;
     for (let r = 0; r < m; r++) matrix[items[r] * width + j] = ((column[r] - mu) / sd) * scale;
   }
-  return { matrix, dim: width, mask: ok, failures, info };
+  return { matrix, width };
 }
 
 /** Decodes one image file into thumb×thumb×3 sRGB bytes. Throws with a readable reason. */

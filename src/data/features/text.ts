@@ -87,13 +87,34 @@ export function tfidfMatrix(
     throw new RangeError(`maxFeatures must be an integer >= 1, got ${maxFeatures}`);
   }
   if (ngrams !== 1 && ngrams !== 2) throw new RangeError(`ngrams must be 1 or 2, got ${String(ngrams)}`);
+  const counts = countTerms(texts, ngrams, progress);
+  const vocab = vocabulary(counts, minDf, maxFeatures);
+  const { csr, rowOf } = weightedRows(counts, vocab);
+  return { csr, terms: vocab.terms, df: vocab.df, rowOf, documents: counts.documents };
+}
 
+/** Every term seen, its document frequency, and each text's distinct term ids with their counts. */
+interface TermCounts {
+  termList: string[];
+  dfList: number[];
+  /** Text i's terms and counts are docTerm/docCount[docPtr[i] .. docPtr[i + 1]). */
+  docPtr: Int32Array;
+  docTerm: IntList;
+  docCount: IntList;
+  /** Texts with at least one token. */
+  documents: number;
+}
+
+function countTerms(
+  texts: readonly (string | null | undefined)[],
+  ngrams: 1 | 2,
+  progress?: ProgressFn,
+): TermCounts {
   const n = texts.length;
   const ids = new Map<string, number>();
   const termList: string[] = [];
   const dfList: number[] = [];
   const lastDoc: number[] = [];
-  // Per text: its distinct term ids and counts, flattened; docPtr[i]..docPtr[i+1].
   const docPtr = new Int32Array(n + 1);
   const docTerm = new IntList();
   const docCount = new IntList();
@@ -131,7 +152,20 @@ export function tfidfMatrix(
     if ((i & 4095) === 4095) progress?.('text: tokenise', i + 1, n);
   }
   progress?.('text: tokenise', n, n);
+  return { termList, dfList, docPtr, docTerm, docCount, documents };
+}
 
+/** The kept terms (the matrix's columns, sorted by term) with their df and idf. */
+interface Vocabulary {
+  /** Term id -> column, -1 when the term is not kept. */
+  column: Int32Array;
+  terms: string[];
+  df: Int32Array;
+  idf: Float64Array;
+}
+
+function vocabulary(c: TermCounts, minDf: number, maxFeatures: number): Vocabulary {
+  const { termList, dfList, documents } = c;
   const byTerm = (a: number, b: number): number =>
     termList[a] < termList[b] ? -1 : termList[a] > termList[b] ? 1 : 0;
   let kept: number[] = [];
@@ -151,7 +185,12 @@ export function tfidfMatrix(
     df[j] = dfList[id];
     idf[j] = Math.log((1 + documents) / (1 + dfList[id])) + 1;
   });
+  return { column, terms, df, idf };
+}
 
+/** The L2-normalised TF-IDF rows of the texts that have a kept term. */
+function weightedRows(c: TermCounts, v: Vocabulary): { csr: CsrMatrix; rowOf: Int32Array } {
+  const n = c.docPtr.length - 1;
   const rowOf = new Int32Array(n).fill(-1);
   const indptr = new Int32Array(n + 1);
   const cols = new IntList();
@@ -160,9 +199,9 @@ export function tfidfMatrix(
   let rows = 0;
   for (let i = 0; i < n; i++) {
     entries.length = 0;
-    for (let p = docPtr[i]; p < docPtr[i + 1]; p++) {
-      const j = column[docTerm.data[p]];
-      if (j >= 0) entries.push([j, (1 + Math.log(docCount.data[p])) * idf[j]]);
+    for (let p = c.docPtr[i]; p < c.docPtr[i + 1]; p++) {
+      const j = v.column[c.docTerm.data[p]];
+      if (j >= 0) entries.push([j, (1 + Math.log(c.docCount.data[p])) * v.idf[j]]);
     }
     if (entries.length === 0) continue;
     entries.sort((a, b) => a[0] - b[0]);
@@ -178,12 +217,12 @@ export function tfidfMatrix(
   }
   const csr: CsrMatrix = {
     rows,
-    cols: kept.length,
+    cols: v.terms.length,
     indptr: indptr.slice(0, rows + 1),
     indices: cols.data.slice(0, cols.length),
     values: Float32Array.from(vals),
   };
-  return { csr, terms, df, rowOf, documents };
+  return { csr, rowOf };
 }
 
 /**

@@ -31,10 +31,10 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataError, SkipCounter } from '../errors.js';
+import { parsePythonLiteral } from '../python-literal.js';
 import type { ItemRecord, ProgressFn, RawDataset } from '../types.js';
 import { ColumnBuilder } from './columns.js';
 import { imageIndex } from './images.js';
-import { parsePythonLiteral } from './python-literal.js';
 
 export type AmazonFormat = '2014' | '2018' | '2023';
 
@@ -123,90 +123,20 @@ export async function importAmazon(opts: AmazonImportOptions, progress?: Progres
   const f = FIELDS[format];
   const skips = new SkipCounter();
   const cols = new ColumnBuilder(1 << 16);
-
-  const reviewsFile = opts.reviews;
-  await streamLines(
-    reviewsFile,
-    (line, lineNo) => {
-      if (isBlank(line)) return;
-      skips.read();
-      const where = `${reviewsFile}:${lineNo}`;
-      let o: unknown;
-      try {
-        o = parseLine(line, reviewsSyntax);
-      } catch (e) {
-        const msg = (e as Error).message;
-        skips.skip(AMAZON_SKIP.unparseableReview, where, `expected ${EXPECTED[reviewsSyntax]} (${msg})`);
-        return;
-      }
-      if (!isObj(o)) {
-        skips.skip(
-          AMAZON_SKIP.unparseableReview,
-          where,
-          `expected ${EXPECTED[reviewsSyntax]}, got ${kind(o)}`,
-        );
-        return;
-      }
-      const user = idOf(o[f.user]);
-      if (user === undefined) {
-        skips.skip(AMAZON_SKIP.noUser, where, `expected "${f.user}" (a non-empty string)`);
-        return;
-      }
-      const item = idOf(o[f.item]);
-      if (item === undefined) {
-        skips.skip(AMAZON_SKIP.noItem, where, `expected "${f.item}" (a non-empty string)`);
-        return;
-      }
-      const t = o[f.time];
-      if (t === undefined || t === null) {
-        skips.skip(AMAZON_SKIP.noTime, where, `expected "${f.time}" (a number)`);
-        return;
-      }
-      const time = numberOf(t);
-      if (time === undefined) {
-        skips.skip(AMAZON_SKIP.badTime, where, `expected "${f.time}" to be a number, got ${preview(t)}`);
-        return;
-      }
-      cols.add(user, item, time / f.timeScale);
-    },
+  await readObjects(
+    { file: opts.reviews, syntax: reviewsSyntax, unparseable: AMAZON_SKIP.unparseableReview, skips },
+    (o, where) => addReview(o, where, f, cols, skips),
     progress && megabytes(progress, 'amazon: reviews (MB)'),
   );
-
   const items = new Map<string, ItemRecord>();
   if (opts.meta !== undefined) {
-    const metaFile = opts.meta;
     const metaSyntax: LineSyntax = detected.metaSyntax ?? (format === '2014' ? 'python' : 'json');
-    await streamLines(
-      metaFile,
-      (line, lineNo) => {
-        if (isBlank(line)) return;
-        skips.read();
-        const where = `${metaFile}:${lineNo}`;
-        let o: unknown;
-        try {
-          o = parseLine(line, metaSyntax);
-        } catch (e) {
-          const msg = (e as Error).message;
-          skips.skip(AMAZON_SKIP.unparseableMeta, where, `expected ${EXPECTED[metaSyntax]} (${msg})`);
-          return;
-        }
-        if (!isObj(o)) {
-          skips.skip(AMAZON_SKIP.unparseableMeta, where, `expected ${EXPECTED[metaSyntax]}, got ${kind(o)}`);
-          return;
-        }
-        const id = idOf(o[f.metaItem]);
-        if (id === undefined) {
-          skips.skip(AMAZON_SKIP.noMetaItem, where, `expected "${f.metaItem}" (a non-empty string)`);
-          return;
-        }
-        if (!cols.hasItem(id) || items.has(id)) return;
-        const rec = itemRecord(o, f);
-        if (rec !== undefined) items.set(id, rec);
-      },
+    await readObjects(
+      { file: opts.meta, syntax: metaSyntax, unparseable: AMAZON_SKIP.unparseableMeta, skips },
+      (o, where) => addMeta(o, where, f, cols, items, skips),
       progress && megabytes(progress, 'amazon: meta (MB)'),
     );
   }
-
   const interactions = cols.build();
   if (images !== undefined) {
     for (const id of interactions.itemIds) {
@@ -214,7 +144,6 @@ export async function importAmazon(opts: AmazonImportOptions, progress?: Progres
       if (image !== undefined) items.set(id, { ...items.get(id), image });
     }
   }
-
   const files = [`reviews ${opts.reviews}`];
   if (opts.meta !== undefined) files.push(`meta ${opts.meta}`);
   if (opts.imagesDir !== undefined) files.push(`images ${opts.imagesDir}`);
@@ -226,6 +155,84 @@ export async function importAmazon(opts: AmazonImportOptions, progress?: Progres
     categoryPaths: true,
     skips: skips.report(),
   };
+}
+
+/** A file of one object per line; lines that hold none are skipped as `unparseable`. */
+interface ObjectLines {
+  file: string;
+  syntax: LineSyntax;
+  unparseable: string;
+  skips: SkipCounter;
+}
+
+/** Passes the object of every non-blank line (each a record) with its "file:line". */
+async function readObjects(
+  { file, syntax, unparseable, skips }: ObjectLines,
+  onObject: (o: Obj, where: string) => void,
+  onBytes?: (done: number, total: number) => void,
+): Promise<void> {
+  const onLine = (line: string, lineNo: number): void => {
+    if (isBlank(line)) return;
+    skips.read();
+    const where = `${file}:${lineNo}`;
+    let o: unknown;
+    try {
+      o = parseLine(line, syntax);
+    } catch (e) {
+      skips.skip(unparseable, where, `expected ${EXPECTED[syntax]} (${(e as Error).message})`);
+      return;
+    }
+    if (!isObj(o)) {
+      skips.skip(unparseable, where, `expected ${EXPECTED[syntax]}, got ${kind(o)}`);
+      return;
+    }
+    onObject(o, where);
+  };
+  await streamLines(file, onLine, onBytes);
+}
+
+/** Adds the (user, item, seconds) row of a review, or skips it with the reason. */
+function addReview(o: Obj, where: string, f: Fields, cols: ColumnBuilder, skips: SkipCounter): void {
+  const user = idOf(o[f.user]);
+  if (user === undefined) {
+    skips.skip(AMAZON_SKIP.noUser, where, `expected "${f.user}" (a non-empty string)`);
+    return;
+  }
+  const item = idOf(o[f.item]);
+  if (item === undefined) {
+    skips.skip(AMAZON_SKIP.noItem, where, `expected "${f.item}" (a non-empty string)`);
+    return;
+  }
+  const t = o[f.time];
+  if (t === undefined || t === null) {
+    skips.skip(AMAZON_SKIP.noTime, where, `expected "${f.time}" (a number)`);
+    return;
+  }
+  const time = numberOf(t);
+  if (time === undefined) {
+    skips.skip(AMAZON_SKIP.badTime, where, `expected "${f.time}" to be a number, got ${preview(t)}`);
+    return;
+  }
+  cols.add(user, item, time / f.timeScale);
+}
+
+/** Keeps the record of a reviewed item from its first meta line. */
+function addMeta(
+  o: Obj,
+  where: string,
+  f: Fields,
+  cols: ColumnBuilder,
+  items: Map<string, ItemRecord>,
+  skips: SkipCounter,
+): void {
+  const id = idOf(o[f.metaItem]);
+  if (id === undefined) {
+    skips.skip(AMAZON_SKIP.noMetaItem, where, `expected "${f.metaItem}" (a non-empty string)`);
+    return;
+  }
+  if (!cols.hasItem(id) || items.has(id)) return;
+  const rec = itemRecord(o, f);
+  if (rec !== undefined) items.set(id, rec);
 }
 
 /** Line syntax: JSON, or Python literals (2014 meta, and 2014 "loose JSON" reviews). */
@@ -373,22 +380,7 @@ export async function streamLines(
   onLine: (line: string, lineNo: number) => boolean | void,
   onBytes?: (done: number, total: number) => void,
 ): Promise<number> {
-  let size: number;
-  let gz: boolean;
-  try {
-    size = (await stat(file)).size;
-    const fh = await open(file, 'r');
-    try {
-      const head = Buffer.alloc(2);
-      const { bytesRead } = await fh.read(head, 0, 2, 0);
-      gz = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    throw new DataError(`${file}: cannot open (${(e as Error).message})`);
-  }
-
+  const { size, gz } = await sizeAndCompression(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   const src = gz
     ? pipeline(raw, createGunzip({ chunkSize: 1 << 18 }), () => {
@@ -448,6 +440,23 @@ export async function streamLines(
   }
   if (!stopped) onBytes?.(size, size);
   return lineNo;
+}
+
+/** The file's size and whether it is gzipped (from the magic bytes, not the name). */
+async function sizeAndCompression(file: string): Promise<{ size: number; gz: boolean }> {
+  try {
+    const size = (await stat(file)).size;
+    const fh = await open(file, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      const { bytesRead } = await fh.read(head, 0, 2, 0);
+      return { size, gz: bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b };
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new DataError(`${file}: cannot open (${(e as Error).message})`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------

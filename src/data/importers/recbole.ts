@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DataError, mergeSkips, SkipCounter } from '../errors.js';
-import type { ItemRecord, RawDataset } from '../types.js';
+import type { InteractionColumns, ItemRecord, RawDataset } from '../types.js';
 import { ColumnBuilder } from './columns.js';
 import { attachImages } from './images.js';
 import { readLines } from './text-file.js';
@@ -62,6 +62,29 @@ function findInter(input: string): string {
 export function importRecbole(opts: RecboleOptions): RawDataset {
   const interFile = findInter(opts.input);
   const f = opts.fields ?? {};
+  const { interactions, skips } = readInteractions(interFile, f);
+  const items = new Map<string, ItemRecord>();
+  const itemSkips = new SkipCounter();
+  const itemFile = opts.itemFile ?? interFile.replace(/\.inter$/, '.item');
+  if (existsSync(itemFile)) readItems(itemFile, f, new Set(interactions.itemIds), items, itemSkips);
+  if (opts.imagesDir) attachImages(items, interactions.itemIds, opts.imagesDir);
+  return {
+    name: opts.name ?? basename(interFile).replace(/\.inter$/, ''),
+    source: `recbole: ${interFile}${existsSync(itemFile) ? ` + ${itemFile}` : ''}${opts.imagesDir ? ` + images ${opts.imagesDir}` : ''}`,
+    interactions,
+    items,
+    categoryPaths: false,
+    skips: mergeSkips(skips.report(), itemSkips.report()),
+  };
+}
+
+type Fields = NonNullable<RecboleOptions['fields']>;
+
+/** The .inter file: a (user, item, time) row per line, time from the timestamp field if any. */
+function readInteractions(
+  interFile: string,
+  f: Fields,
+): { interactions: InteractionColumns; skips: SkipCounter } {
   const lines = readLines(interFile, 'RecBole .inter file');
   if (lines.length === 0) throw new DataError(`${interFile} is empty: expected a header line`);
   const h = parseHeader(lines[0]);
@@ -71,19 +94,9 @@ export function importRecbole(opts: RecboleOptions): RawDataset {
   const cols = new ColumnBuilder();
   const skips = new SkipCounter();
   for (let ln = 1; ln < lines.length; ln++) {
-    const line = lines[ln];
-    if (line.trim() === '') continue;
-    skips.read();
-    const parts = line.split('\t');
     const where = `${interFile}:${ln + 1}`;
-    if (parts.length !== h.names.length) {
-      skips.skip(
-        'malformed line',
-        where,
-        `expected ${h.names.length} tab-separated fields, found ${parts.length}`,
-      );
-      continue;
-    }
+    const parts = fieldsOf(lines[ln], h, skips, 'malformed line', where);
+    if (!parts) continue;
     const user = parts[ui].trim();
     const item = parts[ii].trim();
     if (user === '' || item === '') {
@@ -100,60 +113,63 @@ export function importRecbole(opts: RecboleOptions): RawDataset {
     }
     cols.add(user, item, time);
   }
-  const interactions = cols.build();
-  const items = new Map<string, ItemRecord>();
-  const itemSkips = new SkipCounter();
-  const itemFile = opts.itemFile ?? interFile.replace(/\.inter$/, '.item');
-  if (existsSync(itemFile)) {
-    const known = new Set(interactions.itemIds);
-    const il = readLines(itemFile, 'RecBole .item file');
-    const ih = parseHeader(il[0] ?? '');
-    const idI = requireField(ih, f.item ?? 'item_id', itemFile);
-    const titleI = f.title
-      ? requireField(ih, f.title, itemFile)
-      : ih.names.findIndex((n) => /title|name/.test(n));
-    const catI = f.categories
-      ? requireField(ih, f.categories, itemFile)
-      : ih.names.findIndex((n) => /^(class|genre|genres|categories|category)$/.test(n));
-    const extra = (f.extraText ?? ih.names.filter((n) => /year/.test(n))).map((n) =>
-      requireField(ih, n, itemFile),
-    );
-    for (let ln = 1; ln < il.length; ln++) {
-      if (il[ln].trim() === '') continue;
-      itemSkips.read();
-      const parts = il[ln].split('\t');
-      const where = `${itemFile}:${ln + 1}`;
-      if (parts.length !== ih.names.length) {
-        itemSkips.skip(
-          'malformed item line',
-          where,
-          `expected ${ih.names.length} tab-separated fields, found ${parts.length}`,
-        );
-        continue;
-      }
-      const id = parts[idI].trim();
-      if (!known.has(id)) continue; // catalog entries without interactions are not needed
-      const rec: ItemRecord = {};
-      if (titleI >= 0 && parts[titleI].trim() !== '') rec.title = parts[titleI].trim();
-      const extras = extra.map((i) => parts[i].trim()).filter((s) => s !== '');
-      if (extras.length) rec.description = extras.join(' ');
-      if (catI >= 0) {
-        const labels = parts[catI]
-          .trim()
-          .split(/\s+/)
-          .filter((s) => s !== '');
-        if (labels.length) rec.categories = labels.map((l) => [l]);
-      }
-      items.set(id, rec);
+  return { interactions: cols.build(), skips };
+}
+
+/** The .item file: title, extra text fields and category labels of the known items. */
+function readItems(
+  itemFile: string,
+  f: Fields,
+  known: Set<string>,
+  items: Map<string, ItemRecord>,
+  skips: SkipCounter,
+): void {
+  const il = readLines(itemFile, 'RecBole .item file');
+  const ih = parseHeader(il[0] ?? '');
+  const idI = requireField(ih, f.item ?? 'item_id', itemFile);
+  const titleI = f.title
+    ? requireField(ih, f.title, itemFile)
+    : ih.names.findIndex((n) => /title|name/.test(n));
+  const catI = f.categories
+    ? requireField(ih, f.categories, itemFile)
+    : ih.names.findIndex((n) => /^(class|genre|genres|categories|category)$/.test(n));
+  const extra = (f.extraText ?? ih.names.filter((n) => /year/.test(n))).map((n) =>
+    requireField(ih, n, itemFile),
+  );
+  for (let ln = 1; ln < il.length; ln++) {
+    const parts = fieldsOf(il[ln], ih, skips, 'malformed item line', `${itemFile}:${ln + 1}`);
+    if (!parts) continue;
+    const id = parts[idI].trim();
+    if (!known.has(id)) continue; // catalog entries without interactions are not needed
+    const rec: ItemRecord = {};
+    if (titleI >= 0 && parts[titleI].trim() !== '') rec.title = parts[titleI].trim();
+    const extras = extra.map((i) => parts[i].trim()).filter((s) => s !== '');
+    if (extras.length) rec.description = extras.join(' ');
+    if (catI >= 0) {
+      const labels = parts[catI]
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s !== '');
+      if (labels.length) rec.categories = labels.map((l) => [l]);
     }
+    items.set(id, rec);
   }
-  if (opts.imagesDir) attachImages(items, interactions.itemIds, opts.imagesDir);
-  return {
-    name: opts.name ?? basename(interFile).replace(/\.inter$/, ''),
-    source: `recbole: ${interFile}${existsSync(itemFile) ? ` + ${itemFile}` : ''}${opts.imagesDir ? ` + images ${opts.imagesDir}` : ''}`,
-    interactions,
-    items,
-    categoryPaths: false,
-    skips: mergeSkips(skips.report(), itemSkips.report()),
-  };
+}
+
+/** A record's fields; undefined for a blank line, and for a malformed one (skipped as `reason`). */
+function fieldsOf(
+  line: string,
+  h: Header,
+  skips: SkipCounter,
+  reason: string,
+  where: string,
+): string[] | undefined {
+  if (line.trim() === '') return undefined;
+  skips.read();
+  const parts = line.split('\t');
+  if (parts.length !== h.names.length) {
+    skips.skip(reason, where, `expected ${h.names.length} tab-separated fields, found ${parts.length}`);
+    return undefined;
+  }
+  return parts;
 }

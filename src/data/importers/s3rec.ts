@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DataError, mergeSkips, SkipCounter } from '../errors.js';
-import type { ItemRecord, RawDataset } from '../types.js';
+import type { InteractionColumns, ItemRecord, RawDataset } from '../types.js';
 import { ColumnBuilder } from './columns.js';
 import { attachImages } from './images.js';
 import { readJsonObject, readLines } from './text-file.js';
@@ -37,6 +37,46 @@ export function importS3rec(opts: S3recOptions): RawDataset {
   const file = opts.input;
   const dir = dirname(file);
   const stem = basename(file).replace(/\.txt(\.gz)?$/, '');
+  const { interactions, skips } = readSequences(file);
+  const known = new Set(interactions.itemIds);
+  const items = new Map<string, ItemRecord>();
+  const side = new SkipCounter();
+  const sources = [file];
+  const attrFile = opts.attributes ?? join(dir, `${stem}_item2attributes.json`);
+  if (opts.attributes !== undefined || existsSync(attrFile)) {
+    sources.push(attrFile);
+    readAttributes(attrFile, known, items, side);
+  }
+  const idMap = new IdMap(opts.idMap ?? join(dir, 'datamaps.json'), sources);
+  const textFile = opts.text ?? join(dir, 'item_text.txt');
+  if (opts.text !== undefined || existsSync(textFile)) {
+    sources.push(textFile);
+    readItemText(textFile, idMap, known, items, side);
+  }
+  let catalog = items;
+  if (opts.originalIds) {
+    const map = idMap.read('--original-ids');
+    interactions.userIds = interactions.userIds.map(
+      originalOf(mapping(map, 'user2id', idMap.file), 'user', idMap.file),
+    );
+    const itemOf = originalOf(mapping(map, 'item2id', idMap.file), 'item', idMap.file);
+    interactions.itemIds = interactions.itemIds.map(itemOf);
+    catalog = new Map(Array.from(items, ([id, rec]) => [itemOf(id), rec]));
+  }
+  if (opts.imagesDir) attachImages(catalog, interactions.itemIds, opts.imagesDir);
+  return {
+    name: opts.name ?? stem,
+    source: `s3rec: ${sources.join(' + ')}`,
+    interactions,
+    items: catalog,
+    categoryPaths: false,
+    categoryNamesKnown: false, // attribute ids were published without names
+    skips: mergeSkips(skips.report(), side.report()),
+  };
+}
+
+/** The sequences file: `user item item ...` per line. */
+function readSequences(file: string): { interactions: InteractionColumns; skips: SkipCounter } {
   const cols = new ColumnBuilder();
   const skips = new SkipCounter();
   readLines(file, 'S3Rec sequences file').forEach((line, ln) => {
@@ -58,84 +98,78 @@ export function importS3rec(opts: S3recOptions): RawDataset {
       cols.add(user, item, null);
     }
   });
-  const interactions = cols.build();
-  const known = new Set(interactions.itemIds);
-  const items = new Map<string, ItemRecord>();
-  const side = new SkipCounter();
-  const sources = [file];
+  return { interactions: cols.build(), skips };
+}
 
-  const attrFile = opts.attributes ?? join(dir, `${stem}_item2attributes.json`);
-  if (opts.attributes !== undefined || existsSync(attrFile)) {
-    sources.push(attrFile);
-    for (const [id, attrs] of Object.entries(readJsonObject(attrFile, 'attributes file'))) {
-      side.read();
-      if (!Array.isArray(attrs) || !attrs.every((a) => Number.isInteger(a) || typeof a === 'string')) {
-        side.skip('bad attributes', `${attrFile}: item ${id}`, 'expected a list of attribute ids');
-        continue;
-      }
-      if (!known.has(id)) {
-        side.skip('unknown item id', `${attrFile}: item ${id}`, 'item does not occur in the sequences');
-        continue;
-      }
-      items.set(id, { categories: attrs.map((a) => [String(a)]) });
+/** Attribute ids as (flat, unnamed) category labels of the known items. */
+function readAttributes(
+  attrFile: string,
+  known: Set<string>,
+  items: Map<string, ItemRecord>,
+  side: SkipCounter,
+): void {
+  for (const [id, attrs] of Object.entries(readJsonObject(attrFile, 'attributes file'))) {
+    side.read();
+    if (!Array.isArray(attrs) || !attrs.every((a) => Number.isInteger(a) || typeof a === 'string')) {
+      side.skip('bad attributes', `${attrFile}: item ${id}`, 'expected a list of attribute ids');
+      continue;
     }
-  }
-
-  const mapFile = opts.idMap ?? join(dir, 'datamaps.json');
-  let idMap: Record<string, unknown> | undefined;
-  const readIdMap = (neededBy: string) => {
-    if (!existsSync(mapFile))
-      throw new DataError(`${neededBy} needs an id map: ${mapFile} does not exist (pass --id-map)`);
-    if (!idMap) {
-      idMap = readJsonObject(mapFile, 'id map');
-      sources.push(mapFile);
+    if (!known.has(id)) {
+      side.skip('unknown item id', `${attrFile}: item ${id}`, 'item does not occur in the sequences');
+      continue;
     }
-    return idMap;
-  };
+    items.set(id, { categories: attrs.map((a) => [String(a)]) });
+  }
+}
 
-  const textFile = opts.text ?? join(dir, 'item_text.txt');
-  if (opts.text !== undefined || existsSync(textFile)) {
-    sources.push(textFile);
-    const item2id = mapping(readIdMap(textFile), 'item2id', mapFile);
-    readLines(textFile, 'item text file').forEach((line, ln) => {
-      if (line.trim() === '') return;
-      side.read();
-      const where = `${textFile}:${ln + 1}`;
-      const sp = line.indexOf(' ');
-      const ext = sp < 0 ? line : line.slice(0, sp);
-      const text = sp < 0 ? '' : line.slice(sp + 1).trim();
-      const id = item2id[ext];
-      if (id === undefined) {
-        side.skip('unknown item id', where, `"${ext}" is not in ${mapFile}'s item2id`);
-        return;
-      }
-      const key = String(id);
-      if (!known.has(key)) return; // text of an item without interactions: not needed
-      const rec = items.get(key) ?? {};
-      if (text !== '') rec.title = text;
-      items.set(key, rec);
-    });
+/** Titles of the known items from `<external id> <text>` lines, joined through the id map. */
+function readItemText(
+  textFile: string,
+  idMap: IdMap,
+  known: Set<string>,
+  items: Map<string, ItemRecord>,
+  side: SkipCounter,
+): void {
+  const item2id = mapping(idMap.read(textFile), 'item2id', idMap.file);
+  readLines(textFile, 'item text file').forEach((line, ln) => {
+    if (line.trim() === '') return;
+    side.read();
+    const where = `${textFile}:${ln + 1}`;
+    const sp = line.indexOf(' ');
+    const ext = sp < 0 ? line : line.slice(0, sp);
+    const text = sp < 0 ? '' : line.slice(sp + 1).trim();
+    const id = item2id[ext];
+    if (id === undefined) {
+      side.skip('unknown item id', where, `"${ext}" is not in ${idMap.file}'s item2id`);
+      return;
+    }
+    const key = String(id);
+    if (!known.has(key)) return; // text of an item without interactions: not needed
+    const rec = items.get(key) ?? {};
+    if (text !== '') rec.title = text;
+    items.set(key, rec);
+  });
+}
+
+/** datamaps.json, read once when first needed (it is then listed among the sources). */
+class IdMap {
+  private map: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly file: string,
+    private readonly sources: string[],
+  ) {}
+
+  /** The map; `neededBy` names what needs it in the error when it does not exist. */
+  read(neededBy: string): Record<string, unknown> {
+    if (!existsSync(this.file))
+      throw new DataError(`${neededBy} needs an id map: ${this.file} does not exist (pass --id-map)`);
+    if (!this.map) {
+      this.map = readJsonObject(this.file, 'id map');
+      this.sources.push(this.file);
+    }
+    return this.map;
   }
-  let catalog = items;
-  if (opts.originalIds) {
-    const map = readIdMap('--original-ids');
-    interactions.userIds = interactions.userIds.map(
-      originalOf(mapping(map, 'user2id', mapFile), 'user', mapFile),
-    );
-    const itemOf = originalOf(mapping(map, 'item2id', mapFile), 'item', mapFile);
-    interactions.itemIds = interactions.itemIds.map(itemOf);
-    catalog = new Map(Array.from(items, ([id, rec]) => [itemOf(id), rec]));
-  }
-  if (opts.imagesDir) attachImages(catalog, interactions.itemIds, opts.imagesDir);
-  return {
-    name: opts.name ?? stem,
-    source: `s3rec: ${sources.join(' + ')}`,
-    interactions,
-    items: catalog,
-    categoryPaths: false,
-    categoryNamesKnown: false, // attribute ids were published without names
-    skips: mergeSkips(skips.report(), side.report()),
-  };
 }
 
 /** The id map's `key` object (original id -> benchmark id). */

@@ -330,38 +330,21 @@ class Parser {
 
   private slowString(prefix: string, q: number, triple: boolean, open: number, bodyStart: number): string {
     const s = this.s;
-    const raw = prefix.includes('r');
-    const bytes = prefix.includes('b');
-    const codePoints = prefix.includes('u');
-    const parts: string[] = [];
-    // Consecutive byte escapes, decoded together (see the module comment).
-    let run: number[] = [];
-    const flush = (): void => {
-      if (run.length === 0) return;
-      let text: string | undefined;
-      if (run.some((b) => b > 0x7f)) {
-        try {
-          text = utf8.decode(Uint8Array.from(run));
-        } catch {
-          text = undefined;
-        }
-      }
-      parts.push(text ?? Buffer.from(run).toString('latin1'));
-      run = [];
+    const kind: StringKind = {
+      raw: prefix.includes('r'),
+      bytes: prefix.includes('b'),
+      codePoints: prefix.includes('u'),
     };
+    const out = new StringPieces();
     let i = bodyStart;
     let litStart = i;
     for (;;) {
       if (i >= s.length) this.fail('unterminated string starting', open, false);
       const c = s.charCodeAt(i);
       if (c === q && (!triple || (s.charCodeAt(i + 1) === q && s.charCodeAt(i + 2) === q))) {
-        if (i > litStart) {
-          flush();
-          parts.push(s.slice(litStart, i));
-        }
-        flush();
+        if (i > litStart) out.text(s.slice(litStart, i));
         this.pos = i + (triple ? 3 : 1);
-        return parts.join('');
+        return out.join();
       }
       if (!triple && (c === C.Lf || c === C.Cr))
         this.fail('unterminated string (a newline inside quotes)', i);
@@ -369,68 +352,118 @@ class Parser {
         i++;
         continue;
       }
-      if (i > litStart) {
-        flush();
-        parts.push(s.slice(litStart, i));
-      }
-      const e = s[i + 1];
-      if (e === undefined) this.fail('unterminated string starting', open, false);
-      if (raw) {
-        // In raw strings a backslash only keeps the next character from ending the string.
-        flush();
-        parts.push(s.slice(i, i + 2));
-        i += 2;
-        litStart = i;
-        continue;
-      }
-      let next = i + 2;
-      const simple = SIMPLE_ESCAPES[e];
-      if (simple !== undefined) {
-        flush();
-        parts.push(simple);
-      } else if (e === '\n') {
-        flush(); // line continuation
-      } else if (e === '\r') {
-        flush();
-        if (s[next] === '\n') next++;
-      } else if (e === 'x') {
-        if (!isHex(s.charCodeAt(i + 2)) || !isHex(s.charCodeAt(i + 3))) {
-          this.fail('expected two hex digits after \\x', i);
-        }
-        const b = parseInt(s.slice(i + 2, i + 4), 16);
-        next = i + 4;
-        if (codePoints) parts.push(String.fromCharCode(b));
-        else run.push(b);
-      } else if (e >= '0' && e <= '7') {
-        let j = i + 1;
-        while (j < i + 4 && s.charCodeAt(j) >= C.Zero && s.charCodeAt(j) <= C.Seven) j++;
-        const v = parseInt(s.slice(i + 1, j), 8);
-        next = j;
-        if (codePoints || v > 0xff) {
-          if (bytes) this.fail('octal escape above \\377 in a bytes literal', i);
-          flush();
-          parts.push(String.fromCharCode(v));
-        } else run.push(v);
-      } else if ((e === 'u' || e === 'U') && !bytes) {
-        const len = e === 'u' ? 4 : 8;
-        const hex = s.slice(i + 2, i + 2 + len);
-        if (hex.length !== len || ![...hex].every((h) => isHex(h.charCodeAt(0)))) {
-          this.fail(`expected ${len} hex digits after \\${e}`, i);
-        }
-        const cp = parseInt(hex, 16);
-        if (cp > 0x10ffff) this.fail(`\\${e}${hex} is beyond U+10FFFF`, i);
-        flush();
-        parts.push(String.fromCodePoint(cp));
-        next = i + 2 + len;
-      } else if (e === 'N' && !bytes) {
-        this.fail('\\N{...} escapes are not supported', i);
-      } else {
-        // Python keeps unknown escapes verbatim, backslash included.
-        flush();
-        parts.push(s.slice(i, i + 2));
-      }
-      i = next;
+      if (i > litStart) out.text(s.slice(litStart, i));
+      if (s[i + 1] === undefined) this.fail('unterminated string starting', open, false);
+      i = this.escape(i, kind, out);
       litStart = i;
     }
+  }
+
+  /** Appends the escape sequence at `i` (a backslash) to `out`; returns the index after it. */
+  private escape(i: number, kind: StringKind, out: StringPieces): number {
+    const s = this.s;
+    const e = s[i + 1];
+    // In raw strings a backslash only keeps the next character from ending the string.
+    if (kind.raw) {
+      out.text(s.slice(i, i + 2));
+      return i + 2;
+    }
+    if (e === '\n' || e === '\r') {
+      // A line continuation: the escaped line break ("\r\n" too) stands for nothing.
+      out.flush();
+      return e === '\r' && s[i + 2] === '\n' ? i + 3 : i + 2;
+    }
+    const simple = SIMPLE_ESCAPES[e];
+    if (simple !== undefined) out.text(simple);
+    else if (e === 'x') return this.hexByte(i, kind, out);
+    else if (e >= '0' && e <= '7') return this.octal(i, kind, out);
+    else if ((e === 'u' || e === 'U') && !kind.bytes) return this.unicode(i, e, out);
+    else if (e === 'N' && !kind.bytes) this.fail('\\N{...} escapes are not supported', i);
+    // Python keeps unknown escapes verbatim, backslash included.
+    else out.text(s.slice(i, i + 2));
+    return i + 2;
+  }
+
+  /** \xNN: a code point in u'' strings, else a byte. */
+  private hexByte(i: number, kind: StringKind, out: StringPieces): number {
+    const s = this.s;
+    if (!isHex(s.charCodeAt(i + 2)) || !isHex(s.charCodeAt(i + 3))) {
+      this.fail('expected two hex digits after \\x', i);
+    }
+    const b = parseInt(s.slice(i + 2, i + 4), 16);
+    if (kind.codePoints) out.text(String.fromCharCode(b));
+    else out.byte(b);
+    return i + 4;
+  }
+
+  /** An octal escape of one to three digits: a byte, or a code point in u'' strings and above \377. */
+  private octal(i: number, kind: StringKind, out: StringPieces): number {
+    const s = this.s;
+    let j = i + 1;
+    while (j < i + 4 && s.charCodeAt(j) >= C.Zero && s.charCodeAt(j) <= C.Seven) j++;
+    const v = parseInt(s.slice(i + 1, j), 8);
+    if (kind.codePoints || v > 0xff) {
+      if (kind.bytes) this.fail('octal escape above \\377 in a bytes literal', i);
+      out.text(String.fromCharCode(v));
+    } else out.byte(v);
+    return j;
+  }
+
+  /** \uXXXX or \UXXXXXXXX. */
+  private unicode(i: number, e: string, out: StringPieces): number {
+    const s = this.s;
+    const len = e === 'u' ? 4 : 8;
+    const hex = s.slice(i + 2, i + 2 + len);
+    if (hex.length !== len || ![...hex].every((h) => isHex(h.charCodeAt(0)))) {
+      this.fail(`expected ${len} hex digits after \\${e}`, i);
+    }
+    const cp = parseInt(hex, 16);
+    if (cp > 0x10ffff) this.fail(`\\${e}${hex} is beyond U+10FFFF`, i);
+    out.text(String.fromCodePoint(cp));
+    return i + 2 + len;
+  }
+}
+
+/** The string prefix's letters: r (raw), b (bytes), u (code points). */
+interface StringKind {
+  raw: boolean;
+  bytes: boolean;
+  codePoints: boolean;
+}
+
+/**
+ * The decoded pieces of a string literal. Consecutive byte escapes are decoded together (see
+ * the module comment), so a byte run ends only where text follows or `flush` says so.
+ */
+class StringPieces {
+  private readonly parts: string[] = [];
+  private run: number[] = [];
+
+  text(t: string): void {
+    this.flush();
+    this.parts.push(t);
+  }
+
+  byte(b: number): void {
+    this.run.push(b);
+  }
+
+  flush(): void {
+    if (this.run.length === 0) return;
+    let text: string | undefined;
+    if (this.run.some((b) => b > 0x7f)) {
+      try {
+        text = utf8.decode(Uint8Array.from(this.run));
+      } catch {
+        text = undefined;
+      }
+    }
+    this.parts.push(text ?? Buffer.from(this.run).toString('latin1'));
+    this.run = [];
+  }
+
+  join(): string {
+    this.flush();
+    return this.parts.join('');
   }
 }
