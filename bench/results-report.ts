@@ -13,7 +13,7 @@ import type { PrepareOptions } from '../src/data/prepare.js';
 import type { DatasetStats } from '../src/data/stats.js';
 import { meanStd } from '../src/eval/metrics.js';
 import { kernels } from '../src/kernels/select.js';
-import { resolveConfig, type ModelName, type RunConfig } from '../src/config/index.js';
+import { parseStoredConfig, resolveConfig, type ModelName, type RunConfig } from '../src/config/index.js';
 import type { RunMetrics } from '../src/train/trainer.js';
 import { median } from './common.js';
 
@@ -489,8 +489,25 @@ class Cell {
 /**
  * Whether a run's stored configuration is the plan's, train.epochs aside. Options the stored
  * one lacks are ignored: they were added to the schema later, with defaults that keep behaviour.
+ * Options the schema retired at the only value they took effect with are ignored too; a stored
+ * configuration the schema no longer accepts was made with a behaviour that is gone.
  */
 export function sameRun(stored: RunConfig, planned: RunConfig): boolean {
+  let known: RunConfig;
+  try {
+    known = parseStoredConfig(stored, 'stored configuration');
+  } catch {
+    return false;
+  }
+  // The stored options the schema still has (parseStoredConfig dropped the retired ones).
+  const current = (a: unknown, b: unknown): unknown =>
+    isPlainObject(a) && isPlainObject(b)
+      ? Object.fromEntries(
+          Object.entries(a)
+            .filter(([k]) => Object.hasOwn(b, k))
+            .map(([k, v]) => [k, current(v, b[k])]),
+        )
+      : a;
   // Options a model does not read cannot make its run differ: only CAMMSR and the HM4SR preset
   // read the cammsr section (the fusions read its modalities), only HM4SR the hm4sr one.
   const reads = (c: RunConfig) => {
@@ -506,7 +523,11 @@ export function sameRun(stored: RunConfig, planned: RunConfig): boolean {
     }
     return JSON.stringify(a) === JSON.stringify(b);
   };
-  return covers(strip(stored), strip(planned));
+  return covers(strip(current(stored, known) as RunConfig), strip(planned));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 export function buildReport(o: ReportOptions): string {

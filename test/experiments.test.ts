@@ -489,6 +489,12 @@ test('a stored configuration matches the plan unless an option it has differs', 
   const older = structuredClone(planned) as unknown as { cammsr: Record<string, unknown> };
   delete older.cammsr.categoryNoise; // an option added to the schema after the run
   assert.ok(sameRun(older as never, planned));
+  // An option the schema retired, at the only value it took effect with, does not make it differ.
+  const retired = structuredClone(planned) as unknown as { cammsr: Record<string, unknown> };
+  retired.cammsr.expertKind = 'linear';
+  assert.ok(sameRun(retired as never, planned));
+  retired.cammsr.expertKind = 'mlp';
+  assert.ok(!sameRun(retired as never, planned));
   assert.ok(!sameRun(plannedConfig(beauty, variantByName(PLAN, 'cammsr'), 1), planned));
   assert.ok(!sameRun(plannedConfig(beauty, v, 2), planned));
   // A SASRec run does not differ by CAMMSR's options (it does not read them); CAMMSR's does.
