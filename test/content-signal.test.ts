@@ -1,4 +1,4 @@
-/** Training-free content rankers (src/eval/content-signal.ts): hand-computed ranks and statistics. */
+/** Training-free content rankers (experiments/instruments/content-signal.ts): hand-computed ranks and statistics. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { leaveOneOut, type EvalCase } from '../src/data/split.js';
-import { contentSignal, hitsByCategory, spearman } from '../src/eval/content-signal.js';
+import { contentSignal, hitsByCategory, spearman } from '../experiments/instruments/content-signal.js';
 import { tempDir } from './temp.js';
 
 const ids = (xs: number[]) => Int32Array.from(xs);

@@ -13,7 +13,7 @@ import { Dataset } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
-import { checkPlantedWeights, type ModalityWeights } from '../src/eval/planted.js';
+import { checkPlantedWeights, type ModalityWeights } from '../experiments/instruments/planted.js';
 import { tempDir } from './temp.js';
 
 test('learned per-category modality weights recover the planted category -> modality pattern', async () => {
