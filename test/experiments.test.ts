@@ -6,22 +6,18 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandPlan, PLAN } from '../bench/experiments.js';
-import {
-  gitState,
-  beatsVerdict,
-  buildReport,
-  datasetRecordFile,
-  parseReference,
-  plannedConfig,
-  preparedName,
-  runResultDir,
-  sameRun,
-  variantByName,
-} from '../bench/results-report.js';
+import { expandPlan } from '../experiments/harness/expand-plan.js';
+import { plannedConfig, preparedName, variantByName } from '../experiments/harness/plan-rules.js';
+import { gitState } from '../experiments/harness/provenance.js';
+import { datasetRecordFile, runResultDir } from '../experiments/harness/results-tree.js';
+import { PLAN } from '../experiments/plan.js';
+import { buildReport } from '../experiments/report/build.js';
+import { parseReference } from '../experiments/report/reference.js';
+import { sameRun } from '../experiments/report/same-run.js';
+import { beatsVerdict } from '../experiments/report/statistics.js';
 import { tempDir } from './temp.js';
 
-const EXPERIMENTS = fileURLToPath(new URL('../bench/experiments.js', import.meta.url));
+const EXPERIMENTS = fileURLToPath(new URL('../experiments/run.js', import.meta.url));
 const beauty = PLAN.datasets.find((d) => d.name === 'amazon-beauty')!;
 
 /** A fake finished run: the metrics (test NDCG@10 and HR@10 given) and the files the report reads. */
