@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The real datasets, read in place: the one folder outside the repository the experiments use. */
 export const SHARED_DATASETS = process.env.CAMMSR_SHARED_DATASETS ?? resolve(REPO, '../shared/datasets');
-export const REFERENCE = resolve(REPO, '../shared/design/reference-findings.md');
+/** The PyTorch reference's numbers that the report compares with. */
+export const REFERENCE = join(REPO, 'experiments', 'reference-findings.md');
 export const DEFAULT_RESULTS = join(REPO, 'experiments', 'results');
 export const DEFAULT_REPORT = join(REPO, 'docs', 'results.md');
 export const DEFAULT_WORK = join(REPO, 'experiments', 'work');

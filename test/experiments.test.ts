@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { expandPlan } from '../experiments/harness/expand-plan.js';
 import { plannedConfig, preparedName, variantByName } from '../experiments/harness/plan-rules.js';
 import { gitState } from '../experiments/harness/provenance.js';
 import { datasetRecordFile, runResultDir } from '../experiments/harness/results-tree.js';
+import { DEFAULT_REPORT, DEFAULT_RESULTS, REFERENCE } from '../experiments/paths.js';
 import { PLAN } from '../experiments/plan.js';
 import { buildReport } from '../experiments/report/build.js';
 import { parseReference } from '../experiments/report/reference.js';
@@ -250,6 +251,24 @@ test('the report: mean ± sample std over seeds, incomplete and missing cells, m
     ['## Feature encoders', '## Cost'],
   ])
     assert.ok(!section(from, to).includes('synthetic-sparse'), `${from} lists the control dataset`);
+});
+
+test('docs/results.md is what the report makes of the committed results tree, byte for byte', () => {
+  const page = readFileSync(DEFAULT_REPORT, 'utf8');
+  // Only the generation time differs between two regenerations: take the page's own.
+  const now = new Date(/^Page generated (\S+)\. /m.exec(page)![1]);
+  const regenerated = buildReport({ plan: PLAN, results: DEFAULT_RESULTS, reference: REFERENCE, now }).split(
+    '\n',
+  );
+  const committed = page.split('\n');
+  const lines = Array.from({ length: Math.max(regenerated.length, committed.length) }, (_, i) => i);
+  const first = lines.find((i) => regenerated[i] !== committed[i]);
+  assert.equal(
+    first,
+    undefined,
+    `line ${first! + 1} differs: regenerate the page (npm run experiments -- --report-only)\n` +
+      `committed:   ${committed[first!]}\nregenerated: ${regenerated[first!]}`,
+  );
 });
 
 test('beats SASRec only when the mean difference exceeds the larger seed std', () => {

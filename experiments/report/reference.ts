@@ -1,5 +1,6 @@
 /** The PyTorch reference numbers, parsed from reference-findings.md's results table. */
 import { existsSync, readFileSync } from 'node:fs';
+import { show } from '../paths.js';
 
 export interface ReferenceValue {
   mean: number;
@@ -49,6 +50,6 @@ export function loadReference(file: string | undefined): { rows: ReferenceRow[];
   const rows = parseReference(readFileSync(file, 'utf8'));
   return {
     rows,
-    note: `PyTorch reference numbers parsed from \`${file.replace(/^.*\/shared\//, '../shared/')}\` (${rows.length} rows).`,
+    note: `PyTorch reference numbers parsed from \`${show(file)}\` (${rows.length} rows).`,
   };
 }
