@@ -48,14 +48,6 @@ export { train, loadRun, type RunMetrics, type EpochLog } from './train/trainer.
 export { modelData } from './train/model-data.js';
 export { evaluate, evaluateSplit } from './eval/evaluate.js';
 export { metricsFromRanks, rankOfTarget, meanStd, METRIC_KS } from './eval/metrics.js';
-export { contentSignal, hitsByCategory } from './eval/content-signal.js';
-export type {
-  ContentSignal,
-  ContentSignalInput,
-  ContentSignalOptions,
-  SignalRow,
-  CategoryHits,
-} from './eval/content-signal.js';
 export { VERSION } from './version.js';
 export {
   exportBundle,

@@ -1,13 +1,11 @@
-/** Training-free content rankers (src/eval/content-signal.ts): hand-computed ranks and statistics. */
+/** Training-free content rankers (experiments/instruments/content-signal.ts): hand-computed ranks and statistics. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
-import { prepareDataset } from '../src/data/prepare.js';
 import { leaveOneOut, type EvalCase } from '../src/data/split.js';
-import { contentSignal, hitsByCategory, spearman } from '../src/eval/content-signal.js';
-import { tempDir } from './temp.js';
+import { contentSignal, hitsByCategory, spearman } from '../experiments/instruments/content-signal.js';
+import { sharedSynthDataset } from './synth-fixture.js';
 
 const ids = (xs: number[]) => Int32Array.from(xs);
 /** A feature matrix from rows of items 1..N (null = the item lacks the modality). */
@@ -154,9 +152,7 @@ test('hitsByCategory: HR@k per target category, by hand', () => {
 test('contentSignal on the synthetic data: per-category hits show the planted driving modality', async () => {
   // The instrument's positive control: where the generator plants which signal predicts the
   // next item, the per-category hits of the matching ranker must stand out.
-  const dir = join(tempDir('content-signal'), 'synth');
-  await prepareDataset({ format: 'synth', out: dir, synth: { users: 1000, items: 1000 }, seed: 1 });
-  const ds = Dataset.load(dir);
+  const ds = Dataset.load(await sharedSynthDataset());
   const split = leaveOneOut(ds);
   const features: Record<string, FeatureMatrix> = {};
   for (const [m, f] of Object.entries(ds.content.features)) if (f) features[m] = f;

@@ -2,26 +2,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandPlan, PLAN } from '../bench/experiments.js';
-import {
-  gitState,
-  beatsVerdict,
-  buildReport,
-  datasetRecordFile,
-  parseReference,
-  plannedConfig,
-  preparedName,
-  runResultDir,
-  sameRun,
-  variantByName,
-} from '../bench/results-report.js';
+import { expandPlan } from '../experiments/harness/expand-plan.js';
+import { plannedConfig, preparedName, variantByName } from '../experiments/harness/plan-rules.js';
+import { gitState } from '../experiments/harness/provenance.js';
+import { datasetRecordFile, runResultDir } from '../experiments/harness/results-tree.js';
+import { DEFAULT_REPORT, DEFAULT_RESULTS, REFERENCE } from '../experiments/paths.js';
+import { PLAN } from '../experiments/plan.js';
+import { buildReport } from '../experiments/report/build.js';
+import { parseReference } from '../experiments/report/reference.js';
+import { sameRun } from '../experiments/report/same-run.js';
+import { beatsVerdict } from '../experiments/report/statistics.js';
 import { tempDir } from './temp.js';
 
-const EXPERIMENTS = fileURLToPath(new URL('../bench/experiments.js', import.meta.url));
+const EXPERIMENTS = fileURLToPath(new URL('../experiments/run.js', import.meta.url));
 const beauty = PLAN.datasets.find((d) => d.name === 'amazon-beauty')!;
 
 /** A fake finished run: the metrics (test NDCG@10 and HR@10 given) and the files the report reads. */
@@ -254,6 +251,24 @@ test('the report: mean ± sample std over seeds, incomplete and missing cells, m
     ['## Feature encoders', '## Cost'],
   ])
     assert.ok(!section(from, to).includes('synthetic-sparse'), `${from} lists the control dataset`);
+});
+
+test('docs/results.md is what the report makes of the committed results tree, byte for byte', () => {
+  const page = readFileSync(DEFAULT_REPORT, 'utf8');
+  // Only the generation time differs between two regenerations: take the page's own.
+  const now = new Date(/^Page generated (\S+)\. /m.exec(page)![1]);
+  const regenerated = buildReport({ plan: PLAN, results: DEFAULT_RESULTS, reference: REFERENCE, now }).split(
+    '\n',
+  );
+  const committed = page.split('\n');
+  const lines = Array.from({ length: Math.max(regenerated.length, committed.length) }, (_, i) => i);
+  const first = lines.find((i) => regenerated[i] !== committed[i]);
+  assert.equal(
+    first,
+    undefined,
+    `line ${first! + 1} differs: regenerate the page (npm run experiments -- --report-only)\n` +
+      `committed:   ${committed[first!]}\nregenerated: ${regenerated[first!]}`,
+  );
 });
 
 test('beats SASRec only when the mean difference exceeds the larger seed std', () => {
@@ -489,6 +504,12 @@ test('a stored configuration matches the plan unless an option it has differs', 
   const older = structuredClone(planned) as unknown as { cammsr: Record<string, unknown> };
   delete older.cammsr.categoryNoise; // an option added to the schema after the run
   assert.ok(sameRun(older as never, planned));
+  // An option the schema retired, at the only value it took effect with, does not make it differ.
+  const retired = structuredClone(planned) as unknown as { cammsr: Record<string, unknown> };
+  retired.cammsr.expertKind = 'linear';
+  assert.ok(sameRun(retired as never, planned));
+  retired.cammsr.expertKind = 'mlp';
+  assert.ok(!sameRun(retired as never, planned));
   assert.ok(!sameRun(plannedConfig(beauty, variantByName(PLAN, 'cammsr'), 1), planned));
   assert.ok(!sameRun(plannedConfig(beauty, v, 2), planned));
   // A SASRec run does not differ by CAMMSR's options (it does not read them); CAMMSR's does.

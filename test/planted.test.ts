@@ -8,18 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepareDataset } from '../src/data/prepare.js';
 import { Dataset } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
-import { checkPlantedWeights, type ModalityWeights } from '../src/eval/planted.js';
+import { checkPlantedWeights, type ModalityWeights } from '../experiments/instruments/planted.js';
+import { sharedSynthDataset } from './synth-fixture.js';
 import { tempDir } from './temp.js';
 
 test('learned per-category modality weights recover the planted category -> modality pattern', async () => {
   const root = tempDir('planted');
-  const data = join(root, 'synth');
-  await prepareDataset({ format: 'synth', out: data, synth: { users: 1000, items: 1000 }, seed: 1 });
+  const data = await sharedSynthDataset();
   // The dataset is small: batches of 64 give the category views enough steps in 10 epochs.
   const config = resolveConfig({
     cli: { model: 'cammsr', seed: 1 },

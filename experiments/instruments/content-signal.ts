@@ -1,7 +1,7 @@
 /**
  * How much do a dataset's content features alone say about the next item? Training-free
  * rankers, evaluated with the same full ranking and pessimistic ties as the models
- * (evaluate.ts), so that their NDCG@10 sits on the models' scale:
+ * (src/eval/evaluate.ts), so that their NDCG@10 sits on the models' scale:
  *
  * - `popularity`: training interaction counts.
  * - `transitions`: how often the candidate followed the user's last item in the training
@@ -14,11 +14,11 @@
  * of consecutive training pairs against random pairs, this separates "the model cannot use the
  * content" from "the content does not predict the next item".
  */
-import type { EvalCase } from '../data/split.js';
-import type { FeatureMatrix } from '../data/dataset.js';
-import { Rng } from '../engine/rng.js';
-import { kernels } from '../kernels/select.js';
-import { METRIC_KS, metricsFromRanks, rankInRow } from './metrics.js';
+import type { EvalCase } from '../../src/data/split.js';
+import type { FeatureMatrix } from '../../src/data/dataset.js';
+import { Rng } from '../../src/engine/rng.js';
+import { kernels } from '../../src/kernels/select.js';
+import { METRIC_KS, metricsFromRanks, rankInRow } from '../../src/eval/metrics.js';
 
 export interface SignalRow {
   /** e.g. "popularity", "transitions", "text, last item", "image, history". */
@@ -124,127 +124,18 @@ function rankBy(
 
 /** Runs every ranker and the pair statistics (see the file comment). */
 export function contentSignal(input: ContentSignalInput, opts: ContentSignalOptions = {}): ContentSignal {
-  const { items, train, cases } = input;
-  if (!Number.isInteger(items) || items < 1)
-    throw new RangeError(`content signal: items must be >= 1, got ${items}`);
-  if (cases.length === 0) throw new RangeError('content signal: no cases to rank');
-  for (const c of cases)
-    if (c.history.length === 0) throw new RangeError(`content signal: user ${c.user} has an empty history`);
-  const historyLength = opts.historyLength ?? 50;
-  if (!Number.isInteger(historyLength) || historyLength < 1)
-    throw new RangeError(`content signal: historyLength must be a positive integer, got ${historyLength}`);
-  const width = items + 1;
-  const ranked: { ranker: string; ranks: Int32Array }[] = [];
-
-  // Popularity, and the successor counts of every item (a sparse row per item).
-  const popularity = new Float64Array(width);
-  const successors = new Map<number, Map<number, number>>();
-  for (const s of train)
-    for (let k = 0; k < s.length; k++) {
-      popularity[s[k]]++;
-      if (k + 1 < s.length) {
-        let row = successors.get(s[k]);
-        if (!row) successors.set(s[k], (row = new Map()));
-        row.set(s[k + 1], (row.get(s[k + 1]) ?? 0) + 1);
-      }
-    }
-  ranked.push({
-    ranker: 'popularity',
-    ranks: rankBy(input, opts, (batch, out) => {
-      batch.forEach((_, b) => out.set(popularity, b * width));
-    }),
-  });
-  // Transitions score count · levels + popularity level: counts first, popularity (its dense
-  // rank, fewer distinct values than the counts themselves) breaks ties. Float32 holds the
-  // scores exactly only below 2^24: larger catalogs get an error, not silently merged ties.
-  const levels = [...new Set(popularity)].sort((a, b) => a - b);
-  const levelOf = new Map(levels.map((p, i) => [p, i]));
-  const popularityLevel = Float32Array.from(popularity, (p) => levelOf.get(p)!);
-  let maxCount = 0;
-  for (const row of successors.values()) for (const n of row.values()) maxCount = Math.max(maxCount, n);
-  if ((maxCount + 1) * levels.length >= 2 ** 24)
-    throw new RangeError(
-      `content signal: transition counts up to ${maxCount} with ${levels.length} popularity levels do not fit float32 scores exactly`,
-    );
-  const transitions = rankBy(input, opts, (batch, out) => {
-    batch.forEach((c, b) => {
-      out.set(popularityLevel, b * width);
-      const row = successors.get(c.history[c.history.length - 1]);
-      if (row) for (const [j, n] of row) out[b * width + j] += n * levels.length;
-    });
-  });
-  ranked.push({ ranker: 'transitions', ranks: transitions });
-
+  const historyLength = checkInput(input, opts);
+  const counts = trainingCounts(input);
+  const transitions = transitionRanks(input, opts, counts);
+  const ranked = [
+    { ranker: 'popularity', ranks: popularityRanks(input, opts, counts.popularity) },
+    { ranker: 'transitions', ranks: transitions },
+  ];
   const cosines: PairCosines[] = [];
-  const gemm = kernels();
   for (const [modality, f] of Object.entries(input.features)) {
-    const unit = unitRows(f, items, modality);
-    const dim = f.dim;
-    // Candidates without the modality rank last.
-    const missing = (out: Float32Array, B: number) => {
-      for (let i = 1; i <= items; i++)
-        if (!f.mask[i]) for (let b = 0; b < B; b++) out[b * width + i] = -Infinity;
-    };
-    const queries = new Float32Array(Math.min(opts.batchSize ?? 256, cases.length) * dim);
-    const score = (B: number, out: Float32Array) => {
-      gemm.sgemm(false, true, B, width, dim, 1, queries, dim, unit, dim, 0, out, width);
-      missing(out, B);
-    };
-    ranked.push({
-      ranker: `${modality}, last item`,
-      ranks: rankBy(input, opts, (batch, out) => {
-        queries.fill(0);
-        batch.forEach((c, b) => {
-          const last = c.history[c.history.length - 1];
-          queries.set(unit.subarray(last * dim, (last + 1) * dim), b * dim);
-        });
-        score(batch.length, out);
-      }),
-    });
-    ranked.push({
-      ranker: `${modality}, history`,
-      ranks: rankBy(input, opts, (batch, out) => {
-        queries.fill(0);
-        batch.forEach((c, b) => {
-          const h = c.history;
-          for (let k = Math.max(0, h.length - historyLength); k < h.length; k++)
-            for (let d = 0; d < dim; d++) queries[b * dim + d] += unit[h[k] * dim + d];
-        });
-        // The mean's length does not change a row's ranking: no division needed.
-        score(batch.length, out);
-      }),
-    });
-
-    let consecutive = 0;
-    let pairs = 0;
-    for (const s of train)
-      for (let k = 0; k + 1 < s.length; k++)
-        if (f.mask[s[k]] && f.mask[s[k + 1]]) {
-          consecutive += dot(unit, s[k], s[k + 1], dim);
-          pairs++;
-        }
-    const withModality: number[] = [];
-    for (let i = 1; i <= items; i++) if (f.mask[i]) withModality.push(i);
-    let random = 0;
-    let drawn = 0;
-    if (withModality.length > 1) {
-      // Seeded: the pair statistic must not depend on Math.random.
-      const rng = new Rng(opts.seed ?? 1);
-      const n = opts.randomPairs ?? 100_000;
-      while (drawn < n) {
-        const a = withModality[rng.int(withModality.length)];
-        const b = withModality[rng.int(withModality.length)];
-        if (a === b) continue;
-        random += dot(unit, a, b, dim);
-        drawn++;
-      }
-    }
-    cosines.push({
-      modality,
-      consecutive: pairs ? consecutive / pairs : 0,
-      random: drawn ? random / drawn : 0,
-      pairs,
-    });
+    const unit = unitRows(f, input.items, modality);
+    ranked.push(...featureRanks(input, opts, { modality, f, unit, historyLength }));
+    cosines.push(pairCosines(input, { modality, f, unit }, opts));
   }
   const k = opts.hitsAt ?? 10;
   const rows = ranked.map(({ ranker, ranks }): SignalRow => {
@@ -257,7 +148,170 @@ export function contentSignal(input: ContentSignalInput, opts: ContentSignalOpti
       beyondTransitions: beyond / ranks.length,
     };
   });
-  return { rows, cosines, cases: cases.length };
+  return { rows, cosines, cases: input.cases.length };
+}
+
+/** Rejects input no ranker can score; returns the history ranker's length. */
+function checkInput(input: ContentSignalInput, opts: ContentSignalOptions): number {
+  const { items, cases } = input;
+  if (!Number.isInteger(items) || items < 1)
+    throw new RangeError(`content signal: items must be >= 1, got ${items}`);
+  if (cases.length === 0) throw new RangeError('content signal: no cases to rank');
+  for (const c of cases)
+    if (c.history.length === 0) throw new RangeError(`content signal: user ${c.user} has an empty history`);
+  const historyLength = opts.historyLength ?? 50;
+  if (!Number.isInteger(historyLength) || historyLength < 1)
+    throw new RangeError(`content signal: historyLength must be a positive integer, got ${historyLength}`);
+  return historyLength;
+}
+
+interface TrainingCounts {
+  /** Training interactions of each item (index = item id). */
+  popularity: Float64Array;
+  /** How often each item followed each other one: a sparse row per item. */
+  successors: Map<number, Map<number, number>>;
+}
+
+function trainingCounts({ items, train }: ContentSignalInput): TrainingCounts {
+  const popularity = new Float64Array(items + 1);
+  const successors = new Map<number, Map<number, number>>();
+  for (const s of train)
+    for (let k = 0; k < s.length; k++) {
+      popularity[s[k]]++;
+      if (k + 1 < s.length) {
+        let row = successors.get(s[k]);
+        if (!row) successors.set(s[k], (row = new Map()));
+        row.set(s[k + 1], (row.get(s[k + 1]) ?? 0) + 1);
+      }
+    }
+  return { popularity, successors };
+}
+
+function popularityRanks(
+  input: ContentSignalInput,
+  opts: ContentSignalOptions,
+  popularity: Float64Array,
+): Int32Array {
+  const width = input.items + 1;
+  return rankBy(input, opts, (batch, out) => {
+    batch.forEach((_, b) => out.set(popularity, b * width));
+  });
+}
+
+/**
+ * Transitions score count · levels + popularity level: counts first, popularity (its dense
+ * rank, fewer distinct values than the counts themselves) breaks ties. Float32 holds the
+ * scores exactly only below 2^24: larger catalogs get an error, not silently merged ties.
+ */
+function transitionRanks(
+  input: ContentSignalInput,
+  opts: ContentSignalOptions,
+  { popularity, successors }: TrainingCounts,
+): Int32Array {
+  const width = input.items + 1;
+  const levels = [...new Set(popularity)].sort((a, b) => a - b);
+  const levelOf = new Map(levels.map((p, i) => [p, i]));
+  const popularityLevel = Float32Array.from(popularity, (p) => levelOf.get(p)!);
+  let maxCount = 0;
+  for (const row of successors.values()) for (const n of row.values()) maxCount = Math.max(maxCount, n);
+  if ((maxCount + 1) * levels.length >= 2 ** 24)
+    throw new RangeError(
+      `content signal: transition counts up to ${maxCount} with ${levels.length} popularity levels do not fit float32 scores exactly`,
+    );
+  return rankBy(input, opts, (batch, out) => {
+    batch.forEach((c, b) => {
+      out.set(popularityLevel, b * width);
+      const row = successors.get(c.history[c.history.length - 1]);
+      if (row) for (const [j, n] of row) out[b * width + j] += n * levels.length;
+    });
+  });
+}
+
+/** One modality's features, scaled to unit rows (unitRows). */
+interface UnitFeatures {
+  modality: string;
+  f: FeatureMatrix;
+  unit: Float32Array;
+}
+
+/** The `<modality>, last item` and `<modality>, history` rankers. */
+function featureRanks(
+  input: ContentSignalInput,
+  opts: ContentSignalOptions,
+  { modality, f, unit, historyLength }: UnitFeatures & { historyLength: number },
+): { ranker: string; ranks: Int32Array }[] {
+  const { items, cases } = input;
+  const width = items + 1;
+  const dim = f.dim;
+  const queries = new Float32Array(Math.min(opts.batchSize ?? 256, cases.length) * dim);
+  const gemm = kernels();
+  const score = (B: number, out: Float32Array) => {
+    gemm.sgemm(false, true, B, width, dim, 1, queries, dim, unit, dim, 0, out, width);
+    // Candidates without the modality rank last.
+    for (let i = 1; i <= items; i++)
+      if (!f.mask[i]) for (let b = 0; b < B; b++) out[b * width + i] = -Infinity;
+  };
+  const lastItem = rankBy(input, opts, (batch, out) => {
+    queries.fill(0);
+    batch.forEach((c, b) => {
+      const last = c.history[c.history.length - 1];
+      queries.set(unit.subarray(last * dim, (last + 1) * dim), b * dim);
+    });
+    score(batch.length, out);
+  });
+  const history = rankBy(input, opts, (batch, out) => {
+    queries.fill(0);
+    batch.forEach((c, b) => {
+      const h = c.history;
+      for (let k = Math.max(0, h.length - historyLength); k < h.length; k++)
+        for (let d = 0; d < dim; d++) queries[b * dim + d] += unit[h[k] * dim + d];
+    });
+    // The mean's length does not change a row's ranking: no division needed.
+    score(batch.length, out);
+  });
+  return [
+    { ranker: `${modality}, last item`, ranks: lastItem },
+    { ranker: `${modality}, history`, ranks: history },
+  ];
+}
+
+/** Mean cosine of consecutive training pairs against seeded random pairs. */
+function pairCosines(
+  { items, train }: ContentSignalInput,
+  { modality, f, unit }: UnitFeatures,
+  opts: ContentSignalOptions,
+): PairCosines {
+  const dim = f.dim;
+  let consecutive = 0;
+  let pairs = 0;
+  for (const s of train)
+    for (let k = 0; k + 1 < s.length; k++)
+      if (f.mask[s[k]] && f.mask[s[k + 1]]) {
+        consecutive += dot(unit, s[k], s[k + 1], dim);
+        pairs++;
+      }
+  const withModality: number[] = [];
+  for (let i = 1; i <= items; i++) if (f.mask[i]) withModality.push(i);
+  let random = 0;
+  let drawn = 0;
+  if (withModality.length > 1) {
+    // Seeded: the pair statistic must not depend on Math.random.
+    const rng = new Rng(opts.seed ?? 1);
+    const n = opts.randomPairs ?? 100_000;
+    while (drawn < n) {
+      const a = withModality[rng.int(withModality.length)];
+      const b = withModality[rng.int(withModality.length)];
+      if (a === b) continue;
+      random += dot(unit, a, b, dim);
+      drawn++;
+    }
+  }
+  return {
+    modality,
+    consecutive: pairs ? consecutive / pairs : 0,
+    random: drawn ? random / drawn : 0,
+    pairs,
+  };
 }
 
 export interface CategoryHits {

@@ -6,7 +6,7 @@
  * when, per category: text-driven -> w_text > w_image; image-driven -> w_image > w_text;
  * ID-driven -> w_id above both content weights.
  */
-import type { PlantedStructure } from '../data/importers/synth.js';
+import type { PlantedStructure } from '../../src/data/importers/synth.js';
 
 export interface ModalityWeights {
   id: number;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:planted`: trains CAMMSR on the synthetic dataset with planted category ->
  * modality structure and prints, per category, the mean learned modality weights of the last
- * epoch next to the planted driving modality (src/eval/planted.ts says what "recovered" means).
+ * epoch next to the planted driving modality (experiments/instruments/planted.ts says what "recovered" means).
  * Used to compare weighting options, e.g. the spec's literal form against the defaults:
  *
  *   npm run bench:planted -- --set cammsr.viewNorm=false,cammsr.viewLoss=0,cammsr.detachWeights=false
@@ -15,10 +15,10 @@ import { formatTable } from '../src/report/table.js';
 import { Dataset } from '../src/data/dataset.js';
 import type { PlantedStructure } from '../src/data/importers/synth.js';
 import { prepareDataset } from '../src/data/prepare.js';
-import { checkPlantedWeights, type ModalityWeights } from '../src/eval/planted.js';
+import { checkPlantedWeights, type ModalityWeights } from './instruments/planted.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
-import { machine, parseArgs } from './common.js';
+import { machine, parseArgs } from '../bench/common.js';
 
 const args = parseArgs(
   process.argv.slice(2),

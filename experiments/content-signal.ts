@@ -3,7 +3,7 @@
  * predict the next item? Training-free rankers (popularity, training transitions, cosine
  * neighbours of the last item / of the history per modality) under the models' full-ranking
  * protocol, and the mean cosine of consecutive training pairs against random pairs
- * (src/eval/content-signal.ts). An analysis of the data, not a model to select.
+ * (experiments/instruments/content-signal.ts). An analysis of the data, not a model to select.
  *
  * `npm run bench:content-signal -- --help` lists the options.
  */
@@ -19,10 +19,10 @@ import {
   type CategoryHits,
   type ContentSignal,
   type SignalRow,
-} from '../src/eval/content-signal.js';
+} from './instruments/content-signal.js';
 import { learnedWeights } from '../src/train/learned-weights.js';
 import { RunDir } from '../src/train/run-dir.js';
-import { machine, parseArgs } from './common.js';
+import { machine, parseArgs } from '../bench/common.js';
 
 const args = parseArgs(
   process.argv.slice(2),

@@ -1,8 +1,8 @@
 /**
  * `npm run bench:train-time`: trains one model of the experiments plan to early stop and
- * reports how long it took, as issue 4's target states it ("training CAMMSR on amazon-beauty to
- * early stop takes under 30 minutes on this 2-core machine"). Run it with the machine
- * otherwise idle; the figure is one measured run, not an estimate.
+ * reports how long it took against a target (default: CAMMSR on amazon-beauty under 30 minutes
+ * on a 2-core machine). Run it with the machine otherwise idle; the figure is one measured run,
+ * not an estimate.
  *
  * `npm run bench:train-time -- --help` lists the options.
  */
@@ -14,9 +14,10 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { kernels } from '../src/kernels/select.js';
 import { RunDir } from '../src/train/run-dir.js';
 import { train } from '../src/train/trainer.js';
-import { machine, median, parseArgs } from './common.js';
-import { PLAN, prepareOptions } from './experiments.js';
-import { plannedConfig, variantByName } from './results-report.js';
+import { machine, median, parseArgs } from '../bench/common.js';
+import { prepareOptions } from './harness/commands.js';
+import { plannedConfig, variantByName } from './harness/plan-rules.js';
+import { PLAN } from './plan.js';
 
 const args = parseArgs(
   process.argv.slice(2),
