@@ -10,6 +10,7 @@ import type { RunConfig } from '../../src/config/index.js';
 import { RUN_FILES } from '../../src/train/run-dir.js';
 import type { RunMetrics } from '../../src/train/trainer.js';
 import type { MachineInfo } from './provenance.js';
+import { portableRecord } from './portable.js';
 import type { ImageEncoder, TextEncoder } from './plan-shape.js';
 
 /** Written by the harness beside the trainer's files: how the run was made. */
@@ -132,12 +133,20 @@ export function cappedAt(dir: string): number | null {
   return readJson<ExperimentRecord>(join(dir, EXPERIMENT_FILE))?.maxEpochs ?? null;
 }
 
-/** Copies a finished run's small files into the results tree; the log without per-category weights (MBs on Amazon). */
+/**
+ * Copies a finished run's small files into the results tree: the records with portable paths
+ * (portable.ts), the log without per-category weights (MBs on Amazon).
+ */
 export function copyResults(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const f of RESULT_FILES) {
     const src = join(from, f);
     if (!existsSync(src)) continue;
+    if (f === RUN_FILES.info || f === EXPERIMENT_FILE) {
+      const record = portableRecord(f, JSON.parse(readFileSync(src, 'utf8')));
+      writeFileSync(join(to, f), JSON.stringify(record, null, 2) + '\n');
+      continue;
+    }
     if (f !== RUN_FILES.log) {
       copyFileSync(src, join(to, f));
       continue;
