@@ -89,6 +89,7 @@ test('defaults: every option of the spec at its documented value', () => {
       time: 'auto',
       categoryNoise: 0,
     },
+    contentKnn: { modalities: 'auto' },
     hm4sr: { initScalars: [0, 1, 1] },
   });
   // A default list is not shared between configurations.
@@ -284,7 +285,7 @@ test('unknown keys in files are errors naming the file, the path and the valid k
   );
   throwsConfig(
     () => resolveConfig({ file: write(dir, 'b.json', '{"modalities": ["id"]}') }),
-    /b\.json: unknown key "modalities" \(did you mean "cammsr\.modalities"\?\); valid keys at the top level/,
+    /b\.json: unknown key "modalities" \(did you mean "cammsr\.modalities" or "contentKnn\.modalities"\?\); valid keys at the top level/,
   );
   throwsConfig(
     () => resolveConfig({ file: write(dir, 'c.yaml', 'Seed: 2\n') }),

@@ -11,6 +11,7 @@ export const MODEL_NAMES = [
   'fusion-sum',
   'fusion-concat',
   'hm4sr',
+  'content-knn',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 

@@ -177,6 +177,15 @@ const CammsrSchema = z
     }
   });
 
+const ContentKnnSchema = z.strictObject({
+  modalities: z
+    .union([z.literal('auto'), z.array(z.enum(['text', 'image'])).min(1)])
+    .default('auto')
+    .describe(
+      "Content modalities whose cosine similarities to the last item are summed: 'auto' = every content modality the dataset has, or a list such as [text] for one modality's neighbours.",
+    ),
+});
+
 const Hm4srSchema = z.strictObject({
   initScalars: z
     .array(z.number())
@@ -193,7 +202,7 @@ export const RunConfigSchema = z
       .enum(MODEL_NAMES)
       .default('cammsr')
       .describe(
-        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars). Usually given as --model.",
+        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars), 'content-knn' (no training: the items whose content is closest to the last item's). Usually given as --model.",
       ),
     seed: int()
       .min(0)
@@ -241,6 +250,9 @@ export const RunConfigSchema = z
     train: TrainSchema.prefault({}).describe('Optimisation, early stopping and evaluation during training.'),
     cammsr: CammsrSchema.prefault({}).describe(
       'Options of the CAMMSR model; the hm4sr baseline reuses those of the mixture of experts.',
+    ),
+    contentKnn: ContentKnnSchema.prefault({}).describe(
+      "Options of the content k-NN baseline (model 'content-knn': no training, the items whose content is closest to the last item's).",
     ),
     hm4sr: Hm4srSchema.prefault({}).describe("Options of the HM4SR-style baseline (model 'hm4sr')."),
   })

@@ -4,14 +4,18 @@ import {
   effectiveTime,
   effectiveUnseenItems,
   effectiveWeightScale,
+  ConfigError,
   type RunConfig,
 } from '../config/index.js';
-import { MODALITIES } from '../config/names.js';
+import { MODALITIES, type ContentModality } from '../config/names.js';
 import { Cammsr, type CammsrConfig } from '../models/cammsr.js';
 import { FusionSasrec } from '../models/fusion.js';
 import type { ModelData, SequentialRecommender } from '../models/model.js';
+import { ContentKnn } from '../models/content-knn.js';
 import { Popularity } from '../models/popularity.js';
 import { Sasrec } from '../models/sasrec.js';
+
+const CONTENT_MODALITIES: readonly ContentModality[] = ['text', 'image'];
 
 /** The sequence-model options every model shares. */
 function sequenceOptions(cfg: RunConfig) {
@@ -63,6 +67,19 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   };
 }
 
+/** The content modalities content-knn compares: the dataset's, or the configured ones (which it must have). */
+function knnModalities(cfg: RunConfig, data: ModelData): ContentModality[] {
+  const has = CONTENT_MODALITIES.filter((m) => data[m]);
+  const wanted = cfg.contentKnn.modalities;
+  if (wanted === 'auto') return has;
+  const missing = wanted.filter((m) => !data[m]);
+  if (missing.length)
+    throw new ConfigError('configuration', [
+      `contentKnn.modalities: the dataset has no ${missing.join(', ')} features (it has ${has.join(', ') || 'none'})`,
+    ]);
+  return CONTENT_MODALITIES.filter((m) => wanted.includes(m));
+}
+
 export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommender {
   switch (cfg.model) {
     case 'popularity':
@@ -103,5 +120,7 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
     }
     case 'cammsr':
       return new Cammsr(cammsrConfig(cfg, data), data);
+    case 'content-knn':
+      return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
   }
 }
