@@ -8,7 +8,12 @@ import { datasetDir, runWorkDir, type Paths } from './work-tree.js';
 
 /** How to prepare the dataset a variant trains on (its text and image encoders) into `out`. */
 export function prepareOptions(ds: DatasetPlan, v: VariantPlan, out: string): PrepareOptions {
-  const text = v.text === 'word-vectors' ? { wordVectors: 'wink' } : 'tfidf';
+  const text =
+    v.text === 'word-vectors'
+      ? { wordVectors: 'wink' }
+      : v.text === 'bert' && ds.bert
+        ? ds.bert(SHARED_DATASETS)
+        : 'tfidf';
   const dim = v.textDim !== undefined ? { textDim: v.textDim } : {};
   return { ...ds.prepare(SHARED_DATASETS), text, ...dim, image: v.image ?? 'pixels', out };
 }
@@ -28,6 +33,8 @@ export function prepareCommand(o: PrepareOptions): string {
     );
   if (typeof o.text === 'object' && 'wordVectors' in o.text)
     a.push('--text word-vectors --word-vectors', o.text.wordVectors);
+  else if (typeof o.text === 'object' && 'npy' in o.text)
+    a.push('--text-features', show(o.text.npy), '--text-ids', show(o.text.ids));
   else a.push('--text', String(o.text));
   if (o.textDim !== undefined) a.push('--text-dim', String(o.textDim));
   a.push('--image', String(o.image), '--out', show(o.out));

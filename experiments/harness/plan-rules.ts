@@ -30,6 +30,7 @@ export function notApplicable(ds: DatasetPlan, v: VariantPlan): string | null {
   if (ds.only && !ds.only.includes(v.name)) return NOT_PLANNED;
   if (v.requires === 'timestamps' && !ds.timestamps) return 'n/a (no timestamps)';
   if (v.requires === 'images' && !ds.images) return 'n/a (no images)';
+  if (v.requires === 'bert' && !ds.bert) return 'n/a (no pretrained text features)';
   return null;
 }
 

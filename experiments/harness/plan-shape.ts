@@ -2,9 +2,17 @@
 import type { PrepareOptions } from '../../src/data/prepare.js';
 import type { ModelName } from '../../src/config/index.js';
 
-export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders';
-export const GROUP_NAMES: readonly GroupName[] = ['main', 'ablations', 'tuning', 'robustness', 'encoders'];
-export type TextEncoder = 'tfidf' | 'word-vectors';
+export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders' | 'cold';
+export const GROUP_NAMES: readonly GroupName[] = [
+  'main',
+  'ablations',
+  'tuning',
+  'robustness',
+  'encoders',
+  'cold',
+];
+/** 'bert': the pretrained text features a dataset ships (DatasetPlan.bert). */
+export type TextEncoder = 'tfidf' | 'word-vectors' | 'bert';
 export type ImageEncoder = 'pixels' | 'none';
 
 export interface DatasetPlan {
@@ -24,6 +32,8 @@ export interface DatasetPlan {
   only?: string[];
   /** What of the tuning group runs here (default: every variant with every seed). */
   tuning?: TuningPlan;
+  /** Pretrained text features shipped with the dataset (a .npy matrix and its item ids). */
+  bert?: (shared: string) => { npy: string; ids: string };
 }
 
 /**
@@ -52,9 +62,11 @@ export interface VariantPlan {
   /** TF-IDF + SVD output dimension (default 128, the prepare default). */
   textDim?: number;
   image?: ImageEncoder;
-  requires?: 'timestamps' | 'images';
+  requires?: 'timestamps' | 'images' | 'bert';
   /** Robustness: the fraction of noisy category labels (the robustness table's column). */
   noise?: number;
+  /** Cold start: the model family (runs of one family differ only in idMask) and its idMask. */
+  cold?: { family: string; idMask: number };
 }
 
 export interface GroupPlan {

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import type { ExperimentPlan } from '../harness/plan-shape.js';
 import { ReportContext } from './context.js';
 import { ablations } from './sections/ablations.js';
+import { cold } from './sections/cold.js';
 import { cost } from './sections/cost.js';
 import { datasets } from './sections/datasets.js';
 import { encoders } from './sections/encoders.js';
@@ -38,6 +39,7 @@ const SECTIONS = [
   tuning,
   robustness,
   encoders,
+  cold,
   cost,
   modalityWeights,
 ];
