@@ -6,6 +6,7 @@
  * when, per category: text-driven -> w_text > w_image; image-driven -> w_image > w_text;
  * ID-driven -> w_id above both content weights.
  */
+import type { Modality } from '../../src/config/names.js';
 import type { PlantedStructure } from '../../src/data/importers/synth.js';
 
 export interface ModalityWeights {
@@ -16,7 +17,7 @@ export interface ModalityWeights {
 
 export interface PlantedRow extends ModalityWeights {
   category: string;
-  driving: 'id' | 'text' | 'image';
+  driving: Modality;
   /** Training positions the weights were averaged over. */
   positions: number;
   recovered: boolean;

@@ -3,6 +3,7 @@
  * on validation, history not masked and masked, with the PyTorch reference rows; our SASRec
  * against PyTorch's; and whether CAMMSR beats SASRec and both fusions.
  */
+import { METRICS } from '../../../src/config/names.js';
 import type { RunMetrics } from '../../../src/train/trainer.js';
 import type { DatasetPlan, VariantPlan } from '../../harness/plan-shape.js';
 import { plannedSeeds } from '../../harness/plan-rules.js';
@@ -11,8 +12,6 @@ import { f4, mdTable, overridesText, perDataset, signed } from '../markdown.js';
 import type { ReferenceRow, ReferenceValue } from '../reference.js';
 import { beatsVerdict } from '../statistics.js';
 import { pytorchParity, sasrecAnchor } from './sasrec-anchor.js';
-
-const METRIC_COLUMNS = ['HR@5', 'HR@10', 'HR@20', 'NDCG@5', 'NDCG@10', 'NDCG@20', 'MRR@10'];
 
 export function mainComparison(ctx: ReportContext): string[] {
   return perDataset(ctx.plan.datasets, 'Main comparison (test set)', ctx.reference.note, (ds) => {
@@ -58,7 +57,7 @@ function modelTables(ctx: ReportContext, ds: DatasetPlan, chosen: VariantPlan | 
   const main = ctx.variantsOf('main');
   for (const v of (chosen ? [...main, chosen] : main).filter(inPlanOf(ds))) {
     const r = ctx.row(ds, v, v === chosen ? `CAMMSR tuned on validation (${v.label})` : v.label);
-    rows.push([r.label, r.seeds, ...METRIC_COLUMNS.map((k) => r.metric((m) => m.test[k]))]);
+    rows.push([r.label, r.seeds, ...METRICS.map((k) => r.metric((m) => m.test[k]))]);
     masked.push([r.label, r.seeds, ...['HR@10', 'NDCG@10'].map((k) => r.metric((m) => m.testMasked[k]))]);
   }
   for (const r of ctx.reference.rows.filter((x) => x.dataset === ds.name)) {
@@ -71,7 +70,7 @@ function modelTables(ctx: ReportContext, ds: DatasetPlan, chosen: VariantPlan | 
     ]);
   }
   return [
-    mdTable(['model', 'seeds', ...METRIC_COLUMNS], rows),
+    mdTable(['model', 'seeds', ...METRICS], rows),
     '',
     'History masked (secondary):',
     '',
