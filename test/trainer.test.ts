@@ -187,3 +187,26 @@ test('the train, eval and recommend commands (tables, --json, clear errors)', as
   assert.notEqual(badSet.status, 0);
   assert.match(badSet.stderr, /unknown key "lrr"/);
 });
+
+test("cammsr train --resume keeps the run's epoch budget unless --set changes it, and says so", async () => {
+  await ready;
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
+  const run = join(root, 'cli-resume');
+  const base = ['--data', data, '--model', 'sasrec', '--out', run, '--set', 'dim=16', '--json'];
+  const first = cli('train', ...base, '--set', 'train.epochs=2');
+  assert.equal(first.status, 0, first.stderr);
+  const before = readFileSync(join(run, 'best.safetensors'));
+  // Without --set train.epochs: the run's own budget (2), nothing more to train, nothing overwritten.
+  const again = cli('train', ...base, '--resume');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /resuming with the run's epoch budget: 2/);
+  assert.equal(last(again.stdout).epochs, 2);
+  assert.deepEqual(readFileSync(join(run, 'best.safetensors')), before);
+  // With it: one more epoch, and the change is printed.
+  const longer = cli('train', ...base, '--resume', '--set', 'train.epochs=3');
+  assert.equal(longer.status, 0, longer.stderr);
+  assert.match(longer.stderr, /the epoch budget changes from 2 to 3/);
+  assert.equal(last(longer.stdout).epochs, 3);
+});

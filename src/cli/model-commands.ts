@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit, type TargetBreakdown } from '../eval/evaluate.js';
 import { METRICS, MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
+import { RunDir } from '../train/run-dir.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
 import { formatTable } from '../report/table.js';
 import { servableRun } from '../serve/bundle.js';
@@ -123,11 +124,21 @@ async function runTraining(o: TrainFlags, config: RunConfig): Promise<RunMetrics
 }
 
 async function trainCommand(o: TrainFlags): Promise<void> {
+  // A resumed run starts from its own configuration, so that its epoch budget is kept unless
+  // the user changes it (a 3-epoch run does not silently become a 200-epoch one).
+  const own = o.resume && !new RunDir(o.out).isEmpty() ? RunDir.open(o.out).readConfig() : undefined;
   const config = resolveConfig({
+    base: own,
     file: o.config,
     overrides: o.set,
     cli: { model: o.model as RunConfig['model'], seed: o.seed },
   });
+  if (own && !o.quiet)
+    process.stderr.write(
+      own.train.epochs === config.train.epochs
+        ? `resuming with the run's epoch budget: ${own.train.epochs}\n`
+        : `the epoch budget changes from ${own.train.epochs} to ${config.train.epochs}\n`,
+    );
   const m = await runTraining(o, config);
   console.log(
     `${config.model} on ${m.dataset.name}: best epoch ${m.bestEpoch} of ${m.epochs}, ${m.secondsPerEpoch.toFixed(1)} s/epoch, ${m.parameters} parameters`,

@@ -162,14 +162,16 @@ function mergeDefined(into: Record<string, unknown>, from: Readonly<Record<strin
 }
 
 /**
- * The configuration of a run: defaults < config file < --set overrides < explicit CLI flags.
+ * The configuration of a run: defaults < `base` < config file < --set overrides < explicit CLI
+ * flags. `base` is a configuration to start from instead of the defaults (a resumed run's own);
  * `cli` holds the flags the user gave (undefined entries are ignored).
  */
 export function resolveConfig(
-  opts: { file?: string; overrides?: readonly string[]; cli?: RunConfigFlags } = {},
+  opts: { base?: RunConfig; file?: string; overrides?: readonly string[]; cli?: RunConfigFlags } = {},
 ): RunConfig {
-  const fromFile = opts.file ? (loadConfigFile(opts.file) as Record<string, unknown>) : {};
-  const merged = applyOverrides(fromFile, opts.overrides ?? []);
+  const layers = structuredClone((opts.base ?? {}) as Record<string, unknown>);
+  if (opts.file) mergeDefined(layers, loadConfigFile(opts.file) as Record<string, unknown>);
+  const merged = applyOverrides(layers, opts.overrides ?? []);
   mergeDefined(merged, (opts.cli ?? {}) as Record<string, unknown>);
   return parseConfig(merged);
 }
