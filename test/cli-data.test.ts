@@ -37,6 +37,9 @@ test('bad arguments and bad datasets are clear errors with a non-zero exit', () 
   const c = cli('stats', dir);
   assert.notEqual(c.status, 0);
   assert.match(c.stderr, /is not a cammsr dataset: manifest\.json is missing/);
+  const missing = cli('stats', join(dir, 'nope'));
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /dataset folder .*nope does not exist \(prepare one with cammsr prepare\)/);
   const d = cli('prepare', 'synth', '--out', join(dir, 'y'), '--items', 'many');
   assert.notEqual(d.status, 0);
   assert.match(d.stderr, /--items must be an integer >= 1, got "many"/);

@@ -196,6 +196,8 @@ export class Dataset {
    */
   static load(dir: string, opts: { verify?: boolean } = {}): Dataset {
     const mpath = join(dir, 'manifest.json');
+    if (!existsSync(dir))
+      throw new DataError(`dataset folder ${dir} does not exist (prepare one with cammsr prepare)`);
     if (!existsSync(mpath)) throw new DataError(`${dir} is not a cammsr dataset: manifest.json is missing`);
     let manifest: Manifest;
     try {
