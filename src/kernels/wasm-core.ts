@@ -164,16 +164,8 @@ function alignUp(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
 }
 
-/**
- * Instantiates the kernels from the bytes of wasm/kernels.wasm, or from a module compiled from
- * them (browsers limit synchronous compilation on the main thread, so a page may prefer
- * `createWasmKernels(await WebAssembly.compileStreaming(fetch(url)))`). `info` adds facts to
- * describe() (the Node loader passes the file's path and hash).
- */
-export function createWasmKernels(
-  source: Uint8Array | WasmModule,
-  info: Record<string, string | number | boolean> = {},
-): Kernels {
+/** Compiles (if given bytes) and instantiates the module, and checks it is the cammsr kernels. */
+function instantiate(source: Uint8Array | WasmModule): WasmExports {
   if (!wasmSimdSupported()) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
   let module: WasmModule;
   try {
@@ -190,24 +182,50 @@ export function createWasmKernels(
   if (!((exports.memory as WasmMemory | undefined)?.buffer instanceof ArrayBuffer)) {
     throw new Error('the wasm module is not the cammsr kernels (it exports no memory)');
   }
-  const ex = exports as unknown as WasmExports;
-  const memory = ex.memory;
-  const heapBase = alignUp(ex.heapBase());
-  const workspaceBytes = ex.sgemmWorkspaceBytes();
-  let f32 = new Float32Array(memory.buffer);
+  return exports as unknown as WasmExports;
+}
 
-  // --- bump allocator over linear memory, reset at the start of every call -----------------
-  let top = heapBase;
-  const reset = (): void => {
-    top = heapBase;
-  };
-  const take = (bytes: number): number => {
-    const p = top;
-    top = alignUp(p + bytes);
+/**
+ * The operands' room in linear memory, shared by all the kernels of one instance: a bump
+ * allocator above the module's heap base that every call resets, and the copies in and out.
+ * Use: reset(), take() for each operand, commit(), copy in, run the kernel, copy out.
+ */
+class WasmHeap {
+  /** The view of the memory as of the last commit() (growing memory replaces its buffer). */
+  private f32: Float32Array;
+  private readonly base: number;
+  private top: number;
+
+  constructor(
+    readonly memory: WasmMemory,
+    heapBase: number,
+  ) {
+    this.base = alignUp(heapBase);
+    this.top = this.base;
+    this.f32 = new Float32Array(memory.buffer);
+  }
+
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Room for `bytes` bytes; returns its byte pointer. */
+  take(bytes: number): number {
+    const p = this.top;
+    this.top = alignUp(p + bytes);
     return p;
-  };
-  /** Grows memory to hold everything taken so far; returns the current Float32Array view. */
-  const commit = (): Float32Array => {
+  }
+
+  /** Room for the first n floats of src, after checking that src has them. */
+  stage(src: Float32Array, n: number, what: string): number {
+    if (src.length < n) throw new RangeError(`${what}: array has ${src.length} elements, needs ${n}`);
+    return this.take(n * 4);
+  }
+
+  /** Grows memory to hold everything taken so far. */
+  commit(): void {
+    const memory = this.memory;
+    const top = this.top;
     const have = memory.buffer.byteLength;
     if (top > have) {
       if (top > MAX_BYTES) {
@@ -220,11 +238,27 @@ export function createWasmKernels(
       }
     }
     // Growing detaches the old ArrayBuffer, so the view is re-created whenever it changed.
-    if (f32.buffer !== memory.buffer) f32 = new Float32Array(memory.buffer);
-    return f32;
-  };
+    if (this.f32.buffer !== memory.buffer) this.f32 = new Float32Array(memory.buffer);
+  }
 
-  const copyIn = (mem: Float32Array, ptr: number, src: Float32Array, l: Layout): void => {
+  /** Copies the first n floats of src to ptr. */
+  put(ptr: number, src: Float32Array, n: number): void {
+    this.f32.set(src.subarray(0, n), ptr >>> 2);
+  }
+
+  /** Copies the first n integers of src to ptr. */
+  putInts(ptr: number, src: Int32Array, n: number): void {
+    new Int32Array(this.memory.buffer, ptr, n).set(src.subarray(0, n));
+  }
+
+  /** Copies n floats at ptr into dst. */
+  get(ptr: number, dst: Float32Array, n: number): void {
+    dst.set(this.f32.subarray(ptr >>> 2, (ptr >>> 2) + n));
+  }
+
+  /** Copies an operand in, laid out as `l` says. */
+  copyIn(ptr: number, src: Float32Array, l: Layout): void {
+    const mem = this.f32;
     const base = ptr >>> 2;
     if (!l.dense) {
       mem.set(src.subarray(0, l.span), base);
@@ -237,10 +271,11 @@ export function createWasmKernels(
         mem.set(src.subarray(s, s + l.cols), base + b * l.wasmStride + r * l.cols);
       }
     }
-  };
+  }
 
   /** Copies C back: the whole span if it was copied in whole, else only the cells of C. */
-  const copyOut = (mem: Float32Array, ptr: number, dst: Float32Array, l: Layout, copiedIn: boolean): void => {
+  copyOut(ptr: number, dst: Float32Array, l: Layout, copiedIn: boolean): void {
+    const mem = this.f32;
     const base = ptr >>> 2;
     if (!l.dense && copiedIn) {
       dst.set(mem.subarray(base, base + l.span));
@@ -257,49 +292,36 @@ export function createWasmKernels(
         dst.set(mem.subarray(s, s + l.cols), b * l.stride + r * l.ld);
       }
     }
-  };
+  }
+}
 
-  const gemm = (
-    what: string,
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    strideA: number,
-    b: Float32Array,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void => {
+/** sgemmStridedBatched with, first, the kernel's name for error messages. */
+type Gemm = (what: string, ...args: Parameters<Kernels['sgemmStridedBatched']>) => void;
+
+/**
+ * The GEMM behind both sgemm kernels: lays the operands out in the heap, copies in only what
+ * the kernel reads, runs sgemm (one matrix) or sgemmStridedBatched, and copies C back.
+ */
+function wasmGemm(ex: WasmExports, heap: WasmHeap): Gemm {
+  const workspaceBytes = ex.sgemmWorkspaceBytes();
+  return (what, transA, transB, m, n, k, alpha, a, lda, sA, b, ldb, sB, beta, c, ldc, sC, batch) => {
     if (m <= 0 || n <= 0 || batch <= 0) return;
     // With k = 0 or alpha = 0 the kernel only scales C, so A and B are neither read nor copied.
     const readsAB = k > 0 && alpha !== 0;
     const readsC = beta !== 0;
-    reset();
-    const la = readsAB
-      ? layout(`${what}: A`, a, transA ? k : m, transA ? m : k, lda, strideA, batch)
-      : undefined;
-    const lb = readsAB
-      ? layout(`${what}: B`, b, transB ? n : k, transB ? k : n, ldb, strideB, batch)
-      : undefined;
+    heap.reset();
+    const la = readsAB ? layout(`${what}: A`, a, transA ? k : m, transA ? m : k, lda, sA, batch) : undefined;
+    const lb = readsAB ? layout(`${what}: B`, b, transB ? n : k, transB ? k : n, ldb, sB, batch) : undefined;
     // C is laid out densely when beta = 0: nothing is copied in and nothing but its cells out.
-    const lc = layout(`${what}: C`, c, m, n, ldc, strideC, batch, !readsC);
-    const pa = la ? take(la.floats * 4) : 0;
-    const pb = lb ? take(lb.floats * 4) : 0;
-    const pc = take(lc.floats * 4);
-    const work = readsAB ? take(workspaceBytes) : 0;
-    const mem = commit();
-    if (la) copyIn(mem, pa, a, la);
-    if (lb) copyIn(mem, pb, b, lb);
-    if (readsC) copyIn(mem, pc, c, lc);
+    const lc = layout(`${what}: C`, c, m, n, ldc, sC, batch, !readsC);
+    const pa = la ? heap.take(la.floats * 4) : 0;
+    const pb = lb ? heap.take(lb.floats * 4) : 0;
+    const pc = heap.take(lc.floats * 4);
+    const work = readsAB ? heap.take(workspaceBytes) : 0;
+    heap.commit();
+    if (la) heap.copyIn(pa, a, la);
+    if (lb) heap.copyIn(pb, b, lb);
+    if (readsC) heap.copyIn(pc, c, lc);
     const ta = transA ? 1 : 0;
     const tb = transB ? 1 : 0;
     if (batch === 1) {
@@ -326,18 +348,14 @@ export function createWasmKernels(
         work,
       );
     }
-    copyOut(f32, pc, c, lc, readsC);
+    heap.copyOut(pc, c, lc, readsC);
   };
+}
 
-  /** Copies n floats of src into fresh scratch; returns the byte pointer. */
-  const stage = (src: Float32Array, n: number, what: string): number => {
-    if (src.length < n) throw new RangeError(`${what}: array has ${src.length} elements, needs ${n}`);
-    return take(n * 4);
-  };
-
+/** The two sgemm kernels, over one GEMM. */
+function gemmKernels(ex: WasmExports, heap: WasmHeap): Pick<Kernels, 'sgemm' | 'sgemmStridedBatched'> {
+  const gemm = wasmGemm(ex, heap);
   return {
-    name: 'wasm',
-
     sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       gemm('sgemm', transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
     },
@@ -364,16 +382,24 @@ export function createWasmKernels(
         batch,
       );
     },
+  };
+}
 
+/** The row-wise and element-wise kernels: each copies its operands in whole and its result out. */
+function rowKernels(
+  ex: WasmExports,
+  heap: WasmHeap,
+): Pick<Kernels, 'softmaxRows' | 'crossEntropyRows' | 'bceWithLogits' | 'gelu' | 'geluBackward'> {
+  return {
     softmaxRows(x, rows, cols) {
       const n = rows * cols;
       if (n <= 0) return;
-      reset();
-      const p = stage(x, n, 'softmaxRows');
-      const mem = commit();
-      mem.set(x.subarray(0, n), p >>> 2);
+      heap.reset();
+      const p = heap.stage(x, n, 'softmaxRows');
+      heap.commit();
+      heap.put(p, x, n);
       ex.softmaxRows(p, rows, cols);
-      x.set(f32.subarray(p >>> 2, (p >>> 2) + n));
+      heap.get(p, x, n);
     },
 
     crossEntropyRows(logits, rows, cols, targets, gradScale) {
@@ -382,18 +408,18 @@ export function createWasmKernels(
       if (targets.length < rows) {
         throw new RangeError(`crossEntropyRows: ${targets.length} targets for ${rows} rows`);
       }
-      reset();
-      const p = stage(logits, n, 'crossEntropyRows');
-      const pt = take(rows * 4);
-      const mem = commit();
-      mem.set(logits.subarray(0, n), p >>> 2);
-      new Int32Array(memory.buffer, pt, rows).set(targets.subarray(0, rows));
+      heap.reset();
+      const p = heap.stage(logits, n, 'crossEntropyRows');
+      const pt = heap.take(rows * 4);
+      heap.commit();
+      heap.put(p, logits, n);
+      heap.putInts(pt, targets, rows);
       const total = ex.crossEntropyRows(p, rows, cols, pt, gradScale);
       const bad = ex.crossEntropyBadRow();
       if (bad >= 0) {
         throw new RangeError(`crossEntropyRows: target ${targets[bad]} of row ${bad} not in [0, ${cols})`);
       }
-      logits.set(f32.subarray(p >>> 2, (p >>> 2) + n));
+      heap.get(p, logits, n);
       return total;
     },
 
@@ -403,26 +429,45 @@ export function createWasmKernels(
     gelu(x, y, n) {
       if (n <= 0) return;
       if (y.length < n) throw new RangeError(`gelu: output has ${y.length} elements, needs ${n}`);
-      reset();
-      const p = stage(x, n, 'gelu');
-      const mem = commit();
-      mem.set(x.subarray(0, n), p >>> 2);
+      heap.reset();
+      const p = heap.stage(x, n, 'gelu');
+      heap.commit();
+      heap.put(p, x, n);
       ex.gelu(p, p, n); // in place in wasm memory
-      y.set(f32.subarray(p >>> 2, (p >>> 2) + n));
+      heap.get(p, y, n);
     },
 
     geluBackward(x, dy, dx, n) {
       if (n <= 0) return;
       if (dx.length < n) throw new RangeError(`geluBackward: dx has ${dx.length} elements, needs ${n}`);
-      reset();
-      const px = stage(x, n, 'geluBackward: x');
-      const pd = stage(dy, n, 'geluBackward: dy');
-      const mem = commit();
-      mem.set(x.subarray(0, n), px >>> 2);
-      mem.set(dy.subarray(0, n), pd >>> 2);
+      heap.reset();
+      const px = heap.stage(x, n, 'geluBackward: x');
+      const pd = heap.stage(dy, n, 'geluBackward: dy');
+      heap.commit();
+      heap.put(px, x, n);
+      heap.put(pd, dy, n);
       ex.geluBackward(px, pd, pd, n); // the result overwrites dy's copy
-      dx.set(f32.subarray(pd >>> 2, (pd >>> 2) + n));
+      heap.get(pd, dx, n);
     },
+  };
+}
+
+/**
+ * Instantiates the kernels from the bytes of wasm/kernels.wasm, or from a module compiled from
+ * them (browsers limit synchronous compilation on the main thread, so a page may prefer
+ * `createWasmKernels(await WebAssembly.compileStreaming(fetch(url)))`). `info` adds facts to
+ * describe() (the Node loader passes the file's path and hash).
+ */
+export function createWasmKernels(
+  source: Uint8Array | WasmModule,
+  info: Record<string, string | number | boolean> = {},
+): Kernels {
+  const ex = instantiate(source);
+  const heap = new WasmHeap(ex.memory, ex.heapBase());
+  return {
+    name: 'wasm',
+    ...gemmKernels(ex, heap),
+    ...rowKernels(ex, heap),
 
     // Single-threaded: any requested count is accepted (CAMMSR_THREADS applies to every
     // backend) and the backend keeps running on one thread.
@@ -435,7 +480,7 @@ export function createWasmKernels(
       relaxedSimd: false,
       threads: 1,
       ...(source instanceof Uint8Array ? { wasmBytes: source.byteLength } : {}),
-      memoryBytes: memory.buffer.byteLength,
+      memoryBytes: ex.memory.buffer.byteLength,
       ...info,
     }),
   };

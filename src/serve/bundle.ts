@@ -303,14 +303,11 @@ function readItemData(path: string, bytes: Buffer, m: BundleManifest): ModelData
   };
 }
 
-/** Loads and verifies a bundle, builds its model and precomputes the item side of its scores. */
-export function loadBundle(dir: string): Bundle {
-  const root = resolve(dir);
-  const manifest = readManifest(root);
+/** The run's configuration, verified against the manifest. */
+function readConfig(root: string, manifest: BundleManifest): RunConfig {
   const cfgPath = join(root, 'config.json');
-  let config: RunConfig;
   try {
-    config = parseStoredConfig(
+    return parseStoredConfig(
       JSON.parse(verifiedFile(root, manifest, 'config.json').toString('utf8')),
       cfgPath,
     );
@@ -318,8 +315,10 @@ export function loadBundle(dir: string): Bundle {
     if (e instanceof BundleError) throw e;
     throw new BundleError(`${cfgPath}: ${(e as Error).message}`);
   }
-  const itemsPath = join(root, 'items.safetensors');
-  const data = readItemData(itemsPath, verifiedFile(root, manifest, 'items.safetensors'), manifest);
+}
+
+/** The catalog, verified: one entry with a string id per item, in internal id order. */
+function readCatalog(root: string, manifest: BundleManifest, items: number): ItemInfo[] {
   const catalog = verifiedFile(root, manifest, 'catalog.jsonl')
     .toString('utf8')
     .split('\n')
@@ -333,10 +332,20 @@ export function loadBundle(dir: string): Bundle {
         throw new BundleError(`${join(root, 'catalog.jsonl')}, line ${i + 1}: ${(e as Error).message}`);
       }
     });
-  if (catalog.length !== data.items)
+  if (catalog.length !== items)
     throw new BundleError(
-      `${join(root, 'catalog.jsonl')}: ${catalog.length} items, the manifest says ${data.items}`,
+      `${join(root, 'catalog.jsonl')}: ${catalog.length} items, the manifest says ${items}`,
     );
+  return catalog;
+}
+
+/** Builds the model, loads its verified weights (when it has any) and puts it in evaluation mode. */
+function loadModel(
+  root: string,
+  manifest: BundleManifest,
+  config: RunConfig,
+  data: ModelData,
+): SequentialRecommender {
   const model = createModel(config, data);
   if (model.trainable) {
     if (!('weights.safetensors' in manifest.files))
@@ -349,17 +358,23 @@ export function loadBundle(dir: string): Bundle {
     }
   }
   model.eval();
-  const index = catalogIndex(catalog);
+  return model;
+}
+
+/** What the model learned, verified against the manifest, for explanations. */
+function readInsights(root: string, manifest: BundleManifest): Insights {
   // Bundles of the first releases of format 1 had no insights.json: no explanations then.
-  let insights: Insights = { categoryWeights: [], gates: {} };
-  if ('insights.json' in manifest.files) {
-    try {
-      insights = JSON.parse(verifiedFile(root, manifest, 'insights.json').toString('utf8')) as Insights;
-    } catch (e) {
-      if (e instanceof BundleError) throw e;
-      throw new BundleError(`${join(root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
-    }
+  if (!('insights.json' in manifest.files)) return { categoryWeights: [], gates: {} };
+  try {
+    return JSON.parse(verifiedFile(root, manifest, 'insights.json').toString('utf8')) as Insights;
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(`${join(root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** Path of each item's verified image (index = internal id), for the items whose image is bundled. */
+function imagePaths(root: string, manifest: BundleManifest, catalog: ItemInfo[]): (string | undefined)[] {
   const images = catalog.map((it) => {
     if (it.image === undefined) return undefined;
     if (/[/\\]|^\.\.?$/.test(it.image))
@@ -372,6 +387,21 @@ export function loadBundle(dir: string): Bundle {
     return join(root, name);
   });
   images.unshift(undefined); // index = internal id
+  return images;
+}
+
+/** Loads and verifies a bundle, builds its model and precomputes the item side of its scores. */
+export function loadBundle(dir: string): Bundle {
+  const root = resolve(dir);
+  const manifest = readManifest(root);
+  const config = readConfig(root, manifest);
+  const itemsPath = join(root, 'items.safetensors');
+  const data = readItemData(itemsPath, verifiedFile(root, manifest, 'items.safetensors'), manifest);
+  const catalog = readCatalog(root, manifest, data.items);
+  const model = loadModel(root, manifest, config, data);
+  const index = catalogIndex(catalog);
+  const insights = readInsights(root, manifest);
+  const images = imagePaths(root, manifest, catalog);
   return {
     dir: root,
     manifest,
