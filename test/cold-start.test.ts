@@ -121,6 +121,9 @@ test('the split: held-out items leave training and the validation histories; tes
     [4, [1, 2], [46, 47], 3, false],
     [5, [5], [81], 1, false],
   ]);
+  // What history masking removes: everything before the target, held-out items included.
+  assert.deepEqual(Array.from(split.validation[3].seen!), [5, 1]);
+  assert.deepEqual(Array.from(split.test[3].seen!), [5, 1, 2]);
   // The warm protocol is the plain leave-one-out split, without cold flags.
   const warm = leaveOneOut(dataset(true));
   assert.equal(warm.coldItems, undefined);
@@ -180,6 +183,10 @@ test('evaluation: warm and cold targets apart, cold ones also among the held-out
     0.5,
   );
   assert.deepEqual(idOnly.targets!.warm, t.warm, 'warm targets are unaffected');
+  // Masking removes held-out items the user had too: user 4's test target 3 has 4, 5, 6 above it,
+  // and 5 is in what they saw before (not in the history the model reads).
+  const masked = evaluateSplit(new ByIdModel(true), split, 'test', { maskHistory: true });
+  assert.equal(masked.ranks[3], 3);
   // The warm protocol has no breakdown.
   assert.equal(
     evaluateSplit(new ByIdModel(true), leaveOneOut(dataset(true)), 'validation').targets,

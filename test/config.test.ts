@@ -395,13 +395,17 @@ test('unseen items: auto is learned exactly when items are held out or ID views 
   assert.equal(at(), false);
   assert.equal(at('split.coldItems=0.1'), true);
   assert.equal(at('idMask=0.2'), true);
-  assert.equal(at('unseenItems=embedding', 'idMask=0.2'), false);
+  assert.equal(at('unseenItems=embedding'), false);
   assert.equal(at('unseenItems=learned'), true);
   throwsConfig(
     () => resolveConfig({ overrides: ['split.coldItems=0.6'] }),
     /split\.coldItems: expected a number in \[0, 0\.5\]/,
   );
   throwsConfig(() => resolveConfig({ overrides: ['idMask=1'] }), /idMask: expected a number in \[0, 1\)/);
+  throwsConfig(
+    () => resolveConfig({ overrides: ['idMask=0.2', 'unseenItems=embedding'] }),
+    /idMask: masks ID views with the learned unseen-item row, which unseenItems 'embedding' turns off/,
+  );
 });
 
 test('dataset-dependent values: auto modalities and time, the residual scale', () => {

@@ -8,6 +8,8 @@ import { Cammsr } from '../src/models/cammsr.js';
 import { FusionSasrec } from '../src/models/fusion.js';
 import { inferenceBatch, trainingBatch } from '../src/models/batch.js';
 import { UnseenItems, unseenMask } from '../src/models/unseen-items.js';
+import { TrainingCandidates } from '../src/models/model.js';
+import { Sasrec } from '../src/models/sasrec.js';
 import { TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
 const N = TOY_ITEMS;
@@ -95,3 +97,48 @@ for (const kind of ['cammsr', 'fusion-sum'] as const) {
     );
   });
 }
+
+test('held-out items are not candidates of the training softmax: their rows get no gradient', () => {
+  const heldOut = new Uint8Array(N + 1);
+  heldOut[5] = 1;
+  heldOut[9] = 1;
+  const c = new TrainingCandidates(heldOut);
+  assert.equal(c.ids.length, N - 1, 'padding and the 28 other items');
+  assert.deepEqual(Array.from(c.positions(Int32Array.of(0, 4, 6, 10))), [0, 4, 5, 8]);
+  assert.throws(
+    () => c.positions(Int32Array.of(5)),
+    /item 5 is held out of training but is a training target/,
+  );
+  assert.equal(TrainingCandidates.of({}), null);
+  assert.equal(
+    TrainingCandidates.of({ heldOut: new Uint8Array(4) }),
+    null,
+    'nothing held out: the full table',
+  );
+
+  const { seqs } = toyData();
+  // Training sequences without the held-out items, as the split makes them.
+  const train = seqs.map((s) => s.filter((i) => !heldOut[i]));
+  const gradRows = (held?: Uint8Array) => {
+    const m = new Sasrec({
+      items: N,
+      maxLen: 10,
+      dim: 8,
+      layers: 1,
+      heads: 2,
+      ffnDim: 16,
+      hiddenDropout: 0,
+      attnDropout: 0,
+      seed: 2,
+      heldOut: held,
+    });
+    m.loss(trainingBatch(train, 10)).total.backward();
+    const g = m.itemEmb.weight.grad!;
+    return (i: number) => g.subarray(i * 8, (i + 1) * 8).some((x) => x !== 0);
+  };
+  const held = gradRows(heldOut);
+  assert.ok(!held(5) && !held(9), 'held-out rows: no gradient');
+  assert.ok(held(4), 'a candidate row gets its negative gradient');
+  const all = gradRows();
+  assert.ok(all(5) && all(9), 'without the protocol every row is a negative');
+});

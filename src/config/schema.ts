@@ -257,6 +257,12 @@ export const RunConfigSchema = z
     hm4sr: Hm4srSchema.prefault({}).describe("Options of the HM4SR-style baseline (model 'hm4sr')."),
   })
   .superRefine((c, ctx) => {
+    if (c.idMask > 0 && c.unseenItems === 'embedding')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idMask'],
+        message: `masks ID views with the learned unseen-item row, which unseenItems 'embedding' turns off; use 'auto' or 'learned'`,
+      });
     if (c.dim % c.heads !== 0)
       ctx.addIssue({
         code: 'custom',

@@ -26,6 +26,11 @@ export interface EvalCase {
   target: number;
   /** Under the cold-start protocol: whether the target is a held-out item. */
   cold?: boolean;
+  /**
+   * Under the cold-start protocol: every item before the target, held-out ones included (what
+   * history masking removes; `history` is what the model reads).
+   */
+  seen?: Int32Array;
 }
 
 export interface LeaveOneOutSplit {
@@ -63,7 +68,8 @@ export function leaveOneOut(ds: Dataset, opts: SplitOptions = {}): LeaveOneOutSp
     split.train.push(items);
     if (times) split.trainTimes!.push(times);
     if (n < MIN_EVAL_LENGTH) continue;
-    const flag = (target: number) => (cold ? { cold: cold[target] === 1 } : {});
+    const flag = (target: number, before: number) =>
+      cold ? { cold: cold[target] === 1, seen: s.subarray(0, before) } : {};
     // Times only when the dataset has them (the key is absent otherwise).
     if (items.length > 0)
       split.validation.push({
@@ -71,7 +77,7 @@ export function leaveOneOut(ds: Dataset, opts: SplitOptions = {}): LeaveOneOutSp
         history: items,
         ...(times ? { times } : {}),
         target: s[n - 2],
-        ...flag(s[n - 2]),
+        ...flag(s[n - 2], n - 2),
       });
     const history = cold ? append(items, s[n - 2]) : s.subarray(0, n - 1);
     const historyTimes = t ? (cold ? appendTime(times!, t[n - 2]) : t.subarray(0, n - 1)) : undefined;
@@ -80,7 +86,7 @@ export function leaveOneOut(ds: Dataset, opts: SplitOptions = {}): LeaveOneOutSp
       history,
       ...(historyTimes ? { times: historyTimes } : {}),
       target: s[n - 1],
-      ...flag(s[n - 1]),
+      ...flag(s[n - 1], n - 1),
     });
   }
   return split;

@@ -113,7 +113,7 @@ export function evaluate(
         catalog = items;
         for (let b = 0; b < B; b++) {
           const c = cases[start + b];
-          const exclude = mask ? c.history : null;
+          const exclude = mask ? (c.seen ?? c.history) : null;
           ranks[start + b] = rankInRow(scores, b * width, items, c.target, exclude);
           if (c.cold && coldCandidates)
             coldRanks[start + b] = rankAmong(scores, b * width, c.target, coldCandidates, exclude);

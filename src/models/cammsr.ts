@@ -37,6 +37,7 @@ import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unse
 import {
   lastRows,
   nextItemLoss,
+  TrainingCandidates,
   SequentialModel,
   TIME_BUCKETS,
   type Scorer,
@@ -248,6 +249,8 @@ export class Cammsr extends SequentialModel {
   readonly unseen: UnseenItems | null = null;
   /** Drives dropout and the swap positions; seeded from the config. */
   readonly rng: Rng;
+  /** The training softmax's items (null: all of them). */
+  private readonly candidates: TrainingCandidates | null;
   private readonly categoryTargets: Float32Array | null;
   private readonly categoryCount: number;
   private stats: WeightStats;
@@ -296,6 +299,7 @@ export class Cammsr extends SequentialModel {
     const unseen = this.idEmb ? unseenItemsFor(cfg, data) : null;
     if (unseen) this.unseen = this.child('unseen_items', unseen);
     this.rng = rng.fork();
+    this.candidates = TrainingCandidates.of(data);
     this.categoryTargets = this.categoryCount > 0 ? multiHot(data, this.categoryCount) : null;
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
   }
@@ -363,7 +367,7 @@ export class Cammsr extends SequentialModel {
     // one product of the concatenations, so the fused loss runs once.
     const h = z.length === 1 ? z[0] : concat(z, -1);
     const w = tables.length === 1 ? tables[0] : concat(tables, -1);
-    const lsr = nextItemLoss(h, w, batch);
+    const lsr = nextItemLoss(h, w, batch, this.candidates);
     terms.sr = lsr.item();
     const parts: Tensor[] = [lsr];
 

@@ -3,8 +3,8 @@
  * item's. The score of candidate j is the sum, over the chosen content modalities, of the cosine
  * similarity between j's features and the last item's (with one modality, that modality's
  * cosine: the neighbours `bench:content-signal` measures). A candidate without a modality adds
- * 0 for it. It ranks new items exactly as known ones: the baseline a multimodal model must beat
- * on cold targets.
+ * 0 for it. The last item is not its own neighbour (its score is -Infinity). It ranks new items
+ * exactly as known ones: the baseline a multimodal model must beat on cold targets.
  */
 import type { ContentModality } from '../config/names.js';
 import {
@@ -50,7 +50,15 @@ export class ContentKnn extends SequentialModel {
     throw new Error('content-knn has nothing to train');
   }
 
-  /** Users: the last item's row; items: every item's row. */
+  /** The scorer's products, with each sequence's last item taken out of its own ranking. */
+  override scoreLast(batch: SequenceBatch): Float32Array {
+    const scores = super.scoreLast(batch);
+    const width = scores.length / batch.size;
+    lastRows(batch).forEach((r, b) => (scores[b * width + batch.items[r]] = -Infinity));
+    return scores;
+  }
+
+  /** Users: the last item's row; items: every item's row (the service excludes seen items itself). */
   scorer(): Scorer {
     const D = this.dim;
     return {

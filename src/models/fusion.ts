@@ -15,7 +15,7 @@ import type { Modality } from '../config/names.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
-import { lastRows, nextItemLoss, SequentialModel } from './model.js';
+import { lastRows, nextItemLoss, SequentialModel, TrainingCandidates } from './model.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 
 export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
@@ -36,6 +36,8 @@ export class FusionSasrec extends SequentialModel {
   /** The learned ID view of items without a trained embedding (null: their own rows). */
   readonly unseen: UnseenItems | null;
   readonly rng: Rng;
+  /** The training softmax's items (null: all of them). */
+  private readonly candidates: TrainingCandidates | null;
 
   constructor(
     readonly config: FusionConfig,
@@ -69,6 +71,7 @@ export class FusionSasrec extends SequentialModel {
     const unseen = this.idEmb ? unseenItemsFor(config, data) : null;
     this.unseen = unseen ? this.child('unseen_items', unseen) : null;
     this.rng = rng.fork();
+    this.candidates = TrainingCandidates.of(data);
   }
 
   get ranksUnseenItems(): boolean {
@@ -101,7 +104,7 @@ export class FusionSasrec extends SequentialModel {
 
   loss(batch: SequenceBatch): LossResult {
     const table = this.table();
-    const total = nextItemLoss(this.hidden(batch, table), table, batch);
+    const total = nextItemLoss(this.hidden(batch, table), table, batch, this.candidates);
     return { total, terms: { sr: total.item(), total: total.item() } };
   }
 

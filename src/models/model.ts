@@ -45,6 +45,11 @@ export interface ModelData {
   timestamps: boolean;
   /** Interaction counts per item (popularity), index = item id. */
   popularity?: Float64Array;
+  /**
+   * The cold-start protocol's held-out items (1 = held out, index = item id): they are not
+   * candidates of the training softmax either, as items that did not exist yet.
+   */
+  heldOut?: Uint8Array;
 }
 
 /** A training loss and its terms (for logs). */
@@ -146,13 +151,52 @@ export abstract class SequentialModel extends Module implements SequentialRecomm
  * L_SR: the mean next-item cross-entropy over all items (full softmax) at every position that
  * has a target; `h` [R, d] are the hidden states of the packed rows, `table` [N + 1, d] the items.
  */
-export function nextItemLoss(h: Tensor, table: Tensor, batch: SequenceBatch): Tensor {
+export function nextItemLoss(
+  h: Tensor,
+  table: Tensor,
+  batch: SequenceBatch,
+  candidates: TrainingCandidates | null = null,
+): Tensor {
   const rows: number[] = [];
   for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
   const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
-  return linearCrossEntropy(
-    hr,
-    table,
-    Int32Array.from(rows, (r) => batch.targets[r]),
-  );
+  const targets = Int32Array.from(rows, (r) => batch.targets[r]);
+  if (!candidates) return linearCrossEntropy(hr, table, targets);
+  return linearCrossEntropy(hr, indexRows(table, candidates.ids), candidates.positions(targets));
+}
+
+/**
+ * The items a training softmax ranks when some are held out (the cold-start protocol): every
+ * other item, padding included as in the full table, so held-out items get no gradient at all.
+ */
+export class TrainingCandidates {
+  /** Candidate item ids, ascending (0 = padding first). */
+  readonly ids: Int32Array;
+  /** position[i] = index of item i in ids, -1 for a held-out item. */
+  private readonly position: Int32Array;
+
+  constructor(heldOut: Uint8Array) {
+    const ids: number[] = [];
+    this.position = new Int32Array(heldOut.length).fill(-1);
+    for (let i = 0; i < heldOut.length; i++) {
+      if (heldOut[i] === 1) continue;
+      this.position[i] = ids.length;
+      ids.push(i);
+    }
+    this.ids = Int32Array.from(ids);
+  }
+
+  /** The candidates of a model's data, or null when nothing is held out (the full table). */
+  static of(data: { heldOut?: Uint8Array }): TrainingCandidates | null {
+    return data.heldOut && data.heldOut.some((x) => x === 1) ? new TrainingCandidates(data.heldOut) : null;
+  }
+
+  /** Targets as positions among the candidates; a held-out target is a bug upstream (the split removes them). */
+  positions(targets: Int32Array): Int32Array {
+    return targets.map((t) => {
+      const p = this.position[t];
+      if (p < 0) throw new RangeError(`item ${t} is held out of training but is a training target`);
+      return p;
+    });
+  }
 }

@@ -15,7 +15,7 @@ import { TransformerEncoder } from '../engine/nn/transformer.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { LossResult, Scorer, SequenceBatch } from './model.js';
-import { lastRows, nextItemLoss, SequentialModel } from './model.js';
+import { lastRows, nextItemLoss, SequentialModel, TrainingCandidates } from './model.js';
 
 export type { SequenceBatch } from './model.js';
 
@@ -29,6 +29,8 @@ export interface SasrecConfig {
   hiddenDropout: number;
   attnDropout: number;
   seed: number;
+  /** Items held out of the training softmax (the cold-start protocol), 1 = held out. */
+  heldOut?: Uint8Array;
 }
 
 export class Sasrec extends SequentialModel {
@@ -41,6 +43,8 @@ export class Sasrec extends SequentialModel {
   readonly encoder: TransformerEncoder;
   /** Drives dropout; seeded from the config so that a run is reproducible. */
   readonly rng: Rng;
+  /** The training softmax's items (null: all of them). */
+  private readonly candidates: TrainingCandidates | null;
 
   constructor(readonly config: SasrecConfig) {
     super();
@@ -66,6 +70,7 @@ export class Sasrec extends SequentialModel {
       ),
     );
     this.rng = rng.fork();
+    this.candidates = TrainingCandidates.of(config);
   }
 
   /** Hidden states [R, d], one per packed position; with `last`, at those rows only ([B, d]). */
@@ -82,7 +87,7 @@ export class Sasrec extends SequentialModel {
 
   /** Mean next-item cross-entropy over all items, at every position that has a target. */
   loss(batch: SequenceBatch): LossResult {
-    const total = nextItemLoss(this.forward(batch), this.itemEmb.weight, batch);
+    const total = nextItemLoss(this.forward(batch), this.itemEmb.weight, batch, this.candidates);
     return { total, terms: { sr: total.item() } };
   }
 

@@ -81,12 +81,16 @@ function knnModalities(cfg: RunConfig, data: ModelData): ContentModality[] {
 }
 
 export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommender {
+  if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn'].includes(cfg.model))
+    throw new ConfigError('configuration', [
+      `idMask: ${cfg.model} has no ID view to mask (content models only: fusion-sum, fusion-concat, hm4sr, cammsr)`,
+    ]);
   switch (cfg.model) {
     case 'popularity':
       if (!data.popularity) throw new Error('popularity needs item interaction counts');
       return new Popularity(data.popularity, cfg.maxLen);
     case 'sasrec':
-      return new Sasrec({ items: data.items, ...sequenceOptions(cfg) });
+      return new Sasrec({ items: data.items, ...sequenceOptions(cfg), heldOut: data.heldOut });
     case 'fusion-sum':
     case 'fusion-concat': {
       const base = cammsrConfig(cfg, data);

@@ -41,5 +41,6 @@ export function modelData(
     categories: C > 0 ? { count: C, offsets, labels } : undefined,
     timestamps: ds.manifest.timestamps,
     popularity,
+    ...(split.coldItems ? { heldOut: split.coldItems } : {}),
   };
 }
