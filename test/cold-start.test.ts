@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
-import { Dataset, DATASET_FORMAT, writeDataset, type Manifest } from '../src/data/dataset.js';
+import { Dataset, writeDataset } from '../src/data/dataset.js';
 import { selectColdItems } from '../src/data/cold-items.js';
 import { leaveOneOut } from '../src/data/split.js';
 import { Module } from '../src/engine/nn/module.js';
 import { evaluateSplit } from '../src/eval/evaluate.js';
 import { rankAmong } from '../src/eval/metrics.js';
 import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from '../src/models/model.js';
+import { testManifest } from './manifest-fixture.js';
 import { tempDir } from './temp.js';
 
 /**
@@ -29,30 +30,12 @@ function dataset(timed: boolean): Dataset {
   const dir = join(tempDir('cold'), 'ds');
   const offsets = [0];
   for (const s of SEQUENCES) offsets.push(offsets[offsets.length - 1] + s.items.length);
-  const manifest: Omit<Manifest, 'files' | 'checksum'> = {
-    format: DATASET_FORMAT,
-    formatVersion: 1,
-    cammsrVersion: 'test',
+  const manifest = testManifest({
     name: 'cold',
-    source: 'test',
     counts: { users: 5, items: 6, interactions: offsets[5], categories: 0 },
     timestamps: timed,
-    modalities: {},
-    categories: { names: [], namesKnown: true, hierarchical: false, leafOnly: false, coverage: 0 },
-    split: {
-      protocol: 'leave-one-out',
-      test: 'last item of each sequence',
-      validation: 'second-to-last item',
-      minLengthForEvaluation: 3,
-    },
-    preprocessing: {
-      dedupe: 'exact',
-      kcore: { user: 0, item: 0 },
-      removed: { duplicates: 0, kcore: 0, kcoreRounds: 0 },
-      skips: { records: offsets[5], skipped: 0, reasons: {}, examples: [] },
-    },
-    extra: {},
-  };
+  });
+
   writeDataset(
     dir,
     {

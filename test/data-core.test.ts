@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { decodeNpy, encodeNpy } from '../src/data/npy.js';
 import { preprocess } from '../src/data/preprocess.js';
 import { buildCategories } from '../src/data/categories.js';
-import { Dataset, DATASET_FORMAT, writeDataset, type Manifest } from '../src/data/dataset.js';
+import { Dataset, writeDataset } from '../src/data/dataset.js';
 import { leaveOneOut } from '../src/data/split.js';
 import { checkSkipRate, SkipCounter } from '../src/data/errors.js';
 import type { InteractionColumns } from '../src/data/types.js';
+import { testManifest } from './manifest-fixture.js';
 import { tempDir } from './temp.js';
 
 const tmp = () => tempDir('data');
@@ -165,31 +166,14 @@ function smallContent() {
   };
 }
 
-function smallManifest(): Omit<Manifest, 'files' | 'checksum'> {
-  return {
-    format: DATASET_FORMAT,
-    formatVersion: 1,
-    cammsrVersion: 'test',
+function smallManifest() {
+  return testManifest({
     name: 'small',
-    source: 'test',
     counts: { users: 2, items: 3, interactions: 6, categories: 1 },
     timestamps: false,
     modalities: { text: { dim: 2, coverage: 1, encoder: 'test', details: {} } },
-    categories: { names: ['x'], namesKnown: true, hierarchical: false, leafOnly: false, coverage: 1 / 3 },
-    split: {
-      protocol: 'leave-one-out',
-      test: 'last item of each sequence',
-      validation: 'second-to-last item',
-      minLengthForEvaluation: 3,
-    },
-    preprocessing: {
-      dedupe: 'exact',
-      kcore: { user: 0, item: 0 },
-      removed: { duplicates: 0, kcore: 0, kcoreRounds: 0 },
-      skips: { records: 6, skipped: 0, reasons: {}, examples: [] },
-    },
-    extra: {},
-  };
+    categories: { names: ['x'], coverage: 1 / 3 },
+  });
 }
 
 test('dataset: write then load round-trips; the split follows leave-one-out', () => {

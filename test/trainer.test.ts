@@ -16,6 +16,9 @@ const ready = prepareDataset({ format: 'synth', out: data, synth: { users: 160, 
 /** An epoch is a new best when its NDCG@10 beats every earlier one. */
 const isRecord = (log: { epoch: number; validation: Record<string, number> }[], e: (typeof log)[number]) =>
   log.filter((x) => x.epoch < e.epoch).every((x) => x.validation['NDCG@10'] < e.validation['NDCG@10']);
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 const cfg = (model: string, sets: string[] = []) =>
   resolveConfig({
     cli: { model: model as 'cammsr', seed: 3 },
@@ -149,9 +152,6 @@ test('baselines train through the same loop: popularity, fusion-sum, fusion-conc
 
 test('the train, eval and recommend commands (tables, --json, clear errors)', async () => {
   await ready;
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
-  const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
   const run = join(root, 'cli');
   const t = cli(
     'train',
@@ -190,9 +190,6 @@ test('the train, eval and recommend commands (tables, --json, clear errors)', as
 
 test("cammsr train --resume keeps the run's epoch budget unless --set changes it, and says so", async () => {
   await ready;
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
-  const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
   const run = join(root, 'cli-resume');
   const base = ['--data', data, '--model', 'sasrec', '--out', run, '--set', 'dim=16', '--json'];
   const first = cli('train', ...base, '--set', 'train.epochs=2');

@@ -19,6 +19,7 @@ import type { FeatureMatrix } from '../../src/data/dataset.js';
 import { Rng } from '../../src/engine/rng.js';
 import { kernels } from '../../src/kernels/select.js';
 import { METRIC_KS, metricsFromRanks, rankInRow } from '../../src/eval/metrics.js';
+import { writeUnitRows } from '../../src/models/content-knn.js';
 
 export interface SignalRow {
   /** e.g. "popularity", "transitions", "text, last item", "image, history". */
@@ -83,14 +84,7 @@ function unitRows(f: FeatureMatrix, items: number, modality: string): Float32Arr
       `content signal: the ${modality} features have ${matrix.length} values, expected (${items} + 1) × ${dim}`,
     );
   const out = new Float32Array(matrix.length);
-  for (let i = 1; i <= items; i++) {
-    if (!mask[i]) continue;
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += matrix[i * dim + d] ** 2;
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let d = 0; d < dim; d++) out[i * dim + d] = matrix[i * dim + d] * inv;
-  }
+  writeUnitRows({ dim, matrix, mask }, items, out, dim, 0);
   return out;
 }
 

@@ -77,7 +77,13 @@ export class ContentKnn extends SequentialModel {
 }
 
 /** Writes each item's features scaled to unit length into columns at..at+dim of `out` (zero rows stay zero). */
-function writeUnitRows(f: ItemFeatures, items: number, out: Float32Array, width: number, at: number): void {
+export function writeUnitRows(
+  f: ItemFeatures,
+  items: number,
+  out: Float32Array,
+  width: number,
+  at: number,
+): void {
   const { dim, matrix, mask } = f;
   for (let i = 1; i <= items; i++) {
     if (!mask[i]) continue;
