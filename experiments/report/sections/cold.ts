@@ -12,16 +12,16 @@ import { f4, mdTable, pct, signed } from '../markdown.js';
 import type { Summary } from '../statistics.js';
 import { notApplicable } from '../../harness/plan-rules.js';
 
-const HEADERS = ['model', 'seeds', 'validation (all)', 'all', 'warm', 'cold', 'cold among held-out'];
+const HEADERS = ['model', 'seeds', 'validation: cold', 'all', 'warm', 'cold', 'cold among held-out'];
 const INTRO =
-  'The newest 10% of items (by first interaction; seeded random without timestamps) are held out of training (`split.coldItems=0.1`); test NDCG@10 of all, warm and cold targets, each ranked against the whole catalog, and of cold targets ranked among the held-out items. ID-only models rank cold targets last by construction. Each content model runs without and with ID masking (`idMask`); validation NDCG@10 (all targets) picks one per model, marked ✓.';
+  "The newest 10% of items (by first interaction; seeded random without timestamps) are held out of training (`split.coldItems=0.1`); test NDCG@10 of all, warm and cold targets, each ranked against the whole catalog, and of cold targets ranked among the held-out items. ID-only models rank cold targets last by construction. Each content model runs without and with ID masking (`idMask`); the validation split's cold-target NDCG@10 picks one per model, marked ✓ (cold targets are what the option is for; the warm cost is checked against the bar below).";
 
 const target =
   (which: 'warm' | 'cold' | 'coldAmongCold'): Pick =>
   (m: RunMetrics) =>
     (m.targets?.test as TargetBreakdown | undefined)?.[which].metrics['NDCG@10'];
 const PICKS: Pick[] = [
-  (m) => m.validation['NDCG@10'],
+  (m) => (m.targets?.validation as TargetBreakdown | undefined)?.cold.metrics['NDCG@10'],
   (m) => m.test['NDCG@10'],
   target('warm'),
   target('cold'),
