@@ -326,7 +326,7 @@ export class Cammsr extends SequentialModel {
   private itemTable(m: Modality): Tensor {
     if (m !== 'id') return this.content.get(m)!.table();
     const w = this.idEmb!.weight;
-    return this.unseen ? this.unseen.apply(w, this.unseen.draw(this.training, this.rng)) : w;
+    return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
   }
 
   /** e_m(k) for every packed position, per modality. */

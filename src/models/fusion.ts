@@ -93,7 +93,7 @@ export class FusionSasrec extends SequentialModel {
   /** E_id, with the unseen (and, in training, the masked) items' rows replaced by the unseen row. */
   private idTable(): Tensor {
     const w = this.idEmb!.weight;
-    return this.unseen ? this.unseen.apply(w, this.unseen.draw(this.training, this.rng)) : w;
+    return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
   }
 
   private hidden(batch: SequenceBatch, table: Tensor, last?: Int32Array): Tensor {

@@ -45,6 +45,11 @@ export class UnseenItems extends Module {
     return mask;
   }
 
+  /** A model's ID table for one forward pass: the mask drawn, then applied (one draw per step). */
+  table(idTable: Tensor, training: boolean, rng: Rng): Tensor {
+    return this.apply(idTable, this.draw(training, rng));
+  }
+
   /** The ID table [N + 1, d] with the masked items' rows replaced by the unseen row. */
   apply(idTable: Tensor, mask: Uint8Array): Tensor {
     return selectRows(idTable, matmul(this.ones, this.row), mask);
