@@ -16,7 +16,8 @@ import {
   type CsrMatrix,
   type SvdResult,
 } from '../src/data/features/svd.js';
-import { encodeTextTfidfSvd, tfidfMatrix, tokenize } from '../src/data/features/text.js';
+import { encodeTextTfidfSvd } from '../src/data/features/text.js';
+import { tfidfMatrix, tokenize } from '../src/data/features/tfidf.js';
 import { encodeImagesPixels } from '../src/data/features/image.js';
 import { tempDir } from './temp.js';
 

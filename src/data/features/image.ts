@@ -1,27 +1,26 @@
 /**
- * Image features from pixels alone (no pretrained network): each image is decoded with sharp
- * into a thumb×thumb RGB thumbnail, then
- *   features = [ PCA(dim) of the centred thumbnail pixels in [0, 1] ; HSV histogram ]
- * with every column z-scored over the items that have an image and the whole vector divided
- * by √(width), so that row norms are about 1 (as the reference PyTorch implementation: 32×32
- * pixels -> PCA 128 + 48-bin HSV histogram, z-scored, / √176).
+ * Image features from pixels alone (no pretrained network): each image is decoded into a
+ * thumb×thumb RGB thumbnail (thumbnail.ts), then
+ *   features = [ PCA(dim) scores of the thumbnail pixels in [0, 1] ; HSV histogram ]
+ * with every column z-scored over the items that have an image and the whole vector multiplied
+ * by scale = 1/√(width), so that row norms are about 1 (as the reference PyTorch
+ * implementation: 32×32 pixels -> PCA 128 + 48-bin HSV histogram, z-scored, / √176).
  *
- * Choices:
- *   - Resize with fit 'fill' (aspect ratio not kept): the whole image is seen, nothing is
- *     cropped away (posters put titles at the edges), as torchvision's Resize((h, w)).
- *   - Alpha is flattened onto white; EXIF orientation is applied (.rotate()) before resizing.
- *   - The histogram is three marginal histograms, of hue, saturation and value (default
- *     16 bins each = 48), computed on the thumbnail and normalised so that all bins sum to 1,
- *     with soft (linearly interpolated) binning; see `hsvHistogram`.
+ * An item's PCA scores are the projection of its own centred pixels onto the fitted basis V
+ * (pixels × pcaDim): (x/255 − mean)·V. Not U·S of the randomized SVD, which differs by the part
+ * outside the sketch and cannot be computed for a new item. The z-scoring uses the column mean
+ * and sd stored with the encoder (float32); a column whose sd was ≤ 1e-9 is stored with sd 0 and
+ * is 0 for every item. Prepared items and new items go through the same `imageFeatureRow`
+ * pieces, in float64 row by row, so they are bit-identical.
  *
- * A missing, unreadable or undecodable file is not fatal: it is listed in `failures` and its
- * row is zero with mask 0.
+ * A missing, unreadable or undecodable file is not fatal here: it is listed in `failures` and
+ * its row is zero with mask 0.
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import type { ProgressFn } from '../types.js';
 import { kernels } from '../../kernels/select.js';
 import { truncatedSvd, type LinearOperator } from './svd.js';
+import { decodeThumbnail, errorReason, hsvHistogram } from './thumbnail.js';
 
 export interface ImageFeatureOptions {
   /** PCA components (default 128), clamped to what the data supports. */
@@ -34,6 +33,25 @@ export interface ImageFeatureOptions {
   seed?: number;
   /** Images decoded at the same time (default 4). */
   concurrency?: number;
+}
+
+/** What a new image needs to get the features a prepared one got. */
+export interface PixelImageEncoder {
+  kind: 'pixels-pca-hsv';
+  thumb: number;
+  histogramBins: [number, number, number];
+  /** Mean thumbnail (thumb·thumb·3 values in [0, 1]) over the fitted images. */
+  mean: Float32Array;
+  /** pixels × pcaDim, row-major. */
+  basis: Float32Array;
+  pcaDim: number;
+  /** Output width: pcaDim + histogram bins. */
+  dim: number;
+  /** Per output column, over the fitted images; sd 0 marks a constant column (output 0). */
+  columnMean: Float32Array;
+  columnSd: Float32Array;
+  /** 1/√dim. */
+  scale: number;
 }
 
 export interface ImageFailure {
@@ -52,6 +70,7 @@ export interface ImageFeatures {
   /** 1 = the item's image was decoded. */
   mask: Uint8Array;
   failures: ImageFailure[];
+  encoder: PixelImageEncoder;
   info: {
     /** Images decoded. */
     images: number;
@@ -59,9 +78,44 @@ export interface ImageFeatures {
     pcaDim: number;
     histogramBins: number;
     thumb: number;
-    /** Fraction of the centred pixels' squared Frobenius norm captured by the PCA part. */
+    /** Fraction of the centred pixels' squared Frobenius norm inside the PCA basis. */
     explainedVariance: number;
   };
+}
+
+/**
+ * An image's feature values before z-scoring, written to `out` (enc.dim values): PCA scores
+ * (rgb/255 − mean)·V accumulated in float64, then the HSV histogram.
+ */
+export function rawImageFeatures(rgb: Uint8Array, enc: PixelImageEncoder, out: Float32Array): void {
+  const p = enc.pcaDim;
+  const acc = new Float64Array(p);
+  for (let c = 0; c < enc.mean.length; c++) {
+    const x = rgb[c] / 255 - enc.mean[c];
+    const off = c * p;
+    for (let j = 0; j < p; j++) acc[j] += x * enc.basis[off + j];
+  }
+  for (let j = 0; j < p; j++) out[j] = acc[j];
+  const hist = new Float64Array(enc.dim - p);
+  hsvHistogram(rgb, enc.histogramBins, hist);
+  for (let j = 0; j < hist.length; j++) out[p + j] = hist[j];
+}
+
+/** Z-scores raw feature values with the encoder's column statistics and scales them, into `out`. */
+export function standardiseImageRow(raw: Float32Array, enc: PixelImageEncoder, out: Float32Array): void {
+  for (let j = 0; j < enc.dim; j++) {
+    const sd = enc.columnSd[j];
+    out[j] = sd > 0 ? ((raw[j] - enc.columnMean[j]) / sd) * enc.scale : 0;
+  }
+}
+
+/** The features of a decoded thumbnail (thumbnail.ts) under a fitted encoder. */
+export function imageFeatureRow(rgb: Uint8Array, enc: PixelImageEncoder): Float32Array {
+  const raw = new Float32Array(enc.dim);
+  rawImageFeatures(rgb, enc, raw);
+  const out = new Float32Array(enc.dim);
+  standardiseImageRow(raw, enc, out);
+  return out;
 }
 
 /**
@@ -83,26 +137,47 @@ export async function encodeImagesPixels(
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
   }
-  const decoded = await decodeAll(paths, thumb, histogramBins, concurrency, progress);
+  const decoded = await decodeAll(paths, thumb, concurrency, progress);
   const items: number[] = [];
   for (let i = 0; i < paths.length; i++) if (decoded.ok[i]) items.push(i);
-  const pca = pixelPca(decoded.raw, items, thumb * thumb * 3, dim, seed, progress);
+  const pixels = thumb * thumb * 3;
+  const pca = pixelPca(decoded.raw, items, pixels, dim, seed, progress);
   const hb = histogramBins[0] + histogramBins[1] + histogramBins[2];
-  const { matrix, width } = standardised(pca.scores, pca.p, decoded.hist, hb, items, paths.length);
+  const width = pca.p + hb;
+  const enc: PixelImageEncoder = {
+    kind: 'pixels-pca-hsv',
+    thumb,
+    histogramBins: [...histogramBins],
+    mean: pca.mean,
+    basis: pca.basis,
+    pcaDim: pca.p,
+    dim: width,
+    columnMean: new Float32Array(width),
+    columnSd: new Float32Array(width),
+    scale: 1 / Math.sqrt(width),
+  };
+  const raw = new Float32Array(items.length * width);
+  items.forEach((i, r) => {
+    rawImageFeatures(decoded.raw.subarray(i * pixels, (i + 1) * pixels), enc, raw.subarray(r * width));
+  });
+  fitColumns(raw, items.length, enc);
+  const matrix = new Float32Array(paths.length * width);
+  items.forEach((i, r) => {
+    standardiseImageRow(raw.subarray(r * width), enc, matrix.subarray(i * width, (i + 1) * width));
+  });
   const info = {
     images: items.length,
     pcaDim: pca.p,
     histogramBins: hb,
     thumb,
-    explainedVariance: pca.explainedVariance,
+    explainedVariance: explained(raw, items.length, enc, pca.total),
   };
-  return { matrix, dim: width, mask: decoded.ok, failures: decoded.failures, info };
+  return { matrix, dim: width, mask: decoded.ok, failures: decoded.failures, encoder: enc, info };
 }
 
-/** Thumbnails (`raw`, item i at i * pixels) and HSV histograms of every image that decodes. */
+/** Thumbnails (`raw`, item i at i * pixels) of every image that decodes. */
 interface Decoded {
   raw: Uint8Array;
-  hist: Float64Array;
   /** 1 where item i's image decoded. */
   ok: Uint8Array;
   /** By item. */
@@ -112,15 +187,12 @@ interface Decoded {
 async function decodeAll(
   paths: readonly (string | null | undefined)[],
   thumb: number,
-  histogramBins: [number, number, number],
   concurrency: number,
   progress?: ProgressFn,
 ): Promise<Decoded> {
   const n = paths.length;
   const pixels = thumb * thumb * 3;
-  const hb = histogramBins[0] + histogramBins[1] + histogramBins[2];
   const raw = new Uint8Array(n * pixels);
-  const hist = new Float64Array(n * hb);
   const ok = new Uint8Array(n);
   const failures: ImageFailure[] = [];
   const todo: number[] = [];
@@ -132,9 +204,8 @@ async function decodeAll(
       const i = todo[next++];
       const path = paths[i] as string;
       try {
-        const rgb = await decodeThumbnail(path, thumb);
-        raw.set(rgb, i * pixels);
-        hsvHistogram(rgb, histogramBins, hist.subarray(i * hb, (i + 1) * hb));
+        // Reading the bytes ourselves tells a missing file apart from an undecodable one.
+        raw.set(await decodeThumbnail(await readFile(path), thumb), i * pixels);
         ok[i] = 1;
       } catch (err) {
         failures.push({ index: i, path, reason: failureReason(err) });
@@ -146,10 +217,14 @@ async function decodeAll(
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(todo.length, 1)) }, worker));
   // Workers finish in any order: report failures by item.
   failures.sort((a, b) => a.index - b.index);
-  return { raw, hist, ok, failures };
+  return { raw, ok, failures };
 }
 
-/** PCA scores (items × p) of the centred pixels, without materialising the float matrix. */
+/**
+ * The PCA basis of the centred pixels (without materialising the float matrix), the mean
+ * thumbnail (rounded to float32: the value stored and used for every projection) and the
+ * centred pixels' squared Frobenius norm.
+ */
 function pixelPca(
   raw: Uint8Array,
   items: number[],
@@ -157,16 +232,11 @@ function pixelPca(
   dim: number,
   seed: number,
   progress?: ProgressFn,
-): { scores: Float32Array; p: number; explainedVariance: number } {
+): { mean: Float32Array; basis: Float32Array; p: number; total: number } {
   const m = items.length;
-  const mean = new Float64Array(pixels);
-  for (const i of items) for (let c = 0; c < pixels; c++) mean[c] += raw[i * pixels + c] / 255;
-  if (m > 0) for (let c = 0; c < pixels; c++) mean[c] /= m;
-  if (!(m > 1 && dim > 0)) return { scores: new Float32Array(0), p: 0, explainedVariance: 0 };
-  const op = centredPixelOperator(raw, items, pixels, mean);
-  const svd = truncatedSvd(op, dim, { seed, progress, stage: 'images: pca' });
-  // Centring removes one dimension, so at most m - 1 components are real.
-  const p = Math.min(svd.rank, m - 1);
+  const sum = new Float64Array(pixels);
+  for (const i of items) for (let c = 0; c < pixels; c++) sum[c] += raw[i * pixels + c] / 255;
+  const mean = Float32Array.from(sum, (s) => (m > 0 ? s / m : 0));
   let total = 0;
   for (const i of items) {
     for (let c = 0; c < pixels; c++) {
@@ -174,66 +244,40 @@ function pixelPca(
       total += x * x;
     }
   }
-  let captured = 0;
-  for (let j = 0; j < p; j++) captured += svd.s[j] * svd.s[j];
-  const scores = new Float32Array(m * p);
-  for (let r = 0; r < m; r++) for (let j = 0; j < p; j++) scores[r * p + j] = svd.u[r * svd.k + j] * svd.s[j];
-  return { scores, p, explainedVariance: total > 0 ? Math.min(1, captured / total) : 0 };
+  if (!(m > 1 && dim > 0)) return { mean, basis: new Float32Array(0), p: 0, total };
+  const op = centredPixelOperator(raw, items, pixels, mean);
+  const svd = truncatedSvd(op, dim, { seed, progress, stage: 'images: pca' });
+  // Centring removes one dimension, so at most m - 1 components are real.
+  const p = Math.min(svd.rank, m - 1);
+  const basis = new Float32Array(pixels * p);
+  for (let c = 0; c < pixels; c++) for (let j = 0; j < p; j++) basis[c * p + j] = svd.v[c * svd.k + j];
+  return { mean, basis, p, total };
 }
 
 /**
- * PCA scores then histograms, each column z-scored over the items with an image and scaled so
- * that rows have a norm of about 1. (Nearly) constant columns carry nothing and z-scoring would
- * blow up their rounding noise: they stay 0. Features are O(1) at most, so an absolute
- * threshold is enough.
+ * The column means and sds of the raw rows (rounded to float32, as stored). (Nearly) constant
+ * columns carry nothing and z-scoring would blow up their rounding noise: their sd is stored as
+ * 0, which makes them 0. Features are O(1) at most, so an absolute threshold is enough.
  */
-function standardised(
-  scores: Float32Array,
-  p: number,
-  hist: Float64Array,
-  hb: number,
-  items: number[],
-  n: number,
-): { matrix: Float32Array; width: number } {
-  const m = items.length;
-  const width = p + hb;
-  const matrix = new Float32Array(n * width);
-  const column = new Float64Array(m);
-  const scale = 1 / Math.sqrt(width);
+function fitColumns(raw: Float32Array, m: number, enc: PixelImageEncoder): void {
+  const width = enc.dim;
   for (let j = 0; j < width; j++) {
-    for (let r = 0; r < m; r++) column[r] = j < p ? scores[r * p + j] : hist[items[r] * hb + (j - p)];
     let mu = 0;
-    for (let r = 0; r < m; r++) mu += column[r];
+    for (let r = 0; r < m; r++) mu += raw[r * width + j];
     mu /= m;
     let v = 0;
-    for (let r = 0; r < m; r++) v += (column[r] - mu) * (column[r] - mu);
+    for (let r = 0; r < m; r++) v += (raw[r * width + j] - mu) ** 2;
     const sd = Math.sqrt(v / m);
-    if (!(sd > 1e-9)) continue;
-    for (let r = 0; r < m; r++) matrix[items[r] * width + j] = ((column[r] - mu) / sd) * scale;
+    enc.columnMean[j] = m > 0 ? mu : 0;
+    enc.columnSd[j] = sd > 1e-9 ? sd : 0;
   }
-  return { matrix, width };
 }
 
-/** Decodes one image file into thumb×thumb×3 sRGB bytes. Throws with a readable reason. */
-async function decodeThumbnail(path: string, thumb: number): Promise<Uint8Array> {
-  // Reading the bytes ourselves tells a missing file apart from an undecodable one.
-  const input = await readFile(path);
-  const { data, info } = await sharp(input, { failOn: 'error' })
-    .rotate()
-    .flatten({ background: { r: 255, g: 255, b: 255 } })
-    .resize(thumb, thumb, { fit: 'fill' })
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  if (info.width !== thumb || info.height !== thumb) {
-    throw new Error(`decoded to ${info.width}×${info.height} instead of ${thumb}×${thumb}`);
-  }
-  const ch = info.channels;
-  const out = new Uint8Array(thumb * thumb * 3);
-  for (let px = 0; px < thumb * thumb; px++) {
-    for (let c = 0; c < 3; c++) out[px * 3 + c] = data[px * ch + (ch >= 3 ? c : 0)];
-  }
-  return out;
+/** Fraction of the centred pixels' squared norm inside the basis: Σ‖(x − mean)·V‖² / Σ‖x − mean‖². */
+function explained(raw: Float32Array, m: number, enc: PixelImageEncoder, total: number): number {
+  let captured = 0;
+  for (let r = 0; r < m; r++) for (let j = 0; j < enc.pcaDim; j++) captured += raw[r * enc.dim + j] ** 2;
+  return total > 0 ? Math.min(1, captured / total) : 0;
 }
 
 function failureReason(err: unknown): string {
@@ -241,63 +285,7 @@ function failureReason(err: unknown): string {
   if (code === 'ENOENT' || code === 'ENOTDIR') return 'file not found';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'is a directory';
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0].trim() || 'unknown error';
-}
-
-/**
- * Adds the hue, saturation and value marginal histograms of RGB bytes to `out`, normalised
- * to sum 1. Votes are split linearly between the two nearest bin centres, so that a colour
- * near a bin edge does not jump from one bin to the next (a JPEG's slight colour shift would
- * otherwise change the histogram completely). Hue is circular with red at the centre of bin
- * 0; a pixel's hue vote is weighted by its saturation and the rest is spread evenly over the
- * hue bins, since grey has no hue (and near-grey hue is noise).
- */
-function hsvHistogram(rgb: Uint8Array, bins: [number, number, number], out: Float64Array): void {
-  const [hb, sb, vb] = bins;
-  const npx = rgb.length / 3;
-  const total = npx * ((hb > 0 ? 1 : 0) + (sb > 0 ? 1 : 0) + (vb > 0 ? 1 : 0));
-  if (total === 0) return;
-  const w = 1 / total;
-  // Linear split at t (in bin units, centres at integers) over bins [off, off + n), clamped.
-  const vote = (t: number, off: number, n: number, weight: number): void => {
-    const lo = Math.floor(t);
-    const f = t - lo;
-    if (lo < 0) out[off] += weight;
-    else if (lo >= n - 1) out[off + n - 1] += weight;
-    else {
-      out[off + lo] += weight * (1 - f);
-      out[off + lo + 1] += weight * f;
-    }
-  };
-  let grey = 0;
-  for (let px = 0; px < npx; px++) {
-    const r = rgb[px * 3];
-    const g = rgb[px * 3 + 1];
-    const b = rgb[px * 3 + 2];
-    const max = Math.max(r, g, b);
-    const min = Math.min(r, g, b);
-    const delta = max - min;
-    const s = max > 0 ? delta / max : 0;
-    if (hb > 0) {
-      grey += w * (1 - s);
-      if (delta > 0) {
-        // Hue in sextants [0, 6).
-        let h: number;
-        if (max === r) h = (g - b) / delta + (g < b ? 6 : 0);
-        else if (max === g) h = (b - r) / delta + 2;
-        else h = (r - g) / delta + 4;
-        const t = (h / 6) * hb;
-        const lo = Math.floor(t);
-        const f = t - lo;
-        out[lo % hb] += w * s * (1 - f);
-        out[(lo + 1) % hb] += w * s * f;
-      }
-    }
-    if (sb > 0) vote(s * sb - 0.5, hb, sb, w);
-    if (vb > 0) vote((max / 255) * vb - 0.5, hb + sb, vb, w);
-  }
-  for (let j = 0; j < hb; j++) out[j] += grey / hb;
+  return errorReason(err);
 }
 
 /**
@@ -308,7 +296,7 @@ function centredPixelOperator(
   raw: Uint8Array,
   items: readonly number[],
   pixels: number,
-  mean: Float64Array,
+  mean: Float32Array,
 ): LinearOperator {
   const m = items.length;
   const block = Math.max(1, Math.min(m, Math.floor((1 << 22) / pixels)));

@@ -4,6 +4,17 @@ import type { FeatureMatrix } from '../dataset.js';
 import { DataError } from '../errors.js';
 import { readNpyAs } from '../npy.js';
 
+/**
+ * Precomputed features have no encoder here: a new item must bring its own vector, made the
+ * way the .npy was made. What the dataset records is its width and where it came from.
+ */
+export interface PrecomputedEncoder {
+  kind: 'precomputed';
+  dim: number;
+  /** The .npy file's name (without its folder). */
+  source: string;
+}
+
 /** A float32 .npy matrix and a text file of item ids, one per row. */
 export interface PrecomputedFeatures {
   npy: string;
