@@ -11,6 +11,21 @@ export { prepareDataset, IMPORT_FORMATS, type PrepareOptions, type PrepareResult
 export { Dataset, type Manifest, type ItemInfo } from './data/dataset.js';
 export { leaveOneOut, type EvalCase, type LeaveOneOutSplit } from './data/split.js';
 export { datasetStats, type DatasetStats } from './data/stats.js';
+export { DataError, ContentError } from './data/errors.js';
+export { itemText } from './data/features/encode.js';
+export {
+  encodeItemContent,
+  callerSuppliedModalities,
+  type ContentEncoders,
+  type ItemContent,
+  type ItemFeatureRows,
+} from './data/features/item-encoders.js';
+export {
+  readEncoders,
+  writeEncoders,
+  type EncoderSettings,
+  type EncodersSource,
+} from './data/features/encoder-files.js';
 
 // Models.
 export type {

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContentModality } from '../config/names.js';
 import { DataError } from './errors.js';
+import { readEncoders, type EncoderSettings } from './features/encoder-files.js';
+import type { ContentEncoders } from './features/item-encoders.js';
 import { decodeNpyAs, encodeNpy } from './npy.js';
 import type { SkipReport } from './types.js';
 
@@ -63,6 +65,11 @@ export interface Manifest {
   };
   /** Free-form facts from the importer (e.g. the planted structure of a synthetic dataset). */
   extra: Record<string, unknown>;
+  /**
+   * The fitted content encoders (features/encoder-files.ts), whose files are listed in `files`.
+   * Absent in datasets prepared before encoders were kept, and without content features.
+   */
+  encoders?: EncoderSettings;
   /** sha256 of every data file, by relative path. */
   files: Record<string, string>;
   /** sha256 over the sorted (path, sha256) list: one number that identifies the content. */
@@ -123,7 +130,7 @@ export function writeDataset(
   out: string,
   content: DatasetContent,
   manifest: Omit<Manifest, 'files' | 'checksum'>,
-  opts: { overwrite?: boolean; tempDir?: string } = {},
+  opts: { overwrite?: boolean; tempDir?: string; files?: Record<string, Uint8Array> } = {},
 ): Manifest {
   const target = resolve(out);
   if (existsSync(target) && !opts.overwrite) {
@@ -148,6 +155,7 @@ export function writeDataset(
       put(`features/${m}.npy`, encodeNpy(f.matrix, [f.mask.length, f.dim]));
       put(`features/${m}.mask.npy`, encodeNpy(f.mask, [f.mask.length]));
     }
+    for (const [rel, bytes] of Object.entries(opts.files ?? {})) put(rel, bytes);
     const full: Manifest = { ...manifest, files, checksum: contentChecksum(files) };
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
     replaceDirectory(tmp, target);
@@ -182,6 +190,19 @@ export function replaceDirectory(staging: string, target: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
+/** A dataset file's bytes, checked against its sha256 in the manifest when it is listed and `verify`. */
+function readChecked(dir: string, manifest: Manifest, rel: string, verify: boolean): Buffer {
+  const p = join(dir, rel);
+  if (!existsSync(p)) throw new DataError(`${p} is missing (listed in the manifest)`);
+  const b = readFileSync(p);
+  if (verify && manifest.files[rel] !== undefined && sha256(b) !== manifest.files[rel]) {
+    throw new DataError(
+      `${p} does not match its checksum in manifest.json: the dataset is corrupt or was edited; re-run cammsr prepare`,
+    );
+  }
+  return b;
+}
+
 /** A prepared dataset loaded into memory. */
 export class Dataset {
   private constructor(
@@ -214,17 +235,7 @@ export class Dataset {
         `${mpath}: dataset format version ${manifest.formatVersion} is not supported (this cammsr reads 1..${DATASET_FORMAT_VERSION}); re-run cammsr prepare`,
       );
     }
-    const read = (rel: string): Buffer => {
-      const p = join(dir, rel);
-      if (!existsSync(p)) throw new DataError(`${p} is missing (listed in the manifest)`);
-      const b = readFileSync(p);
-      if (opts.verify !== false && manifest.files[rel] !== undefined && sha256(b) !== manifest.files[rel]) {
-        throw new DataError(
-          `${p} does not match its checksum in manifest.json: the dataset is corrupt or was edited; re-run cammsr prepare`,
-        );
-      }
-      return b;
-    };
+    const read = (rel: string): Buffer => readChecked(dir, manifest, rel, opts.verify !== false);
     // Features are 2-D (items + 1, dim); everything else is 1-D.
     const npy = <T extends Float32Array | Int32Array | Float64Array | Uint8Array>(
       rel: string,
@@ -266,6 +277,33 @@ export class Dataset {
     const ds = new Dataset(dir, manifest, content);
     ds.checkConsistency();
     return ds;
+  }
+
+  /**
+   * The fitted content encoders' settings and files, verified against the manifest (read on
+   * demand: word vectors can be large); undefined for a dataset without encoders.
+   */
+  encoderFiles(): { settings: EncoderSettings; files: Record<string, Buffer> } | undefined {
+    const settings = this.manifest.encoders;
+    if (!settings) return undefined;
+    const where = join(this.dir, 'manifest.json');
+    const files: Record<string, Buffer> = {};
+    for (const rel of settings.files) {
+      if (this.manifest.files[rel] === undefined)
+        throw new DataError(
+          `${where}: field "encoders.files" names ${rel}, which field "files" does not list`,
+        );
+      files[rel] = readChecked(this.dir, this.manifest, rel, true);
+    }
+    return { settings, files };
+  }
+
+  /** The fitted content encoders, loaded (see `encoderFiles`); undefined for a dataset without encoders. */
+  encoders(): ContentEncoders | undefined {
+    const stored = this.encoderFiles();
+    if (!stored) return undefined;
+    const settings = `${join(this.dir, 'manifest.json')} "encoders"`;
+    return readEncoders(stored.settings, (rel) => stored.files[rel], { folder: this.dir, settings });
   }
 
   get users(): number {

@@ -79,3 +79,14 @@ export function checkSkipRate(report: SkipReport, allowSkips: boolean, maxRate =
     );
   }
 }
+
+/** A new item's content that cannot be encoded (an image sharp cannot decode, a modality the encoders lack). */
+export class ContentError extends Error {
+  constructor(
+    readonly modality: 'text' | 'image',
+    message: string,
+  ) {
+    super(`${modality}: ${message}`);
+    this.name = 'ContentError';
+  }
+}

@@ -19,7 +19,9 @@ import {
   type Manifest,
 } from './dataset.js';
 import { checkSkipRate, DataError } from './errors.js';
-import { encodeImage, encodeText, type ImageSpec, type TextSpec } from './features/encode.js';
+import { encodeImage, encodeText, itemText, type ImageSpec, type TextSpec } from './features/encode.js';
+import { writeEncoders } from './features/encoder-files.js';
+import type { ContentEncoders } from './features/item-encoders.js';
 import { preprocess, type DedupeMode, type SequenceLog } from './preprocess.js';
 import { importAmazon } from './importers/amazon.js';
 import { importCsv, type CsvImportOptions } from './importers/table/index.js';
@@ -154,7 +156,15 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
   const leafOnly = o.leafCategories ?? false;
   const cats = buildCategories(log.itemIds, raw.items, raw.categoryPaths, leafOnly);
   const items = itemInfos(log.itemIds, raw, cats, staging);
-  const { features, modalities } = await encodeFeatures(o, raw, log.itemIds, items, warnings, progress);
+  const { features, modalities, encoders } = await encodeFeatures(
+    o,
+    raw,
+    log.itemIds,
+    items,
+    warnings,
+    progress,
+  );
+  const stored = writeEncoders(encoders);
 
   const preprocessing = {
     dedupe: inDuckdb ? `${dedupe} (in DuckDB)` : dedupe,
@@ -163,6 +173,7 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
     skips: raw.skips,
   };
   const manifest = manifestOf(raw, log, items, cats, { modalities, leafOnly, preprocessing, extra });
+  if (encoders.text || encoders.image) manifest.encoders = stored.settings;
   progress('write', 0, 1);
   writeDataset(
     out,
@@ -177,7 +188,7 @@ async function prepareInto(o: PrepareOptions, out: string, staging: string): Pro
       features,
     },
     manifest,
-    { overwrite: o.overwrite, tempDir: staging },
+    { overwrite: o.overwrite, tempDir: staging, files: stored.files },
   );
   progress('write', 1, 1);
   const ds = Dataset.load(out);
@@ -223,7 +234,7 @@ function itemInfos(itemIds: string[], raw: RawDataset, cats: ItemCategories, sta
   });
 }
 
-/** Text, then image features, as the options ask. */
+/** Text, then image features, as the options ask, with the encoders that made them. */
 async function encodeFeatures(
   o: PrepareOptions,
   raw: RawDataset,
@@ -231,24 +242,27 @@ async function encodeFeatures(
   items: ItemInfo[],
   warnings: string[],
   progress: ProgressFn,
-): Promise<Pick<DatasetContent, 'features'> & Pick<Manifest, 'modalities'>> {
+): Promise<Pick<DatasetContent, 'features'> & Pick<Manifest, 'modalities'> & { encoders: ContentEncoders }> {
   const features: DatasetContent['features'] = {};
   const modalities: Manifest['modalities'] = {};
+  const encoders: ContentEncoders = {};
   const context = { itemIds, seed: o.seed ?? 1, warnings, progress };
-  // Title and text of every item, index = internal id (0 = padding).
-  const texts = [null, ...items.map((it) => [it.title, it.text].filter(Boolean).join('. ') || null)];
+  // Index = internal id (0 = padding).
+  const texts = [null, ...items.map(itemText)];
   const text = encodeText(o.text ?? 'tfidf', texts, { ...context, dim: o.textDim ?? 128 });
   if (text) {
     features.text = text.features;
     modalities.text = text.info;
+    encoders.text = text.encoder;
   }
   const paths = [null, ...itemIds.map((id) => raw.items.get(id)?.image ?? null)];
   const image = await encodeImage(o.image ?? 'pixels', paths, { ...context, dim: o.imageDim ?? 128 });
   if (image) {
     features.image = image.features;
     modalities.image = image.info;
+    encoders.image = image.encoder;
   }
-  return { features, modalities };
+  return { features, modalities, encoders };
 }
 
 /** The manifest's description of the dataset (writeDataset adds the checksums). */
