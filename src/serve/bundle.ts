@@ -13,6 +13,9 @@
  *   insights.json        what the model learned, for explanations: mean modality weights per
  *                        category and gate usage at the best epoch (CAMMSR; empty otherwise)
  *   images/              the items' images, when the dataset has them (for the explorer)
+ *   encoders.json        the dataset's fitted content encoders (data/features/encoder-files.ts),
+ *   encoders.*           with their files as the dataset keeps them: what computes a new item's
+ *                        features as prepare did; absent when the dataset has none
  *
  * Loading checks the format version and every checksum before it builds anything, and refuses
  * a corrupt or incompatible bundle with a message that names the file.
@@ -21,6 +24,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { replaceDirectory, stagingDir, type ItemInfo } from '../data/dataset.js';
+import { readEncoders } from '../data/features/encoder-files.js';
+import type { ContentEncoders } from '../data/features/item-encoders.js';
 import {
   decodeSafetensors,
   encodeParameters,
@@ -88,10 +93,13 @@ export interface Bundle extends ServableModel {
   config: RunConfig;
   /** Path of each item's image inside the bundle (index = internal id), when it has one. */
   images: (string | undefined)[];
+  /** The dataset's fitted content encoders, for new items; absent when the bundle has none. */
+  encoders?: ContentEncoders;
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const MANIFEST = 'bundle.json';
+const ENCODERS = 'encoders.json';
 
 const catalogIndex = (catalog: readonly ItemInfo[]) => new Map(catalog.map((it, i) => [it.id, i + 1]));
 
@@ -190,6 +198,11 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
       'insights.json': JSON.stringify(insights) + '\n',
     });
     if (model.trainable) files['weights.safetensors'] = encodeParameters(model, { model: model.kind });
+    const encoders = ds.encoderFiles();
+    if (encoders) {
+      files[ENCODERS] = JSON.stringify(encoders.settings, null, 2) + '\n';
+      Object.assign(files, encoders.files);
+    }
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       formatVersion: BUNDLE_FORMAT_VERSION,
@@ -373,6 +386,26 @@ function readInsights(root: string, manifest: BundleManifest): Insights {
   }
 }
 
+/** The dataset's content encoders, verified against the manifest; undefined when the bundle has none. */
+function readBundleEncoders(root: string, manifest: BundleManifest): ContentEncoders | undefined {
+  if (!(ENCODERS in manifest.files)) return undefined;
+  const text = verifiedFile(root, manifest, ENCODERS).toString('utf8');
+  let settings: unknown;
+  try {
+    settings = JSON.parse(text);
+  } catch (e) {
+    throw new BundleError(`${join(root, ENCODERS)}: not valid JSON (${(e as Error).message})`);
+  }
+  try {
+    // Its messages name the bundle folder and the encoder file at fault.
+    const where = { folder: root, settings: join(root, ENCODERS) };
+    return readEncoders(settings, (name) => verifiedFile(root, manifest, name), where);
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError((e as Error).message);
+  }
+}
+
 /** Path of each item's verified image (index = internal id), for the items whose image is bundled. */
 function imagePaths(root: string, manifest: BundleManifest, catalog: ItemInfo[]): (string | undefined)[] {
   const images = catalog.map((it) => {
@@ -402,6 +435,7 @@ export function loadBundle(dir: string): Bundle {
   const index = catalogIndex(catalog);
   const insights = readInsights(root, manifest);
   const images = imagePaths(root, manifest, catalog);
+  const encoders = readBundleEncoders(root, manifest);
   return {
     dir: root,
     manifest,
@@ -413,5 +447,6 @@ export function loadBundle(dir: string): Bundle {
     scorer: model.scorer(),
     insights,
     images,
+    ...(encoders && { encoders }),
   };
 }
