@@ -110,7 +110,9 @@ test('events are stored and drive the user recommendations; unknown users get po
       pops,
       [...pops].sort((x: number, y: number) => y - x),
     );
-    assert.equal(pops[0], Math.max(...counts));
+    // The score of a popular item is its share of the training interactions.
+    const total = counts.reduce((a, c) => a + c, 0);
+    assert.ok(Math.abs(pops[0] - Math.max(...counts) / total) < 1e-7);
   } finally {
     await app.close();
   }
@@ -376,6 +378,8 @@ test('readiness is 503 while the event store does not answer', async () => {
     append: async () => 0,
     history: async () => [],
     users: async () => [],
+    saveItem: async () => {},
+    items: async () => [],
     ping: async () => {
       throw new Error('database is locked');
     },

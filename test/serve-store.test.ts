@@ -127,6 +127,41 @@ for (const b of backends) {
       await again.close();
     }
   });
+  test(`${b.name}: catalog items are stored whole, replaced by id in place, and survive reopening`, async () => {
+    const { store, reopen } = await b.fresh();
+    const image = { bytes: Uint8Array.from([0, 255, 7, 1, 0]), type: 'image/png' };
+    await store.saveItem({
+      id: 'a',
+      content: { title: 'A', categories: ['x'], image },
+      withdrawn: false,
+      updated: 10,
+    });
+    await store.saveItem({ id: 'b', content: null, withdrawn: true, updated: 11.5 });
+    await store.saveItem({
+      id: 'a',
+      content: { title: 'A2', vectors: { text: [0.5, -1] } },
+      withdrawn: true,
+      updated: 12,
+    });
+    const expected = [
+      { id: 'a', content: { title: 'A2', vectors: { text: [0.5, -1] } }, withdrawn: true, updated: 12 },
+      { id: 'b', content: null, withdrawn: true, updated: 11.5 },
+    ];
+    assert.deepEqual(await store.items(), expected);
+    await store.saveItem({ id: 'c', content: { text: 'ünïcode', image }, withdrawn: false, updated: 13 });
+    await store.close();
+    const again = await reopen();
+    try {
+      const items = await again.items();
+      assert.deepEqual(items.slice(0, 2), expected);
+      assert.equal(items[2].id, 'c');
+      assert.equal(items[2].content?.text, 'ünïcode');
+      assert.deepEqual(Array.from(items[2].content!.image!.bytes), Array.from(image.bytes));
+      assert.equal(items[2].content!.image!.type, 'image/png');
+    } finally {
+      await again.close();
+    }
+  });
 }
 
 test('sqlite: a database from a newer cammsr (schema version beyond ours) is refused and left untouched', async () => {
@@ -140,7 +175,7 @@ test('sqlite: a database from a newer cammsr (schema version beyond ours) is ref
   db.close();
   await assert.rejects(
     openStore(url),
-    /schema version 99 is newer than this cammsr knows \(1\); upgrade cammsr/,
+    /schema version 99 is newer than this cammsr knows \(2\); upgrade cammsr/,
   );
   const check = new Database(url.slice(7), { readonly: true });
   assert.equal((check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);

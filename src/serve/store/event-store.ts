@@ -11,6 +11,32 @@ export interface InteractionEvent {
   timestamp: number;
 }
 
+/**
+ * An item added or changed while serving (POST /v1/items), or withdrawn from recommendations.
+ * The content is kept raw (text, categories, image bytes), not as features, so that a bundle
+ * with other encoders computes its own features from it on reload.
+ */
+export interface StoredItem {
+  id: string;
+  /** The item's content as the client sent it; null when only its availability was set (a bundle item). */
+  content: ItemContent | null;
+  /** Withdrawn items stay in histories but are never recommended. */
+  withdrawn: boolean;
+  /** Unix seconds of the last change. */
+  updated: number;
+}
+
+export interface ItemContent {
+  title?: string;
+  text?: string;
+  /** Category label names, as the catalog shows them. */
+  categories?: string[];
+  /** The image file's bytes and media type. */
+  image?: { bytes: Uint8Array; type: string };
+  /** Feature vectors the client computed, for modalities whose encoder the bundle cannot run (precomputed ones). */
+  vectors?: Partial<Record<'text' | 'image', number[]>>;
+}
+
 export interface EventStore {
   /** 'sqlite' or 'postgres' (for metrics and /readyz). */
   readonly kind: string;
@@ -20,6 +46,10 @@ export interface EventStore {
   history(user: string, limit: number): Promise<InteractionEvent[]>;
   /** Users with events whose id starts with `prefix`, in id order (for the explorer's search). */
   users(prefix: string, limit: number): Promise<string[]>;
+  /** Stores an item as given, replacing the stored one of the same id (one atomic statement). */
+  saveItem(item: StoredItem): Promise<void>;
+  /** Every stored item, in order of first storage. */
+  items(): Promise<StoredItem[]>;
   /** Resolves when the store answers queries (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -47,7 +77,33 @@ export const MIGRATIONS: readonly {
         );
         CREATE INDEX events_user_recent ON events (user_id, ts, id);`,
   },
+  {
+    version: 2,
+    description: 'items added or withdrawn while serving',
+    sql: (d) => `
+        CREATE TABLE items (
+          seq ${d === 'sqlite' ? 'INTEGER PRIMARY KEY AUTOINCREMENT' : 'BIGSERIAL PRIMARY KEY'},
+          id TEXT NOT NULL UNIQUE,
+          content TEXT,
+          image ${d === 'sqlite' ? 'BLOB' : 'BYTEA'},
+          withdrawn ${d === 'sqlite' ? 'INTEGER' : 'BOOLEAN'} NOT NULL DEFAULT ${d === 'sqlite' ? '0' : 'FALSE'},
+          updated DOUBLE PRECISION NOT NULL
+        );`,
+  },
 ];
+
+/** An item's content without its image bytes, as the items table's content column holds it. */
+export function contentColumn(c: ItemContent): string {
+  const { image, ...rest } = c;
+  return JSON.stringify(image ? { ...rest, imageType: image.type } : rest);
+}
+
+/** The ItemContent of an items row (content JSON and image bytes). */
+export function contentOfRow(json: string | null, image: Uint8Array | null): ItemContent | null {
+  if (json === null) return null;
+  const { imageType, ...rest } = JSON.parse(json) as ItemContent & { imageType?: string };
+  return image && imageType ? { ...rest, image: { bytes: image, type: imageType } } : rest;
+}
 
 /** Throws when the database records a migration this cammsr does not know. */
 export function refuseNewerSchema(applied: ReadonlySet<number>): void {

@@ -4,7 +4,15 @@
  * migration once.
  */
 import pg from 'pg';
-import { MIGRATIONS, refuseNewerSchema, type EventStore, type InteractionEvent } from './event-store.js';
+import {
+  MIGRATIONS,
+  contentColumn,
+  contentOfRow,
+  refuseNewerSchema,
+  type EventStore,
+  type InteractionEvent,
+  type StoredItem,
+} from './event-store.js';
 
 /** Any constant: the key of the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x63616d6d;
@@ -104,6 +112,35 @@ export class PostgresEventStore implements EventStore {
       [prefix, limit],
     );
     return rows.map((r) => r.user_id);
+  }
+
+  async saveItem(item: StoredItem): Promise<void> {
+    const { id, content, withdrawn, updated } = item;
+    const image = content?.image ? Buffer.from(content.image.bytes) : null;
+    await this.pool.query(
+      `INSERT INTO items (id, content, image, withdrawn, updated) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET content = $2, image = $3, withdrawn = $4, updated = $5`,
+      [id, content ? contentColumn(content) : null, image, withdrawn, updated],
+    );
+  }
+
+  async items(): Promise<StoredItem[]> {
+    type Row = {
+      id: string;
+      content: string | null;
+      image: Buffer | null;
+      withdrawn: boolean;
+      updated: number;
+    };
+    const { rows } = await this.pool.query<Row>(
+      'SELECT id, content, image, withdrawn, updated FROM items ORDER BY seq',
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      content: contentOfRow(r.content, r.image ? new Uint8Array(r.image) : null),
+      withdrawn: r.withdrawn,
+      updated: Number(r.updated),
+    }));
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,14 @@
 /** The embedded event store: one SQLite file in WAL mode (better-sqlite3, synchronous and fast). */
 import Database from 'better-sqlite3';
-import { MIGRATIONS, refuseNewerSchema, type EventStore, type InteractionEvent } from './event-store.js';
+import {
+  MIGRATIONS,
+  contentColumn,
+  contentOfRow,
+  refuseNewerSchema,
+  type EventStore,
+  type InteractionEvent,
+  type StoredItem,
+} from './event-store.js';
 
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
@@ -8,6 +16,8 @@ export class SqliteEventStore implements EventStore {
   private readonly recent: Database.Statement;
   private readonly byPrefix: Database.Statement;
   private readonly insertAll: (events: readonly InteractionEvent[]) => void;
+  private readonly upsertItem: Database.Statement;
+  private readonly allItems: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO events (user_id, item_id, ts, received) VALUES (?, ?, ?, ?)');
@@ -17,6 +27,11 @@ export class SqliteEventStore implements EventStore {
     this.byPrefix = db.prepare(
       'SELECT DISTINCT user_id FROM events WHERE substr(user_id, 1, length(@p)) = @p ORDER BY user_id LIMIT @n',
     );
+    this.upsertItem = db.prepare(
+      `INSERT INTO items (id, content, image, withdrawn, updated) VALUES (@id, @content, @image, @w, @updated)
+       ON CONFLICT (id) DO UPDATE SET content = @content, image = @image, withdrawn = @w, updated = @updated`,
+    );
+    this.allItems = db.prepare('SELECT id, content, image, withdrawn, updated FROM items ORDER BY seq');
     this.insertAll = db.transaction((events: readonly InteractionEvent[]) => {
       const now = Date.now() / 1000;
       for (const e of events) this.insert.run(e.user, e.item, e.timestamp, now);
@@ -74,6 +89,29 @@ export class SqliteEventStore implements EventStore {
 
   async users(prefix: string, limit: number): Promise<string[]> {
     return (this.byPrefix.all({ p: prefix, n: limit }) as { user_id: string }[]).map((r) => r.user_id);
+  }
+
+  async saveItem(item: StoredItem): Promise<void> {
+    const { id, content, withdrawn, updated } = item;
+    const image = content?.image ? Buffer.from(content.image.bytes) : null;
+    const json = content ? contentColumn(content) : null;
+    this.upsertItem.run({ id, content: json, image, w: withdrawn ? 1 : 0, updated });
+  }
+
+  async items(): Promise<StoredItem[]> {
+    type Row = {
+      id: string;
+      content: string | null;
+      image: Buffer | null;
+      withdrawn: number;
+      updated: number;
+    };
+    return (this.allItems.all() as Row[]).map((r) => ({
+      id: r.id,
+      content: contentOfRow(r.content, r.image),
+      withdrawn: r.withdrawn === 1,
+      updated: r.updated,
+    }));
   }
 
   async ping(): Promise<void> {
