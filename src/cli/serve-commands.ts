@@ -33,12 +33,10 @@ interface ServeFlags {
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
 function handleSignals({ app, reload }: Service, store: EventStore): void {
   process.on('SIGHUP', () => {
-    try {
-      const g = reload();
-      app.log.info({ version: g.version }, 'bundle reloaded (SIGHUP)');
-    } catch (e) {
-      app.log.error(`reload failed, still serving the previous bundle: ${(e as Error).message}`);
-    }
+    reload().then(
+      (g) => app.log.info({ version: g.version }, 'bundle reloaded (SIGHUP)'),
+      (e: Error) => app.log.error(`reload failed, still serving the previous bundle: ${e.message}`),
+    );
   });
   const stop = async (signal: string) => {
     app.log.info(`${signal}: finishing in-flight requests`);

@@ -84,6 +84,10 @@ export interface ServableModel {
   index: Map<string, number>;
   scorer: Scorer;
   insights: Insights;
+  /** 1 = never recommend item i: withdrawn, or added while serving to a model that cannot rank unseen items. */
+  unavailable?: Uint8Array;
+  /** 1 = item i was added while serving (it has no trained embedding). */
+  added?: Uint8Array;
 }
 
 /** A loaded bundle: what recommending needs, with its manifest, configuration and images. */

@@ -2,7 +2,8 @@
  * The explorer served at `/` by `cammsr serve`: one static page (no build step, no network
  * beyond the service itself) over the service's own API. Search a user or compose a history
  * of items, then see the recommendations with their images, scores, each modality's share of
- * the score and the learned modality weights of the item's categories.
+ * the score and the learned modality weights of the item's categories. Items added while
+ * serving are marked new, and a form adds one by hand (POST /v1/items).
  */
 export const EXPLORER_HTML = String.raw`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -26,6 +27,8 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
 .bar{display:flex;height:10px;border-radius:5px;overflow:hidden;margin:4px 0}.bar div{height:100%}
 .legend span{display:inline-block;margin-right:8px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:3px}
 .err{color:#b3261e}.hist .card img{height:90px}
+.new{background:#1a936f;color:#fff;border-radius:8px;padding:0 6px;font-size:11px;margin-left:4px}
+textarea{font:inherit;width:100%;box-sizing:border-box;border:1px solid var(--b);border-radius:6px;padding:6px 8px}
 </style></head><body>
 <header><b>cammsr explorer</b><span id="info">loading…</span></header>
 <main>
@@ -45,6 +48,16 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
 <label for="k">how many</label><input id="k" type="number" min="1" max="100" value="10">
 <button id="recommend">Recommend</button> <button id="clear" class="ghost">Clear</button>
 </section>
+<section style="margin-top:16px">
+<h2>Add an item to the catalog</h2>
+<label for="new-id">id</label><input id="new-id" autocomplete="off">
+<label for="new-title">title</label><input id="new-title" autocomplete="off">
+<label for="new-text">description</label><textarea id="new-text" rows="3"></textarea>
+<label for="new-categories">categories (comma-separated, as the catalog names them)</label><input id="new-categories" autocomplete="off">
+<label for="new-image">image</label><input id="new-image" type="file" accept="image/jpeg,image/png,image/webp,image/gif">
+<label for="new-token">admin token (when the service has one)</label><input id="new-token" type="password" autocomplete="off">
+<button id="add-item">Add</button> <div id="add-note" class="meta"></div>
+</section>
 </div>
 <div>
 <section><h2>History <span id="hist-note" class="meta"></span></h2><div id="history-view" class="grid hist"></div></section>
@@ -57,14 +70,17 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
   var COLORS = { id: '#2456d6', text: '#e07b00', image: '#1a936f' };
   var $ = function (id) { return document.getElementById(id); };
   var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); };
-  function api(path, body) {
-    return fetch(path, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : undefined)
+  function api(path, body, headers) {
+    var h = { 'content-type': 'application/json' };
+    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
+    return fetch(path, body ? { method: 'POST', headers: h, body: JSON.stringify(body) } : undefined)
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; }); });
   }
   function image(it) {
     // Catalogs without images (most Amazon ones) get compact cards instead of empty frames.
     return it.image ? '<img alt="" loading="lazy" src="/v1/items/' + encodeURIComponent(it.item || it.id) + '/image">' : '';
   }
+  function badge(it) { return it.new ? '<span class="new" title="added while serving: scored from its content alone">new</span>' : ''; }
   function bar(values, total) {
     var keys = Object.keys(values), sum = 0;
     keys.forEach(function (k) { sum += Math.abs(values[k]); });
@@ -78,7 +94,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
   function showHistory(items, note) {
     $('hist-note').textContent = note || '';
     $('history-view').innerHTML = items.map(function (it) {
-      return '<div class="card">' + image(it) + '<div class="title">' + esc(it.title || it.item || it.id) + '</div><div class="meta">' + esc(it.item || it.id) + '</div></div>';
+      return '<div class="card">' + image(it) + '<div class="title">' + esc(it.title || it.item || it.id) + badge(it) + '</div><div class="meta">' + esc(it.item || it.id) + '</div></div>';
     }).join('') || '<div class="meta">empty</div>';
   }
   function showRecs(r) {
@@ -89,7 +105,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
     $('recs').innerHTML = r.items.map(function (it, i) {
       var m = it.modalities ? '<div class="meta">score share by modality</div>' + bar(it.modalities) + '<div class="meta">' + shares(it.modalities) + '</div>' : '';
       var w = it.categoryWeights ? '<div class="meta">category weights w (which modality identifies these categories)</div>' + bar(it.categoryWeights) + '<div class="meta">' + shares(it.categoryWeights) + '</div>' : '';
-      return '<div class="card rec" data-item="' + esc(it.item) + '">' + image(it) + '<div class="title">' + (i + 1) + '. ' + esc(it.title || it.item) + '</div>' +
+      return '<div class="card rec" data-item="' + esc(it.item) + '">' + image(it) + '<div class="title">' + (i + 1) + '. ' + esc(it.title || it.item) + badge(it) + '</div>' +
         '<div class="meta">' + esc(it.item) + ' · score ' + it.score.toFixed(3) + (it.categories ? ' · ' + esc(it.categories.slice(-2).join(', ')) + (it.categories.length > 2 ? ' …' : '') : '') + '</div>' + m + w + '</div>';
     }).join('');
   }
@@ -97,6 +113,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
   function ids() { return $('history').value.split(',').map(function (s) { return s.trim(); }).filter(Boolean); }
   function k() { return Math.max(1, Math.min(100, Number($('k').value) || 10)); }
   function recommend() {
+    $('item-suggest').innerHTML = '';
     var h = ids();
     if (!h.length) return fail(new Error('add at least one item to the history'));
     Promise.all(h.map(function (id) { return api('/v1/items/' + encodeURIComponent(id)).catch(function () { return { id: id, title: '(not in the catalog)' }; }); }))
@@ -104,6 +121,7 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
     api('/v1/recommendations', { history: h, k: k() }).then(showRecs).catch(fail);
   }
   function loadUser() {
+    $('user-suggest').innerHTML = '';
     var u = $('user-search').value.trim();
     if (!u) return;
     api('/v1/users/' + encodeURIComponent(u) + '/events?limit=50').then(function (r) { showHistory(r.events, '(' + r.events.length + ' most recent events of ' + u + ')'); }).catch(fail);
@@ -128,6 +146,33 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
   suggest($('item-search'), $('item-suggest'), function (q) { return '/v1/items?query=' + encodeURIComponent(q) + '&limit=20'; },
     function (it) { return esc(it.title || it.id) + ' <span class="meta">' + esc(it.id) + '</span>'; },
     function (it) { var h = ids(); h.push(it.id); $('history').value = h.join(', '); $('item-search').value = ''; recommend(); });
+  function readImage(file) {
+    return new Promise(function (resolve, reject) {
+      if (!file) return resolve(undefined);
+      var r = new FileReader();
+      r.onload = function () { resolve({ data: String(r.result).slice(String(r.result).indexOf(',') + 1) }); };
+      r.onerror = function () { reject(new Error('cannot read ' + file.name)); };
+      r.readAsDataURL(file);
+    });
+  }
+  function addItem() {
+    var item = { id: $('new-id').value.trim() };
+    if (!item.id) { $('add-note').innerHTML = '<span class="err">an id is needed</span>'; return; }
+    if ($('new-title').value.trim()) item.title = $('new-title').value.trim();
+    if ($('new-text').value.trim()) item.text = $('new-text').value.trim();
+    var cats = $('new-categories').value.split(',').map(function (s) { return s.trim(); }).filter(Boolean);
+    if (cats.length) item.categories = cats;
+    var token = $('new-token').value.trim();
+    readImage($('new-image').files[0]).then(function (img) {
+      if (img) item.image = img;
+      return api('/v1/items', item, token ? { authorization: 'Bearer ' + token } : {});
+    }).then(function (r) {
+      $('add-note').innerHTML = esc((r.created ? 'added ' : 'updated ') + r.item + ' (' + (r.features.join(', ') || 'no content features') + ')') +
+        r.warnings.map(function (w) { return '<div class="err">' + esc(w) + '</div>'; }).join('');
+      var h = ids(); if (h.indexOf(r.item) < 0) { h.push(r.item); $('history').value = h.join(', '); }
+    }).catch(function (e) { $('add-note').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; });
+  }
+  $('add-item').onclick = addItem;
   $('recommend').onclick = recommend;
   $('load-user').onclick = loadUser;
   $('history').addEventListener('keydown', function (e) { if (e.key === 'Enter') recommend(); });

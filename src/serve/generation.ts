@@ -1,18 +1,36 @@
 /**
- * A generation: one loaded bundle with its recommender and micro-batcher. A reload builds a new
- * generation and swaps it in whole, so requests already running finish on the one they started with.
+ * A generation: one loaded bundle, grown by the items added while serving, with its
+ * recommender and micro-batcher. A reload or a catalog change builds a new generation and
+ * swaps it in whole, so requests already running finish on the one they started with.
  */
 import { createHash } from 'node:crypto';
-import { loadBundle, type Bundle } from './bundle.js';
+import type { Bundle, ServableModel } from './bundle.js';
+import { growCatalog, type ItemChange } from './catalog-growth.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import { Recommender, type HistoryRequest, type RecommendationList } from './recommender.js';
+import type { StoredItem } from './store/event-store.js';
 
 export interface Generation {
   bundle: Bundle;
-  /** A short id of the bundle's content (in replies and metrics). */
+  /** The bundle's model over the grown catalog (the bundle itself when nothing was added). */
+  served: ServableModel;
+  /**
+   * A short id of what answers: the bundle's content, then (after a dot) the catalog changes
+   * applied to it, so that every instance serving the same bundle and store says the same.
+   */
   version: string;
   recommender: Recommender;
   batcher: MicroBatcher<HistoryRequest, RecommendationList>;
+  /** Images uploaded for items added or changed while serving, by item id. */
+  uploads: ReadonlyMap<string, { bytes: Uint8Array; type: string }>;
+  /** Ids of the withdrawn items. */
+  withdrawn: ReadonlySet<string>;
+}
+
+export interface GenerationOptions {
+  batching: MicroBatcherOptions;
+  /** Hears the size of every model call. */
+  onBatch: (size: number) => void;
 }
 
 /** A short id of the bundle's content: the hash of its files' checksums. */
@@ -22,18 +40,32 @@ function bundleVersion(b: Bundle): string {
   return h.digest('hex').slice(0, 12);
 }
 
-/** Loads the bundle at `path`; `onBatch` hears the size of every model call. */
-export function loadGeneration(
-  path: string,
-  batching: MicroBatcherOptions,
-  onBatch: (size: number) => void,
+/** A short id of the stored catalog changes (ids, change times, withdrawal). */
+function catalogVersion(items: readonly StoredItem[]): string {
+  const h = createHash('sha256');
+  for (const it of items) h.update(`${it.id}\t${it.updated}\t${it.withdrawn}\n`);
+  return h.digest('hex').slice(0, 8);
+}
+
+/** The generation serving `bundle` with the stored items' changes (resolved against it) applied. */
+export function buildGeneration(
+  bundle: Bundle,
+  stored: readonly StoredItem[],
+  changes: readonly ItemChange[],
+  opts: GenerationOptions,
 ): Generation {
-  const bundle = loadBundle(path);
-  const recommender = new Recommender(bundle);
+  const served = growCatalog(bundle, bundle.config, changes);
+  const recommender = new Recommender(served);
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
     (reqs) => recommender.recommend(reqs),
-    batching,
+    opts.batching,
   );
-  batcher.onBatch = onBatch;
-  return { bundle, version: bundleVersion(bundle), recommender, batcher };
+  batcher.onBatch = opts.onBatch;
+  const uploads = new Map<string, { bytes: Uint8Array; type: string }>();
+  for (const it of stored) if (it.content?.image) uploads.set(it.id, it.content.image);
+  const version = stored.length
+    ? `${bundleVersion(bundle)}.${catalogVersion(stored)}`
+    : bundleVersion(bundle);
+  const withdrawn = new Set(stored.filter((it) => it.withdrawn).map((it) => it.id));
+  return { bundle, served, version, recommender, batcher, uploads, withdrawn };
 }

@@ -28,6 +28,8 @@ export interface RecommendedItem {
   modalities?: Record<string, number>;
   /** Mean learned modality weights w over the item's categories (CAMMSR with category guidance). */
   categoryWeights?: Record<string, number>;
+  /** Added while serving: scored from its content and categories alone. */
+  new?: boolean;
 }
 
 export interface RecommendationList {
@@ -38,13 +40,13 @@ export interface RecommendationList {
   historyUsed: number;
 }
 
-/** The k best of `scores` (columns 1..N), skipping `skip`; ties go to the lower id. */
+/** The k best of `scores` (columns 1..N), skipping `skip` and NaN scores; ties go to the lower id. */
 export function topK(
   scores: Float32Array,
   offset: number,
   n: number,
   k: number,
-  skip: Set<number>,
+  skip: { has(i: number): boolean },
 ): number[] {
   // A sorted buffer of the best k so far: k is small, so insertion beats a heap here.
   const best: number[] = [];
@@ -74,7 +76,10 @@ export class Recommender {
     const n = bundle.data.items + 1;
     this.popular = new Float32Array(n);
     const counts = bundle.data.popularity;
-    for (let i = 1; i < n; i++) this.popular[i] = counts ? counts[i] : 0;
+    let total = 0;
+    for (let i = 1; i < n; i++) total += counts ? counts[i] : 0;
+    // A share of the training interactions, in [0, 1]: a raw count would read like a model score.
+    for (let i = 1; i < n; i++) this.popular[i] = counts && total > 0 ? counts[i] / total : 0;
   }
 
   get items(): number {
@@ -93,6 +98,7 @@ export class Recommender {
     if (it.title !== undefined) out.title = it.title;
     if (it.categories) out.categories = it.categories;
     if (it.image !== undefined) out.image = it.image;
+    if (this.bundle.added?.[i]) out.new = true;
     const { blocks, items, dim } = this.bundle.scorer;
     if (user && blocks && blocks.length > 1) {
       out.modalities = {};
@@ -163,7 +169,7 @@ export class Recommender {
     const n = this.items;
     return requests.map((r, b) => {
       const s = scores.get(b);
-      const skip = new Set<number>(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []);
+      const skip = this.skipping(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []);
       if (!s) {
         const top = topK(this.popular, 0, n, r.k, skip);
         return {
@@ -214,7 +220,14 @@ export class Recommender {
       const den = norms[i] * norms[j];
       sims[j] = den > 0 ? dot / den : 0;
     }
-    return topK(sims, 0, n, k, new Set([i])).map((j) => this.describe(j, sims[j]));
+    return topK(sims, 0, n, k, this.skipping([i])).map((j) => this.describe(j, sims[j]));
+  }
+
+  /** Items a list must not hold: `extra`, and the items that are unavailable (withdrawn). */
+  private skipping(extra: readonly number[]): { has(i: number): boolean } {
+    const own = new Set(extra);
+    const unavailable = this.bundle.unavailable;
+    return { has: (i) => own.has(i) || unavailable?.[i] === 1 };
   }
 
   private normCache: Float32Array | null = null;

@@ -10,7 +10,7 @@
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import { VERSION } from '../version.js';
-import { loadGeneration, type Generation } from './generation.js';
+import type { Generation } from './generation.js';
 import { replyWithError } from './http-errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
@@ -21,6 +21,7 @@ import { itemRoutes } from './routes/items.js';
 import { opsRoutes } from './routes/ops.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
+import { ServedCatalog } from './served-catalog.js';
 import type { EventStore } from './store/event-store.js';
 
 export interface ServiceOptions {
@@ -30,7 +31,7 @@ export interface ServiceOptions {
   /** Micro-batching of model calls (defaults: at most 64 requests, no timer: see MicroBatcher). */
   maxBatch?: number;
   maxWaitMs?: number;
-  /** When set, /v1/admin/* needs `Authorization: Bearer <token>`. */
+  /** When set, /v1/admin/* and the catalog's write routes need `Authorization: Bearer <token>`. */
   adminToken?: string;
   /** Fastify's logger option (default off; the CLI turns it on). */
   logger?: boolean | object;
@@ -39,25 +40,24 @@ export interface ServiceOptions {
 type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * The generation being served and its reload. A reload loads the new bundle completely before
- * it swaps one reference, and a bundle that fails to load leaves the old one serving.
+ * The catalog being served, with metrics: a reload loads the new bundle completely before it
+ * swaps one reference, and a bundle that fails to load leaves the old one serving.
  */
-function servedBundle(opts: ServiceOptions, { batchSize, modelInfo, reloads }: Metrics) {
+async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloads }: Metrics) {
   const batching = { maxBatch: opts.maxBatch ?? 64, maxWaitMs: opts.maxWaitMs ?? 0 };
-  const load = (path: string) => loadGeneration(path, batching, (n) => batchSize.observe(n));
   const announce = (g: Generation) => {
     modelInfo.reset();
     const m = g.bundle.manifest;
     modelInfo.set({ model: m.model, version: g.version, dataset: m.dataset.name, cammsr: VERSION }, 1);
   };
-  let bundlePath = opts.bundle;
-  let current = load(bundlePath);
-  announce(current);
-  const reload = (path?: string): Generation => {
+  const catalog = await ServedCatalog.open(opts.store, opts.bundle, {
+    batching,
+    onBatch: (n) => batchSize.observe(n),
+  });
+  announce(catalog.current());
+  const reload = async (path?: string): Promise<Generation> => {
     try {
-      const next = load(path ?? bundlePath);
-      current = next;
-      if (path) bundlePath = path;
+      const next = await catalog.reload(path);
       announce(next);
       reloads.inc({ outcome: 'ok' });
       return next;
@@ -66,7 +66,7 @@ function servedBundle(opts: ServiceOptions, { batchSize, modelInfo, reloads }: M
       throw e;
     }
   };
-  return { current: () => current, reload };
+  return { catalog, reload };
 }
 
 /** A Fastify app with the service's validation, error replies and OpenAPI document. */
@@ -93,7 +93,8 @@ async function createApp(logger: ServiceOptions['logger']) {
 export async function buildService(opts: ServiceOptions) {
   const { store } = opts;
   const metrics = createMetrics();
-  const { current, reload } = servedBundle(opts, metrics);
+  const { catalog, reload } = await servedCatalog(opts, metrics);
+  const current = () => catalog.current();
   const app = await createApp(opts.logger);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -110,20 +111,15 @@ export async function buildService(opts: ServiceOptions) {
   };
 
   // Registered in this order, which is also the order of the OpenAPI document's paths.
-  const routes: RouteContext = { current, store, timed };
+  const routes: RouteContext = { current, store, timed, catalog, adminToken: opts.adminToken };
   await app.register(eventRoutes, routes);
   await app.register(recommendationRoutes, routes);
   await app.register(itemRoutes, routes);
   await app.register(userRoutes, routes);
   await app.register(infoRoutes, routes);
   await app.register(explorerRoutes);
-  await app.register(opsRoutes, {
-    ...routes,
-    metrics: metrics.registry,
-    reload,
-    adminToken: opts.adminToken,
-  });
-  return { app, reload };
+  await app.register(opsRoutes, { ...routes, metrics: metrics.registry, reload });
+  return { app, reload, catalog };
 }
 
 /** A built service: the Fastify app (not listening yet) and the reload it also serves at /v1/admin/reload. */

@@ -1,5 +1,7 @@
 /** What the route plugins get from the service (their Fastify plugin options). */
 import type { Generation } from '../generation.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServedCatalog } from '../served-catalog.js';
 import type { EventStore } from '../store/event-store.js';
 
 export interface RouteContext {
@@ -8,7 +10,18 @@ export interface RouteContext {
   store: EventStore;
   /** Runs an event-store operation, recording its latency. */
   timed: <T>(operation: string, run: () => Promise<T>) => Promise<T>;
+  /** The catalog's changes (items added, updated, withdrawn) and reloads. */
+  catalog: ServedCatalog;
+  /** When set, admin routes and catalog writes need `Authorization: Bearer <token>`. */
+  adminToken?: string;
 }
+
+/** A preHandler that answers 401 unless the request carries the admin token (when one is set). */
+export const requireAdmin =
+  (adminToken: string | undefined) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (adminToken && req.headers.authorization !== `Bearer ${adminToken}`)
+      return reply.code(401).send({ error: 'this route needs Authorization: Bearer <admin token>' });
+  };
 
 /** k, at most the number of items the served model knows. */
 export const clampK = (k: number, g: Generation): number => Math.min(k, g.recommender.items);

@@ -20,7 +20,7 @@ export const eventRoutes: FastifyPluginAsync<RouteContext> = async (app, { curre
       ),
     }));
     const stored = await timed('append', () => store.append(events));
-    const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.bundle.index.has(id)))];
+    const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.index.has(id)))];
     return reply.code(201).send({ stored, unknownItems: unknown });
   });
 };

@@ -1,10 +1,15 @@
-/** The catalog of the served bundle: an item, its nearest items, its image, and search. */
+/**
+ * The catalog of the served bundle, grown by the items added while serving: an item, its
+ * nearest items, its image, search, and (admin) adding, updating and withdrawing items.
+ */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
-import { clampK, type RouteContext } from './context.js';
+import { clampK, requireAdmin, type RouteContext } from './context.js';
+import { imageUpload } from '../item-content.js';
+import type { ItemContent } from '../store/event-store.js';
 
 const IMAGE_TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -17,14 +22,50 @@ const IMAGE_TYPES: Record<string, string> = {
 const notFound = (item: string) =>
   new HttpError(404, `item "${item}" is not in the catalog of the served bundle`);
 
-export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, { current }) => {
+type ItemBody = Omit<ItemContent, 'image'> & { id: string; image?: { data: string } };
+
+export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+  const { current, catalog, adminToken } = ctx;
   app.get<{ Params: { item: string } }>('/v1/items/:item', { schema: S.getItem }, async (req) => {
     const g = current();
     const it = g.recommender.item(req.params.item);
     if (!it) throw notFound(req.params.item);
-    const i = g.bundle.index.get(it.id)!;
-    return { ...it, interactions: g.bundle.data.popularity?.[i] ?? null };
+    const i = g.served.index.get(it.id)!;
+    const interactions = g.served.data.popularity?.[i] ?? null;
+    return { ...it, interactions, new: g.served.added?.[i] === 1, withdrawn: g.withdrawn.has(it.id) };
   });
+
+  app.post<{ Body: ItemBody }>(
+    '/v1/items',
+    { schema: S.putItem, preHandler: requireAdmin(adminToken), bodyLimit: 8 * 1024 * 1024 },
+    async (req, reply) => {
+      const { id, image, ...rest } = req.body;
+      const content: ItemContent = { ...rest };
+      if (image) content.image = await imageUpload(image.data, S.MAX_IMAGE_BYTES);
+      const w = await catalog.putItem(id, content);
+      const g = w.generation;
+      const i = g.served.index.get(id)!;
+      const features = (['text', 'image'] as const).filter((m) => g.served.data[m]?.mask[i] === 1);
+      return reply.code(w.created ? 201 : 200).send({
+        item: id,
+        created: w.created,
+        version: g.version,
+        items: g.recommender.items,
+        features,
+        warnings: w.warnings,
+      });
+    },
+  );
+
+  app.patch<{ Params: { item: string }; Body: { withdrawn: boolean } }>(
+    '/v1/items/:item',
+    { schema: S.withdrawItem, preHandler: requireAdmin(adminToken) },
+    async (req) => {
+      if (!current().served.index.has(req.params.item)) throw notFound(req.params.item);
+      const g = await catalog.setWithdrawn(req.params.item, req.body.withdrawn);
+      return { item: req.params.item, withdrawn: req.body.withdrawn, version: g.version };
+    },
+  );
 
   app.get<{ Params: { item: string }; Querystring: { k: number } }>(
     '/v1/items/:item/similar',
@@ -48,8 +89,11 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, { curren
     { schema: S.itemImage },
     async (req, reply) => {
       const g = current();
-      const i = g.bundle.index.get(req.params.item);
+      const i = g.served.index.get(req.params.item);
       if (i === undefined) throw notFound(req.params.item);
+      const upload = g.uploads.get(req.params.item);
+      if (upload)
+        return reply.type(upload.type).header('cache-control', 'no-cache').send(Buffer.from(upload.bytes));
       const path = g.bundle.images[i];
       if (!path) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
       const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';

@@ -1,17 +1,15 @@
 /** The operators' routes: liveness, readiness, Prometheus metrics, the OpenAPI document, reload. */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Generation } from '../generation.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/ops.js';
-import type { RouteContext } from './context.js';
+import { requireAdmin, type RouteContext } from './context.js';
 
 export interface OpsOptions extends RouteContext {
   metrics: Registry;
   /** Loads a bundle (default: the one being served) and swaps it in; throws when it fails to load. */
-  reload: (bundle?: string) => Generation;
-  /** When set, /v1/admin/* needs `Authorization: Bearer <token>`. */
-  adminToken?: string;
+  reload: (bundle?: string) => Promise<Generation>;
 }
 
 export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
@@ -31,18 +29,14 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (adminToken && req.headers.authorization !== `Bearer ${adminToken}`)
-      return reply.code(401).send({ error: 'admin routes need Authorization: Bearer <admin token>' });
-  };
   app.post<{ Body: { bundle?: string } | undefined }>(
     '/v1/admin/reload',
-    { schema: S.reload, preHandler: authorize },
+    { schema: S.reload, preHandler: requireAdmin(adminToken) },
     async (req) => {
       const previous = current().version;
       let g: Generation;
       try {
-        g = reload(req.body?.bundle);
+        g = await reload(req.body?.bundle);
       } catch (e) {
         throw new HttpError(422, `reload failed, still serving ${previous}: ${(e as Error).message}`);
       }

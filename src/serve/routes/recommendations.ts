@@ -14,7 +14,7 @@ export const recommendationRoutes: FastifyPluginAsync<RouteContext> = async (
     { schema: S.userRecommendations },
     async (req) => {
       const g = current();
-      const events = await timed('history', () => store.history(req.params.user, g.bundle.model.maxLen));
+      const events = await timed('history', () => store.history(req.params.user, g.served.model.maxLen));
       const list = await g.batcher.submit({
         items: events.map((e) => e.item),
         timestamps: events.map((e) => e.timestamp),
@@ -44,7 +44,7 @@ export const recommendationRoutes: FastifyPluginAsync<RouteContext> = async (
         k: clampK(b.k, g),
         excludeSeen: b.exclude_seen,
       });
-      const unknown = [...new Set(b.history.filter((id) => !g.bundle.index.has(id)))];
+      const unknown = [...new Set(b.history.filter((id) => !g.served.index.has(id)))];
       return { model: g.bundle.manifest.model, version: g.version, unknownItems: unknown, ...list };
     },
   );

@@ -50,4 +50,5 @@ export const recommendedItem = obj({
     additionalProperties: { type: 'number' },
     description: "the learned modality weights w of the item's categories (mean over its categories)",
   },
+  new: { type: 'boolean', description: 'added while serving: scored from its content alone' },
 });

@@ -1,0 +1,129 @@
+/**
+ * An item's content as a client sends it (title, text, categories, image bytes, vectors for
+ * precomputed features) turned into what the model reads: feature rows computed by the
+ * bundle's encoders exactly as `prepare` computes them, and category labels by name.
+ */
+import sharp from 'sharp';
+import type { ItemInfo } from '../data/dataset.js';
+import type { ContentModality } from '../config/names.js';
+import { itemText } from '../data/features/encode.js';
+import { ContentError } from '../data/errors.js';
+import { encodeItemContent } from '../data/features/item-encoders.js';
+import type { Bundle } from './bundle.js';
+import type { ItemChange } from './catalog-growth.js';
+import { HttpError } from './http-errors.js';
+import type { ItemContent, StoredItem } from './store/event-store.js';
+
+/** The image formats an upload may have (sharp's names) and their media types. */
+const ACCEPTED_IMAGES: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+};
+
+export interface ResolvedItem {
+  change: ItemChange;
+  /** What was accepted but not used (unknown categories, a modality the bundle cannot compute). */
+  warnings: string[];
+}
+
+/**
+ * The change a stored item makes to the bundle's catalog. `base` is the item's bundle entry
+ * when it has one: modalities the content does not mention keep the bundle's rows.
+ */
+export async function resolveItem(bundle: Bundle, stored: StoredItem): Promise<ResolvedItem> {
+  const i = bundle.index.get(stored.id);
+  const base: ItemInfo = i !== undefined ? bundle.catalog[i - 1] : { id: stored.id };
+  const c = stored.content;
+  const warnings: string[] = [];
+  const change: ItemChange = { id: stored.id, info: { ...base }, withdrawn: stored.withdrawn };
+  if (!c) return { change, warnings };
+  if (c.title !== undefined) change.info.title = c.title;
+  if (c.categories !== undefined) {
+    change.labels = categoryLabels(bundle, c.categories, warnings);
+    change.info.categories = c.categories.filter((n) => bundle.manifest.dataset.categories.includes(n));
+  }
+  // Uploaded images are served by item id; the catalog's name only says there is one.
+  if (c.image) change.info.image = `upload.${c.image.type.slice('image/'.length)}`;
+  const isNew = i === undefined;
+  const mentions = {
+    text: c.title !== undefined || c.text !== undefined || c.vectors?.text !== undefined,
+    image: c.image !== undefined || c.vectors?.image !== undefined,
+  };
+  for (const m of ['text', 'image'] as const) {
+    if (!bundle.data[m] || !(isNew || mentions[m])) continue;
+    change[m] = await featureRow(bundle, m, c, warnings);
+  }
+  return { change, warnings };
+}
+
+/** Label indices of the category names the bundle knows; the others are reported. */
+function categoryLabels(bundle: Bundle, names: readonly string[], warnings: string[]): number[] {
+  const known = bundle.manifest.dataset.categories;
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length)
+    warnings.push(`unknown categories ignored (the model was trained without them): ${unknown.join(', ')}`);
+  return names.map((n) => known.indexOf(n)).filter((l) => l >= 0);
+}
+
+/** One modality's feature row for the content (null: the item lacks the modality). */
+async function featureRow(
+  bundle: Bundle,
+  m: ContentModality,
+  c: ItemContent,
+  warnings: string[],
+): Promise<Float32Array | null> {
+  const dim = bundle.data[m]!.dim;
+  const supplied = c.vectors?.[m];
+  if (supplied) {
+    if (supplied.length !== dim)
+      throw new HttpError(
+        400,
+        `vectors.${m} has ${supplied.length} values; this bundle's ${m} features have ${dim}`,
+      );
+    return Float32Array.from(supplied);
+  }
+  const input = m === 'text' ? itemText(c) : c.image?.bytes;
+  if (input === null || input === undefined) return null;
+  const encoder = bundle.encoders?.[m];
+  if (!encoder || encoder.kind === 'precomputed') {
+    warnings.push(
+      encoder
+        ? `this bundle's ${m} features were computed elsewhere (${encoder.source}, ${encoder.dim} values): send them as vectors.${m}; the item has no ${m} features`
+        : `the bundle has no ${m} encoder (its dataset was prepared before cammsr kept encoders; prepare it again): the item has no ${m} features`,
+    );
+    return null;
+  }
+  try {
+    const rows = await encodeItemContent(
+      bundle.encoders!,
+      m === 'text' ? { text: input as string } : { image: input as Uint8Array },
+    );
+    return rows[m] ?? null;
+  } catch (e) {
+    if (e instanceof ContentError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+/** An uploaded image: base64 decoded, at most `maxBytes`, and a format the catalog accepts (detected, not declared). */
+export async function imageUpload(
+  base64: string,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; type: string }> {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0)
+    throw new HttpError(400, 'image.data is not base64 (standard alphabet, padded)');
+  const bytes = new Uint8Array(Buffer.from(base64, 'base64'));
+  if (bytes.length > maxBytes)
+    throw new HttpError(400, `image: ${bytes.length} bytes, at most ${maxBytes} are accepted`);
+  let format: string | undefined;
+  try {
+    format = (await sharp(bytes, { failOn: 'error' }).metadata()).format;
+  } catch (e) {
+    throw new HttpError(400, `image cannot be decoded: ${(e as Error).message}`);
+  }
+  const type = format === undefined ? undefined : ACCEPTED_IMAGES[format];
+  if (!type) throw new HttpError(400, `image: format ${format} is not accepted (JPEG, PNG, WebP or GIF)`);
+  return { bytes, type };
+}

@@ -1,0 +1,149 @@
+/**
+ * What the service serves: a bundle and the catalog changes stored beside its events (items
+ * added, updated or withdrawn while serving). Changes are durable in the event store before
+ * they answer, re-applied to every bundle a reload loads, and serialised: one change or reload
+ * at a time, each building a complete new generation before it swaps one reference, so a
+ * failure at any step leaves the previous generation serving and nothing half-added stored.
+ */
+import { loadBundle } from './bundle.js';
+import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
+import { resolveItem, type ResolvedItem } from './item-content.js';
+import type { EventStore, ItemContent, StoredItem } from './store/event-store.js';
+
+export interface ItemWrite {
+  /** True when the id was not in the catalog before. */
+  created: boolean;
+  warnings: string[];
+  generation: Generation;
+}
+
+export class ServedCatalog {
+  private generation!: Generation;
+  private bundlePath: string;
+  /** Stored changes in storage order, and each one resolved against the served bundle. */
+  private stored: StoredItem[] = [];
+  private resolved = new Map<string, ResolvedItem>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: EventStore,
+    private readonly opts: GenerationOptions,
+    bundle: string,
+  ) {
+    this.bundlePath = bundle;
+  }
+
+  /** Loads the bundle and applies the store's catalog changes to it. */
+  static async open(store: EventStore, bundle: string, opts: GenerationOptions): Promise<ServedCatalog> {
+    const c = new ServedCatalog(store, opts, bundle);
+    await c.load(bundle);
+    return c;
+  }
+
+  current(): Generation {
+    return this.generation;
+  }
+
+  /** Loads a bundle (default: the one being served) with the stored changes; throws, still serving the old one, when it fails. */
+  reload(path?: string): Promise<Generation> {
+    return this.serially(async () => {
+      const g = await this.load(path ?? this.bundlePath);
+      if (path) this.bundlePath = path;
+      return g;
+    });
+  }
+
+  /** Adds an item, or replaces the content an existing one has (fields the content lacks keep their values). */
+  putItem(id: string, content: ItemContent): Promise<ItemWrite> {
+    return this.serially(async () => {
+      const bundle = this.generation.bundle;
+      const before = this.stored.find((s) => s.id === id);
+      const merged = mergeContent(before?.content ?? null, content);
+      const item: StoredItem = {
+        id,
+        content: merged,
+        withdrawn: before?.withdrawn ?? false,
+        updated: Date.now() / 1000,
+      };
+      const resolved = await resolveItem(bundle, item);
+      const created = !this.generation.served.index.has(id);
+      if (created && !bundle.model.ranksUnseenItems)
+        resolved.warnings.push(
+          `${bundle.manifest.model} cannot rank items it was not trained on: the item is in the catalog but is not recommended until a bundle trained with it is served`,
+        );
+      const next = this.next(item, resolved);
+      await this.store.saveItem(item);
+      return { created, warnings: resolved.warnings, generation: this.swap(next) };
+    });
+  }
+
+  /** Withdraws an item from recommendations (or brings it back); it stays known in histories. */
+  setWithdrawn(id: string, withdrawn: boolean): Promise<Generation> {
+    return this.serially(async () => {
+      const before = this.stored.find((s) => s.id === id);
+      const item: StoredItem = {
+        id,
+        content: before?.content ?? null,
+        withdrawn,
+        updated: Date.now() / 1000,
+      };
+      const resolved = await resolveItem(this.generation.bundle, item);
+      const next = this.next(item, resolved);
+      await this.store.saveItem(item);
+      return this.swap(next);
+    });
+  }
+
+  private async load(path: string): Promise<Generation> {
+    const bundle = loadBundle(path);
+    const stored = await this.store.items();
+    const resolved = new Map<string, ResolvedItem>();
+    for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it));
+    const g = buildGeneration(
+      bundle,
+      stored,
+      [...resolved.values()].map((r) => r.change),
+      this.opts,
+    );
+    this.stored = stored;
+    this.resolved = resolved;
+    this.generation = g;
+    return g;
+  }
+
+  /** The generation with one more change, not swapped in yet. */
+  private next(item: StoredItem, resolved: ResolvedItem) {
+    const stored = this.stored.filter((s) => s.id !== item.id);
+    const at = this.stored.findIndex((s) => s.id === item.id);
+    stored.splice(at < 0 ? stored.length : at, 0, item);
+    const all = new Map(this.resolved).set(item.id, resolved);
+    const changes = stored.map((s) => all.get(s.id)!.change);
+    return {
+      stored,
+      resolved: all,
+      generation: buildGeneration(this.generation.bundle, stored, changes, this.opts),
+    };
+  }
+
+  private swap(next: ReturnType<ServedCatalog['next']>): Generation {
+    this.stored = next.stored;
+    this.resolved = next.resolved;
+    this.generation = next.generation;
+    return next.generation;
+  }
+
+  /** Runs `work` after every change or reload before it has finished. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The content after an update: the new fields over the stored ones. */
+function mergeContent(before: ItemContent | null, update: ItemContent): ItemContent {
+  const out: ItemContent = { ...(before ?? {}) };
+  for (const [k, v] of Object.entries(update)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  if (before?.vectors && update.vectors) out.vectors = { ...before.vectors, ...update.vectors };
+  return out;
+}

@@ -1,0 +1,307 @@
+/**
+ * The catalog grows while serving: items added over HTTP get the features `prepare` would have
+ * computed, are recommendable at once, survive restart and reload, and can be withdrawn.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Dataset } from '../src/data/dataset.js';
+import { buildService } from '../src/serve/service.js';
+import type { EventStore } from '../src/serve/store/event-store.js';
+import { openStore } from '../src/serve/store/open.js';
+import { serveFixture } from './serve-fixture.js';
+
+const fixture = serveFixture('catalog');
+
+/** A service over a bundle and a SQLite store (a new one unless `db` names one). */
+async function service(
+  model: 'cammsr' | 'sasrec' = 'cammsr',
+  opts: { db?: string; adminToken?: string } = {},
+) {
+  const f = await fixture;
+  const db = opts.db ?? join(f.root, `events-${Math.random().toString(36).slice(2)}.db`);
+  const store: EventStore = await openStore(`sqlite:${db}`);
+  const s = await buildService({ bundle: f.bundles[model], store, adminToken: opts.adminToken });
+  s.app.addHook('onClose', async () => store.close());
+  const ds = Dataset.load(f.data);
+  return { ...s, f, ds, store, db };
+}
+
+const png = (hue: number) =>
+  sharp({ create: { width: 24, height: 24, channels: 3, background: { r: hue, g: 255 - hue, b: 90 } } })
+    .png()
+    .toBuffer();
+
+const row = (m: Float32Array, dim: number, i: number) => Array.from(m.subarray(i * dim, (i + 1) * dim));
+
+function assertClose(a: number[], b: number[], tol: number, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  const worst = Math.max(...a.map((x, j) => Math.abs(x - b[j])));
+  assert.ok(worst <= tol, `${what}: largest difference ${worst} > ${tol}`);
+}
+
+test('an item sent with the content of a prepared item gets the features prepare computed (1e-6)', async () => {
+  const { app, ds, catalog } = await service();
+  try {
+    for (const i of [1, 7, 20]) {
+      const it = ds.content.items[i - 1];
+      const image = readFileSync(ds.imagePath(i)!).toString('base64');
+      const r = await app.inject({
+        method: 'POST',
+        url: '/v1/items',
+        payload: {
+          id: `copy-of-${it.id}`,
+          title: it.title,
+          text: it.text,
+          categories: it.categories,
+          image: { data: image },
+        },
+      });
+      assert.equal(r.statusCode, 201, r.body);
+      assert.deepEqual(r.json().features, ['text', 'image']);
+      const g = catalog.current();
+      const j = g.served.index.get(`copy-of-${it.id}`)!;
+      for (const m of ['text', 'image'] as const) {
+        const f = g.served.data[m]!;
+        assertClose(row(f.matrix, f.dim, j), row(f.matrix, f.dim, i), 1e-6, `${m} of item ${it.id}`);
+      }
+    }
+  } finally {
+    await app.close();
+  }
+});
+
+test('a new item is recommendable in the next request, has neighbours, and is marked new', async () => {
+  const { app, ds } = await service();
+  try {
+    const before = (await app.inject({ method: 'GET', url: '/v1/info' })).json();
+    const cats = ds.manifest.categories.names.slice(0, 1);
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: {
+        id: 'brand-new',
+        title: ds.content.items[0].title,
+        categories: [...cats, 'no-such-category'],
+        image: { data: (await png(40)).toString('base64') },
+      },
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    const put = r.json();
+    assert.equal(put.created, true);
+    assert.equal(put.items, ds.items + 1);
+    assert.match(put.warnings.join(' '), /unknown categories ignored.*no-such-category/);
+    assert.notEqual(put.version, before.version);
+
+    r = await app.inject({ method: 'GET', url: '/v1/items/brand-new' });
+    assert.deepEqual(
+      { ...(r.json() as object), image: undefined },
+      {
+        id: 'brand-new',
+        title: ds.content.items[0].title,
+        categories: cats,
+        interactions: 0,
+        new: true,
+        withdrawn: false,
+        image: undefined,
+      },
+    );
+    r = await app.inject({ method: 'GET', url: '/v1/items/brand-new/image' });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/png');
+
+    const history = ds.content.items.slice(0, 3).map((it) => it.id);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history, k: ds.items + 1 },
+    });
+    const listed = r.json().items as { item: string; score: number; new?: boolean }[];
+    const mine = listed.find((x) => x.item === 'brand-new');
+    assert.ok(
+      mine && mine.new === true && Number.isFinite(mine.score),
+      'the new item is ranked, with a finite score',
+    );
+
+    r = await app.inject({ method: 'GET', url: '/v1/items/brand-new/similar?k=5' });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().items.length, 5);
+    // Events and histories accept it at once.
+    r = await app.inject({ method: 'POST', url: '/v1/events', payload: { user: 'u', item: 'brand-new' } });
+    assert.deepEqual(r.json(), { stored: 1, unknownItems: [] });
+  } finally {
+    await app.close();
+  }
+});
+
+test('an existing id is updated, never duplicated; fields left out keep their values', async () => {
+  const { app, ds, catalog, store } = await service();
+  try {
+    const first = ds.content.items[4];
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: first.id, title: 'Renamed' },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json().created, false);
+    assert.equal(r.json().items, ds.items);
+    r = await app.inject({ method: 'GET', url: `/v1/items/${first.id}` });
+    assert.equal(r.json().title, 'Renamed');
+    assert.deepEqual(r.json().categories, first.categories);
+    assert.equal(r.json().new, false);
+
+    await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: 'x1', title: 'one', text: 'alpha' },
+    });
+    r = await app.inject({ method: 'POST', url: '/v1/items', payload: { id: 'x1', title: 'two' } });
+    assert.equal(r.statusCode, 200);
+    assert.equal(catalog.current().served.catalog.length, ds.items + 1);
+    const stored = (await store.items()).filter((it) => it.id === 'x1');
+    assert.deepEqual(
+      stored.map((it) => it.content),
+      [{ title: 'two', text: 'alpha' }],
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+test('withdrawn items are never recommended but stay in histories; restoring brings them back', async () => {
+  const { app, ds } = await service();
+  try {
+    const ids = ds.content.items.map((it) => it.id);
+    const all = async () => {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/v1/recommendations',
+        payload: { history: ids.slice(0, 2), k: ds.items },
+      });
+      return (r.json().items as { item: string }[]).map((x) => x.item);
+    };
+    const target = ids[10];
+    assert.ok((await all()).includes(target));
+    let r = await app.inject({ method: 'PATCH', url: `/v1/items/${target}`, payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json().withdrawn, true);
+    assert.ok(!(await all()).includes(target));
+    r = await app.inject({ method: 'GET', url: `/v1/items/${ids[0]}/similar?k=${ds.items - 1}` });
+    assert.ok(!(r.json().items as { item: string }[]).some((x) => x.item === target));
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/items/${target}` })).json().withdrawn, true);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: [target], k: 3 },
+    });
+    assert.deepEqual(r.json().unknownItems, []);
+    assert.equal(r.json().historyUsed, 1);
+    await app.inject({ method: 'PATCH', url: `/v1/items/${target}`, payload: { withdrawn: false } });
+    assert.ok((await all()).includes(target));
+    r = await app.inject({ method: 'PATCH', url: '/v1/items/nope', payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 404);
+  } finally {
+    await app.close();
+  }
+});
+
+test('bad items are refused with a reason and leave nothing behind', async () => {
+  const { app, store, catalog, ds } = await service();
+  try {
+    const post = (payload: object) => app.inject({ method: 'POST', url: '/v1/items', payload });
+    let r = await post({
+      id: 'broken',
+      title: 't',
+      image: { data: Buffer.from('not an image at all').toString('base64') },
+    });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /image cannot be decoded/);
+    r = await post({ id: 'broken', image: { data: 'not base64!' } });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /not base64/);
+    r = await post({ id: 'broken', colour: 'red' });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /additional properties "colour"/);
+    r = await post({ id: 'broken', vectors: { text: [1, 2, 3] } });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /vectors\.text has 3 values/);
+    assert.deepEqual(await store.items(), []);
+    assert.equal(catalog.current().served.catalog.length, ds.items);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/items/broken' })).statusCode, 404);
+  } finally {
+    await app.close();
+  }
+});
+
+test('catalog writes need the admin token when one is set', async () => {
+  const { app } = await service('cammsr', { adminToken: 's3cret' });
+  try {
+    let r = await app.inject({ method: 'POST', url: '/v1/items', payload: { id: 'a', title: 't' } });
+    assert.equal(r.statusCode, 401);
+    r = await app.inject({ method: 'PATCH', url: '/v1/items/a', payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 401);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: 'a', title: 't' },
+      headers: { authorization: 'Bearer s3cret' },
+    });
+    assert.equal(r.statusCode, 201);
+  } finally {
+    await app.close();
+  }
+});
+
+test('added and withdrawn items survive a restart and a reload', async () => {
+  const first = await service();
+  const ids = first.ds.content.items.map((it) => it.id);
+  await first.app.inject({
+    method: 'POST',
+    url: '/v1/items',
+    payload: { id: 'kept', title: first.ds.content.items[2].title },
+  });
+  await first.app.inject({ method: 'PATCH', url: `/v1/items/${ids[1]}`, payload: { withdrawn: true } });
+  const version = first.catalog.current().version;
+  await first.app.close();
+
+  const again = await service('cammsr', { db: first.db });
+  try {
+    const g = again.catalog.current();
+    assert.equal(g.version, version, 'the same bundle and store give the same version');
+    assert.ok(g.served.index.has('kept'));
+    assert.equal(
+      (await again.app.inject({ method: 'GET', url: `/v1/items/${ids[1]}` })).json().withdrawn,
+      true,
+    );
+    const r = await again.app.inject({ method: 'POST', url: '/v1/admin/reload' });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json().items, again.ds.items + 1);
+    assert.ok(again.catalog.current().served.index.has('kept'));
+  } finally {
+    await again.app.close();
+  }
+});
+
+test('an ID-only model keeps added items in the catalog but never recommends them, and says so', async () => {
+  const { app, ds } = await service('sasrec');
+  try {
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: 'fresh', title: 'fresh item' },
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    assert.match(r.json().warnings.join(' '), /sasrec cannot rank items it was not trained on/);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: [ds.content.items[0].id], k: ds.items + 1 },
+    });
+    assert.ok(!(r.json().items as { item: string }[]).some((x) => x.item === 'fresh'));
+  } finally {
+    await app.close();
+  }
+});
