@@ -1,13 +1,15 @@
 /**
  * The explorer end to end: a service on loopback, Debian's headless Chromium driven by
  * playwright-core (never a downloaded browser). Enters a history, checks that recommendations
- * with images and modality shares appear, and saves a screenshot under test-results/.
+ * with images and modality shares appear, adds an item by hand, and saves a screenshot under
+ * test-results/.
  * Skipped where /usr/bin/chromium is missing, except on CI, which installs it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { loadBundle } from '../src/serve/bundle.js';
 import { buildService } from '../src/serve/service.js';
 import { openStore } from '../src/serve/store/open.js';
@@ -89,6 +91,23 @@ test(
       await page.click('#item-suggest div');
       await page.waitForFunction(
         `document.getElementById('history').value.includes(${JSON.stringify(bundle.catalog[10].id)})`,
+      );
+      // Adding an item by hand: it joins the history, marked new, with its uploaded image.
+      const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#c03040' } })
+        .png()
+        .toBuffer();
+      await page.fill('#new-id', 'added-by-hand');
+      await page.fill('#new-title', bundle.catalog[1].title!);
+      await page.fill('#new-categories', (bundle.catalog[1].categories ?? []).join(', '));
+      await page.setInputFiles('#new-image', { name: 'new.png', mimeType: 'image/png', buffer: png });
+      await page.click('#add-item');
+      await page.waitForFunction(
+        "document.getElementById('add-note').textContent.includes('added added-by-hand')",
+      );
+      assert.match((await page.textContent('#add-note'))!, /text, image/);
+      await page.click('#recommend');
+      await page.waitForFunction(
+        "Array.from(document.querySelectorAll('#history-view .card')).some((c) => c.textContent.includes('added-by-hand') && c.querySelector('.new') && c.querySelector('img'))",
       );
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: join('test-results', 'explorer.png'), fullPage: true });
