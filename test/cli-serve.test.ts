@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveFixture } from './serve-fixture.js';
 
@@ -96,6 +96,7 @@ test('cammsr serve: a bad bundle or --db fails at start with the reason', async 
   let r = cli(['serve', '--bundle', join(f.root, 'nothing-here'), '--db', `sqlite:${join(f.root, 'x.db')}`]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /is not a cammsr bundle: bundle\.json is missing/);
+  assert.ok(!existsSync(join(f.root, 'x.db')), 'no event store is created for a folder that is not a bundle');
   r = cli(['serve', '--bundle', f.bundles.sasrec, '--db', 'redis://localhost']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--db must be sqlite:<file> or postgres:\/\//);

@@ -26,7 +26,9 @@ if (!haveBrowser && process.env.CI) {
 
 test(
   'the explorer shows recommendations with images and modality shares for a typed history',
-  { skip: !haveBrowser },
+  {
+    skip: haveBrowser ? false : `${CHROMIUM} is missing (install Debian's chromium, or set CAMMSR_CHROMIUM)`,
+  },
   async () => {
     const f = await serveFixture('explorer');
     const bundle = loadBundle(f.bundles.cammsr);

@@ -398,7 +398,11 @@ test('readiness is 503 while the event store does not answer', async () => {
 
 test(
   'two service instances over one PostgreSQL store share users (stateless instances)',
-  { skip: !process.env.CAMMSR_TEST_POSTGRES },
+  {
+    skip: process.env.CAMMSR_TEST_POSTGRES
+      ? false
+      : 'CAMMSR_TEST_POSTGRES names no PostgreSQL server (.ci/postgres.sh starts one)',
+  },
   async () => {
     const f = await fixture;
     const admin = new pg.Pool({ connectionString: process.env.CAMMSR_TEST_POSTGRES, max: 1 });

@@ -1,7 +1,8 @@
 /** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
 import { Command } from 'commander';
 import { kernels } from '../kernels/select.js';
-import { exportBundle } from '../serve/bundle.js';
+import { resolve } from 'node:path';
+import { exportBundle, readManifest } from '../serve/bundle.js';
 import { buildService, type Service } from '../serve/service.js';
 import type { EventStore } from '../serve/store/event-store.js';
 import { openStore } from '../serve/store/open.js';
@@ -51,6 +52,8 @@ function handleSignals({ app, reload }: Service, store: EventStore): void {
 async function serveCommand(o: ServeFlags): Promise<void> {
   const threads = o.threads ?? (process.env.CAMMSR_THREADS ? undefined : 1);
   if (threads !== undefined) kernels().setThreads(threads);
+  // A folder that is not a bundle is refused before the store is opened (or created).
+  readManifest(resolve(o.bundle));
   const store = await openStore(o.db);
   const service = await buildService({
     bundle: o.bundle,

@@ -240,7 +240,8 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   }
 }
 
-function readManifest(dir: string): BundleManifest {
+/** A bundle's manifest, checked (format, version, files listed); throws BundleError naming the problem. */
+export function readManifest(dir: string): BundleManifest {
   const path = join(dir, MANIFEST);
   if (!existsSync(path)) throw new BundleError(`${dir} is not a cammsr bundle: ${MANIFEST} is missing`);
   let m: BundleManifest;
