@@ -1,7 +1,9 @@
 /** The prepare and stats commands as a user runs them: tables, --json last lines, clear errors. */
+import { progressLines } from '../src/cli/progress.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './temp.js';
 
@@ -43,4 +45,33 @@ test('bad arguments and bad datasets are clear errors with a non-zero exit', () 
   const d = cli('prepare', 'synth', '--out', join(dir, 'y'), '--items', 'many');
   assert.notEqual(d.status, 0);
   assert.match(d.stderr, /--items must be an integer >= 1, got "many"/);
+});
+
+test('progress off a terminal: a line per stage start, at most one per interval, one at its end', () => {
+  const lines: string[] = [];
+  const p = progressLines(60_000, (l) => lines.push(l));
+  p.update('text: tokenise', 0, 100);
+  p.update('text: tokenise', 50, 100); // within the interval: quiet
+  p.update('text: tokenise', 100, 100);
+  p.update('text: tokenise', 100, 100); // already reported its end
+  p.update('images: decode', 1, 4);
+  assert.deepEqual(lines, [
+    'text: tokenise: 0/100 (0%)\n',
+    'text: tokenise: 100/100 (100%)\n',
+    'images: decode: 1/4 (25%)\n',
+  ]);
+});
+
+test('prepare csv: a file whose name says no format needs --input-format, and the error names that flag', () => {
+  const dir = tempDir('cli-format');
+  const input = join(dir, 'interactions.log');
+  const rows = ['user_id\titem_id\ttimestamp'];
+  for (let u = 0; u < 6; u++) for (let t = 0; t < 5; t++) rows.push(`u${u}\ti${(u + t) % 7}\t${1000 + t}`);
+  writeFileSync(input, rows.join('\n') + '\n');
+  let r = cli('prepare', 'csv', '--input', input, '--out', join(dir, 'a'));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /cannot tell the format from the name.*--input-format/);
+  r = cli('prepare', 'csv', '--input', input, '--input-format', 'tsv', '--out', join(dir, 'b'), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(lastJson(r.stdout).interactions, 30);
 });

@@ -5,6 +5,7 @@ import { IMPORT_FORMATS, prepareDataset, type ImportFormat, type PrepareOptions 
 import { datasetStats, type DatasetStats } from '../data/stats.js';
 import { integer } from './options.js';
 import { progressBars } from './progress.js';
+import type { TableFormat } from '../data/importers/table/index.js';
 import { formatTable } from '../report/table.js';
 
 export function printStats(s: DatasetStats): void {
@@ -62,6 +63,8 @@ interface PrepareFlags extends Pick<
   categoriesCol: string;
   imageCol: string;
   timeUnit: 'auto' | 's' | 'ms' | 'iso';
+  inputFormat?: TableFormat;
+  itemsFormat?: TableFormat;
   categorySeparator?: string;
   pathSeparator: string;
   itemFile?: string;
@@ -75,6 +78,8 @@ interface PrepareFlags extends Pick<
   json?: boolean;
 }
 
+const TABLE_FORMATS: TableFormat[] = ['csv', 'tsv', 'jsonl', 'parquet'];
+
 /** The format-specific options of prepareDataset, from the flags named for each format. */
 function importerOptions(format: ImportFormat, o: PrepareFlags): Partial<PrepareOptions> {
   // --items is a file for csv and a count for synth, so it is parsed here rather than by commander.
@@ -82,6 +87,8 @@ function importerOptions(format: ImportFormat, o: PrepareFlags): Partial<Prepare
   return {
     csv: {
       items: format === 'csv' ? o.items : undefined,
+      interactionsFormat: o.inputFormat,
+      itemsFormat: o.itemsFormat,
       columns: {
         user: o.userCol,
         item: o.itemCol,
@@ -140,7 +147,7 @@ function prepareOptions(format: ImportFormat, o: PrepareFlags): PrepareOptions {
 
 async function prepareCommand(format: ImportFormat, o: PrepareFlags): Promise<void> {
   const opts = prepareOptions(format, o);
-  const bars = progressBars(!o.json && process.stderr.isTTY === true);
+  const bars = progressBars(!o.json);
   const t0 = performance.now();
   try {
     const r = await prepareDataset({ ...opts, progress: bars.update });
@@ -160,6 +167,16 @@ function addImporterFlags(prepare: Command): Command {
     .option(
       '--items <file|n>',
       'csv: items file (id, title, description, categories, image); synth: number of items',
+    )
+    .addOption(
+      new Option('--input-format <format>', 'csv: format of --input (default: from its name)').choices(
+        TABLE_FORMATS,
+      ),
+    )
+    .addOption(
+      new Option('--items-format <format>', 'csv: format of --items (default: from its name)').choices(
+        TABLE_FORMATS,
+      ),
     )
     .option('--user-col <name>', 'csv: user column', 'user_id')
     .option('--item-col <name>', 'csv: item column', 'item_id')

@@ -1,4 +1,7 @@
-/** Progress bars with an ETA on stderr (only on a terminal), fed by the library's ProgressFn. */
+/**
+ * Progress on stderr, fed by the library's ProgressFn: bars with an ETA on a terminal, plain
+ * lines elsewhere (a log file, CI: a new stage, then at most one line every 5 s, then its end).
+ */
 import cliProgress from 'cli-progress';
 import type { ProgressFn } from '../data/types.js';
 
@@ -7,7 +10,8 @@ export interface ProgressBars {
   stop(): void;
 }
 
-export function progressBars(enabled = process.stderr.isTTY === true): ProgressBars {
+export function progressBars(enabled = true): ProgressBars {
+  if (enabled && process.stderr.isTTY !== true) return progressLines();
   let bar: cliProgress.SingleBar | null = null;
   let stage = '';
   const stop = () => {
@@ -37,5 +41,27 @@ export function progressBars(enabled = process.stderr.isTTY === true): ProgressB
       }
     },
     stop,
+  };
+}
+
+/** One line per stage start, at most one every `everyMs` while it runs, and one when it ends. */
+export function progressLines(
+  everyMs = 5000,
+  write: (line: string) => void = (l) => void process.stderr.write(l),
+): ProgressBars {
+  let stage = '';
+  let last = 0;
+  return {
+    update(s, done, total) {
+      const now = Date.now();
+      const end = done >= total;
+      if (s === stage && !end && now - last < everyMs) return;
+      if (s === stage && end && last === -1) return;
+      const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
+      write(`${s}: ${done}/${total} (${pct}%)\n`);
+      stage = s;
+      last = end ? -1 : now;
+    },
+    stop() {},
   };
 }

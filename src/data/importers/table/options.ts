@@ -109,8 +109,14 @@ export function planImport(opts: CsvImportOptions): ImportPlan {
     categorySeparator: opts.categorySeparator ?? '|',
     pathSeparator,
     interactions: opts.interactions,
-    interactionsFormat: formatFor(opts.interactions, opts.interactionsFormat, 'interactionsFormat'),
-    itemsFormat: opts.items ? formatFor(opts.items, opts.itemsFormat, 'itemsFormat') : undefined,
+    interactionsFormat: formatFor(
+      opts.interactions,
+      opts.interactionsFormat,
+      'interactionsFormat (cammsr prepare csv: --input-format)',
+    ),
+    itemsFormat: opts.items
+      ? formatFor(opts.items, opts.itemsFormat, 'itemsFormat (cammsr prepare csv: --items-format)')
+      : undefined,
   };
 }
 
