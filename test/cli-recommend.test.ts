@@ -16,7 +16,15 @@ const recommend = (...args: string[]) => {
   });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0], /rank\s+item\s+score\s+title/);
+  // The history first, each item with its title, then the list.
+  assert.match(lines[0], /history\s+item\s+title/);
+  const list = lines.findIndex((l) => /rank\s+item\s+score\s+title/.test(l));
+  assert.ok(list > 1, 'the recommendations follow the history');
+  const historyRows = lines.slice(2, list).filter((l) => l.trim() !== '');
+  assert.ok(
+    historyRows.every((l) => /^\s*\d+\s+\S+\s+\S/.test(l)),
+    'each history row has an item and its title',
+  );
   return JSON.parse(lines[lines.length - 1]) as {
     history: string[];
     recommendations: { rank: number; item: string; title: string; score: number; categories: string[] }[];

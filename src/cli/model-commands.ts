@@ -207,6 +207,13 @@ function recommendCommand(o: RecommendFlags): void {
     throw new InvalidArgumentError(
       `unknown item id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (not in dataset ${run.dataset})`,
     );
+  // The history as the model reads it, so that the list below can be judged against it.
+  console.log(
+    formatTable(
+      ['history', 'item', 'title'],
+      ids.map((id, j) => [j + 1, id, recommender.item(id)?.title ?? '']),
+    ),
+  );
   const [list] = recommender.recommend([{ items: ids, k: o.k, excludeSeen: !o.includeSeen }]);
   const rows = list.items.map((it, r) => ({
     rank: r + 1,
