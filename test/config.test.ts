@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   applyOverrides,
+  configOfModel,
   ConfigError,
   describeConfig,
   effectiveModalities,
@@ -472,4 +473,16 @@ test('docs/config.md is what scripts/gen-config-docs.mjs generates from the sche
     'docs/config.md is out of date: run `npm run build && node scripts/gen-config-docs.mjs`',
   );
   for (const d of describeConfig()) assert.ok(actual.includes(`\`${d.key}\``), `docs mention ${d.key}`);
+});
+
+test('configOfModel keeps the sections the model reads and drops the others', () => {
+  const keys = (model: string) =>
+    Object.keys(configOfModel(resolveConfig({ cli: { model: model as 'sasrec' } }))).filter((k) =>
+      ['cammsr', 'hm4sr', 'contentKnn'].includes(k),
+    );
+  assert.deepEqual(keys('sasrec'), []);
+  assert.deepEqual(keys('cammsr'), ['cammsr']);
+  assert.deepEqual(keys('hm4sr'), ['cammsr', 'hm4sr']);
+  assert.deepEqual(keys('content-knn'), ['contentKnn']);
+  assert.ok('train' in configOfModel(resolveConfig({ cli: { model: 'sasrec' } })));
 });

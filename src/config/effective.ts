@@ -34,3 +34,18 @@ export function effectiveUnseenItems(cfg: RunConfig): boolean {
   if (cfg.unseenItems !== 'auto') return cfg.unseenItems === 'learned';
   return cfg.split.coldItems > 0 || cfg.idMask > 0;
 }
+
+/** The model-specific sections of the configuration and the models that read each. */
+const SECTION_READERS: Record<'cammsr' | 'hm4sr' | 'contentKnn', readonly RunConfig['model'][]> = {
+  cammsr: ['cammsr', 'hm4sr'],
+  hm4sr: ['hm4sr'],
+  contentKnn: ['content-knn'],
+};
+
+/** The configuration without the sections only other models read (for reports: what this run used). */
+export function configOfModel(cfg: RunConfig): Partial<RunConfig> {
+  const out: Partial<RunConfig> = { ...cfg };
+  for (const [section, readers] of Object.entries(SECTION_READERS))
+    if (!readers.includes(cfg.model)) delete out[section as keyof typeof SECTION_READERS];
+  return out;
+}

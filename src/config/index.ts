@@ -16,5 +16,6 @@ export {
   effectiveTime,
   effectiveUnseenItems,
   effectiveWeightScale,
+  configOfModel,
 } from './effective.js';
 export { describeConfig, describeConfigSections, type ConfigOptionDoc } from './introspect.js';

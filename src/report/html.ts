@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { configOfModel } from '../config/effective.js';
 import { METRICS } from '../config/names.js';
 import { VERSION } from '../version.js';
 import type { RunReport } from './report-data.js';
@@ -188,7 +189,8 @@ ${breakdownTable(runs, 'history length', 'byHistoryLength')}
 ${stats}
 
 <h2 id="config">Configuration</h2>
-<pre>${esc(JSON.stringify(main.config, null, 2))}</pre>
+<p class="note">The resolved configuration of the run, without the sections only other models read.</p>
+<pre>${esc(JSON.stringify(configOfModel(main.config), null, 2))}</pre>
 
 <script>${readFileSync(ECHARTS, 'utf8').replace(/<\/script/gi, '<\\/script')}</script>
 <script id="report-data" type="application/json">${scriptJson(data)}</script>
