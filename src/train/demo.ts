@@ -22,7 +22,13 @@ import type { PlantedStructure } from '../data/importers/synth.js';
 import { kernels } from '../kernels/select.js';
 import { train, type EpochLog, type RunMetrics } from './trainer.js';
 
-/** The compared models: ID only, the simplest content model, and CAMMSR. */
+/**
+ * The compared models: ID only, a fusion, and CAMMSR. The fusion is fusion-sum, the stronger of
+ * the two on the synthetic control's validation split (experiments/results/synthetic-sparse:
+ * NDCG@10 0.114 against fusion-concat's 0.100, mean of 3 seeds), so the harder baseline; and
+ * its item is the plain sum of its views, so a new item is its content projections plus the
+ * shared unseen-item row.
+ */
 export const DEMO_MODELS = ['sasrec', 'fusion-sum', 'cammsr'] as const satisfies readonly ModelName[];
 export type DemoModel = (typeof DEMO_MODELS)[number];
 
@@ -36,8 +42,10 @@ export interface DemoSize {
 }
 
 /**
- * Sized to fit the time budgets on two cores with the WebAssembly kernels (npm run bench:demo
- * measures them): full under 3 minutes, quick under 40 seconds.
+ * Sized for the time budgets on two cores with the WebAssembly kernels, full under 3 minutes and
+ * quick under 40 seconds: CAMMSR's cost decides (npm run bench:demo measures them;
+ * docs/performance.md, "The demo"). Most runs reach their best validation NDCG@10 at or near the
+ * last epoch: these are short runs, compared as such.
  */
 export const DEMO_SIZES: Record<'full' | 'quick', DemoSize> = {
   full: { users: 800, items: 400, epochs: 10, patience: 3 },
