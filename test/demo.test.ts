@@ -8,6 +8,7 @@ import {
   DEMO_GROUPS,
   DEMO_METRICS,
   demoJson,
+  describeLead,
   describeSpread,
   groupVerdict,
   leadOf,
@@ -83,5 +84,9 @@ test('a lead beyond the spread says so, ties and single seeds are named as such'
   assert.equal(tie.verdict, 'tie');
   assert.deepEqual(tie.runnerUp, ['b', 'c']);
   assert.equal(leadOf({ a: spreadOf([0.3]), b: spreadOf([0.1]) })!.verdict, 'one seed');
+  // A hit-rate lead of a small group, in users: one hit of 31 in every seed.
+  const single = leadOf({ a: spreadOf([1 / 31, 1 / 31]), b: spreadOf([0, 0]) })!;
+  assert.equal(single.verdict, 'beyond');
+  assert.equal(describeLead(single, 31), 'a, +0.0323 (1 of 31 users) over b');
   assert.equal(leadOf({ a: spreadOf([0.3]), b: null }), null);
 });

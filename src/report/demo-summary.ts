@@ -143,12 +143,17 @@ export function formatSpread(s: Spread | null): string {
   return s ? `${f4(s.mean)} ± ${f4(s.std)}` : '–';
 }
 
-/** Who is ahead of whom, and by how much: "CAMMSR, +0.0123 over fusion-sum". */
-export function describeLead(lead: Lead | null): string {
+/**
+ * Who is ahead of whom, and by how much: "CAMMSR, +0.0123 over fusion-sum". Given the group's
+ * users (hit-rate rows), the gap in users too: "+0.0323 (1 of 31 users)", since a small group's
+ * lead may be a single hit.
+ */
+export function describeLead(lead: Lead | null, users?: number): string {
   if (!lead) return '–';
   const next = lead.runnerUp.map(displayName).join(' and ');
   if (lead.verdict === 'tie') return `${displayName(lead.leader)} and ${next} tie`;
-  return `${displayName(lead.leader)}, +${f4(lead.gap)} over ${next}`;
+  const inUsers = users ? ` (${Number((lead.gap * users).toFixed(1))} of ${users} users)` : '';
+  return `${displayName(lead.leader)}, +${f4(lead.gap)}${inUsers} over ${next}`;
 }
 
 /** Whether the lead is beyond the seed spread, plainly either way. */
@@ -166,7 +171,7 @@ function groupTable(g: DemoGroup, models: readonly string[]): string {
     g.rows.map((r) => [
       r.metric,
       ...models.map((m) => formatSpread(r.cells[m])),
-      describeLead(r.lead),
+      describeLead(r.lead, r.metric.startsWith('HR@') ? g.cases : undefined),
       describeSpread(r.lead),
     ]),
   );
