@@ -17,6 +17,7 @@ import {
   summarizeDemo,
   type DemoGroup,
 } from '../src/report/demo-summary.js';
+import { collectRunReport } from '../src/report/report-data.js';
 import { tempDir } from './temp.js';
 
 const TINY = { users: 160, items: 64, epochs: 1, patience: 1 };
@@ -54,6 +55,8 @@ test('the demo trains every model with every seed and reports warm, cold and all
   assert.match(text, /SASRec's cold HR is 0 by construction/);
   assert.match(text, /npx cammsr report --run \S+cammsr\/seed-1 --compare/);
   assert.match(text, /delete it when done/);
+  // The report the demo points to opens its runs (content models rank cold targets too).
+  for (const r of o.runs.filter((x) => x.seed === 1)) assert.equal(collectRunReport(r.dir).model, r.model);
   const json = JSON.parse(JSON.stringify(demoJson(o, s)));
   assert.equal(json.runs.length, 6);
   assert.equal(json.summary.groups.length, DEMO_GROUPS.length);
