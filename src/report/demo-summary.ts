@@ -265,7 +265,9 @@ export function renderDemo(o: DemoOutcome, s: DemoSummary, opts: { outChosen: bo
   }
   lines.push(
     '',
-    'A lead is beyond the seed spread when the gap exceeds the larger standard deviation of the two models. The spread is training randomness only: the test users are the same in every run, so groups with few users (the new items) would move more with other users.',
+    'A lead is beyond the seed spread when the gap exceeds the larger standard deviation of the two models.',
+    'The spread is training randomness only: the test users are the same in every run, so a group with few',
+    'users (the new items) would move more with other users than the spread says.',
     '',
     `Runs kept in ${o.dir} (${megabytes(o.bytes)}${opts.outChosen ? '' : ', a temporary folder: delete it when done, or choose the folder with --out'}).`,
     `Open a report of seed ${o.seeds[0]}'s runs side by side: ${reportCommand(o)}`,
