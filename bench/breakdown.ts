@@ -83,6 +83,7 @@ const views = loaded.flatMap((r) => [
 const results = views.map((r) => {
   const { ranks } = evaluate(r.model, split[which], {
     maskHistory: Boolean(args['mask-history']),
+    coldItems: split.coldItems,
     scores: r.scores,
   });
   const perBucket = labels.map((_, b) => {

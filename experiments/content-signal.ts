@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { formatTable } from '../src/report/table.js';
 import { Dataset, type FeatureMatrix } from '../src/data/dataset.js';
-import { leaveOneOut } from '../src/data/split.js';
+import { leaveOneOut, type EvalCase } from '../src/data/split.js';
 import {
   contentSignal,
   hitsByCategory,
@@ -38,6 +38,11 @@ const args = parseArgs(
     ],
     split: ['string', 'validation or test (default test)'],
     'mask-history': ['flag', "rank with the user's history masked"],
+    'cold-items': [
+      'number',
+      'hold this fraction of items out of training, as the cold-start protocol does (split.coldItems; default 0)',
+    ],
+    targets: ['string', 'with --cold-items: rank the warm, cold or all targets (default all)'],
     categories: [
       'number',
       'per-category HR@10 of the transitions and last-item rankers for the n categories with the most cases (at least 100 each; default 8, 0 = none)',
@@ -54,6 +59,13 @@ const which = String(args.split ?? 'test');
 if (which !== 'test' && which !== 'validation')
   throw new Error(`--split must be test or validation, got "${which}"`);
 const maskHistory = Boolean(args['mask-history']);
+const coldItems = (args['cold-items'] as number | undefined) ?? 0;
+const targets = String(args.targets ?? 'all');
+if (!['warm', 'cold', 'all'].includes(targets))
+  throw new Error(`--targets must be warm, cold or all, got "${targets}"`);
+if (targets !== 'all' && coldItems === 0) throw new Error('--targets warm|cold needs --cold-items');
+/** The split's cases of the chosen target group. */
+const inGroup = (c: EvalCase) => targets === 'all' || (targets === 'cold') === (c.cold === true);
 const showCategories = (args.categories as number | undefined) ?? 8;
 if (!Number.isInteger(showCategories) || showCategories < 0)
   throw new Error(`--categories must be a non-negative integer, got ${showCategories}`);
@@ -72,14 +84,11 @@ const byChecksum = new Map<string, { name: string; perCategory: CategoryHits[] }
 for (const dir of String(args.data).split(',')) {
   const t0 = performance.now();
   const ds = Dataset.load(dir);
-  const split = leaveOneOut(ds);
+  const split = leaveOneOut(ds, { coldItems });
   const features: Record<string, FeatureMatrix> = {};
   for (const [m, f] of Object.entries(ds.content.features)) if (f) features[m] = f;
-  const signal = contentSignal(
-    { items: ds.items, train: split.train, cases: split[which], features },
-    { maskHistory },
-  );
-  const cases = split[which];
+  const cases = split[which].filter(inGroup);
+  const signal = contentSignal({ items: ds.items, train: split.train, cases, features }, { maskHistory });
   const perCategory = hitsByCategory(
     signal.rows.filter((r) => r.ranker === 'transitions' || r.ranker.endsWith(', last item')),
     cases.map((c) => ds.itemCategories(c.target)),
@@ -104,7 +113,8 @@ for (const dir of String(args.data).split(',')) {
 
 const f4 = (x: number) => x.toFixed(4);
 console.log(
-  `${which} split, full ranking, ties pessimistic${maskHistory ? ', history masked' : ', history not masked'}`,
+  `${which} split, full ranking, ties pessimistic${maskHistory ? ', history masked' : ', history not masked'}` +
+    (coldItems > 0 ? `; ${coldItems * 100}% of items held out of training, ${targets} targets` : ''),
 );
 console.log(
   formatTable(
@@ -208,4 +218,6 @@ if (agreement.length) {
   );
 }
 if (args.json)
-  console.log(JSON.stringify({ split: which, maskHistory, results, agreement, machine: machine() }));
+  console.log(
+    JSON.stringify({ split: which, maskHistory, coldItems, targets, results, agreement, machine: machine() }),
+  );

@@ -61,6 +61,14 @@ export {
 export { createModel, cammsrConfig } from './train/create-model.js';
 export { train, loadRun, type RunMetrics, type EpochLog } from './train/trainer.js';
 export { modelData } from './train/model-data.js';
+export {
+  runDemo,
+  DEMO_MODELS,
+  DEMO_SIZES,
+  type DemoOptions,
+  type DemoOutcome,
+  type DemoSize,
+} from './train/demo.js';
 export { evaluate, evaluateSplit } from './eval/evaluate.js';
 export { metricsFromRanks, rankOfTarget, meanStd, METRIC_KS } from './eval/metrics.js';
 export { VERSION } from './version.js';
@@ -84,3 +92,4 @@ export { openStore } from './serve/store/open.js';
 export type { Scorer } from './models/model.js';
 export { collectRunReport, type RunReport, type Breakdown } from './report/report-data.js';
 export { renderReport } from './report/html.js';
+export { summarizeDemo, renderDemo, demoJson, type DemoSummary } from './report/demo-summary.js';

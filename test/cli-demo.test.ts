@@ -1,4 +1,4 @@
-/** The README's main job in its quick form: prepare synthetic data, train CAMMSR and SASRec, compare. */
+/** The README's main job in its quick form: new items, three models, three seeds, warm and cold targets. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -6,18 +6,28 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './temp.js';
 
-test('cammsr demo --quick prints both models side by side and keeps its runs', () => {
+test('cammsr demo --quick prints a table per target group and keeps its runs', () => {
   const out = join(tempDir('demo'), 'demo');
   const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'demo', '--quick', '--out', out, '--json'], {
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^sasrec\s/m);
-  assert.match(r.stdout, /^cammsr\s/m);
+  assert.match(r.stderr, /run 9\/9 done/);
+  for (const title of [
+    'Warm targets',
+    'Cold targets',
+    'All targets',
+    'Cold targets ranked among the new items',
+  ])
+    assert.match(r.stdout, new RegExp(`^${title}`, 'm'));
+  assert.match(r.stdout, /^NDCG@10\s/m);
+  assert.match(r.stdout, /SASRec's cold HR is 0 by construction/);
+  assert.match(r.stdout, new RegExp(`Runs kept in ${out} \\(\\d+\\.\\d MB\\)`));
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  for (const m of ['sasrec', 'cammsr']) {
-    assert.ok(j.results[m]['NDCG@10'] > 0, m);
-    assert.ok(existsSync(join(out, m, 'metrics.json')));
-  }
-  assert.equal(j.dataset.users, 400);
+  assert.equal(j.dataset.users, 300);
+  assert.equal(j.runs.length, 9);
+  for (const run of j.runs) assert.ok(existsSync(join(run.dir, 'metrics.json')), run.dir);
+  const cold = j.summary.groups.find((g: { key: string }) => g.key === 'cold');
+  assert.deepEqual(cold.rows[0].cells.sasrec.values, [0, 0, 0]);
+  assert.match(j.reportCommand, /^npx cammsr report --run /);
 });

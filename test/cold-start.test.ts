@@ -8,7 +8,7 @@ import { Dataset, writeDataset } from '../src/data/dataset.js';
 import { selectColdItems } from '../src/data/cold-items.js';
 import { leaveOneOut } from '../src/data/split.js';
 import { Module } from '../src/engine/nn/module.js';
-import { evaluateSplit } from '../src/eval/evaluate.js';
+import { evaluate, evaluateSplit } from '../src/eval/evaluate.js';
 import { rankAmong } from '../src/eval/metrics.js';
 import type { LossResult, Scorer, SequenceBatch, SequentialRecommender } from '../src/models/model.js';
 import { testManifest } from './manifest-fixture.js';
@@ -156,6 +156,8 @@ test('evaluation: warm and cold targets apart, cold ones also among the held-out
   assert.equal(t.cold.metrics['NDCG@5'], 1 / Math.log2(3));
   assert.equal(t.coldAmongCold.metrics['NDCG@5'], 1);
   assert.equal(r.metrics['HR@5'], 1);
+  // Cold targets cannot be ranked among the held-out items without knowing them.
+  assert.throws(() => evaluate(new ByIdModel(true), split.validation), /pass opts\.coldItems/);
 
   const idOnly = evaluateSplit(new ByIdModel(false), split, 'validation');
   assert.deepEqual(Array.from(idOnly.ranks), [6, 1, 6, 5], 'cold targets last, by construction');
@@ -212,6 +214,9 @@ test('end to end: train and eval under the cold-start protocol print warm and co
       metrics.targets.test,
       "eval of the best checkpoint = the run's final metrics",
     );
+    // The report ranks the run's targets again (by category, by history length).
+    const rep = cli('report', '--run', run, '--out', join(root, `${model}.html`));
+    assert.equal(rep.status, 0, rep.stderr);
     if (model === 'sasrec') {
       assert.match(e.stdout, /sasrec cannot rank items it never saw in training/);
       assert.equal(r.targets.cold.metrics['HR@20'], 0);

@@ -1,18 +1,20 @@
-/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer, evaluator and recommender. */
+/** `cammsr train`, `eval`, `recommend` and `demo`: thin shells over the trainer, evaluator, recommender and demo. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { prepareDataset } from '../data/prepare.js';
 import { evaluateSplit, type TargetBreakdown } from '../eval/evaluate.js';
 import { METRICS, MODEL_NAMES, resolveConfig, type RunConfig } from '../config/index.js';
 import { RunDir } from '../train/run-dir.js';
 import { loadRun, train, type EpochLog, type RunMetrics } from '../train/trainer.js';
+import { demoJson, renderDemo, summarizeDemo } from '../report/demo-summary.js';
 import { formatTable } from '../report/table.js';
+import { DEMO_SIZES, runDemo } from '../train/demo.js';
 import { servableRun } from '../serve/bundle.js';
 import { Recommender } from '../serve/recommender.js';
 import { integer } from './options.js';
+import { progressBars } from './progress.js';
 
 function metricsTable(rows: [string, Record<string, number>][]): string {
   return formatTable(
@@ -231,33 +233,43 @@ function recommendCommand(o: RecommendFlags): void {
   if (o.json) console.log(JSON.stringify({ history: ids, recommendations: rows }));
 }
 
-async function demoCommand(o: { quick?: boolean; out?: string; json?: boolean }): Promise<void> {
+interface DemoFlags {
+  quick?: boolean;
+  out?: string;
+  jobs?: number;
+  json?: boolean;
+}
+
+async function demoCommand(o: DemoFlags): Promise<void> {
   const dir = o.out ?? mkdtempSync(join(tmpdir(), 'cammsr-demo-'));
-  const size = o.quick ? { users: 400, items: 160 } : { users: 2000, items: 1000 };
-  const epochs = o.quick ? 4 : 30;
-  process.stderr.write(
-    `preparing a synthetic dataset (${size.users} users, ${size.items} items) in ${dir}\n`,
-  );
-  const prepared = await prepareDataset({ format: 'synth', out: join(dir, 'synth'), synth: size, seed: 1 });
-  const results: [string, RunMetrics][] = [];
-  for (const model of ['sasrec', 'cammsr'] as const) {
-    process.stderr.write(`training ${model} for up to ${epochs} epochs\n`);
-    const config = resolveConfig({
-      cli: { model, seed: 1 },
-      overrides: [`train.epochs=${epochs}`, 'train.patience=5', 'hiddenDropout=0.2', 'attnDropout=0.2'],
-    });
-    const m = await runTraining(
-      { data: prepared.dir, out: join(dir, model), set: [], json: o.json, quiet: o.json },
-      config,
-    );
-    results.push([model, m]);
-  }
-  console.log(
-    `synthetic dataset: ${prepared.stats.users} users, ${prepared.stats.items} items, ${prepared.stats.interactions} interactions; test split, full ranking, history not masked`,
-  );
-  console.log(metricsTable(results.map(([n, m]) => [n, m.test])));
-  const test = Object.fromEntries(results.map(([n, m]) => [n, m.test]));
-  if (o.json) console.log(JSON.stringify({ dir, dataset: prepared.stats, results: test }));
+  const t0 = performance.now();
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+  const bars = progressBars();
+  const size = DEMO_SIZES[o.quick ? 'quick' : 'full'];
+  const outcome = await runDemo({
+    dir,
+    size,
+    jobs: o.jobs,
+    events: {
+      progress: bars.update,
+      message: (s) => {
+        bars.stop();
+        say(s);
+      },
+      epoch: (t, e) =>
+        say(
+          `  ${t.model} seed ${t.seed}, epoch ${e.epoch}/${size.epochs}: validation NDCG@10 ${e.validation?.['NDCG@10'].toFixed(4) ?? '-'}${e.best ? ' (best)' : ''} (${e.seconds.toFixed(1)} s)`,
+        ),
+      run: (r, done, total) =>
+        say(
+          `run ${done}/${total} done: ${r.model} seed ${r.seed}, best epoch ${r.metrics.bestEpoch} (${elapsed()})`,
+        ),
+    },
+  });
+  const summary = summarizeDemo(outcome.runs, outcome.models);
+  console.log(renderDemo(outcome, summary, { outChosen: o.out !== undefined }));
+  if (o.json) console.log(JSON.stringify(demoJson(outcome, summary)));
 }
 
 export function registerModelCommands(program: Command): void {
@@ -301,9 +313,16 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('demo')
-    .description('prepare the built-in synthetic dataset, train CAMMSR and SASRec briefly, compare them')
-    .option('--quick', 'a smaller dataset and fewer epochs (under a minute)')
-    .option('--out <dir>', 'keep the dataset and runs here (default: a temporary folder)')
+    .description(
+      'new items: train SASRec, fusion-sum and CAMMSR on a synthetic catalog with held-out items (3 seeds), compare warm and cold targets',
+    )
+    .option('--quick', 'a smaller catalog and fewer epochs (under 40 seconds)')
+    .option('--out <dir>', 'keep the dataset and runs here (default: a temporary folder, kept)')
+    .option(
+      '--jobs <n>',
+      'runs trained at once, in child processes (default: CPUs, at most 3)',
+      integer('--jobs', 1),
+    )
     .option('--json', 'print one JSON object as the last line')
     .action(demoCommand);
 }

@@ -87,6 +87,11 @@ export function evaluate(
   const ranks = new Int32Array(cases.length);
   const coldRanks = new Int32Array(cases.length);
   const coldCandidates = opts.coldItems ? itemsOf(opts.coldItems) : null;
+  // Without the held-out set the cold targets' ranks among it would be left at 0.
+  if (!coldCandidates && cases.some((c) => c.cold))
+    throw new RangeError(
+      "evaluate: the cases have cold targets (the cold-start protocol): pass opts.coldItems, the split's held-out items (evaluateSplit does)",
+    );
   let catalog = 0; // N, known from the first scores
   const wasTraining = model.training;
   model.eval(); // no dropout while scoring

@@ -79,7 +79,7 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
 
   // Where the model wins or loses: ranks of the best checkpoint on the split.
   const cases = split[splitName];
-  const { ranks } = evaluate(model, cases, { maskHistory: false });
+  const { ranks } = evaluate(model, cases, { maskHistory: false, coldItems: split.coldItems });
   const perCategory = new Map<number, number[]>();
   const perLength = LENGTH_BUCKETS.map(() => [] as number[]);
   cases.forEach((c, i) => {
