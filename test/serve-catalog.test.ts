@@ -305,3 +305,26 @@ test('an ID-only model keeps added items in the catalog but never recommends the
     await app.close();
   }
 });
+
+test('a stored item the bundle cannot fully use still loads, without that modality, and is reported', async () => {
+  const f = await fixture;
+  const db = join(f.root, 'mismatch.db');
+  const store = await openStore(`sqlite:${db}`);
+  // As if it had been accepted by a bundle whose text features had 3 values.
+  await store.saveItem({
+    id: 'odd',
+    content: { title: 'odd', vectors: { text: [1, 2, 3] } },
+    withdrawn: false,
+    updated: 1,
+  });
+  await store.close();
+  const { app, catalog } = await service('cammsr', { db });
+  try {
+    const g = catalog.current();
+    const i = g.served.index.get('odd')!;
+    assert.equal(g.served.data.text!.mask[i], 0);
+    assert.match(catalog.loadWarnings().join('\n'), /stored item odd: vectors\.text has 3 values/);
+  } finally {
+    await app.close();
+  }
+});

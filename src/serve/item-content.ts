@@ -29,10 +29,17 @@ export interface ResolvedItem {
 }
 
 /**
- * The change a stored item makes to the bundle's catalog. `base` is the item's bundle entry
- * when it has one: modalities the content does not mention keep the bundle's rows.
+ * The change a stored item makes to the bundle's catalog. Modalities the content does not
+ * mention keep the bundle's rows (for an item of the bundle). A request's content that cannot
+ * be used is an HttpError (400); `stored` content (re-applied to a bundle on load or reload,
+ * whose encoders may differ from the ones it was accepted with) loses the modality it cannot
+ * give, with a warning, so that one item never keeps a bundle from loading.
  */
-export async function resolveItem(bundle: Bundle, stored: StoredItem): Promise<ResolvedItem> {
+export async function resolveItem(
+  bundle: Bundle,
+  stored: StoredItem,
+  origin: 'request' | 'stored' = 'request',
+): Promise<ResolvedItem> {
   const i = bundle.index.get(stored.id);
   const base: ItemInfo = i !== undefined ? bundle.catalog[i - 1] : { id: stored.id };
   const c = stored.content;
@@ -53,7 +60,13 @@ export async function resolveItem(bundle: Bundle, stored: StoredItem): Promise<R
   };
   for (const m of ['text', 'image'] as const) {
     if (!bundle.data[m] || !(isNew || mentions[m])) continue;
-    change[m] = await featureRow(bundle, m, c, warnings);
+    try {
+      change[m] = await featureRow(bundle, m, c, warnings);
+    } catch (e) {
+      if (origin === 'request' || !(e instanceof HttpError)) throw e;
+      warnings.push(`${e.message}; it has no ${m} features in this bundle`);
+      change[m] = null;
+    }
   }
   return { change, warnings };
 }

@@ -40,6 +40,11 @@ export class ServedCatalog {
     return c;
   }
 
+  /** What the served bundle does not use of the stored items, one line each (the service logs them at start). */
+  loadWarnings(): string[] {
+    return [...this.resolved].flatMap(([id, r]) => r.warnings.map((w) => `stored item ${id}: ${w}`));
+  }
+
   current(): Generation {
     return this.generation;
   }
@@ -98,7 +103,7 @@ export class ServedCatalog {
     const bundle = loadBundle(path);
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
-    for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it));
+    for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
     const g = buildGeneration(
       bundle,
       stored,
