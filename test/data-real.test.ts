@@ -5,30 +5,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Dataset } from '../src/data/dataset.js';
 import { prepareDataset } from '../src/data/prepare.js';
+import { prepareMovielens100k, SHARED, skipWithoutShared } from './shared-datasets.js';
 import { tempDir } from './temp.js';
 
-const SHARED =
-  process.env.CAMMSR_SHARED_DATASETS ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
-const skip = !existsSync(SHARED) && process.env.CI !== 'true' ? `no shared datasets at ${SHARED}` : false;
+const skip = skipWithoutShared;
 const out = () => join(tempDir('real'), 'ds');
 
 test(
   'movielens-100k with posters: 5-core counts, genres, timestamps, text and image coverage',
   { skip },
   async () => {
-    const d = join(SHARED, 'movielens-100k');
-    const r = await prepareDataset({
-      format: 'recbole',
-      input: d,
-      images: join(d, 'posters'),
-      kcore: { user: 5, item: 5 },
-      out: out(),
-    });
+    const r = await prepareMovielens100k(out());
     const s = r.stats;
     assert.deepEqual([s.users, s.items, s.interactions], [943, 1349, 99287]);
     assert.equal(s.timestamps, true);

@@ -6,10 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { contentChecksum, Dataset } from '../src/data/dataset.js';
 import { ContentError, DataError } from '../src/data/errors.js';
@@ -26,11 +25,10 @@ import { BundleError, exportBundle, loadBundle } from '../src/serve/bundle.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/engine/rng.js';
+import { prepareMovielens100k, skipWithoutShared } from './shared-datasets.js';
 import { tempDir } from './temp.js';
 
-const SHARED =
-  process.env.CAMMSR_SHARED_DATASETS ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
-const skipReal = !existsSync(SHARED) && process.env.CI !== 'true' ? `no shared datasets at ${SHARED}` : false;
+const skipReal = skipWithoutShared;
 
 const sha256 = (b: string) => createHash('sha256').update(b).digest('hex');
 const WORDS = [
@@ -342,14 +340,7 @@ test(
   'movielens-100k: titles and posters of a handful of films encode to their prepared rows',
   { skip: skipReal },
   async () => {
-    const d = join(SHARED, 'movielens-100k');
-    const r = await prepareDataset({
-      format: 'recbole',
-      input: d,
-      images: join(d, 'posters'),
-      kcore: { user: 5, item: 5 },
-      out: join(tempDir('enc-ml'), 'ds'),
-    });
+    const r = await prepareMovielens100k(join(tempDir('enc-ml'), 'ds'));
     const ds = Dataset.load(r.dir);
     const enc = ds.encoders()!;
     assert.ok(enc.text?.kind === 'tfidf-svd' && enc.image?.kind === 'pixels-pca-hsv');
