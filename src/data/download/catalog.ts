@@ -48,8 +48,8 @@ export interface CatalogEntry {
 // ---------------------------------------------------------------------------------------
 // MovieLens (GroupLens)
 
-const GROUPLENS_TERMS =
-  'research use; no redistribution without permission; cite Harper & Konstan (2015), see the README in the zip';
+/** The terms in the README of each zip, in short. */
+const GROUPLENS_TERMS = 'research use; no redistribution without permission; cite Harper & Konstan (2015)';
 
 /** TensorFlow Datasets pins the GroupLens zips by sha256 and size. */
 const TFDS_PIN =
@@ -112,8 +112,8 @@ function amazon2018(category: string, title: string): CatalogEntry {
   const meta = `meta_${category}.json.gz`;
   return {
     name,
-    description: `Amazon reviews 2018: ${title}, reviews and product metadata`,
-    licence: 'research/academic use per the dataset terms; cite Ni, Li & McAuley (EMNLP 2019)',
+    description: `Amazon 2018 ${title}: reviews, product metadata`,
+    licence: 'research use per the dataset terms; cite Ni, Li & McAuley (2019)',
     homepage: 'https://nijianmo.github.io/amazon/',
     files: [
       { url: `${UCSD_2018}/categoryFiles/${reviews}`, fileName: reviews },
@@ -157,8 +157,8 @@ function amazon2023(category: string, title: string, reviews: HfFile, meta: HfFi
   ];
   return {
     name,
-    description: `Amazon reviews 2023: ${title}, reviews and item metadata`,
-    licence: 'research/academic use per the dataset terms; cite Hou et al. (2024, arXiv:2403.03952)',
+    description: `Amazon 2023 ${title}: reviews, item metadata`,
+    licence: 'research use per the dataset terms; cite Hou et al. (2024)',
     homepage: 'https://amazon-reviews-2023.github.io/',
     files,
     prepare: amazonPrepare(name, '2023', files[0].fileName, files[1].fileName),
@@ -170,25 +170,25 @@ function amazon2023(category: string, title: string, reviews: HfFile, meta: HfFi
 export const CATALOG: readonly CatalogEntry[] = [
   movielens(
     '100k',
-    'MovieLens 100K: 100,000 ratings of 1,682 movies by 943 users (1998), titles, genres',
+    'MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (1998)',
     '50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229',
     4924029,
   ),
   movielens(
     '1m',
-    'MovieLens 1M: 1,000,209 ratings of 3,706 movies by 6,040 users (2003), titles, genres',
+    'MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (2003)',
     'a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20',
     5917549,
   ),
   movielens(
     '20m',
-    'MovieLens 20M: 20 million ratings by 138,493 users (2015), titles, genres',
+    'MovieLens 20M: 20 million ratings, 138,493 users (2015)',
     '96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3',
     198702078,
   ),
   movielens(
     '25m',
-    'MovieLens 25M: 25 million ratings by 162,541 users (2019), titles, genres',
+    'MovieLens 25M: 25 million ratings, 162,541 users (2019)',
     '8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa',
     261978986,
   ),
