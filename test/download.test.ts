@@ -175,6 +175,27 @@ test('an interrupted transfer keeps its .part and the next run resumes it with a
   }
 });
 
+test('redirects are followed, and a resumed request keeps its Range through them', async () => {
+  const body = Buffer.alloc(200_000, 7);
+  const server = await fileServer({
+    'hf.bin': { body: Buffer.alloc(0), redirectTo: 'cdn/hf.bin' },
+    'cdn/hf.bin': { body, cutOnce: true },
+  });
+  try {
+    const dir = tempDir('dl-redirect');
+    const e = entry('redirect', 'hf.bin', body, true, false);
+    await assert.rejects(downloadDataset(e, { dir, baseUrl: server.url }), { name: 'DownloadError' });
+    const r = await downloadDataset(e, { dir, baseUrl: server.url });
+    assert.equal(r.files[0].status, 'resumed');
+    const [, , again, cdn] = server.requests;
+    assert.equal(again.path, 'hf.bin');
+    assert.match(cdn.range ?? '', /^bytes=\d+-$/);
+    assert.equal(cdn.path, 'cdn/hf.bin');
+  } finally {
+    await server.close();
+  }
+});
+
 test('a server that ignores Range sends the whole file, which replaces the part', async () => {
   const body = Buffer.from('the whole file, from its first byte\n'.repeat(100));
   const server = await fileServer({ 'whole.txt': { body, ignoreRange: true } });

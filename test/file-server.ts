@@ -1,12 +1,14 @@
 /**
  * A file server on 127.0.0.1 for download tests: serves buffers by name, honours Range
- * requests, and can misbehave on purpose (cut a transfer halfway once, ignore Range).
+ * requests, redirects, and can misbehave on purpose (cut a transfer halfway once, ignore Range).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ServedFile {
   body: Buffer;
+  /** Answer 302 to this path instead (as Hugging Face's resolve URLs redirect to a CDN). */
+  redirectTo?: string;
   /** Close the connection halfway through the first response. */
   cutOnce?: boolean;
   /** Answer every request with the whole file (200), Range or not. */
@@ -29,6 +31,10 @@ export async function fileServer(files: Record<string, ServedFile>): Promise<Fil
     const f = files[path];
     if (f === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    if (f.redirectTo !== undefined) {
+      res.writeHead(302, { location: `/${f.redirectTo}` }).end();
       return;
     }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
