@@ -211,8 +211,36 @@ test('a server that ignores Range sends the whole file, which replaces the part'
     });
     assert.equal(r.files[0].status, 'downloaded');
     assert.match(server.requests[0].range ?? '', /^bytes=31-$/);
-    assert.match(notes[0], /the server ignored the range request; starting whole\.txt over/);
+    assert.match(
+      notes[0],
+      /cannot continue .*whole\.txt\.part \(the server ignored the range request, .*\): starting whole\.txt over/,
+    );
     assert.ok(readFileSync(join(dir, 'norange', 'whole.txt')).equals(body));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a part that already holds the whole file is finished; one longer than the file is started over', async () => {
+  const body = Buffer.from('0123456789'.repeat(50));
+  const server = await fileServer({ 'f.txt': { body } });
+  try {
+    const dir = tempDir('dl-416');
+    mkdirSync(join(dir, 'whole'));
+    writeFileSync(join(dir, 'whole', 'f.txt.part'), body); // killed between the last byte and the rename
+    const r = await downloadDataset(entry('whole', 'f.txt', body, true, false), { dir, baseUrl: server.url });
+    assert.equal(r.files[0].status, 'resumed');
+    mkdirSync(join(dir, 'long'));
+    writeFileSync(join(dir, 'long', 'f.txt.part'), Buffer.concat([body, body]));
+    const notes: string[] = [];
+    const l = await downloadDataset(entry('long', 'f.txt', body, true, false), {
+      dir,
+      baseUrl: server.url,
+      notice: (m) => notes.push(m),
+    });
+    assert.equal(l.files[0].status, 'downloaded');
+    assert.match(notes[0], /starting f\.txt over/);
+    assert.ok(readFileSync(join(dir, 'long', 'f.txt')).equals(body));
   } finally {
     await server.close();
   }

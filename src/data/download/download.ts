@@ -166,7 +166,11 @@ async function obtain(f: CatalogFile, ctx: Context): Promise<DownloadedFile> {
 async function transfer(url: string, part: string, path: string, f: CatalogFile, ctx: Context) {
   const onBytes = ctx.o.progress && megabytes(ctx.o.progress, `download ${f.fileName} (MB)`);
   const onStart = (from: number, restarted: boolean): void => {
-    if (restarted) ctx.note(`${url}: the server ignored the range request; starting ${f.fileName} over`);
+    if (restarted)
+      ctx.note(
+        `${url}: cannot continue ${part} (the server ignored the range request, or the part is longer ` +
+          `than the file): starting ${f.fileName} over`,
+      );
     else if (from > 0) ctx.note(`${f.fileName}: resuming after ${from} bytes from ${part}`);
   };
   try {

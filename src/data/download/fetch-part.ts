@@ -37,7 +37,8 @@ export async function fetchToPart(url: string, part: string, o: FetchOptions): P
     const total = totalOf(res.headers['content-range']);
     if (total === have) return { resumedFrom: have, restarted: false, bytes: have }; // already complete
     rmSync(part, { force: true }); // the part is longer than the file: start over
-    return { ...(await fetchToPart(url, part, o)), restarted: true };
+    const over = await fetchToPart(url, part, { ...o, onStart: (from) => o.onStart?.(from, true) });
+    return { ...over, restarted: true };
   }
   if (status !== 200 && status !== 206) {
     res.resume();
@@ -47,8 +48,10 @@ export async function fetchToPart(url: string, part: string, o: FetchOptions): P
     );
   }
   const start = status === 206 ? rangeStart(res, url) : 0;
-  if (status === 206 && start !== have)
+  if (start !== have && status === 206) {
+    res.destroy();
     throw new DownloadError('http', `${url}: asked for bytes from ${have}, the server sent from ${start}`);
+  }
   o.onStart?.(start, have > 0 && status === 200);
   const length = Number(res.headers['content-length'] ?? NaN);
   const total =
@@ -105,7 +108,10 @@ function interrupted(url: string, part: string, bytes: number, total: number, wh
 /** The first byte of a 206 response's Content-Range ("bytes 100-199/200"). */
 function rangeStart(res: IncomingMessage, url: string): number {
   const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
-  if (!m) throw new DownloadError('http', `${url}: a 206 response without a valid Content-Range header`);
+  if (!m) {
+    res.destroy();
+    throw new DownloadError('http', `${url}: a 206 response without a valid Content-Range header`);
+  }
   return Number(m[1]);
 }
 
