@@ -6,7 +6,17 @@ export * from './engine/index.js';
 export type { Kernels, BackendName } from './kernels/kernels.js';
 export { kernels, useBackend, loadBackend, probeBackends, BACKEND_NAMES } from './kernels/select.js';
 
-// Data: import, the canonical dataset, its split and statistics.
+// Data: public datasets to download, import, the canonical dataset, its split and statistics.
+export {
+  downloadDataset,
+  BASE_URL_ENV,
+  type DownloadOptions,
+  type DownloadResult,
+  type DownloadedFile,
+} from './data/download/download.js';
+export { CATALOG, catalogEntry, type CatalogEntry, type CatalogFile } from './data/download/catalog.js';
+export { cacheRoot, CACHE_ENV } from './data/download/cache-dir.js';
+export { DownloadError, type DownloadErrorKind } from './data/download/errors.js';
 export { prepareDataset, IMPORT_FORMATS, type PrepareOptions, type PrepareResult } from './data/prepare.js';
 export { Dataset, type Manifest, type ItemInfo } from './data/dataset.js';
 export { leaveOneOut, type EvalCase, type LeaveOneOutSplit } from './data/split.js';

@@ -7,13 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  AMAZON_SKIP,
-  detectAmazon,
-  htmlToText,
-  importAmazon,
-  streamLines,
-} from '../src/data/importers/amazon.js';
+import { AMAZON_SKIP, detectAmazon, htmlToText, importAmazon } from '../src/data/importers/amazon.js';
+import { streamLines } from '../src/data/importers/line-stream.js';
 import { ColumnBuilder, Interner } from '../src/data/importers/columns.js';
 import { parsePythonLiteral, PythonLiteralError } from '../src/data/python-literal.js';
 import { DataError } from '../src/data/errors.js';

@@ -107,6 +107,7 @@ function importerOptions(format: ImportFormat, o: PrepareFlags): Partial<Prepare
     s3rec: { attributes: o.attributes, text: o.textFile, idMap: o.idMap, originalIds: o.originalIds },
     lcrec: { itemFile: o.itemFile, categorySeparator: o.categorySeparator },
     amazon: { meta: o.meta, format: o.amazonFormat },
+    movielens: { itemFile: o.itemFile },
     synth: { users: o.users, items: synthItems },
   };
 }
@@ -193,7 +194,10 @@ function addImporterFlags(prepare: Command): Command {
     )
     .option('--category-separator <s>', 'csv: separator between category labels (lcrec: between path levels)')
     .option('--path-separator <s>', 'csv: separator of levels inside one category path', ' > ')
-    .option('--item-file <file>', 'recbole/lcrec: item metadata file (default: beside --input)')
+    .option(
+      '--item-file <file>',
+      'recbole/lcrec/movielens: item metadata file (default: beside --input; movielens: u.item, movies.dat or movies.csv)',
+    )
     .option('--attributes <file>', 's3rec: item -> attribute ids JSON (default: <stem>_item2attributes.json)')
     .option('--text-file <file>', 's3rec: item text file "<external id> <text>" (default: item_text.txt)')
     .option('--id-map <file>', 's3rec: datamaps.json with item2id (default: beside --input)')
@@ -222,7 +226,10 @@ export function registerDataCommands(program: Command): void {
         .choices(IMPORT_FORMATS),
     )
     .requiredOption('--out <dir>', 'dataset directory to create')
-    .option('--input <path>', 'main input file or folder (all formats but synth)')
+    .option(
+      '--input <path>',
+      'main input file or folder (all formats but synth; movielens: the extracted GroupLens folder, e.g. ml-1m)',
+    )
     .option('--images <dir>', 'folder of item images named <item id>.jpg|.png|.webp')
     .option('--name <name>', 'dataset name (default: from the input file)')
     .option('--overwrite', 'replace --out if it exists (only once the new dataset is complete)')

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { doctor } from './doctor.js';
 import { registerDataCommands } from './data-commands.js';
+import { registerDownloadCommand } from './download-command.js';
 import { registerModelCommands } from './model-commands.js';
 import { integer, positiveNumber } from './options.js';
 import { registerReportCommands } from './report-commands.js';
@@ -91,6 +92,7 @@ program
   .option('--json', 'print one JSON object as the last line')
   .action(toyCommand);
 
+registerDownloadCommand(program);
 registerDataCommands(program);
 registerModelCommands(program);
 registerServeCommands(program);

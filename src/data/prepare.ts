@@ -26,6 +26,7 @@ import { preprocess, type DedupeMode, type SequenceLog } from './preprocess.js';
 import { importAmazon } from './importers/amazon.js';
 import { importCsv, type CsvImportOptions } from './importers/table/index.js';
 import { importLcrec, type LcrecOptions } from './importers/lcrec.js';
+import { importMovielens, type MovielensImportOptions } from './importers/movielens/index.js';
 import { importRecbole, type RecboleOptions } from './importers/recbole.js';
 import { importS3rec, type S3recOptions } from './importers/s3rec.js';
 import { synthesize } from './importers/synth.js';
@@ -35,7 +36,7 @@ import type { ProgressFn, RawDataset } from './types.js';
 
 export type { PrecomputedFeatures } from './features/precomputed.js';
 
-export const IMPORT_FORMATS = ['csv', 'recbole', 's3rec', 'lcrec', 'amazon', 'synth'] as const;
+export const IMPORT_FORMATS = ['csv', 'recbole', 's3rec', 'lcrec', 'amazon', 'movielens', 'synth'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export interface PrepareOptions {
@@ -65,6 +66,7 @@ export interface PrepareOptions {
   s3rec?: Omit<S3recOptions, 'input' | 'imagesDir' | 'name'>;
   lcrec?: Omit<LcrecOptions, 'input' | 'imagesDir' | 'name'>;
   amazon?: { meta?: string; format?: '2014' | '2018' | '2023' };
+  movielens?: Omit<MovielensImportOptions, 'input' | 'imagesDir' | 'name'>;
   synth?: { users?: number; items?: number };
   progress?: ProgressFn;
 }
@@ -101,6 +103,10 @@ const IMPORTERS: Record<
     const opts = { reviews: input(), ...o.amazon, imagesDir: o.images, name: o.name };
     return { raw: await importAmazon(opts, o.progress) };
   },
+  movielens: async (o, input) => {
+    const opts = { ...o.movielens, ...inputs(o, input) };
+    return { raw: await importMovielens(opts, o.progress) };
+  },
   synth: async (o, _input, staging) => {
     const opts = { ...o.synth, seed: o.seed ?? 1, imagesDir: join(staging, 'images') };
     const { raw, planted } = await synthesize(opts, o.progress);
@@ -108,7 +114,7 @@ const IMPORTERS: Record<
   },
 };
 
-/** The options the recbole, s3rec and lcrec importers share. */
+/** The options the recbole, s3rec, lcrec and movielens importers share. */
 const inputs = (o: PrepareOptions, input: () => string) => ({
   input: input(),
   imagesDir: o.images,
