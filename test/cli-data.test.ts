@@ -25,6 +25,8 @@ test('prepare synth and stats print a table and, with --json, one JSON object la
     encoding: 'utf8',
   });
   assert.match(s, /image coverage\s+100\.0%/);
+  // The folder other commands take as --data, then the dataset's own name.
+  assert.ok(s.split('\n').some((l) => /^folder \(--data\)\s+/.test(l) && l.trimEnd().endsWith(out)));
   assert.equal(lastJson(s).checksum, j.checksum);
 });
 

@@ -8,10 +8,12 @@ import { progressBars } from './progress.js';
 import type { TableFormat } from '../data/importers/table/index.js';
 import { formatTable } from '../report/table.js';
 
-export function printStats(s: DatasetStats): void {
+/** The statistics table; `dir` is the folder other commands take as --data. */
+export function printStats(s: DatasetStats, dir: string): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const rows: [string, string | number][] = [
-    ['dataset', s.name],
+    ['folder (--data)', dir],
+    ['name', s.name],
     ['users', s.users],
     ['items', s.items],
     ['interactions', s.interactions],
@@ -155,7 +157,7 @@ async function prepareCommand(format: ImportFormat, o: PrepareFlags): Promise<vo
     bars.stop();
     console.log(`prepared ${r.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const w of r.warnings) console.log(`warning: ${w}`);
-    printStats(r.stats);
+    printStats(r.stats, r.dir);
     if (o.json) console.log(JSON.stringify({ dir: r.dir, ...r.stats, warnings: r.warnings }));
   } finally {
     bars.stop();
@@ -272,7 +274,7 @@ export function registerDataCommands(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .action((dir: string, o: { json?: boolean }) => {
       const s = datasetStats(Dataset.load(dir));
-      printStats(s);
+      printStats(s, dir);
       if (o.json) console.log(JSON.stringify(s));
     });
 }
