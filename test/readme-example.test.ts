@@ -33,7 +33,7 @@ test("README's library example trains, evaluates and takes a hand-driven step", 
   const example = libraryExample();
   // The three places a user changes for their own data; each must be there to be replaced.
   const replaced = [
-    ["'beauty'", JSON.stringify(data)],
+    ["'data/ml100k'", JSON.stringify(data)],
     ["'runs/cammsr'", JSON.stringify(run)],
     ["'train.epochs=50'", "'train.epochs=2'"],
   ].reduce((code, [from, to]) => {
