@@ -171,6 +171,22 @@ test('an existing id is updated, never duplicated; fields left out keep their va
   }
 });
 
+test('withdrawn items are left out of the popular fallback too', async () => {
+  const { app, ds } = await service();
+  try {
+    const popular = async () => {
+      const r = await app.inject({ method: 'GET', url: `/v1/users/nobody/recommendations?k=${ds.items}` });
+      assert.equal(r.json().source, 'popular');
+      return (r.json().items as { item: string }[]).map((x) => x.item);
+    };
+    const top = (await popular())[0];
+    await app.inject({ method: 'PATCH', url: `/v1/items/${top}`, payload: { withdrawn: true } });
+    assert.ok(!(await popular()).includes(top));
+  } finally {
+    await app.close();
+  }
+});
+
 test('withdrawn items are never recommended but stay in histories; restoring brings them back', async () => {
   const { app, ds } = await service();
   try {
@@ -227,7 +243,19 @@ test('bad items are refused with a reason and leave nothing behind', async () =>
     assert.match(r.json().error, /additional properties "colour"/);
     r = await post({ id: 'broken', vectors: { text: [1, 2, 3] } });
     assert.equal(r.statusCode, 400);
-    assert.match(r.json().error, /vectors\.text has 3 values/);
+    assert.match(r.json().error, /vectors\.text: this bundle computes text features itself \(tfidf-svd\)/);
+    // A file cut in half has a valid header: only decoding every pixel finds it.
+    const whole = await png(90);
+    r = await post({
+      id: 'broken',
+      image: { data: whole.subarray(0, whole.length >> 1).toString('base64') },
+    });
+    assert.equal(r.statusCode, 400, r.body);
+    assert.match(r.json().error, /image cannot be decoded/);
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+    r = await post({ id: 'broken', image: { data: svg.toString('base64') } });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().error, /format svg is not accepted/);
     assert.deepEqual(await store.items(), []);
     assert.equal(catalog.current().served.catalog.length, ds.items);
     assert.equal((await app.inject({ method: 'GET', url: '/v1/items/broken' })).statusCode, 404);
@@ -311,9 +339,10 @@ test('a stored item the bundle cannot fully use still loads, without that modali
   const db = join(f.root, 'mismatch.db');
   const store = await openStore(`sqlite:${db}`);
   // As if it had been accepted by a bundle whose text features had 3 values.
+  const title = Dataset.load(f.data).content.items[0].title;
   await store.saveItem({
     id: 'odd',
-    content: { title: 'odd', vectors: { text: [1, 2, 3] } },
+    content: { title, vectors: { text: [1, 2, 3] } },
     withdrawn: false,
     updated: 1,
   });
@@ -322,8 +351,11 @@ test('a stored item the bundle cannot fully use still loads, without that modali
   try {
     const g = catalog.current();
     const i = g.served.index.get('odd')!;
-    assert.equal(g.served.data.text!.mask[i], 0);
-    assert.match(catalog.loadWarnings().join('\n'), /stored item odd: vectors\.text has 3 values/);
+    // The bundle computes its text features itself: from the title, not the stored vector.
+    assert.equal(g.served.data.text!.mask[i], 1);
+    assert.match(catalog.loadWarnings().join('\n'), /stored item odd: vectors\.text ignored/);
+    assert.ok(!g.served.index.has('ghost'), 'a stored withdrawal does not make an item');
+    assert.equal(g.served.catalog.length, g.bundle.catalog.length + 1);
   } finally {
     await app.close();
   }

@@ -3,7 +3,6 @@
  * precomputed features) turned into what the model reads: feature rows computed by the
  * bundle's encoders exactly as `prepare` computes them, and category labels by name.
  */
-import sharp from 'sharp';
 import type { ItemInfo } from '../data/dataset.js';
 import type { ContentModality } from '../config/names.js';
 import { itemText } from '../data/features/encode.js';
@@ -14,16 +13,9 @@ import type { ItemChange } from './catalog-growth.js';
 import { HttpError } from './http-errors.js';
 import type { ItemContent, StoredItem } from './store/event-store.js';
 
-/** The image formats an upload may have (sharp's names) and their media types. */
-const ACCEPTED_IMAGES: Record<string, string> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-};
-
 export interface ResolvedItem {
-  change: ItemChange;
+  /** Null for a stored withdrawal of an item this bundle does not have (nothing to apply). */
+  change: ItemChange | null;
   /** What was accepted but not used (unknown categories, a modality the bundle cannot compute). */
   warnings: string[];
 }
@@ -44,12 +36,14 @@ export async function resolveItem(
   const base: ItemInfo = i !== undefined ? bundle.catalog[i - 1] : { id: stored.id };
   const c = stored.content;
   const warnings: string[] = [];
+  if (!c && i === undefined) return { change: null, warnings };
   const change: ItemChange = { id: stored.id, info: { ...base }, withdrawn: stored.withdrawn };
   if (!c) return { change, warnings };
   if (c.title !== undefined) change.info.title = c.title;
   if (c.categories !== undefined) {
+    const known = [...new Set(c.categories)].filter((n) => bundle.manifest.dataset.categories.includes(n));
     change.labels = categoryLabels(bundle, c.categories, warnings);
-    change.info.categories = c.categories.filter((n) => bundle.manifest.dataset.categories.includes(n));
+    change.info.categories = known;
   }
   // Uploaded images are served by item id; the catalog's name only says there is one.
   if (c.image) change.info.image = `upload.${c.image.type.slice('image/'.length)}`;
@@ -88,18 +82,12 @@ async function featureRow(
   warnings: string[],
 ): Promise<Float32Array | null> {
   const dim = bundle.data[m]!.dim;
+  const encoder = bundle.encoders?.[m];
   const supplied = c.vectors?.[m];
-  if (supplied) {
-    if (supplied.length !== dim)
-      throw new HttpError(
-        400,
-        `vectors.${m} has ${supplied.length} values; this bundle's ${m} features have ${dim}`,
-      );
-    return Float32Array.from(supplied);
-  }
+  if (encoder?.kind === 'precomputed' && supplied) return suppliedRow(m, supplied, dim);
+  if (supplied && encoder) warnings.push(`vectors.${m} ignored: this bundle computes ${m} features itself`);
   const input = m === 'text' ? itemText(c) : c.image?.bytes;
   if (input === null || input === undefined) return null;
-  const encoder = bundle.encoders?.[m];
   if (!encoder || encoder.kind === 'precomputed') {
     warnings.push(
       encoder
@@ -120,23 +108,31 @@ async function featureRow(
   }
 }
 
-/** An uploaded image: base64 decoded, at most `maxBytes`, and a format the catalog accepts (detected, not declared). */
-export async function imageUpload(
-  base64: string,
-  maxBytes: number,
-): Promise<{ bytes: Uint8Array; type: string }> {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0)
-    throw new HttpError(400, 'image.data is not base64 (standard alphabet, padded)');
-  const bytes = new Uint8Array(Buffer.from(base64, 'base64'));
-  if (bytes.length > maxBytes)
-    throw new HttpError(400, `image: ${bytes.length} bytes, at most ${maxBytes} are accepted`);
-  let format: string | undefined;
-  try {
-    format = (await sharp(bytes, { failOn: 'error' }).metadata()).format;
-  } catch (e) {
-    throw new HttpError(400, `image cannot be decoded: ${(e as Error).message}`);
+/**
+ * Refuses vectors a request sends for a modality whose features the bundle computes itself
+ * (as prepare did: a client's vector would not be that row), and vectors that are not finite.
+ */
+export function checkVectors(bundle: Bundle, c: ItemContent): void {
+  for (const m of ['text', 'image'] as const) {
+    const values = c.vectors?.[m];
+    if (!values) continue;
+    const kind = bundle.encoders?.[m]?.kind;
+    if (bundle.data[m] && kind !== undefined && kind !== 'precomputed')
+      throw new HttpError(
+        400,
+        `vectors.${m}: this bundle computes ${m} features itself (${kind}); send the ${m === 'text' ? 'title and text' : 'image'} instead`,
+      );
+    const bad = values.findIndex((x) => !Number.isFinite(Math.fround(x)));
+    if (bad >= 0) throw new HttpError(400, `vectors.${m}[${bad}] is not a finite float32 (${values[bad]})`);
   }
-  const type = format === undefined ? undefined : ACCEPTED_IMAGES[format];
-  if (!type) throw new HttpError(400, `image: format ${format} is not accepted (JPEG, PNG, WebP or GIF)`);
-  return { bytes, type };
+}
+
+/** A feature row the client computed for a precomputed modality: of the bundle's width. */
+function suppliedRow(m: ContentModality, values: readonly number[], dim: number): Float32Array {
+  if (values.length !== dim)
+    throw new HttpError(
+      400,
+      `vectors.${m} has ${values.length} values; this bundle's ${m} features have ${dim}`,
+    );
+  return Float32Array.from(values);
 }

@@ -7,7 +7,8 @@
  */
 import { loadBundle } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
-import { resolveItem, type ResolvedItem } from './item-content.js';
+import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
+import type { ItemChange } from './catalog-growth.js';
 import type { EventStore, ItemContent, StoredItem } from './store/event-store.js';
 
 export interface ItemWrite {
@@ -24,6 +25,8 @@ export class ServedCatalog {
   private stored: StoredItem[] = [];
   private resolved = new Map<string, ResolvedItem>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Hears what a load (at start or on reload) could not use of the stored items. */
+  onLoadWarnings: (warnings: string[]) => void = () => {};
 
   private constructor(
     private readonly store: EventStore,
@@ -62,6 +65,7 @@ export class ServedCatalog {
   putItem(id: string, content: ItemContent): Promise<ItemWrite> {
     return this.serially(async () => {
       const bundle = this.generation.bundle;
+      checkVectors(bundle, content);
       const before = this.stored.find((s) => s.id === id);
       const merged = mergeContent(before?.content ?? null, content);
       const item: StoredItem = {
@@ -104,15 +108,11 @@ export class ServedCatalog {
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
-    const g = buildGeneration(
-      bundle,
-      stored,
-      [...resolved.values()].map((r) => r.change),
-      this.opts,
-    );
+    const g = buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts);
     this.stored = stored;
     this.resolved = resolved;
     this.generation = g;
+    this.onLoadWarnings(this.loadWarnings());
     return g;
   }
 
@@ -122,7 +122,7 @@ export class ServedCatalog {
     const at = this.stored.findIndex((s) => s.id === item.id);
     stored.splice(at < 0 ? stored.length : at, 0, item);
     const all = new Map(this.resolved).set(item.id, resolved);
-    const changes = stored.map((s) => all.get(s.id)!.change);
+    const changes = changesOf(stored, all);
     return {
       stored,
       resolved: all,
@@ -145,10 +145,22 @@ export class ServedCatalog {
   }
 }
 
-/** The content after an update: the new fields over the stored ones. */
+/** The changes the stored items make to the bundle, in storage order (withdrawals of items it lacks make none). */
+function changesOf(stored: readonly StoredItem[], resolved: ReadonlyMap<string, ResolvedItem>): ItemChange[] {
+  return stored.map((s) => resolved.get(s.id)!.change).filter((c): c is ItemChange => c !== null);
+}
+
+/**
+ * The content after an update: the new fields over the stored ones. A modality's content
+ * replaces its vector and the other way round, so the row follows what was sent last.
+ */
 function mergeContent(before: ItemContent | null, update: ItemContent): ItemContent {
   const out: ItemContent = { ...(before ?? {}) };
   for (const [k, v] of Object.entries(update)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  if (before?.vectors && update.vectors) out.vectors = { ...before.vectors, ...update.vectors };
+  const vectors = { ...before?.vectors, ...update.vectors };
+  if (update.title !== undefined || update.text !== undefined) if (!update.vectors?.text) delete vectors.text;
+  if (update.image !== undefined && !update.vectors?.image) delete vectors.image;
+  if (Object.keys(vectors).length) out.vectors = vectors;
+  else delete out.vectors;
   return out;
 }

@@ -96,7 +96,9 @@ export async function buildService(opts: ServiceOptions) {
   const { catalog, reload } = await servedCatalog(opts, metrics);
   const current = () => catalog.current();
   const app = await createApp(opts.logger);
-  for (const w of catalog.loadWarnings()) app.log.warn(w);
+  const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
+  warn(catalog.loadWarnings());
+  catalog.onLoadWarnings = warn;
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });

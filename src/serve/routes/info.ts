@@ -11,7 +11,7 @@ export const infoRoutes: FastifyPluginAsync<RouteContext> = async (app, { curren
       model: m.model,
       version: g.version,
       dataset: m.dataset.name,
-      items: m.dataset.items,
+      items: g.recommender.items,
       modalities: g.bundle.scorer.blocks?.map((b) => b.name) ?? [],
       created: m.created,
       cammsr: m.cammsrVersion,

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
 import { clampK, requireAdmin, type RouteContext } from './context.js';
-import { imageUpload } from '../item-content.js';
+import { imageUpload } from '../image-upload.js';
 import type { ItemContent } from '../store/event-store.js';
 
 const IMAGE_TYPES: Record<string, string> = {
@@ -37,7 +37,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
 
   app.post<{ Body: ItemBody }>(
     '/v1/items',
-    { schema: S.putItem, preHandler: requireAdmin(adminToken), bodyLimit: 8 * 1024 * 1024 },
+    { schema: S.putItem, preHandler: requireAdmin(adminToken), bodyLimit: S.MAX_ITEM_BODY },
     async (req, reply) => {
       const { id, image, ...rest } = req.body;
       const content: ItemContent = { ...rest };

@@ -27,6 +27,13 @@ export const getItem = {
 
 /** The largest image an item may upload, in bytes. */
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+/**
+ * The largest body of POST /v1/items: any body the schema accepts (the image in base64, about
+ * 7 MB; text up to 200,000 characters, up to 4 bytes each in UTF-8; two vectors of 100,000
+ * numbers at up to 24 characters each; title and categories in the last 512 KiB), so that a
+ * valid request is never a 413.
+ */
+export const MAX_ITEM_BODY = Math.ceil(MAX_IMAGE_BYTES / 3) * 4 + 4 * 200_000 + 2 * 24 * 100_000 + 512 * 1024;
 
 export const putItem = {
   summary: 'Add an item to the catalog, or update one (admin)',
