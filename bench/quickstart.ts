@@ -3,8 +3,8 @@
  * folder on MovieLens-100K: the figures the README quotes. The download needs the network, so
  * `--grouplens` names a folder already in the GroupLens ml-100k layout (what
  * `cammsr download movielens-100k` extracts); it is copied where the download would put it.
- * `serve` is timed until it listens and answers one request. `demo --quick` is left to
- * bench:demo.
+ * `serve` is timed until it listens and answers one request. Each step's peak resident
+ * memory is the cammsr process's own (workers excluded). `demo --quick` is left to bench:demo.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -38,7 +38,7 @@ const printed = catalogEntry(name)!.prepare({
 });
 cpSync(args.grouplens, join(cwd, printed[printed.indexOf('--input') + 1]), { recursive: true });
 
-const rows: { line: string; seconds: number }[] = [];
+const rows: { line: string; seconds: number; peakMb?: number }[] = [];
 try {
   for (const step of steps) {
     if (step.args[0] === 'download' || step.args[0] === 'demo') continue;
@@ -54,7 +54,7 @@ try {
       },
     );
     if (r.status !== 0 && !serve) throw new Error(`${step.line} failed:\n${r.stderr}`);
-    rows.push({ line: step.line.replace(/\s+#.*$/, ''), seconds: r.seconds });
+    rows.push({ line: step.line.replace(/\s+#.*$/, ''), seconds: r.seconds, peakMb: r.peakMb });
   }
 } finally {
   rmSync(cwd, { recursive: true, force: true });
@@ -62,8 +62,8 @@ try {
 
 console.log(
   formatTable(
-    ['step', 'seconds'],
-    rows.map((r) => [r.line.replace(/^npx cammsr /, ''), r.seconds.toFixed(1)]),
+    ['step', 'seconds', 'peak RSS MB'],
+    rows.map((r) => [r.line.replace(/^npx cammsr /, ''), r.seconds.toFixed(1), r.peakMb?.toFixed(0) ?? '?']),
   ),
 );
 console.log(`backend ${backend}; node ${process.version}; ${os.cpus().length} cores`);

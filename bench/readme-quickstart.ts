@@ -40,7 +40,12 @@ export interface StepResult {
   stdout: string;
   stderr: string;
   seconds: number;
+  /** Peak resident memory of the cammsr process, MB (reported by the process at exit). */
+  peakMb?: number;
 }
+
+// Loaded into the cammsr process: at exit it prints its peak RSS on stderr, for the runner.
+const PEAK_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\ncammsr-peak-rss-kb '+process.resourceUsage().maxRSS+'\\n'))`;
 
 /**
  * Runs `cammsr <args>` in `cwd`. A `serve` step runs until it listens, then `whenListening`
@@ -54,7 +59,10 @@ export function runStep(
 ): Promise<StepResult> {
   const t0 = performance.now();
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import', PEAK_RSS, CLI, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -68,6 +76,11 @@ export function runStep(
       }
     });
     child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr, seconds: (performance.now() - t0) / 1000 }));
+    child.on('close', (status) => {
+      const peak = /\ncammsr-peak-rss-kb (\d+)\n/.exec(stderr);
+      const seconds = (performance.now() - t0) / 1000;
+      if (!peak) return done({ status, stdout, stderr, seconds });
+      done({ status, stdout, stderr: stderr.replace(peak[0], ''), seconds, peakMb: Number(peak[1]) / 1024 });
+    });
   });
 }

@@ -1,9 +1,10 @@
 /**
  * The README's quick start, run as written in a fresh folder: every `npx cammsr` line, in
- * order, except two. `download` needs the network, so the folder it would extract (the
- * GroupLens ml-100k layout) is written here instead, small, holding the items the
- * `recommend` line names; `demo --quick` is run by test/cli-demo.test.ts. `serve` runs until it
- * listens and answers a request, then stops (on a free port, not the README's 8080).
+ * order. `download` runs against a file server on loopback (the mirror hook) serving another
+ * file than GroupLens' zip, so it must fetch it and refuse it by its pinned sha256; the folder
+ * it would have extracted (the GroupLens ml-100k layout) is then written here, small, holding
+ * the items the `recommend` line names. `demo --quick` is run by test/cli-demo.test.ts.
+ * `serve` runs until it listens and answers a request, then stops (on a free port, not 8080).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { quickstartSteps, runStep } from '../bench/readme-quickstart.js';
 import { catalogEntry } from '../src/data/download/catalog.js';
 import { Rng } from '../src/engine/rng.js';
+import { fileServer } from './file-server.js';
 import { tempDir } from './temp.js';
 
 /** A small ml-100k in GroupLens' own layout: u.data (tab-separated), u.item (`|`), u.genre. */
@@ -51,6 +53,20 @@ test('the README quick start runs as written, from prepare to serve', async () =
   // Where `download` extracts, as the catalogue's own prepare command reads it.
   const printed = catalogEntry(name)!.prepare({ dir: join(download.args[dirFlag + 1], name) });
   const extracted = printed[printed.indexOf('--input') + 1];
+  const served = catalogEntry(name)!.files[0].fileName;
+  const server = await fileServer({ [served]: { body: Buffer.from('not the GroupLens zip') } });
+  try {
+    const r = await runStep(download.args, cwd, { CAMMSR_DOWNLOAD_BASE_URL: server.url });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /sha256/);
+    assert.deepEqual(
+      server.requests.map((q) => q.path),
+      [served],
+      'the download asked the mirror for the zip',
+    );
+  } finally {
+    await server.close();
+  }
   writeSmallMl100k(join(cwd, extracted));
   for (const step of steps) {
     if (step.args[0] === 'download' || step.args[0] === 'demo') continue;
