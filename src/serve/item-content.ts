@@ -41,9 +41,8 @@ export async function resolveItem(
   if (!c) return { change, warnings };
   if (c.title !== undefined) change.info.title = c.title;
   if (c.categories !== undefined) {
-    const known = [...new Set(c.categories)].filter((n) => bundle.manifest.dataset.categories.includes(n));
     change.labels = categoryLabels(bundle, c.categories, warnings);
-    change.info.categories = known;
+    change.info.categories = change.labels.map((l) => bundle.manifest.dataset.categories[l]);
   }
   // Uploaded images are served by item id; the catalog's name only says there is one.
   if (c.image) change.info.image = `upload.${c.image.type.slice('image/'.length)}`;
@@ -65,13 +64,13 @@ export async function resolveItem(
   return { change, warnings };
 }
 
-/** Label indices of the category names the bundle knows; the others are reported. */
+/** Label indices of the category names the bundle knows, once each in the order given; the others are reported. */
 function categoryLabels(bundle: Bundle, names: readonly string[], warnings: string[]): number[] {
   const known = bundle.manifest.dataset.categories;
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length)
     warnings.push(`unknown categories ignored (the model was trained without them): ${unknown.join(', ')}`);
-  return names.map((n) => known.indexOf(n)).filter((l) => l >= 0);
+  return [...new Set(names.map((n) => known.indexOf(n)).filter((l) => l >= 0))];
 }
 
 /** One modality's feature row for the content (null: the item lacks the modality). */

@@ -80,9 +80,7 @@ export class ServedCatalog {
         resolved.warnings.push(
           `${bundle.manifest.model} cannot rank items it was not trained on: the item is in the catalog but is not recommended until a bundle trained with it is served`,
         );
-      const next = this.next(item, resolved);
-      await this.store.saveItem(item);
-      return { created, warnings: resolved.warnings, generation: this.swap(next) };
+      return { created, warnings: resolved.warnings, generation: await this.commit(item, resolved) };
     });
   }
 
@@ -96,10 +94,7 @@ export class ServedCatalog {
         withdrawn,
         updated: Date.now() / 1000,
       };
-      const resolved = await resolveItem(this.generation.bundle, item);
-      const next = this.next(item, resolved);
-      await this.store.saveItem(item);
-      return this.swap(next);
+      return this.commit(item, await resolveItem(this.generation.bundle, item));
     });
   }
 
@@ -116,25 +111,22 @@ export class ServedCatalog {
     return g;
   }
 
-  /** The generation with one more change, not swapped in yet. */
-  private next(item: StoredItem, resolved: ResolvedItem) {
-    const stored = this.stored.filter((s) => s.id !== item.id);
-    const at = this.stored.findIndex((s) => s.id === item.id);
-    stored.splice(at < 0 ? stored.length : at, 0, item);
+  /**
+   * Applies one item's change: the new generation is built first, then the item is stored,
+   * then the generation swapped in; a failure at either step leaves everything as it was.
+   */
+  private async commit(item: StoredItem, resolved: ResolvedItem): Promise<Generation> {
+    const stored = [...this.stored];
+    const at = stored.findIndex((s) => s.id === item.id);
+    if (at < 0) stored.push(item);
+    else stored[at] = item;
     const all = new Map(this.resolved).set(item.id, resolved);
-    const changes = changesOf(stored, all);
-    return {
-      stored,
-      resolved: all,
-      generation: buildGeneration(this.generation.bundle, stored, changes, this.opts),
-    };
-  }
-
-  private swap(next: ReturnType<ServedCatalog['next']>): Generation {
-    this.stored = next.stored;
-    this.resolved = next.resolved;
-    this.generation = next.generation;
-    return next.generation;
+    const generation = buildGeneration(this.generation.bundle, stored, changesOf(stored, all), this.opts);
+    await this.store.saveItem(item);
+    this.stored = stored;
+    this.resolved = all;
+    this.generation = generation;
+    return generation;
   }
 
   /** Runs `work` after every change or reload before it has finished. */
