@@ -5,6 +5,7 @@
  * (experiments/report/statistics.ts): the gap to the runner-up must exceed the larger of the
  * two seed standard deviations. Every sentence is derived from the numbers.
  */
+import { shellWord } from '../data/shell-words.js';
 import { meanStd } from '../eval/metrics.js';
 import type { TargetBreakdown } from '../eval/evaluate.js';
 import type { RunMetrics } from '../train/run-dir.js';
@@ -217,14 +218,13 @@ export function demoJson(o: DemoOutcome, s: DemoSummary): Record<string, unknown
 
 /** The shell command that opens a report of the first seed's runs, side by side. */
 export function reportCommand(o: Pick<DemoOutcome, 'dir' | 'runs' | 'models' | 'seeds'>): string {
-  const q = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
   const dirs = [...o.models]
     .reverse()
     .map((m) => o.runs.find((r) => r.model === m && r.seed === o.seeds[0])?.dir)
     .filter((d): d is string => d !== undefined);
   const [first, ...rest] = dirs;
-  const compare = rest.length ? ` --compare ${rest.map(q).join(' ')}` : '';
-  return `npx cammsr report --run ${q(first)}${compare} --out ${q(`${o.dir}/report.html`)}`;
+  const compare = rest.length ? ` --compare ${rest.map(shellWord).join(' ')}` : '';
+  return `npx cammsr report --run ${shellWord(first)}${compare} --out ${shellWord(`${o.dir}/report.html`)}`;
 }
 
 function megabytes(bytes: number): string {

@@ -16,7 +16,7 @@ import { sha256File } from './checksum.js';
 import { DownloadError } from './errors.js';
 import { extractZip } from './extract.js';
 import { fetchToPart } from './fetch-part.js';
-import { shellCommand } from './shell-words.js';
+import { shellCommand } from '../shell-words.js';
 
 /**
  * For tests and mirrors: when set, every file is fetched from `<base URL>/<file name>`
