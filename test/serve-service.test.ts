@@ -206,7 +206,7 @@ test('bad requests get 400 with the field at fault, and store nothing', async ()
     }
     let r = await app.inject({ method: 'GET', url: '/v1/users/u/recommendations?k=abc' });
     assert.equal(r.statusCode, 400);
-    assert.match(r.json().error, /querystring\.k must be integer/);
+    assert.match(r.json().error, /querystring\.k must be a whole number from 1 to 1000/);
     r = await app.inject({ method: 'GET', url: '/v1/users/u/recommendations?k=5000' });
     assert.equal(r.statusCode, 400);
     r = await app.inject({

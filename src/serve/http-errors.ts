@@ -4,6 +4,7 @@
  * "internal error" (logged with its stack) for anything unexpected.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ID_PATTERN, ID_RULE } from './schemas/common.js';
 
 /** A failure a route reports to the client as it is: status code and message. */
 export class HttpError extends Error {
@@ -34,6 +35,8 @@ export function describeValidation(issues: readonly ValidationIssue[], context: 
   const shown = specific.length > 0 ? specific : issues;
   const lines = shown.map((i) => {
     const where = `${context}${i.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')}`;
+    if (i.keyword === 'pattern' && i.params?.pattern === ID_PATTERN)
+      return `${where} has a control character: ids are ${ID_RULE}`;
     const extra = i.keyword === 'additionalProperties' ? ` "${String(i.params?.additionalProperty)}"` : '';
     return `${where} ${i.message ?? 'is invalid'}${extra}`;
   });

@@ -21,8 +21,10 @@ import { itemRoutes } from './routes/items.js';
 import { opsRoutes } from './routes/ops.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
+import { ID_MAX } from './schemas/common.js';
 import { ServedCatalog } from './served-catalog.js';
 import type { EventStore } from './store/event-store.js';
+import { strictIntegers } from './strict-integers.js';
 
 export interface ServiceOptions {
   /** The bundle folder (reloaded from here unless a reload names another). */
@@ -76,7 +78,11 @@ async function createApp(logger: ServiceOptions['logger']) {
     // Unknown fields are errors, not silently dropped; query strings are coerced to their types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
     bodyLimit: 8 * 1024 * 1024,
+    // A path parameter holds any id the schemas accept, URL-encoded (up to 4 UTF-8 bytes of 3
+    // characters each per character), so that every id a write accepts can be read back.
+    maxParamLength: ID_MAX * 12,
   });
+  app.addHook('onRoute', strictIntegers);
   await app.register(swagger, {
     openapi: {
       info: {

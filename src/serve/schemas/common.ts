@@ -24,8 +24,23 @@ export const timestamp = {
     { type: 'string', description: 'ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z' },
   ],
 } as const;
+/**
+ * The one id rule, for users and items on every route and in both stores: 1 to ID_MAX
+ * characters, none of them a control character or half of a surrogate pair (PostgreSQL refuses
+ * NUL; SQLite would store it, and the two stores must agree). Every read route takes back any
+ * id a write accepted (the service's maxParamLength fits ID_MAX characters URL-encoded).
+ */
+export const ID_MAX = 128;
+export const ID_PATTERN = '^[^\\p{Cc}\\p{Cs}]*$';
+export const ID_RULE = `1 to ${ID_MAX} characters, no control characters`;
 export const id = (what: string) =>
-  ({ type: 'string', minLength: 1, maxLength: 256, description: what }) as const;
+  ({
+    type: 'string',
+    minLength: 1,
+    maxLength: ID_MAX,
+    pattern: ID_PATTERN,
+    description: `${what}; ${ID_RULE}`,
+  }) as const;
 export const limit = (max: number, dflt: number) =>
   ({ type: 'integer', minimum: 1, maximum: max, default: dflt }) as const;
 export const k = { type: 'integer', minimum: 1, maximum: 1000, default: 10 } as const;

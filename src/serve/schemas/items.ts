@@ -1,5 +1,5 @@
 /** Schemas of the catalog routes: an item, its neighbours, its image, and search. */
-import { error, id, k, limit, obj, recommendedItem } from './common.js';
+import { error, id, ID_PATTERN, k, limit, obj, recommendedItem } from './common.js';
 
 /** A catalog entry as the catalog stores it. */
 const catalogFields = {
@@ -118,7 +118,7 @@ export const similarItems = {
 export const searchItems = {
   summary: 'Catalog items whose id starts with, or whose title contains, the query (case-insensitive)',
   querystring: obj(
-    { query: { type: 'string', minLength: 1, maxLength: 256 }, limit: limit(100, 20) },
+    { query: { type: 'string', minLength: 1, maxLength: 256, pattern: ID_PATTERN }, limit: limit(100, 20) },
     { required: ['query'], additionalProperties: false },
   ),
   response: {

@@ -1,10 +1,13 @@
 /** Schemas of the user routes: search by id prefix, and a user's stored events. */
-import { error, limit, obj, userParams } from './common.js';
+import { error, ID_MAX, ID_PATTERN, limit, obj, userParams } from './common.js';
 
 export const searchUsers = {
   summary: 'Users with stored events whose id starts with the prefix',
   querystring: obj(
-    { prefix: { type: 'string', maxLength: 256, default: '' }, limit: limit(100, 20) },
+    {
+      prefix: { type: 'string', maxLength: ID_MAX, pattern: ID_PATTERN, default: '' },
+      limit: limit(100, 20),
+    },
     { additionalProperties: false },
   ),
   response: { 200: { type: 'array', items: { type: 'string' } }, 400: error },
