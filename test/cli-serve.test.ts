@@ -103,6 +103,22 @@ test('cammsr serve: a bad bundle or --db fails at start with the reason', async 
   r = cli(['serve', '--bundle', f.bundles.sasrec, '--port', '99999']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--port must be an integer from 0 to 65535/);
+  // Another address than loopback without keys: refused before anything is opened.
+  r = cli([
+    'serve',
+    '--bundle',
+    f.bundles.sasrec,
+    '--host',
+    '0.0.0.0',
+    '--db',
+    `sqlite:${join(f.root, 'open.db')}`,
+  ]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without API keys/);
+  assert.ok(!existsSync(join(f.root, 'open.db')));
+  r = cli(['serve', '--bundle', f.bundles.sasrec, '--keys', join(f.root, 'no-keys.json')]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--keys .*no-keys\.json: cannot read it \(ENOENT\)/);
 });
 
 test('cammsr serve has the defaults docs/serving.md gives', () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Dataset } from '../src/data/dataset.js';
+import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService } from '../src/serve/service.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
@@ -23,7 +24,8 @@ async function service(
   const f = await fixture;
   const db = opts.db ?? join(f.root, `events-${Math.random().toString(36).slice(2)}.db`);
   const store: EventStore = await openStore(`sqlite:${db}`);
-  const s = await buildService({ bundle: f.bundles[model], store, adminToken: opts.adminToken });
+  const auth = opts.adminToken ? authPolicy({ adminToken: opts.adminToken, host: '127.0.0.1' }) : undefined;
+  const s = await buildService({ bundle: f.bundles[model], store, auth });
   s.app.addHook('onClose', async () => store.close());
   const ds = Dataset.load(f.data);
   return { ...s, f, ds, store, db };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
 import { Recommender, topK } from '../src/serve/recommender.js';
+import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService, type Service } from '../src/serve/service.js';
 import pg from 'pg';
 import type { EventStore } from '../src/serve/store/event-store.js';
@@ -18,7 +19,8 @@ const fixture = serveFixture('service');
 async function service(over: { maxWaitMs?: number; adminToken?: string } = {}) {
   const f = await fixture;
   const store = await openStore(`sqlite:${join(f.root, `events-${Math.random().toString(36).slice(2)}.db`)}`);
-  const s: Service = await buildService({ bundle: f.bundles.cammsr, store, ...over });
+  const auth = over.adminToken ? authPolicy({ adminToken: over.adminToken, host: '127.0.0.1' }) : undefined;
+  const s: Service = await buildService({ bundle: f.bundles.cammsr, store, maxWaitMs: over.maxWaitMs, auth });
   s.app.addHook('onClose', async () => store.close());
   const b = loadBundle(f.bundles.cammsr);
   return { ...s, f, b, ids: b.catalog.map((it) => it.id) };

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { kernels } from '../kernels/select.js';
 import { resolve } from 'node:path';
 import { exportBundle, readManifest } from '../serve/bundle.js';
+import { authPolicy } from '../serve/auth/policy.js';
 import { buildService, type Service } from '../serve/service.js';
 import type { EventStore } from '../serve/store/event-store.js';
 import { openStore } from '../serve/store/open.js';
@@ -29,6 +30,8 @@ interface ServeFlags {
   maxWaitMs: number;
   threads?: number;
   quiet?: boolean;
+  keys?: string;
+  insecureNoAuth?: boolean;
 }
 
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
@@ -52,16 +55,24 @@ function handleSignals({ app, reload }: Service, store: EventStore): void {
 async function serveCommand(o: ServeFlags): Promise<void> {
   const threads = o.threads ?? (process.env.CAMMSR_THREADS ? undefined : 1);
   if (threads !== undefined) kernels().setThreads(threads);
-  // A folder that is not a bundle is refused before the store is opened (or created).
+  // A folder that is not a bundle, or an address that needs keys it lacks, is refused before
+  // the store is opened (or created). Secrets come from the environment, not the command line
+  // where `ps` shows them.
   readManifest(resolve(o.bundle));
+  const auth = authPolicy({
+    keysFile: o.keys,
+    keysJson: process.env.CAMMSR_API_KEYS || undefined,
+    adminToken: process.env.CAMMSR_ADMIN_TOKEN || undefined,
+    host: o.host,
+    insecureNoAuth: o.insecureNoAuth,
+  });
   const store = await openStore(o.db);
   const service = await buildService({
     bundle: o.bundle,
     store,
     maxBatch: o.maxBatch,
     maxWaitMs: o.maxWaitMs,
-    // A token in the environment, not on the command line where `ps` shows it.
-    adminToken: process.env.CAMMSR_ADMIN_TOKEN || undefined,
+    auth,
     logger: o.quiet ? false : { level: 'info' },
   }).catch(async (e) => {
     await store.close();
@@ -70,7 +81,7 @@ async function serveCommand(o: ServeFlags): Promise<void> {
   handleSignals(service, store);
   const url = await service.app.listen({ port: o.port, host: o.host });
   process.stderr.write(
-    `cammsr serve: ${o.bundle} (${store.kind} event store) at ${url}; explorer at ${url}/, API at ${url}/openapi.json\n`,
+    `cammsr serve: ${o.bundle} (${store.kind} event store) at ${url}; explorer at ${url}/, API at ${url}/openapi.json; access: ${auth.summary}\n`,
   );
 }
 
@@ -107,6 +118,14 @@ export function registerServeCommands(program: Command): void {
       '--threads <n>',
       'kernel threads per model call (default 1: requests are small and run side by side; CAMMSR_THREADS also sets it)',
       integer('--threads', 1, 256),
+    )
+    .option(
+      '--keys <file>',
+      'API keys and their scopes (JSON; docs/serving.md, "Keys and scopes"); CAMMSR_API_KEYS also gives them',
+    )
+    .option(
+      '--insecure-no-auth',
+      'listen on a non-loopback --host without API keys: anyone who reaches it may write events, read histories and change the catalog',
     )
     .option('--quiet', 'no request log')
     .action(serveCommand);

@@ -30,7 +30,8 @@ button{background:#2456d6;color:#fff;border-color:#2456d6;cursor:pointer;margin-
 .new{background:#1a936f;color:#fff;border-radius:8px;padding:0 6px;font-size:11px;margin-left:4px}
 textarea{font:inherit;width:100%;box-sizing:border-box;border:1px solid var(--b);border-radius:6px;padding:6px 8px}
 </style></head><body>
-<header><b>cammsr explorer</b><span id="info">loading…</span></header>
+<header><b>cammsr explorer</b><span id="info">loading…</span>
+<input id="api-key" type="password" autocomplete="off" placeholder="API key (when the service needs one)" style="margin-left:auto;max-width:260px"></header>
 <main>
 <div>
 <section>
@@ -55,7 +56,6 @@ textarea{font:inherit;width:100%;box-sizing:border-box;border:1px solid var(--b)
 <label for="new-text">description</label><textarea id="new-text" rows="3"></textarea>
 <label for="new-categories">categories (comma-separated, as the catalog names them)</label><input id="new-categories" autocomplete="off">
 <label for="new-image">image</label><input id="new-image" type="file" accept="image/jpeg,image/png,image/webp,image/gif">
-<label for="new-token">admin token (when the service has one)</label><input id="new-token" type="password" autocomplete="off">
 <button id="add-item">Add</button> <div id="add-note" class="meta"></div>
 </section>
 </div>
@@ -70,10 +70,14 @@ textarea{font:inherit;width:100%;box-sizing:border-box;border:1px solid var(--b)
   var COLORS = { id: '#2456d6', text: '#e07b00', image: '#1a936f' };
   var $ = function (id) { return document.getElementById(id); };
   var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); };
-  function api(path, body, headers) {
+  // The key stays in this tab (sessionStorage) and goes with every API call; images are public.
+  $('api-key').value = sessionStorage.getItem('cammsr-key') || '';
+  $('api-key').addEventListener('change', function () { sessionStorage.setItem('cammsr-key', $('api-key').value.trim()); });
+  function api(path, body) {
     var h = { 'content-type': 'application/json' };
-    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
-    return fetch(path, body ? { method: 'POST', headers: h, body: JSON.stringify(body) } : undefined)
+    var key = $('api-key').value.trim();
+    if (key) h.authorization = 'Bearer ' + key;
+    return fetch(path, body ? { method: 'POST', headers: h, body: JSON.stringify(body) } : { headers: h })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.statusText); return j; }); });
   }
   function image(it) {
@@ -162,10 +166,9 @@ textarea{font:inherit;width:100%;box-sizing:border-box;border:1px solid var(--b)
     if ($('new-text').value.trim()) item.text = $('new-text').value.trim();
     var cats = $('new-categories').value.split(',').map(function (s) { return s.trim(); }).filter(Boolean);
     if (cats.length) item.categories = cats;
-    var token = $('new-token').value.trim();
     readImage($('new-image').files[0]).then(function (img) {
       if (img) item.image = img;
-      return api('/v1/items', item, token ? { authorization: 'Bearer ' + token } : {});
+      return api('/v1/items', item);
     }).then(function (r) {
       $('add-note').innerHTML = esc((r.created ? 'added ' : 'updated ') + r.item + ' (' + (r.features.join(', ') || 'no content features') + ')') +
         r.warnings.map(function (w) { return '<div class="err">' + esc(w) + '</div>'; }).join('');

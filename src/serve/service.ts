@@ -21,6 +21,8 @@ import { itemRoutes } from './routes/items.js';
 import { opsRoutes } from './routes/ops.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
+import { registerAuth } from './auth/plugin.js';
+import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
 import { ServedCatalog } from './served-catalog.js';
 import type { EventStore } from './store/event-store.js';
@@ -33,8 +35,12 @@ export interface ServiceOptions {
   /** Micro-batching of model calls (defaults: at most 64 requests, no timer: see MicroBatcher). */
   maxBatch?: number;
   maxWaitMs?: number;
-  /** When set, /v1/admin/* and the catalog's write routes need `Authorization: Bearer <token>`. */
-  adminToken?: string;
+  /**
+   * Who may call which route (keys, scopes, rate limits): see auth/policy.ts. Default: open to
+   * every caller without limits, for tests and embedding; `cammsr serve` builds it from --keys,
+   * CAMMSR_API_KEYS and CAMMSR_ADMIN_TOKEN with the listen address's rule.
+   */
+  auth?: AuthPolicy;
   /** Fastify's logger option (default off; the CLI turns it on). */
   logger?: boolean | object;
 }
@@ -72,7 +78,7 @@ async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloa
 }
 
 /** A Fastify app with the service's validation, error replies and OpenAPI document. */
-async function createApp(logger: ServiceOptions['logger']) {
+async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy) {
   const app = Fastify({
     logger: logger ?? false,
     // Unknown fields are errors, not silently dropped; query strings are coerced to their types.
@@ -83,6 +89,7 @@ async function createApp(logger: ServiceOptions['logger']) {
     maxParamLength: ID_MAX * 12,
   });
   app.addHook('onRoute', strictIntegers);
+  await registerAuth(app, auth);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -101,7 +108,7 @@ export async function buildService(opts: ServiceOptions) {
   const metrics = createMetrics();
   const { catalog, reload } = await servedCatalog(opts, metrics);
   const current = () => catalog.current();
-  const app = await createApp(opts.logger);
+  const app = await createApp(opts.logger, opts.auth ?? openPolicy());
   const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
   warn(catalog.loadWarnings());
   catalog.onLoadWarnings = warn;
@@ -120,7 +127,7 @@ export async function buildService(opts: ServiceOptions) {
   };
 
   // Registered in this order, which is also the order of the OpenAPI document's paths.
-  const routes: RouteContext = { current, store, timed, catalog, adminToken: opts.adminToken };
+  const routes: RouteContext = { current, store, timed, catalog };
   await app.register(eventRoutes, routes);
   await app.register(recommendationRoutes, routes);
   await app.register(itemRoutes, routes);

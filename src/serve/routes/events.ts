@@ -6,21 +6,25 @@ import type { RouteContext } from './context.js';
 import { toSeconds } from './timestamps.js';
 
 export const eventRoutes: FastifyPluginAsync<RouteContext> = async (app, { current, store, timed }) => {
-  app.post<{ Body: S.EventsBody }>('/v1/events', { schema: S.postEvents }, async (req, reply) => {
-    const g = current();
-    const list = Array.isArray(req.body) ? req.body : [req.body];
-    const now = Date.now() / 1000;
-    const events: InteractionEvent[] = list.map((e, i) => ({
-      user: e.user,
-      item: e.item,
-      timestamp: toSeconds(
-        e.timestamp,
-        Array.isArray(req.body) ? `body[${i}].timestamp` : 'body.timestamp',
-        now,
-      ),
-    }));
-    const stored = await timed('append', () => store.append(events));
-    const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.index.has(id)))];
-    return reply.code(201).send({ stored, unknownItems: unknown });
-  });
+  app.post<{ Body: S.EventsBody }>(
+    '/v1/events',
+    { schema: S.postEvents, config: { access: 'events:write' } },
+    async (req, reply) => {
+      const g = current();
+      const list = Array.isArray(req.body) ? req.body : [req.body];
+      const now = Date.now() / 1000;
+      const events: InteractionEvent[] = list.map((e, i) => ({
+        user: e.user,
+        item: e.item,
+        timestamp: toSeconds(
+          e.timestamp,
+          Array.isArray(req.body) ? `body[${i}].timestamp` : 'body.timestamp',
+          now,
+        ),
+      }));
+      const stored = await timed('append', () => store.append(events));
+      const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.index.has(id)))];
+      return reply.code(201).send({ stored, unknownItems: unknown });
+    },
+  );
 };

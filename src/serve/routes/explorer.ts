@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { EXPLORER_HTML } from '../explorer-page.js';
 
 export const explorerRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+  app.get('/', { schema: { hide: true }, config: { access: 'public' } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(EXPLORER_HTML),
   );
 };

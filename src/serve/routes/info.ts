@@ -4,7 +4,7 @@ import * as S from '../schemas/info.js';
 import type { RouteContext } from './context.js';
 
 export const infoRoutes: FastifyPluginAsync<RouteContext> = async (app, { current }) => {
-  app.get('/v1/info', { schema: S.info }, async () => {
+  app.get('/v1/info', { schema: S.info, config: { access: 'recommendations:read' } }, async () => {
     const g = current();
     const m = g.bundle.manifest;
     return {

@@ -7,9 +7,12 @@ import { extname } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
-import { clampK, requireAdmin, type RouteContext } from './context.js';
+import { clampK, type RouteContext } from './context.js';
 import { imageUpload } from '../image-upload.js';
 import type { ItemContent } from '../store/event-store.js';
+
+const READ = { access: 'recommendations:read' } as const;
+const ADMIN = { access: 'admin' } as const;
 
 const IMAGE_TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -25,19 +28,23 @@ const notFound = (item: string) =>
 type ItemBody = Omit<ItemContent, 'image'> & { id: string; image?: { data: string } };
 
 export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
-  const { current, catalog, adminToken } = ctx;
-  app.get<{ Params: { item: string } }>('/v1/items/:item', { schema: S.getItem }, async (req) => {
-    const g = current();
-    const it = g.recommender.item(req.params.item);
-    if (!it) throw notFound(req.params.item);
-    const i = g.served.index.get(it.id)!;
-    const interactions = g.served.data.popularity?.[i] ?? null;
-    return { ...it, interactions, new: g.served.added?.[i] === 1, withdrawn: g.withdrawn.has(it.id) };
-  });
+  const { current, catalog } = ctx;
+  app.get<{ Params: { item: string } }>(
+    '/v1/items/:item',
+    { schema: S.getItem, config: READ },
+    async (req) => {
+      const g = current();
+      const it = g.recommender.item(req.params.item);
+      if (!it) throw notFound(req.params.item);
+      const i = g.served.index.get(it.id)!;
+      const interactions = g.served.data.popularity?.[i] ?? null;
+      return { ...it, interactions, new: g.served.added?.[i] === 1, withdrawn: g.withdrawn.has(it.id) };
+    },
+  );
 
   app.post<{ Body: ItemBody }>(
     '/v1/items',
-    { schema: S.putItem, preHandler: requireAdmin(adminToken), bodyLimit: S.MAX_ITEM_BODY },
+    { schema: S.putItem, config: ADMIN, bodyLimit: S.MAX_ITEM_BODY },
     async (req, reply) => {
       const { id, image, ...rest } = req.body;
       const content: ItemContent = { ...rest };
@@ -59,7 +66,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
 
   app.patch<{ Params: { item: string }; Body: { withdrawn: boolean } }>(
     '/v1/items/:item',
-    { schema: S.withdrawItem, preHandler: requireAdmin(adminToken) },
+    { schema: S.withdrawItem, config: ADMIN },
     async (req) => {
       if (!current().served.index.has(req.params.item)) throw notFound(req.params.item);
       const g = await catalog.setWithdrawn(req.params.item, req.body.withdrawn);
@@ -69,7 +76,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
 
   app.get<{ Params: { item: string }; Querystring: { k: number } }>(
     '/v1/items/:item/similar',
-    { schema: S.similarItems },
+    { schema: S.similarItems, config: READ },
     async (req) => {
       const g = current();
       const items = g.recommender.similar(req.params.item, clampK(req.query.k, g));
@@ -80,13 +87,13 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
 
   app.get<{ Querystring: { query: string; limit: number } }>(
     '/v1/items',
-    { schema: S.searchItems },
+    { schema: S.searchItems, config: READ },
     async (req) => current().recommender.search(req.query.query, req.query.limit),
   );
 
   app.get<{ Params: { item: string } }>(
     '/v1/items/:item/image',
-    { schema: S.itemImage },
+    { schema: S.itemImage, config: { access: 'public' } },
     async (req, reply) => {
       const g = current();
       const i = g.served.index.get(req.params.item);

@@ -4,7 +4,9 @@ import type { Registry } from 'prom-client';
 import type { Generation } from '../generation.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/ops.js';
-import { requireAdmin, type RouteContext } from './context.js';
+import type { RouteContext } from './context.js';
+
+const PUBLIC = { access: 'public' } as const;
 
 export interface OpsOptions extends RouteContext {
   metrics: Registry;
@@ -13,9 +15,9 @@ export interface OpsOptions extends RouteContext {
 }
 
 export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
-  const { current, store, timed, metrics, reload, adminToken } = opts;
-  app.get('/healthz', { schema: S.health }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: S.ready }, async (_req, reply) => {
+  const { current, store, timed, metrics, reload } = opts;
+  app.get('/healthz', { schema: S.health, config: PUBLIC }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: S.ready, config: PUBLIC }, async (_req, reply) => {
     try {
       await timed('ping', () => store.ping());
     } catch (e) {
@@ -24,14 +26,14 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
     const g = current();
     return { status: 'ready', store: store.kind, model: g.bundle.manifest.model, version: g.version };
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { access: 'metrics:read' } }, async (_req, reply) => {
     return reply.type(metrics.contentType).send(await metrics.metrics());
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: PUBLIC }, async () => app.swagger());
 
   app.post<{ Body: { bundle?: string } | undefined }>(
     '/v1/admin/reload',
-    { schema: S.reload, preHandler: requireAdmin(adminToken) },
+    { schema: S.reload, config: { access: 'admin' } },
     async (req) => {
       const previous = current().version;
       let g: Generation;

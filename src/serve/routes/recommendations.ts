@@ -11,7 +11,7 @@ export const recommendationRoutes: FastifyPluginAsync<RouteContext> = async (
 ) => {
   app.get<{ Params: { user: string }; Querystring: { k: number; exclude_seen: boolean } }>(
     '/v1/users/:user/recommendations',
-    { schema: S.userRecommendations },
+    { schema: S.userRecommendations, config: { access: 'recommendations:read' } },
     async (req) => {
       const g = current();
       const events = await timed('history', () => store.history(req.params.user, g.served.model.maxLen));
@@ -27,7 +27,7 @@ export const recommendationRoutes: FastifyPluginAsync<RouteContext> = async (
 
   app.post<{ Body: S.RecommendBody }>(
     '/v1/recommendations',
-    { schema: S.postRecommendations },
+    { schema: S.postRecommendations, config: { access: 'recommendations:read' } },
     async (req) => {
       const g = current();
       const b = req.body;

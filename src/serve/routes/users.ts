@@ -3,16 +3,18 @@ import type { FastifyPluginAsync } from 'fastify';
 import * as S from '../schemas/users.js';
 import type { RouteContext } from './context.js';
 
+const USERS = { access: 'users:read' } as const;
+
 export const userRoutes: FastifyPluginAsync<RouteContext> = async (app, { current, store, timed }) => {
   app.get<{ Querystring: { prefix: string; limit: number } }>(
     '/v1/users',
-    { schema: S.searchUsers },
+    { schema: S.searchUsers, config: USERS },
     async (req) => timed('users', () => store.users(req.query.prefix, req.query.limit)),
   );
 
   app.get<{ Params: { user: string }; Querystring: { limit: number } }>(
     '/v1/users/:user/events',
-    { schema: S.userEvents },
+    { schema: S.userEvents, config: USERS },
     async (req) => {
       const g = current();
       const events = await timed('history', () => store.history(req.params.user, req.query.limit));
