@@ -4,12 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { parseKeySet, sha256 } from '../src/serve/auth/api-keys.js';
 import { registerAuth } from '../src/serve/auth/plugin.js';
 import { authenticate, authPolicy, isLoopback, openPolicy } from '../src/serve/auth/policy.js';
+import { bundleRoots, checkUnderRoots } from '../src/serve/bundle-roots.js';
 import { buildService } from '../src/serve/service.js';
 import { openStore } from '../src/serve/store/open.js';
 import { serveFixture } from './serve-fixture.js';
@@ -221,4 +222,21 @@ test('a route that declares no access is refused when it is added (access fails 
   app.get('/declared', { config: { access: 'public' } }, async () => 'x');
   assert.equal((await app.inject('/declared')).statusCode, 200);
   await app.close();
+});
+
+test('reload roots: only folders under a root, after symbolic links are resolved', () => {
+  const dir = tempDir('roots');
+  for (const d of ['bundles/a', 'bundles-evil/b', 'elsewhere/c'])
+    mkdirSync(join(dir, d), { recursive: true });
+  symlinkSync(join(dir, 'elsewhere'), join(dir, 'bundles', 'link'));
+  const roots = bundleRoots(join(dir, 'bundles', 'a'));
+  assert.equal(checkUnderRoots(join(dir, 'bundles', 'a'), roots), join(dir, 'bundles', 'a'));
+  assert.ok(
+    checkUnderRoots(join(dir, 'bundles', 'not-yet'), roots),
+    'a missing folder under a root is for the loader to refuse',
+  );
+  for (const bad of ['bundles', 'bundles-evil/b', 'bundles/../elsewhere/c', 'bundles/link/c'])
+    assert.throws(() => checkUnderRoots(join(dir, bad), roots), /is not under the bundle roots/, bad);
+  const two = bundleRoots('x', [join(dir, 'bundles'), join(dir, 'elsewhere')]);
+  assert.ok(checkUnderRoots(join(dir, 'elsewhere', 'c'), two));
 });

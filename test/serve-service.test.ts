@@ -322,6 +322,17 @@ test('reload swaps the bundle without failing in-flight requests; a bad bundle k
     assert.equal(r.statusCode, 422);
     assert.match(r.json().error, /reload failed, still serving .*bundle\.json is missing/);
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).json().model, 'sasrec');
+    // Only folders under the bundle roots (default: the served bundle's parent folder).
+    for (const outside of ['/etc', f.root + '/..', join(f.bundles.sasrec, '..', '..')]) {
+      r = await app.inject({
+        method: 'POST',
+        url: '/v1/admin/reload',
+        headers: auth,
+        payload: { bundle: outside },
+      });
+      assert.equal(r.statusCode, 403, outside);
+      assert.match(r.json().error, /is not under the bundle roots this service may reload from/);
+    }
     // Without a body: re-read the bundle being served.
     r = await app.inject({ method: 'POST', url: '/v1/admin/reload', headers: auth });
     assert.equal(r.statusCode, 200);

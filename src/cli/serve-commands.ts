@@ -32,6 +32,7 @@ interface ServeFlags {
   quiet?: boolean;
   keys?: string;
   insecureNoAuth?: boolean;
+  bundleRoot: string[];
 }
 
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
@@ -73,6 +74,7 @@ async function serveCommand(o: ServeFlags): Promise<void> {
     maxBatch: o.maxBatch,
     maxWaitMs: o.maxWaitMs,
     auth,
+    bundleRoots: o.bundleRoot,
     logger: o.quiet ? false : { level: 'info' },
   }).catch(async (e) => {
     await store.close();
@@ -126,6 +128,12 @@ export function registerServeCommands(program: Command): void {
     .option(
       '--insecure-no-auth',
       'listen on a non-loopback --host without API keys: anyone who reaches it may write events, read histories and change the catalog',
+    )
+    .option(
+      '--bundle-root <dir>',
+      'a folder POST /v1/admin/reload may load bundles from (repeatable; default: the folder holding --bundle)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
     )
     .option('--quiet', 'no request log')
     .action(serveCommand);

@@ -22,6 +22,7 @@ import { opsRoutes } from './routes/ops.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
 import { registerAuth } from './auth/plugin.js';
+import { bundleRoots, checkUnderRoots } from './bundle-roots.js';
 import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
 import { ServedCatalog } from './served-catalog.js';
@@ -41,6 +42,8 @@ export interface ServiceOptions {
    * CAMMSR_API_KEYS and CAMMSR_ADMIN_TOKEN with the listen address's rule.
    */
   auth?: AuthPolicy;
+  /** Folders a reload may load bundles from (default: the served bundle's parent folder). */
+  bundleRoots?: string[];
   /** Fastify's logger option (default off; the CLI turns it on). */
   logger?: boolean | object;
 }
@@ -63,7 +66,9 @@ async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloa
     onBatch: (n) => batchSize.observe(n),
   });
   announce(catalog.current());
+  const roots = bundleRoots(opts.bundle, opts.bundleRoots);
   const reload = async (path?: string): Promise<Generation> => {
+    if (path !== undefined) checkUnderRoots(path, roots);
     try {
       const next = await catalog.reload(path);
       announce(next);
