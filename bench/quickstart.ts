@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { catalogEntry } from '../src/data/download/catalog.js';
 import { formatTable } from '../src/report/table.js';
 import { machine, parseArgs } from './common.js';
-import { quickstartSteps, runStep } from './readme-quickstart.js';
+import { quickstartSteps, runStep } from './readme-steps.js';
 
 const args = parseArgs(
   process.argv.slice(2),

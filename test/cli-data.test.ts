@@ -77,3 +77,34 @@ test('prepare csv: a file whose name says no format needs --input-format, and th
   assert.equal(r.status, 0, r.stderr);
   assert.equal(lastJson(r.stdout).interactions, 30);
 });
+
+test('prepare csv: the column flags default to names a file may lack (no timestamp, no image column)', () => {
+  const dir = tempDir('cli-columns');
+  const input = join(dir, 'log.csv');
+  const rows = ['user_id,item_id'];
+  for (let u = 0; u < 6; u++) for (let t = 0; t < 5; t++) rows.push(`u${u},i${(u + t) % 7}`);
+  writeFileSync(input, rows.join('\n') + '\n');
+  const items = join(dir, 'items.csv');
+  writeFileSync(
+    items,
+    'item_id,title\n' + Array.from({ length: 7 }, (_, i) => `i${i},Item ${i}`).join('\n') + '\n',
+  );
+  let r = cli('prepare', 'csv', '--input', input, '--items', items, '--out', join(dir, 'a'), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(lastJson(r.stdout).timestamps, false);
+  // A name given on the command line must be there.
+  r = cli(
+    'prepare',
+    'csv',
+    '--input',
+    input,
+    '--items',
+    items,
+    '--image-col',
+    'poster',
+    '--out',
+    join(dir, 'b'),
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /items\.csv: no column "poster" \(the image column/);
+});

@@ -56,14 +56,14 @@ interface PrepareFlags extends Pick<
   imageFeatures?: string;
   imageIds?: string;
   items?: string;
-  userCol: string;
-  itemCol: string;
-  timeCol: string;
-  itemIdCol: string;
-  titleCol: string;
-  descriptionCol: string;
-  categoriesCol: string;
-  imageCol: string;
+  userCol?: string;
+  itemCol?: string;
+  timeCol?: string;
+  itemIdCol?: string;
+  titleCol?: string;
+  descriptionCol?: string;
+  categoriesCol?: string;
+  imageCol?: string;
   timeUnit: 'auto' | 's' | 'ms' | 'iso';
   inputFormat?: TableFormat;
   itemsFormat?: TableFormat;
@@ -164,7 +164,11 @@ async function prepareCommand(format: ImportFormat, o: PrepareFlags): Promise<vo
   }
 }
 
-/** The flags that only some formats read (see importerOptions). */
+/**
+ * The flags that only some formats read (see importerOptions). The csv column names have no
+ * commander default: a name given must exist in the file, while the importer's default names
+ * may be absent (no timestamp, no image column, ...).
+ */
 function addImporterFlags(prepare: Command): Command {
   return prepare
     .option(
@@ -181,14 +185,20 @@ function addImporterFlags(prepare: Command): Command {
         TABLE_FORMATS,
       ),
     )
-    .option('--user-col <name>', 'csv: user column', 'user_id')
-    .option('--item-col <name>', 'csv: item column', 'item_id')
-    .option('--time-col <name>', 'csv: timestamp column (seconds, milliseconds or ISO 8601)', 'timestamp')
-    .option('--item-id-col <name>', 'csv: item id column of the items file', 'item_id')
-    .option('--title-col <name>', 'csv: title column', 'title')
-    .option('--description-col <name>', 'csv: description column', 'description')
-    .option('--categories-col <name>', 'csv: categories column', 'categories')
-    .option('--image-col <name>', 'csv: image file name column', 'image')
+    .option('--user-col <name>', 'csv: user column (default: user_id)')
+    .option('--item-col <name>', 'csv: item column (default: item_id)')
+    .option(
+      '--time-col <name>',
+      'csv: timestamp column, seconds, milliseconds or ISO 8601 (default: timestamp if present, else the file order)',
+    )
+    .option(
+      '--item-id-col <name>',
+      'csv: item id column of the items file (default: item_id, else the --item-col name)',
+    )
+    .option('--title-col <name>', 'csv: title column (default: title, if present)')
+    .option('--description-col <name>', 'csv: description column (default: description, if present)')
+    .option('--categories-col <name>', 'csv: categories column (default: categories, if present)')
+    .option('--image-col <name>', 'csv: image file name column (default: image, if present)')
     .addOption(
       new Option('--time-unit <unit>', 'csv: timestamp unit')
         .choices(['auto', 's', 'ms', 'iso'])
