@@ -71,9 +71,17 @@ test('events are stored and drive the user recommendations; unknown users get po
       ],
     });
     assert.equal(r.statusCode, 201);
-    assert.deepEqual(r.json(), { stored: 3, unknownItems: ['not-in-catalog'] });
-    r = await app.inject({ method: 'POST', url: '/v1/events', payload: { user: 'alice', item: ids[5] } });
-    assert.equal(r.statusCode, 201);
+    assert.deepEqual(r.json(), { stored: 3, duplicates: 0, unknownItems: ['not-in-catalog'] });
+    // A retried event (same client id) is acknowledged and stored once.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      r = await app.inject({
+        method: 'POST',
+        url: '/v1/events',
+        payload: { user: 'alice', item: ids[5], id: 'evt-1' },
+      });
+      assert.equal(r.statusCode, 201);
+      assert.deepEqual(r.json(), { stored: 1 - attempt, duplicates: attempt, unknownItems: [] });
+    }
 
     r = await app.inject({ method: 'GET', url: '/v1/users/alice/recommendations?k=5' });
     assert.equal(r.statusCode, 200);
@@ -360,7 +368,7 @@ test('health, readiness, Prometheus metrics and the OpenAPI document', async () 
       r.body,
       /cammsr_http_request_duration_seconds_bucket\{le="0.005",route="\/readyz",method="GET"\}/,
     );
-    assert.match(r.body, /cammsr_store_duration_seconds_count\{operation="ping",store="sqlite"\} 1/);
+    assert.match(r.body, /cammsr_store_duration_seconds_count\{operation="probe",store="sqlite"\} 1/);
     assert.match(
       r.body,
       /cammsr_model_info\{model="cammsr",version="[0-9a-f]{12}",dataset="[^"]+",cammsr="[^"]+"\} 1/,
@@ -393,7 +401,7 @@ test('readiness is 503 while the event store does not answer', async () => {
     users: async () => [],
     saveItem: async () => {},
     items: async () => [],
-    ping: async () => {
+    probeWrite: async () => {
       throw new Error('database is locked');
     },
     close: async () => {},

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { EventStore } from '../src/serve/store/event-store.js';
+import { MIGRATIONS, prefixUpperBound, type EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
 import { tempDir } from './temp.js';
 
@@ -86,7 +86,7 @@ for (const b of backends) {
       const odd = "o'brien; DROP TABLE events; -- ü 🎬";
       await store.append([{ user: odd, item: odd, timestamp: 1.5 }]);
       assert.deepEqual(await store.history(odd, 1), [{ user: odd, item: odd, timestamp: 1.5 }]);
-      await store.ping();
+      await store.probeWrite();
     } finally {
       await store.close();
     }
@@ -111,6 +111,66 @@ for (const b of backends) {
         (await store.history('big', 3)).map((e) => e.item),
         ['i11997', 'i11998', 'i11999'],
       );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${b.name}: an event id already stored, or repeated in the batch, is acknowledged and stored once`, async () => {
+    const { store } = await b.fresh();
+    try {
+      const e = (id: string | undefined, item: string) => ({ user: 'r', item, timestamp: 10, id });
+      assert.equal(await store.append([e('e1', 'a'), e('e1', 'a'), e(undefined, 'b'), e(undefined, 'b')]), 3);
+      // A retry of the whole batch stores only the events without an id.
+      assert.equal(await store.append([e('e1', 'a'), e(undefined, 'b')]), 1);
+      // Over one PostgreSQL statement (5,000 rows), with the repeats spread across chunks.
+      const many = Array.from({ length: 6000 }, (_, i) => e(`m${i % 5500}`, `i${i}`));
+      assert.equal(await store.append(many), 5500);
+      assert.equal(await store.append(many), 0);
+      const h = await store.history('r', 10_000);
+      assert.equal(h.length, 4 + 5500);
+      assert.deepEqual(
+        h.slice(0, 4).map((x) => x.item),
+        ['a', 'b', 'b', 'b'],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${b.name}: user search is a range over the users table, exact at the edges of the prefix`, async () => {
+    const { store } = await b.fresh();
+    try {
+      const ids = [
+        'u',
+        'u1',
+        'u10',
+        'u2',
+        'v',
+        'ü',
+        'ü1',
+        '\uffff',
+        '\uffffz',
+        '\u{10ffff}',
+        '\u{10ffff}a',
+        '😀',
+        '😀1',
+        'ua',
+      ];
+      await store.append(
+        ids.flatMap((user) => [
+          { user, item: 'x', timestamp: 1 },
+          { user, item: 'y', timestamp: 2 },
+        ]),
+      );
+      const byPrefix = (p: string) =>
+        ids.filter((u) => u.startsWith(p)).sort((a, c) => (a < c ? -1 : a > c ? 1 : 0));
+      for (const p of ['', 'u', 'u1', 'ü', '\uffff', '\u{10ffff}', '😀', 'z']) {
+        const found = await store.users(p, 100);
+        assert.deepEqual(new Set(found), new Set(byPrefix(p)), JSON.stringify(p));
+        assert.equal(found.length, byPrefix(p).length, `${JSON.stringify(p)}: each user once`);
+      }
+      assert.deepEqual(await store.users('u', 2), ['u', 'u1']);
     } finally {
       await store.close();
     }
@@ -175,7 +235,7 @@ test('sqlite: a database from a newer cammsr (schema version beyond ours) is ref
   db.close();
   await assert.rejects(
     openStore(url),
-    /schema version 99 is newer than this cammsr knows \(2\); upgrade cammsr/,
+    /schema version 99 is newer than this cammsr knows \(3\); upgrade cammsr/,
   );
   const check = new Database(url.slice(7), { readonly: true });
   assert.equal((check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1);
@@ -194,4 +254,43 @@ test('store URLs: unknown schemes and unreachable servers get clear errors', asy
     (e: Error) =>
       /cannot connect to the PostgreSQL event store/.test(e.message) && !e.message.includes('secret'),
   );
+});
+
+test('prefixUpperBound: the least string above every string with the prefix, in code point order', () => {
+  assert.equal(prefixUpperBound('ab'), 'ac');
+  assert.equal(prefixUpperBound('a\ud7ff'), 'a\ue000', 'past the surrogates');
+  assert.equal(prefixUpperBound('😀'), '😁');
+  assert.equal(prefixUpperBound(''), null);
+  assert.equal(prefixUpperBound('a\u{10ffff}'), null);
+});
+
+test('sqlite: a version-2 database gains the users table from its events (migration 3)', async () => {
+  const Database = (await import('better-sqlite3')).default;
+  const file = join(root, 'v2.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)');
+  for (const m of MIGRATIONS.slice(0, 2)) {
+    db.exec(m.sql('sqlite'));
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, 'then');
+  }
+  const insert = db.prepare('INSERT INTO events (user_id, item_id, ts, received) VALUES (?, ?, ?, 0)');
+  for (const [u, i, t] of [
+    ['b', 'x', 1],
+    ['a', 'y', 2],
+    ['b', 'z', 3],
+  ] as const)
+    insert.run(u, i, t);
+  db.close();
+  const store = await openStore(`sqlite:${file}`);
+  try {
+    assert.deepEqual(await store.users('', 10), ['a', 'b']);
+    assert.deepEqual(
+      (await store.history('b', 10)).map((e) => e.item),
+      ['x', 'z'],
+    );
+    assert.equal(await store.append([{ user: 'c', item: 'x', timestamp: 4, id: 'k' }]), 1);
+    assert.deepEqual(await store.users('', 10), ['a', 'b', 'c']);
+  } finally {
+    await store.close();
+  }
 });

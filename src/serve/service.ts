@@ -91,7 +91,7 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy) {
     bodyLimit: 8 * 1024 * 1024,
     // A path parameter holds any id the schemas accept, URL-encoded (up to 4 UTF-8 bytes of 3
     // characters each per character), so that every id a write accepts can be read back.
-    maxParamLength: ID_MAX * 12,
+    routerOptions: { maxParamLength: ID_MAX * 12 },
   });
   app.addHook('onRoute', strictIntegers);
   await registerAuth(app, auth);

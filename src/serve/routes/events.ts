@@ -21,10 +21,11 @@ export const eventRoutes: FastifyPluginAsync<RouteContext> = async (app, { curre
           Array.isArray(req.body) ? `body[${i}].timestamp` : 'body.timestamp',
           now,
         ),
+        id: e.id,
       }));
       const stored = await timed('append', () => store.append(events));
       const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.index.has(id)))];
-      return reply.code(201).send({ stored, unknownItems: unknown });
+      return reply.code(201).send({ stored, duplicates: events.length - stored, unknownItems: unknown });
     },
   );
 };

@@ -19,7 +19,7 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
   app.get('/healthz', { schema: S.health, config: PUBLIC }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: S.ready, config: PUBLIC }, async (_req, reply) => {
     try {
-      await timed('ping', () => store.ping());
+      await timed('probe', () => store.probeWrite());
     } catch (e) {
       return reply.code(503).send({ status: 'unavailable', store: store.kind, error: (e as Error).message });
     }

@@ -6,6 +6,9 @@ const event = obj(
     user: id("the user's id (any string)"),
     item: id("the item's original id, as in the catalog"),
     timestamp: { ...timestamp, description: 'when it happened (default: when the service receives it)' },
+    id: id(
+      'an id the client gives the event, so that a retry is safe: an event whose id is already stored is acknowledged (counted as a duplicate) and not stored again',
+    ),
   },
   { required: ['user', 'item'], additionalProperties: false },
 );
@@ -14,6 +17,7 @@ export interface EventBody {
   user: string;
   item: string;
   timestamp?: number | string;
+  id?: string;
 }
 export type EventsBody = EventBody | EventBody[];
 
@@ -24,7 +28,11 @@ export const postEvents = {
   },
   response: {
     201: obj({
-      stored: 'integer',
+      stored: { type: 'integer', description: 'events stored by this request' },
+      duplicates: {
+        type: 'integer',
+        description: 'events not stored again: their id was already stored, or repeated in the request',
+      },
       unknownItems: {
         type: 'array',
         items: { type: 'string' },

@@ -9,6 +9,8 @@ export interface InteractionEvent {
   user: string;
   item: string;
   timestamp: number;
+  /** The client's id for this event: an event whose id is already stored is not stored again. */
+  id?: string;
 }
 
 /**
@@ -40,18 +42,22 @@ export interface ItemContent {
 export interface EventStore {
   /** 'sqlite' or 'postgres' (for metrics and /readyz). */
   readonly kind: string;
-  /** Appends events atomically: all of them are stored, or none. Returns how many. */
+  /**
+   * Appends events atomically: all of them are stored, or none. An event whose client id is
+   * already stored (or repeated in the batch) is acknowledged and not stored again. Returns how
+   * many were stored.
+   */
   append(events: readonly InteractionEvent[]): Promise<number>;
   /** The user's `limit` most recent events (by timestamp, then arrival), oldest first. */
   history(user: string, limit: number): Promise<InteractionEvent[]>;
-  /** Users with events whose id starts with `prefix`, in id order (for the explorer's search). */
+  /** Users with events whose id starts with `prefix`, in id order (an index range, never a scan of the events). */
   users(prefix: string, limit: number): Promise<string[]>;
   /** Stores an item as given, replacing the stored one of the same id (one atomic statement). */
   saveItem(item: StoredItem): Promise<void>;
   /** Every stored item, in order of first storage. */
   items(): Promise<StoredItem[]>;
-  /** Resolves when the store answers queries (readiness). */
-  ping(): Promise<void>;
+  /** Resolves when the store can write (readiness): a one-row write, which fails on a full disk or a read-only file. */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,7 +96,35 @@ export const MIGRATIONS: readonly {
           updated DOUBLE PRECISION NOT NULL
         );`,
   },
+  {
+    version: 3,
+    description:
+      'users table for prefix search, client event ids (idempotent retries), a row for write probes',
+    // Byte order ("C" in PostgreSQL, SQLite's BINARY) is code point order, which the prefix range relies on.
+    sql: (d) => `
+        CREATE TABLE users (user_id TEXT ${d === 'sqlite' ? 'PRIMARY KEY) WITHOUT ROWID' : 'COLLATE "C" PRIMARY KEY)'};
+        INSERT INTO users (user_id) SELECT DISTINCT user_id FROM events;
+        ALTER TABLE events ADD COLUMN event_id TEXT;
+        CREATE UNIQUE INDEX events_event_id ON events (event_id);
+        CREATE TABLE write_probe (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL);`,
+  },
 ];
+
+/**
+ * The least string above every string that starts with `prefix`, in code point order (so that
+ * `prefix <= id < bound` is an index range); null when there is none (an empty prefix, or one
+ * ending in the last code point: the caller then filters).
+ */
+export function prefixUpperBound(prefix: string): string | null {
+  const points = [...prefix];
+  const last = points.pop();
+  if (last === undefined) return null;
+  const cp = last.codePointAt(0)!;
+  if (cp >= 0x10ffff) return null;
+  // The code point after a high surrogate's range would be a surrogate: jump past them.
+  const next = cp + 1 === 0xd800 ? 0xe000 : cp + 1;
+  return points.join('') + String.fromCodePoint(next);
+}
 
 /** An item's content without its image bytes, as the items table's content column holds it. */
 export function contentColumn(c: ItemContent): string {

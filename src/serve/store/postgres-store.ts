@@ -8,6 +8,7 @@ import {
   MIGRATIONS,
   contentColumn,
   contentOfRow,
+  prefixUpperBound,
   refuseNewerSchema,
   type EventStore,
   type InteractionEvent,
@@ -16,8 +17,29 @@ import {
 
 /** Any constant: the key of the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x63616d6d;
-/** Rows per INSERT statement (3 parameters each). */
+/** Rows per INSERT statement (4 parameters each; PostgreSQL allows 65,535 per statement). */
 const CHUNK = 5000;
+
+/**
+ * One statement: the events (an event id already stored, or repeated in the chunk, is skipped)
+ * and their users, so both are written or neither. Returns how many events were stored.
+ */
+async function insertChunk(q: pg.Pool | pg.PoolClient, chunk: readonly InteractionEvent[]): Promise<number> {
+  const values: unknown[] = [];
+  const rows = chunk.map((e, i) => {
+    values.push(e.user, e.item, e.timestamp, e.id ?? null);
+    const p = 4 * i;
+    return `($${p + 1}, $${p + 2}, $${p + 3}::float8, extract(epoch from clock_timestamp()), $${p + 4})`;
+  });
+  const { rows: counted } = await q.query<{ stored: string }>(
+    `WITH e AS (INSERT INTO events (user_id, item_id, ts, received, event_id) VALUES ${rows.join(', ')}
+       ON CONFLICT (event_id) DO NOTHING RETURNING user_id),
+     u AS (INSERT INTO users (user_id) SELECT DISTINCT user_id FROM e ON CONFLICT DO NOTHING)
+     SELECT count(*) AS stored FROM e`,
+    values,
+  );
+  return Number(counted[0].stored);
+}
 
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres';
@@ -68,26 +90,15 @@ export class PostgresEventStore implements EventStore {
 
   async append(events: readonly InteractionEvent[]): Promise<number> {
     if (events.length === 0) return 0;
-    // Multi-row INSERTs of at most CHUNK rows (PostgreSQL allows 65,535 parameters per
-    // statement); more than one chunk runs in a transaction, so a batch is stored whole or not at all.
+    // More than one chunk runs in a transaction, so a batch is stored whole or not at all.
     const chunks: (readonly InteractionEvent[])[] = [];
     for (let i = 0; i < events.length; i += CHUNK) chunks.push(events.slice(i, i + CHUNK));
-    const insert = (q: pg.Pool | pg.PoolClient, chunk: readonly InteractionEvent[]) => {
-      const values: unknown[] = [];
-      const rows = chunk.map((e, i) => {
-        values.push(e.user, e.item, e.timestamp);
-        return `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, extract(epoch from clock_timestamp()))`;
-      });
-      return q.query(`INSERT INTO events (user_id, item_id, ts, received) VALUES ${rows.join(', ')}`, values);
-    };
-    if (chunks.length === 1) {
-      await insert(this.pool, chunks[0]);
-      return events.length;
-    }
+    if (chunks.length === 1) return insertChunk(this.pool, chunks[0]);
     const client = await this.pool.connect();
+    let stored = 0;
     try {
       await client.query('BEGIN');
-      for (const c of chunks) await insert(client, c);
+      for (const c of chunks) stored += await insertChunk(client, c);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
@@ -95,7 +106,7 @@ export class PostgresEventStore implements EventStore {
     } finally {
       client.release();
     }
-    return events.length;
+    return stored;
   }
 
   async history(user: string, limit: number): Promise<InteractionEvent[]> {
@@ -107,9 +118,12 @@ export class PostgresEventStore implements EventStore {
   }
 
   async users(prefix: string, limit: number): Promise<string[]> {
+    const hi = prefixUpperBound(prefix);
     const { rows } = await this.pool.query<{ user_id: string }>(
-      'SELECT DISTINCT user_id FROM events WHERE starts_with(user_id, $1) ORDER BY user_id LIMIT $2',
-      [prefix, limit],
+      hi === null
+        ? 'SELECT user_id FROM users WHERE user_id >= $1 AND starts_with(user_id, $1) ORDER BY user_id LIMIT $2'
+        : 'SELECT user_id FROM users WHERE user_id >= $1 AND user_id < $3 ORDER BY user_id LIMIT $2',
+      hi === null ? [prefix, limit] : [prefix, limit, hi],
     );
     return rows.map((r) => r.user_id);
   }
@@ -143,8 +157,10 @@ export class PostgresEventStore implements EventStore {
     }));
   }
 
-  async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+  async probeWrite(): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO write_probe (id, at) VALUES (1, extract(epoch from clock_timestamp())) ON CONFLICT (id) DO UPDATE SET at = excluded.at',
+    );
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import {
   MIGRATIONS,
   contentColumn,
   contentOfRow,
+  prefixUpperBound,
   refuseNewerSchema,
   type EventStore,
   type InteractionEvent,
@@ -13,19 +14,33 @@ import {
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   private readonly insert: Database.Statement;
+  private readonly insertUser: Database.Statement;
+  private readonly probe: Database.Statement;
   private readonly recent: Database.Statement;
   private readonly byPrefix: Database.Statement;
-  private readonly insertAll: (events: readonly InteractionEvent[]) => void;
+  private readonly byRange: Database.Statement;
+  private readonly insertAll: (events: readonly InteractionEvent[]) => number;
   private readonly upsertItem: Database.Statement;
   private readonly allItems: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
-    this.insert = db.prepare('INSERT INTO events (user_id, item_id, ts, received) VALUES (?, ?, ?, ?)');
+    this.insert = db.prepare(
+      'INSERT INTO events (user_id, item_id, ts, received, event_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
+    );
+    this.insertUser = db.prepare('INSERT INTO users (user_id) VALUES (?) ON CONFLICT DO NOTHING');
+    this.probe = db.prepare(
+      'INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at',
+    );
     this.recent = db.prepare(
       'SELECT item_id, ts FROM events WHERE user_id = ? ORDER BY ts DESC, id DESC LIMIT ?',
     );
+    // Without an upper bound (empty prefix, or one ending in U+10FFFF) the range is open above and
+    // the prefix is checked per row, still in index order from the prefix on.
     this.byPrefix = db.prepare(
-      'SELECT DISTINCT user_id FROM events WHERE substr(user_id, 1, length(@p)) = @p ORDER BY user_id LIMIT @n',
+      'SELECT user_id FROM users WHERE user_id >= @p AND substr(user_id, 1, length(@p)) = @p ORDER BY user_id LIMIT @n',
+    );
+    this.byRange = db.prepare(
+      'SELECT user_id FROM users WHERE user_id >= @p AND user_id < @hi ORDER BY user_id LIMIT @n',
     );
     this.upsertItem = db.prepare(
       `INSERT INTO items (id, content, image, withdrawn, updated) VALUES (@id, @content, @image, @w, @updated)
@@ -34,7 +49,13 @@ export class SqliteEventStore implements EventStore {
     this.allItems = db.prepare('SELECT id, content, image, withdrawn, updated FROM items ORDER BY seq');
     this.insertAll = db.transaction((events: readonly InteractionEvent[]) => {
       const now = Date.now() / 1000;
-      for (const e of events) this.insert.run(e.user, e.item, e.timestamp, now);
+      let stored = 0;
+      for (const e of events) {
+        if (this.insert.run(e.user, e.item, e.timestamp, now, e.id ?? null).changes === 0) continue;
+        stored++;
+        this.insertUser.run(e.user);
+      }
+      return stored;
     });
   }
 
@@ -78,8 +99,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async append(events: readonly InteractionEvent[]): Promise<number> {
-    this.insertAll(events);
-    return events.length;
+    return this.insertAll(events);
   }
 
   async history(user: string, limit: number): Promise<InteractionEvent[]> {
@@ -88,7 +108,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   async users(prefix: string, limit: number): Promise<string[]> {
-    return (this.byPrefix.all({ p: prefix, n: limit }) as { user_id: string }[]).map((r) => r.user_id);
+    const hi = prefixUpperBound(prefix);
+    const rows =
+      hi === null
+        ? this.byPrefix.all({ p: prefix, n: limit })
+        : this.byRange.all({ p: prefix, hi, n: limit });
+    return (rows as { user_id: string }[]).map((r) => r.user_id);
   }
 
   async saveItem(item: StoredItem): Promise<void> {
@@ -114,8 +139,8 @@ export class SqliteEventStore implements EventStore {
     }));
   }
 
-  async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+  async probeWrite(): Promise<void> {
+    this.probe.run(Date.now() / 1000);
   }
 
   async close(): Promise<void> {
