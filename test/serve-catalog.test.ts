@@ -132,7 +132,7 @@ test('a new item is recommendable in the next request, has neighbours, and is ma
     assert.equal(r.json().items.length, 5);
     // Events and histories accept it at once.
     r = await app.inject({ method: 'POST', url: '/v1/events', payload: { user: 'u', item: 'brand-new' } });
-    assert.deepEqual(r.json(), { stored: 1, unknownItems: [] });
+    assert.deepEqual(r.json(), { stored: 1, duplicates: 0, unknownItems: [] });
   } finally {
     await app.close();
   }

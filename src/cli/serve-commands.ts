@@ -33,6 +33,7 @@ interface ServeFlags {
   keys?: string;
   insecureNoAuth?: boolean;
   bundleRoot: string[];
+  shedDelayMs: number;
 }
 
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
@@ -75,7 +76,9 @@ async function serveCommand(o: ServeFlags): Promise<void> {
     maxWaitMs: o.maxWaitMs,
     auth,
     bundleRoots: o.bundleRoot,
-    logger: o.quiet ? false : { level: 'info' },
+    limits: { shedDelayMs: o.shedDelayMs },
+    // --quiet drops the request log only: warnings and errors (a failed reload, a 500) stay.
+    logger: { level: o.quiet ? 'warn' : 'info' },
   }).catch(async (e) => {
     await store.close();
     throw e;
@@ -135,6 +138,12 @@ export function registerServeCommands(program: Command): void {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--quiet', 'no request log')
+    .option(
+      '--shed-delay-ms <n>',
+      'answer 503 at once while the event loop is this far behind, instead of queueing (0: never)',
+      integer('--shed-delay-ms', 0, 60_000),
+      200,
+    )
+    .option('--quiet', 'no request log (warnings and errors are still logged)')
     .action(serveCommand);
 }

@@ -11,6 +11,8 @@ export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** Seconds a client should wait before retrying (503, 429): sent as Retry-After. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -64,5 +66,7 @@ export function replyWithError(
       : err.validation
         ? describeValidation(err.validation, err.validationContext ?? 'request')
         : err.message;
+  if (err instanceof HttpError && err.retryAfter !== undefined)
+    void reply.header('retry-after', String(err.retryAfter));
   void reply.code(status).send({ error: message });
 }

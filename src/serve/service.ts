@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import { VERSION } from '../version.js';
 import type { Generation } from './generation.js';
-import { replyWithError } from './http-errors.js';
+import { HttpError, replyWithError } from './http-errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
@@ -23,9 +23,11 @@ import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
 import { registerAuth } from './auth/plugin.js';
 import { bundleRoots, checkUnderRoots } from './bundle-roots.js';
+import { registerLoadShedding } from './load-shedding.js';
 import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
 import { ServedCatalog } from './served-catalog.js';
+import { unavailableReason } from './store/availability.js';
 import type { EventStore } from './store/event-store.js';
 import { strictIntegers } from './strict-integers.js';
 
@@ -44,11 +46,37 @@ export interface ServiceOptions {
   auth?: AuthPolicy;
   /** Folders a reload may load bundles from (default: the served bundle's parent folder). */
   bundleRoots?: string[];
+  /** Timeouts and load shedding (defaults: SERVICE_LIMITS). */
+  limits?: Partial<ServiceLimits>;
   /** Fastify's logger option (default off; the CLI turns it on). */
   logger?: boolean | object;
 }
 
 type Metrics = ReturnType<typeof createMetrics>;
+
+export interface ServiceLimits {
+  /** Longest time to receive a whole request, headers and body (a slow client is cut off: 408). */
+  requestTimeoutMs: number;
+  /** Longest time to receive the headers. */
+  headersTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /**
+   * Event-loop delay above which requests are answered 503 at once instead of queueing (0: off,
+   * the library's default, so that an embedding application decides; `cammsr serve`: 200).
+   */
+  shedDelayMs: number;
+}
+
+export const SERVICE_LIMITS: ServiceLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  shedDelayMs: 0,
+};
+
+/** Retry-After of a 503 for an unavailable store, seconds. */
+const STORE_RETRY_AFTER_S = 2;
 
 /**
  * The catalog being served, with metrics: a reload loads the new bundle completely before it
@@ -83,9 +111,14 @@ async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloa
 }
 
 /** A Fastify app with the service's validation, error replies and OpenAPI document. */
-async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy) {
+async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, limits: ServiceLimits) {
   const app = Fastify({
     logger: logger ?? false,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the request timeout on this interval (default 30 s, which would let a slow
+    // client hold a socket for that much longer).
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Unknown fields are errors, not silently dropped; query strings are coerced to their types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
     bodyLimit: 8 * 1024 * 1024,
@@ -94,6 +127,7 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy) {
     routerOptions: { maxParamLength: ID_MAX * 12 },
   });
   app.addHook('onRoute', strictIntegers);
+  if (limits.shedDelayMs > 0) await registerLoadShedding(app, limits.shedDelayMs);
   await registerAuth(app, auth);
   await app.register(swagger, {
     openapi: {
@@ -105,6 +139,12 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy) {
     },
   });
   app.setErrorHandler(replyWithError);
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
+    void reply
+      .code(404)
+      .send({ error: `no route ${req.method} ${path} (the API is listed at /openapi.json)` });
+  });
   return app;
 }
 
@@ -113,7 +153,7 @@ export async function buildService(opts: ServiceOptions) {
   const metrics = createMetrics();
   const { catalog, reload } = await servedCatalog(opts, metrics);
   const current = () => catalog.current();
-  const app = await createApp(opts.logger, opts.auth ?? openPolicy());
+  const app = await createApp(opts.logger, opts.auth ?? openPolicy(), { ...SERVICE_LIMITS, ...opts.limits });
   const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
   warn(catalog.loadWarnings());
   catalog.onLoadWarnings = warn;
@@ -122,10 +162,20 @@ export async function buildService(opts: ServiceOptions) {
     metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route, method: req.method }, reply.elapsedTime / 1000);
   });
+  // A store that cannot answer is a 503 the client may retry, not a 500.
   const timed = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     const end = metrics.storeLatency.startTimer({ operation, store: store.kind });
     try {
       return await run();
+    } catch (e) {
+      const reason = unavailableReason(e);
+      if (reason === undefined) throw e;
+      app.log.warn(`event store unavailable (${operation}): ${(e as Error).message}`);
+      throw new HttpError(
+        503,
+        `the event store is unavailable (${reason}); retry later`,
+        STORE_RETRY_AFTER_S,
+      );
     } finally {
       end();
     }

@@ -7,6 +7,16 @@ import * as S from '../schemas/ops.js';
 import type { RouteContext } from './context.js';
 
 const PUBLIC = { access: 'public' } as const;
+/** /readyz answers within this even when the store hangs (a frozen database): 503 then. */
+const READY_DEADLINE_MS = 2000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the event store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
 
 export interface OpsOptions extends RouteContext {
   metrics: Registry;
@@ -19,7 +29,10 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
   app.get('/healthz', { schema: S.health, config: PUBLIC }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: S.ready, config: PUBLIC }, async (_req, reply) => {
     try {
-      await timed('probe', () => store.probeWrite());
+      await withDeadline(
+        timed('probe', () => store.probeWrite()),
+        READY_DEADLINE_MS,
+      );
     } catch (e) {
       return reply.code(503).send({ status: 'unavailable', store: store.kind, error: (e as Error).message });
     }

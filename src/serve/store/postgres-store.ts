@@ -15,6 +15,8 @@ import {
   type StoredItem,
 } from './event-store.js';
 
+/** Longest a statement may run (server) or wait for its reply (client, one second more), ms. */
+export const STORE_TIMEOUT_MS = 10_000;
 /** Any constant: the key of the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x63616d6d;
 /** Rows per INSERT statement (4 parameters each; PostgreSQL allows 65,535 per statement). */
@@ -45,8 +47,21 @@ export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres';
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(url: string, opts: { max?: number } = {}): Promise<PostgresEventStore> {
-    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
+  static async open(
+    url: string,
+    opts: { max?: number; timeoutMs?: number } = {},
+  ): Promise<PostgresEventStore> {
+    // Every wait is bounded, so a frozen or unreachable database fails requests (503) instead of
+    // holding them: connecting, each statement on the server, each query on the client.
+    const timeoutMs = opts.timeoutMs ?? STORE_TIMEOUT_MS;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.max ?? 10,
+      connectionTimeoutMillis: Math.min(timeoutMs, 5000),
+      statement_timeout: timeoutMs,
+      query_timeout: timeoutMs + 1000,
+      idle_in_transaction_session_timeout: timeoutMs,
+    });
     // An idle client's error (server restart) must not crash the process; queries will report it.
     pool.on('error', () => {});
     const safe = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');

@@ -70,7 +70,9 @@ export class SqliteEventStore implements EventStore {
       db.pragma('journal_mode = WAL');
       // In WAL mode NORMAL is durable against process crashes; FULL also against power loss.
       db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+      // better-sqlite3 waits for a lock synchronously, stopping the event loop: another process
+      // holding the file (a backup) makes a write fail (503) after 1 s instead of stalling everything.
+      db.pragma('busy_timeout = 1000');
       db.exec(
         'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)',
       );
