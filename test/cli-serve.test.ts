@@ -126,10 +126,10 @@ test('cammsr serve has the defaults docs/serving.md gives', () => {
     .split('\n')
     .find((l) => l.startsWith('`cammsr serve --bundle'))!;
   // "[--port 8080]": a flag and its documented default.
-  const documented = [...usage.matchAll(/\[--([a-z-]+) ([^\]\s|]+)\]/g)].map((m) => [m[1], m[2]]);
+  const documented = [...usage.matchAll(/\[--([a-z-]+) ([^\]\s|<]+)\]/g)].map((m) => [m[1], m[2]]);
   assert.deepEqual(
     documented.map(([flag]) => flag),
-    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads'],
+    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads', 'shed-delay-ms'],
   );
   // Commander's help has one line per option once its indented continuation lines are joined.
   const help = cli(['serve', '--help'])
