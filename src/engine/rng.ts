@@ -121,6 +121,26 @@ export class Rng {
   }
 }
 
+/**
+ * A generator that draws nothing: every value is 0 (uniform: 0.5, the centre, so that a
+ * uniform initialiser also gives 0). For building a model whose every parameter is about to be
+ * overwritten by loaded weights, which then costs no random values; never for training.
+ */
+export class NoDrawRng extends Rng {
+  constructor() {
+    super(0);
+  }
+  override nextU32(): number {
+    return 0;
+  }
+  override uniform(): number {
+    return 0.5;
+  }
+  override normal(): number {
+    return 0;
+  }
+}
+
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }

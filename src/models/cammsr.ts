@@ -15,6 +15,7 @@
  * Every ablation of the spec is an option of CammsrConfig. The HM4SR-style baseline is this
  * model with static learned modality scalars and a category head on the concatenation.
  */
+import { modelRng } from './model-rng.js';
 import type { Modality } from '../config/names.js';
 import { noGrad } from '../engine/autograd.js';
 import { floats } from '../engine/memory.js';
@@ -51,6 +52,8 @@ import {
 export interface CammsrConfig extends InterestEncoderConfig, UnseenItemsConfig {
   maxLen: number;
   seed: number;
+  /** Built to load trained weights right away: no initial weights are drawn (model-rng.ts). */
+  loadsWeights?: boolean;
   /** Modalities in use, in the order id, text, image. */
   modalities: Modality[];
   /** Number of experts K. */
@@ -271,7 +274,7 @@ export class Cammsr extends SequentialModel {
     }
     if (cfg.time && !data.timestamps)
       throw new Error('cammsr: time embeddings need a dataset with timestamps');
-    const rng = new Rng(cfg.seed);
+    const rng = modelRng(cfg);
     const init = { std: cfg.initStd };
     // Creation order matters: with only the ID modality, no CAMoE, LayerNorm and no time,
     // parameters are drawn exactly as SASRec draws them (a test checks the two agree).

@@ -4,6 +4,7 @@
  *   sum:    ẽ(j) = E_id[j] + W_t x_t(j) + W_v x_v(j)
  *   concat: ẽ(j) = Linear([E_id[j]; W_t x_t(j); W_v x_v(j)])
  */
+import { modelRng } from './model-rng.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { concat, indexRows } from '../engine/ops/shape.js';
@@ -23,6 +24,8 @@ export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
   modalities: Modality[];
   maxLen: number;
   seed: number;
+  /** Built to load trained weights right away: no initial weights are drawn (model-rng.ts). */
+  loadsWeights?: boolean;
 }
 
 export class FusionSasrec extends SequentialModel {
@@ -45,7 +48,7 @@ export class FusionSasrec extends SequentialModel {
   ) {
     super();
     this.kind = `fusion-${config.mode}`;
-    const rng = new Rng(config.seed);
+    const rng = modelRng(config);
     const M = config.modalities;
     for (const m of M)
       if (m !== 'id' && !data[m]) throw new Error(`${this.kind}: the dataset has no ${m} features`);

@@ -7,6 +7,7 @@
  * Batches are packed (see SequenceBatch): only real positions are computed. Position ids
  * count from the oldest item of the window, as with RecBole's right padding.
  */
+import { modelRng } from './model-rng.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { dropout } from '../engine/ops/dropout.js';
@@ -29,6 +30,8 @@ export interface SasrecConfig {
   hiddenDropout: number;
   attnDropout: number;
   seed: number;
+  /** Built to load trained weights right away: no initial weights are drawn (model-rng.ts). */
+  loadsWeights?: boolean;
   /** Items held out of the training softmax (the cold-start protocol), 1 = held out. */
   heldOut?: Uint8Array;
 }
@@ -48,7 +51,7 @@ export class Sasrec extends SequentialModel {
 
   constructor(readonly config: SasrecConfig) {
     super();
-    const rng = new Rng(config.seed);
+    const rng = modelRng(config);
     this.itemEmb = this.child(
       'item_embedding',
       new Embedding(config.items + 1, config.dim, rng, { paddingIdx: 0 }),

@@ -18,9 +18,9 @@ import { Sasrec } from '../models/sasrec.js';
 const CONTENT_MODALITIES: readonly ContentModality[] = ['text', 'image'];
 
 /** The sequence-model options every model shares. */
-function sequenceOptions(cfg: RunConfig) {
+function sequenceOptions(cfg: RunConfig, loadsWeights = false) {
   const { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed } = cfg;
-  return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed };
+  return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed, loadsWeights };
 }
 
 /**
@@ -80,7 +80,15 @@ function knnModalities(cfg: RunConfig, data: ModelData): ContentModality[] {
   return CONTENT_MODALITIES.filter((m) => wanted.includes(m));
 }
 
-export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommender {
+/**
+ * The model a configuration names, over `data`. `loadsWeights`: it is built to receive trained
+ * weights right away (a bundle), so no initial weights are drawn; never for a model to train.
+ */
+export function createModel(
+  cfg: RunConfig,
+  data: ModelData,
+  { loadsWeights = false }: { loadsWeights?: boolean } = {},
+): SequentialRecommender {
   if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn'].includes(cfg.model))
     throw new ConfigError('configuration', [
       `idMask: ${cfg.model} has no ID view to mask (content models only: fusion-sum, fusion-concat, hm4sr, cammsr)`,
@@ -90,10 +98,10 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
       if (!data.popularity) throw new Error('popularity needs item interaction counts');
       return new Popularity(data.popularity, cfg.maxLen);
     case 'sasrec':
-      return new Sasrec({ items: data.items, ...sequenceOptions(cfg), heldOut: data.heldOut });
+      return new Sasrec({ items: data.items, ...sequenceOptions(cfg, loadsWeights), heldOut: data.heldOut });
     case 'fusion-sum':
     case 'fusion-concat': {
-      const base = cammsrConfig(cfg, data);
+      const base = { ...cammsrConfig(cfg, data), loadsWeights };
       return new FusionSasrec(
         {
           ...base,
@@ -107,7 +115,7 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
     case 'hm4sr': {
       // The same mixture of experts with static learned modality scalars and HM4SR's category
       // loss on the concatenation; SASRec-style LayerNorm input, no modality-swap loss.
-      const base = cammsrConfig(cfg, data);
+      const base = { ...cammsrConfig(cfg, data), loadsWeights };
       return new Cammsr(
         {
           ...base,
@@ -123,7 +131,7 @@ export function createModel(cfg: RunConfig, data: ModelData): SequentialRecommen
       );
     }
     case 'cammsr':
-      return new Cammsr(cammsrConfig(cfg, data), data);
+      return new Cammsr({ ...cammsrConfig(cfg, data), loadsWeights }, data);
     case 'content-knn':
       return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
   }
