@@ -4,8 +4,17 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { BUNDLE_FORMAT_VERSION, BundleError, exportBundle, loadBundle } from '../src/serve/bundle.js';
+import {
+  BUNDLE_FORMAT_VERSION,
+  BundleError,
+  exportBundle,
+  loadBundle,
+  loadBundleAsync,
+  readBundleImage,
+} from '../src/serve/bundle.js';
 import { inferenceBatch } from '../src/models/batch.js';
+import { NoDrawRng } from '../src/engine/rng.js';
+import { createModel } from '../src/train/create-model.js';
 import { loadRun } from '../src/train/trainer.js';
 import { serveFixture } from './serve-fixture.js';
 
@@ -148,11 +157,16 @@ test('corrupt, incomplete or incompatible bundles are refused with a message nam
   ];
   for (const [name, damage, message] of cases) {
     const dir = await damaged(name, damage);
-    assert.throws(
-      () => loadBundle(dir),
-      (e: Error) => e instanceof BundleError && message.test(e.message),
-      name,
-    );
+    const refused = (e: Error) => e instanceof BundleError && message.test(e.message);
+    // An image is checked when it is served (a catalog's images are many files), the rest at load.
+    if (name === 'changed-image') {
+      const b = await loadBundleAsync(dir);
+      const i = b.images.findIndex((p) => p !== undefined && readFileSync(p, 'utf8') === 'not the image');
+      await assert.rejects(readBundleImage(b, i), refused, name);
+      continue;
+    }
+    assert.throws(() => loadBundle(dir), refused, name);
+    await assert.rejects(loadBundleAsync(dir), refused, `${name} (async)`);
   }
   // The original is intact.
   assert.ok(loadBundle(f.bundles.cammsr).model);
@@ -175,4 +189,23 @@ test('export refuses to overwrite unless forced, and a failed export leaves the 
     readdirSync(f.root).filter((n) => n.includes('.tmp-') || n.includes('.old-')),
     [],
   );
+});
+
+test('a model built to load weights draws nothing (its initial parameters do not depend on the seed); the async load scores as the synchronous one', async () => {
+  const f = await fixture;
+  for (const kind of ['cammsr', 'sasrec'] as const) {
+    const a = loadBundle(f.bundles[kind]);
+    // Nothing is drawn: the parameters do not depend on the seed (constants like norm gains stay).
+    for (const loadsWeights of [true, false]) {
+      const [m1, m2] = [1, 2].map((seed) => createModel({ ...a.config, seed }, a.data, { loadsWeights }));
+      const same = m1.parameters().every((p, i) => p.data.every((x, j) => x === m2.parameters()[i].data[j]));
+      assert.equal(same, loadsWeights, `${kind}, loadsWeights ${loadsWeights}`);
+    }
+    // The async load, as a service does it, gives the same scores as the synchronous one.
+    const b = await loadBundleAsync(f.bundles[kind]);
+    const batch = inferenceBatch([Int32Array.of(1, 2, 3), Int32Array.of(7)], a.model.maxLen);
+    assert.deepEqual(b.model.scoreLast(batch), a.model.scoreLast(batch), kind);
+  }
+  const rng = new NoDrawRng();
+  assert.deepEqual([rng.normal(), rng.uniform(), rng.nextU32(), rng.int(10)], [0, 0.5, 0, 5]);
 });

@@ -40,36 +40,17 @@ import { parseStoredConfig, type RunConfig } from '../config/index.js';
 import { modelData } from '../train/model-data.js';
 import { loadRun } from '../train/trainer.js';
 import { VERSION } from '../version.js';
+import { BundleFiles, readVerifiedAsync } from './bundle-files.js';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_FORMAT_VERSION,
+  BundleError,
+  MANIFEST,
+  readManifest,
+  type BundleManifest,
+} from './bundle-manifest.js';
 
-export const BUNDLE_FORMAT = 'cammsr-bundle';
-export const BUNDLE_FORMAT_VERSION = 1;
-
-/** A bundle's problem: the message names the bundle file at fault. */
-export class BundleError extends Error {
-  override name = 'BundleError';
-}
-
-export interface BundleManifest {
-  format: typeof BUNDLE_FORMAT;
-  formatVersion: number;
-  cammsrVersion: string;
-  created: string;
-  model: string;
-  maxLen: number;
-  /** Where the bundle came from (for people; loading does not read it). */
-  source: { run: string; seed: number };
-  dataset: {
-    name: string;
-    checksum: string;
-    items: number;
-    timestamps: boolean;
-    categories: string[];
-  };
-  /** The run's final metrics (validation and test, history not masked), when it finished. */
-  metrics: { validation: Record<string, number>; test: Record<string, number> } | null;
-  /** sha256 of every other file of the bundle. */
-  files: Record<string, string>;
-}
+export { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, BundleError, readManifest, type BundleManifest };
 
 /** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
 export type Insights = LearnedWeights;
@@ -102,7 +83,6 @@ export interface Bundle extends ServableModel {
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-const MANIFEST = 'bundle.json';
 const ENCODERS = 'encoders.json';
 
 const catalogIndex = (catalog: readonly ItemInfo[]) => new Map(catalog.map((it, i) => [it.id, i + 1]));
@@ -240,40 +220,6 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   }
 }
 
-/** A bundle's manifest, checked (format, version, files listed); throws BundleError naming the problem. */
-export function readManifest(dir: string): BundleManifest {
-  const path = join(dir, MANIFEST);
-  if (!existsSync(path)) throw new BundleError(`${dir} is not a cammsr bundle: ${MANIFEST} is missing`);
-  let m: BundleManifest;
-  try {
-    m = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new BundleError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof m !== 'object' || m === null || m.format !== BUNDLE_FORMAT)
-    throw new BundleError(`${path}: not a cammsr bundle manifest (format ${JSON.stringify(m?.format)})`);
-  if (!Number.isInteger(m.formatVersion) || m.formatVersion < 1 || m.formatVersion > BUNDLE_FORMAT_VERSION)
-    throw new BundleError(
-      `${path}: bundle format version ${m.formatVersion} is not supported: this cammsr (${VERSION}) reads versions 1..${BUNDLE_FORMAT_VERSION}` +
-        (m.formatVersion > BUNDLE_FORMAT_VERSION ? `; the bundle was made by cammsr ${m.cammsrVersion}` : ''),
-    );
-  if (typeof m.files !== 'object' || m.files === null)
-    throw new BundleError(`${path}: field "files" must map file names to sha256 checksums`);
-  for (const f of ['config.json', 'items.safetensors', 'catalog.jsonl'])
-    if (!(f in m.files)) throw new BundleError(`${path}: field "files" does not list ${f}`);
-  return m;
-}
-
-/** Reads a bundle file after checking it against the manifest's checksum. */
-function verifiedFile(dir: string, m: BundleManifest, name: string): Buffer {
-  const path = join(dir, name);
-  if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
-  const bytes = readFileSync(path);
-  if (sha256(bytes) !== m.files[name])
-    throw new BundleError(`${path} is corrupt: its sha256 differs from the one in ${MANIFEST}`);
-  return bytes;
-}
-
 function readItemData(path: string, bytes: Buffer, m: BundleManifest): ModelData {
   const { tensors } = decodeSafetensors(bytes, path);
   const N = m.dataset.items;
@@ -322,56 +268,55 @@ function readItemData(path: string, bytes: Buffer, m: BundleManifest): ModelData
 }
 
 /** The run's configuration, verified against the manifest. */
-function readConfig(root: string, manifest: BundleManifest): RunConfig {
-  const cfgPath = join(root, 'config.json');
+function readConfig(files: BundleFiles): RunConfig {
+  const cfgPath = join(files.root, 'config.json');
   try {
-    return parseStoredConfig(
-      JSON.parse(verifiedFile(root, manifest, 'config.json').toString('utf8')),
-      cfgPath,
-    );
+    return parseStoredConfig(JSON.parse(files.get('config.json').toString('utf8')), cfgPath);
   } catch (e) {
     if (e instanceof BundleError) throw e;
     throw new BundleError(`${cfgPath}: ${(e as Error).message}`);
   }
 }
 
+/** Lines of catalog.jsonl parsed between two yields of a loading service. */
+const CATALOG_CHUNK = 2000;
+
 /** The catalog, verified: one entry with a string id per item, in internal id order. */
-function readCatalog(root: string, manifest: BundleManifest, items: number): ItemInfo[] {
-  const catalog = verifiedFile(root, manifest, 'catalog.jsonl')
+function* readCatalog(files: BundleFiles, items: number): Generator<void, ItemInfo[]> {
+  const path = join(files.root, 'catalog.jsonl');
+  const lines = files
+    .get('catalog.jsonl')
     .toString('utf8')
     .split('\n')
-    .filter((l) => l !== '')
-    .map((l, i) => {
-      try {
-        const it = JSON.parse(l) as ItemInfo;
-        if (typeof it.id !== 'string') throw new Error('field "id" must be a string');
-        return it;
-      } catch (e) {
-        throw new BundleError(`${join(root, 'catalog.jsonl')}, line ${i + 1}: ${(e as Error).message}`);
-      }
-    });
+    .filter((l) => l !== '');
+  const catalog: ItemInfo[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0 && i % CATALOG_CHUNK === 0) yield;
+    try {
+      const it = JSON.parse(lines[i]) as ItemInfo;
+      if (typeof it.id !== 'string') throw new Error('field "id" must be a string');
+      catalog.push(it);
+    } catch (e) {
+      throw new BundleError(`${path}, line ${i + 1}: ${(e as Error).message}`);
+    }
+  }
   if (catalog.length !== items)
-    throw new BundleError(
-      `${join(root, 'catalog.jsonl')}: ${catalog.length} items, the manifest says ${items}`,
-    );
+    throw new BundleError(`${path}: ${catalog.length} items, the manifest says ${items}`);
   return catalog;
 }
 
 /** Builds the model, loads its verified weights (when it has any) and puts it in evaluation mode. */
-function loadModel(
-  root: string,
-  manifest: BundleManifest,
-  config: RunConfig,
-  data: ModelData,
-): SequentialRecommender {
-  const model = createModel(config, data);
+function loadModel(files: BundleFiles, config: RunConfig, data: ModelData): SequentialRecommender {
+  const model = createModel(config, data, { loadsWeights: true });
   if (model.trainable) {
-    if (!('weights.safetensors' in manifest.files))
-      throw new BundleError(`${join(root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`);
-    const weights = verifiedFile(root, manifest, 'weights.safetensors');
+    if (!('weights.safetensors' in files.manifest.files))
+      throw new BundleError(
+        `${join(files.root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`,
+      );
     try {
-      loadParameterBytes(model, weights, join(root, 'weights.safetensors'));
+      loadParameterBytes(model, files.get('weights.safetensors'), join(files.root, 'weights.safetensors'));
     } catch (e) {
+      if (e instanceof BundleError) throw e;
       throw new BundleError((e as Error).message);
     }
   }
@@ -380,78 +325,138 @@ function loadModel(
 }
 
 /** What the model learned, verified against the manifest, for explanations. */
-function readInsights(root: string, manifest: BundleManifest): Insights {
+function readInsights(files: BundleFiles): Insights {
   // Bundles of the first releases of format 1 had no insights.json: no explanations then.
-  if (!('insights.json' in manifest.files)) return { categoryWeights: [], gates: {} };
+  if (!('insights.json' in files.manifest.files)) return { categoryWeights: [], gates: {} };
   try {
-    return JSON.parse(verifiedFile(root, manifest, 'insights.json').toString('utf8')) as Insights;
+    return JSON.parse(files.get('insights.json').toString('utf8')) as Insights;
   } catch (e) {
     if (e instanceof BundleError) throw e;
-    throw new BundleError(`${join(root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
+    throw new BundleError(`${join(files.root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
   }
 }
 
+/** The files of the dataset's content encoders (their settings, then what the settings name). */
+function encoderFileNames(manifest: BundleManifest): string[] {
+  return Object.keys(manifest.files).filter((f) => f === ENCODERS || f.startsWith('encoders.'));
+}
+
 /** The dataset's content encoders, verified against the manifest; undefined when the bundle has none. */
-function readBundleEncoders(root: string, manifest: BundleManifest): ContentEncoders | undefined {
-  if (!(ENCODERS in manifest.files)) return undefined;
-  const text = verifiedFile(root, manifest, ENCODERS).toString('utf8');
+function readBundleEncoders(files: BundleFiles): ContentEncoders | undefined {
+  if (!(ENCODERS in files.manifest.files)) return undefined;
+  const settingsPath = join(files.root, ENCODERS);
   let settings: unknown;
   try {
-    settings = JSON.parse(text);
+    settings = JSON.parse(files.get(ENCODERS).toString('utf8'));
   } catch (e) {
-    throw new BundleError(`${join(root, ENCODERS)}: not valid JSON (${(e as Error).message})`);
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(`${settingsPath}: not valid JSON (${(e as Error).message})`);
   }
   try {
     // Its messages name the bundle folder and the encoder file at fault.
-    const where = { folder: root, settings: join(root, ENCODERS) };
-    return readEncoders(settings, (name) => verifiedFile(root, manifest, name), where);
+    return readEncoders(settings, (name) => files.get(name), { folder: files.root, settings: settingsPath });
   } catch (e) {
     if (e instanceof BundleError) throw e;
     throw new BundleError((e as Error).message);
   }
 }
 
-/** Path of each item's verified image (index = internal id), for the items whose image is bundled. */
-function imagePaths(root: string, manifest: BundleManifest, catalog: ItemInfo[]): (string | undefined)[] {
+/**
+ * Path of each item's bundled image (index = internal id). Images are checked against the
+ * manifest when they are served (readBundleImage), not here: a catalog's images are many files.
+ */
+function imagePaths(files: BundleFiles, catalog: ItemInfo[]): (string | undefined)[] {
   const images = catalog.map((it) => {
     if (it.image === undefined) return undefined;
     if (/[/\\]|^\.\.?$/.test(it.image))
       throw new BundleError(
-        `${join(root, 'catalog.jsonl')}: item ${it.id} has an image name with a path ("${it.image}")`,
+        `${join(files.root, 'catalog.jsonl')}: item ${it.id} has an image name with a path ("${it.image}")`,
       );
     const name = `images/${it.image}`;
-    if (!(name in manifest.files)) return undefined;
-    verifiedFile(root, manifest, name);
-    return join(root, name);
+    return name in files.manifest.files ? join(files.root, name) : undefined;
   });
   images.unshift(undefined); // index = internal id
   return images;
 }
 
-/** Loads and verifies a bundle, builds its model and precomputes the item side of its scores. */
-export function loadBundle(dir: string): Bundle {
-  const root = resolve(dir);
-  const manifest = readManifest(root);
-  const config = readConfig(root, manifest);
-  const itemsPath = join(root, 'items.safetensors');
-  const data = readItemData(itemsPath, verifiedFile(root, manifest, 'items.safetensors'), manifest);
-  const catalog = readCatalog(root, manifest, data.items);
-  const model = loadModel(root, manifest, config, data);
+/** Item i's image file, checked against the manifest (off the event loop). */
+export async function readBundleImage(bundle: Bundle, i: number): Promise<Buffer | undefined> {
+  const path = bundle.images[i];
+  if (!path) return undefined;
+  return readVerifiedAsync(bundle.dir, bundle.manifest, `images/${basename(path)}`);
+}
+
+/**
+ * The steps of loading a bundle, each a bounded piece of work: a service loading one while it
+ * answers requests yields to them between steps. The encoders (with word vectors, hundreds of
+ * MB) are parsed when first used: only a catalog change needs them.
+ */
+function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
+  const config = readConfig(files);
+  const data = readItemData(
+    join(files.root, 'items.safetensors'),
+    files.get('items.safetensors'),
+    files.manifest,
+  );
+  yield;
+  const catalog = yield* readCatalog(files, data.items);
   const index = catalogIndex(catalog);
-  const insights = readInsights(root, manifest);
-  const images = imagePaths(root, manifest, catalog);
-  const encoders = readBundleEncoders(root, manifest);
+  yield;
+  const images = imagePaths(files, catalog);
+  yield;
+  const model = loadModel(files, config, data);
+  yield;
+  const scorer = model.scorer();
+  yield;
+  let encoders: ContentEncoders | undefined | null = null;
   return {
-    dir: root,
-    manifest,
+    dir: files.root,
+    manifest: files.manifest,
     config,
     model,
     data,
     catalog,
     index,
-    scorer: model.scorer(),
-    insights,
+    scorer,
+    insights: readInsights(files),
     images,
-    ...(encoders && { encoders }),
+    get encoders() {
+      if (encoders === null) encoders = readBundleEncoders(files);
+      return encoders;
+    },
   };
+}
+
+/** Loads and verifies a bundle, builds its model and precomputes the item side of its scores. */
+export function loadBundle(dir: string): Bundle {
+  const root = resolve(dir);
+  const steps = bundleSteps(new BundleFiles(root, readManifest(root)));
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * loadBundle for a service that is answering requests meanwhile: the files are read and
+ * checked on the thread pool, and the building steps give the event loop back between them.
+ * Every file (encoders included) is checked before the bundle is returned.
+ */
+export async function loadBundleAsync(dir: string): Promise<Bundle> {
+  const root = resolve(dir);
+  const files = new BundleFiles(root, readManifest(root));
+  await files.prefetch([
+    'config.json',
+    'items.safetensors',
+    'catalog.jsonl',
+    'weights.safetensors',
+    'insights.json',
+  ]);
+  await files.verify(encoderFileNames(files.manifest));
+  const steps = bundleSteps(files);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((r) => setImmediate(r));
+  }
 }

@@ -138,7 +138,8 @@ function grownCategories(
  * must have the same shape in both.
  */
 function grownModel(base: SequentialRecommender, config: RunConfig, data: ModelData): SequentialRecommender {
-  const model = createModel(config, data);
+  // Every parameter is overwritten below: nothing to draw.
+  const model = createModel(config, data, { loadsWeights: true });
   const trained = new Map(base.namedParameters());
   for (const [name, p] of model.namedParameters()) {
     const t = trained.get(name);

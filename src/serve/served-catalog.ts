@@ -5,7 +5,7 @@
  * at a time, each building a complete new generation before it swaps one reference, so a
  * failure at any step leaves the previous generation serving and nothing half-added stored.
  */
-import { loadBundle } from './bundle.js';
+import { loadBundleAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
 import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
 import type { ItemChange } from './catalog-growth.js';
@@ -99,7 +99,7 @@ export class ServedCatalog {
   }
 
   private async load(path: string): Promise<Generation> {
-    const bundle = loadBundle(path);
+    const bundle = await loadBundleAsync(path);
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));

@@ -2,9 +2,9 @@
  * The catalog of the served bundle, grown by the items added while serving: an item, its
  * nearest items, its image, search, and (admin) adding, updating and withdrawing items.
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import { readBundleImage } from '../bundle.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
 import { clampK, type RouteContext } from './context.js';
@@ -101,13 +101,10 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
       const upload = g.uploads.get(req.params.item);
       if (upload)
         return reply.type(upload.type).header('cache-control', 'no-cache').send(Buffer.from(upload.bytes));
-      const path = g.bundle.images[i];
-      if (!path) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
-      const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
-      return reply
-        .type(type)
-        .header('cache-control', 'public, max-age=3600')
-        .send(await readFile(path));
+      const bytes = await readBundleImage(g.bundle, i);
+      if (!bytes) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
+      const type = IMAGE_TYPES[extname(g.bundle.images[i]!).toLowerCase()] ?? 'application/octet-stream';
+      return reply.type(type).header('cache-control', 'public, max-age=3600').send(bytes);
     },
   );
 };

@@ -1,0 +1,62 @@
+/**
+ * A bundle's manifest (bundle.json): its format, what made it, and the sha256 of every other
+ * file; read and checked before anything else of the bundle is.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VERSION } from '../version.js';
+
+export const MANIFEST = 'bundle.json';
+export const BUNDLE_FORMAT = 'cammsr-bundle';
+export const BUNDLE_FORMAT_VERSION = 1;
+
+/** A bundle's problem: the message names the bundle file at fault. */
+export class BundleError extends Error {
+  override name = 'BundleError';
+}
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  formatVersion: number;
+  cammsrVersion: string;
+  created: string;
+  model: string;
+  maxLen: number;
+  /** Where the bundle came from (for people; loading does not read it). */
+  source: { run: string; seed: number };
+  dataset: {
+    name: string;
+    checksum: string;
+    items: number;
+    timestamps: boolean;
+    categories: string[];
+  };
+  /** The run's final metrics (validation and test, history not masked), when it finished. */
+  metrics: { validation: Record<string, number>; test: Record<string, number> } | null;
+  /** sha256 of every other file of the bundle. */
+  files: Record<string, string>;
+}
+
+/** A bundle's manifest, checked (format, version, files listed); throws BundleError naming the problem. */
+export function readManifest(dir: string): BundleManifest {
+  const path = join(dir, MANIFEST);
+  if (!existsSync(path)) throw new BundleError(`${dir} is not a cammsr bundle: ${MANIFEST} is missing`);
+  let m: BundleManifest;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new BundleError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof m !== 'object' || m === null || m.format !== BUNDLE_FORMAT)
+    throw new BundleError(`${path}: not a cammsr bundle manifest (format ${JSON.stringify(m?.format)})`);
+  if (!Number.isInteger(m.formatVersion) || m.formatVersion < 1 || m.formatVersion > BUNDLE_FORMAT_VERSION)
+    throw new BundleError(
+      `${path}: bundle format version ${m.formatVersion} is not supported: this cammsr (${VERSION}) reads versions 1..${BUNDLE_FORMAT_VERSION}` +
+        (m.formatVersion > BUNDLE_FORMAT_VERSION ? `; the bundle was made by cammsr ${m.cammsrVersion}` : ''),
+    );
+  if (typeof m.files !== 'object' || m.files === null)
+    throw new BundleError(`${path}: field "files" must map file names to sha256 checksums`);
+  for (const f of ['config.json', 'items.safetensors', 'catalog.jsonl'])
+    if (!(f in m.files)) throw new BundleError(`${path}: field "files" does not list ${f}`);
+  return m;
+}
