@@ -219,6 +219,17 @@ test("failures Fastify detects use the service's { error } shape", async () => {
         413,
         /too large/i,
       ],
+      // Fastify answers these before routing, in a shape of its own unless told otherwise.
+      [
+        { method: 'GET', url: '/v1/users/%ZZ/events' },
+        400,
+        /^\/v1\/users\/%ZZ\/events has a percent-encoding that is malformed/,
+      ],
+      [
+        { method: 'GET', url: `/v1/items/${'a'.repeat(5000)}/similar` },
+        414,
+        /^\/v1\/items\/a{190}a*… has a path segment longer than any id/,
+      ],
     ];
     for (const [req, status, message] of cases) {
       const r = await app.inject(req);
