@@ -128,6 +128,10 @@ test('a client that sends its body slowly is cut off at the request timeout', as
     await closed;
     assert.ok(Date.now() - t0 < 8000, `closed after ${Date.now() - t0} ms`);
     assert.match(reply, /^HTTP\/1\.1 408/);
+    // Node's own reply (the request never reached Fastify's routing) in the { error } shape too.
+    assert.deepEqual(JSON.parse(reply.split('\r\n\r\n')[1]), {
+      error: 'the request was not received within the request timeout',
+    });
   } finally {
     await app.close();
     await store.close();

@@ -11,7 +11,13 @@ import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import { VERSION } from '../version.js';
 import type { Generation } from './generation.js';
-import { HttpError, replyToRoutingError, replyWithError, urlInMessage } from './http-errors.js';
+import {
+  HttpError,
+  replyToClientError,
+  replyToRoutingError,
+  replyWithError,
+  urlInMessage,
+} from './http-errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
@@ -126,6 +132,7 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
     // characters each per character), so that every id a write accepts can be read back.
     routerOptions: { maxParamLength: ID_MAX * 12 },
     frameworkErrors: replyToRoutingError,
+    clientErrorHandler: replyToClientError,
   });
   app.addHook('onRoute', strictIntegers);
   if (limits.shedDelayMs > 0) await registerLoadShedding(app, limits.shedDelayMs);
