@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { listeningUrl } from './serve-process.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -104,7 +105,7 @@ export function runStep(
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      const url = /cammsr serve: .* at (http:\/\/\S+?);/.exec(stderr)?.[1];
+      const url = listeningUrl(stderr);
       if (url && whenListening && !child.killed) {
         const check = whenListening;
         whenListening = undefined;

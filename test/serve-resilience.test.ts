@@ -128,6 +128,10 @@ test('a client that sends its body slowly is cut off at the request timeout', as
     await closed;
     assert.ok(Date.now() - t0 < 8000, `closed after ${Date.now() - t0} ms`);
     assert.match(reply, /^HTTP\/1\.1 408/);
+    // Node's own reply (the request never reached Fastify's routing) in the { error } shape too.
+    assert.deepEqual(JSON.parse(reply.split('\r\n\r\n')[1]), {
+      error: 'the request was not received within the request timeout',
+    });
   } finally {
     await app.close();
     await store.close();
@@ -218,6 +222,17 @@ test("failures Fastify detects use the service's { error } shape", async () => {
         },
         413,
         /too large/i,
+      ],
+      // Fastify answers these before routing, in a shape of its own unless told otherwise.
+      [
+        { method: 'GET', url: '/v1/users/%ZZ/events' },
+        400,
+        /^\/v1\/users\/%ZZ\/events has a percent-encoding that is malformed/,
+      ],
+      [
+        { method: 'GET', url: `/v1/items/${'a'.repeat(5000)}/similar` },
+        414,
+        /^\/v1\/items\/a{190}a*… has a path segment longer than any id/,
       ],
     ];
     for (const [req, status, message] of cases) {

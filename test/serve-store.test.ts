@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MIGRATIONS, prefixUpperBound, type EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
+import { storeBackends } from './store-backends.js';
 import { tempDir } from './temp.js';
 
 interface Backend {
@@ -17,45 +17,13 @@ interface Backend {
 }
 
 const root = tempDir('store');
-let sqliteCount = 0;
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    async fresh() {
-      const url = `sqlite:${join(root, `events-${sqliteCount++}.db`)}`;
-      return { store: await openStore(url), reopen: () => openStore(url), url };
-    },
+const backends: Backend[] = storeBackends('store').map(({ name, freshUrl }) => ({
+  name,
+  async fresh() {
+    const url = await freshUrl();
+    return { store: await openStore(url), reopen: () => openStore(url), url };
   },
-];
-
-const PG = process.env.CAMMSR_TEST_POSTGRES;
-if (PG) {
-  let n = 0;
-  const admin = new pg.Pool({ connectionString: PG, max: 1 });
-  const created: string[] = [];
-  backends.push({
-    name: 'postgres',
-    async fresh() {
-      const db = `cammsr_test_${process.pid}_${n++}`;
-      await admin.query(`CREATE DATABASE ${db}`);
-      created.push(db);
-      const u = new URL(PG);
-      u.pathname = `/${db}`;
-      const url = u.toString();
-      return { store: await openStore(url), reopen: () => openStore(url), url };
-    },
-  });
-  test.after(async () => {
-    for (const db of created) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.end();
-  });
-} else if (process.env.CI) {
-  test('CI runs the event-store suite against PostgreSQL', () => {
-    assert.fail(
-      'CAMMSR_TEST_POSTGRES is not set: .ci/run should start a PostgreSQL server (.ci/postgres.sh)',
-    );
-  });
-}
+}));
 
 for (const b of backends) {
   test(`${b.name}: history returns the most recent events by timestamp then arrival, oldest first`, async () => {

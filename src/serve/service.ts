@@ -11,7 +11,13 @@ import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import { VERSION } from '../version.js';
 import type { Generation } from './generation.js';
-import { HttpError, replyWithError } from './http-errors.js';
+import {
+  HttpError,
+  replyToClientError,
+  replyToRoutingError,
+  replyWithError,
+  urlInMessage,
+} from './http-errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
@@ -125,6 +131,8 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
     // A path parameter holds any id the schemas accept, URL-encoded (up to 4 UTF-8 bytes of 3
     // characters each per character), so that every id a write accepts can be read back.
     routerOptions: { maxParamLength: ID_MAX * 12 },
+    frameworkErrors: replyToRoutingError,
+    clientErrorHandler: replyToClientError,
   });
   app.addHook('onRoute', strictIntegers);
   if (limits.shedDelayMs > 0) await registerLoadShedding(app, limits.shedDelayMs);
@@ -140,10 +148,9 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
   });
   app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.length > 200 ? `${req.url.slice(0, 200)}…` : req.url;
-    void reply
-      .code(404)
-      .send({ error: `no route ${req.method} ${path} (the API is listed at /openapi.json)` });
+    void reply.code(404).send({
+      error: `no route ${req.method} ${urlInMessage(req.url)} (the API is listed at /openapi.json)`,
+    });
   });
   return app;
 }
