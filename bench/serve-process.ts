@@ -1,9 +1,9 @@
 /**
  * `cammsr serve` as a child process: started on port 0 (the address is read from its start
  * line), ready once /readyz answers 200, and killed or stopped by its own process id. For
- * bench/serve-durability.ts, which kills it mid-write.
+ * bench/serve-durability.ts, which kills it mid-write, and the open-loop load of bench:serve.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -28,12 +28,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const listeningUrl = (output: string): string | undefined =>
   /cammsr serve: .* at (http:\/\/\S+?); explorer at /.exec(output)?.[1];
 
-/** Starts `cammsr serve <args> --port 0 --quiet` and waits until it is ready (at most `timeoutMs`). */
-export async function startServe(args: readonly string[], timeoutMs = 120_000): Promise<ServeProcess> {
+/**
+ * Starts `cammsr serve <args> --port 0 --quiet` and waits until it is ready (at most
+ * `timeoutMs`); `cores` pins it to those cores (`taskset -c`, when the machine has taskset).
+ */
+export async function startServe(
+  args: readonly string[],
+  { timeoutMs = 120_000, cores }: { timeoutMs?: number; cores?: string } = {},
+): Promise<ServeProcess> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--port', '0', '--quiet'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = [CLI, 'serve', ...args, '--port', '0', '--quiet'];
+  const pinned = cores !== undefined && spawnSync('taskset', ['-V']).status === 0;
+  const child = pinned
+    ? spawn('taskset', ['-c', cores, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let url: string | undefined;
   const read = (d: Buffer) => {

@@ -7,6 +7,11 @@
  * item side saves: one request through the bundle's scorer against model.scoreLast, which
  * recomputes the item table each call.
  *
+ * `--open-loop 100,200,500,1000` instead sends requests at those fixed rates (bench/open-loop.ts)
+ * to `cammsr serve` in its own process (`--server-cores 0`: pinned to core 0 with taskset), for
+ * `--seconds` each, micro-batching on and off, and reports the rate achieved, latency from when
+ * each request was due, and the replies by status (503: shed).
+ *
  * `npm run bench:serve -- --help` lists the options.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +29,8 @@ import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import { machine, median, parseArgs, quantile } from './common.js';
 import { Rng } from '../src/engine/rng.js';
+import { openLoop, type OpenLoopResult } from './open-loop.js';
+import { startServe } from './serve-process.js';
 
 const args = parseArgs(
   process.argv.slice(2),
@@ -38,6 +45,15 @@ const args = parseArgs(
     concurrency: ['string', 'concurrent clients, comma-separated (default 1,8,32)'],
     history: ['number', 'history length of each request (default 20)'],
     threads: ['number', 'kernel threads (default 1, as cammsr serve)'],
+    'open-loop': [
+      'string',
+      'fixed request rates per second, comma-separated (e.g. 100,200,500,1000): open-loop mode',
+    ],
+    seconds: ['number', 'open loop: seconds per rate (default 20)'],
+    'server-cores': [
+      'string',
+      'open loop: cores the server process is pinned to (taskset -c), e.g. 0 or 0,1',
+    ],
     json: ['flag', 'one JSON object as the last line'],
   },
 );
@@ -119,8 +135,70 @@ async function measure(bundle: string, ids: string[][], concurrency: number, max
   };
 }
 
+/** Open-loop mode: each rate against a fresh server, micro-batching on and off. */
+async function openLoopMode(dir: string, history: () => string[]) {
+  const rates = String(args['open-loop']).split(',').map(Number);
+  const seconds = (args.seconds as number | undefined) ?? 20;
+  const cores = args['server-cores'] as string | undefined;
+  const rows: (OpenLoopResult & { mode: string })[] = [];
+  for (const rate of rates)
+    for (const maxBatch of [64, 1]) {
+      const db = `sqlite:${join(tmp, `open-${rate}-${maxBatch}.db`)}`;
+      const server = await startServe(['--bundle', dir, '--db', db, '--max-batch', String(maxBatch)], {
+        cores,
+      });
+      try {
+        const bodies = Array.from({ length: 512 }, () => JSON.stringify({ history: history(), k: 10 }));
+        await openLoop(`${server.url}/v1/recommendations`, 50, 2, (i) => bodies[i % bodies.length]); // warm-up
+        const r = await openLoop(
+          `${server.url}/v1/recommendations`,
+          rate,
+          seconds,
+          (i) => bodies[i % bodies.length],
+        );
+        rows.push({
+          mode: maxBatch > 1 ? `micro-batching (max ${maxBatch})` : 'one request per model call',
+          ...r,
+        });
+      } finally {
+        await server.stop();
+      }
+    }
+  const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(
+    `open loop: ${seconds} s per rate, histories of ${HISTORY} items, k 10; server ${cores ? `pinned to core(s) ${cores}` : 'unpinned'}, kernel threads 1`,
+  );
+  console.log(
+    formatTable(
+      ['mode', 'target/s', 'achieved 200/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'replies'],
+      rows.map((r) => [
+        r.mode,
+        r.targetPerSecond,
+        fmt(r.achievedPerSecond),
+        fmt(r.p50),
+        fmt(r.p95),
+        fmt(r.p99),
+        fmt(r.max),
+        Object.entries(r.statuses)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', '),
+      ]),
+    ),
+  );
+  if (args.json)
+    console.log(
+      JSON.stringify({ mode: 'open-loop', seconds, history: HISTORY, cores, rows, machine: machine() }),
+    );
+}
+
 async function main() {
   const dir = await bundleDir();
+  if (args['open-loop']) {
+    const b0 = loadBundle(dir);
+    const r0 = new Rng(7);
+    const ids = b0.catalog.map((it) => it.id);
+    return openLoopMode(dir, () => Array.from({ length: HISTORY }, () => ids[r0.int(ids.length)]));
+  }
   const b = loadBundle(dir);
   const rng = new Rng(7);
   const catalog = b.catalog.map((it) => it.id);
