@@ -210,6 +210,9 @@ test("rate limits: a key's budget per minute, then 429 with Retry-After; other k
       '6000',
       'public routes: the per-address budget',
     );
+    // A key sent to a public route counts against that key, not the address: the ingest key is spent.
+    assert.equal((await app.inject({ url: '/healthz', headers: bearer(INGEST) })).statusCode, 429);
+    assert.equal((await app.inject({ url: '/healthz', headers: bearer(READER) })).statusCode, 200);
   } finally {
     await app.close();
   }

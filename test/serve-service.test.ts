@@ -202,6 +202,18 @@ test('bad requests get 400 with the field at fault, and store nothing', async ()
       ['POST', '/v1/events', { user: 'u', item: 'i', timestamp: -5 }, /expected Unix seconds >= 0/],
       [
         'POST',
+        '/v1/events',
+        { user: 'u', item: 'i', timestamp: '1969-12-31T23:59:59Z' },
+        /body\.timestamp: "1969-12-31T23:59:59Z" is outside 1970-01-01 to 5138-11-16/,
+      ],
+      [
+        'POST',
+        '/v1/events',
+        { user: 'u', item: 'i', timestamp: '+275760-09-13T00:00:00Z' },
+        /is outside 1970-01-01/,
+      ],
+      [
+        'POST',
         '/v1/recommendations',
         { history: ['a'], timestamps: [1, 2] },
         /body\.timestamps: 2 values for 1 history items/,

@@ -37,8 +37,13 @@ function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
 
 async function checkAccess(this: AuthPolicy, req: FastifyRequest, reply: FastifyReply) {
   const access = req.routeOptions.config?.access;
-  if (!access || access === 'public') return;
+  if (!access) return;
   const key = authenticate(this, req.headers.authorization);
+  // A public route needs no key, but one that is sent is counted against its own budget.
+  if (access === 'public') {
+    if (key !== 'invalid') req.apiKey = key;
+    return;
+  }
   if (key === 'invalid') return refuse(reply, 401, 'the Authorization header names no key of this service');
   req.apiKey = key;
   const scopes = key ? key.scopes : this.anonymous;
