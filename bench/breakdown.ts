@@ -1,7 +1,8 @@
 /**
  * `npm run bench:breakdown`: where do models differ? NDCG@10 and HR@10 of finished runs, split by
  * how often the target item occurs in the training sequences (cold to popular), so that a
- * content model's gain on rare items is not hidden by the average. An analysis of finished runs,
+ * content model's gain on rare items is not hidden by the average; for cold-start runs, also the
+ * share of the top-10 slots new items get (bench/cold-share.ts). An analysis of finished runs,
  * never a selection tool.
  *
  * `npm run bench:breakdown -- --help` lists the options.
@@ -12,6 +13,7 @@ import { metricsFromRanks } from '../src/eval/metrics.js';
 import { Cammsr } from '../src/models/cammsr.js';
 import type { SequenceBatch } from '../src/models/model.js';
 import { loadRun } from '../src/train/trainer.js';
+import { coldShare } from './cold-share.js';
 import { machine, parseArgs } from './common.js';
 
 const args = parseArgs(
@@ -112,7 +114,36 @@ console.log(
     ],
   ),
 );
+// Cold-start runs: how much room new items get at the top of the lists.
+const cold = split.coldItems;
+const shares = cold
+  ? loaded.map((r) => ({ run: r.dir, model: r.model.kind, ...coldShare(r.model, cases, cold) }))
+  : [];
+if (shares.length > 0) {
+  const p = (x: number) => `${(100 * x).toFixed(1)}%`;
+  console.log(`\nnew (held-out) items in the ${which} top-10 lists, and their scores beside warm items'`);
+  console.log(
+    formatTable(
+      ['run', 'top-10 slots', 'targets', 'catalog', 'score mean / spread: new', 'warm'],
+      shares.map((s) => [
+        `${s.model} (${s.run.split('/').slice(-2).join('/')})`,
+        p(s.top10Share),
+        p(s.targetShare),
+        p(s.catalogShare),
+        `${s.cold.mean.toFixed(3)} / ${s.cold.std.toFixed(3)}`,
+        `${s.warm.mean.toFixed(3)} / ${s.warm.std.toFixed(3)}`,
+      ]),
+    ),
+  );
+}
 if (args.json)
   console.log(
-    JSON.stringify({ dataset: ds.manifest.name, split: which, labels, results, machine: machine() }),
+    JSON.stringify({
+      dataset: ds.manifest.name,
+      split: which,
+      labels,
+      results,
+      coldShares: shares,
+      machine: machine(),
+    }),
   );
