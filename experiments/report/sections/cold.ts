@@ -99,10 +99,14 @@ function warmCheck(ctx: ReportContext, ds: DatasetPlan, vs: VariantPlan[], ours:
   return `${pct((w.mean - w0.mean) / w0.mean)} (${within ? 'within' : 'not within'} 2%)`;
 }
 
-/** "+0.0123, beyond twice the seed std (0.0021)" or not, or why it cannot be said. */
+/**
+ * "+0.0123 (ahead by more than twice the seed std, 0.0021)", "behind by more than…", "within…",
+ * or why it cannot be said.
+ */
 function beyond(a: Summary | null, b: Summary | null): string {
   if (!a || !b || a.n < 2 || b.n < 2) return 'not enough runs (2 seeds or more on both sides)';
   const d = a.mean - b.mean;
   const t = 2 * Math.max(a.std, b.std);
-  return `${signed(d)} (${d > t ? 'beyond' : 'not beyond'} twice the seed std, ${f4(t)})`;
+  const verdict = d > t ? 'ahead by more than' : d < -t ? 'behind by more than' : 'within';
+  return `${signed(d)} (${verdict} twice the seed std, ${f4(t)})`;
 }
