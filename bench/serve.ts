@@ -193,16 +193,11 @@ async function openLoopMode(dir: string, history: () => string[]) {
 
 async function main() {
   const dir = await bundleDir();
-  if (args['open-loop']) {
-    const b0 = loadBundle(dir);
-    const r0 = new Rng(7);
-    const ids = b0.catalog.map((it) => it.id);
-    return openLoopMode(dir, () => Array.from({ length: HISTORY }, () => ids[r0.int(ids.length)]));
-  }
   const b = loadBundle(dir);
   const rng = new Rng(7);
   const catalog = b.catalog.map((it) => it.id);
   const history = () => Array.from({ length: HISTORY }, () => catalog[rng.int(catalog.length)]);
+  if (args['open-loop']) return openLoopMode(dir, history);
   const rows: Row[] = [];
   for (const c of CONCURRENCY) {
     for (const maxBatch of [64, 1]) {
