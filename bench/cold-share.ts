@@ -8,6 +8,9 @@
 import { evaluate } from '../src/eval/evaluate.js';
 import type { EvalCase } from '../src/data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../src/models/model.js';
+import { topK } from '../src/serve/recommender.js';
+
+const NOTHING: ReadonlySet<number> = new Set();
 
 export interface ColdShare {
   top10Share: number;
@@ -44,10 +47,7 @@ export function coldShare(
     const width = s.length / batch.size;
     for (let b = 0; b < batch.size; b++) {
       const row = s.subarray(b * width, (b + 1) * width);
-      const top = Array.from({ length: width - 1 }, (_, i) => i + 1)
-        .sort((x, y) => row[y] - row[x])
-        .slice(0, 10);
-      inTop += top.filter((i) => cold[i]).length;
+      inTop += topK(s, b * width, width - 1, 10, NOTHING).filter((i) => cold[i]).length;
       const [cm, cs] = moments(row, cold, 1);
       const [wm, ws] = moments(row, cold, 0);
       Object.assign(acc, { cm: acc.cm + cm, cs: acc.cs + cs, wm: acc.wm + wm, ws: acc.ws + ws });
