@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { buildService, type ServiceOptions } from '../src/serve/service.js';
 import { unavailableReason } from '../src/serve/store/availability.js';
+import { openStore } from '../src/serve/store/open.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { serveFixture } from './serve-fixture.js';
 
@@ -36,6 +37,15 @@ function brokenStore(fail: () => unknown): EventStore {
 async function service(store: EventStore, over: Partial<ServiceOptions> = {}) {
   const f = await fixture;
   return (await buildService({ bundle: f.bundles.sasrec, store, ...over })).app;
+}
+
+/** The service over a new SQLite store, closed with the app. */
+async function sqliteService(name: string, over: Partial<ServiceOptions> = {}) {
+  const f = await fixture;
+  const store = await openStore(`sqlite:${f.root}/${name}.db`);
+  const app = await service(store, over);
+  app.addHook('onClose', async () => store.close());
+  return app;
 }
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -111,10 +121,7 @@ test('a store that hangs: /readyz answers 503 within its deadline', async () => 
 });
 
 test('a client that sends its body slowly is cut off at the request timeout', async () => {
-  const f = await fixture;
-  const { openStore } = await import('../src/serve/store/open.js');
-  const store = await openStore(`sqlite:${f.root}/slow.db`);
-  const app = await service(store, { limits: { requestTimeoutMs: 600, headersTimeoutMs: 500 } });
+  const app = await sqliteService('slow', { limits: { requestTimeoutMs: 600, headersTimeoutMs: 500 } });
   try {
     const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
     const socket = connect(Number(url.port), '127.0.0.1');
@@ -134,15 +141,11 @@ test('a client that sends its body slowly is cut off at the request timeout', as
     });
   } finally {
     await app.close();
-    await store.close();
   }
 });
 
 test('an event loop that falls behind: requests are shed with 503 and Retry-After at once, /healthz answers', async () => {
-  const f = await fixture;
-  const { openStore } = await import('../src/serve/store/open.js');
-  const store = await openStore(`sqlite:${f.root}/shed.db`);
-  const app = await service(store, { limits: { shedDelayMs: 20 } });
+  const app = await sqliteService('shed', { limits: { shedDelayMs: 20 } });
   const busy = (ms: number) => {
     const end = Date.now() + ms;
     while (Date.now() < end);
@@ -177,15 +180,11 @@ test('an event loop that falls behind: requests are shed with 503 and Retry-Afte
     assert.equal((await app.inject('/v1/info')).statusCode, 200, 'back once the loop keeps up');
   } finally {
     await app.close();
-    await store.close();
   }
 });
 
 test("failures Fastify detects use the service's { error } shape", async () => {
-  const f = await fixture;
-  const { openStore } = await import('../src/serve/store/open.js');
-  const store = await openStore(`sqlite:${f.root}/shape.db`);
-  const app = await service(store);
+  const app = await sqliteService('shape');
   try {
     type Req = {
       method: 'GET' | 'POST' | 'DELETE';
@@ -246,6 +245,5 @@ test("failures Fastify detects use the service's { error } shape", async () => {
     }
   } finally {
     await app.close();
-    await store.close();
   }
 });
