@@ -37,6 +37,26 @@ test('topK: best first, ties to the lower id, skipped and NaN columns left out (
   assert.deepEqual(topK(two, 3, 2, 1, new Set()), [1]);
 });
 
+test('topK equals sorting every column (score descending, id ascending) on random rows with ties, NaN and infinities', () => {
+  let seed = 11;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let t = 0; t < 2000; t++) {
+    const n = 1 + Math.floor(rnd() * 40);
+    const k = Math.floor(rnd() * 12);
+    const off = Math.floor(rnd() * 3);
+    const s = Float32Array.from({ length: off + n + 1 }, () => {
+      const r = rnd();
+      return r < 0.1 ? NaN : r < 0.15 ? -Infinity : r < 0.2 ? Infinity : Math.floor(rnd() * 6);
+    });
+    const skip = new Set(Array.from({ length: 4 }, () => 1 + Math.floor(rnd() * n)));
+    const expected = Array.from({ length: n }, (_, j) => j + 1)
+      .filter((i) => !skip.has(i) && !Number.isNaN(s[off + i]))
+      .sort((a, b) => s[off + b] - s[off + a] || a - b)
+      .slice(0, k);
+    assert.deepEqual(topK(s, off, n, k, skip), expected, `case ${t}`);
+  }
+});
+
 test('the micro-batcher answers concurrent requests with one call, in order, and passes failures to every waiter', async () => {
   const calls: number[][] = [];
   const b = new MicroBatcher<number, number>(

@@ -40,7 +40,11 @@ export interface RecommendationList {
   historyUsed: number;
 }
 
-/** The k best of `scores` (columns 1..N), skipping `skip` and NaN scores; ties go to the lower id. */
+/**
+ * The k best of `scores` (columns 1..N), skipping `skip` and NaN scores; ties go to the lower id.
+ * One comparison per column: `skip` is asked only about a column that would enter the list
+ * (a handful per request, not one per catalog item).
+ */
 export function topK(
   scores: Float32Array,
   offset: number,
@@ -48,23 +52,25 @@ export function topK(
   k: number,
   skip: { has(i: number): boolean },
 ): number[] {
+  if (k <= 0) return [];
   // A sorted buffer of the best k so far: k is small, so insertion beats a heap here.
   const best: number[] = [];
-  const better = (a: number, b: number) => {
-    const sa = scores[offset + a];
-    const sb = scores[offset + b];
-    return sa > sb || (sa === sb && a < b);
-  };
+  const bestScores: number[] = [];
+  // Columns come in increasing id order, so a later column must beat the k-th strictly.
+  let floor = -Infinity;
   for (let i = 1; i <= n; i++) {
-    if (skip.has(i) || Number.isNaN(scores[offset + i])) continue;
-    if (best.length === k && !better(i, best[k - 1])) continue;
+    const s = scores[offset + i];
+    if (best.length === k ? !(s > floor) : Number.isNaN(s)) continue;
+    if (skip.has(i)) continue;
     let j = best.length < k ? best.length : k - 1;
-    if (best.length < k) best.push(i);
-    while (j > 0 && better(i, best[j - 1])) {
+    while (j > 0 && s > bestScores[j - 1]) {
       best[j] = best[j - 1];
+      bestScores[j] = bestScores[j - 1];
       j--;
     }
     best[j] = i;
+    bestScores[j] = s;
+    if (best.length === k) floor = bestScores[k - 1];
   }
   return best;
 }
