@@ -254,7 +254,8 @@ export class Cammsr extends SequentialModel {
   readonly rng: Rng;
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
-  private readonly categoryTargets: Float32Array | null;
+  /** Dense multi-hot targets [N + 1, C] of the category loss; built by the first training step. */
+  private categoryTargetTable: Float32Array | null = null;
   private readonly categoryCount: number;
   private stats: WeightStats;
 
@@ -303,7 +304,6 @@ export class Cammsr extends SequentialModel {
     if (unseen) this.unseen = this.child('unseen_items', unseen);
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
-    this.categoryTargets = this.categoryCount > 0 ? multiHot(data, this.categoryCount) : null;
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
   }
 
@@ -375,8 +375,10 @@ export class Cammsr extends SequentialModel {
     const parts: Tensor[] = [lsr];
 
     // L_CP: the category prediction shapes the modality weights.
-    if (moe?.categoryLogits && this.categoryTargets && cfg.beta > 0) {
-      const y = gatherRows(this.categoryTargets, batch.items, this.categoryCount);
+    if (moe?.categoryLogits && this.categoryCount > 0 && cfg.beta > 0) {
+      // Only training reads them: a served model does not hold the (N + 1)·C floats.
+      this.categoryTargetTable ??= multiHot(this.data, this.categoryCount);
+      const y = gatherRows(this.categoryTargetTable, batch.items, this.categoryCount);
       const lcp = bceWithLogits(moe.categoryLogits, y);
       terms.cp = lcp.item();
       parts.push(scale(lcp, cfg.beta));
