@@ -68,3 +68,19 @@ test('both fusions learn: a few steps lower the next-item loss on the toy sequen
     );
   }
 });
+
+test('a content table built in steps of a few rows equals the table built at once, missing rows included', () => {
+  const m = fusion('sum');
+  for (const c of m.content.items) {
+    const whole = noGrad(() => c.table());
+    for (const rows of [1, 4, 7, TOY_ITEMS + 1, 1000]) {
+      const steps = c.tableSteps(rows);
+      let yields = 0;
+      let step = steps.next();
+      for (; !step.done; step = steps.next()) yields++;
+      assert.equal(yields, Math.ceil((TOY_ITEMS + 1) / rows) - 1, `one yield between blocks of ${rows}`);
+      assert.deepEqual(step.value.shape, whole.shape);
+      assert.deepEqual(step.value.data, whole.data, `blocks of ${rows} rows`);
+    }
+  }
+});

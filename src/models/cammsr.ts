@@ -39,6 +39,7 @@ import {
   lastRows,
   nextItemLoss,
   TrainingCandidates,
+  runSteps,
   SequentialModel,
   TIME_BUCKETS,
   type Scorer,
@@ -408,7 +409,16 @@ export class Cammsr extends SequentialModel {
    * [ẽ_id; ẽ_t; ẽ_v]. The modality tables are computed once here and reused by every user encoding.
    */
   scorer(): Scorer {
-    const tables = noGrad(() => this.config.modalities.map((m) => this.itemTable(m)));
+    return runSteps(this.scorerSteps());
+  }
+
+  /** scorer() one block of a modality table at a time (a loading service yields between). */
+  *scorerSteps(): Generator<void, Scorer> {
+    const tables: Tensor[] = [];
+    for (const m of this.config.modalities) {
+      tables.push(m === 'id' ? noGrad(() => this.itemTable(m)) : yield* this.content.get(m)!.tableSteps());
+      yield;
+    }
     const items = tables.length === 1 ? tables[0] : noGrad(() => concat(tables, -1));
     return {
       dim: items.shape[1],

@@ -16,7 +16,7 @@ import type { Modality } from '../config/names.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
-import { lastRows, nextItemLoss, SequentialModel, TrainingCandidates } from './model.js';
+import { lastRows, nextItemLoss, runSteps, SequentialModel, TrainingCandidates } from './model.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 
 export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
@@ -87,8 +87,13 @@ export class FusionSasrec extends SequentialModel {
 
   /** The fused item table [N + 1, d]. */
   private table(): Tensor {
+    return this.fused(this.content.items.map((c) => c.table()));
+  }
+
+  /** The fused item table from the content modalities' tables. */
+  private fused(content: Tensor[]): Tensor {
     const id = this.idEmb ? [this.idTable()] : [];
-    const parts = [...id, ...this.content.items.map((c) => c.table())];
+    const parts = [...id, ...content];
     if (this.fuse) return this.fuse.forward(parts.length === 1 ? parts[0] : concat(parts, -1));
     return parts.length === 1 ? parts[0] : addN(...parts);
   }
@@ -113,7 +118,17 @@ export class FusionSasrec extends SequentialModel {
 
   /** Users: the last hidden state; items: the fused item table (computed once here). */
   scorer(): Scorer {
-    const table = noGrad(() => this.table());
+    return runSteps(this.scorerSteps());
+  }
+
+  /** scorer() one block of a content table at a time (a loading service yields between). */
+  *scorerSteps(): Generator<void, Scorer> {
+    const content: Tensor[] = [];
+    for (const c of this.content.items) {
+      content.push(yield* c.tableSteps());
+      yield;
+    }
+    const table = noGrad(() => this.fused(content));
     return {
       dim: this.config.dim,
       items: table.data,

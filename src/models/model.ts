@@ -93,6 +93,11 @@ export interface SequentialRecommender extends Module {
   /** The factors of scoreLast, with the item side computed now (call again after the weights change). */
   scorer(): Scorer;
   /**
+   * scorer() in bounded steps (models whose item side is a large computation): a service
+   * loading a bundle while it answers requests yields between them. Same result as scorer().
+   */
+  scorerSteps?(): Generator<void, Scorer>;
+  /**
    * The stream that draws dropout masks (and CAMMSR's swap positions); the trainer saves and
    * restores its state so that a resumed run continues exactly. Absent without randomness.
    */
@@ -119,6 +124,20 @@ export function lastRows(batch: SequenceBatch): Int32Array {
     last[b] = batch.offsets[b + 1] - 1;
   }
   return last;
+}
+
+/** The model's scorer, built in steps when the model has them. */
+export function* scorerSteps(model: SequentialRecommender): Generator<void, Scorer> {
+  if (model.scorerSteps) return yield* model.scorerSteps();
+  return model.scorer();
+}
+
+/** Runs a generator of steps to its end: the synchronous form of stepwise work. */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /** Scores [B, N + 1] = users · itemsᵀ (one GEMM; a matrix-vector product for one user). */
