@@ -140,13 +140,15 @@ async function openLoopMode(dir: string, history: () => string[]) {
   const rates = String(args['open-loop']).split(',').map(Number);
   const seconds = (args.seconds as number | undefined) ?? 20;
   const cores = args['server-cores'] as string | undefined;
+  const threads = (args.threads as number | undefined) ?? 1;
   const rows: (OpenLoopResult & { mode: string })[] = [];
   for (const rate of rates)
     for (const maxBatch of [64, 1]) {
       const db = `sqlite:${join(tmp, `open-${rate}-${maxBatch}.db`)}`;
-      const server = await startServe(['--bundle', dir, '--db', db, '--max-batch', String(maxBatch)], {
-        cores,
-      });
+      const server = await startServe(
+        ['--bundle', dir, '--db', db, '--max-batch', String(maxBatch), '--threads', String(threads)],
+        { cores },
+      );
       try {
         const bodies = Array.from({ length: 512 }, () => JSON.stringify({ history: history(), k: 10 }));
         await openLoop(`${server.url}/v1/recommendations`, 50, 2, (i) => bodies[i % bodies.length]); // warm-up
@@ -166,7 +168,7 @@ async function openLoopMode(dir: string, history: () => string[]) {
     }
   const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(
-    `open loop: ${seconds} s per rate, histories of ${HISTORY} items, k 10; server ${cores ? `pinned to core(s) ${cores}` : 'unpinned'}, kernel threads 1`,
+    `open loop: ${seconds} s per rate, histories of ${HISTORY} items, k 10; server ${cores ? `pinned to core(s) ${cores}` : 'unpinned'}, kernel threads ${threads}`,
   );
   console.log(
     formatTable(
