@@ -15,6 +15,19 @@ export class BundleError extends Error {
   override name = 'BundleError';
 }
 
+/**
+ * Runs `fn`; any error but a BundleError (which already names its file) becomes one, with the
+ * message `describe` makes of the original (by default the original's own).
+ */
+export function asBundleError<T>(fn: () => T, describe: (message: string) => string = (m) => m): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(describe((e as Error).message));
+  }
+}
+
 export interface BundleManifest {
   format: typeof BUNDLE_FORMAT;
   formatVersion: number;

@@ -45,6 +45,7 @@ import { BundleFiles, readVerifiedAsync } from './bundle-files.js';
 import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
+  asBundleError,
   BundleError,
   MANIFEST,
   readManifest,
@@ -271,12 +272,10 @@ function readItemData(path: string, bytes: Buffer, m: BundleManifest): ModelData
 /** The run's configuration, verified against the manifest. */
 function readConfig(files: BundleFiles): RunConfig {
   const cfgPath = join(files.root, 'config.json');
-  try {
-    return parseStoredConfig(JSON.parse(files.get('config.json').toString('utf8')), cfgPath);
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(`${cfgPath}: ${(e as Error).message}`);
-  }
+  return asBundleError(
+    () => parseStoredConfig(JSON.parse(files.get('config.json').toString('utf8')), cfgPath),
+    (m) => `${cfgPath}: ${m}`,
+  );
 }
 
 /** Lines of catalog.jsonl parsed between two yields of a loading service. */
@@ -314,12 +313,9 @@ function loadModel(files: BundleFiles, config: RunConfig, data: ModelData): Sequ
       throw new BundleError(
         `${join(files.root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`,
       );
-    try {
-      loadParameterBytes(model, files.get('weights.safetensors'), join(files.root, 'weights.safetensors'));
-    } catch (e) {
-      if (e instanceof BundleError) throw e;
-      throw new BundleError((e as Error).message);
-    }
+    asBundleError(() =>
+      loadParameterBytes(model, files.get('weights.safetensors'), join(files.root, 'weights.safetensors')),
+    );
   }
   model.eval();
   return model;
@@ -329,12 +325,12 @@ function loadModel(files: BundleFiles, config: RunConfig, data: ModelData): Sequ
 function readInsights(files: BundleFiles): Insights {
   // Bundles of the first releases of format 1 had no insights.json: no explanations then.
   if (!('insights.json' in files.manifest.files)) return { categoryWeights: [], gates: {} };
-  try {
-    return JSON.parse(files.get('insights.json').toString('utf8')) as Insights;
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(`${join(files.root, 'insights.json')}: not valid JSON (${(e as Error).message})`);
-  }
+  const path = join(files.root, 'insights.json');
+  const text = files.get('insights.json').toString('utf8');
+  return asBundleError(
+    () => JSON.parse(text) as Insights,
+    (m) => `${path}: not valid JSON (${m})`,
+  );
 }
 
 /** The files of the dataset's content encoders (their settings, then what the settings name). */
@@ -346,20 +342,15 @@ function encoderFileNames(manifest: BundleManifest): string[] {
 function readBundleEncoders(files: BundleFiles): ContentEncoders | undefined {
   if (!(ENCODERS in files.manifest.files)) return undefined;
   const settingsPath = join(files.root, ENCODERS);
-  let settings: unknown;
-  try {
-    settings = JSON.parse(files.get(ENCODERS).toString('utf8'));
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(`${settingsPath}: not valid JSON (${(e as Error).message})`);
-  }
-  try {
-    // Its messages name the bundle folder and the encoder file at fault.
-    return readEncoders(settings, (name) => files.get(name), { folder: files.root, settings: settingsPath });
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError((e as Error).message);
-  }
+  const text = files.get(ENCODERS).toString('utf8');
+  const settings: unknown = asBundleError(
+    () => JSON.parse(text),
+    (m) => `${settingsPath}: not valid JSON (${m})`,
+  );
+  // Its messages name the bundle folder and the encoder file at fault.
+  return asBundleError(() =>
+    readEncoders(settings, (name) => files.get(name), { folder: files.root, settings: settingsPath }),
+  );
 }
 
 /**
