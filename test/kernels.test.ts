@@ -112,6 +112,34 @@ for (const name of backends) {
     assert.ok(c.every((v) => Number.isFinite(v)));
   });
 
+  test(
+    `${name} one row against a transposed B (the scoring product) matches js, NaN in C ignored at beta = 0`,
+    { skip },
+    () => {
+      for (const transA of [false, true])
+        for (const [alpha, beta] of [
+          [1, 0],
+          [-0.7, 0.5],
+          [0.3, 1],
+        ]) {
+          const n = 300;
+          const kk = 70;
+          const lda = transA ? 3 : kk; // op(A) is 1×k: a row, or a column with stride lda
+          const ldb = kk + 2;
+          const a = rand(transA ? kk * lda : kk);
+          const b = rand(n * ldb);
+          const c0 = rand(n);
+          if (beta === 0) c0.fill(NaN, 0, 10);
+          const cRef = Float32Array.from(c0);
+          const cOut = Float32Array.from(c0);
+          jsKernels.sgemm(transA, true, 1, n, kk, alpha, a, lda, b, ldb, beta, cRef, n);
+          k().sgemm(transA, true, 1, n, kk, alpha, a, lda, b, ldb, beta, cOut, n);
+          assert.ok(cOut.every((v) => Number.isFinite(v)));
+          close(cOut, cRef, 1e-4, 1e-4 * Math.sqrt(kk), `1x${n}x${kk} transA ${transA} beta ${beta}`);
+        }
+    },
+  );
+
   test(`${name} batched sgemm matches js (attention shapes)`, { skip }, () => {
     for (const [transA, transB] of [
       [false, true],
