@@ -69,7 +69,7 @@ test('both fusions learn: a few steps lower the next-item loss on the toy sequen
   }
 });
 
-test('a content table built in steps of a few rows equals the table built at once, missing rows included', () => {
+test('a content table built in steps of a few rows equals the table built at once (to rounding), missing rows included', () => {
   const m = fusion('sum');
   for (const c of m.content.items) {
     const whole = noGrad(() => c.table());
@@ -80,7 +80,9 @@ test('a content table built in steps of a few rows equals the table built at onc
       for (; !step.done; step = steps.next()) yields++;
       assert.equal(yields, Math.ceil((TOY_ITEMS + 1) / rows) - 1, `one yield between blocks of ${rows}`);
       assert.deepEqual(step.value.shape, whole.shape);
-      assert.deepEqual(step.value.data, whole.data, `blocks of ${rows} rows`);
+      // The same products row by row; a one-row block may round differently (a native GEMV).
+      const worst = step.value.data.reduce((m, x, i) => Math.max(m, Math.abs(x - whole.data[i])), 0);
+      assert.ok(worst < 1e-6, `blocks of ${rows} rows: differ by ${worst}`);
     }
   }
 });

@@ -37,8 +37,8 @@ export class ModalityTable extends Module {
   }
 
   /**
-   * table() for inference, `rows` items per step (no gradient). Row by row the same floats:
-   * a row of a product does not depend on the rows computed with it, and 1·missing = missing.
+   * table() for inference, `rows` items per step (no gradient): the same products row by row,
+   * and 1·missing = missing; a kernel may round a one-row block differently (native: a GEMV).
    */
   *tableSteps(rows = TABLE_ROWS_PER_STEP): Generator<void, Tensor> {
     const [n, f] = this.x.shape;
