@@ -170,6 +170,11 @@ test('cross-entropy over selected rows, fused linear cross-entropy, BCE with log
   gradCheck((l) => crossEntropy(l, targets), [r([3, 5], 2)]);
   gradCheck((l) => crossEntropy(l, Int32Array.of(1, 3), Int32Array.of(2, 0)), [r([4, 5], 2)]);
   gradCheck((h, w) => linearCrossEntropy(h, w, Int32Array.of(1, 6, 0, 3, 3)), [r([5, 4]), r([7, 4])]);
+  const offsets = Float32Array.of(0.5, -1, 2, 0, 0.25, -0.3, 1.5);
+  gradCheck(
+    (h, w) => linearCrossEntropy(h, w, Int32Array.of(1, 6, 0, 3, 3), offsets),
+    [r([5, 4]), r([7, 4])],
+  );
   const y = Float32Array.of(1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1);
   gradCheck((l) => bceWithLogits(l, y), [r([3, 4], 2)]);
   gradCheck((l) => bceWithLogits(l, y, Int32Array.of(0, 2)), [r([3, 4], 2)]);
@@ -182,6 +187,19 @@ test('fused linear cross-entropy equals matmul + cross-entropy', () => {
   const a = linearCrossEntropy(h, w, t);
   const b = crossEntropy(matmul(h, w, { transB: true }), t);
   assert.ok(Math.abs(a.item() - b.item()) < 1e-4, `${a.item()} vs ${b.item()}`);
+  // Column offsets are constants added to every row's logits.
+  const offsets = Float32Array.from({ length: 300 }, (_, j) => Math.sin(j));
+  const row = new Tensor(
+    Float32Array.from({ length: 70 * 300 }, (_, i) => offsets[i % 300]),
+    [70, 300],
+  );
+  const c = linearCrossEntropy(h, w, t, offsets);
+  const e = crossEntropy(add(matmul(h, w, { transB: true }), row), t);
+  assert.ok(Math.abs(c.item() - e.item()) < 1e-4, `${c.item()} vs ${e.item()}`);
+  assert.throws(
+    () => linearCrossEntropy(h, w, t, new Float32Array(299)),
+    /299 column offsets for 300 columns/,
+  );
 });
 
 test('fused causal attention over packed sequences: gradients, with and without dropout', () => {

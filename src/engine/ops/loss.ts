@@ -54,9 +54,15 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, rows?: Int32Ar
  * Mean cross-entropy of softmax(h · Wᵀ) against integer targets, for h [R, d] and W [N, d]:
  * the full-softmax next-item loss, fused. It never materialises all R×N logits at once:
  * it runs over chunks of rows, and computes both gradients in the same pass, so memory is one
- * chunk of logits instead of two full R×N matrices.
+ * chunk of logits instead of two full R×N matrices. `columnOffsets` [N], when given, are
+ * constants added to every row's logits (a sampled softmax's log-probability correction).
  */
-export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Array): Tensor {
+export function linearCrossEntropy(
+  h: Tensor,
+  weight: Tensor,
+  targets: Int32Array,
+  columnOffsets?: Float32Array,
+): Tensor {
   if (h.rank !== 2 || weight.rank !== 2 || h.shape[1] !== weight.shape[1]) {
     throw new RangeError(
       `linearCrossEntropy: h [${h.shape.join(', ')}] and W [${weight.shape.join(', ')}] do not fit`,
@@ -68,6 +74,8 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     throw new RangeError(`linearCrossEntropy: ${targets.length} targets for ${R} rows`);
   if (R === 0) throw new RangeError('linearCrossEntropy: no rows');
   checkTargets(targets, N, 'linearCrossEntropy');
+  if (columnOffsets && columnOffsets.length !== N)
+    throw new RangeError(`linearCrossEntropy: ${columnOffsets.length} column offsets for ${N} columns`);
   const K = kernels();
   const grad = needsGrad(h, weight);
   const gh = grad && h.requiresGrad ? floats(R * d) : null;
@@ -79,6 +87,7 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     const c = Math.min(chunk, R - r0);
     const hc = h.data.subarray(r0 * d, (r0 + c) * d);
     K.sgemm(false, true, c, N, d, 1, hc, d, weight.data, d, 0, logits, N);
+    if (columnOffsets) addToRows(logits, c, columnOffsets);
     total += K.crossEntropyRows(logits, c, N, targets.subarray(r0, r0 + c), 1 / R);
     if (gh)
       K.sgemm(false, false, c, d, N, 1, logits, N, weight.data, d, 0, gh.subarray(r0 * d, (r0 + c) * d), d);
@@ -91,6 +100,12 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     if (gh) addScaled(h.gradBuffer(), gh, g);
     if (gw) addScaled(weight.gradBuffer(), gw, g);
   });
+}
+
+/** x[r, j] += b[j] for each of `rows` contiguous rows of length b.length. */
+function addToRows(x: Float32Array, rows: number, b: Float32Array): void {
+  const n = b.length;
+  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] += b[j];
 }
 
 function addScaled(into: Float32Array, src: Float32Array, s: number): void {
