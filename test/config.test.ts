@@ -65,6 +65,9 @@ test('defaults: every option of the spec at its documented value', () => {
       evalEvery: 1,
       validationMetric: 'NDCG@10',
       maskHistory: false,
+      softmax: 'auto',
+      negatives: 1024,
+      negativeAlpha: 0.5,
     },
     cammsr: {
       modalities: 'auto',

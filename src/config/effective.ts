@@ -1,7 +1,7 @@
 /** Dataset-dependent choices ('auto' values), decided once the dataset is known. */
 import { ConfigError } from './errors.js';
 import { MODALITIES, type Modality } from './names.js';
-import type { RunConfig } from './schema.js';
+import { FULL_SOFTMAX_MAX_ITEMS, type RunConfig } from './schema.js';
 
 /** The modalities a run uses, in canonical order; an explicit list must be available in the dataset. */
 export function effectiveModalities(cfg: RunConfig, available: readonly Modality[]): Modality[] {
@@ -27,6 +27,12 @@ export function effectiveTime(cfg: RunConfig, hasTimestamps: boolean): boolean {
 export function effectiveWeightScale(cfg: RunConfig, modalityCount: number): number {
   const s = cfg.cammsr.categoryWeightScale;
   return s === 'modalities' ? modalityCount : s;
+}
+
+/** Whether training uses a sampled softmax over a catalog of `items` (train.softmax 'auto': by size). */
+export function effectiveSampledSoftmax(cfg: RunConfig, items: number): boolean {
+  if (cfg.train.softmax !== 'auto') return cfg.train.softmax === 'sampled';
+  return items > FULL_SOFTMAX_MAX_ITEMS;
 }
 
 /** Whether items without a training interaction get the learned unseen-item row. */

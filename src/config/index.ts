@@ -13,6 +13,7 @@ export {
 } from './load.js';
 export {
   effectiveModalities,
+  effectiveSampledSoftmax,
   effectiveTime,
   effectiveUnseenItems,
   effectiveWeightScale,

@@ -11,6 +11,13 @@ const positive = () => z.number().positive();
 const nonNegative = () => z.number().min(0);
 const probability = () => z.number().min(0).lt(1);
 
+/**
+ * train.softmax 'auto' keeps the full softmax up to this many items: there one training position
+ * costs about 6·N·d flops in the output layer (38 MFLOP at d = 64), several times the rest of a
+ * SASRec step, and an epoch of ten million positions would take hours on two cores.
+ */
+export const FULL_SOFTMAX_MAX_ITEMS = 100_000;
+
 const TrainSchema = z.strictObject({
   epochs: int().min(1).default(200).describe('Maximum number of training epochs.'),
   batchSize: int().min(1).default(256).describe('Training sequences per batch.'),
@@ -40,6 +47,23 @@ const TrainSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Kernel threads; unset = the kernel backend's default (CAMMSR_THREADS when set)."),
+  softmax: z
+    .enum(['auto', 'full', 'sampled'])
+    .default('auto')
+    .describe(
+      `The next-item loss's softmax: 'full' = over every training item; 'sampled' = over the batch's targets and train.negatives items drawn from popularity^negativeAlpha, with the logQ correction (an estimate of the full one, its cost independent of the catalog); 'auto' = full up to ${FULL_SOFTMAX_MAX_ITEMS.toLocaleString('en')} items, sampled above. Evaluation always ranks every item.`,
+    ),
+  negatives: int()
+    .min(1)
+    .default(1024)
+    .describe(
+      'Sampled softmax: items drawn from the proposal per training step (shared by the whole batch).',
+    ),
+  negativeAlpha: nonNegative()
+    .default(0.5)
+    .describe(
+      'Sampled softmax: the proposal draws item j with probability ∝ (training interactions of j + 1)^negativeAlpha; 0 = uniform.',
+    ),
 });
 
 const SplitSchema = z.strictObject({

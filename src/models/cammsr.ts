@@ -16,6 +16,7 @@
  * model with static learned modality scalars and a category head on the concatenation.
  */
 import { modelRng } from './model-rng.js';
+import { NegativeSampler, type SampledSoftmaxConfig } from './sampled-softmax.js';
 import type { Modality } from '../config/names.js';
 import { noGrad } from '../engine/autograd.js';
 import { floats } from '../engine/memory.js';
@@ -51,6 +52,8 @@ import {
 
 /** The interest encoders' options (dim, layers, heads, dropout, norms, ...) plus CAMMSR's own. */
 export interface CammsrConfig extends InterestEncoderConfig, UnseenItemsConfig {
+  /** Train with a sampled softmax (null or absent: the full softmax). */
+  sampledSoftmax?: SampledSoftmaxConfig | null;
   maxLen: number;
   seed: number;
   /** Built to load trained weights right away: no initial weights are drawn (model-rng.ts). */
@@ -255,6 +258,7 @@ export class Cammsr extends SequentialModel {
   readonly rng: Rng;
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
+  private readonly sampler: NegativeSampler | null;
   /** Dense multi-hot targets [N + 1, C] of the category loss; built by the first training step. */
   private categoryTargetTable: Float32Array | null = null;
   private readonly categoryCount: number;
@@ -305,6 +309,7 @@ export class Cammsr extends SequentialModel {
     if (unseen) this.unseen = this.child('unseen_items', unseen);
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
+    this.sampler = NegativeSampler.of(cfg.sampledSoftmax, data);
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
   }
 
@@ -371,7 +376,8 @@ export class Cammsr extends SequentialModel {
     // one product of the concatenations, so the fused loss runs once.
     const h = z.length === 1 ? z[0] : concat(z, -1);
     const w = tables.length === 1 ? tables[0] : concat(tables, -1);
-    const lsr = nextItemLoss(h, w, batch, this.candidates);
+    const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
+    const lsr = nextItemLoss(h, w, batch, this.candidates, sampling);
     terms.sr = lsr.item();
     const parts: Tensor[] = [lsr];
 

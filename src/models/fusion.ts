@@ -5,6 +5,7 @@
  *   concat: ẽ(j) = Linear([E_id[j]; W_t x_t(j); W_v x_v(j)])
  */
 import { modelRng } from './model-rng.js';
+import { NegativeSampler, type SampledSoftmaxConfig } from './sampled-softmax.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { concat, indexRows } from '../engine/ops/shape.js';
@@ -26,6 +27,8 @@ export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
   seed: number;
   /** Built to load trained weights right away: no initial weights are drawn (model-rng.ts). */
   loadsWeights?: boolean;
+  /** Train with a sampled softmax (null or absent: the full softmax). */
+  sampledSoftmax?: SampledSoftmaxConfig | null;
 }
 
 export class FusionSasrec extends SequentialModel {
@@ -41,6 +44,7 @@ export class FusionSasrec extends SequentialModel {
   readonly rng: Rng;
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
+  private readonly sampler: NegativeSampler | null;
 
   constructor(
     readonly config: FusionConfig,
@@ -75,6 +79,7 @@ export class FusionSasrec extends SequentialModel {
     this.unseen = unseen ? this.child('unseen_items', unseen) : null;
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
+    this.sampler = NegativeSampler.of(config.sampledSoftmax, data);
   }
 
   get ranksUnseenItems(): boolean {
@@ -112,7 +117,8 @@ export class FusionSasrec extends SequentialModel {
 
   loss(batch: SequenceBatch): LossResult {
     const table = this.table();
-    const total = nextItemLoss(this.hidden(batch, table), table, batch, this.candidates);
+    const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
+    const total = nextItemLoss(this.hidden(batch, table), table, batch, this.candidates, sampling);
     return { total, terms: { sr: total.item(), total: total.item() } };
   }
 

@@ -10,6 +10,7 @@ import { linearCrossEntropy } from '../engine/ops/loss.js';
 import { indexRows } from '../engine/ops/shape.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
+import type { NegativeSampler } from './sampled-softmax.js';
 
 /**
  * Packed sequences: sequence b occupies rows offsets[b] .. offsets[b+1]-1 of `items`
@@ -166,20 +167,34 @@ export abstract class SequentialModel extends Module implements SequentialRecomm
   }
 }
 
+/** A sampled softmax's sampler and the stream it draws from (the model's, saved with a run). */
+export interface Sampling {
+  sampler: NegativeSampler;
+  rng: Rng;
+}
+
 /**
- * L_SR: the mean next-item cross-entropy over all items (full softmax) at every position that
- * has a target; `h` [R, d] are the hidden states of the packed rows, `table` [N + 1, d] the items.
+ * L_SR: the mean next-item cross-entropy at every position that has a target; `h` [R, d] are
+ * the hidden states of the packed rows, `table` [N + 1, d] the items. Over every item (full
+ * softmax; without the held-out `candidates`), or with `sampling` over the step's sampled
+ * candidates with the logQ correction (sampled-softmax.ts).
  */
 export function nextItemLoss(
   h: Tensor,
   table: Tensor,
   batch: SequenceBatch,
   candidates: TrainingCandidates | null = null,
+  sampling: Sampling | null = null,
 ): Tensor {
   const rows: number[] = [];
   for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
   const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
   const targets = Int32Array.from(rows, (r) => batch.targets[r]);
+  if (sampling) {
+    // The sampler never draws held-out items, and the split never makes them targets.
+    const step = sampling.sampler.draw(targets, sampling.rng);
+    return linearCrossEntropy(hr, indexRows(table, step.ids), step.positions, step.offsets);
+  }
   if (!candidates) return linearCrossEntropy(hr, table, targets);
   return linearCrossEntropy(hr, indexRows(table, candidates.ids), candidates.positions(targets));
 }

@@ -8,6 +8,7 @@
  * count from the oldest item of the window, as with RecBole's right padding.
  */
 import { modelRng } from './model-rng.js';
+import { NegativeSampler, type SampledSoftmaxConfig } from './sampled-softmax.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
 import { dropout } from '../engine/ops/dropout.js';
@@ -34,6 +35,10 @@ export interface SasrecConfig {
   loadsWeights?: boolean;
   /** Items held out of the training softmax (the cold-start protocol), 1 = held out. */
   heldOut?: Uint8Array;
+  /** Training interactions per item (the sampled softmax's proposal). */
+  popularity?: ArrayLike<number>;
+  /** Train with a sampled softmax (null or absent: the full softmax). */
+  sampledSoftmax?: SampledSoftmaxConfig | null;
 }
 
 export class Sasrec extends SequentialModel {
@@ -48,6 +53,7 @@ export class Sasrec extends SequentialModel {
   readonly rng: Rng;
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
+  private readonly sampler: NegativeSampler | null;
 
   constructor(readonly config: SasrecConfig) {
     super();
@@ -74,6 +80,7 @@ export class Sasrec extends SequentialModel {
     );
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(config);
+    this.sampler = NegativeSampler.of(config.sampledSoftmax, config);
   }
 
   /** Hidden states [R, d], one per packed position; with `last`, at those rows only ([B, d]). */
@@ -88,9 +95,10 @@ export class Sasrec extends SequentialModel {
     return this.config.maxLen;
   }
 
-  /** Mean next-item cross-entropy over all items, at every position that has a target. */
+  /** Mean next-item cross-entropy (full or sampled softmax), at every position that has a target. */
   loss(batch: SequenceBatch): LossResult {
-    const total = nextItemLoss(this.forward(batch), this.itemEmb.weight, batch, this.candidates);
+    const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
+    const total = nextItemLoss(this.forward(batch), this.itemEmb.weight, batch, this.candidates, sampling);
     return { total, terms: { sr: total.item() } };
   }
 

@@ -1,6 +1,7 @@
 /** From a run configuration to a model: the one place that knows every model's options. */
 import {
   effectiveModalities,
+  effectiveSampledSoftmax,
   effectiveTime,
   effectiveUnseenItems,
   effectiveWeightScale,
@@ -21,6 +22,12 @@ const CONTENT_MODALITIES: readonly ContentModality[] = ['text', 'image'];
 function sequenceOptions(cfg: RunConfig, loadsWeights = false) {
   const { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed } = cfg;
   return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed, loadsWeights };
+}
+
+/** The sampled softmax's options when training uses one (null: the full softmax). */
+function sampledSoftmax(cfg: RunConfig, data: ModelData) {
+  if (!effectiveSampledSoftmax(cfg, data.items)) return null;
+  return { negatives: cfg.train.negatives, alpha: cfg.train.negativeAlpha };
 }
 
 /**
@@ -64,6 +71,7 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     time,
     unseenItems: effectiveUnseenItems(cfg),
     idMask: cfg.idMask,
+    sampledSoftmax: sampledSoftmax(cfg, data),
   };
 }
 
@@ -98,7 +106,13 @@ export function createModel(
       if (!data.popularity) throw new Error('popularity needs item interaction counts');
       return new Popularity(data.popularity, cfg.maxLen);
     case 'sasrec':
-      return new Sasrec({ items: data.items, ...sequenceOptions(cfg, loadsWeights), heldOut: data.heldOut });
+      return new Sasrec({
+        items: data.items,
+        ...sequenceOptions(cfg, loadsWeights),
+        heldOut: data.heldOut,
+        popularity: data.popularity,
+        sampledSoftmax: sampledSoftmax(cfg, data),
+      });
     case 'fusion-sum':
     case 'fusion-concat': {
       const base = { ...cammsrConfig(cfg, data), loadsWeights };
