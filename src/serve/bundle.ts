@@ -80,8 +80,14 @@ export interface Bundle extends ServableModel {
   config: RunConfig;
   /** Path of each item's image inside the bundle (index = internal id), when it has one. */
   images: (string | undefined)[];
-  /** The dataset's fitted content encoders, for new items; absent when the bundle has none. */
+  /**
+   * The dataset's fitted content encoders, for new items; absent when the bundle has none.
+   * Parsed on first use: a service awaits `loadEncoders()` first, so that the files are read
+   * off the event loop.
+   */
   encoders?: ContentEncoders;
+  /** The encoders, their files read and checked off the event loop the first time. */
+  loadEncoders(): Promise<ContentEncoders | undefined>;
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -408,6 +414,7 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
   const scorer = yield* scorerSteps(model);
   yield;
   let encoders: ContentEncoders | undefined | null = null;
+  let loading: Promise<ContentEncoders | undefined> | null = null;
   return {
     dir: files.root,
     manifest: files.manifest,
@@ -422,6 +429,16 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
     get encoders() {
       if (encoders === null) encoders = readBundleEncoders(files);
       return encoders;
+    },
+    loadEncoders() {
+      loading ??= (async () => {
+        if (encoders === null) {
+          await files.prefetch(encoderFileNames(files.manifest));
+          encoders ??= readBundleEncoders(files);
+        }
+        return encoders;
+      })();
+      return loading;
     },
   };
 }

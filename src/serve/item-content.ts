@@ -39,6 +39,8 @@ export async function resolveItem(
   if (!c && i === undefined) return { change: null, warnings };
   const change: ItemChange = { id: stored.id, info: { ...base }, withdrawn: stored.withdrawn };
   if (!c) return { change, warnings };
+  // Content needs the encoders: their files (word vectors: hundreds of MB) are read off the loop.
+  await bundle.loadEncoders();
   if (c.title !== undefined) change.info.title = c.title;
   if (c.categories !== undefined) {
     change.labels = categoryLabels(bundle, c.categories, warnings);

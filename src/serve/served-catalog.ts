@@ -65,6 +65,7 @@ export class ServedCatalog {
   putItem(id: string, content: ItemContent): Promise<ItemWrite> {
     return this.serially(async () => {
       const bundle = this.generation.bundle;
+      await bundle.loadEncoders();
       checkVectors(bundle, content);
       const before = this.stored.find((s) => s.id === id);
       const merged = mergeContent(before?.content ?? null, content);
