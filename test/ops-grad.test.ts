@@ -12,13 +12,20 @@ import {
   indexRows,
   permute,
   reshape,
+  scatterRows,
   selectRows,
   slice,
   transpose,
 } from '../src/engine/ops/shape.js';
 import { mean, sum } from '../src/engine/ops/reduce.js';
 import { gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
-import { causalPaddingMask, logSoftmax, maskedSoftmax, softmax } from '../src/engine/ops/softmax.js';
+import {
+  causalPaddingMask,
+  logSoftmax,
+  logSumExp,
+  maskedSoftmax,
+  softmax,
+} from '../src/engine/ops/softmax.js';
 import { dyt, l2Normalize, layerNorm } from '../src/engine/ops/norm.js';
 import { dropout } from '../src/engine/ops/dropout.js';
 import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../src/engine/ops/loss.js';
@@ -29,6 +36,8 @@ import {
 } from '../src/engine/nn/transformer.js';
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
 import { blockGatedSum } from '../src/engine/ops/mixture.js';
+import { rotary } from '../src/engine/ops/rotary.js';
+import { RmsNorm } from '../src/engine/nn/layers.js';
 
 const rng = new Rng(42);
 const r = (shape: number[], s = 1) => randomTensor(shape, rng, s);
@@ -326,4 +335,58 @@ test('a position never depends on later positions of its sequence or on other se
   for (let i = 8; i < 24; i++) x2.data[i] = 100; // positions 2, 3 of sequence 0 and all of sequence 1
   const y2 = block.forward(x2, offsets, new Rng(0));
   for (let i = 0; i < 8; i++) assert.ok(Math.abs(y1.data[i] - y2.data[i]) < 1e-6);
+});
+
+test('logSumExp along the last axis: gradients, the value by hand, a row of −∞', () => {
+  gradCheck((x) => logSumExp(x), [r([3, 5], 2)]);
+  gradCheck((x) => logSumExp(x), [r([2, 3, 4])]);
+  const x = new Tensor(Float32Array.of(0, Math.log(3), 1000, 1000, -Infinity, -Infinity), [3, 2], true);
+  const y = logSumExp(x);
+  assert.deepEqual(y.shape, [3, 1]);
+  assert.ok(Math.abs(y.data[0] - Math.log(4)) < 1e-6); // log(1 + 3)
+  assert.ok(Math.abs(y.data[1] - (1000 + Math.log(2))) < 1e-3); // no overflow
+  assert.equal(y.data[2], -Infinity);
+  sum(y).backward(); // the −∞ row gets no gradient (not NaN)
+  assert.deepEqual(Array.from(x.grad!.subarray(4)), [0, 0]);
+  assert.ok(Math.abs(x.grad![0] - 0.25) < 1e-6 && Math.abs(x.grad![1] - 0.75) < 1e-6);
+});
+
+test('scatterRows: gradients with repeated rows, the inverse of indexRows', () => {
+  const rows = Int32Array.of(4, 0, 4, 2);
+  gradCheck((x) => scatterRows(x, rows, 6), [r([4, 3])]);
+  gradCheck((x) => scatterRows(x, Int32Array.of(1, 0), 2), [r([2, 2, 3])]);
+  const x = r([3, 2]);
+  const back = indexRows(scatterRows(x, Int32Array.of(5, 1, 3), 7), Int32Array.of(5, 1, 3));
+  assert.deepEqual(back.data, x.data);
+  const twice = scatterRows(new Tensor(Float32Array.of(1, 2, 3, 4), [2, 2]), Int32Array.of(1, 1), 3);
+  assert.deepEqual(Array.from(twice.data), [0, 0, 4, 6, 0, 0]);
+  assert.throws(() => scatterRows(x, Int32Array.of(0, 1, 7), 7), /row 7 \(at 2\) out of range \[0, 7\)/);
+  assert.throws(() => scatterRows(x, Int32Array.of(0, 1), 7), /2 row indices for \[3, 2\]/);
+});
+
+test('rotary position embeddings: gradients, norms kept, scores depend on the position difference only', () => {
+  const positions = Int32Array.of(0, 3, 7, 1, 2, 40);
+  gradCheck((x) => rotary(x, positions), [r([6, 8])]);
+  gradCheck((x) => rotary(x, Int32Array.of(5, 0, 2), 100), [r([3, 4])]);
+  const q = r([1, 8]);
+  const k = r([1, 8]);
+  const dot = (a: Tensor, b: Tensor) => a.data.reduce((s, x, i) => s + x * b.data[i], 0);
+  const at = (x: Tensor, p: number) => rotary(x, Int32Array.of(p));
+  assert.ok(Math.abs(dot(at(q, 5), at(q, 5)) - dot(q, q)) < 1e-4, 'the norm is kept');
+  assert.ok(Math.abs(dot(at(q, 9), at(k, 4)) - dot(at(q, 105), at(k, 100))) < 1e-4, 'p − s only');
+  assert.deepEqual(at(q, 0).data, q.data, 'position 0 is the identity');
+  assert.throws(() => rotary(r([2, 3]), Int32Array.of(0, 1)), /even size, got 3/);
+  assert.throws(() => rotary(r([2, 4]), Int32Array.of(0)), /1 positions for 2 rows/);
+});
+
+test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () => {
+  const norm = new RmsNorm(4);
+  norm.gamma.data.set([1, 2, 0.5, 1]);
+  const x = new Tensor(Float32Array.of(1, 1, 1, 1, 3, 0, 4, 0), [2, 4]);
+  const y = norm.forward(x);
+  // Row 1: ‖x‖ = 2, √d = 2 → x · γ; row 2: ‖x‖ = 5 → x · 2/5 · γ.
+  const expected = [1, 2, 0.5, 1, 1.2, 0, 0.8, 0];
+  y.data.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${i}: ${v}`));
+  // γ is the module's own parameter, perturbed in place by the check.
+  gradCheck((a) => norm.forward(a), [r([3, 4]), norm.gamma]);
 });

@@ -1,6 +1,6 @@
 /** Basic layers: Linear, Embedding, LayerNorm, DyT. */
-import { dyt } from '../ops/norm.js';
-import { layerNorm } from '../ops/norm.js';
+import { mul, scale } from '../ops/elementwise.js';
+import { dyt, l2Normalize, layerNorm } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
 import { embedding } from '../ops/shape.js';
 import type { Rng } from '../rng.js';
@@ -76,5 +76,20 @@ export class DyT extends Module {
   }
   forward(x: Tensor): Tensor {
     return dyt(x, this.alpha, this.gamma, this.beta);
+  }
+}
+
+/**
+ * RMSNorm as MOCA's code writes it: x / ‖x‖ · √d · γ along the last axis (l2Normalize's
+ * epsilon guards a zero row), γ initialised to 1.
+ */
+export class RmsNorm extends Module {
+  readonly gamma: Tensor;
+  constructor(readonly dim: number) {
+    super();
+    this.gamma = this.param('weight', constantParam([dim], 1));
+  }
+  forward(x: Tensor): Tensor {
+    return mul(scale(l2Normalize(x), Math.sqrt(this.dim)), this.gamma);
   }
 }

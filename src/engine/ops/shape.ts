@@ -163,6 +163,32 @@ export function indexRows(x: Tensor, rows: Int32Array): Tensor {
 }
 
 /**
+ * The inverse of indexRows: a [count, ...] tensor of zeros with row rows[i] += x[i] (rows that
+ * repeat add up). Backward: each x row gets its target row's gradient (a gather).
+ */
+export function scatterRows(x: Tensor, rows: Int32Array, count: number): Tensor {
+  if (x.rank < 1 || x.shape[0] !== rows.length)
+    throw new RangeError(`scatterRows: ${rows.length} row indices for [${x.shape.join(', ')}]`);
+  const w = rows.length === 0 ? sizeOf(x.shape.slice(1)) : x.size / rows.length;
+  const out = new Tensor(floats(count * w), [count, ...x.shape.slice(1)]);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(r >= 0 && r < count))
+      throw new RangeError(`scatterRows: row ${r} (at ${i}) out of range [0, ${count})`);
+    for (let j = 0; j < w; j++) out.data[r * w + j] += x.data[i * w + j];
+  }
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let i = 0; i < rows.length; i++) {
+      const src = rows[i] * w;
+      for (let j = 0; j < w; j++) gx[i * w + j] += g[src + j];
+    }
+  });
+}
+
+/**
  * Embedding lookup: out[..., :] = table[ids[...], :]. The backward pass is a sparse
  * scatter-add into the table's row gradient: it touches only the looked-up rows. Lookups of
  * `paddingIdx` get no gradient (as PyTorch's padding_idx), which also skips the padding

@@ -94,6 +94,40 @@ export function logSoftmax(x: Tensor): Tensor {
 }
 
 /**
+ * log Σ_j exp(x[..., j]) along the last axis, kept as an axis of size 1 ([..., 1]) so that it
+ * broadcasts against x. Stable (the row's maximum is factored out); a row of −∞ gives −∞ and no
+ * gradient. Backward: dx = dy · softmax(x).
+ */
+export function logSumExp(x: Tensor): Tensor {
+  const cols = x.shape[x.rank - 1];
+  const rows = x.size / cols;
+  const out = new Tensor(floats(rows), [...x.shape.slice(0, -1), 1]);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x.data[o + j] > max) max = x.data[o + j];
+    if (max === -Infinity) {
+      out.data[r] = -Infinity;
+      continue;
+    }
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += Math.exp(x.data[o + j] - max);
+    out.data[r] = max + Math.log(s);
+  }
+  if (!needsGrad(x)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = x.gradBuffer();
+    for (let r = 0; r < rows; r++) {
+      const lse = out.data[r];
+      if (lse === -Infinity) continue;
+      const o = r * cols;
+      for (let j = 0; j < cols; j++) gx[o + j] += g[r] * Math.exp(x.data[o + j] - lse);
+    }
+  });
+}
+
+/**
  * The mask for maskedSoftmax over right-padded sequences: mask[b, i, j] = 1 when query i of
  * sequence b may attend to key j, i.e. j <= i and j < length_b.
  */
