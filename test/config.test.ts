@@ -65,6 +65,7 @@ test('defaults: every option of the spec at its documented value', () => {
       evalEvery: 1,
       validationMetric: 'NDCG@10',
       maskHistory: false,
+      samples: 'sequences',
       softmax: 'auto',
       negatives: 1024,
       negativeAlpha: 0.5,

@@ -47,6 +47,12 @@ const TrainSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Kernel threads; unset = the kernel backend's default (CAMMSR_THREADS when set)."),
+  samples: z
+    .enum(['sequences', 'prefixes'])
+    .default('sequences')
+    .describe(
+      "What an epoch iterates over: 'sequences' = each user's training sequence once, with a target at every position (SASRec, as RecBole); 'prefixes' = every prefix of every training sequence once, each with the one next item as its target (the per-prefix training of MOCA and MMSR).",
+    ),
   softmax: z
     .enum(['auto', 'full', 'sampled'])
     .default('auto')

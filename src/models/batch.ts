@@ -61,6 +61,36 @@ export function trainingBatch(
   );
 }
 
+/**
+ * One training sample per prefix (the per-prefix training of MOCA and MMSR): sample k is
+ * sequence seqs[k] read up to ends[k] − 1 (its most recent `maxLen` items), with one target,
+ * seqs[k][ends[k]], at its last position. ends[k] is in [1, length − 1].
+ */
+export function prefixBatch(
+  seqs: readonly Int32Array[],
+  ends: Int32Array,
+  maxLen: number,
+  times?: readonly (Float64Array | null)[],
+): SequenceBatch {
+  return pack(
+    seqs.map((s, k) => {
+      const end = ends[k];
+      if (!(end >= 1 && end < s.length))
+        throw new RangeError(`prefixBatch: end ${end} of sample ${k} is not in [1, ${s.length - 1}]`);
+      const start = Math.max(0, end - maxLen);
+      const targets = new Int32Array(end - start);
+      targets[targets.length - 1] = s[end];
+      const t = times?.[k];
+      return {
+        items: s.subarray(start, end),
+        targets,
+        times: t ? t.subarray(start, end) : undefined,
+        before: t && start > 0 ? t[start - 1] : NaN,
+      };
+    }),
+  );
+}
+
 /** Inputs for predicting the item after each history (the last `maxLen` items of each). */
 export function inferenceBatch(
   histories: readonly Int32Array[],

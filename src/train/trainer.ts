@@ -19,7 +19,7 @@ import { clipGradNorm } from '../engine/optim/grads.js';
 import { Rng } from '../engine/rng.js';
 import { evaluateSplit } from '../eval/evaluate.js';
 import type { SequentialRecommender } from '../models/model.js';
-import { trainingBatch } from '../models/batch.js';
+import { prefixBatch, trainingBatch } from '../models/batch.js';
 import { kernels } from '../kernels/select.js';
 import { VERSION } from '../version.js';
 import type { RunConfig } from '../config/index.js';
@@ -202,11 +202,17 @@ async function trainEpochs(
   return { ...state, stoppedEarly };
 }
 
-/** One epoch of optimisation over shuffled users, each step's buffers reused through an arena. */
+/**
+ * One epoch of optimisation over shuffled samples, each step's buffers reused through an arena.
+ * A sample is a user's training sequence (a target at every position), or with
+ * train.samples 'prefixes' one prefix of it (one target).
+ */
 class EpochRunner {
   private readonly arena = new StepArena();
-  /** Users with fewer than two training items have no training window. */
+  /** Each sample's user: users with fewer than two training items have no training window. */
   private readonly users: Int32Array;
+  /** Per prefix sample: the index of its target in the user's sequence (null: whole sequences). */
+  private readonly ends: Int32Array | null;
   private readonly times: Float64Array[] | null;
 
   constructor(
@@ -218,14 +224,24 @@ class EpochRunner {
     private readonly ev: TrainEvents,
   ) {
     this.times = split.trainTimes ?? null;
-    this.users = Int32Array.from(split.train.flatMap((s, u) => (s.length >= 2 ? [u] : [])));
+    const users = split.train.flatMap((s, u) => (s.length >= 2 ? [u] : []));
+    if (cfg.train.samples === 'prefixes') {
+      const prefixes = users.flatMap((u) =>
+        Array.from({ length: split.train[u].length - 1 }, (_, k) => [u, k + 1]),
+      );
+      this.users = Int32Array.from(prefixes, ([u]) => u);
+      this.ends = Int32Array.from(prefixes, ([, end]) => end);
+    } else {
+      this.users = Int32Array.from(users);
+      this.ends = null;
+    }
   }
 
   run(epoch: number): EpochLog {
     const t0 = performance.now();
     const { model, cfg } = this;
     model.train();
-    const order = Int32Array.from(this.users);
+    const order = Int32Array.from(this.users, (_, k) => k);
     this.shuffle.shuffle(order);
     const batchSize = cfg.train.batchSize;
     const batches = Math.ceil(order.length / batchSize);
@@ -246,14 +262,20 @@ class EpochRunner {
     };
   }
 
-  /** One optimisation step over the given users' training windows. */
-  private step(ids: Int32Array, epoch: number, b: number) {
-    const { model, opt, cfg, times } = this;
-    const batch = trainingBatch(
-      Array.from(ids, (u) => this.split.train[u]),
-      cfg.maxLen,
-      times ? Array.from(ids, (u) => times[u]) : undefined,
-    );
+  /** One optimisation step over the given samples' training windows. */
+  private step(samples: Int32Array, epoch: number, b: number) {
+    const { model, opt, cfg, times, ends } = this;
+    const users = samples.map((k) => this.users[k]);
+    const seqs = Array.from(users, (u) => this.split.train[u]);
+    const seqTimes = times ? Array.from(users, (u) => times[u]) : undefined;
+    const batch = ends
+      ? prefixBatch(
+          seqs,
+          samples.map((k) => ends[k]),
+          cfg.maxLen,
+          seqTimes,
+        )
+      : trainingBatch(seqs, cfg.maxLen, seqTimes);
     // The step's activations and gradients live in the arena, reused by the next step, so the
     // step drops its gradients (zeroGrad) before it ends.
     return this.arena.run(() => {
