@@ -18,7 +18,7 @@ import {
   transpose,
 } from '../src/engine/ops/shape.js';
 import { mean, sum } from '../src/engine/ops/reduce.js';
-import { gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
+import { exp, gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
 import {
   causalPaddingMask,
   logSoftmax,
@@ -130,13 +130,14 @@ test('sum and mean, total and along an axis', () => {
   gradCheck((x) => mean(x, -1), [r([3, 4])]);
 });
 
-test('ReLU (away from the kink), GELU, tanh, sigmoid', () => {
+test('ReLU (away from the kink), GELU, tanh, sigmoid, exp', () => {
   const x = r([4, 5]);
   x.data.forEach((v, i) => (x.data[i] = Math.abs(v) < 0.05 ? v + 0.2 : v));
   gradCheck(relu, [x]);
   gradCheck(gelu, [r([4, 5], 2)]);
   gradCheck(tanh, [r([4, 5])]);
   gradCheck(sigmoid, [r([4, 5], 3)]);
+  gradCheck(exp, [r([4, 5])]);
 });
 
 test('softmax, masked softmax (incl. a fully masked row) and log-softmax', () => {

@@ -27,6 +27,9 @@ export const relu = (x: Tensor): Tensor =>
 
 export const tanh = (x: Tensor): Tensor => unary(x, Math.tanh, (_, y) => 1 - y * y);
 
+/** e^x element-wise (dy/dx = y). */
+export const exp = (x: Tensor): Tensor => unary(x, Math.exp, (_, y) => y);
+
 export const sigmoid = (x: Tensor): Tensor =>
   unary(
     x,

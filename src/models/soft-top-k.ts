@@ -1,0 +1,93 @@
+/**
+ * The routers of MOCA's conditional attention (CoLT5's, `colt5_attention/coor_descent.py`):
+ * a soft top-k by coordinate descent gives every token a weight p ∈ (0, 1], about 1 for the
+ * k_eff best-scored tokens and falling off below; the k tokens with the largest p are routed,
+ * with straight-through weights (value 1, gradient of p). Built from engine ops, so the
+ * gradient goes through the 20 unrolled iterations.
+ */
+import { exp, relu } from '../engine/ops/activation.js';
+import { add, mul, scale, sub } from '../engine/ops/elementwise.js';
+import { detach, indexRows, reshape } from '../engine/ops/shape.js';
+import { logSumExp } from '../engine/ops/softmax.js';
+import { topkIndices } from '../engine/ops/topk.js';
+import { Tensor } from '../engine/tensor.js';
+
+export interface CoordinateDescentOptions {
+  iterations: number;
+  /** The final temperature ε (it decays from epsInit by epsDecay per iteration, down to eps). */
+  eps: number;
+  epsInit: number;
+  epsDecay: number;
+}
+
+/** CoLT5's defaults, which MOCA keeps. */
+export const COORDINATE_DESCENT: CoordinateDescentOptions = {
+  iterations: 20,
+  eps: 0.03,
+  epsInit: 4,
+  epsDecay: 0.7,
+};
+
+/** Stands for −∞ at masked tokens: finite, so that no 0·∞ appears in a gradient. */
+const MASKED = -1e30;
+
+/**
+ * p [B, n] for scores s [B, n]: the coordinate descent of CoLT5 with k_eff tokens to keep per
+ * row. `mask` [B·n] marks valid tokens with 1 (null: all valid); masked tokens get p = 0.
+ */
+export function coordinateDescent(
+  s: Tensor,
+  kEff: number,
+  mask: Float32Array | null = null,
+  o: CoordinateDescentOptions = COORDINATE_DESCENT,
+): Tensor {
+  const [B, n] = s.shape;
+  const valid = mask ?? new Float32Array(B * n).fill(1);
+  const keep = new Tensor(valid, [B, n]);
+  const masked = new Tensor(
+    valid.map((v) => (v === 1 ? 0 : MASKED)),
+    [B, n],
+  );
+  const logK = new Tensor(new Float32Array(B).fill(Math.log(kEff)), [B, 1]);
+  let b = scale(s, -1);
+  let a: Tensor = new Tensor(new Float32Array(B), [B, 1]);
+  let eps = Math.max(o.epsInit, o.eps);
+  for (let t = 0; t < o.iterations; t++) {
+    const z = add(scale(add(s, b), 1 / eps), masked);
+    a = scale(sub(logK, logSumExp(z)), eps);
+    b = scale(relu(add(s, a)), -1);
+    eps = Math.max(eps * o.epsDecay, o.eps);
+  }
+  return mul(exp(add(scale(add(add(s, a), b), 1 / eps), masked)), keep);
+}
+
+export interface Routed {
+  /** [B·k] token index within its row, best first. */
+  indices: Int32Array;
+  /** [B, k] straight-through weights: 1 in value (0 for a masked token), p's gradient. */
+  weights: Tensor;
+}
+
+/**
+ * Routes k tokens per row: with k ≥ n every token, weight 1 (CoLT5's shortcut); otherwise the
+ * k largest p of the coordinate descent with k_eff = min(k·9/8, n).
+ */
+export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null): Routed {
+  const [B, n] = s.shape;
+  const valid = mask ?? new Float32Array(B * n).fill(1);
+  if (k >= n) {
+    const indices = Int32Array.from({ length: B * n }, (_, i) => i % n);
+    return { indices, weights: new Tensor(Float32Array.from(valid), [B, n]) };
+  }
+  const p = coordinateDescent(s, Math.min((k * 9) / 8, n), mask);
+  const indices = topkIndices(p.data, B, n, k);
+  const flat = Int32Array.from(indices, (j, i) => Math.floor(i / k) * n + j);
+  const pk = reshape(indexRows(reshape(p, [B * n, 1]), flat), [B, k]);
+  const ones = new Tensor(
+    Float32Array.from(flat, (f) => valid[f]),
+    [B, k],
+  );
+  // w = p + stopgrad(1 − p) where the token is valid: the value is exactly 1, the gradient p's.
+  const weights = mul(add(pk, detach(sub(ones, pk))), ones);
+  return { indices, weights };
+}
