@@ -1,0 +1,201 @@
+/**
+ * `npm run bench:scale`: how a training step's cost grows with the catalog, with the full and
+ * the sampled softmax. Each cell (model × items × softmax) runs in its own process, so that its
+ * peak RSS is its own: a synthetic catalog of N items (CAMMSR: 128-d text features, 1-3 of 600
+ * categories per item), a batch of 256 sequences of 9 items (Amazon Beauty's mean), the
+ * model's full loss, backward and Adam, on the native backend when it loads. It prints the
+ * median step, the peak RSS, and what an epoch of `--interactions` positions would take at that
+ * step time. A cell that would exceed `--max-minutes` is cut short and says so.
+ *
+ * `npm run bench:scale -- --help` lists the options.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig } from '../src/config/index.js';
+import { StepArena } from '../src/engine/memory.js';
+import { Adam } from '../src/engine/optim/adam.js';
+import { Rng } from '../src/engine/rng.js';
+import { kernels } from '../src/kernels/select.js';
+import { trainingBatch } from '../src/models/batch.js';
+import type { ModelData } from '../src/models/model.js';
+import { formatTable } from '../src/report/table.js';
+import { createModel } from '../src/train/create-model.js';
+import { machine, median, parseArgs, TRAINING_NODE_FLAGS } from './common.js';
+
+const BATCH = 256;
+const LENGTH = 10; // 9 inputs and 9 targets per sequence
+const TEXT_DIM = 128;
+const CATEGORIES = 600;
+
+interface Cell {
+  model: 'sasrec' | 'cammsr';
+  items: number;
+  softmax: 'full' | 'sampled';
+}
+
+interface CellResult extends Cell {
+  steps: number;
+  medianMs: number;
+  peakRssMb: number;
+  setupSeconds: number;
+  cut: boolean;
+}
+
+const args = parseArgs(
+  process.argv.slice(2),
+  {
+    command: 'npm run bench:scale --',
+    about:
+      'Training-step time and peak RSS against the number of items, full and sampled softmax, SASRec and CAMMSR (synthetic catalogs).',
+  },
+  {
+    items: ['string', 'catalog sizes, comma-separated (default 10000,100000,1000000)'],
+    models: ['string', 'subset of sasrec,cammsr (default both)'],
+    softmax: ['string', 'subset of full,sampled (default both)'],
+    steps: ['number', 'measured steps per cell (default 5)'],
+    threads: ['number', 'kernel threads (default 2)'],
+    interactions: ['number', 'training positions of the epoch the table estimates (default 10000000)'],
+    'max-minutes': ['number', 'time limit per cell, set-up included (default 5)'],
+    json: ['flag', 'one JSON object as the last line'],
+    cell: ['string', 'internal: set by this script for its child processes'],
+  },
+);
+
+const list = (v: unknown, dflt: string) => String(v ?? dflt).split(',');
+
+/** A synthetic catalog's model data: features and categories drawn from a seeded stream. */
+function syntheticData(items: number, withContent: boolean): ModelData {
+  const rng = new Rng(7);
+  const popularity = Float64Array.from({ length: items + 1 }, (_, i) => (i === 0 ? 0 : 1 + rng.int(50)));
+  if (!withContent) return { items, popularity, timestamps: false };
+  const matrix = new Float32Array((items + 1) * TEXT_DIM);
+  for (let i = TEXT_DIM; i < matrix.length; i++) matrix[i] = rng.normal() * 0.1;
+  const mask = new Uint8Array(items + 1).fill(1);
+  mask[0] = 0;
+  const offsets = new Int32Array(items + 2);
+  const labels: number[] = [];
+  for (let i = 1; i <= items; i++) {
+    const n = 1 + rng.int(3);
+    for (let c = 0; c < n; c++) labels.push(rng.int(CATEGORIES));
+    offsets[i + 1] = labels.length;
+  }
+  return {
+    items,
+    popularity,
+    timestamps: false,
+    text: { dim: TEXT_DIM, matrix, mask },
+    categories: { count: CATEGORIES, offsets, labels: Int32Array.from(labels) },
+  };
+}
+
+/** In the child: set up one cell and time its steps. */
+function runCell(cell: Cell, steps: number, maxMinutes: number): CellResult {
+  const t0 = performance.now();
+  const deadline = t0 + maxMinutes * 60_000;
+  kernels().setThreads((args.threads as number | undefined) ?? 2);
+  const data = syntheticData(cell.items, cell.model === 'cammsr');
+  const cfg = resolveConfig({
+    cli: { model: cell.model, seed: 1 },
+    overrides: [`train.softmax=${cell.softmax}`],
+  });
+  const model = createModel(cfg, data);
+  model.train();
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  const rng = new Rng(3);
+  const seqs = Array.from({ length: BATCH }, () =>
+    Int32Array.from({ length: LENGTH }, () => 1 + rng.int(cell.items)),
+  );
+  const batch = trainingBatch(seqs, cfg.maxLen);
+  const arena = new StepArena();
+  const step = () =>
+    arena.run(() => {
+      const { total } = model.loss(batch);
+      total.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
+  const setupSeconds = (performance.now() - t0) / 1000;
+  const times: number[] = [];
+  let cut = false;
+  for (let s = 0; s < steps + 1; s++) {
+    if (performance.now() > deadline) {
+      cut = true;
+      break;
+    }
+    const t = performance.now();
+    step();
+    if (s > 0) times.push(performance.now() - t); // the first step warms up
+  }
+  return {
+    ...cell,
+    steps: times.length,
+    medianMs: times.length ? median(times) : NaN,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    setupSeconds,
+    cut,
+  };
+}
+
+function main(): void {
+  const steps = (args.steps as number | undefined) ?? 5;
+  const maxMinutes = (args['max-minutes'] as number | undefined) ?? 5;
+  if (args.cell) {
+    console.log(JSON.stringify(runCell(JSON.parse(String(args.cell)) as Cell, steps, maxMinutes)));
+    return;
+  }
+  const interactions = (args.interactions as number | undefined) ?? 10_000_000;
+  const self = fileURLToPath(import.meta.url);
+  const results: CellResult[] = [];
+  for (const model of list(args.models, 'sasrec,cammsr') as Cell['model'][])
+    for (const items of list(args.items, '10000,100000,1000000').map(Number))
+      for (const softmax of list(args.softmax, 'full,sampled') as Cell['softmax'][]) {
+        const cell: Cell = { model, items, softmax };
+        process.stderr.write(`${model}, ${items} items, ${softmax} softmax ...\n`);
+        try {
+          const out = execFileSync(
+            process.execPath,
+            [
+              ...TRAINING_NODE_FLAGS,
+              self,
+              '--cell',
+              JSON.stringify(cell),
+              '--steps',
+              String(steps),
+              '--max-minutes',
+              String(maxMinutes),
+              '--threads',
+              String(args.threads ?? 2),
+            ],
+            { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: (maxMinutes + 1) * 60_000 },
+          );
+          results.push(JSON.parse(out.trim().split('\n').pop()!));
+        } catch (e) {
+          process.stderr.write(`  failed: ${(e as Error).message.split('\n')[0]}\n`);
+          results.push({ ...cell, steps: 0, medianMs: NaN, peakRssMb: NaN, setupSeconds: NaN, cut: true });
+        }
+      }
+  const positions = BATCH * (LENGTH - 1);
+  const epochMinutes = (r: CellResult) => ((interactions / positions) * (r.medianMs / 1000)) / 60;
+  const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(
+    `batch: ${BATCH} sequences × ${LENGTH - 1} positions; ${kernels().name} kernels, ${args.threads ?? 2} threads; epoch estimate: ${interactions.toLocaleString('en')} positions at the median step`,
+  );
+  console.log(
+    formatTable(
+      ['model', 'items', 'softmax', 'steps', 'ms / step', 'peak RSS MB', 'set-up s', 'epoch estimate (min)'],
+      results.map((r) => [
+        r.model,
+        r.items.toLocaleString('en'),
+        r.softmax,
+        r.cut ? `${r.steps} (cut)` : String(r.steps),
+        fmt(r.medianMs),
+        fmt(r.peakRssMb, 0),
+        fmt(r.setupSeconds),
+        fmt(epochMinutes(r)),
+      ]),
+    ),
+  );
+  if (args.json) console.log(JSON.stringify({ machine: machine(), interactions, results }));
+}
+
+main();
