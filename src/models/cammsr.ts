@@ -259,8 +259,6 @@ export class Cammsr extends SequentialModel {
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
   private readonly sampler: NegativeSampler | null;
-  /** Dense multi-hot targets [N + 1, C] of the category loss; built by the first training step. */
-  private categoryTargetTable: Float32Array | null = null;
   private readonly categoryCount: number;
   private stats: WeightStats;
 
@@ -383,9 +381,7 @@ export class Cammsr extends SequentialModel {
 
     // L_CP: the category prediction shapes the modality weights.
     if (moe?.categoryLogits && this.categoryCount > 0 && cfg.beta > 0) {
-      // Only training reads them: a served model does not hold the (N + 1)·C floats.
-      this.categoryTargetTable ??= multiHot(this.data, this.categoryCount);
-      const y = gatherRows(this.categoryTargetTable, batch.items, this.categoryCount);
+      const y = categoryTargets(this.data, batch.items, this.categoryCount);
       const lcp = bceWithLogits(moe.categoryLogits, y);
       terms.cp = lcp.item();
       parts.push(scale(lcp, cfg.beta));
@@ -560,19 +556,16 @@ function emptyStats(M: number, C: number, K: number): WeightStats {
   };
 }
 
-/** Dense multi-hot category targets [N + 1, C]. */
-function multiHot(data: ModelData, C: number): Float32Array {
-  const cats = data.categories!;
-  const y = new Float32Array((data.items + 1) * C);
-  for (let i = 1; i <= data.items; i++) {
-    for (let q = cats.offsets[i]; q < cats.offsets[i + 1]; q++) y[i * C + cats.labels[q]] = 1;
-  }
+/**
+ * Multi-hot category targets [R, C] of the given items, from the catalog's category lists: only
+ * the step's rows, never an (N + 1) × C table (2.4 GB at a million items and 600 categories).
+ */
+function categoryTargets(data: ModelData, items: Int32Array, C: number): Float32Array {
+  const { offsets, labels } = data.categories!;
+  const y = floats(items.length * C);
+  items.forEach((i, r) => {
+    if (i === 0) return; // padding has no category
+    for (let q = offsets[i]; q < offsets[i + 1]; q++) y[r * C + labels[q]] = 1;
+  });
   return y;
-}
-
-/** Rows of a constant [N + 1, C] matrix for the given items. */
-function gatherRows(table: Float32Array, items: Int32Array, C: number): Float32Array {
-  const out = floats(items.length * C);
-  for (let r = 0; r < items.length; r++) out.set(table.subarray(items[r] * C, (items[r] + 1) * C), r * C);
-  return out;
 }
