@@ -18,7 +18,7 @@ import {
   transpose,
 } from '../src/engine/ops/shape.js';
 import { mean, sum } from '../src/engine/ops/reduce.js';
-import { exp, gelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
+import { exp, gelu, leakyRelu, relu, sigmoid, tanh } from '../src/engine/ops/activation.js';
 import {
   causalPaddingMask,
   logSoftmax,
@@ -130,7 +130,7 @@ test('sum and mean, total and along an axis', () => {
   gradCheck((x) => mean(x, -1), [r([3, 4])]);
 });
 
-test('ReLU (away from the kink), GELU, tanh, sigmoid, exp', () => {
+test('ReLU and leaky ReLU (away from the kink), GELU, tanh, sigmoid, exp', () => {
   const x = r([4, 5]);
   x.data.forEach((v, i) => (x.data[i] = Math.abs(v) < 0.05 ? v + 0.2 : v));
   gradCheck(relu, [x]);
@@ -138,6 +138,13 @@ test('ReLU (away from the kink), GELU, tanh, sigmoid, exp', () => {
   gradCheck(tanh, [r([4, 5])]);
   gradCheck(sigmoid, [r([4, 5], 3)]);
   gradCheck(exp, [r([4, 5])]);
+  const y = r([4, 5]);
+  y.data.forEach((v, i) => (y.data[i] = Math.abs(v) < 0.05 ? v - 0.2 : v));
+  gradCheck((t) => leakyRelu(t, 0.1), [y]);
+  assert.deepEqual(Array.from(leakyRelu(new Tensor(Float32Array.of(-2, 3), [2]), 0.1).data), [
+    Math.fround(-0.2),
+    3,
+  ]);
 });
 
 test('softmax, masked softmax (incl. a fully masked row) and log-softmax', () => {

@@ -27,6 +27,14 @@ export const relu = (x: Tensor): Tensor =>
 
 export const tanh = (x: Tensor): Tensor => unary(x, Math.tanh, (_, y) => 1 - y * y);
 
+/** max(x, slope·x) element-wise (MMSR's attention logits use slope 0.1). */
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
+  unary(
+    x,
+    (v) => (v > 0 ? v : slope * v),
+    (v) => (v > 0 ? 1 : slope),
+  );
+
 /** e^x element-wise (dy/dx = y). */
 export const exp = (x: Tensor): Tensor => unary(x, Math.exp, (_, y) => y);
 
