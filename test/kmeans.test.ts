@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { kMeans, nearestCentroids } from '../src/models/kmeans.js';
+import { clusterLinks, kMeans, nearestCentroids } from '../src/models/kmeans.js';
 
 /** Three well-separated blobs of 20 points in 2-D around (0,0), (10,0), (0,10). */
 function blobs(seed: number): Float32Array {
@@ -46,4 +46,31 @@ test('nearest centroids: closest first, ties to the lower index, at most k', () 
   // (0, 0): centroid 0 at 0, then 3 at √2, then 1 and 2 tied at 3 → the lower index first.
   assert.deepEqual(nearestCentroids(x, 1, centroids, 4, 2, 4), [0, 3, 1, 2]);
   assert.deepEqual(nearestCentroids(x, 1, centroids, 4, 2, 9), [0, 3, 1, 2]);
+});
+
+test('cluster links: the nearest clusters of each item that has the modality, none for the others', () => {
+  const x = blobs(5);
+  // Items 1..60 carry the blob points; items 61 and 62 lack the modality.
+  const matrix = new Float32Array(63 * 2);
+  matrix.set(x, 2);
+  const mask = Uint8Array.from({ length: 63 }, (_, i) => (i >= 1 && i <= 60 ? 1 : 0));
+  const { centroids, links } = clusterLinks({ dim: 2, matrix, mask }, 62, 3, 2, 1);
+  assert.equal(centroids.length, 6);
+  assert.equal(links.length, 63);
+  assert.deepEqual(links[0], []);
+  assert.deepEqual(links[61], []);
+  assert.deepEqual(links[62], []);
+  // The first link is the item's own blob's cluster, the same for all 20 items of a blob.
+  for (let b = 0; b < 3; b++) {
+    const own = links[1 + b * 20][0];
+    for (let i = 1 + b * 20; i <= (b + 1) * 20; i++) {
+      assert.equal(links[i].length, 2);
+      assert.equal(links[i][0], own, `item ${i}`);
+    }
+  }
+  // Fewer items than clusters: one cluster per item at most.
+  assert.equal(
+    clusterLinks({ dim: 2, matrix, mask: Uint8Array.of(0, 1, 1) }, 2, 30, 3, 1).centroids.length,
+    4,
+  );
 });

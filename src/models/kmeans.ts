@@ -88,3 +88,26 @@ export function nearestCentroids(
     .sort((a, b) => d[a] - d[b] || a - b)
     .slice(0, Math.min(count, k));
 }
+
+/**
+ * Each item's `linkK` nearest clusters of one modality's features (MMSR's links): k-means with
+ * `clusters` centres over the items that have the modality; items without it link to none.
+ */
+export function clusterLinks(
+  features: { dim: number; matrix: Float32Array; mask: Uint8Array },
+  items: number,
+  clusters: number,
+  linkK: number,
+  seed: number,
+): { centroids: Float32Array; links: number[][] } {
+  const { dim, matrix, mask } = features;
+  const present: number[] = [];
+  for (let i = 1; i <= items; i++) if (mask[i]) present.push(i);
+  const x = new Float32Array(present.length * dim);
+  present.forEach((i, r) => x.set(matrix.subarray(i * dim, (i + 1) * dim), r * dim));
+  const k = Math.min(clusters, present.length);
+  const { centroids } = kMeans(x, present.length, dim, k, seed);
+  const links: number[][] = Array.from({ length: items + 1 }, () => []);
+  present.forEach((i, r) => (links[i] = nearestCentroids(x, r, centroids, k, dim, linkK)));
+  return { centroids, links };
+}
