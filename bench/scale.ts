@@ -19,8 +19,10 @@ import { kernels } from '../src/kernels/select.js';
 import { trainingBatch } from '../src/models/batch.js';
 import type { ModelData } from '../src/models/model.js';
 import { formatTable } from '../src/report/table.js';
+import { scoreUsers } from '../src/models/model.js';
+import { topK } from '../src/serve/recommender.js';
 import { createModel } from '../src/train/create-model.js';
-import { machine, median, parseArgs, TRAINING_NODE_FLAGS } from './common.js';
+import { machine, median, parseArgs, quantile, TRAINING_NODE_FLAGS } from './common.js';
 
 const BATCH = 256;
 const LENGTH = 10; // 9 inputs and 9 targets per sequence
@@ -56,6 +58,15 @@ const args = parseArgs(
     threads: ['number', 'kernel threads (default 2)'],
     interactions: ['number', 'training positions of the epoch the table estimates (default 10000000)'],
     'max-minutes': ['number', 'time limit per cell, set-up included (default 5)'],
+    mode: [
+      'string',
+      "'training' (default): training steps; 'serving': one request's product with the item table and top 10, at 1 and 2 threads",
+    ],
+    dims: [
+      'string',
+      'serving: item-vector widths, comma-separated (default 64,128: SASRec, CAMMSR with ID + text)',
+    ],
+    requests: ['number', 'serving: requests timed per cell (default 200)'],
     json: ['flag', 'one JSON object as the last line'],
     cell: ['string', 'internal: set by this script for its child processes'],
   },
@@ -136,7 +147,58 @@ function runCell(cell: Cell, steps: number, maxMinutes: number): CellResult {
   };
 }
 
+/**
+ * What serving costs at each catalog size: one user vector against an [N + 1, dim] item table
+ * (the product the service runs per request, then the top 10), medians and p99 of `requests`.
+ */
+function servingCells(): void {
+  const requests = (args.requests as number | undefined) ?? 200;
+  const rows: (string | number)[][] = [];
+  const results: Record<string, number>[] = [];
+  const rng = new Rng(5);
+  for (const items of list(args.items, '10000,100000,1000000').map(Number))
+    for (const dim of list(args.dims, '64,128').map(Number)) {
+      const table = Float32Array.from({ length: (items + 1) * dim }, () => rng.normal());
+      const scorer = { dim, items: table, users: () => new Float32Array(dim) };
+      for (const threads of [1, 2]) {
+        kernels().setThreads(threads);
+        const times: number[] = [];
+        for (let r = 0; r < requests + 5; r++) {
+          const user = Float32Array.from({ length: dim }, () => rng.normal());
+          const t = performance.now();
+          topK(scoreUsers(scorer, user, 1), 0, items, 10, { has: () => false });
+          if (r >= 5) times.push(performance.now() - t);
+        }
+        const cell = {
+          items,
+          dim,
+          threads,
+          p50: median(times),
+          p99: quantile(times, 0.99),
+          tableMb: (table.length * 4) / 2 ** 20,
+        };
+        results.push(cell);
+        rows.push([
+          items.toLocaleString('en'),
+          dim,
+          threads,
+          cell.tableMb.toFixed(0),
+          cell.p50.toFixed(2),
+          cell.p99.toFixed(2),
+        ]);
+      }
+    }
+  console.log(
+    `serving: one user vector against the item table, then the top 10; ${kernels().name} kernels; ${requests} requests per cell`,
+  );
+  console.log(formatTable(['items', 'dim', 'threads', 'table MB', 'p50 ms', 'p99 ms'], rows));
+  if (args.json) console.log(JSON.stringify({ machine: machine(), mode: 'serving', results }));
+}
+
 function main(): void {
+  if (args.mode === 'serving') return servingCells();
+  if (args.mode !== undefined && args.mode !== 'training')
+    throw new Error(`--mode must be training or serving, got ${String(args.mode)}`);
   const steps = (args.steps as number | undefined) ?? 5;
   const maxMinutes = (args['max-minutes'] as number | undefined) ?? 5;
   if (args.cell) {
