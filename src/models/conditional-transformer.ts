@@ -1,0 +1,88 @@
+/**
+ * MOCA's transformers (feature level and item level): layers of x ← x + mean_t CA_t(x), then
+ * x ← x + FF(x) with FF = LayerNorm → Linear(d, d) → GELU → Linear(d, d) → dropout, and a
+ * LayerNorm at the end. The experts are averaged: the code has no gating network. Kinds, as the
+ * ablations of the spec: 'conditional' (routed experts), 'full' (one attention over every token,
+ * the same RMSNorm, rotary and null key/value), 'none' (no transformer: x unchanged).
+ */
+import { gelu } from '../engine/ops/activation.js';
+import { add, addN, scale } from '../engine/ops/elementwise.js';
+import { dropout } from '../engine/ops/dropout.js';
+import { LayerNorm, Linear } from '../engine/nn/layers.js';
+import { Module, ModuleList } from '../engine/nn/module.js';
+import type { Rng } from '../engine/rng.js';
+import type { Tensor } from '../engine/tensor.js';
+import { ConditionalAttention, type ConditionalAttentionConfig } from './conditional-attention.js';
+
+export type TransformerKind = 'conditional' | 'full' | 'none';
+
+export interface ConditionalTransformerConfig extends ConditionalAttentionConfig {
+  kind: TransformerKind;
+  layers: number;
+  experts: number;
+  ffDropout: number;
+}
+
+class FeedForward extends Module {
+  readonly norm: LayerNorm;
+  readonly inner: Linear;
+  readonly outer: Linear;
+  constructor(
+    dim: number,
+    private readonly p: number,
+    rng: Rng,
+    std: number,
+  ) {
+    super();
+    this.norm = this.child('norm', new LayerNorm(dim, 1e-5));
+    this.inner = this.child('inner', new Linear(dim, dim, rng, { std }));
+    this.outer = this.child('outer', new Linear(dim, dim, rng, { std }));
+  }
+  forward(x: Tensor, rng: Rng, training: boolean): Tensor {
+    return dropout(this.outer.forward(gelu(this.inner.forward(this.norm.forward(x)))), this.p, rng, training);
+  }
+}
+
+class ConditionalLayer extends Module {
+  readonly experts: ModuleList<ConditionalAttention>;
+  readonly ff: FeedForward;
+  constructor(cfg: ConditionalTransformerConfig, rng: Rng) {
+    super();
+    // 'full': one expert that routes every token (k ≥ n routes all, with weight 1).
+    const expert = cfg.kind === 'full' ? { ...cfg, queries: Infinity, keyValues: Infinity } : cfg;
+    const count = cfg.kind === 'full' ? 1 : cfg.experts;
+    this.experts = this.child(
+      'experts',
+      new ModuleList(Array.from({ length: count }, () => new ConditionalAttention(expert, rng))),
+    );
+    this.ff = this.child('ff', new FeedForward(cfg.dim, cfg.ffDropout, rng, cfg.initStd));
+  }
+  forward(x: Tensor, valid: Float32Array, positions: Int32Array, rng: Rng, training: boolean): Tensor {
+    const outs = this.experts.items.map((e) => e.forward(x, valid, positions, rng, training));
+    const h = add(x, outs.length === 1 ? outs[0] : scale(addN(...outs), 1 / outs.length));
+    return add(h, this.ff.forward(h, rng, training));
+  }
+}
+
+export class ConditionalTransformer extends Module {
+  readonly layers: ModuleList<ConditionalLayer>;
+  readonly final: LayerNorm | null;
+  constructor(
+    readonly cfg: ConditionalTransformerConfig,
+    rng: Rng,
+  ) {
+    super();
+    const layers =
+      cfg.kind === 'none' ? [] : Array.from({ length: cfg.layers }, () => new ConditionalLayer(cfg, rng));
+    this.layers = this.child('layers', new ModuleList(layers));
+    this.final = cfg.kind === 'none' ? null : this.child('final_norm', new LayerNorm(cfg.dim, 1e-5));
+  }
+
+  /** x [B, n, d]; `valid` [B·n]; `positions` [B·n] rotary positions. */
+  forward(x: Tensor, valid: Float32Array, positions: Int32Array, rng: Rng, training: boolean): Tensor {
+    if (!this.final) return x;
+    let h = x;
+    for (const layer of this.layers.items) h = layer.forward(h, valid, positions, rng, training);
+    return this.final.forward(h);
+  }
+}
