@@ -28,7 +28,12 @@ import {
 } from '../src/engine/ops/softmax.js';
 import { dyt, l2Normalize, layerNorm } from '../src/engine/ops/norm.js';
 import { dropout } from '../src/engine/ops/dropout.js';
-import { bceWithLogits, crossEntropy, linearCrossEntropy } from '../src/engine/ops/loss.js';
+import {
+  bceWithLogits,
+  crossEntropy,
+  linearCrossEntropy,
+  linearSoftTargetCrossEntropy,
+} from '../src/engine/ops/loss.js';
 import {
   MultiHeadSelfAttention,
   TransformerBlock,
@@ -397,4 +402,32 @@ test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () 
   y.data.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${i}: ${v}`));
   // γ is the module's own parameter, perturbed in place by the check.
   gradCheck((a) => norm.forward(a), [r([3, 4]), norm.gamma]);
+});
+
+test('soft-target cross-entropy (MOCA): gradients, one target of weight 1 is cross-entropy, decayed labels by hand', () => {
+  const targets = {
+    offsets: Int32Array.of(0, 2, 3, 6),
+    items: Int32Array.of(1, 4, 0, 6, 2, 6),
+    weights: Float32Array.of(1, 0.5, 1, 1, 0.5, 0.25),
+  };
+  gradCheck((h, w) => linearSoftTargetCrossEntropy(h, w, targets), [r([3, 4]), r([7, 4])]);
+  const h = r([5, 3]);
+  const w = r([9, 3]);
+  const t = Int32Array.of(2, 8, 0, 2, 5);
+  const one = { offsets: Int32Array.of(0, 1, 2, 3, 4, 5), items: t, weights: new Float32Array(5).fill(1) };
+  assert.ok(
+    Math.abs(linearSoftTargetCrossEntropy(h, w, one).item() - linearCrossEntropy(h, w, t).item()) < 1e-5,
+  );
+  // One row, logits [0, ln 2, 0]: p = [1/4, 1/2, 1/4]; targets 1 (weight 1) and 2 (weight 0.5).
+  const row = linearSoftTargetCrossEntropy(
+    new Tensor(Float32Array.of(1), [1, 1]),
+    new Tensor(Float32Array.of(0, Math.log(2), 0), [3, 1]),
+    { offsets: Int32Array.of(0, 2), items: Int32Array.of(1, 2), weights: Float32Array.of(1, 0.5) },
+  );
+  assert.ok(Math.abs(row.item() - (Math.log(2) + 0.5 * Math.log(4))) < 1e-6);
+  assert.throws(
+    () =>
+      linearSoftTargetCrossEntropy(h, w, { offsets: Int32Array.of(0, 1), items: t, weights: one.weights }),
+    /2 offsets, 5 targets and 5 weights for 5 rows/,
+  );
 });

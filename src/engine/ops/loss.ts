@@ -63,19 +63,83 @@ export function linearCrossEntropy(
   targets: Int32Array,
   columnOffsets?: Float32Array,
 ): Tensor {
-  if (h.rank !== 2 || weight.rank !== 2 || h.shape[1] !== weight.shape[1]) {
-    throw new RangeError(
-      `linearCrossEntropy: h [${h.shape.join(', ')}] and W [${weight.shape.join(', ')}] do not fit`,
-    );
-  }
-  const [R, d] = h.shape;
-  const N = weight.shape[0];
+  const { R, N } = checkLinear(h, weight, 'linearCrossEntropy');
   if (targets.length !== R)
     throw new RangeError(`linearCrossEntropy: ${targets.length} targets for ${R} rows`);
-  if (R === 0) throw new RangeError('linearCrossEntropy: no rows');
   checkTargets(targets, N, 'linearCrossEntropy');
   if (columnOffsets && columnOffsets.length !== N)
     throw new RangeError(`linearCrossEntropy: ${columnOffsets.length} column offsets for ${N} columns`);
+  return fusedLinearLoss(h, weight, (logits, r0, c) => {
+    if (columnOffsets) addToRows(logits, c, columnOffsets);
+    return kernels().crossEntropyRows(logits, c, N, targets.subarray(r0, r0 + c), 1 / R);
+  });
+}
+
+/** Several weighted targets per row: row r's are items[offsets[r]..offsets[r + 1]) with their weights. */
+export interface SoftTargets {
+  offsets: Int32Array;
+  items: Int32Array;
+  weights: Float32Array;
+}
+
+/**
+ * Mean over rows of −Σ_j w_j log softmax(h · Wᵀ)[t_j]: cross-entropy against unnormalised soft
+ * targets (MOCA's decayed labels: weights 0.5^j over a prefix's later items), fused like
+ * linearCrossEntropy (chunks of rows, both gradients in the same pass).
+ */
+export function linearSoftTargetCrossEntropy(h: Tensor, weight: Tensor, targets: SoftTargets): Tensor {
+  const { R, N } = checkLinear(h, weight, 'linearSoftTargetCrossEntropy');
+  const { offsets, items, weights } = targets;
+  if (offsets.length !== R + 1 || offsets[R] !== items.length || weights.length !== items.length)
+    throw new RangeError(
+      `linearSoftTargetCrossEntropy: ${offsets.length} offsets, ${items.length} targets and ${weights.length} weights for ${R} rows`,
+    );
+  checkTargets(items, N, 'linearSoftTargetCrossEntropy');
+  return fusedLinearLoss(h, weight, (logits, r0, c) => {
+    let total = 0;
+    for (let r = 0; r < c; r++)
+      total += softTargetRow(logits.subarray(r * N, (r + 1) * N), targets, r0 + r, 1 / R);
+    return total;
+  });
+}
+
+/** −Σ_j w_j log softmax(x)[t_j] of one row; x becomes scale · (Σw · softmax(x) − Σ_j w_j onehot(t_j)). */
+function softTargetRow(x: Float32Array, t: SoftTargets, row: number, scale: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < x.length; j++) if (x[j] > max) max = x[j];
+  let z = 0;
+  for (let j = 0; j < x.length; j++) z += Math.exp(x[j] - max);
+  const lse = max + Math.log(z);
+  let loss = 0;
+  let mass = 0;
+  for (let q = t.offsets[row]; q < t.offsets[row + 1]; q++) {
+    loss += t.weights[q] * (lse - x[t.items[q]]);
+    mass += t.weights[q];
+  }
+  for (let j = 0; j < x.length; j++) x[j] = scale * mass * Math.exp(x[j] - lse);
+  for (let q = t.offsets[row]; q < t.offsets[row + 1]; q++) x[t.items[q]] -= scale * t.weights[q];
+  return loss;
+}
+
+function checkLinear(h: Tensor, weight: Tensor, what: string): { R: number; N: number } {
+  if (h.rank !== 2 || weight.rank !== 2 || h.shape[1] !== weight.shape[1]) {
+    throw new RangeError(`${what}: h [${h.shape.join(', ')}] and W [${weight.shape.join(', ')}] do not fit`);
+  }
+  if (h.shape[0] === 0) throw new RangeError(`${what}: no rows`);
+  return { R: h.shape[0], N: weight.shape[0] };
+}
+
+/**
+ * The fused loss over logits h · Wᵀ, a chunk of rows at a time: `rows(logits, r0, c)` returns the
+ * chunk's summed loss and leaves the logits' gradient (already divided by R) in their place.
+ */
+function fusedLinearLoss(
+  h: Tensor,
+  weight: Tensor,
+  rows: (logits: Float32Array, r0: number, count: number) => number,
+): Tensor {
+  const [R, d] = h.shape;
+  const N = weight.shape[0];
   const K = kernels();
   const grad = needsGrad(h, weight);
   const gh = grad && h.requiresGrad ? floats(R * d) : null;
@@ -87,8 +151,7 @@ export function linearCrossEntropy(
     const c = Math.min(chunk, R - r0);
     const hc = h.data.subarray(r0 * d, (r0 + c) * d);
     K.sgemm(false, true, c, N, d, 1, hc, d, weight.data, d, 0, logits, N);
-    if (columnOffsets) addToRows(logits, c, columnOffsets);
-    total += K.crossEntropyRows(logits, c, N, targets.subarray(r0, r0 + c), 1 / R);
+    total += rows(logits.subarray(0, c * N), r0, c);
     if (gh)
       K.sgemm(false, false, c, d, N, 1, logits, N, weight.data, d, 0, gh.subarray(r0 * d, (r0 + c) * d), d);
     if (gw) K.sgemm(true, false, N, d, c, 1, logits, N, hc, d, 1, gw, d);
