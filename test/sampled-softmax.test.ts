@@ -35,6 +35,8 @@ test('draws: every target once, drawn items from the pool only (no padding, no h
     );
     assert.equal(c.offsets.length, c.ids.length);
   }
+  // A held-out target (which the split never makes) is refused plainly, not an infinite logit.
+  assert.throws(() => s.draw(Int32Array.of(4, 2), rng), /item 2 is held out of training \(or padding\)/);
   // 50 uniform draws over 4 items: all of them, every time.
   assert.deepEqual(Array.from(s.draw(Int32Array.of(1), rng).ids), [1, 3, 4, 6]);
 });

@@ -31,6 +31,8 @@ export class NegativeSampler {
   private readonly cdf: Float64Array;
   /** The items that can be drawn: not padding, not held out. */
   private readonly pool: Int32Array;
+  /** 1 for the items a step may rank (not padding, not held out). */
+  private readonly inPool: Uint8Array;
   /** log(1 − q_j) and log(1 − f_j) by item id (0 for items never drawn / never a target). */
   private readonly logMissQ: Float64Array;
   private readonly logMissF: Float64Array;
@@ -48,6 +50,8 @@ export class NegativeSampler {
     for (let i = 1; i <= items; i++) if (heldOut?.[i] !== 1) pool.push(i);
     if (pool.length === 0) throw new RangeError('sampled softmax: no item to draw');
     this.pool = Int32Array.from(pool);
+    this.inPool = new Uint8Array(items + 1);
+    for (const i of pool) this.inPool[i] = 1;
     const count = (i: number) => (counts ? counts[i] : 0);
     const weight = this.pool.map((i) => (count(i) + 1) ** config.alpha);
     const totalWeight = weight.reduce((a, b) => a + b, 0);
@@ -77,6 +81,10 @@ export class NegativeSampler {
 
   /** One step's candidates for the given (non-padding) targets. */
   draw(targets: Int32Array, rng: Rng): StepCandidates {
+    // A target outside the pool would get p_j = 0 (an infinite logit): a bug upstream, said plainly.
+    for (const t of targets)
+      if (this.inPool[t] !== 1)
+        throw new RangeError(`item ${t} is held out of training (or padding) but is a training target`);
     const chosen = new Set<number>(targets);
     for (let k = 0; k < this.config.negatives; k++) chosen.add(this.pool[this.search(rng.uniform())]);
     const ids = Int32Array.from(chosen).sort();
