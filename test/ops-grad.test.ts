@@ -428,6 +428,8 @@ test('soft-target cross-entropy (MOCA): gradients, one target of weight 1 is cro
   assert.throws(
     () =>
       linearSoftTargetCrossEntropy(h, w, { offsets: Int32Array.of(0, 1), items: t, weights: one.weights }),
-    /2 offsets, 5 targets and 5 weights for 5 rows/,
+    /2 offsets \(from 0, non-decreasing\), 5 targets and 5 weights for 5 rows/,
   );
+  const unordered = { offsets: Int32Array.of(0, 3, 2, 3, 4, 5), items: t, weights: one.weights };
+  assert.throws(() => linearSoftTargetCrossEntropy(h, w, unordered), /non-decreasing/);
 });

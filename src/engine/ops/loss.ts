@@ -90,9 +90,10 @@ export interface SoftTargets {
 export function linearSoftTargetCrossEntropy(h: Tensor, weight: Tensor, targets: SoftTargets): Tensor {
   const { R, N } = checkLinear(h, weight, 'linearSoftTargetCrossEntropy');
   const { offsets, items, weights } = targets;
-  if (offsets.length !== R + 1 || offsets[R] !== items.length || weights.length !== items.length)
+  const ordered = offsets.every((o, r) => (r === 0 ? o === 0 : o >= offsets[r - 1]));
+  if (offsets.length !== R + 1 || !ordered || offsets[R] !== items.length || weights.length !== items.length)
     throw new RangeError(
-      `linearSoftTargetCrossEntropy: ${offsets.length} offsets, ${items.length} targets and ${weights.length} weights for ${R} rows`,
+      `linearSoftTargetCrossEntropy: ${offsets.length} offsets (from 0, non-decreasing), ${items.length} targets and ${weights.length} weights for ${R} rows`,
     );
   checkTargets(items, N, 'linearSoftTargetCrossEntropy');
   return fusedLinearLoss(h, weight, (logits, r0, c) => {
