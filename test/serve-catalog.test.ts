@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Dataset } from '../src/data/dataset.js';
@@ -12,7 +12,9 @@ import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService } from '../src/serve/service.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
+import { loadBundleAsync } from '../src/serve/bundle.js';
 import { serveFixture } from './serve-fixture.js';
+import { tempDir } from './temp.js';
 
 const fixture = serveFixture('catalog');
 
@@ -361,4 +363,18 @@ test('a stored item the bundle cannot fully use still loads, without that modali
   } finally {
     await app.close();
   }
+});
+
+test('the encoders are read off the loop once, and a failed read is retried by the next caller', async () => {
+  const f = await fixture;
+  const dir = join(tempDir('encoders-retry'), 'bundle');
+  cpSync(f.bundles.cammsr, dir, { recursive: true });
+  const b = await loadBundleAsync(dir);
+  const name = Object.keys(b.manifest.files).find((n) => n === 'encoders.json')!;
+  renameSync(join(dir, name), join(dir, `${name}.away`));
+  await assert.rejects(b.loadEncoders(), /encoders\.json is missing/);
+  renameSync(join(dir, `${name}.away`), join(dir, name));
+  const [one, two] = await Promise.all([b.loadEncoders(), b.loadEncoders()]);
+  assert.ok(one && one === two, 'both callers get the same parsed encoders');
+  assert.equal(b.encoders, one);
 });

@@ -65,6 +65,11 @@ export class BundleFiles {
     listed.forEach((n, i) => this.prefetched.set(n, bytes[i]));
   }
 
+  /** Drops prefetched copies that will not be read. */
+  forget(names: readonly string[]): void {
+    for (const n of names) this.prefetched.delete(n);
+  }
+
   /** Checks these files off the event loop without keeping them (read again, checked, when used). */
   async verify(names: readonly string[]): Promise<void> {
     for (const n of names.filter((x) => x in this.manifest.files))

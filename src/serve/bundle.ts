@@ -433,11 +433,17 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
     loadEncoders() {
       loading ??= (async () => {
         if (encoders === null) {
-          await files.prefetch(encoderFileNames(files.manifest));
-          encoders ??= readBundleEncoders(files);
+          const names = encoderFileNames(files.manifest);
+          await files.prefetch(names);
+          // The getter may have parsed them meanwhile: then the prefetched copies are not needed.
+          if (encoders === null) encoders = readBundleEncoders(files);
+          else files.forget(names);
         }
         return encoders;
-      })();
+      })().catch((e: unknown) => {
+        loading = null; // a failed read (I/O) is retried by the next caller
+        throw e;
+      });
       return loading;
     },
   };
