@@ -17,7 +17,7 @@ import { Module } from '../engine/nn/module.js';
 import { normalParam } from '../engine/nn/init.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import { routeTopK } from './soft-top-k.js';
+import { flatRows, routeTopK } from './soft-top-k.js';
 
 export interface ConditionalAttentionConfig {
   dim: number;
@@ -98,11 +98,6 @@ export class ConditionalAttention extends Module {
     const rows = Int32Array.from({ length: B * H }, (_, i) => which * H + (i % H));
     return reshape(indexRows(table, rows), [B, H, 1, dh]);
   }
-}
-
-/** Row indices into the flattened [B·n] tokens of each sequence's routed token indices. */
-function flatRows(indices: Int32Array, k: number, n: number): Int32Array {
-  return Int32Array.from(indices, (j, i) => Math.floor(i / k) * n + j);
 }
 
 /** Rotary positions over each head's dims: x [rows, H·dh] at positions[tokens[row]]. */

@@ -81,7 +81,7 @@ export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null
   }
   const p = coordinateDescent(s, Math.min((k * 9) / 8, n), mask);
   const indices = topkIndices(p.data, B, n, k);
-  const flat = Int32Array.from(indices, (j, i) => Math.floor(i / k) * n + j);
+  const flat = flatRows(indices, k, n);
   const pk = reshape(indexRows(reshape(p, [B * n, 1]), flat), [B, k]);
   const ones = new Tensor(
     Float32Array.from(flat, (f) => valid[f]),
@@ -90,4 +90,9 @@ export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null
   // w = p + stopgrad(1 − p) where the token is valid: the value is exactly 1, the gradient p's.
   const weights = mul(add(pk, detach(sub(ones, pk))), ones);
   return { indices, weights };
+}
+
+/** Rows of the flattened [B·n] tokens for each sequence's k routed token indices ([B·k]). */
+export function flatRows(indices: Int32Array, k: number, n: number): Int32Array {
+  return Int32Array.from(indices, (j, i) => Math.floor(i / k) * n + j);
 }
