@@ -20,13 +20,16 @@ export interface ColdShare {
   warm: { mean: number; std: number };
 }
 
-/** Mean and standard deviation of the row's scores over the items with flag `want`. */
+/**
+ * Mean and standard deviation of the row's finite scores over the items with flag `want`
+ * (content-knn gives the last item itself −∞: it is not its own neighbour).
+ */
 function moments(row: Float32Array, cold: Uint8Array, want: number): [number, number] {
   let n = 0;
   let sum = 0;
   let sq = 0;
   for (let i = 1; i < row.length; i++)
-    if (cold[i] === want) {
+    if (cold[i] === want && Number.isFinite(row[i])) {
       n++;
       sum += row[i];
       sq += row[i] * row[i];
