@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import {
+  MODEL_PRESETS,
   describeConfig,
   describeConfigSections,
   formatConfig,
@@ -74,6 +75,23 @@ function table(options) {
   return ['| Option | Type | Default | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+/** Each preset's options as dotted keys, beside the schema's defaults. */
+function presetTable() {
+  const flat = (obj, prefix = '') =>
+    Object.entries(obj).flatMap(([k, v]) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? flat(v, `${prefix}${k}.`)
+        : [[`${prefix}${k}`, v]],
+    );
+  const defaults = new Map(describeConfig().map((o) => [o.key, o.default]));
+  const rows = Object.entries(MODEL_PRESETS).flatMap(([model, preset]) =>
+    flat(preset).map(
+      ([key, v]) => `| \`${model}\` | \`${key}\` | ${shown(v)} | ${shown(defaults.get(key))} |`,
+    ),
+  );
+  return ['| Model | Option | Preset | Schema default |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
 /** The whole page, as docs/config.md should contain it. */
 export function renderConfigDocs() {
   const command = exampleCommand(); // never document an invalid or inconsistent example
@@ -96,7 +114,7 @@ Every option of a training run has a default (tables below), and every option ca
 config file and overridden on the command line. The layers combine in this order, each one
 overriding the ones before it:
 
-1. the defaults;
+1. the defaults, with the model's own where it has a preset ([Model presets](#model-presets));
 2. the config file given with \`--config\`: YAML (\`.yaml\`, \`.yml\`) or JSON (\`.json\`), nested
    like the tables (\`train.lr\` is \`lr\` inside \`train\`); it may set any subset of the options;
 3. \`--set key=value\` overrides, repeatable and applied in order (a later one wins), with dotted
@@ -113,6 +131,13 @@ with its key path, what the option expects and what it got, for example
 
 The resolved configuration, with every option at its final value, is saved with the run;
 passing that file back with \`--config\` reproduces the configuration.
+
+## Model presets
+
+A model whose published code has other defaults than the table's starts from its own; anything
+set in a file, with \`--set\` or a flag still wins:
+
+${presetTable()}
 
 ## Example
 

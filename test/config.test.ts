@@ -60,6 +60,7 @@ test('defaults: every option of the spec at its documented value', () => {
       batchSize: 256,
       lr: 1e-3,
       weightDecay: 0,
+      warmupEpochs: 0,
       gradClip: 0,
       patience: 10,
       evalEvery: 1,
@@ -96,6 +97,19 @@ test('defaults: every option of the spec at its documented value', () => {
     },
     contentKnn: { modalities: 'auto' },
     hm4sr: { initScalars: [0, 1, 1] },
+    moca: {
+      featureTransformer: 'conditional',
+      itemTransformer: 'conditional',
+      featureLayers: 2,
+      itemLayers: 2,
+      experts: 4,
+      featureRouted: 16,
+      itemRouted: 8,
+      ffDropout: 0.2,
+      labelGamma: 0.5,
+      alignWeight: 1,
+      alignTau: 0.5,
+    },
   });
   // A default list is not shared between configurations.
   c.hm4sr.initScalars[0] = 9;
@@ -482,11 +496,12 @@ test('docs/config.md is what scripts/gen-config-docs.mjs generates from the sche
 test('configOfModel keeps the sections the model reads and drops the others', () => {
   const keys = (model: string) =>
     Object.keys(configOfModel(resolveConfig({ cli: { model: model as 'sasrec' } }))).filter((k) =>
-      ['cammsr', 'hm4sr', 'contentKnn'].includes(k),
+      ['cammsr', 'hm4sr', 'contentKnn', 'moca'].includes(k),
     );
   assert.deepEqual(keys('sasrec'), []);
   assert.deepEqual(keys('cammsr'), ['cammsr']);
   assert.deepEqual(keys('hm4sr'), ['cammsr', 'hm4sr']);
   assert.deepEqual(keys('content-knn'), ['contentKnn']);
+  assert.deepEqual(keys('moca'), ['moca']);
   assert.ok('train' in configOfModel(resolveConfig({ cli: { model: 'sasrec' } })));
 });

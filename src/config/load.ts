@@ -9,7 +9,13 @@ import * as z from 'zod';
 import YAML from 'yaml';
 import { ConfigError, issueTexts, show, unknownKeyText } from './errors.js';
 import { defOf, leafKeys, shapeOf, unwrap, type Schema } from './introspect.js';
-import { RunConfigSchema, type RunConfig, type RunConfigFlags, type RunConfigInput } from './schema.js';
+import {
+  MODEL_PRESETS,
+  RunConfigSchema,
+  type RunConfig,
+  type RunConfigFlags,
+  type RunConfigInput,
+} from './schema.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -162,9 +168,10 @@ function mergeDefined(into: Record<string, unknown>, from: Readonly<Record<strin
 }
 
 /**
- * The configuration of a run: defaults < `base` < config file < --set overrides < explicit CLI
- * flags. `base` is a configuration to start from instead of the defaults (a resumed run's own);
- * `cli` holds the flags the user gave (undefined entries are ignored).
+ * The configuration of a run: defaults < the model's preset (MODEL_PRESETS) < `base` < config
+ * file < --set overrides < explicit CLI flags. `base` is a configuration to start from instead
+ * of the defaults (a resumed run's own); `cli` holds the flags the user gave (undefined entries
+ * are ignored).
  */
 export function resolveConfig(
   opts: { base?: RunConfig; file?: string; overrides?: readonly string[]; cli?: RunConfigFlags } = {},
@@ -173,7 +180,19 @@ export function resolveConfig(
   if (opts.file) mergeDefined(layers, loadConfigFile(opts.file) as Record<string, unknown>);
   const merged = applyOverrides(layers, opts.overrides ?? []);
   mergeDefined(merged, (opts.cli ?? {}) as Record<string, unknown>);
-  return parseConfig(merged);
+  return parseConfig(withPreset(merged));
+}
+
+/** The layers over the preset of the model they name (the default model's when they name none). */
+function withPreset(layers: Record<string, unknown>): Record<string, unknown> {
+  const model = layers.model ?? RunConfigSchema.shape.model.parse(undefined);
+  const preset = Object.hasOwn(MODEL_PRESETS, model as string)
+    ? MODEL_PRESETS[model as keyof typeof MODEL_PRESETS]
+    : undefined;
+  if (!preset) return layers;
+  const out = structuredClone(preset) as Record<string, unknown>;
+  mergeDefined(out, layers);
+  return out;
 }
 
 /** The configuration as a file text that resolveConfig reads back to the same configuration. */

@@ -12,6 +12,7 @@ export const MODEL_NAMES = [
   'fusion-concat',
   'hm4sr',
   'content-knn',
+  'moca',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 

@@ -4,7 +4,7 @@
  * service and the CLI all read the RunConfig it defines.
  */
 import * as z from 'zod';
-import { METRICS, MODALITIES, MODEL_NAMES } from './names.js';
+import { METRICS, MODALITIES, MODEL_NAMES, type ModelName } from './names.js';
 
 const int = () => z.number().int();
 const positive = () => z.number().positive();
@@ -22,7 +22,15 @@ const TrainSchema = z.strictObject({
   epochs: int().min(1).default(200).describe('Maximum number of training epochs.'),
   batchSize: int().min(1).default(256).describe('Training sequences per batch.'),
   lr: positive().default(1e-3).describe('Adam learning rate.'),
-  weightDecay: nonNegative().default(0).describe('Weight decay of the Adam optimiser (0 = none).'),
+  weightDecay: nonNegative()
+    .default(0)
+    .describe('Weight decay of the Adam optimiser, added to the gradient (L2; 0 = none).'),
+  warmupEpochs: int()
+    .min(0)
+    .default(0)
+    .describe(
+      'Learning-rate warm-up: epoch e (from 1) trains at lr·min(1, e / warmupEpochs), as MOCA does; 0 = none.',
+    ),
   gradClip: nonNegative()
     .default(0)
     .describe('Clip the global gradient norm to this value before each step; 0 turns clipping off.'),
@@ -216,6 +224,48 @@ const ContentKnnSchema = z.strictObject({
     ),
 });
 
+const transformerKind = () => z.enum(['conditional', 'full', 'none']);
+
+const MocaSchema = z.strictObject({
+  featureTransformer: transformerKind()
+    .default('conditional')
+    .describe(
+      "The feature-level transformer over every position's ID, text and image tokens: 'conditional' = MOCA's mixture of conditional-attention experts; 'full' = one attention over every token (same RMSNorm, rotary positions and null key/value); 'none' = no feature-level transformer (its ablations).",
+    ),
+  itemTransformer: transformerKind()
+    .default('conditional')
+    .describe("The item-level transformer over the aggregated positions; kinds as featureTransformer's."),
+  featureLayers: int().min(1).default(2).describe('Layers of the feature-level transformer.'),
+  itemLayers: int().min(1).default(2).describe('Layers of the item-level transformer.'),
+  experts: int()
+    .min(1)
+    .default(4)
+    .describe('Conditional-attention experts per layer (their outputs are averaged).'),
+  featureRouted: int()
+    .min(1)
+    .default(16)
+    .describe('Tokens each feature-level expert routes as queries, and as keys/values, per sequence.'),
+  itemRouted: int()
+    .min(1)
+    .default(8)
+    .describe('Tokens each item-level expert routes as queries, and as keys/values, per sequence.'),
+  ffDropout: probability().default(0.2).describe("Dropout on each transformer layer's feed-forward output."),
+  labelGamma: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.5)
+    .describe(
+      "Soft targets: the j-th training item after a prefix weighs labelGamma^j in the prefix's cross-entropy (not normalised).",
+    ),
+  alignWeight: nonNegative()
+    .default(1)
+    .describe(
+      "Weight of the InfoNCE that aligns each target's ID embedding with its projected content features (summed over content modalities); 0 = off.",
+    ),
+  alignTau: positive().default(0.5).describe('Temperature of the alignment InfoNCE (cosine similarities).'),
+});
+
 const Hm4srSchema = z.strictObject({
   initScalars: z
     .array(z.number())
@@ -232,7 +282,7 @@ export const RunConfigSchema = z
       .enum(MODEL_NAMES)
       .default('cammsr')
       .describe(
-        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars), 'content-knn' (no training: the items whose content is closest to the last item's). Usually given as --model.",
+        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars), 'content-knn' (no training: the items whose content is closest to the last item's), 'moca' (MOCA, PAKDD 2025: conditional-attention experts over feature and item tokens; its own defaults, docs/config.md 'Model presets'). Usually given as --model.",
       ),
     seed: int()
       .min(0)
@@ -285,6 +335,9 @@ export const RunConfigSchema = z
       "Options of the content k-NN baseline (model 'content-knn': no training, the items whose content is closest to the last item's).",
     ),
     hm4sr: Hm4srSchema.prefault({}).describe("Options of the HM4SR-style baseline (model 'hm4sr')."),
+    moca: MocaSchema.prefault({}).describe(
+      "Options of MOCA (model 'moca', Mixture of Conditional Attention): its own architecture; dim and heads set its width (head size dim / heads), maxLen its padded length.",
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.idMask > 0 && c.unseenItems === 'embedding')
@@ -299,7 +352,27 @@ export const RunConfigSchema = z
         path: ['dim'],
         message: `must be a multiple of heads (${c.heads}), got ${c.dim}`,
       });
+    if (c.model === 'moca' && c.train.samples !== 'prefixes')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'samples'],
+        message: `moca trains on prefixes (its attention is not causal, and its targets are the items after each prefix): set 'prefixes' or leave it unset`,
+      });
+    if (c.model === 'moca' && c.train.softmax === 'sampled')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'softmax'],
+        message: `moca's soft targets need the full softmax: use 'full' or 'auto'`,
+      });
   });
+
+/**
+ * A model's own defaults, where they differ from the schema's: a run of that model starts from
+ * them, under whatever the user sets (resolveConfig). MOCA's are its code's (peers' spec).
+ */
+export const MODEL_PRESETS: Readonly<Partial<Record<ModelName, RunConfigInput>>> = {
+  moca: { dim: 128, heads: 4, train: { weightDecay: 1e-3, warmupEpochs: 4, samples: 'prefixes' } },
+};
 
 /** A fully defaulted, validated run configuration. */
 export type RunConfig = z.infer<typeof RunConfigSchema>;

@@ -5,12 +5,20 @@
  */
 import { timeGapBucket, type SequenceBatch } from './model.js';
 
+/**
+ * The later items a prefix sample carries (SequenceBatch.future). MOCA weighs the j-th by 0.5^j:
+ * past 32 items the weights are below 2^-32 of the first, under float32's resolution.
+ */
+export const FUTURE_ITEMS = 32;
+
 interface Window {
   items: Int32Array;
   targets?: Int32Array;
   /** Seconds of each item and of the one before the window (NaN when there is none). */
   times?: Float64Array;
   before?: number;
+  /** Prefix samples: the items after the window, nearest first. */
+  future?: Int32Array;
 }
 
 function pack(windows: Window[]): SequenceBatch {
@@ -34,7 +42,17 @@ function pack(windows: Window[]): SequenceBatch {
       }
     }
   });
-  return { size: windows.length, offsets, items, positions, targets, gaps };
+  const future = packFuture(windows);
+  return { size: windows.length, offsets, items, positions, targets, gaps, ...(future && { future }) };
+}
+
+function packFuture(windows: Window[]): SequenceBatch['future'] {
+  if (!windows.some((w) => w.future)) return undefined;
+  const offsets = new Int32Array(windows.length + 1);
+  windows.forEach((w, b) => (offsets[b + 1] = offsets[b] + (w.future?.length ?? 0)));
+  const items = new Int32Array(offsets[windows.length]);
+  windows.forEach((w, b) => w.future && items.set(w.future, offsets[b]));
+  return { offsets, items };
 }
 
 /**
@@ -64,7 +82,8 @@ export function trainingBatch(
 /**
  * One training sample per prefix (the per-prefix training of MOCA and MMSR): sample k is
  * sequence seqs[k] read up to ends[k] − 1 (its most recent `maxLen` items), with one target,
- * seqs[k][ends[k]], at its last position. ends[k] is in [1, length − 1].
+ * seqs[k][ends[k]], at its last position, and the items from the target on as its `future`.
+ * ends[k] is in [1, length − 1].
  */
 export function prefixBatch(
   seqs: readonly Int32Array[],
@@ -86,6 +105,7 @@ export function prefixBatch(
         targets,
         times: t ? t.subarray(start, end) : undefined,
         before: t && start > 0 ? t[start - 1] : NaN,
+        future: s.subarray(end, end + FUTURE_ITEMS),
       };
     }),
   );

@@ -25,6 +25,12 @@ export interface SequenceBatch {
   positions: Int32Array;
   targets: Int32Array;
   gaps?: Int32Array;
+  /**
+   * Prefix batches only (train.samples 'prefixes'): the training items after sequence b's
+   * prefix, nearest first, items[offsets[b] .. offsets[b + 1]) (at most FUTURE_ITEMS of them).
+   * MOCA's decayed soft targets read them.
+   */
+  future?: { offsets: Int32Array; items: Int32Array };
 }
 
 /** A content feature matrix: row i = item i (row 0 = padding), with a presence mask. */

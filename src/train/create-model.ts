@@ -13,6 +13,7 @@ import { Cammsr, type CammsrConfig } from '../models/cammsr.js';
 import { FusionSasrec } from '../models/fusion.js';
 import type { ModelData, SequentialRecommender } from '../models/model.js';
 import { ContentKnn } from '../models/content-knn.js';
+import { Moca, type MocaConfig } from '../models/moca.js';
 import { Popularity } from '../models/popularity.js';
 import { Sasrec } from '../models/sasrec.js';
 
@@ -75,6 +76,27 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   };
 }
 
+/** MOCA's options: its own section, with the shared width, length, dropout and seed. */
+function mocaConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): MocaConfig {
+  if (effectiveSampledSoftmax(cfg, data.items))
+    throw new ConfigError('configuration', [
+      `train.softmax: moca's soft targets need the full softmax, which 'auto' leaves above ${data.items} items; set train.softmax=full`,
+    ]);
+  const { maxLen, dim, heads, attnDropout, initStd, seed } = cfg;
+  return {
+    ...cfg.moca,
+    items: data.items,
+    maxLen,
+    dim,
+    heads,
+    attnDropout,
+    initStd,
+    seed,
+    loadsWeights,
+    heldOut: data.heldOut,
+  };
+}
+
 /** The content modalities content-knn compares: the dataset's, or the configured ones (which it must have). */
 function knnModalities(cfg: RunConfig, data: ModelData): ContentModality[] {
   const has = CONTENT_MODALITIES.filter((m) => data[m]);
@@ -97,7 +119,7 @@ export function createModel(
   data: ModelData,
   { loadsWeights = false }: { loadsWeights?: boolean } = {},
 ): SequentialRecommender {
-  if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn'].includes(cfg.model))
+  if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn', 'moca'].includes(cfg.model))
     throw new ConfigError('configuration', [
       `idMask: ${cfg.model} has no ID view to mask (content models only: fusion-sum, fusion-concat, hm4sr, cammsr)`,
     ]);
@@ -148,5 +170,7 @@ export function createModel(
       return new Cammsr({ ...cammsrConfig(cfg, data), loadsWeights }, data);
     case 'content-knn':
       return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
+    case 'moca':
+      return new Moca(mocaConfig(cfg, data, loadsWeights), data);
   }
 }

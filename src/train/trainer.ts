@@ -167,6 +167,7 @@ async function trainEpochs(
   const epochs = new EpochRunner(cfg, split, model, opt, shuffle, ev);
   let stoppedEarly = false;
   for (let epoch = state.epoch + 1; epoch <= cfg.train.epochs; epoch++) {
+    opt.lr = learningRate(cfg, epoch);
     const log = epochs.run(epoch);
     state.trainSeconds += log.seconds;
     if (epoch % cfg.train.evalEvery === 0 || epoch === cfg.train.epochs) {
@@ -200,6 +201,12 @@ async function trainEpochs(
   epochs.release();
   run.loadCheckpoint('best', model);
   return { ...state, stoppedEarly };
+}
+
+/** The learning rate of an epoch (from 1): train.lr after the warm-up, a linear ramp during it. */
+export function learningRate(cfg: RunConfig, epoch: number): number {
+  const w = cfg.train.warmupEpochs;
+  return w > 0 ? cfg.train.lr * Math.min(1, epoch / w) : cfg.train.lr;
 }
 
 /**
