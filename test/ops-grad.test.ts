@@ -42,6 +42,7 @@ import {
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
 import { blockGatedSum } from '../src/engine/ops/mixture.js';
 import { rotary } from '../src/engine/ops/rotary.js';
+import { routedAttention } from '../src/engine/ops/routed-attention.js';
 import { RmsNorm } from '../src/engine/nn/layers.js';
 
 const rng = new Rng(42);
@@ -390,6 +391,51 @@ test('rotary position embeddings: gradients, norms kept, scores depend on the po
   assert.deepEqual(at(q, 0).data, q.data, 'position 0 is the identity');
   assert.throws(() => rotary(r([2, 3]), Int32Array.of(0, 1)), /even size, got 3/);
   assert.throws(() => rotary(r([2, 4]), Int32Array.of(0)), /1 positions for 2 rows/);
+});
+
+test('routed attention (MOCA): the padded formulation by hand, gradients, masked keys and dropout', () => {
+  // 2 sequences, 2 queries and 3 keys each, 2 heads of 2; sequence 1's last key is masked.
+  const keyMask = Uint8Array.of(1, 1, 1, 1, 1, 0);
+  const opts = { heads: 2, keyMask, dropout: 0, training: false };
+  const q = r([4, 4]);
+  const k = r([6, 4]);
+  const v = r([6, 4]);
+  const nullKv = r([2, 2, 2]);
+  const y = routedAttention(q, k, v, nullKv, 2, opts);
+  for (let b = 0; b < 2; b++)
+    for (let h = 0; h < 2; h++)
+      for (let i = 0; i < 2; i++) {
+        const qi = Array.from(q.data.subarray((b * 2 + i) * 4 + h * 2, (b * 2 + i) * 4 + h * 2 + 2));
+        const rows = [[nullKv.data, h * 2, (2 + h) * 2] as const];
+        for (let j = 0; j < 3; j++)
+          if (keyMask[b * 3 + j]) rows.push([k.data, (b * 3 + j) * 4 + h * 2, -1] as const);
+        const scores = rows.map(([d, o]) => (qi[0] * d[o] + qi[1] * d[o + 1]) / Math.SQRT2);
+        const m = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - m));
+        const z = e.reduce((a, x) => a + x, 0);
+        for (let c = 0; c < 2; c++) {
+          let want = 0;
+          rows.forEach(([d, o, vo], j) => {
+            const vv = vo >= 0 ? d[vo + c] : v.data[o + c];
+            want += (e[j] / z) * vv;
+          });
+          const got = y.data[(b * 2 + i) * 4 + h * 2 + c];
+          assert.ok(Math.abs(got - want) < 1e-5, `b${b} h${h} q${i}: ${got} vs ${want}`);
+        }
+      }
+  gradCheck((a, b, c, d) => routedAttention(a, b, c, d, 2, opts), [q, k, v, nullKv]);
+  // Dropout: the same mask for the value and the gradient (a seeded stream per evaluation).
+  gradCheck(
+    (a, b, c, d) =>
+      routedAttention(a, b, c, d, 2, { ...opts, dropout: 0.3, rng: new Rng(4), training: true }),
+    [q, k, v, nullKv],
+  );
+  assert.throws(() => routedAttention(q, k, v, nullKv, 3, opts), /4 queries and 6 keys for 3 sequences/);
+  // A masked query answers 0 and passes no gradient; the others are unchanged.
+  const queryMask = Uint8Array.of(1, 0, 1, 1);
+  const some = routedAttention(q, k, v, nullKv, 2, { ...opts, queryMask });
+  some.data.forEach((x, i) => assert.ok(Math.abs(x - (i >= 4 && i < 8 ? 0 : y.data[i])) < 1e-6, `${i}`));
+  gradCheck((a, b, c, d) => routedAttention(a, b, c, d, 2, { ...opts, queryMask }), [q, k, v, nullKv]);
 });
 
 test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () => {

@@ -5,10 +5,18 @@ import { Rng } from '../src/engine/rng.js';
 import { mul } from '../src/engine/ops/elementwise.js';
 import { sum } from '../src/engine/ops/reduce.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { coordinateDescent, routeTopK } from '../src/models/soft-top-k.js';
+import { coordinateDescent as fused } from '../src/engine/ops/coordinate-descent.js';
+import { COORDINATE_DESCENT, routeTopK } from '../src/models/soft-top-k.js';
 import { gradCheck, randomTensor } from './gradcheck.js';
 
 const rng = new Rng(21);
+
+const coordinateDescent = (
+  s: Tensor,
+  kEff: number,
+  mask: Float32Array | null = null,
+  o = COORDINATE_DESCENT,
+) => fused(s, kEff, mask, o);
 
 /** CoLT5's coor_descent written out in float64 on one row, as the reference. */
 function reference(s: number[], valid: boolean[], kEff: number): number[] {
@@ -112,3 +120,13 @@ test('gradients: through the unrolled descent, and the routing weights carry pâ€
 function mulConst(x: Tensor, c: Float32Array): Tensor {
   return mul(x, new Tensor(c, x.shape));
 }
+
+test('a row with nothing valid keeps nothing: p = 0 and a zero gradient, no NaN', () => {
+  const s = randomTensor([2, 4], rng, 1, true);
+  const p = coordinateDescent(s, 2, Float32Array.of(0, 0, 0, 0, 1, 1, 0, 1));
+  assert.deepEqual(Array.from(p.data.subarray(0, 4)), [0, 0, 0, 0]);
+  sum(p).backward();
+  assert.ok(s.grad!.every(Number.isFinite));
+  assert.deepEqual(Array.from(s.grad!.subarray(0, 4)), [0, 0, 0, 0]);
+  assert.equal(s.grad![6], 0); // masked in a valid row
+});

@@ -2,23 +2,14 @@
  * The routers of MOCA's conditional attention (CoLT5's, `colt5_attention/coor_descent.py`):
  * a soft top-k by coordinate descent gives every token a weight p ∈ (0, 1], about 1 for the
  * k_eff best-scored tokens and falling off below; the k tokens with the largest p are routed,
- * with straight-through weights (value 1, gradient of p). Built from engine ops, so the
- * gradient goes through the 20 unrolled iterations.
+ * with straight-through weights (value 1, gradient of p). The coordinate descent is one fused
+ * engine op (engine/ops/coordinate-descent.ts), its gradient through the 20 iterations.
  */
-import { exp, relu } from '../engine/ops/activation.js';
-import { add, mul, scale, sub } from '../engine/ops/elementwise.js';
+import { coordinateDescent, type CoordinateDescentOptions } from '../engine/ops/coordinate-descent.js';
+import { add, mul, sub } from '../engine/ops/elementwise.js';
 import { detach, indexRows, reshape } from '../engine/ops/shape.js';
-import { logSumExp } from '../engine/ops/softmax.js';
 import { topkIndices } from '../engine/ops/topk.js';
 import { Tensor } from '../engine/tensor.js';
-
-export interface CoordinateDescentOptions {
-  iterations: number;
-  /** The final temperature ε (it decays from epsInit by epsDecay per iteration, down to eps). */
-  eps: number;
-  epsInit: number;
-  epsDecay: number;
-}
 
 /** CoLT5's defaults, which MOCA keeps. */
 export const COORDINATE_DESCENT: CoordinateDescentOptions = {
@@ -27,39 +18,6 @@ export const COORDINATE_DESCENT: CoordinateDescentOptions = {
   epsInit: 4,
   epsDecay: 0.7,
 };
-
-/** Stands for −∞ at masked tokens: finite, so that no 0·∞ appears in a gradient. */
-const MASKED = -1e30;
-
-/**
- * p [B, n] for scores s [B, n]: the coordinate descent of CoLT5 with k_eff tokens to keep per
- * row. `mask` [B·n] marks valid tokens with 1 (null: all valid); masked tokens get p = 0.
- */
-export function coordinateDescent(
-  s: Tensor,
-  kEff: number,
-  mask: Float32Array | null = null,
-  o: CoordinateDescentOptions = COORDINATE_DESCENT,
-): Tensor {
-  const [B, n] = s.shape;
-  const valid = mask ?? new Float32Array(B * n).fill(1);
-  const keep = new Tensor(valid, [B, n]);
-  const masked = new Tensor(
-    valid.map((v) => (v === 1 ? 0 : MASKED)),
-    [B, n],
-  );
-  const logK = new Tensor(new Float32Array(B).fill(Math.log(kEff)), [B, 1]);
-  let b = scale(s, -1);
-  let a: Tensor = new Tensor(new Float32Array(B), [B, 1]);
-  let eps = Math.max(o.epsInit, o.eps);
-  for (let t = 0; t < o.iterations; t++) {
-    const z = add(scale(add(s, b), 1 / eps), masked);
-    a = scale(sub(logK, logSumExp(z)), eps);
-    b = scale(relu(add(s, a)), -1);
-    eps = Math.max(eps * o.epsDecay, o.eps);
-  }
-  return mul(exp(add(scale(add(add(s, a), b), 1 / eps), masked)), keep);
-}
 
 export interface Routed {
   /** [B·k] token index within its row, best first. */
@@ -79,7 +37,7 @@ export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null
     const indices = Int32Array.from({ length: B * n }, (_, i) => i % n);
     return { indices, weights: new Tensor(Float32Array.from(valid), [B, n]) };
   }
-  const p = coordinateDescent(s, Math.min((k * 9) / 8, n), mask);
+  const p = coordinateDescent(s, Math.min((k * 9) / 8, n), mask, COORDINATE_DESCENT);
   const indices = topkIndices(p.data, B, n, k);
   const flat = flatRows(indices, k, n);
   const pk = reshape(indexRows(reshape(p, [B * n, 1]), flat), [B, k]);

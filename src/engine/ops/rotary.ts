@@ -17,40 +17,65 @@ export function rotary(x: Tensor, positions: Int32Array, base = 10000): Tensor {
   if (positions.length !== rows)
     throw new RangeError(`rotary: ${positions.length} positions for ${rows} rows of [${x.shape.join(', ')}]`);
   const half = h / 2;
-  const cos = new Float64Array(rows * half);
-  const sin = new Float64Array(rows * half);
-  for (let r = 0; r < rows; r++)
-    for (let i = 0; i < half; i++) {
-      const angle = positions[r] * base ** (-(2 * i) / h);
-      cos[r * half + i] = Math.cos(angle);
-      sin[r * half + i] = Math.sin(angle);
-    }
+  const table = angles(h, base, positions);
   const out = new Tensor(floats(x.size), x.shape);
-  rotate(x.data, out.data, cos, sin, rows, half, 1);
+  rotate(x.data, out.data, table, positions, rows, half, 1);
   if (!needsGrad(x)) return out;
   return record(out, () => {
     const gx = floats(x.size);
-    rotate(out.grad!, gx, cos, sin, rows, half, -1);
+    rotate(out.grad!, gx, table, positions, rows, half, -1);
     const into = x.gradBuffer();
     for (let k = 0; k < gx.length; k++) into[k] += gx[k];
   });
 }
 
-/** dst = the rotation of src by sign·angle, row by row. */
+/** cos and sin of p·θ_i for every position p up to the largest asked, i < h/2. */
+interface AngleTable {
+  cos: Float64Array;
+  sin: Float64Array;
+}
+
+/** Tables per (h, base), grown to the largest position seen: positions are few and repeat. */
+const TABLES = new Map<string, AngleTable>();
+
+function angles(h: number, base: number, positions: Int32Array): AngleTable {
+  let top = 0;
+  for (const p of positions) {
+    if (!(p >= 0)) throw new RangeError(`rotary: positions must be non-negative integers, got ${p}`);
+    top = Math.max(top, p);
+  }
+  const key = `${h}:${base}`;
+  const half = h / 2;
+  const have = TABLES.get(key);
+  if (have && have.cos.length > top * half) return have;
+  const count = Math.max(top + 1, 2 * ((have?.cos.length ?? 0) / half));
+  const table = { cos: new Float64Array(count * half), sin: new Float64Array(count * half) };
+  for (let p = 0; p < count; p++)
+    for (let i = 0; i < half; i++) {
+      const angle = p * base ** (-(2 * i) / h);
+      table.cos[p * half + i] = Math.cos(angle);
+      table.sin[p * half + i] = Math.sin(angle);
+    }
+  TABLES.set(key, table);
+  return table;
+}
+
+/** dst = the rotation of src by sign·angle, row r at positions[r]. */
 function rotate(
   src: Float32Array,
   dst: Float32Array,
-  cos: Float64Array,
-  sin: Float64Array,
+  table: AngleTable,
+  positions: Int32Array,
   rows: number,
   half: number,
   sign: 1 | -1,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * 2 * half;
+    const at = positions[r] * half;
     for (let i = 0; i < half; i++) {
-      const c = cos[r * half + i];
-      const s = sign * sin[r * half + i];
+      const c = table.cos[at + i];
+      const s = sign * table.sin[at + i];
       const a = src[o + i];
       const b = src[o + half + i];
       dst[o + i] = a * c - b * s;

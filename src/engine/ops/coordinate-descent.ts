@@ -1,0 +1,120 @@
+/**
+ * CoLT5's soft top-k by coordinate descent (`colt5_attention/coor_descent.py`), fused: the
+ * iterations run in one loop per row, and the backward pass goes back through them with what
+ * the forward pass kept (each iteration's softmax and ReLU pattern), instead of a tape of some
+ * two hundred element-wise ops per router. Per row, over its valid entries:
+ *
+ *   a ← 0;  b ← −s;  ε ← max(epsInit, eps)
+ *   repeat: z = (s + b)/ε;  a = ε·(log kEff − logsumexp z);  b = −relu(s + a);  ε ← max(ε·decay, eps)
+ *   p = exp((s + a + b)/ε)        (0 at masked entries)
+ *
+ * Backward, iteration t in reverse (σ_t = softmax z_t, m_t = [s + a_t > 0]):
+ *   from b_t = −relu(s + a_t):       g = −db_t ⊙ m_t;  ds += g;  da_t += Σ g
+ *   from a_t = ε_t(log k − lse z_t): dz = −ε_t·da_t·σ_t
+ *   from z_t = (s + b_{t−1})/ε_t:    ds += dz/ε_t;  db_{t−1} = dz/ε_t      (b_{−1} = −s)
+ */
+import { floats } from '../memory.js';
+import { needsGrad, record } from '../autograd.js';
+import { Tensor } from '../tensor.js';
+
+export interface CoordinateDescentOptions {
+  iterations: number;
+  /** The final temperature ε (it decays from epsInit by epsDecay per iteration, down to eps). */
+  eps: number;
+  epsInit: number;
+  epsDecay: number;
+}
+
+/**
+ * p [B, n] for scores s [B, n] with kEff entries to keep per row; `mask` [B·n] marks valid
+ * entries with 1 (null: all valid); masked entries get p = 0 and no gradient.
+ */
+export function coordinateDescent(
+  s: Tensor,
+  kEff: number,
+  mask: Float32Array | null,
+  o: CoordinateDescentOptions,
+): Tensor {
+  if (s.rank !== 2)
+    throw new RangeError(`coordinateDescent expects scores [B, n], got [${s.shape.join(', ')}]`);
+  const [B, n] = s.shape;
+  if (mask && mask.length !== B * n)
+    throw new RangeError(`coordinateDescent: a mask of ${mask.length} for ${B}×${n} scores`);
+  if (!(kEff > 0)) throw new RangeError(`coordinateDescent: kEff must be positive, got ${kEff}`);
+  const T = o.iterations;
+  const eps = temperatures(o);
+  const logK = Math.log(kEff);
+  const sm = floats(T * B * n); // σ_t per iteration
+  const active = new Uint8Array(T * B * n); // m_t per iteration
+  const out = new Tensor(floats(B * n), [B, n]);
+  const b = new Float64Array(n);
+  const z = new Float64Array(n);
+  for (let r = 0; r < B; r++) {
+    const row = r * n;
+    const valid = (j: number) => !mask || mask[row + j] === 1;
+    if (mask && !mask.subarray(row, row + n).includes(1)) continue; // nothing to keep: p = 0
+    for (let j = 0; j < n; j++) b[j] = -s.data[row + j];
+    let ar = 0;
+    for (let t = 0; t < T; t++) {
+      let max = -Infinity;
+      for (let j = 0; j < n; j++)
+        if (valid(j)) {
+          z[j] = (s.data[row + j] + b[j]) / eps[t];
+          if (z[j] > max) max = z[j];
+        }
+      let total = 0;
+      for (let j = 0; j < n; j++) if (valid(j)) total += Math.exp(z[j] - max);
+      const lse = max + Math.log(total);
+      ar = eps[t] * (logK - lse);
+      const at = (t * B + r) * n;
+      for (let j = 0; j < n; j++) {
+        if (!valid(j)) continue;
+        sm[at + j] = Math.exp(z[j] - lse);
+        const x = s.data[row + j] + ar;
+        active[at + j] = x > 0 ? 1 : 0;
+        b[j] = x > 0 ? -x : 0;
+      }
+    }
+    for (let j = 0; j < n; j++)
+      out.data[row + j] = valid(j) ? Math.exp((s.data[row + j] + ar + b[j]) / eps[T]) : 0;
+  }
+  if (!needsGrad(s)) return out;
+  return record(out, () => {
+    const gs = s.gradBuffer();
+    const db = new Float64Array(n);
+    for (let r = 0; r < B; r++) {
+      const row = r * n;
+      // p = exp(u), u = (s + a + b)/ε_final.
+      let da = 0;
+      for (let j = 0; j < n; j++) {
+        const du = (out.grad![row + j] * out.data[row + j]) / eps[T];
+        db[j] = du;
+        da += du;
+        gs[row + j] += du;
+      }
+      for (let t = T - 1; t >= 0; t--) {
+        const at = (t * B + r) * n;
+        for (let j = 0; j < n; j++) {
+          const g = active[at + j] ? -db[j] : 0;
+          gs[row + j] += g;
+          da += g;
+        }
+        for (let j = 0; j < n; j++) {
+          const dz = -eps[t] * da * sm[at + j];
+          gs[row + j] += dz / eps[t];
+          db[j] = dz / eps[t];
+        }
+        da = 0;
+      }
+      for (let j = 0; j < n; j++) gs[row + j] -= db[j]; // b_{−1} = −s
+    }
+  });
+}
+
+/** ε at each iteration, then the final one (index `iterations`). */
+function temperatures(o: CoordinateDescentOptions): Float64Array {
+  const eps = new Float64Array(o.iterations + 1);
+  eps[0] = Math.max(o.epsInit, o.eps);
+  for (let t = 1; t <= o.iterations; t++) eps[t] = Math.max(eps[t - 1] * o.epsDecay, o.eps);
+  return eps;
+}
