@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sum } from '../src/engine/ops/reduce.js';
 import { Rng } from '../src/engine/rng.js';
+import { reshape } from '../src/engine/ops/shape.js';
 import { ConditionalAttention } from '../src/models/conditional-attention.js';
+import { denseGrid } from '../src/models/token-grid.js';
 import { gradCheck, randomTensor } from './gradcheck.js';
 
 const cfg = { dim: 8, heads: 2, headDim: 4, queries: 16, keyValues: 16, attnDropout: 0, initStd: 0.3 };
@@ -81,8 +83,8 @@ test('with every token routed it is non-causal attention with rotary positions a
   const x = randomTensor([B, n, 8], rng);
   const valid = Float32Array.of(1, 1, 1, 1, 1, 1, 1, 1, 0, 0);
   const pos = Int32Array.of(0, 1, 2, 3, 4, 0, 1, 2, 3, 4);
-  const y = ca.forward(x, valid, pos, rng, false);
-  assert.deepEqual(y.shape, [B, n, 8]);
+  const y = ca.forward(reshape(x, [B * n, 8]), denseGrid(B, n, valid, pos), rng, false);
+  assert.deepEqual(y.shape, [B * n, 8]);
   const ref = reference(ca, x.data, B, n, valid, pos);
   ref.forEach((r, i) => assert.ok(Math.abs(y.data[i] - r) < 1e-4, `${i}: ${y.data[i]} vs ${r}`));
 });
@@ -92,9 +94,7 @@ test('routing: only the routed query tokens get an output, and the routers recei
   const ca = new ConditionalAttention({ ...cfg, queries: 3, keyValues: 4 }, rng);
   const n = 12;
   const x = randomTensor([2, n, 8], rng);
-  const valid = new Float32Array(2 * n).fill(1);
-  const pos = Int32Array.from({ length: 2 * n }, (_, i) => i % n);
-  const y = ca.forward(x, valid, pos, rng, true);
+  const y = ca.forward(reshape(x, [2 * n, 8]), denseGrid(2, n), rng, true);
   for (let b = 0; b < 2; b++) {
     const written = Array.from({ length: n }, (_, t) =>
       y.data.subarray((b * n + t) * 8, (b * n + t + 1) * 8).some((v) => v !== 0),
@@ -117,5 +117,6 @@ test('gradients with respect to the tokens (every token routed, so the routing d
   const ca = new ConditionalAttention({ ...cfg, queries: 4, keyValues: 4 }, rng);
   const valid = Float32Array.of(1, 1, 1, 0);
   const pos = Int32Array.of(0, 1, 2, 3);
-  gradCheck((x) => ca.forward(x, valid, pos, rng, false), [randomTensor([1, 4, 8], rng)]);
+  const grid = denseGrid(1, 4, valid, pos);
+  gradCheck((x) => ca.forward(x, grid, rng, false), [randomTensor([4, 8], rng)]);
 });

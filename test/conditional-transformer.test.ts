@@ -6,6 +6,7 @@ import { sum } from '../src/engine/ops/reduce.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { ConditionalTransformer, type TransformerKind } from '../src/models/conditional-transformer.js';
+import { denseGrid } from '../src/models/token-grid.js';
 import { randomTensor } from './gradcheck.js';
 
 const make = (kind: TransformerKind, rng: Rng) =>
@@ -26,13 +27,12 @@ const make = (kind: TransformerKind, rng: Rng) =>
     rng,
   );
 const n = 10;
-const valid = new Float32Array(2 * n).fill(1);
-const positions = Int32Array.from({ length: 2 * n }, (_, i) => i % n);
+const grid = denseGrid(2, n);
 
 test("'none' leaves the tokens as they are; 'full' has one expert per layer, 'conditional' the configured count", () => {
   const rng = new Rng(1);
-  const x = randomTensor([2, n, 8], rng);
-  assert.equal(make('none', rng).forward(x, valid, positions, rng, false), x);
+  const x = randomTensor([2 * n, 8], rng);
+  assert.equal(make('none', rng).forward(x, grid, rng, false), x);
   assert.equal(make('full', rng).layers.items[0].experts.items.length, 1);
   assert.equal(make('conditional', rng).layers.items[1].experts.items.length, 3);
 });
@@ -46,8 +46,8 @@ test('each layer adds the experts’ mean and a feed-forward to the tokens; a La
     layer.ff.outer.weight.data.fill(0);
     layer.ff.outer.bias!.data.fill(0);
   }
-  const x = randomTensor([2, n, 8], rng, 1, false);
-  const y = t.forward(x, valid, positions, rng, false);
+  const x = randomTensor([2 * n, 8], rng, 1, false);
+  const y = t.forward(x, grid, rng, false);
   const expected = layerNorm(x, t.final!.gamma, t.final!.beta, 1e-5);
   y.data.forEach((v, i) => assert.ok(Math.abs(v - expected.data[i]) < 1e-5, `${i}`));
 });
@@ -55,8 +55,8 @@ test('each layer adds the experts’ mean and a feed-forward to the tokens; a La
 test('gradients reach every expert’s routers and the feed-forwards', () => {
   const rng = new Rng(3);
   const t = make('conditional', rng);
-  const x = new Tensor(randomTensor([2, n, 8], rng).data, [2, n, 8], true);
-  sum(t.forward(x, valid, positions, rng, true)).backward();
+  const x = new Tensor(randomTensor([2 * n, 8], rng).data, [2 * n, 8], true);
+  sum(t.forward(x, grid, rng, true)).backward();
   for (const layer of t.layers.items) {
     for (const e of layer.experts.items) assert.ok(e.queryRouter.grad!.some((g) => g !== 0));
     assert.ok(layer.ff.inner.weight.grad!.some((g) => g !== 0));

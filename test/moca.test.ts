@@ -7,7 +7,7 @@ import { Adam } from '../src/engine/optim/adam.js';
 import { inferenceBatch, prefixBatch } from '../src/models/batch.js';
 import { Moca, type MocaConfig } from '../src/models/moca.js';
 import type { ModelData } from '../src/models/model.js';
-import { leftPad } from '../src/models/padded-batch.js';
+import { denseGrid, sequenceGrid, tokenGrid } from '../src/models/token-grid.js';
 import { prepareDataset } from '../src/data/prepare.js';
 import { createModel } from '../src/train/create-model.js';
 import { learningRate, loadRun, train } from '../src/train/trainer.js';
@@ -36,17 +36,24 @@ const small = (over: Partial<MocaConfig> = {}): MocaConfig => ({
   ...over,
 });
 
-test('leftPad by hand: each sequence at the end of its row, validity and positions', () => {
+test('sequenceGrid and tokenGrid by hand: left-padded slots, packed rows, positions', () => {
   const b = inferenceBatch([Int32Array.of(4, 5, 6), Int32Array.of(9)], 10);
-  const p = leftPad(b, 4);
-  assert.deepEqual(Array.from(p.items), [0, 4, 5, 6, 0, 0, 0, 9]);
-  assert.deepEqual(Array.from(p.valid), [0, 1, 1, 1, 0, 0, 0, 1]);
-  assert.deepEqual(Array.from(p.positions), [0, 1, 2, 3, 0, 1, 2, 3]);
-  assert.deepEqual(Array.from(p.last), [3, 7]);
+  const g = sequenceGrid(b, 4);
+  assert.deepEqual(Array.from(g.rowOf), [-1, 0, 1, 2, -1, -1, -1, 3]);
+  assert.deepEqual(Array.from(g.valid), [0, 1, 1, 1, 0, 0, 0, 1]);
+  assert.deepEqual(Array.from(g.positions), [0, 1, 2, 3, 0, 1, 2, 3]);
+  assert.deepEqual(Array.from(g.slotOf), [1, 2, 3, 7]);
   // Positions as in a row padded to 10: the last item at 9.
-  assert.deepEqual(Array.from(leftPad(b, 4, 10).positions), [6, 7, 8, 9, 6, 7, 8, 9]);
-  assert.throws(() => leftPad(b, 2), /a sequence of 3 items does not fit 2/);
-  assert.throws(() => leftPad(b, 4, 3), /a window of 3 is shorter than the length 4/);
+  assert.deepEqual(Array.from(sequenceGrid(b, 4, 10).positions), [6, 7, 8, 9, 6, 7, 8, 9]);
+  assert.throws(() => sequenceGrid(b, 2), /a sequence of 3 items does not fit 2/);
+  assert.throws(() => sequenceGrid(b, 4, 3), /a window of 3 is shorter than the length 4/);
+  // Two tokens per position: blocks of 4 packed rows, slots t·n + j.
+  const t = tokenGrid(g, 2);
+  assert.equal(t.width, 8);
+  assert.deepEqual(Array.from(t.rowOf), [-1, 0, 1, 2, -1, 4, 5, 6, -1, -1, -1, 3, -1, -1, -1, 7]);
+  assert.deepEqual(Array.from(t.slotOf), [1, 2, 3, 11, 5, 6, 7, 15]);
+  assert.deepEqual(Array.from(t.positions.subarray(0, 8)), [0, 1, 2, 3, 0, 1, 2, 3]);
+  assert.deepEqual(Array.from(denseGrid(1, 3).rowOf), [0, 1, 2]);
 });
 
 test('prefixBatch carries the items after each prefix, nearest first', () => {

@@ -6,18 +6,18 @@
  * elsewhere). Straight-through routing weights scale the values and the outputs, so the
  * routers learn from the loss.
  */
-import { concat, indexRows, permute, reshape, scatterRows, slice } from '../engine/ops/shape.js';
-import { matmul, bmm } from '../engine/ops/matmul.js';
-import { mul, scale } from '../engine/ops/elementwise.js';
-import { maskedSoftmax } from '../engine/ops/softmax.js';
-import { dropout } from '../engine/ops/dropout.js';
+import { indexRows, reshape, scatterRows, slice } from '../engine/ops/shape.js';
+import { matmul } from '../engine/ops/matmul.js';
+import { mul } from '../engine/ops/elementwise.js';
 import { rotary } from '../engine/ops/rotary.js';
+import { routedAttention } from '../engine/ops/routed-attention.js';
 import { Linear, RmsNorm } from '../engine/nn/layers.js';
 import { Module } from '../engine/nn/module.js';
 import { normalParam } from '../engine/nn/init.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { flatRows, routeTopK } from './soft-top-k.js';
+import type { TokenGrid } from './token-grid.js';
 
 export interface ConditionalAttentionConfig {
   dim: number;
@@ -58,69 +58,45 @@ export class ConditionalAttention extends Module {
   }
 
   /**
-   * x [B, n, d]; `valid` [B·n] 1 for real tokens; `positions` [B·n] each token's rotary position.
-   * Returns [B, n, d]: the attention output at routed query tokens, 0 elsewhere.
+   * x [R, d]: the packed tokens of `grid`. Returns [R, d]: the attention output at the routed
+   * query tokens, 0 elsewhere.
    */
-  forward(x: Tensor, valid: Float32Array, positions: Int32Array, rng: Rng, training: boolean): Tensor {
-    const [B, n, d] = x.shape;
+  forward(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): Tensor {
+    const { size: B, width: n, rows: R } = grid;
     const { heads: H, headDim: dh } = this.cfg;
-    const flat = reshape(x, [B * n, d]);
-    const rq = routeTopK(reshape(matmul(flat, this.queryRouter), [B, n]), this.cfg.queries, valid);
-    const rkv = routeTopK(reshape(matmul(flat, this.kvRouter), [B, n]), this.cfg.keyValues, valid);
+    // Router scores per slot (0 at padding slots without a row: masked anyway).
+    const slots = (router: Tensor) => reshape(scatterRows(matmul(x, router), grid.slotOf, B * n), [B, n]);
+    const rq = routeTopK(slots(this.queryRouter), this.cfg.queries, grid.valid);
+    const rkv = routeTopK(slots(this.kvRouter), this.cfg.keyValues, grid.valid);
     const kq = rq.indices.length / B;
     const kkv = rkv.indices.length / B;
     const iq = flatRows(rq.indices, kq, n);
     const ikv = flatRows(rkv.indices, kkv, n);
-    const q = this.toQ.forward(this.norm.forward(indexRows(flat, iq)));
-    const kv = this.toKv.forward(this.norm.forward(indexRows(flat, ikv)));
-    const k = slice(kv, 1, 0, H * dh);
+    const q = this.toQ.forward(this.norm.forward(indexRows(x, packedRows(grid, iq))));
+    const kv = this.toKv.forward(this.norm.forward(indexRows(x, packedRows(grid, ikv))));
+    const k = rotaryPerHead(slice(kv, 1, 0, H * dh), ikv, grid.positions, H, dh);
     const v = mul(slice(kv, 1, H * dh, 2 * H * dh), reshape(rkv.weights, [B * kkv, 1]));
-    const heads = (t: Tensor, rows: number) => permute(reshape(t, [B, rows, H, dh]), [0, 2, 1, 3]);
-    const qh = heads(rotaryPerHead(q, iq, positions, H, dh), kq);
-    const kh = concat([this.nullRows(0, B), heads(rotaryPerHead(k, ikv, positions, H, dh), kkv)], 2);
-    const vh = concat([this.nullRows(1, B), heads(v, kkv)], 2);
-    const scores = scale(bmm(qh, kh, { transB: true }), 1 / Math.sqrt(dh));
-    const probs = dropout(
-      maskedSoftmax(scores, keyMask(rkv.indices, valid, B, n, kq, kkv)),
-      this.cfg.attnDropout,
+    const merged = routedAttention(rotaryPerHead(q, iq, grid.positions, H, dh), k, v, this.nullKv, B, {
+      heads: H,
+      keyMask: Uint8Array.from(ikv, (g) => grid.valid[g]),
+      queryMask: Uint8Array.from(iq, (g) => grid.valid[g]),
+      dropout: this.cfg.attnDropout,
       rng,
       training,
-    );
-    const merged = reshape(permute(bmm(probs, vh), [0, 2, 1, 3]), [B * kq, H * dh]);
+    });
+    // A padding query's weight is 0: its (zero) answer lands on row 0 and changes nothing.
     const out = mul(this.toOut.forward(merged), reshape(rq.weights, [B * kq, 1]));
-    return reshape(scatterRows(out, iq, B * n), [B, n, d]);
-  }
-
-  /** The null key (0) or value (1) of every head, for every sequence: [B, H, 1, dh]. */
-  private nullRows(which: 0 | 1, B: number): Tensor {
-    const { heads: H, headDim: dh } = this.cfg;
-    const table = reshape(this.nullKv, [2 * H, dh]);
-    const rows = Int32Array.from({ length: B * H }, (_, i) => which * H + (i % H));
-    return reshape(indexRows(table, rows), [B, H, 1, dh]);
+    return scatterRows(out, packedRows(grid, iq), R);
   }
 }
 
-/** Rotary positions over each head's dims: x [rows, H·dh] at positions[tokens[row]]. */
-function rotaryPerHead(x: Tensor, tokens: Int32Array, positions: Int32Array, H: number, dh: number): Tensor {
-  const pos = Int32Array.from({ length: tokens.length * H }, (_, i) => positions[tokens[Math.floor(i / H)]]);
-  return reshape(rotary(reshape(x, [tokens.length * H, dh]), pos), [tokens.length, H * dh]);
+/** The packed rows of routed slots; a padding slot without a row reads row 0 (its weight is 0). */
+function packedRows(grid: TokenGrid, slots: Int32Array): Int32Array {
+  return slots.map((g) => Math.max(0, grid.rowOf[g]));
 }
 
-/** [B·kq·(1 + kkv)]: the null key always, a routed key when its token is real. */
-function keyMask(
-  kvIndices: Int32Array,
-  valid: Float32Array,
-  B: number,
-  n: number,
-  kq: number,
-  kkv: number,
-): Uint8Array {
-  const mask = new Uint8Array(B * kq * (1 + kkv));
-  for (let b = 0; b < B; b++)
-    for (let i = 0; i < kq; i++) {
-      const o = (b * kq + i) * (1 + kkv);
-      mask[o] = 1;
-      for (let j = 0; j < kkv; j++) mask[o + 1 + j] = valid[b * n + kvIndices[b * kkv + j]] === 1 ? 1 : 0;
-    }
-  return mask;
+/** Rotary positions over each head's dims: x [rows, H·dh] at positions[slots[row]]. */
+function rotaryPerHead(x: Tensor, slots: Int32Array, positions: Int32Array, H: number, dh: number): Tensor {
+  const pos = Int32Array.from({ length: slots.length * H }, (_, i) => positions[slots[Math.floor(i / H)]]);
+  return reshape(rotary(reshape(x, [slots.length * H, dh]), pos), [slots.length, H * dh]);
 }

@@ -13,6 +13,7 @@ import { Module, ModuleList } from '../engine/nn/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { ConditionalAttention, type ConditionalAttentionConfig } from './conditional-attention.js';
+import type { TokenGrid } from './token-grid.js';
 
 export type TransformerKind = 'conditional' | 'full' | 'none';
 
@@ -57,8 +58,8 @@ class ConditionalLayer extends Module {
     );
     this.ff = this.child('ff', new FeedForward(cfg.dim, cfg.ffDropout, rng, cfg.initStd));
   }
-  forward(x: Tensor, valid: Float32Array, positions: Int32Array, rng: Rng, training: boolean): Tensor {
-    const outs = this.experts.items.map((e) => e.forward(x, valid, positions, rng, training));
+  forward(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): Tensor {
+    const outs = this.experts.items.map((e) => e.forward(x, grid, rng, training));
     const h = add(x, outs.length === 1 ? outs[0] : scale(addN(...outs), 1 / outs.length));
     return add(h, this.ff.forward(h, rng, training));
   }
@@ -78,11 +79,11 @@ export class ConditionalTransformer extends Module {
     this.final = cfg.kind === 'none' ? null : this.child('final_norm', new LayerNorm(cfg.dim, 1e-5));
   }
 
-  /** x [B, n, d]; `valid` [B·n]; `positions` [B·n] rotary positions. */
-  forward(x: Tensor, valid: Float32Array, positions: Int32Array, rng: Rng, training: boolean): Tensor {
+  /** x [R, d]: the packed tokens of `grid` (token-grid.ts). */
+  forward(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): Tensor {
     if (!this.final) return x;
     let h = x;
-    for (const layer of this.layers.items) h = layer.forward(h, valid, positions, rng, training);
+    for (const layer of this.layers.items) h = layer.forward(h, grid, rng, training);
     return this.final.forward(h);
   }
 }

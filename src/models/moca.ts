@@ -21,7 +21,7 @@ import { add, addN, scale } from '../engine/ops/elementwise.js';
 import { linearSoftTargetCrossEntropy, crossEntropy, type SoftTargets } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
-import { concat, indexRows, permute, reshape } from '../engine/ops/shape.js';
+import { concat, indexRows, slice } from '../engine/ops/shape.js';
 import { Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
 import type { Rng } from '../engine/rng.js';
@@ -29,8 +29,8 @@ import { Tensor } from '../engine/tensor.js';
 import { ConditionalTransformer, type TransformerKind } from './conditional-transformer.js';
 import { modelRng } from './model-rng.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
-import { SequentialModel, TrainingCandidates } from './model.js';
-import { leftPad, longest } from './padded-batch.js';
+import { lastRows, SequentialModel, TrainingCandidates } from './model.js';
+import { longest, sequenceGrid, tokenGrid } from './token-grid.js';
 
 export interface MocaConfig {
   items: number;
@@ -149,8 +149,8 @@ export class Moca extends SequentialModel {
   /**
    * The padded length of a batch: its longest sequence, and long enough that every router has
    * more tokens than it routes (as with MOCA's fixed padding to maxLen: CoLT5 routes every
-   * token, without router gradients, when there are no more than it routes). A padded token is
-   * never routed while a real one is left, so the states do not depend on the padding.
+   * token, without router gradients, when there are no more than it routes). A padding slot is
+   * never routed while a real token is left, so the states do not depend on the padding.
    */
   private paddedLength(batch: SequenceBatch): number {
     const tokens = this.features.items.length + 1;
@@ -165,34 +165,26 @@ export class Moca extends SequentialModel {
 
   /** h [B, d]: the item-level state at each sequence's last position. */
   forward(batch: SequenceBatch): Tensor {
-    const { dim: d } = this.config;
     // Rotary positions as in MOCA's padding to maxLen: the most recent item at maxLen − 1.
-    const p = leftPad(batch, this.paddedLength(batch), this.config.maxLen);
-    const { size: B, length: L } = p;
+    const positions = sequenceGrid(batch, this.paddedLength(batch), this.config.maxLen);
     const blocks = [
-      ...this.features.items.map((f) => f.forward(p.items)),
-      this.idEmb.forward(p.items, [B * L]),
+      ...this.features.items.map((f) => f.forward(batch.items)),
+      this.idEmb.forward(batch.items),
     ];
     const T = blocks.length;
-    // ① Feature level: the T blocks of L tokens per sequence, each token at its item's position.
-    const x = concat(
-      blocks.map((t) => reshape(t, [B, L, d])),
+    const P = batch.items.length;
+    // ① Feature level: T blocks of P packed tokens, each token at its item's position.
+    const tokens = tokenGrid(positions, T);
+    const mixed = this.featureLevel.forward(concat(blocks, 0), tokens, this.rng, this.training);
+    // ② Each position's T tokens side by side, fused into one.
+    const perPosition = concat(
+      blocks.map((_, t) => slice(mixed, 0, t * P, (t + 1) * P)),
       1,
     );
-    const tokenValid = new Float32Array(B * T * L);
-    const tokenPositions = new Int32Array(B * T * L);
-    for (let b = 0; b < B; b++)
-      for (let t = 0; t < T; t++) {
-        tokenValid.set(p.valid.subarray(b * L, (b + 1) * L), (b * T + t) * L);
-        tokenPositions.set(p.positions.subarray(b * L, (b + 1) * L), (b * T + t) * L);
-      }
-    const mixed = this.featureLevel.forward(x, tokenValid, tokenPositions, this.rng, this.training);
-    // ② Each position's T tokens side by side, fused into one.
-    const perPosition = reshape(permute(reshape(mixed, [B, T, L, d]), [0, 2, 1, 3]), [B * L, T * d]);
     const s0 = this.aggregateNorm.forward(this.aggregate.forward(perPosition));
     // ③ Item level, and the last position's state.
-    const s = this.itemLevel.forward(reshape(s0, [B, L, d]), p.valid, p.positions, this.rng, this.training);
-    return indexRows(reshape(s, [B * L, d]), p.last);
+    const s = this.itemLevel.forward(s0, positions, this.rng, this.training);
+    return indexRows(s, lastRows(batch));
   }
 
   /**
