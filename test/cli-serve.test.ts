@@ -129,7 +129,7 @@ test('cammsr serve has the defaults docs/serving.md gives', () => {
   const documented = [...usage.matchAll(/\[--([a-z-]+) ([^\]\s|<]+)\]/g)].map((m) => [m[1], m[2]]);
   assert.deepEqual(
     documented.map(([flag]) => flag),
-    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads', 'shed-delay-ms'],
+    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads', 'shed-delay-ms', 'request-deadline-ms'],
   );
   // Commander's help has one line per option once its indented continuation lines are joined.
   const help = cli(['serve', '--help'])

@@ -183,6 +183,74 @@ test('an event loop that falls behind: requests are shed with 503 and Retry-Afte
   }
 });
 
+test('recommendation work past its deadline is answered 503 before the model call; work for a client that has gone is dropped', async () => {
+  const app = await sqliteService('deadline', { limits: { requestDeadlineMs: 50 } });
+  // Test instrumentation: a request can be held between its arrival and its handler, blocking
+  // the loop (x-busy-ms, as an overloaded service would) or not (x-wait-ms).
+  app.addHook('preHandler', async (req) => {
+    const busy = Number(req.headers['x-busy-ms'] ?? 0);
+    const end = Date.now() + busy;
+    while (Date.now() < end);
+    const wait = Number(req.headers['x-wait-ms'] ?? 0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  });
+  const dropped = async (reason: string) => {
+    const text = (await app.inject('/metrics')).body;
+    return Number(
+      new RegExp(`cammsr_dropped_requests_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+    );
+  };
+  const post = (headers: Record<string, string>) =>
+    app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history: [], k: 3 }, headers });
+  try {
+    assert.equal((await post({})).statusCode, 200, 'in time: answered');
+    const late = await post({ 'x-busy-ms': '120' });
+    assert.equal(late.statusCode, 503);
+    assert.equal(late.headers['retry-after'], '1');
+    assert.match(
+      late.json().error,
+      /^the request waited \d+ ms, past the service's 50 ms deadline; retry in 1 s$/,
+    );
+    assert.equal(await dropped('deadline'), 1);
+
+    // A client that sends its request and leaves while it waits: the model call is skipped.
+    const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+    const body = JSON.stringify({ history: [], k: 3 });
+    const socket = connect(Number(url.port), '127.0.0.1');
+    socket.write(
+      `POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nx-wait-ms: 40\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    socket.destroy();
+    const t0 = Date.now();
+    while ((await dropped('client-gone')) === 0 && Date.now() - t0 < 3000)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await dropped('client-gone'), 1);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a request line without an HTTP version (HTTP/0.9) is refused with 505, not served', async () => {
+  const app = await sqliteService('http09');
+  try {
+    const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+    const socket = connect(Number(url.port), '127.0.0.1');
+    let reply = '';
+    socket.on('data', (d) => (reply += d.toString()));
+    const closed = new Promise<void>((done) => socket.on('close', () => done()));
+    socket.write('GET /\r\n\r\n');
+    await closed;
+    assert.match(reply, /^HTTP\/1\.1 505 /);
+    assert.deepEqual(JSON.parse(reply.split('\r\n\r\n')[1]), {
+      error: 'HTTP/0.9 is not supported: send HTTP/1.0 or later',
+    });
+  } finally {
+    await app.close();
+  }
+});
+
 test("failures Fastify detects use the service's { error } shape", async () => {
   const app = await sqliteService('shape');
   try {

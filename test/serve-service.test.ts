@@ -78,6 +78,30 @@ test('the micro-batcher answers concurrent requests with one call, in order, and
   );
 });
 
+test('the micro-batcher drops requests no longer wanted before the model call, with their reason', async () => {
+  const calls: number[][] = [];
+  const dropped: string[] = [];
+  const b = new MicroBatcher<number, number>(
+    (xs) => {
+      calls.push(xs);
+      return xs.map((x) => x * 10);
+    },
+    { maxBatch: 8, maxWaitMs: 0 },
+  );
+  b.onDrop = (e) => dropped.push(e.message);
+  const gone = () => new Error('gone');
+  const replies = await Promise.allSettled([b.submit(1), b.submit(2, gone), b.submit(3, () => null)]);
+  assert.deepEqual(
+    replies.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    [10, 'gone', 30],
+  );
+  assert.deepEqual(calls, [[1, 3]], 'the dropped request never reaches the model');
+  assert.deepEqual(dropped, ['gone']);
+  // A batch of only dropped requests makes no model call at all.
+  await assert.rejects(b.submit(4, gone), /gone/);
+  assert.deepEqual(calls, [[1, 3]]);
+});
+
 test('events are stored and drive the user recommendations; unknown users get popular items', async () => {
   const { app, b, ids } = await service();
   try {

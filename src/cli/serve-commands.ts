@@ -4,7 +4,7 @@ import { kernels } from '../kernels/select.js';
 import { resolve } from 'node:path';
 import { exportBundle, readManifest } from '../serve/bundle.js';
 import { authPolicy } from '../serve/auth/policy.js';
-import { buildService, type Service } from '../serve/service.js';
+import { buildService, SERVICE_LIMITS, type Service } from '../serve/service.js';
 import type { EventStore } from '../serve/store/event-store.js';
 import { openStore } from '../serve/store/open.js';
 import { formatTable } from '../report/table.js';
@@ -34,6 +34,7 @@ interface ServeFlags {
   insecureNoAuth?: boolean;
   bundleRoot: string[];
   shedDelayMs: number;
+  requestDeadlineMs: number;
 }
 
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
@@ -76,7 +77,7 @@ async function serveCommand(o: ServeFlags): Promise<void> {
     maxWaitMs: o.maxWaitMs,
     auth,
     bundleRoots: o.bundleRoot,
-    limits: { shedDelayMs: o.shedDelayMs },
+    limits: { shedDelayMs: o.shedDelayMs, requestDeadlineMs: o.requestDeadlineMs },
     // --quiet drops the request log only: warnings and errors (a failed reload, a 500) stay.
     logger: { level: o.quiet ? 'warn' : 'info' },
   }).catch(async (e) => {
@@ -143,6 +144,12 @@ export function registerServeCommands(program: Command): void {
       'answer 503 at once while the event loop is this far behind, instead of queueing (0: never)',
       integer('--shed-delay-ms', 0, 60_000),
       200,
+    )
+    .option(
+      '--request-deadline-ms <n>',
+      'a recommendation request still waiting for the model this long after it arrived is answered 503 instead (0: never); work for a client that has gone is always dropped',
+      integer('--request-deadline-ms', 0, 600_000),
+      SERVICE_LIMITS.requestDeadlineMs,
     )
     .option('--quiet', 'no request log (warnings and errors are still logged)')
     .action(serveCommand);

@@ -31,6 +31,8 @@ export interface GenerationOptions {
   batching: MicroBatcherOptions;
   /** Hears the size of every model call. */
   onBatch: (size: number) => void;
+  /** Hears every request dropped before its model call (client gone, deadline passed). */
+  onDrop?: (reason: Error) => void;
 }
 
 /** A short id of the bundle's content: the hash of its files' checksums. */
@@ -61,6 +63,7 @@ export function buildGeneration(
     opts.batching,
   );
   batcher.onBatch = opts.onBatch;
+  batcher.onDrop = opts.onDrop ?? null;
   const uploads = new Map<string, { bytes: Uint8Array; type: string }>();
   for (const it of stored) if (it.content?.image) uploads.set(it.id, it.content.image);
   const version = stored.length

@@ -61,7 +61,12 @@ export function replyWithError(
   reply: FastifyReply,
 ): void {
   const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
-  if (status >= 500) this.log.error(err);
+  // A failure the service chose to report (503 when shedding or the store is down) is a warning;
+  // anything else at 5xx is a fault, logged with its stack.
+  if (status >= 500) {
+    if (err instanceof HttpError) this.log.warn(`${status}: ${err.message}`);
+    else this.log.error(err);
+  }
   const message =
     status >= 500 && !(err instanceof HttpError)
       ? 'internal error'

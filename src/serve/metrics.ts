@@ -1,7 +1,7 @@
 /**
  * The service's Prometheus metrics, in a registry of their own (one per service, so that tests
  * can build several): requests and latency per route, event-store latency per operation,
- * requests per model call, reloads, and the bundle being served.
+ * requests per model call, requests dropped before it, reloads, and the bundle being served.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -33,6 +33,12 @@ export function createMetrics() {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: 'cammsr_dropped_requests_total',
+    help: 'Recommendation requests dropped before their model call, by reason (client-gone, deadline)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   const modelInfo = new Gauge({
     name: 'cammsr_model_info',
     help: 'The bundle being served (value 1)',
@@ -46,5 +52,5 @@ export function createMetrics() {
     registers: [registry],
   });
 
-  return { registry, requests, latency, storeLatency, batchSize, modelInfo, reloads };
+  return { registry, requests, latency, storeLatency, batchSize, dropped, modelInfo, reloads };
 }

@@ -2,6 +2,10 @@
  * Micro-batching: requests that arrive while the event loop is busy (or within `maxWaitMs`)
  * are answered by one call of `run`, whose cost grows much slower than the number of
  * requests (one GEMM instead of many matrix-vector products, one pass of the encoder).
+ *
+ * A request may carry a check that runs when its batch is formed, just before the model
+ * call: work whose client has gone, or whose deadline has passed while it waited, is dropped
+ * there (rejected with the check's error) instead of spending a model call nobody will read.
  */
 export interface MicroBatcherOptions {
   /** Largest batch handed to `run`. */
@@ -14,11 +18,23 @@ export interface MicroBatcherOptions {
   maxWaitMs: number;
 }
 
+/** Returns why a queued request is no longer worth running (its rejection), or null to run it. */
+export type StillWanted = () => Error | null;
+
+interface Queued<Req, Res> {
+  req: Req;
+  wanted?: StillWanted;
+  resolve: (r: Res) => void;
+  reject: (e: unknown) => void;
+}
+
 export class MicroBatcher<Req, Res> {
-  private queue: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
+  private queue: Queued<Req, Res>[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   /** Sizes of the batches run so far (for metrics). */
   onBatch: ((size: number) => void) | null = null;
+  /** Called with each request dropped before its model call, and why (for metrics). */
+  onDrop: ((reason: Error) => void) | null = null;
 
   constructor(
     private readonly run: (reqs: Req[]) => Res[],
@@ -28,9 +44,9 @@ export class MicroBatcher<Req, Res> {
     if (!(opts.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be non-negative, got ${opts.maxWaitMs}`);
   }
 
-  submit(req: Req): Promise<Res> {
+  submit(req: Req, wanted?: StillWanted): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+      this.queue.push({ req, wanted, resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flush();
       else if (!this.timer)
         this.timer =
@@ -47,7 +63,8 @@ export class MicroBatcher<Req, Res> {
     }
     this.timer = null;
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.maxBatch);
+      const batch = this.admitted(this.queue.splice(0, this.opts.maxBatch));
+      if (batch.length === 0) continue;
       this.onBatch?.(batch.length);
       try {
         const out = this.run(batch.map((b) => b.req));
@@ -56,5 +73,16 @@ export class MicroBatcher<Req, Res> {
         batch.forEach((b) => b.reject(e));
       }
     }
+  }
+
+  /** The requests still wanted; the others are rejected with their check's error. */
+  private admitted(batch: Queued<Req, Res>[]): Queued<Req, Res>[] {
+    return batch.filter((b) => {
+      const reason = b.wanted?.() ?? null;
+      if (reason === null) return true;
+      this.onDrop?.(reason);
+      b.reject(reason);
+      return false;
+    });
   }
 }

@@ -30,6 +30,7 @@ import { userRoutes } from './routes/users.js';
 import { registerAuth } from './auth/plugin.js';
 import { bundleRoots, checkUnderRoots } from './bundle-roots.js';
 import { registerLoadShedding } from './load-shedding.js';
+import { dropReason } from './request-deadline.js';
 import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
 import { ServedCatalog } from './served-catalog.js';
@@ -72,6 +73,12 @@ export interface ServiceLimits {
    * the library's default, so that an embedding application decides; `cammsr serve`: 200).
    */
   shedDelayMs: number;
+  /**
+   * A recommendation request still waiting for its model call this long after it was received
+   * is answered 503 at once instead (0: no deadline); a request whose client has gone is always
+   * dropped (request-deadline.ts).
+   */
+  requestDeadlineMs: number;
 }
 
 export const SERVICE_LIMITS: ServiceLimits = {
@@ -79,6 +86,7 @@ export const SERVICE_LIMITS: ServiceLimits = {
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   shedDelayMs: 0,
+  requestDeadlineMs: 5_000,
 };
 
 /** Retry-After of a 503 for an unavailable store, seconds. */
@@ -88,7 +96,7 @@ const STORE_RETRY_AFTER_S = 2;
  * The catalog being served, with metrics: a reload loads the new bundle completely before it
  * swaps one reference, and a bundle that fails to load leaves the old one serving.
  */
-async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloads }: Metrics) {
+async function servedCatalog(opts: ServiceOptions, { batchSize, dropped, modelInfo, reloads }: Metrics) {
   const batching = { maxBatch: opts.maxBatch ?? 64, maxWaitMs: opts.maxWaitMs ?? 0 };
   const announce = (g: Generation) => {
     modelInfo.reset();
@@ -98,6 +106,7 @@ async function servedCatalog(opts: ServiceOptions, { batchSize, modelInfo, reloa
   const catalog = await ServedCatalog.open(opts.store, opts.bundle, {
     batching,
     onBatch: (n) => batchSize.observe(n),
+    onDrop: (e) => dropped.inc({ reason: dropReason(e) }),
   });
   announce(catalog.current());
   const roots = bundleRoots(opts.bundle, opts.bundleRoots);
@@ -135,6 +144,12 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
     clientErrorHandler: replyToClientError,
   });
   app.addHook('onRoute', strictIntegers);
+  // Node's parser takes a request line without a version as HTTP/0.9, which has no headers,
+  // no status line and no way to say where a reply ends: refuse it before anything else runs.
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersionMajor < 1)
+      throw new HttpError(505, `HTTP/${req.raw.httpVersion} is not supported: send HTTP/1.0 or later`);
+  });
   if (limits.shedDelayMs > 0) await registerLoadShedding(app, limits.shedDelayMs);
   await registerAuth(app, auth);
   await app.register(swagger, {
@@ -160,7 +175,8 @@ export async function buildService(opts: ServiceOptions) {
   const metrics = createMetrics();
   const { catalog, reload } = await servedCatalog(opts, metrics);
   const current = () => catalog.current();
-  const app = await createApp(opts.logger, opts.auth ?? openPolicy(), { ...SERVICE_LIMITS, ...opts.limits });
+  const limits = { ...SERVICE_LIMITS, ...opts.limits };
+  const app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
   const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
   warn(catalog.loadWarnings());
   catalog.onLoadWarnings = warn;
@@ -189,7 +205,7 @@ export async function buildService(opts: ServiceOptions) {
   };
 
   // Registered in this order, which is also the order of the OpenAPI document's paths.
-  const routes: RouteContext = { current, store, timed, catalog };
+  const routes: RouteContext = { current, store, timed, catalog, deadlineMs: limits.requestDeadlineMs };
   await app.register(eventRoutes, routes);
   await app.register(recommendationRoutes, routes);
   await app.register(itemRoutes, routes);

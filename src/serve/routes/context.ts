@@ -11,6 +11,8 @@ export interface RouteContext {
   timed: <T>(operation: string, run: () => Promise<T>) => Promise<T>;
   /** The catalog's changes (items added, updated, withdrawn) and reloads. */
   catalog: ServedCatalog;
+  /** Recommendation requests older than this are dropped before their model call, ms (0: never). */
+  deadlineMs: number;
 }
 
 /** k, at most the number of items the served model knows. */
