@@ -268,6 +268,8 @@ export const PLAN: ExperimentPlan = {
     }),
     cammsr('cammsr-no-image', 'no image (ID + text)', [], { image: 'none', requires: 'images' }),
     ...COLD_VARIANTS,
+    // The peer systems, each with its own code's defaults (its model preset).
+    baseline('moca', 'MOCA'),
   ],
   // A group lists the shared runs its tables compare with (cammsr): they run once.
   groups: [
@@ -317,6 +319,11 @@ export const PLAN: ExperimentPlan = {
       name: 'cold',
       title: 'New items (cold-start protocol)',
       variants: COLD_VARIANTS.map((v) => v.name),
+    },
+    {
+      name: 'peers',
+      title: 'Peer systems',
+      variants: ['sasrec', 'cammsr', 'moca'],
     },
   ],
 };

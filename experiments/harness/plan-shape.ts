@@ -2,7 +2,7 @@
 import type { PrepareOptions } from '../../src/data/prepare.js';
 import type { ModelName } from '../../src/config/index.js';
 
-export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders' | 'cold';
+export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders' | 'cold' | 'peers';
 export const GROUP_NAMES: readonly GroupName[] = [
   'main',
   'ablations',
@@ -10,6 +10,7 @@ export const GROUP_NAMES: readonly GroupName[] = [
   'robustness',
   'encoders',
   'cold',
+  'peers',
 ];
 /** 'bert': the pretrained text features a dataset ships (DatasetPlan.bert). */
 export type TextEncoder = 'tfidf' | 'word-vectors' | 'bert';

@@ -16,6 +16,7 @@ import { encoders } from './sections/encoders.js';
 import { howMade } from './sections/how-made.js';
 import { mainComparison } from './sections/main-comparison.js';
 import { modalityWeights } from './sections/modality-weights.js';
+import { peers } from './sections/peers.js';
 import { protocol } from './sections/protocol.js';
 import { robustness } from './sections/robustness.js';
 import { title } from './sections/title.js';
@@ -40,6 +41,7 @@ const SECTIONS = [
   robustness,
   encoders,
   cold,
+  peers,
   cost,
   modalityWeights,
 ];

@@ -31,7 +31,7 @@ export function cost(ctx: ReportContext): string[] {
 }
 
 /** A run's median epoch seconds: robust to an epoch during which the job was paused. */
-const medianEpoch = (r: RunRecord): number =>
+export const medianEpoch = (r: RunRecord): number =>
   r.epochSeconds.length ? median(r.epochSeconds) : r.metrics.secondsPerEpoch;
 
 function costRow(ctx: ReportContext, ds: DatasetPlan, v: VariantPlan): string[] {
