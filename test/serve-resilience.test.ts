@@ -213,9 +213,17 @@ test('recommendation work past its deadline is answered 503 before the model cal
     );
     assert.equal(await dropped('deadline'), 1);
 
-    // A client that sends its request and leaves while it waits: the model call is skipped.
+    // Over a socket: a client that stays is answered; one that sends its request and leaves while
+    // it waits is not, and its model call is skipped.
     const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
     const body = JSON.stringify({ history: [], k: 3 });
+    const stays = await fetch(new URL('/v1/recommendations', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-wait-ms': '20' },
+      body,
+    });
+    assert.equal(stays.status, 200);
+    assert.equal(await dropped('client-gone'), 0);
     const socket = connect(Number(url.port), '127.0.0.1');
     socket.write(
       `POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nx-wait-ms: 40\r\nContent-Type: application/json\r\n` +

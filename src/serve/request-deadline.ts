@@ -31,7 +31,8 @@ export class ClientGone extends HttpError {
 export function stillWanted(req: FastifyRequest, reply: FastifyReply, deadlineMs: number): StillWanted {
   const received = performance.now() - reply.elapsedTime;
   return () => {
-    if (req.raw.destroyed || req.raw.socket?.destroyed === true) return new ClientGone();
+    // The socket, not the request stream: a request whose body was read is a finished stream.
+    if (req.socket?.destroyed === true) return new ClientGone();
     const waited = performance.now() - received;
     if (deadlineMs > 0 && waited > deadlineMs)
       return new HttpError(
