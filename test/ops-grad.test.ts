@@ -13,6 +13,7 @@ import {
   permute,
   reshape,
   scatterRows,
+  addToRows,
   selectRows,
   slice,
   transpose,
@@ -378,6 +379,22 @@ test('scatterRows: gradients with repeated rows, the inverse of indexRows', () =
   assert.throws(() => scatterRows(x, Int32Array.of(0, 1), 7), /2 row indices for \[3, 2\]/);
 });
 
+test('addToRows: x plus values scattered onto rows (repeats add up), by hand and gradients', () => {
+  const x = new Tensor(Float32Array.of(1, 1, 2, 2, 3, 3), [3, 2]);
+  const values = new Tensor(Float32Array.of(10, 20, 30, 40, 50, 60), [3, 2]);
+  const y = addToRows(x, Int32Array.of(2, 0, 2), values);
+  assert.deepEqual(Array.from(y.data), [31, 41, 2, 2, 63, 83]);
+  const rows = Int32Array.of(4, 0, 4, 2);
+  gradCheck((a, b) => addToRows(a, rows, b), [r([6, 3]), r([4, 3])]);
+  // The same as x + scatterRows(values, rows, R).
+  const a = r([6, 3]);
+  const b = r([4, 3]);
+  const want = add(a, scatterRows(b, rows, 6));
+  addToRows(a, rows, b).data.forEach((v, i) => assert.ok(Math.abs(v - want.data[i]) < 1e-6));
+  assert.throws(() => addToRows(x, Int32Array.of(0, 3, 1), values), /row 3 \(at 1\) out of range \[0, 3\)/);
+  assert.throws(() => addToRows(x, Int32Array.of(0, 1), values), /2 row indices and values \[3, 2\]/);
+});
+
 test('rotary position embeddings: gradients, norms kept, scores depend on the position difference only', () => {
   const positions = Int32Array.of(0, 3, 7, 1, 2, 40);
   gradCheck((x) => rotary(x, positions), [r([6, 8])]);
@@ -393,49 +410,50 @@ test('rotary position embeddings: gradients, norms kept, scores depend on the po
   assert.throws(() => rotary(r([2, 4]), Int32Array.of(0)), /1 positions for 2 rows/);
 });
 
-test('routed attention (MOCA): the padded formulation by hand, gradients, masked keys and dropout', () => {
-  // 2 sequences, 2 queries and 3 keys each, 2 heads of 2; sequence 1's last key is masked.
-  const keyMask = Uint8Array.of(1, 1, 1, 1, 1, 0);
-  const opts = { heads: 2, keyMask, dropout: 0, training: false };
+test('routed attention (MOCA): the padded formulation by hand, ragged sequences, gradients and dropout', () => {
+  // 3 sequences, 2 heads of 2: sequence 0 has 2 queries and 3 keys, sequence 1 one query and 2
+  // keys, sequence 2 one query and no key (it sees only the null key and value).
+  const queryOffsets = Int32Array.of(0, 2, 3, 4);
+  const keyOffsets = Int32Array.of(0, 3, 5, 5);
+  const opts = { heads: 2, queryOffsets, keyOffsets, dropout: 0, training: false };
   const q = r([4, 4]);
-  const k = r([6, 4]);
-  const v = r([6, 4]);
+  const k = r([5, 4]);
+  const v = r([5, 4]);
   const nullKv = r([2, 2, 2]);
-  const y = routedAttention(q, k, v, nullKv, 2, opts);
-  for (let b = 0; b < 2; b++)
+  const y = routedAttention(q, k, v, nullKv, opts);
+  for (let b = 0; b < 3; b++)
     for (let h = 0; h < 2; h++)
-      for (let i = 0; i < 2; i++) {
-        const qi = Array.from(q.data.subarray((b * 2 + i) * 4 + h * 2, (b * 2 + i) * 4 + h * 2 + 2));
-        const rows = [[nullKv.data, h * 2, (2 + h) * 2] as const];
-        for (let j = 0; j < 3; j++)
-          if (keyMask[b * 3 + j]) rows.push([k.data, (b * 3 + j) * 4 + h * 2, -1] as const);
+      for (let i = queryOffsets[b]; i < queryOffsets[b + 1]; i++) {
+        const qi = Array.from(q.data.subarray(i * 4 + h * 2, i * 4 + h * 2 + 2));
+        const rows: [Float32Array, number, Float32Array, number][] = [
+          [nullKv.data, h * 2, nullKv.data, (2 + h) * 2],
+        ];
+        for (let j = keyOffsets[b]; j < keyOffsets[b + 1]; j++)
+          rows.push([k.data, j * 4 + h * 2, v.data, j * 4 + h * 2]);
         const scores = rows.map(([d, o]) => (qi[0] * d[o] + qi[1] * d[o + 1]) / Math.SQRT2);
         const m = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - m));
         const z = e.reduce((a, x) => a + x, 0);
         for (let c = 0; c < 2; c++) {
-          let want = 0;
-          rows.forEach(([d, o, vo], j) => {
-            const vv = vo >= 0 ? d[vo + c] : v.data[o + c];
-            want += (e[j] / z) * vv;
-          });
-          const got = y.data[(b * 2 + i) * 4 + h * 2 + c];
+          const want = rows.reduce((a, [, , vd, vo], j) => a + (e[j] / z) * vd[vo + c], 0);
+          const got = y.data[i * 4 + h * 2 + c];
           assert.ok(Math.abs(got - want) < 1e-5, `b${b} h${h} q${i}: ${got} vs ${want}`);
         }
       }
-  gradCheck((a, b, c, d) => routedAttention(a, b, c, d, 2, opts), [q, k, v, nullKv]);
+  gradCheck((a, b, c, d) => routedAttention(a, b, c, d, opts), [q, k, v, nullKv]);
   // Dropout: the same mask for the value and the gradient (a seeded stream per evaluation).
   gradCheck(
-    (a, b, c, d) =>
-      routedAttention(a, b, c, d, 2, { ...opts, dropout: 0.3, rng: new Rng(4), training: true }),
+    (a, b, c, d) => routedAttention(a, b, c, d, { ...opts, dropout: 0.3, rng: new Rng(4), training: true }),
     [q, k, v, nullKv],
   );
-  assert.throws(() => routedAttention(q, k, v, nullKv, 3, opts), /4 queries and 6 keys for 3 sequences/);
-  // A masked query answers 0 and passes no gradient; the others are unchanged.
-  const queryMask = Uint8Array.of(1, 0, 1, 1);
-  const some = routedAttention(q, k, v, nullKv, 2, { ...opts, queryMask });
-  some.data.forEach((x, i) => assert.ok(Math.abs(x - (i >= 4 && i < 8 ? 0 : y.data[i])) < 1e-6, `${i}`));
-  gradCheck((a, b, c, d) => routedAttention(a, b, c, d, 2, { ...opts, queryMask }), [q, k, v, nullKv]);
+  assert.throws(
+    () => routedAttention(q, k, v, nullKv, { ...opts, keyOffsets: Int32Array.of(0, 3, 4, 4) }),
+    /key offsets must rise from 0 to 5 rows/,
+  );
+  assert.throws(
+    () => routedAttention(q, k, v, nullKv, { ...opts, queryOffsets: Int32Array.of(0, 4) }),
+    /1 sequences of queries, 3 of keys/,
+  );
 });
 
 test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () => {
