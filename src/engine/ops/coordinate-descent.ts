@@ -44,71 +44,94 @@ export function coordinateDescent(
   const T = o.iterations;
   const eps = temperatures(o);
   const logK = Math.log(kEff);
-  const sm = floats(T * B * n); // σ_t per iteration
-  const active = new Uint8Array(T * B * n); // m_t per iteration
+  // Each row's valid entries, packed: the iterations run over those only (padding is most of a
+  // short prefix's slots), and what backward needs is kept for those only.
+  const { index, start } = validEntries(B, n, mask);
+  const V = start[B];
+  const sm = floats(T * V); // σ_t per row and iteration: row r's at T·start[r] + t·m_r
+  const active = new Uint8Array(T * V); // m_t, laid out the same
   const out = new Tensor(floats(B * n), [B, n]);
+  const sv = new Float64Array(n);
   const b = new Float64Array(n);
   const z = new Float64Array(n);
   for (let r = 0; r < B; r++) {
-    const row = r * n;
-    const valid = (j: number) => !mask || mask[row + j] === 1;
-    if (mask && !mask.subarray(row, row + n).includes(1)) continue; // nothing to keep: p = 0
-    for (let j = 0; j < n; j++) b[j] = -s.data[row + j];
+    const m = start[r + 1] - start[r];
+    if (m === 0) continue; // nothing to keep: p = 0
+    for (let j = 0; j < m; j++) {
+      sv[j] = s.data[r * n + index[start[r] + j]];
+      b[j] = -sv[j];
+    }
     let ar = 0;
     for (let t = 0; t < T; t++) {
       let max = -Infinity;
-      for (let j = 0; j < n; j++)
-        if (valid(j)) {
-          z[j] = (s.data[row + j] + b[j]) / eps[t];
-          if (z[j] > max) max = z[j];
-        }
+      for (let j = 0; j < m; j++) {
+        z[j] = (sv[j] + b[j]) / eps[t];
+        if (z[j] > max) max = z[j];
+      }
       let total = 0;
-      for (let j = 0; j < n; j++) if (valid(j)) total += Math.exp(z[j] - max);
+      for (let j = 0; j < m; j++) total += Math.exp(z[j] - max);
       const lse = max + Math.log(total);
       ar = eps[t] * (logK - lse);
-      const at = (t * B + r) * n;
-      for (let j = 0; j < n; j++) {
-        if (!valid(j)) continue;
+      const at = T * start[r] + t * m;
+      for (let j = 0; j < m; j++) {
         sm[at + j] = Math.exp(z[j] - lse);
-        const x = s.data[row + j] + ar;
+        const x = sv[j] + ar;
         active[at + j] = x > 0 ? 1 : 0;
         b[j] = x > 0 ? -x : 0;
       }
     }
-    for (let j = 0; j < n; j++)
-      out.data[row + j] = valid(j) ? Math.exp((s.data[row + j] + ar + b[j]) / eps[T]) : 0;
+    for (let j = 0; j < m; j++)
+      out.data[r * n + index[start[r] + j]] = Math.exp((sv[j] + ar + b[j]) / eps[T]);
   }
   if (!needsGrad(s)) return out;
   return record(out, () => {
     const gs = s.gradBuffer();
     const db = new Float64Array(n);
+    const g = new Float64Array(n); // the row's gradient, packed
     for (let r = 0; r < B; r++) {
-      const row = r * n;
+      const m = start[r + 1] - start[r];
+      const cols = index.subarray(start[r], start[r + 1]);
       // p = exp(u), u = (s + a + b)/ε_final.
       let da = 0;
-      for (let j = 0; j < n; j++) {
-        const du = (out.grad![row + j] * out.data[row + j]) / eps[T];
+      for (let j = 0; j < m; j++) {
+        const du = (out.grad![r * n + cols[j]] * out.data[r * n + cols[j]]) / eps[T];
         db[j] = du;
         da += du;
-        gs[row + j] += du;
+        g[j] = du;
       }
       for (let t = T - 1; t >= 0; t--) {
-        const at = (t * B + r) * n;
-        for (let j = 0; j < n; j++) {
-          const g = active[at + j] ? -db[j] : 0;
-          gs[row + j] += g;
-          da += g;
+        const at = T * start[r] + t * m;
+        for (let j = 0; j < m; j++) {
+          const gb = active[at + j] ? -db[j] : 0;
+          g[j] += gb;
+          da += gb;
         }
-        for (let j = 0; j < n; j++) {
+        for (let j = 0; j < m; j++) {
           const dz = -eps[t] * da * sm[at + j];
-          gs[row + j] += dz / eps[t];
+          g[j] += dz / eps[t];
           db[j] = dz / eps[t];
         }
         da = 0;
       }
-      for (let j = 0; j < n; j++) gs[row + j] -= db[j]; // b_{−1} = −s
+      for (let j = 0; j < m; j++) gs[r * n + cols[j]] += g[j] - db[j]; // b_{−1} = −s
     }
   });
+}
+
+/** The valid entries' columns, row by row (row r's at index[start[r] .. start[r + 1])). */
+function validEntries(
+  B: number,
+  n: number,
+  mask: Float32Array | null,
+): { index: Int32Array; start: Int32Array } {
+  const start = new Int32Array(B + 1);
+  const index = new Int32Array(mask ? mask.reduce((c, x) => c + (x === 1 ? 1 : 0), 0) : B * n);
+  let at = 0;
+  for (let r = 0; r < B; r++) {
+    for (let j = 0; j < n; j++) if (!mask || mask[r * n + j] === 1) index[at++] = j;
+    start[r + 1] = at;
+  }
+  return { index, start };
 }
 
 /** ε at each iteration, then the final one (index `iterations`). */
