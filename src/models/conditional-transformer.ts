@@ -6,7 +6,8 @@
  * the same RMSNorm, rotary and null key/value), 'none' (no transformer: x unchanged).
  */
 import { gelu } from '../engine/ops/activation.js';
-import { add, addN, scale } from '../engine/ops/elementwise.js';
+import { add, scale } from '../engine/ops/elementwise.js';
+import { addToRows, concat } from '../engine/ops/shape.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
@@ -59,8 +60,14 @@ class ConditionalLayer extends Module {
     this.ff = this.child('ff', new FeedForward(cfg.dim, cfg.ffDropout, rng, cfg.initStd));
   }
   forward(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): Tensor {
-    const outs = this.experts.items.map((e) => e.forward(x, grid, rng, training));
-    const h = add(x, outs.length === 1 ? outs[0] : scale(addN(...outs), 1 / outs.length));
+    // Each expert answers at the tokens it routed only: their mean lands on x in one pass.
+    const answers = this.experts.items.map((e) => e.answers(x, grid, rng, training));
+    const rows = Int32Array.from(answers.flatMap((a) => Array.from(a.rows)));
+    const values = concat(
+      answers.map((a) => a.values),
+      0,
+    );
+    const h = addToRows(x, rows, answers.length === 1 ? values : scale(values, 1 / answers.length));
     return add(h, this.ff.forward(h, rng, training));
   }
 }

@@ -124,6 +124,35 @@ export function reduceInto(layout: Layout, g: Float32Array, into: Float32Array, 
   }
 }
 
+/**
+ * reduceInto with the scale g ⊙ other, `other` laid out as `otherLayout` (a product's backward),
+ * without materialising `other` when one side is a per-row scalar (gates, routing weights): the
+ * same sums in the same order as with the expanded array.
+ */
+export function reduceProductInto(
+  layout: Layout,
+  g: Float32Array,
+  into: Float32Array,
+  other: Float32Array,
+  otherLayout: Layout,
+): void {
+  const n = g.length;
+  if (layout.kind === 'same' && otherLayout.kind === 'repeat') {
+    const e = otherLayout.each;
+    for (let r = 0, base = 0; base < n; r++, base += e) {
+      const y = other[r];
+      for (let j = base; j < base + e; j++) into[j] += g[j] * y;
+    }
+  } else if (layout.kind === 'repeat' && otherLayout.kind === 'same') {
+    const e = layout.each;
+    for (let r = 0, base = 0; base < n; r++, base += e) {
+      let acc = 0;
+      for (let j = base; j < base + e; j++) acc += g[j] * other[j];
+      into[r] += acc;
+    }
+  } else reduceInto(layout, g, into, expand(otherLayout, other, n));
+}
+
 /** Materialises an operand at the output's shape (used by backward passes that need it). */
 export function expand(layout: Layout, x: Float32Array, n: number): Float32Array {
   if (layout.kind === 'same') return x;

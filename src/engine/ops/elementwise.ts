@@ -2,7 +2,14 @@
 import { copyOf, floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
-import { broadcastShape, expand, layoutFor, reduceInto, type Layout } from './broadcast.js';
+import {
+  broadcastShape,
+  expand,
+  layoutFor,
+  reduceInto,
+  reduceProductInto,
+  type Layout,
+} from './broadcast.js';
 
 type BinaryKind = 'add' | 'sub' | 'mul' | 'div';
 
@@ -69,7 +76,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
     const n = g.length;
     if (a.requiresGrad) {
       if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
-      else if (kind === 'mul') reduceInto(la, g, a.gradBuffer(), expand(lb, b.data, n));
+      else if (kind === 'mul') reduceProductInto(la, g, a.gradBuffer(), b.data, lb);
       else {
         const eb = expand(lb, b.data, n);
         const inv = floats(n);
@@ -83,7 +90,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         const neg = floats(n);
         for (let i = 0; i < n; i++) neg[i] = -g[i];
         reduceInto(lb, neg, b.gradBuffer());
-      } else if (kind === 'mul') reduceInto(lb, g, b.gradBuffer(), expand(la, a.data, n));
+      } else if (kind === 'mul') reduceProductInto(lb, g, b.gradBuffer(), a.data, la);
       else {
         // d(a/b)/db = -a/b² = -out/b
         const eb = expand(lb, b.data, n);

@@ -1,5 +1,5 @@
 /** Shape manipulation: reshape (a view), permute/transpose, concat, slice, row gathers. */
-import { floats } from '../memory.js';
+import { copyOf, floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { stridedIndex } from './broadcast.js';
@@ -184,6 +184,40 @@ export function scatterRows(x: Tensor, rows: Int32Array, count: number): Tensor 
     for (let i = 0; i < rows.length; i++) {
       const src = rows[i] * w;
       for (let j = 0; j < w; j++) gx[i * w + j] += g[src + j];
+    }
+  });
+}
+
+/**
+ * x with values[i] added to row rows[i] (rows that repeat add up): x + scatterRows(values, rows,
+ * R) in one pass, without the zero [R, ...] tensor. Backward: x gets the gradient as it is, each
+ * values row its target row's gradient.
+ */
+export function addToRows(x: Tensor, rows: Int32Array, values: Tensor): Tensor {
+  const R = x.shape[0];
+  const w = x.size / R;
+  if (values.shape[0] !== rows.length || values.size !== rows.length * w)
+    throw new RangeError(
+      `addToRows: ${rows.length} row indices and values [${values.shape.join(', ')}] for rows of ${w}`,
+    );
+  const out = new Tensor(copyOf(x.data), x.shape);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(r >= 0 && r < R)) throw new RangeError(`addToRows: row ${r} (at ${i}) out of range [0, ${R})`);
+    for (let j = 0; j < w; j++) out.data[r * w + j] += values.data[i * w + j];
+  }
+  if (!needsGrad(x, values)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    if (x.requiresGrad) {
+      const gx = x.gradBuffer();
+      for (let i = 0; i < g.length; i++) gx[i] += g[i];
+    }
+    if (!values.requiresGrad) return;
+    const gv = values.gradBuffer();
+    for (let i = 0; i < rows.length; i++) {
+      const src = rows[i] * w;
+      for (let j = 0; j < w; j++) gv[i * w + j] += g[src + j];
     }
   });
 }
