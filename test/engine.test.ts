@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, tapeLength } from '../src/engine/autograd.js';
-import { Rng } from '../src/engine/rng.js';
+import { firstAbove, Rng } from '../src/engine/rng.js';
 import { Tensor, parameter } from '../src/engine/tensor.js';
 import { add, mul } from '../src/engine/ops/elementwise.js';
 import { sum } from '../src/engine/ops/reduce.js';
@@ -60,6 +60,22 @@ test('Rng.fillU32 continues the exact stream of nextU32', () => {
     Array.from({ length: 37 }, () => b.nextU32()),
   );
   assert.equal(a.nextU32(), b.nextU32());
+});
+
+test('firstAbove: the first index whose cumulative weight exceeds u (inverse-CDF draws), by hand and by frequency', () => {
+  // Weights 1, 0, 3, 2: cumulative 1, 1, 4, 6. u in [0, 1) → 0; [1, 4) → 2 (index 1 has weight 0); [4, 6) → 3.
+  const cum = [1, 1, 4, 6];
+  assert.deepEqual(
+    [0, 0.999, 1, 3.999, 4, 5.999].map((u) => firstAbove(cum, u)),
+    [0, 0, 2, 2, 3, 3],
+  );
+  assert.equal(firstAbove([5], 2), 0);
+  const rng = new Rng(3);
+  const counts = [0, 0, 0, 0];
+  for (let i = 0; i < 60_000; i++) counts[firstAbove(cum, rng.uniform() * 6)]++;
+  [1, 0, 3, 2].forEach((w, k) =>
+    assert.ok(Math.abs(counts[k] / 60_000 - w / 6) < 0.01, `${k}: ${counts[k]}`),
+  );
 });
 
 test('Rng state round-trips: a restored generator continues the same stream', () => {

@@ -144,3 +144,18 @@ export class NoDrawRng extends Rng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/**
+ * Inverse-CDF sampling's search: the first index whose cumulative weight exceeds u (cum is
+ * non-decreasing; u in [0, cum's last)). Draw with `firstAbove(cum, rng.uniform() * total)`.
+ */
+export function firstAbove(cum: ArrayLike<number>, u: number): number {
+  let lo = 0;
+  let hi = cum.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cum[mid] > u) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}

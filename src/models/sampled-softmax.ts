@@ -8,7 +8,7 @@
  * with q_j the proposal, K the draws, f_j the item's share of training interactions (how often
  * it is a target) and R the batch's target rows. Padding and held-out items are never drawn.
  */
-import type { Rng } from '../engine/rng.js';
+import { firstAbove, type Rng } from '../engine/rng.js';
 
 export interface SampledSoftmaxConfig {
   /** Draws from the proposal per training step (duplicates and targets collapse into one candidate). */
@@ -86,7 +86,8 @@ export class NegativeSampler {
       if (this.inPool[t] !== 1)
         throw new RangeError(`item ${t} is held out of training (or padding) but is a training target`);
     const chosen = new Set<number>(targets);
-    for (let k = 0; k < this.config.negatives; k++) chosen.add(this.pool[this.search(rng.uniform())]);
+    for (let k = 0; k < this.config.negatives; k++)
+      chosen.add(this.pool[firstAbove(this.cdf, rng.uniform())]);
     const ids = Int32Array.from(chosen).sort();
     const at = new Map<number, number>();
     ids.forEach((id, k) => at.set(id, k));
@@ -98,17 +99,5 @@ export class NegativeSampler {
       return -Math.log(-Math.expm1(logMiss));
     });
     return { ids, positions: targets.map((t) => at.get(t)!), offsets };
-  }
-
-  /** The first pool index whose cumulative proposal exceeds u. */
-  private search(u: number): number {
-    let lo = 0;
-    let hi = this.cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.cdf[mid] > u) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 }

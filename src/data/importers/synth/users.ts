@@ -3,7 +3,7 @@
  * category's driving mechanism (same topic, same style, or the successor) unless noise says
  * otherwise. See docs/data-format.md, "Synthetic data".
  */
-import type { Rng } from '../../../engine/rng.js';
+import { firstAbove, type Rng } from '../../../engine/rng.js';
 import type { ProgressFn } from '../../types.js';
 import type { PlantedStructure } from '../synth.js';
 import type { Catalog } from './catalog.js';
@@ -184,14 +184,7 @@ class Simulator {
     const cum = this.popCum[c];
     for (let tries = 0; tries < 8; tries++) {
       const x = this.r.uniform() * cum[cum.length - 1];
-      let lo = 0;
-      let hi = cum.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cum[mid] > x) hi = mid;
-        else lo = mid + 1;
-      }
-      const it = this.catalog.members[c][lo];
+      const it = this.catalog.members[c][firstAbove(cum, x)];
       if (!seen.has(it)) return it;
     }
     return this.uniformUnseen(this.catalog.members[c], seen);
