@@ -4,6 +4,7 @@
  * clusters, each item linked to its linkK nearest).
  */
 import { Rng } from '../engine/rng.js';
+import { kernels } from '../kernels/select.js';
 
 export interface KMeansResult {
   /** [k × dim] centroids. */
@@ -52,10 +53,21 @@ export function kMeans(
   }
   const assignment = new Int32Array(rows).fill(-1);
   let iterations = 0;
+  const products = new Float32Array(rows * k);
   for (; iterations < maxIterations; iterations++) {
+    // ‖x − c‖² = ‖x‖² − 2·x·c + ‖c‖²: the row's term does not change its nearest centre, and the
+    // products are one GEMM (the assignment step is most of k-means' time).
+    kernels().sgemm(false, true, rows, k, dim, 1, x, dim, centroids, dim, 0, products, k);
+    const norms = Array.from({ length: k }, (_, c) => {
+      let n = 0;
+      for (let e = 0; e < dim; e++) n += centroids[c * dim + e] ** 2;
+      return n;
+    });
     let moved = 0;
     for (let r = 0; r < rows; r++) {
-      const c = nearestCentroids(x, r, centroids, k, dim, 1)[0];
+      let c = 0;
+      for (let j = 1; j < k; j++)
+        if (norms[j] - 2 * products[r * k + j] < norms[c] - 2 * products[r * k + c]) c = j;
       if (c === assignment[r]) continue;
       assignment[r] = c;
       moved++;
