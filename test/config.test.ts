@@ -110,6 +110,14 @@ test('defaults: every option of the spec at its documented value', () => {
       alignWeight: 1,
       alignTau: 0.5,
     },
+    mmsr: {
+      clusters: 20,
+      linkK: 1,
+      strictEdges: true,
+      separateKV: false,
+      attentionDropout: 0.2,
+      outputDropout: 0.4,
+    },
   });
   // A default list is not shared between configurations.
   c.hm4sr.initScalars[0] = 9;

@@ -42,11 +42,15 @@ export function effectiveUnseenItems(cfg: RunConfig): boolean {
 }
 
 /** The model-specific sections of the configuration and the models that read each. */
-const SECTION_READERS: Record<'cammsr' | 'hm4sr' | 'contentKnn' | 'moca', readonly RunConfig['model'][]> = {
+const SECTION_READERS: Record<
+  'cammsr' | 'hm4sr' | 'contentKnn' | 'moca' | 'mmsr',
+  readonly RunConfig['model'][]
+> = {
   cammsr: ['cammsr', 'hm4sr'],
   hm4sr: ['hm4sr'],
   contentKnn: ['content-knn'],
   moca: ['moca'],
+  mmsr: ['mmsr'],
 };
 
 /** The configuration without the sections only other models read (for reports: what this run used). */

@@ -13,6 +13,7 @@ export const MODEL_NAMES = [
   'hm4sr',
   'content-knn',
   'moca',
+  'mmsr',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 

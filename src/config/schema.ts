@@ -266,6 +266,33 @@ const MocaSchema = z.strictObject({
   alignTau: positive().default(0.5).describe('Temperature of the alignment InfoNCE (cosine similarities).'),
 });
 
+const MmsrSchema = z.strictObject({
+  clusters: int()
+    .min(1)
+    .default(20)
+    .describe('Content clusters per modality (k-means of its features; capped at the items that have it).'),
+  linkK: int()
+    .min(1)
+    .default(1)
+    .describe('Clusters each item links to, per modality (its nearest centroids).'),
+  strictEdges: z
+    .boolean()
+    .default(true)
+    .describe(
+      "The code's edge rule: a step between two consecutive items that are the same node, or already joined both ways, adds no cluster transitions either; false adds them.",
+    ),
+  separateKV: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Separate key and value projections; the code (false) uses its query projection for all three.',
+    ),
+  attentionDropout: probability().default(0.2).describe("Dropout on both attentions' weights."),
+  outputDropout: probability()
+    .default(0.4)
+    .describe("Dropout on the layer's output (the code's dropout_local)."),
+});
+
 const Hm4srSchema = z.strictObject({
   initScalars: z
     .array(z.number())
@@ -282,7 +309,7 @@ export const RunConfigSchema = z
       .enum(MODEL_NAMES)
       .default('cammsr')
       .describe(
-        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars), 'content-knn' (no training: the items whose content is closest to the last item's), 'moca' (MOCA, PAKDD 2025: conditional-attention experts over feature and item tokens; its own defaults, docs/config.md 'Model presets'). Usually given as --model.",
+        "Model to train: 'cammsr'; baselines 'sasrec' (ID only, same trainer and loss), 'popularity', 'fusion-sum' and 'fusion-concat' (SASRec over summed / concatenated modality embeddings), 'hm4sr' (the same MoE with static modality scalars), 'content-knn' (no training: the items whose content is closest to the last item's), 'moca' (MOCA, PAKDD 2025: conditional-attention experts over feature and item tokens) and 'mmsr' (MMSR, CIKM 2023: graph attention over each prefix's items and content clusters), each with its own defaults (docs/config.md 'Model presets'). Usually given as --model.",
       ),
     seed: int()
       .min(0)
@@ -335,6 +362,9 @@ export const RunConfigSchema = z
       "Options of the content k-NN baseline (model 'content-knn': no training, the items whose content is closest to the last item's).",
     ),
     hm4sr: Hm4srSchema.prefault({}).describe("Options of the HM4SR-style baseline (model 'hm4sr')."),
+    mmsr: MmsrSchema.prefault({}).describe(
+      "Options of MMSR (model 'mmsr', graph attention over each prefix's items and content clusters); dim sets its width, maxLen its longest prefix.",
+    ),
     moca: MocaSchema.prefault({}).describe(
       "Options of MOCA (model 'moca', Mixture of Conditional Attention): its own architecture; dim and heads set its width (head size dim / heads), maxLen its padded length.",
     ),
@@ -351,6 +381,18 @@ export const RunConfigSchema = z
         code: 'custom',
         path: ['dim'],
         message: `must be a multiple of heads (${c.heads}), got ${c.dim}`,
+      });
+    if (c.model === 'mmsr' && c.train.samples !== 'prefixes')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'samples'],
+        message: `mmsr trains on prefixes (each prefix is a graph of its own): set 'prefixes' or leave it unset`,
+      });
+    if (c.model === 'mmsr' && c.train.softmax === 'sampled')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'softmax'],
+        message: `mmsr trains with the full softmax: use 'full' or 'auto'`,
       });
     if (c.model === 'moca' && c.train.samples !== 'prefixes')
       ctx.addIssue({
@@ -372,6 +414,7 @@ export const RunConfigSchema = z
  */
 export const MODEL_PRESETS: Readonly<Partial<Record<ModelName, RunConfigInput>>> = {
   moca: { dim: 128, heads: 4, train: { weightDecay: 1e-3, warmupEpochs: 4, samples: 'prefixes' } },
+  mmsr: { dim: 128, train: { lr: 0.002, batchSize: 128, samples: 'prefixes' } },
 };
 
 /** A fully defaulted, validated run configuration. */

@@ -57,6 +57,11 @@ export interface ModelData {
    * candidates of the training softmax either, as items that did not exist yet.
    */
   heldOut?: Uint8Array;
+  /**
+   * Items 1..trainedItems are those the model was trained with (absent: all of them); a catalog
+   * grown while serving appends the others. MMSR fits its content clusters on these only.
+   */
+  trainedItems?: number;
 }
 
 /** A training loss and its terms (for logs). */

@@ -72,6 +72,7 @@ function grownData(
   if (base.popularity) popularity.set(base.popularity);
   return {
     items: N,
+    trainedItems: base.trainedItems ?? base.items,
     text: base.text && grownFeatures(base.text, N, rows('text')),
     image: base.image && grownFeatures(base.image, N, rows('image')),
     categories:

@@ -13,6 +13,7 @@ import { Cammsr, type CammsrConfig } from '../models/cammsr.js';
 import { FusionSasrec } from '../models/fusion.js';
 import type { ModelData, SequentialRecommender } from '../models/model.js';
 import { ContentKnn } from '../models/content-knn.js';
+import { Mmsr, type MmsrConfig } from '../models/mmsr.js';
 import { Moca, type MocaConfig } from '../models/moca.js';
 import { Popularity } from '../models/popularity.js';
 import { Sasrec } from '../models/sasrec.js';
@@ -97,6 +98,24 @@ function mocaConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): Moc
   };
 }
 
+/** MMSR's options: its own section, with the shared width, length and seed. */
+function mmsrConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): MmsrConfig {
+  if (effectiveSampledSoftmax(cfg, data.items))
+    throw new ConfigError('configuration', [
+      `train.softmax: mmsr trains with the full softmax, which 'auto' leaves above ${data.items} items; set train.softmax=full`,
+    ]);
+  return {
+    ...cfg.mmsr,
+    items: data.items,
+    clusteredItems: data.trainedItems ?? data.items,
+    maxLen: cfg.maxLen,
+    dim: cfg.dim,
+    seed: cfg.seed,
+    loadsWeights,
+    heldOut: data.heldOut,
+  };
+}
+
 /** The content modalities content-knn compares: the dataset's, or the configured ones (which it must have). */
 function knnModalities(cfg: RunConfig, data: ModelData): ContentModality[] {
   const has = CONTENT_MODALITIES.filter((m) => data[m]);
@@ -119,7 +138,7 @@ export function createModel(
   data: ModelData,
   { loadsWeights = false }: { loadsWeights?: boolean } = {},
 ): SequentialRecommender {
-  if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn', 'moca'].includes(cfg.model))
+  if (cfg.idMask > 0 && ['sasrec', 'popularity', 'content-knn', 'moca', 'mmsr'].includes(cfg.model))
     throw new ConfigError('configuration', [
       `idMask: ${cfg.model} has no ID view to mask (content models only: fusion-sum, fusion-concat, hm4sr, cammsr)`,
     ]);
@@ -172,5 +191,7 @@ export function createModel(
       return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
     case 'moca':
       return new Moca(mocaConfig(cfg, data, loadsWeights), data);
+    case 'mmsr':
+      return new Mmsr(mmsrConfig(cfg, data, loadsWeights), data);
   }
 }

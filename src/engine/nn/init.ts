@@ -18,6 +18,13 @@ export function xavierUniformParam(shape: Shape, rng: Rng, gain = 1, name?: stri
   return parameter(data, shape, name);
 }
 
+/** U(−a, a), as PyTorch models that re-initialise every parameter uniformly (MMSR: a = 1/√d). */
+export function uniformParam(shape: Shape, a: number, rng: Rng, name?: string): Tensor {
+  const data = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = (rng.uniform() * 2 - 1) * a;
+  return parameter(data, shape, name);
+}
+
 export function constantParam(shape: Shape, value: number, name?: string): Tensor {
   return parameter(new Float32Array(sizeOf(shape)).fill(value), shape, name);
 }
