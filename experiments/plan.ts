@@ -270,6 +270,7 @@ export const PLAN: ExperimentPlan = {
     ...COLD_VARIANTS,
     // The peer systems, each with its own code's defaults (its model preset).
     baseline('moca', 'MOCA'),
+    baseline('mmsr', 'MMSR'),
   ],
   // A group lists the shared runs its tables compare with (cammsr): they run once.
   groups: [
@@ -323,7 +324,7 @@ export const PLAN: ExperimentPlan = {
     {
       name: 'peers',
       title: 'Peer systems',
-      variants: ['sasrec', 'cammsr', 'moca'],
+      variants: ['sasrec', 'cammsr', 'moca', 'mmsr'],
     },
   ],
 };

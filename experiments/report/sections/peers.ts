@@ -1,5 +1,5 @@
 /**
- * "Peer systems": the multimodal sequential recommenders published beside CAMMSR (MOCA), each
+ * "Peer systems": the multimodal sequential recommenders published beside CAMMSR (MOCA, MMSR), each
  * with its own code's defaults, beside SASRec and CAMMSR on the same protocol, with their cost.
  */
 import type { DatasetPlan, VariantPlan } from '../../harness/plan-shape.js';
@@ -9,7 +9,7 @@ import { medianEpoch } from './cost.js';
 
 const INTRO = [
   "Test set, history not masked, this project's protocol for every model: leave-one-out by time, full ranking, early stopping on validation NDCG@10.",
-  "MOCA runs with its code's defaults (docs/config.md, model presets; d = 128, prefixes with decayed soft targets) and the dataset's dropout like every model; its own protocol differs: sequences in the review file's order rather than by time, early stopping on NDCG@20, batches of 1024 (docs/models.md).",
+  "MOCA runs with its code's defaults (docs/config.md, model presets; d = 128, prefixes with decayed soft targets) and the dataset's dropout like every model; its own protocol differs: sequences in the review file's order rather than by time, early stopping on NDCG@20, batches of 1024. MMSR likewise (d = 128, learning rate 0.002, batches of 128 prefixes, 20 content clusters per modality); its own protocol picks the best epoch on the test set, per metric, with an 80/20 split per user (docs/models.md).",
   's/epoch = the median epoch (training only); peak RSS of the training process; the runs shared the two cores with others, so cost compares models, not engines.',
 ].join(' ');
 
