@@ -64,6 +64,58 @@ test('one item alone: its node attends only to itself, so the state is the gate�
   v.forEach((want, j) => assert.ok(Math.abs(h[j] - want) < 1e-5, `${j}: ${h[j]} vs ${want}`));
 });
 
+test('two items, no content: both fusion orders and the gate by hand', () => {
+  // Graph of [1, 2]: nodes 1 and 2 (items), self-loops, 1 → 2 "out" and 2 → 1 "in". With no
+  // content, the heterogeneous attention has only self-loops (β = I), so AB = V and
+  // BA = softmax_j LeakyReLU(a_{adj}ᵀ(v_i ⊙ v_j)) · V; the state of node 2 is the gate's mix.
+  const data: ModelData = { items: 30, timestamps: false };
+  const model = new Mmsr(small(), data).eval();
+  const d = 8;
+  const row = (t: Float32Array, r: number) => Array.from(t.subarray(r * d, (r + 1) * d));
+  const times = (x: number[], w: Float32Array, offset = 0, cols = d) =>
+    Array.from({ length: cols }, (_, j) => x.reduce((s, xi, i) => s + xi * w[offset + i * cols + j], 0));
+  const v = [1, 2].map((item, pos) => {
+    const h0 = times(
+      [...row(model.itemEmb.data, item), ...row(model.typeEmb.data, 1), ...row(model.positionEmb.data, pos)],
+      model.wPt.data,
+    );
+    return times(h0, model.wQ.data, d * d);
+  });
+  const leaky = (x: number) => (x > 0 ? x : 0.1 * x);
+  const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+  // Node 2 aggregates from node 1 by "in" (relation 3, row 2 of a) and from itself (row 0).
+  const a = (r: number) => row(model.relations.data, r);
+  const e = [
+    leaky(
+      dot(
+        a(2),
+        v[1].map((x, i) => x * v[0][i]),
+      ),
+    ),
+    leaky(
+      dot(
+        a(0),
+        v[1].map((x, i) => x * v[1][i]),
+      ),
+    ),
+  ];
+  const m = Math.max(...e);
+  const w = e.map((x) => Math.exp(x - m));
+  const alpha = w.map((x) => x / (w[0] + w[1]));
+  const ba = v[0].map((x, i) => alpha[0] * x + alpha[1] * v[1][i]);
+  const ab = v[1];
+  const { w1, b1, w2, b2 } = model.gate;
+  const mlp = (x: number[]) => {
+    const hidden = Array.from({ length: d }, (_, j) => Math.max(0, b1.data[j] + dot(x, row(w1.data, j))));
+    return b2.data[0] + dot(hidden, Array.from(w2.data));
+  };
+  const [sAb, sBa] = [mlp(ab), mlp(ba)];
+  const g = 1 / (1 + Math.exp(sBa - sAb));
+  const want = ab.map((x, i) => g * x + (1 - g) * ba[i]);
+  const h = model.forward(inferenceBatch([Int32Array.of(1, 2)], 8)).data;
+  want.forEach((x, i) => assert.ok(Math.abs(h[i] - x) < 1e-5, `${i}: ${h[i]} vs ${x}`));
+});
+
 test('clusters: rebuilt identically from the seed (a served bundle), a grown catalog links its new items without refitting', () => {
   const { data } = toyData();
   const a = new Mmsr(small(), data);
