@@ -8,7 +8,7 @@
 import { evaluate } from '../src/eval/evaluate.js';
 import type { EvalCase } from '../src/data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../src/models/model.js';
-import { topK } from '../src/serve/recommender.js';
+import { topK } from '../src/serve/top-k.js';
 
 const NOTHING: ReadonlySet<number> = new Set();
 

@@ -19,8 +19,8 @@ import { kernels } from '../src/kernels/select.js';
 import { trainingBatch } from '../src/models/batch.js';
 import type { ModelData } from '../src/models/model.js';
 import { formatTable } from '../src/report/table.js';
-import { scoreUsers } from '../src/models/model.js';
-import { topK } from '../src/serve/recommender.js';
+import { scoreUsersInBlocks } from '../src/models/model.js';
+import { TopK } from '../src/serve/top-k.js';
 import { createModel } from '../src/train/create-model.js';
 import { machine, median, parseArgs, quantile, TRAINING_NODE_FLAGS } from './common.js';
 
@@ -149,7 +149,8 @@ function runCell(cell: Cell, steps: number, maxMinutes: number): CellResult {
 
 /**
  * What serving costs at each catalog size: one user vector against an [N + 1, dim] item table
- * (the product the service runs per request, then the top 10), medians and p99 of `requests`.
+ * (the product the service runs per request, a block of items at a time, each followed by the
+ * top 10 so far), medians and p99 of `requests`.
  */
 function servingCells(): void {
   const requests = (args.requests as number | undefined) ?? 200;
@@ -163,10 +164,14 @@ function servingCells(): void {
       for (const threads of [1, 2]) {
         kernels().setThreads(threads);
         const times: number[] = [];
+        let buffer: Float32Array | null = null;
         for (let r = 0; r < requests + 5; r++) {
           const user = Float32Array.from({ length: dim }, () => rng.normal());
           const t = performance.now();
-          topK(scoreUsers(scorer, user, 1), 0, items, 10, { has: () => false });
+          const top = new TopK(10, { has: () => false });
+          buffer = scoreUsersInBlocks(scorer, user, 1, buffer, (scores, first, count) =>
+            top.scan(scores, 0, first, count),
+          );
           if (r >= 5) times.push(performance.now() - t);
         }
         const cell = {

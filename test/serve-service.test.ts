@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
-import { Recommender, topK } from '../src/serve/recommender.js';
+import { Recommender } from '../src/serve/recommender.js';
+import { TopK, topK } from '../src/serve/top-k.js';
+import { SCORE_BUFFER, scoreUsers, scoreUsersInBlocks } from '../src/models/model.js';
 import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService, type Service } from '../src/serve/service.js';
 import pg from 'pg';
@@ -54,7 +56,56 @@ test('topK equals sorting every column (score descending, id ascending) on rando
       .sort((a, b) => s[off + b] - s[off + a] || a - b)
       .slice(0, k);
     assert.deepEqual(topK(s, off, n, k, skip), expected, `case ${t}`);
+    // The same row in blocks of random sizes: the same list, with the scores it kept.
+    const top = new TopK(k, skip);
+    for (let first = 1; first <= n;) {
+      const count = Math.min(n - first + 1, 1 + Math.floor(rnd() * 7));
+      top.scan(s.slice(off + first, off + first + count), 0, first, count);
+      first += count;
+    }
+    assert.deepEqual(top.ids, expected, `case ${t} in blocks`);
+    assert.deepEqual(
+      top.scores,
+      expected.map((i) => s[off + i]),
+    );
   }
+});
+
+test('scores in blocks of items equal the whole product, block by block, and reuse their buffer', () => {
+  // 64 users: blocks of SCORE_BUFFER / 64 items; a catalog of 2.5 blocks.
+  const dim = 2;
+  const B = 64;
+  const block = SCORE_BUFFER / B;
+  const n = Math.floor(block * 2.5);
+  let seed = 5;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+  const scorer = {
+    dim,
+    items: Float32Array.from({ length: (n + 1) * dim }, rnd),
+    users: () => new Float32Array(0),
+  };
+  const users = Float32Array.from({ length: B * dim }, rnd);
+  const whole = scoreUsers(scorer, users, B);
+  const seen: number[] = [];
+  let worst = 0;
+  const buffer = scoreUsersInBlocks(scorer, users, B, null, (scores, first, count) => {
+    seen.push(first, count);
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < count; c++)
+        worst = Math.max(worst, Math.abs(scores[b * count + c] - whole[b * (n + 1) + first + c]));
+  });
+  assert.ok(worst < 1e-5, `largest difference ${worst}`);
+  assert.deepEqual(seen, [1, block, 1 + block, block, 1 + 2 * block, n - 2 * block]);
+  assert.equal(buffer.length, SCORE_BUFFER);
+  assert.equal(
+    scoreUsersInBlocks(scorer, users, 32, buffer, () => {}),
+    buffer,
+    'a large enough buffer is reused',
+  );
+  // One user: the whole catalog is one block.
+  const one: number[] = [];
+  scoreUsersInBlocks(scorer, users.subarray(0, dim), 1, null, (_, first, count) => one.push(first, count));
+  assert.deepEqual(one, [1, n]);
 });
 
 test('the micro-batcher answers concurrent requests with one call, in order, and passes failures to every waiter', async () => {

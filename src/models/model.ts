@@ -160,6 +160,48 @@ export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Ar
   return out;
 }
 
+/** Scores scoreUsersInBlocks holds at once (4 MiB): a block is this many scores over the users. */
+export const SCORE_BUFFER = 1 << 20;
+
+/**
+ * users · itemsᵀ over items 1..N, a block of items at a time: `visit(scores, first, count)` sees
+ * row b's scores of items first..first + count − 1 at scores[b·count ..]. Blocks hold
+ * SCORE_BUFFER / B items (one user: a million), in a buffer reused across blocks and across calls
+ * (pass the returned one back), so ranking a catalog of any size for any batch holds at most
+ * SCORE_BUFFER scores, not B · N.
+ */
+export function scoreUsersInBlocks(
+  s: Scorer,
+  users: Float32Array,
+  B: number,
+  buffer: Float32Array | null,
+  visit: (scores: Float32Array, first: number, count: number) => void,
+): Float32Array {
+  const n = s.items.length / s.dim - 1;
+  const block = Math.max(1, Math.min(n, Math.floor(SCORE_BUFFER / B)));
+  const buf = buffer && buffer.length >= B * block ? buffer : new Float32Array(B * block);
+  for (let first = 1; first <= n; first += block) {
+    const count = Math.min(block, n - first + 1);
+    kernels().sgemm(
+      false,
+      true,
+      B,
+      count,
+      s.dim,
+      1,
+      users,
+      s.dim,
+      s.items.subarray(first * s.dim),
+      s.dim,
+      0,
+      buf,
+      count,
+    );
+    visit(buf, first, count);
+  }
+  return buf;
+}
+
 /**
  * The base of every model: a Module with the recommender's face, whose scoreLast goes through
  * the model's scorer (one implementation for all).

@@ -4,9 +4,10 @@
  * original ids; knows nothing of HTTP or storage.
  */
 import type { ItemInfo } from '../data/dataset.js';
-import { scoreUsers } from '../models/model.js';
+import { scoreUsersInBlocks } from '../models/model.js';
 import { inferenceBatch } from '../models/batch.js';
 import type { ServableModel } from './bundle.js';
+import { TopK, topK } from './top-k.js';
 
 export interface HistoryRequest {
   /** Original item ids, oldest first. Ids the catalog does not know are skipped. */
@@ -40,43 +41,10 @@ export interface RecommendationList {
   historyUsed: number;
 }
 
-/**
- * The k best of `scores` (columns 1..N), skipping `skip` and NaN scores; ties go to the lower id.
- * One comparison per column: `skip` is asked only about a column that would enter the list
- * (a handful per request, not one per catalog item).
- */
-export function topK(
-  scores: Float32Array,
-  offset: number,
-  n: number,
-  k: number,
-  skip: { has(i: number): boolean },
-): number[] {
-  if (k <= 0) return [];
-  // A sorted buffer of the best k so far: k is small, so insertion beats a heap here.
-  const best: number[] = [];
-  const bestScores: number[] = [];
-  // Columns come in increasing id order, so a later column must beat the k-th strictly.
-  let floor = -Infinity;
-  for (let i = 1; i <= n; i++) {
-    const s = scores[offset + i];
-    if (best.length === k ? !(s > floor) : Number.isNaN(s)) continue;
-    if (skip.has(i)) continue;
-    let j = best.length < k ? best.length : k - 1;
-    while (j > 0 && s > bestScores[j - 1]) {
-      best[j] = best[j - 1];
-      bestScores[j] = bestScores[j - 1];
-      j--;
-    }
-    best[j] = i;
-    bestScores[j] = s;
-    if (best.length === k) floor = bestScores[k - 1];
-  }
-  return best;
-}
-
 export class Recommender {
   private readonly popular: Float32Array;
+  /** The products of one block of items with a batch's users, reused by every batch. */
+  private blockBuffer: Float32Array | null = null;
 
   constructor(readonly bundle: ServableModel) {
     const n = bundle.data.items + 1;
@@ -156,7 +124,11 @@ export class Recommender {
       return { ids: Int32Array.from(ids.slice(start)), times: Float64Array.from(times.slice(start)) };
     });
     const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
-    const scores = new Map<number, { data: Float32Array; row: number; user: Float32Array }>();
+    const n = this.items;
+    const skips = requests.map((r) =>
+      this.skipping(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []),
+    );
+    const tops = new Map<number, { top: TopK; user: Float32Array }>();
     if (withHistory.length > 0) {
       // A time-aware model always gets time gaps; unknown times (NaN) fall in bucket 0, so a
       // request is answered the same whether or not it shares a batch with timed ones.
@@ -166,28 +138,33 @@ export class Recommender {
         this.bundle.data.timestamps ? withHistory.map((b) => known[b].times) : undefined,
       );
       const users = scorer.users(batch);
-      const all = scoreUsers(scorer, users, batch.size);
       const D = scorer.dim;
       withHistory.forEach((b, row) =>
-        scores.set(b, { data: all, row, user: users.subarray(row * D, (row + 1) * D) }),
+        tops.set(b, { top: new TopK(requests[b].k, skips[b]), user: users.subarray(row * D, (row + 1) * D) }),
+      );
+      // The products a block of items at a time, into one reused buffer: each row's top k
+      // follows the blocks, and no request holds a score per catalog item.
+      this.blockBuffer = scoreUsersInBlocks(
+        scorer,
+        users,
+        batch.size,
+        this.blockBuffer,
+        (scores, first, count) =>
+          withHistory.forEach((b, row) => tops.get(b)!.top.scan(scores, row * count, first, count)),
       );
     }
-    const n = this.items;
     return requests.map((r, b) => {
-      const s = scores.get(b);
-      const skip = this.skipping(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []);
-      if (!s) {
-        const top = topK(this.popular, 0, n, r.k, skip);
+      const t = tops.get(b);
+      if (!t) {
+        const top = topK(this.popular, 0, n, r.k, skips[b]);
         return {
           items: top.map((i) => this.describe(i, this.popular[i])),
           source: 'popular',
           historyUsed: 0,
         };
       }
-      const off = s.row * (n + 1);
-      const top = topK(s.data, off, n, r.k, skip);
       return {
-        items: top.map((i) => this.describe(i, s.data[off + i], s.user)),
+        items: t.top.ids.map((i, j) => this.describe(i, t.top.scores[j], t.user)),
         source: 'model',
         historyUsed: known[b].ids.length,
       };
