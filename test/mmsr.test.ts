@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config/index.js';
-import { Adam } from '../src/engine/optim/adam.js';
 import { inferenceBatch, prefixBatch } from '../src/models/batch.js';
 import { Mmsr, type MmsrConfig } from '../src/models/mmsr.js';
 import type { ModelData } from '../src/models/model.js';
@@ -15,7 +14,7 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { createModel } from '../src/train/create-model.js';
 import { loadRun, train } from '../src/train/trainer.js';
 import { tempDir } from './temp.js';
-import { toyData } from './toy-data.js';
+import { overfitLastPrefixes, toyData } from './toy-data.js';
 
 const small = (over: Partial<MmsrConfig> = {}): MmsrConfig => ({
   items: 30,
@@ -162,30 +161,14 @@ test('clusters: rebuilt identically from the seed (a served bundle), a grown cat
 
 test('MMSR overfits a tiny dataset: its training prefixes’ next items rise to the top', () => {
   const { data, seqs } = toyData();
-  const model = new Mmsr(small({ dim: 16 }), data);
-  const opt = new Adam(model.parameters(), { lr: 2e-2 });
-  const ends = Int32Array.from(seqs, (s) => s.length - 1);
-  const batch = prefixBatch(seqs, ends, 8);
-  let first = 0;
-  let last = 0;
-  for (let step = 0; step < 150; step++) {
-    const { total } = model.loss(batch);
-    total.backward();
-    opt.step();
-    opt.zeroGrad();
-    if (step === 0) first = total.item();
-    last = total.item();
-  }
+  const { first, last, hits } = overfitLastPrefixes(
+    new Mmsr(small({ dim: 16 }), data),
+    seqs,
+    data.items,
+    150,
+    2e-2,
+  );
   assert.ok(last < first / 4, `loss ${first} → ${last}`);
-  model.eval();
-  const histories = seqs.map((s, k) => s.subarray(0, ends[k]));
-  const scores = model.scoreLast(inferenceBatch(histories, 8));
-  const n = data.items + 1;
-  const hits = seqs.filter((s, k) => {
-    const row = scores.subarray(k * n, (k + 1) * n);
-    const target = row[s[ends[k]]];
-    return row.filter((v, j) => j > 0 && v > target).length === 0;
-  }).length;
   assert.ok(hits >= seqs.length - 1, `${hits} of ${seqs.length} next items ranked first`);
 });
 

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config/index.js';
-import { Adam } from '../src/engine/optim/adam.js';
 import { inferenceBatch, prefixBatch } from '../src/models/batch.js';
 import { Moca, type MocaConfig } from '../src/models/moca.js';
 import type { ModelData } from '../src/models/model.js';
@@ -12,7 +11,7 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { createModel } from '../src/train/create-model.js';
 import { learningRate, loadRun, train } from '../src/train/trainer.js';
 import { tempDir } from './temp.js';
-import { toyData } from './toy-data.js';
+import { overfitLastPrefixes, toyData } from './toy-data.js';
 
 const small = (over: Partial<MocaConfig> = {}): MocaConfig => ({
   items: 30,
@@ -138,30 +137,14 @@ test('the alignment InfoNCE by hand: ID rows against each modality’s projected
 
 test('MOCA overfits a tiny dataset: its training prefixes’ next items rise to the top', () => {
   const { data, seqs } = toyData();
-  const model = new Moca(small({ dim: 16, alignWeight: 0.1 }), data);
-  const opt = new Adam(model.parameters(), { lr: 1e-2 });
-  const ends = Int32Array.from(seqs, (s) => s.length - 1);
-  const batch = prefixBatch(seqs, ends, 8);
-  let first = 0;
-  let last = 0;
-  for (let step = 0; step < 120; step++) {
-    const { total } = model.loss(batch);
-    total.backward();
-    opt.step();
-    opt.zeroGrad();
-    if (step === 0) first = total.item();
-    last = total.item();
-  }
+  const { first, last, hits } = overfitLastPrefixes(
+    new Moca(small({ dim: 16, alignWeight: 0.1 }), data),
+    seqs,
+    data.items,
+    120,
+    1e-2,
+  );
   assert.ok(last < first / 4, `loss ${first} → ${last}`);
-  model.eval();
-  const histories = seqs.map((s, k) => s.subarray(0, ends[k]));
-  const scores = model.scoreLast(inferenceBatch(histories, 8));
-  const n = data.items + 1;
-  const hits = seqs.filter((s, k) => {
-    const row = scores.subarray(k * n, (k + 1) * n);
-    const target = row[s[ends[k]]];
-    return row.filter((v, j) => j > 0 && v > target).length === 0;
-  }).length;
   assert.ok(hits >= seqs.length - 1, `${hits} of ${seqs.length} next items ranked first`);
 });
 

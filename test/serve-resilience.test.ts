@@ -48,6 +48,18 @@ async function sqliteService(name: string, over: Partial<ServiceOptions> = {}) {
   return app;
 }
 
+/** Starts the app on loopback, writes `text` on a new connection and reads until the server closes it. */
+async function sendRaw(app: Awaited<ReturnType<typeof service>>, text: string): Promise<string> {
+  const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+  const socket = connect(Number(url.port), '127.0.0.1');
+  let reply = '';
+  socket.on('data', (d) => (reply += d.toString()));
+  const closed = new Promise<void>((done) => socket.on('close', () => done()));
+  socket.write(text);
+  await closed;
+  return reply;
+}
+
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
 
 test('unavailableReason: connection, timeout, lock, space and shutdown errors of both stores; not bugs', () => {
@@ -123,16 +135,11 @@ test('a store that hangs: /readyz answers 503 within its deadline', async () => 
 test('a client that sends its body slowly is cut off at the request timeout', async () => {
   const app = await sqliteService('slow', { limits: { requestTimeoutMs: 600, headersTimeoutMs: 500 } });
   try {
-    const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
-    const socket = connect(Number(url.port), '127.0.0.1');
-    let reply = '';
-    socket.on('data', (d) => (reply += d.toString()));
-    const closed = new Promise<void>((done) => socket.on('close', () => done()));
-    socket.write(
+    const t0 = Date.now();
+    const reply = await sendRaw(
+      app,
       'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user":',
     );
-    const t0 = Date.now();
-    await closed;
     assert.ok(Date.now() - t0 < 8000, `closed after ${Date.now() - t0} ms`);
     assert.match(reply, /^HTTP\/1\.1 408/);
     // Node's own reply (the request never reached Fastify's routing) in the { error } shape too.
@@ -243,13 +250,7 @@ test('recommendation work past its deadline is answered 503 before the model cal
 test('a request line without an HTTP version (HTTP/0.9) is refused with 505, not served', async () => {
   const app = await sqliteService('http09');
   try {
-    const url = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
-    const socket = connect(Number(url.port), '127.0.0.1');
-    let reply = '';
-    socket.on('data', (d) => (reply += d.toString()));
-    const closed = new Promise<void>((done) => socket.on('close', () => done()));
-    socket.write('GET /\r\n\r\n');
-    await closed;
+    const reply = await sendRaw(app, 'GET /\r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 505 /);
     assert.deepEqual(JSON.parse(reply.split('\r\n\r\n')[1]), {
       error: 'HTTP/0.9 is not supported: send HTTP/1.0 or later',
