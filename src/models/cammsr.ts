@@ -37,6 +37,7 @@ import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.
 import { ModalityTable } from './modality-table.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 import {
+  concatColumnsSteps,
   lastRows,
   nextItemLoss,
   TrainingCandidates,
@@ -421,10 +422,10 @@ export class Cammsr extends SequentialModel {
       tables.push(m === 'id' ? noGrad(() => this.itemTable(m)) : yield* this.content.get(m)!.tableSteps());
       yield;
     }
-    const items = tables.length === 1 ? tables[0] : noGrad(() => concat(tables, -1));
+    const items = tables.length === 1 ? tables[0].data : yield* concatColumnsSteps(tables);
     return {
-      dim: items.shape[1],
-      items: items.data,
+      dim: tables.reduce((s, t) => s + t.shape[1], 0),
+      items,
       blocks: this.config.modalities.map((name, m) => ({ name, size: tables[m].shape[1] })),
       users: (batch) =>
         noGrad(() => {

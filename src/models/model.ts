@@ -160,6 +160,31 @@ export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Ar
   return out;
 }
 
+/**
+ * [t₀ | t₁ | …] side by side for tables of the same rows (a scorer's item table), a block of rows
+ * per step: a service loading a bundle gives the event loop back between blocks.
+ */
+export function* concatColumnsSteps(
+  tables: readonly Tensor[],
+  rowsPerStep = 2048,
+): Generator<void, Float32Array> {
+  const rows = tables[0].shape[0];
+  const width = tables.reduce((s, t) => s + t.shape[1], 0);
+  const out = new Float32Array(rows * width);
+  for (let r0 = 0; r0 < rows; r0 += rowsPerStep) {
+    for (let r = r0; r < Math.min(rows, r0 + rowsPerStep); r++) {
+      let at = r * width;
+      for (const t of tables) {
+        const w = t.shape[1];
+        out.set(t.data.subarray(r * w, (r + 1) * w), at);
+        at += w;
+      }
+    }
+    if (r0 + rowsPerStep < rows) yield;
+  }
+  return out;
+}
+
 /** Scores scoreUsersInBlocks holds at once (4 MiB): a block is this many scores over the users. */
 export const SCORE_BUFFER = 1 << 20;
 

@@ -312,8 +312,13 @@ function* readCatalog(files: BundleFiles, items: number): Generator<void, ItemIn
 }
 
 /** Builds the model, loads its verified weights (when it has any) and puts it in evaluation mode. */
-function loadModel(files: BundleFiles, config: RunConfig, data: ModelData): SequentialRecommender {
+function* loadModel(
+  files: BundleFiles,
+  config: RunConfig,
+  data: ModelData,
+): Generator<void, SequentialRecommender> {
   const model = createModel(config, data, { loadsWeights: true });
+  yield; // building the model and copying its weights are each a few ms
   if (model.trainable) {
     if (!('weights.safetensors' in files.manifest.files))
       throw new BundleError(
@@ -398,6 +403,7 @@ export async function readBundleImage(bundle: Bundle, i: number): Promise<Buffer
  */
 function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
   const config = readConfig(files);
+  yield;
   const data = readItemData(
     join(files.root, 'items.safetensors'),
     files.get('items.safetensors'),
@@ -409,7 +415,7 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
   yield;
   const images = yield* imagePaths(files, catalog);
   yield;
-  const model = loadModel(files, config, data);
+  const model = yield* loadModel(files, config, data);
   yield;
   const scorer = yield* scorerSteps(model);
   yield;
