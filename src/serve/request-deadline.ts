@@ -2,9 +2,8 @@
  * Model work nobody will read is not done: when a recommendation request's batch is formed
  * (micro-batcher.ts), a request whose client has closed the connection, or that has been in the
  * service longer than its deadline, is dropped before the model call. Under overload this is
- * what keeps the queue from serving requests whose clients gave up long ago (the reliability
- * review's F10): the service answers the late ones 503 at once and spends its time on the
- * fresh ones.
+ * what keeps the queue from serving requests whose clients gave up long ago: the service
+ * answers the late ones 503 at once and spends its time on the fresh ones.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './http-errors.js';
