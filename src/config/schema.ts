@@ -303,6 +303,15 @@ const Hm4srSchema = z.strictObject({
     ),
 });
 
+/** The models trained one prefix at a time with the full softmax, and why (their errors say it). */
+const PER_PREFIX_MODELS: Partial<Record<ModelName, { prefixes: string; fullSoftmax: string }>> = {
+  moca: {
+    prefixes: 'its attention is not causal, and its targets are the items after each prefix',
+    fullSoftmax: "moca's soft targets need the full softmax",
+  },
+  mmsr: { prefixes: 'each prefix is a graph of its own', fullSoftmax: 'mmsr trains with the full softmax' },
+};
+
 export const RunConfigSchema = z
   .strictObject({
     model: z
@@ -382,29 +391,18 @@ export const RunConfigSchema = z
         path: ['dim'],
         message: `must be a multiple of heads (${c.heads}), got ${c.dim}`,
       });
-    if (c.model === 'mmsr' && c.train.samples !== 'prefixes')
+    const needs = PER_PREFIX_MODELS[c.model];
+    if (needs && c.train.samples !== 'prefixes')
       ctx.addIssue({
         code: 'custom',
         path: ['train', 'samples'],
-        message: `mmsr trains on prefixes (each prefix is a graph of its own): set 'prefixes' or leave it unset`,
+        message: `${c.model} trains on prefixes (${needs.prefixes}): set 'prefixes' or leave it unset`,
       });
-    if (c.model === 'mmsr' && c.train.softmax === 'sampled')
+    if (needs && c.train.softmax === 'sampled')
       ctx.addIssue({
         code: 'custom',
         path: ['train', 'softmax'],
-        message: `mmsr trains with the full softmax: use 'full' or 'auto'`,
-      });
-    if (c.model === 'moca' && c.train.samples !== 'prefixes')
-      ctx.addIssue({
-        code: 'custom',
-        path: ['train', 'samples'],
-        message: `moca trains on prefixes (its attention is not causal, and its targets are the items after each prefix): set 'prefixes' or leave it unset`,
-      });
-    if (c.model === 'moca' && c.train.softmax === 'sampled')
-      ctx.addIssue({
-        code: 'custom',
-        path: ['train', 'softmax'],
-        message: `moca's soft targets need the full softmax: use 'full' or 'auto'`,
+        message: `${needs.fullSoftmax}: use 'full' or 'auto'`,
       });
   });
 

@@ -77,12 +77,17 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   };
 }
 
-/** MOCA's options: its own section, with the shared width, length, dropout and seed. */
-function mocaConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): MocaConfig {
+/** Refuses a catalog large enough that train.softmax 'auto' would pick the sampled softmax. */
+function requireFullSoftmax(cfg: RunConfig, data: ModelData, why: string): void {
   if (effectiveSampledSoftmax(cfg, data.items))
     throw new ConfigError('configuration', [
-      `train.softmax: moca's soft targets need the full softmax, which 'auto' leaves above ${data.items} items; set train.softmax=full`,
+      `train.softmax: ${why}, which 'auto' leaves above ${data.items} items; set train.softmax=full`,
     ]);
+}
+
+/** MOCA's options: its own section, with the shared width, length, dropout and seed. */
+function mocaConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): MocaConfig {
+  requireFullSoftmax(cfg, data, "moca's soft targets need the full softmax");
   const { maxLen, dim, heads, attnDropout, initStd, seed } = cfg;
   return {
     ...cfg.moca,
@@ -100,10 +105,7 @@ function mocaConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): Moc
 
 /** MMSR's options: its own section, with the shared width, length and seed. */
 function mmsrConfig(cfg: RunConfig, data: ModelData, loadsWeights: boolean): MmsrConfig {
-  if (effectiveSampledSoftmax(cfg, data.items))
-    throw new ConfigError('configuration', [
-      `train.softmax: mmsr trains with the full softmax, which 'auto' leaves above ${data.items} items; set train.softmax=full`,
-    ]);
+  requireFullSoftmax(cfg, data, 'mmsr trains with the full softmax');
   return {
     ...cfg.mmsr,
     items: data.items,
