@@ -32,7 +32,7 @@ import { clusterLinks, nearestCentroids } from './kmeans.js';
 import { buildSampleGraph, EDGE, NODE_ITEM, NODE_TEXT, type SampleGraph } from './mmsr-graph.js';
 import { modelRng } from './model-rng.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
-import { SequentialModel, TrainingCandidates } from './model.js';
+import { lastRows, SequentialModel, TrainingCandidates } from './model.js';
 
 export interface MmsrConfig {
   items: number;
@@ -88,8 +88,9 @@ interface GraphBatch {
   /** Slots holding a cluster node, and the cluster rows (image clusters first). */
   clusterSlots: Int32Array;
   clusterRows: Int32Array;
-  /** Node type per slot (0: padding). */
+  /** Node type per slot (0: padding), and the slots of each type (index 1..3). */
   types: Int32Array;
+  typeSlots: Int32Array[];
   /** [B·N·N] edge types. */
   adj: Int8Array;
   /** Position-mean pairs: slot, position, 1 / occurrences of the slot's node. */
@@ -194,10 +195,7 @@ export class Mmsr extends SequentialModel {
   }
 
   loss(batch: SequenceBatch): LossResult {
-    const targets = Int32Array.from(
-      { length: batch.size },
-      (_, b) => batch.targets[batch.offsets[b + 1] - 1],
-    );
+    const targets = lastRows(batch).map((r) => batch.targets[r]);
     const table = this.candidates ? indexRows(this.itemEmb, this.candidates.ids) : this.itemEmb;
     const ce = linearCrossEntropy(
       this.forward(batch),
@@ -234,7 +232,7 @@ export class Mmsr extends SequentialModel {
     const d = this.config.dim;
     let out: Tensor | null = null;
     for (let t = 1; t < TYPES; t++) {
-      const slots = Int32Array.from(g.types.keys()).filter((s) => g.types[s] === t);
+      const slots = g.typeSlots[t];
       if (slots.length === 0) continue;
       const wt = reshape(slice(w, 0, t, t + 1), [d, d]);
       const y = matmul(indexRows(x, slots), wt);
@@ -340,48 +338,53 @@ function clusterRows(
 function packGraphs(samples: SampleGraph[], textOffset: number): GraphBatch {
   const B = samples.length;
   const N = Math.max(...samples.map((s) => s.nodes.length));
-  const g: GraphBatch = {
-    B,
-    N,
-    itemSlots: new Int32Array(0),
-    itemIds: new Int32Array(0),
-    clusterSlots: new Int32Array(0),
-    clusterRows: new Int32Array(0),
-    types: new Int32Array(B * N),
-    adj: new Int8Array(B * N * N),
-    pairSlots: new Int32Array(0),
-    pairPositions: new Int32Array(0),
-    pairWeights: new Float32Array(0),
-    lastSlots: new Int32Array(B),
-  };
-  const items: number[][] = [[], []];
-  const clusters: number[][] = [[], []];
-  const pairs: number[][] = [[], [], []];
+  const types = new Int32Array(B * N);
+  const adj = new Int8Array(B * N * N);
+  const lastSlots = new Int32Array(B);
+  const itemIds: number[] = [];
+  const clusterRows: number[] = [];
+  const pairSlots: number[] = [];
+  const pairPositions: number[] = [];
+  const pairWeights: number[] = [];
   samples.forEach((s, b) => {
     const n = s.nodes.length;
     for (let k = 0; k < n; k++) {
       const slot = b * N + k;
-      g.types[slot] = s.types[k];
-      if (s.types[k] === NODE_ITEM) items.forEach((l, j) => l.push(j === 0 ? slot : s.nodes[k]));
-      else
-        clusters.forEach((l, j) =>
-          l.push(j === 0 ? slot : s.nodes[k] + (s.types[k] === NODE_TEXT ? textOffset : 0)),
-        );
-      g.adj.set(s.adj.subarray(k * n, (k + 1) * n), slot * N);
-      const count = s.positionOffsets[k + 1] - s.positionOffsets[k];
-      for (let p = s.positionOffsets[k]; p < s.positionOffsets[k + 1]; p++) {
-        pairs[0].push(slot);
-        pairs[1].push(s.positions[p]);
-        pairs[2].push(1 / count);
+      types[slot] = s.types[k];
+      if (s.types[k] === NODE_ITEM) itemIds.push(s.nodes[k]);
+      else clusterRows.push(s.nodes[k] + (s.types[k] === NODE_TEXT ? textOffset : 0));
+      adj.set(s.adj.subarray(k * n, (k + 1) * n), slot * N);
+      const from = s.positionOffsets[k];
+      const to = s.positionOffsets[k + 1];
+      for (let p = from; p < to; p++) {
+        pairSlots.push(slot);
+        pairPositions.push(s.positions[p]);
+        pairWeights.push(1 / (to - from));
       }
     }
-    g.lastSlots[b] = b * N + s.alias[s.alias.length - 1];
+    lastSlots[b] = b * N + s.alias[s.alias.length - 1];
   });
-  [g.itemSlots, g.itemIds] = items.map((l) => Int32Array.from(l));
-  [g.clusterSlots, g.clusterRows] = clusters.map((l) => Int32Array.from(l));
-  [g.pairSlots, g.pairPositions] = [pairs[0], pairs[1]].map((l) => Int32Array.from(l));
-  g.pairWeights = Float32Array.from(pairs[2]);
-  return g;
+  const typeSlots = Array.from({ length: TYPES }, (_, t) =>
+    Int32Array.from(types.keys()).filter((slot) => t > 0 && types[slot] === t),
+  );
+  return {
+    B,
+    N,
+    itemSlots: typeSlots[NODE_ITEM],
+    itemIds: Int32Array.from(itemIds),
+    // Cluster slots in slot order, as clusterRows were pushed.
+    clusterSlots: Int32Array.from(types.keys()).filter(
+      (slot) => types[slot] > 0 && types[slot] !== NODE_ITEM,
+    ),
+    clusterRows: Int32Array.from(clusterRows),
+    types,
+    typeSlots,
+    adj,
+    pairSlots: Int32Array.from(pairSlots),
+    pairPositions: Int32Array.from(pairPositions),
+    pairWeights: Float32Array.from(pairWeights),
+    lastSlots,
+  };
 }
 
 /** 1 where a node may aggregate from another under `edges`; a padding slot only from itself. */
