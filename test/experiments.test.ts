@@ -26,7 +26,15 @@ function fakeRun(
   results: string,
   variant: string,
   seed: number,
-  o: { ndcg10: number; hr10: number; weights?: Record<string, number>; maxEpochs?: number; val?: number },
+  o: {
+    ndcg10: number;
+    hr10: number;
+    weights?: Record<string, number>;
+    maxEpochs?: number;
+    val?: number;
+    checksum?: string;
+    commit?: string;
+  },
 ) {
   const dir = runResultDir(results, 'amazon-beauty', variant, seed);
   mkdirSync(dir, { recursive: true });
@@ -49,7 +57,7 @@ function fakeRun(
     parameters: 1000,
     trainSeconds: 170,
     secondsPerEpoch: 10,
-    dataset: { name: 'amazon-beauty', checksum: 'c'.repeat(64), users: 22363, items: 12101 },
+    dataset: { name: 'amazon-beauty', checksum: o.checksum ?? 'c'.repeat(64), users: 22363, items: 12101 },
   };
   writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
   const v = variantByName(PLAN, variant);
@@ -78,7 +86,7 @@ function fakeRun(
         threads: 1,
         backendInfo: {},
       },
-      git: null,
+      git: o.commit ? { commit: o.commit, dirty: false } : null,
     }),
   );
 }
@@ -251,6 +259,20 @@ test('the report: mean ± sample std over seeds, incomplete and missing cells, m
     ['## Feature encoders', '## Cost'],
   ])
     assert.ok(!section(from, to).includes('synthetic-sparse'), `${from} lists the control dataset`);
+});
+
+test('each prepared dataset names the commit of its first run; runs on another checksum are listed by checksum', () => {
+  const { results } = fabricate();
+  // The record's checksum ('c'…) first trained at commit a… (seed 1 finished before seed 3).
+  fakeRun(results, 'popularity', 3, { ndcg10: 0.01, hr10: 0.02, commit: 'b'.repeat(40) });
+  fakeRun(results, 'popularity', 1, { ndcg10: 0.01, hr10: 0.02, commit: 'a'.repeat(40) });
+  // Two runs on a dataset the same command prepared differently, at commits d… (earlier) and e….
+  const other = 'f'.repeat(64);
+  fakeRun(results, 'fusion-sum', 2, { ndcg10: 0.02, hr10: 0.03, checksum: other, commit: 'd'.repeat(40) });
+  fakeRun(results, 'fusion-sum', 4, { ndcg10: 0.02, hr10: 0.03, checksum: other, commit: 'e'.repeat(40) });
+  const report = buildReport({ plan: PLAN, results, now: new Date('2026-01-05T00:00:00Z') });
+  assert.match(report, /- amazon-beauty-tfidf: `cammsr prepare s3rec --input Beauty.txt` \(code of a{12}\)/);
+  assert.match(report, /- amazon-beauty-tfidf `f{12}` \(code of d{12}\): 2 runs of fusion-sum\n/);
 });
 
 test('docs/results.md is what the report makes of the committed results tree, byte for byte', () => {

@@ -1,7 +1,12 @@
 /** "Datasets": what each offers, each prepared dataset's statistics and checksum, and how it was prepared. */
 import type { DatasetPlan, VariantPlan } from '../../harness/plan-shape.js';
 import { encoderKey, notApplicable, notAvailable } from '../../harness/plan-rules.js';
-import { datasetRecordFile, readJson, type DatasetRecord } from '../../harness/results-tree.js';
+import {
+  datasetRecordFile,
+  readJson,
+  type DatasetRecord,
+  type RunRecord,
+} from '../../harness/results-tree.js';
 import type { ReportContext } from '../context.js';
 import { mdTable } from '../markdown.js';
 
@@ -30,15 +35,25 @@ export function datasets(ctx: ReportContext): string[] {
         continue;
       }
       rows.push(recordRow(rec));
-      commands.push(`- ${rec.key}: \`${rec.command}\``);
+      const commit = preparingCommit(ctx, rec);
+      commands.push(`- ${rec.key}: \`${rec.command}\`${commit ? ` (code of ${commit})` : ''}`);
     }
   L.push('', mdTable(HEADERS, rows));
-  if (commands.length) L.push('', 'Prepared with:', '', ...commands);
-  const stale = staleRuns(ctx);
-  if (stale)
+  if (commands.length)
     L.push(
       '',
-      `Warning: ${stale} runs were trained on a dataset whose checksum differs from the one recorded above.`,
+      'Prepared with (and the commit of the first run on each checksum, which prepared it; later code ' +
+        'may compute other features from the same files, so a checksum is reproduced at its commit):',
+      '',
+      ...commands,
+    );
+  const stale = staleRuns(ctx);
+  if (stale.length)
+    L.push(
+      '',
+      'Runs trained on a dataset whose checksum differs from the one recorded above (the same command at other code or on other input files):',
+      '',
+      ...stale,
     );
   return L;
 }
@@ -72,11 +87,35 @@ function recordRow(rec: DatasetRecord): string[] {
   ];
 }
 
-/** Runs trained on a dataset whose checksum differs from the recorded one. */
-function staleRuns(ctx: ReportContext): number {
-  return ctx.allRuns().filter((r) => {
+/** The commit that prepared the record's checksum (that of its first run), if known. */
+function preparingCommit(ctx: ReportContext, rec: DatasetRecord): string | null {
+  return firstCommit(ctx.allRuns().filter((r) => r.metrics.dataset.checksum === rec.checksum));
+}
+
+/** Runs trained on a dataset whose checksum differs from the recorded one, a line per dataset checksum. */
+function staleRuns(ctx: ReportContext): string[] {
+  const groups = new Map<string, { variants: Set<string>; runs: RunRecord[] }>();
+  for (const r of ctx.allRuns()) {
     const e = r.experiment;
     const rec = e && readJson<DatasetRecord>(datasetRecordFile(ctx.results, e.dataset, e.encoder));
-    return rec && rec.checksum !== r.metrics.dataset.checksum;
-  }).length;
+    if (!e || !rec || rec.checksum === r.metrics.dataset.checksum) continue;
+    const key = `${rec.key} \`${r.metrics.dataset.checksum.slice(0, 12)}\``;
+    const g = groups.get(key) ?? { variants: new Set<string>(), runs: [] };
+    g.variants.add(e.variant);
+    g.runs.push(r);
+    groups.set(key, g);
+  }
+  return [...groups].map(([key, g]) => {
+    const commit = firstCommit(g.runs);
+    const variants = [...g.variants].sort().join(', ');
+    return `- ${key}${commit ? ` (code of ${commit})` : ''}: ${g.runs.length} runs of ${variants}`;
+  });
+}
+
+/** The commit of the earliest finished of these runs: its runner prepared their dataset. */
+function firstCommit(runs: RunRecord[]): string | null {
+  const first = runs
+    .filter((r) => r.experiment?.git)
+    .sort((a, b) => a.experiment!.finished.localeCompare(b.experiment!.finished))[0];
+  return first ? first.experiment!.git!.commit.slice(0, 12) : null;
 }
