@@ -271,6 +271,27 @@ for (const name of backends) {
     assert.throws(() => k().bceWithLogits(x, y, new Float32Array(3), n), RangeError);
   });
 
+  test(`${name} scoreInt8Rows matches js over subarray views, and checks its arrays`, { skip }, () => {
+    const B = 3;
+    const n = 131;
+    const dim = 37; // not a multiple of any vector width
+    const users = rand(B * dim);
+    const codes = Int8Array.from({ length: (n + 2) * dim }, () => rng.int(255) - 127);
+    const scales = Float32Array.from({ length: n + 2 }, () => rng.uniform() / 127);
+    // Rows 2..n+1, as a block of the table is passed.
+    const view = codes.subarray(2 * dim);
+    const out = new Float32Array(B * n);
+    const ref = new Float32Array(B * n);
+    k().scoreInt8Rows(users, B, view, scales.subarray(2), n, dim, out);
+    jsKernels.scoreInt8Rows(users, B, view, scales.subarray(2), n, dim, ref);
+    close(out, ref, 1e-5, 1e-6, 'scoreInt8Rows');
+    assert.throws(() => k().scoreInt8Rows(users, B, view, scales, n + 3, dim, out), RangeError);
+    assert.throws(
+      () => k().scoreInt8Rows(users, B, view, scales, n, dim, new Float32Array(B * n - 1)),
+      RangeError,
+    );
+  });
+
   test(`${name} GELU forward and backward match js`, { skip }, () => {
     const n = 1037;
     const x = rand(n, 3);
@@ -287,6 +308,15 @@ for (const name of backends) {
     close(dx, dxRef, 1e-5, 1e-6, 'gelu backward');
   });
 }
+
+test('js scoreInt8Rows: hand-computed scores of two users against two rows', () => {
+  const users = Float32Array.of(1, 2, -1, 0.5);
+  const codes = Int8Array.of(3, -4, 127, -128);
+  const out = new Float32Array(4);
+  jsKernels.scoreInt8Rows(users, 2, codes, Float32Array.of(0.5, 0.25), 2, 2, out);
+  // user 0: 3 − 8 = −5 (× 0.5), 127 − 256 = −129 (× 0.25); user 1: −3 − 2 = −5, −127 − 64 = −191.
+  assert.deepEqual(Array.from(out), [-2.5, -32.25, -2.5, -47.75]);
+});
 
 test('js sgemm: hand-computed 2x3 · 3x2 product', () => {
   const a = Float32Array.of(1, 2, 3, 4, 5, 6);

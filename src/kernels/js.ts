@@ -163,6 +163,19 @@ export const jsKernels: Kernels = {
     return total;
   },
 
+  scoreInt8Rows(users, B, codes, scales, n, dim, out) {
+    if (users.length < B * dim || codes.length < n * dim || scales.length < n || out.length < B * n)
+      throw new RangeError(`scoreInt8Rows: arrays shorter than ${B} users × ${n} rows of ${dim}`);
+    for (let i = 0; i < n; i++) {
+      const row = i * dim;
+      for (let b = 0; b < B; b++) {
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += users[b * dim + j] * codes[row + j];
+        out[b * n + i] = scales[i] * Math.fround(dot);
+      }
+    }
+  },
+
   gelu(x, y, n) {
     for (let i = 0; i < n; i++) {
       const v = x[i];

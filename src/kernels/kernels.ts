@@ -88,6 +88,22 @@ export interface Kernels {
    */
   bceWithLogits(x: Float32Array, y: Float32Array, diff: Float32Array, n: number): number;
 
+  /**
+   * Scores of B users against n rows of an 8-bit table (a quantized item table, serving):
+   * out[b·n + i] = scales[i] · Σ_j users[b·dim + j] · codes[i·dim + j], summed in float32 in any
+   * order. The codes are a quarter of the bytes of a float32 table: over a large catalog, reading
+   * the table is most of the cost.
+   */
+  scoreInt8Rows(
+    users: Float32Array,
+    B: number,
+    codes: Int8Array,
+    scales: Float32Array,
+    n: number,
+    dim: number,
+    out: Float32Array,
+  ): void;
+
   /** y[i] = GELU(x[i]) = x·Φ(x) (the exact, erf-based GELU), for i < n. */
   gelu(x: Float32Array, y: Float32Array, n: number): void;
 

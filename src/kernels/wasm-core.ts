@@ -389,7 +389,10 @@ function gemmKernels(ex: WasmExports, heap: WasmHeap): Pick<Kernels, 'sgemm' | '
 function rowKernels(
   ex: WasmExports,
   heap: WasmHeap,
-): Pick<Kernels, 'softmaxRows' | 'crossEntropyRows' | 'bceWithLogits' | 'gelu' | 'geluBackward'> {
+): Pick<
+  Kernels,
+  'softmaxRows' | 'crossEntropyRows' | 'bceWithLogits' | 'scoreInt8Rows' | 'gelu' | 'geluBackward'
+> {
   return {
     softmaxRows(x, rows, cols) {
       const n = rows * cols;
@@ -425,6 +428,9 @@ function rowKernels(
 
     // Not a wasm kernel yet: the js reference (the category losses are its only caller).
     bceWithLogits: jsKernels.bceWithLogits,
+    // Copying a large item table into the module's memory per request would cost more than the
+    // arithmetic saves: the quantized table is scored where it lives.
+    scoreInt8Rows: jsKernels.scoreInt8Rows,
 
     gelu(x, y, n) {
       if (n <= 0) return;
