@@ -20,6 +20,7 @@ import { trainingBatch } from '../src/models/batch.js';
 import type { ModelData } from '../src/models/model.js';
 import { formatTable } from '../src/report/table.js';
 import { scoreUsersInBlocks } from '../src/models/model.js';
+import { Int8TopK, quantizeItems, scoreUsersInt8Blocks } from '../src/serve/int8-items.js';
 import { TopK } from '../src/serve/top-k.js';
 import { createModel } from '../src/train/create-model.js';
 import { machine, median, parseArgs, quantile, TRAINING_NODE_FLAGS } from './common.js';
@@ -150,53 +151,115 @@ function runCell(cell: Cell, steps: number, maxMinutes: number): CellResult {
 /**
  * What serving costs at each catalog size: one user vector against an [N + 1, dim] item table
  * (the product the service runs per request, a block of items at a time, each followed by the
- * top 10 so far), medians and p99 of `requests`.
+ * top 10 so far), medians and p99 of `requests`; from the float32 table at one and two threads,
+ * and from its 8-bit copy (exact too: the items that may be in the top 10 are rescored), whose
+ * lists are checked against the float32 ones.
  */
 function servingCells(): void {
   const requests = (args.requests as number | undefined) ?? 200;
   const rows: (string | number)[][] = [];
-  const results: Record<string, number>[] = [];
+  const results: Record<string, number | string>[] = [];
   const rng = new Rng(5);
   for (const items of list(args.items, '10000,100000,1000000').map(Number))
     for (const dim of list(args.dims, '64,128').map(Number)) {
       const table = Float32Array.from({ length: (items + 1) * dim }, () => rng.normal());
       const scorer = { dim, items: table, users: () => new Float32Array(dim) };
-      for (const threads of [1, 2]) {
-        kernels().setThreads(threads);
+      const int8 = quantizeItems(table, dim);
+      const users = Array.from({ length: requests + 5 }, () =>
+        Float32Array.from({ length: dim }, () => rng.normal()),
+      );
+      const none = { has: () => false };
+      let buffer: Float32Array | null = null;
+      const exact = users.map((user) => {
+        const top = new TopK(10, none);
+        buffer = scoreUsersInBlocks(scorer, user, 1, buffer, (sc, first, count) =>
+          top.scan(sc, 0, first, count),
+        );
+        return top.ids.join();
+      });
+      const cells: {
+        table: string;
+        threads: number;
+        answer: (user: Float32Array) => { ids: number[]; rescored: number };
+      }[] = [
+        ...[1, 2].map((threads) => ({
+          table: 'float32',
+          threads,
+          answer: (user: Float32Array) => {
+            const top = new TopK(10, none);
+            buffer = scoreUsersInBlocks(scorer, user, 1, buffer, (sc, first, count) =>
+              top.scan(sc, 0, first, count),
+            );
+            return { ids: top.ids, rescored: 0 };
+          },
+        })),
+        {
+          table: 'int8',
+          threads: 1,
+          answer: (user: Float32Array) => {
+            const top = new Int8TopK(10, none, user, int8);
+            buffer = scoreUsersInt8Blocks(int8, user, 1, buffer, (sc, first, count) =>
+              top.scan(sc, 0, first, count),
+            );
+            const rescored = top.rescored;
+            return { ids: top.finish().ids, rescored };
+          },
+        },
+      ];
+      for (const c of cells) {
+        kernels().setThreads(c.threads);
         const times: number[] = [];
-        let buffer: Float32Array | null = null;
-        for (let r = 0; r < requests + 5; r++) {
-          const user = Float32Array.from({ length: dim }, () => rng.normal());
+        const rescored: number[] = [];
+        let differ = 0;
+        users.forEach((user, r) => {
           const t = performance.now();
-          const top = new TopK(10, { has: () => false });
-          buffer = scoreUsersInBlocks(scorer, user, 1, buffer, (scores, first, count) =>
-            top.scan(scores, 0, first, count),
-          );
-          if (r >= 5) times.push(performance.now() - t);
-        }
+          const got = c.answer(user);
+          if (r < 5) return;
+          times.push(performance.now() - t);
+          rescored.push(got.rescored);
+          if (got.ids.join() !== exact[r]) differ++;
+        });
+        const bytes = c.table === 'int8' ? int8.codes.length + int8.scales.length * 4 : table.length * 4;
         const cell = {
           items,
           dim,
-          threads,
+          table: c.table,
+          threads: c.threads,
           p50: median(times),
           p99: quantile(times, 0.99),
-          tableMb: (table.length * 4) / 2 ** 20,
+          tableMb: bytes / 2 ** 20,
+          rescoredMedian: median(rescored),
+          differ,
         };
         results.push(cell);
         rows.push([
           items.toLocaleString('en'),
           dim,
-          threads,
+          c.table,
+          c.threads,
           cell.tableMb.toFixed(0),
           cell.p50.toFixed(2),
           cell.p99.toFixed(2),
+          c.table === 'int8' ? String(cell.rescoredMedian) : '',
+          differ,
         ]);
       }
     }
   console.log(
     `serving: one user vector against the item table, then the top 10; ${kernels().name} kernels; ${requests} requests per cell`,
   );
-  console.log(formatTable(['items', 'dim', 'threads', 'table MB', 'p50 ms', 'p99 ms'], rows));
+  const headers = [
+    'items',
+    'dim',
+    'table',
+    'threads',
+    'table MB',
+    'p50 ms',
+    'p99 ms',
+    'rescored (median)',
+    'lists ≠ float32',
+  ];
+  console.log(formatTable(headers, rows));
   if (args.json) console.log(JSON.stringify({ machine: machine(), mode: 'serving', results }));
 }
 

@@ -129,7 +129,16 @@ test('cammsr serve has the defaults docs/serving.md gives', () => {
   const documented = [...usage.matchAll(/\[--([a-z-]+) ([^\]\s|<]+)\]/g)].map((m) => [m[1], m[2]]);
   assert.deepEqual(
     documented.map(([flag]) => flag),
-    ['port', 'host', 'max-batch', 'max-wait-ms', 'threads', 'shed-delay-ms', 'request-deadline-ms'],
+    [
+      'port',
+      'host',
+      'max-batch',
+      'max-wait-ms',
+      'threads',
+      'shed-delay-ms',
+      'request-deadline-ms',
+      'item-table',
+    ],
   );
   // Commander's help has one line per option once its indented continuation lines are joined.
   const help = cli(['serve', '--help'])

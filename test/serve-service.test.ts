@@ -71,6 +71,34 @@ test('topK equals sorting every column (score descending, id ascending) on rando
   }
 });
 
+test('the 8-bit item table answers the float32 lists and scores, for CAMMSR and SASRec bundles', async () => {
+  const f = await fixture;
+  for (const kind of ['cammsr', 'sasrec'] as const) {
+    const b = loadBundle(f.bundles[kind]);
+    const ids = b.catalog.map((it) => it.id);
+    const float = new Recommender(b, 'float32');
+    const int8 = new Recommender(b, 'int8');
+    assert.equal(float.int8, null);
+    assert.ok(int8.int8, 'an 8-bit table');
+    assert.equal(new Recommender(b).int8, null, "'auto' keeps float32 below 100,000 items");
+    const requests = Array.from({ length: 12 }, (_, u) => ({
+      items: [ids[u], ids[(u * 7) % ids.length], ids[(u * 13 + 5) % ids.length]],
+      k: 3 + (u % 4) * 10,
+      excludeSeen: u % 2 === 0,
+    }));
+    const a = float.recommend(requests);
+    const q = int8.recommend(requests);
+    requests.forEach((_, u) => {
+      assert.deepEqual(
+        q[u].items.map((x) => x.item),
+        a[u].items.map((x) => x.item),
+        `${kind}, request ${u}`,
+      );
+      q[u].items.forEach((x, j) => assert.ok(Math.abs(x.score - a[u].items[j].score) < 1e-5));
+    });
+  }
+});
+
 test('scores in blocks of items equal the whole product, block by block, and reuse their buffer', () => {
   // 64 users: blocks of SCORE_BUFFER / 64 items; a catalog of 2.5 blocks.
   const dim = 2;

@@ -1,9 +1,10 @@
 /** `cammsr export` and `cammsr serve`: thin shells over src/serve. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { kernels } from '../kernels/select.js';
 import { resolve } from 'node:path';
 import { exportBundle, readManifest } from '../serve/bundle.js';
 import { authPolicy } from '../serve/auth/policy.js';
+import { ITEM_TABLE_MODES, type ItemTableMode } from '../serve/recommender.js';
 import { buildService, SERVICE_LIMITS, type Service } from '../serve/service.js';
 import type { EventStore } from '../serve/store/event-store.js';
 import { openStore } from '../serve/store/open.js';
@@ -35,6 +36,7 @@ interface ServeFlags {
   bundleRoot: string[];
   shedDelayMs: number;
   requestDeadlineMs: number;
+  itemTable: ItemTableMode;
 }
 
 /** SIGHUP reloads the bundle; SIGTERM and SIGINT finish in-flight requests, close the store and exit. */
@@ -78,6 +80,7 @@ async function serveCommand(o: ServeFlags): Promise<void> {
     auth,
     bundleRoots: o.bundleRoot,
     limits: { shedDelayMs: o.shedDelayMs, requestDeadlineMs: o.requestDeadlineMs },
+    itemTable: o.itemTable,
     // --quiet drops the request log only: warnings and errors (a failed reload, a 500) stay.
     logger: { level: o.quiet ? 'warn' : 'info' },
   }).catch(async (e) => {
@@ -150,6 +153,14 @@ export function registerServeCommands(program: Command): void {
       'a recommendation request still waiting for the model this long after it arrived is answered 503 instead (0: never); work for a client that has gone is always dropped',
       integer('--request-deadline-ms', 0, 600_000),
       SERVICE_LIMITS.requestDeadlineMs,
+    )
+    .addOption(
+      new Option(
+        '--item-table <mode>',
+        'score the item table as float32, or through its 8-bit copy with the possible top items rescored from float32 (the same lists, faster over large catalogs, a quarter more memory); auto: 8-bit from 100,000 items',
+      )
+        .choices(ITEM_TABLE_MODES)
+        .default('auto'),
     )
     .option('--quiet', 'no request log (warnings and errors are still logged)')
     .action(serveCommand);

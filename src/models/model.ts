@@ -202,11 +202,7 @@ export function scoreUsersInBlocks(
   buffer: Float32Array | null,
   visit: (scores: Float32Array, first: number, count: number) => void,
 ): Float32Array {
-  const n = s.items.length / s.dim - 1;
-  const block = Math.max(1, Math.min(n, Math.floor(SCORE_BUFFER / B)));
-  const buf = buffer && buffer.length >= B * block ? buffer : new Float32Array(B * block);
-  for (let first = 1; first <= n; first += block) {
-    const count = Math.min(block, n - first + 1);
+  const product = (buf: Float32Array, first: number, count: number) =>
     kernels().sgemm(
       false,
       true,
@@ -222,6 +218,25 @@ export function scoreUsersInBlocks(
       buf,
       count,
     );
+  return inScoreBlocks(s.items.length / s.dim - 1, B, buffer, product, visit);
+}
+
+/**
+ * Items 1..n a block of SCORE_BUFFER / B at a time: `product(buf, first, count)` writes B rows
+ * of `count` scores into the (reused) buffer, then `visit` reads them. Returns the buffer.
+ */
+export function inScoreBlocks(
+  n: number,
+  B: number,
+  buffer: Float32Array | null,
+  product: (buf: Float32Array, first: number, count: number) => void,
+  visit: (scores: Float32Array, first: number, count: number) => void,
+): Float32Array {
+  const block = Math.max(1, Math.min(n, Math.floor(SCORE_BUFFER / B)));
+  const buf = buffer && buffer.length >= B * block ? buffer : new Float32Array(B * block);
+  for (let first = 1; first <= n; first += block) {
+    const count = Math.min(block, n - first + 1);
+    product(buf, first, count);
     visit(buf, first, count);
   }
   return buf;

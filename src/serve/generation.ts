@@ -7,7 +7,12 @@ import { createHash } from 'node:crypto';
 import type { Bundle, ServableModel } from './bundle.js';
 import { growCatalog, type ItemChange } from './catalog-growth.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
-import { Recommender, type HistoryRequest, type RecommendationList } from './recommender.js';
+import {
+  Recommender,
+  type HistoryRequest,
+  type ItemTableMode,
+  type RecommendationList,
+} from './recommender.js';
 import type { StoredItem } from './store/event-store.js';
 
 export interface Generation {
@@ -33,6 +38,8 @@ export interface GenerationOptions {
   onBatch: (size: number) => void;
   /** Hears every request dropped before its model call (client gone, deadline passed). */
   onDrop?: (reason: Error) => void;
+  /** How the item table is scored (default 'auto': recommender.ts). */
+  itemTable?: ItemTableMode;
 }
 
 /** A short id of the bundle's content: the hash of its files' checksums. */
@@ -57,7 +64,7 @@ export function buildGeneration(
   opts: GenerationOptions,
 ): Generation {
   const served = growCatalog(bundle, bundle.config, changes);
-  const recommender = new Recommender(served);
+  const recommender = new Recommender(served, opts.itemTable);
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
     (reqs) => recommender.recommend(reqs),
     opts.batching,

@@ -7,7 +7,19 @@ import type { ItemInfo } from '../data/dataset.js';
 import { scoreUsersInBlocks } from '../models/model.js';
 import { inferenceBatch } from '../models/batch.js';
 import type { ServableModel } from './bundle.js';
+import { Int8TopK, quantizeItems, scoreUsersInt8Blocks, type Int8Items } from './int8-items.js';
 import { TopK, topK } from './top-k.js';
+
+/**
+ * How the item table is scored: as float32, or through its 8-bit copy with the possible top
+ * items rescored from float32 (the same lists, a quarter of the bytes read per request, a
+ * quarter more memory held); 'auto' picks the 8-bit copy from INT8_FROM_ITEMS items.
+ */
+export type ItemTableMode = 'float32' | 'int8' | 'auto';
+export const ITEM_TABLE_MODES: readonly ItemTableMode[] = ['float32', 'int8', 'auto'];
+
+/** Where the 8-bit table starts to pay (bench:scale --mode serving: 2x faster at 100,000 items, d 64). */
+export const INT8_FROM_ITEMS = 100_000;
 
 export interface HistoryRequest {
   /** Original item ids, oldest first. Ids the catalog does not know are skipped. */
@@ -45,8 +57,15 @@ export class Recommender {
   private readonly popular: Float32Array;
   /** The products of one block of items with a batch's users, reused by every batch. */
   private blockBuffer: Float32Array | null = null;
+  /** The 8-bit copy of the item table, when it is scored that way. */
+  readonly int8: Int8Items | null;
 
-  constructor(readonly bundle: ServableModel) {
+  constructor(
+    readonly bundle: ServableModel,
+    itemTable: ItemTableMode = 'auto',
+  ) {
+    const use8 = itemTable === 'int8' || (itemTable === 'auto' && bundle.data.items >= INT8_FROM_ITEMS);
+    this.int8 = use8 ? quantizeItems(bundle.scorer.items, bundle.scorer.dim) : null;
     const n = bundle.data.items + 1;
     this.popular = new Float32Array(n);
     const counts = bundle.data.popularity;
@@ -128,7 +147,7 @@ export class Recommender {
     const skips = requests.map((r) =>
       this.skipping(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []),
     );
-    const tops = new Map<number, { top: TopK; user: Float32Array }>();
+    const tops = new Map<number, { top: { ids: number[]; scores: number[] }; user: Float32Array }>();
     if (withHistory.length > 0) {
       // A time-aware model always gets time gaps; unknown times (NaN) fall in bucket 0, so a
       // request is answered the same whether or not it shares a batch with timed ones.
@@ -139,19 +158,31 @@ export class Recommender {
       );
       const users = scorer.users(batch);
       const D = scorer.dim;
-      withHistory.forEach((b, row) =>
-        tops.set(b, { top: new TopK(requests[b].k, skips[b]), user: users.subarray(row * D, (row + 1) * D) }),
-      );
+      const userOf = (row: number) => users.subarray(row * D, (row + 1) * D);
       // The products a block of items at a time, into one reused buffer: each row's top k
       // follows the blocks, and no request holds a score per catalog item.
-      this.blockBuffer = scoreUsersInBlocks(
-        scorer,
-        users,
-        batch.size,
-        this.blockBuffer,
-        (scores, first, count) =>
-          withHistory.forEach((b, row) => tops.get(b)!.top.scan(scores, row * count, first, count)),
-      );
+      if (this.int8) {
+        const int8 = this.int8;
+        const rows = withHistory.map((b, row) => new Int8TopK(requests[b].k, skips[b], userOf(row), int8));
+        this.blockBuffer = scoreUsersInt8Blocks(
+          int8,
+          users,
+          batch.size,
+          this.blockBuffer,
+          (scores, first, count) => rows.forEach((t, row) => t.scan(scores, row * count, first, count)),
+        );
+        withHistory.forEach((b, row) => tops.set(b, { top: rows[row].finish(), user: userOf(row) }));
+      } else {
+        const rows = withHistory.map((b) => new TopK(requests[b].k, skips[b]));
+        this.blockBuffer = scoreUsersInBlocks(
+          scorer,
+          users,
+          batch.size,
+          this.blockBuffer,
+          (scores, first, count) => rows.forEach((t, row) => t.scan(scores, row * count, first, count)),
+        );
+        withHistory.forEach((b, row) => tops.set(b, { top: rows[row], user: userOf(row) }));
+      }
     }
     return requests.map((r, b) => {
       const t = tops.get(b);

@@ -33,6 +33,7 @@ import { registerLoadShedding } from './load-shedding.js';
 import { dropReason } from './request-deadline.js';
 import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
+import type { ItemTableMode } from './recommender.js';
 import { ServedCatalog } from './served-catalog.js';
 import { unavailableReason } from './store/availability.js';
 import type { EventStore } from './store/event-store.js';
@@ -55,6 +56,8 @@ export interface ServiceOptions {
   bundleRoots?: string[];
   /** Timeouts and load shedding (defaults: SERVICE_LIMITS). */
   limits?: Partial<ServiceLimits>;
+  /** How the item table is scored (default 'auto': the 8-bit copy from 100,000 items, recommender.ts). */
+  itemTable?: ItemTableMode;
   /** Fastify's logger option (default off; the CLI turns it on). */
   logger?: boolean | object;
 }
@@ -107,6 +110,7 @@ async function servedCatalog(opts: ServiceOptions, { batchSize, dropped, modelIn
     batching,
     onBatch: (n) => batchSize.observe(n),
     onDrop: (e) => dropped.inc({ reason: dropReason(e) }),
+    itemTable: opts.itemTable,
   });
   announce(catalog.current());
   const roots = bundleRoots(opts.bundle, opts.bundleRoots);
