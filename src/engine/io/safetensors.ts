@@ -59,8 +59,14 @@ export interface DecodedSafetensors {
   metadata: Record<string, string>;
 }
 
-/** Parses safetensors bytes. `source` names the file in error messages. */
-export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
+/** Where each tensor's float32 values are in safetensors bytes (`bytes` from `begin`, `count` values). */
+export interface SafetensorsLayout {
+  tensors: Map<string, { shape: number[]; begin: number; count: number }>;
+  metadata: Record<string, string>;
+}
+
+/** Parses and checks the header of safetensors bytes. `source` names the file in error messages. */
+export function safetensorsLayout(bytes: Uint8Array, source = 'safetensors data'): SafetensorsLayout {
   const fail = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
@@ -79,7 +85,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   const dataStart = 8 + hlen;
   const dataLen = bytes.length - dataStart;
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  const tensors = new Map<string, NamedArray>();
+  const tensors: SafetensorsLayout['tensors'] = new Map();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -99,10 +105,26 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
         `tensor "${name}": data_offsets [${begin}, ${end}) do not hold ${n} float32 values within ${dataLen} data bytes`,
       );
     }
-    // Copy out: the data section is not guaranteed to be 4-byte aligned in the source buffer.
-    const data = new Float32Array(n);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { data, shape });
+    tensors.set(name, { shape, begin: dataStart + begin, count: n });
+  }
+  return { tensors, metadata };
+}
+
+/** Copies a tensor's values out of the bytes into `into` (byte-wise: the bytes may be unaligned). */
+function copyTensor(bytes: Uint8Array, t: { begin: number; count: number }, into: Float32Array): void {
+  new Uint8Array(into.buffer, into.byteOffset, t.count * 4).set(
+    bytes.subarray(t.begin, t.begin + t.count * 4),
+  );
+}
+
+/** Parses safetensors bytes into fresh arrays. `source` names the file in error messages. */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
+  const { tensors: layout, metadata } = safetensorsLayout(bytes, source);
+  const tensors = new Map<string, NamedArray>();
+  for (const [name, t] of layout) {
+    const data = new Float32Array(t.count);
+    copyTensor(bytes, t, data);
+    tensors.set(name, { data, shape: t.shape });
   }
   return { tensors, metadata };
 }
@@ -143,7 +165,8 @@ export function loadParameters(module: Module, path: string): Record<string, str
 
 /** loadParameters over bytes already read (`path` names them in errors). */
 export function loadParameterBytes(module: Module, bytes: Uint8Array, path: string): Record<string, string> {
-  const { tensors, metadata } = decodeSafetensors(bytes, path);
+  // Straight from the bytes into the parameters: a large item table is never held a third time.
+  const { tensors, metadata } = safetensorsLayout(bytes, path);
   if (metadata.format !== PARAMS_FORMAT) {
     throw new Error(
       `${path}: not a cammsr parameter file (metadata.format = ${JSON.stringify(metadata.format)})`,
@@ -168,7 +191,7 @@ export function loadParameterBytes(module: Module, bytes: Uint8Array, path: stri
   for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
   if (problems.length)
     throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
-  for (const [name, t] of params) t.data.set(tensors.get(name)!.data);
+  for (const [name, t] of params) copyTensor(bytes, tensors.get(name)!, t.data);
   return metadata;
 }
 
