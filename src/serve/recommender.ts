@@ -161,28 +161,19 @@ export class Recommender {
       const userOf = (row: number) => users.subarray(row * D, (row + 1) * D);
       // The products a block of items at a time, into one reused buffer: each row's top k
       // follows the blocks, and no request holds a score per catalog item.
-      if (this.int8) {
-        const int8 = this.int8;
-        const rows = withHistory.map((b, row) => new Int8TopK(requests[b].k, skips[b], userOf(row), int8));
-        this.blockBuffer = scoreUsersInt8Blocks(
-          int8,
-          users,
-          batch.size,
-          this.blockBuffer,
-          (scores, first, count) => rows.forEach((t, row) => t.scan(scores, row * count, first, count)),
-        );
-        withHistory.forEach((b, row) => tops.set(b, { top: rows[row].finish(), user: userOf(row) }));
-      } else {
-        const rows = withHistory.map((b) => new TopK(requests[b].k, skips[b]));
-        this.blockBuffer = scoreUsersInBlocks(
-          scorer,
-          users,
-          batch.size,
-          this.blockBuffer,
-          (scores, first, count) => rows.forEach((t, row) => t.scan(scores, row * count, first, count)),
-        );
-        withHistory.forEach((b, row) => tops.set(b, { top: rows[row], user: userOf(row) }));
-      }
+      const int8 = this.int8;
+      const rows = withHistory.map((b, row) =>
+        int8 ? new Int8TopK(requests[b].k, skips[b], userOf(row), int8) : new TopK(requests[b].k, skips[b]),
+      );
+      const visit = (scores: Float32Array, first: number, count: number) =>
+        rows.forEach((t, row) => t.scan(scores, row * count, first, count));
+      this.blockBuffer = int8
+        ? scoreUsersInt8Blocks(int8, users, batch.size, this.blockBuffer, visit)
+        : scoreUsersInBlocks(scorer, users, batch.size, this.blockBuffer, visit);
+      withHistory.forEach((b, row) => {
+        const t = rows[row];
+        tops.set(b, { top: t instanceof Int8TopK ? t.finish() : t, user: userOf(row) });
+      });
     }
     return requests.map((r, b) => {
       const t = tops.get(b);
