@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { jsKernels } from '../src/kernels/js.js';
 import { probeBackends, useBackend, kernels } from '../src/kernels/select.js';
-import { Int8TopK, quantizeItems, scoreUsersInt8Blocks, type Int8Items } from '../src/serve/int8-items.js';
+import {
+  Int8TopK,
+  quantizeItems,
+  quantizeItemsSteps,
+  scoreUsersInt8Blocks,
+  type Int8Items,
+} from '../src/serve/int8-items.js';
 
 const rng = new Rng(29);
 const gaussian = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
@@ -103,6 +109,20 @@ for (const backend of ['js', 'native'] as const) {
     }
   });
 }
+
+test('quantizeItemsSteps yields between blocks of rows and makes the same table as quantizeItems', () => {
+  const dim = 16;
+  const items = gaussian(40_000 * dim); // 2^18 / 16 = 16,384 rows a step: three steps
+  const steps = quantizeItemsSteps(items, dim);
+  let yields = 0;
+  let r = steps.next();
+  for (; !r.done; r = steps.next()) yields++;
+  assert.equal(yields, 2);
+  const whole = quantizeItems(items, dim);
+  assert.deepEqual(r.value.codes, whole.codes);
+  assert.deepEqual(r.value.scales, whole.scales);
+  assert.equal(r.value.maxError, whole.maxError);
+});
 
 test('k beyond the catalog, NaN users and a catalog of zeros: the same as the exact ranking', () => {
   useBackend('js');

@@ -97,6 +97,22 @@ test('the 8-bit item table answers the float32 lists and scores, for CAMMSR and 
       q[u].items.forEach((x, j) => assert.ok(Math.abs(x.score - a[u].items[j].score) < 1e-5));
     });
   }
+  // Through a service that makes its 8-bit table while loading (a block of rows at a time).
+  const store = await openStore(`sqlite:${join(f.root, 'events-int8.db')}`);
+  const { app } = await buildService({ bundle: f.bundles.cammsr, store, itemTable: 'int8' });
+  try {
+    const b = loadBundle(f.bundles.cammsr);
+    const history = b.catalog.slice(0, 4).map((it) => it.id);
+    const r = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history, k: 7 } });
+    const alone = new Recommender(b, 'float32').recommend([{ items: history, k: 7, excludeSeen: true }])[0];
+    assert.deepEqual(
+      r.json().items.map((x: { item: string }) => x.item),
+      alone.items.map((x) => x.item),
+    );
+  } finally {
+    await app.close();
+    await store.close();
+  }
 });
 
 test('scores in blocks of items equal the whole product, block by block, and reuse their buffer', () => {

@@ -477,7 +477,11 @@ export async function loadBundleAsync(dir: string): Promise<Bundle> {
     'insights.json',
   ]);
   await files.verify(encoderFileNames(files.manifest));
-  const steps = bundleSteps(files);
+  return runStepsYielding(bundleSteps(files));
+}
+
+/** Runs a generator of steps to its end, giving the event loop back between steps. */
+export async function runStepsYielding<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, ServableModel } from './bundle.js';
 import { growCatalog, type ItemChange } from './catalog-growth.js';
+import type { Int8Items } from './int8-items.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import {
   Recommender,
@@ -56,15 +57,19 @@ function catalogVersion(items: readonly StoredItem[]): string {
   return h.digest('hex').slice(0, 8);
 }
 
-/** The generation serving `bundle` with the stored items' changes (resolved against it) applied. */
+/**
+ * The generation serving `bundle` with the stored items' changes (resolved against it) applied;
+ * `int8` is the bundle's 8-bit item table when it was made beforehand (used if nothing changed it).
+ */
 export function buildGeneration(
   bundle: Bundle,
   stored: readonly StoredItem[],
   changes: readonly ItemChange[],
   opts: GenerationOptions,
+  int8?: Int8Items | null,
 ): Generation {
   const served = growCatalog(bundle, bundle.config, changes);
-  const recommender = new Recommender(served, opts.itemTable);
+  const recommender = new Recommender(served, opts.itemTable, int8);
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
     (reqs) => recommender.recommend(reqs),
     opts.batching,

@@ -15,7 +15,7 @@
  * exact top k thus has a_i ≥ s_i − ‖u‖M ≥ a_(k) − 2‖u‖M.
  */
 import { kernels } from '../kernels/select.js';
-import { inScoreBlocks } from '../models/model.js';
+import { inScoreBlocks, runSteps } from '../models/model.js';
 import type { Skip } from './top-k.js';
 
 export interface Int8Items {
@@ -31,32 +31,62 @@ export interface Int8Items {
 /** float32's unit roundoff. */
 const UNIT = 2 ** -24;
 
+/** Values quantized between two yields of a loading service (about a millisecond of work). */
+const VALUES_PER_STEP = 1 << 18;
+
 /** The 8-bit table of `items` (rows of `dim`): per row, codes in [−127, 127] and scale max|v| / 127. */
 export function quantizeItems(items: Float32Array, dim: number): Int8Items {
+  return runSteps(quantizeItemsSteps(items, dim));
+}
+
+/** quantizeItems a block of rows at a time, yielding between blocks (a service reloading). */
+export function* quantizeItemsSteps(items: Float32Array, dim: number): Generator<void, Int8Items> {
   const rows = items.length / dim;
   const codes = new Int8Array(items.length);
   const scales = new Float32Array(rows);
+  const perStep = Math.max(1, Math.floor(VALUES_PER_STEP / dim));
   let maxError = 0;
-  for (let i = 0; i < rows; i++) {
-    const o = i * dim;
-    let max = 0;
-    for (let j = 0; j < dim; j++) max = Math.max(max, Math.abs(items[o + j]));
-    const scale = Math.fround(max / 127);
-    scales[i] = scale;
-    if (scale === 0) continue; // a zero row scores 0 either way
-    let residual = 0;
-    let norm = 0;
-    for (let j = 0; j < dim; j++) {
-      const q = Math.max(-127, Math.min(127, Math.round(items[o + j] / scale)));
-      codes[o + j] = q;
-      residual += (items[o + j] - scale * q) ** 2;
-      norm += q * q;
-    }
-    // The row's own residual, and the rounding of a float32 dot of dim terms and its scaling.
-    const bound = Math.sqrt(residual) + (dim + 2) * UNIT * scale * Math.sqrt(norm);
-    maxError = Math.max(maxError, bound);
+  for (let first = 0; first < rows; first += perStep) {
+    if (first > 0) yield;
+    for (let i = first; i < Math.min(rows, first + perStep); i++)
+      maxError = Math.max(maxError, quantizeRow(items, dim, i, codes, scales));
   }
   return { dim, items, codes, scales, maxError: maxError * (1 + 1e-6) };
+}
+
+/** Row i's codes and scale; returns its error bound per unit of the user vector's norm. */
+function quantizeRow(
+  items: Float32Array,
+  dim: number,
+  i: number,
+  codes: Int8Array,
+  scales: Float32Array,
+): number {
+  const o = i * dim;
+  let max = 0;
+  for (let j = 0; j < dim; j++) {
+    const a = Math.abs(items[o + j]);
+    if (a > max) max = a;
+  }
+  const scale = Math.fround(max / 127);
+  scales[i] = scale;
+  if (scale === 0) return 0; // a zero row scores 0 either way
+  const inverse = 1 / scale;
+  let residual = 0;
+  let norm = 0;
+  for (let j = 0; j < dim; j++) {
+    const v = items[o + j];
+    // |v| ≤ 127·scale up to rounding, so the code is within [−127, 127]; the clamp guards that.
+    let q = Math.round(v * inverse);
+    if (q > 127) q = 127;
+    else if (q < -127) q = -127;
+    codes[o + j] = q;
+    const e = v - scale * q;
+    residual += e * e;
+    norm += q * q;
+  }
+  // The row's own residual, and the rounding of a float32 dot of dim terms and its scaling.
+  return Math.sqrt(residual) + (dim + 2) * UNIT * scale * Math.sqrt(norm);
 }
 
 /**

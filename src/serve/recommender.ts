@@ -21,6 +21,10 @@ export const ITEM_TABLE_MODES: readonly ItemTableMode[] = ['float32', 'int8', 'a
 /** Where the 8-bit table starts to pay (bench:scale --mode serving: 2x faster at 100,000 items, d 64). */
 export const INT8_FROM_ITEMS = 100_000;
 
+/** Whether a recommender over `bundle` scores through the 8-bit table in this mode. */
+export const usesInt8 = (bundle: ServableModel, mode: ItemTableMode = 'auto'): boolean =>
+  mode === 'int8' || (mode === 'auto' && bundle.data.items >= INT8_FROM_ITEMS);
+
 export interface HistoryRequest {
   /** Original item ids, oldest first. Ids the catalog does not know are skipped. */
   items: readonly string[];
@@ -60,12 +64,21 @@ export class Recommender {
   /** The 8-bit copy of the item table, when it is scored that way. */
   readonly int8: Int8Items | null;
 
+  /**
+   * `prebuilt`: the 8-bit copy of this bundle's item table, made beforehand (a service makes it
+   * a block at a time while it answers requests); used only if it is of the same table.
+   */
   constructor(
     readonly bundle: ServableModel,
     itemTable: ItemTableMode = 'auto',
+    prebuilt?: Int8Items | null,
   ) {
-    const use8 = itemTable === 'int8' || (itemTable === 'auto' && bundle.data.items >= INT8_FROM_ITEMS);
-    this.int8 = use8 ? quantizeItems(bundle.scorer.items, bundle.scorer.dim) : null;
+    const { items, dim } = bundle.scorer;
+    this.int8 = !usesInt8(bundle, itemTable)
+      ? null
+      : prebuilt?.items === items
+        ? prebuilt
+        : quantizeItems(items, dim);
     const n = bundle.data.items + 1;
     this.popular = new Float32Array(n);
     const counts = bundle.data.popularity;

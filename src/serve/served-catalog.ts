@@ -5,7 +5,9 @@
  * at a time, each building a complete new generation before it swaps one reference, so a
  * failure at any step leaves the previous generation serving and nothing half-added stored.
  */
-import { loadBundleAsync } from './bundle.js';
+import { loadBundleAsync, runStepsYielding } from './bundle.js';
+import { quantizeItemsSteps } from './int8-items.js';
+import { usesInt8 } from './recommender.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
 import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
 import type { ItemChange } from './catalog-growth.js';
@@ -104,7 +106,11 @@ export class ServedCatalog {
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
-    const g = buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts);
+    // The 8-bit table of a large catalog is made between requests, not in one stall.
+    const int8 = usesInt8(bundle, this.opts.itemTable)
+      ? await runStepsYielding(quantizeItemsSteps(bundle.scorer.items, bundle.scorer.dim))
+      : null;
+    const g = buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts, int8);
     this.stored = stored;
     this.resolved = resolved;
     this.generation = g;
