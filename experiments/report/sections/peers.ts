@@ -8,7 +8,7 @@ import { mdTable } from '../markdown.js';
 import { medianEpoch } from './cost.js';
 
 const INTRO = [
-  "Test set, history not masked, this project's protocol for every model: leave-one-out by time, full ranking, early stopping on validation NDCG@10.",
+  "Test set, history not masked (and NDCG@10 with the user's history masked, since models differ in how they rank the items already seen), this project's protocol for every model: leave-one-out by time, full ranking, early stopping on validation NDCG@10.",
   "MOCA runs with its code's defaults (docs/config.md, model presets; d = 128, prefixes with decayed soft targets) and the dataset's dropout like every model; its own protocol differs: sequences in the review file's order rather than by time, early stopping on NDCG@20, batches of 1024. MMSR likewise (d = 128, learning rate 0.002, batches of 128 prefixes, 20 content clusters per modality); its own protocol picks the best epoch on the test set, per metric, with an 80/20 split per user (docs/models.md).",
   's/epoch = the median epoch (training only); peak RSS of the training process; the runs shared the two cores with others, so cost compares models, not engines.',
 ].join(' ');
@@ -19,6 +19,7 @@ const HEADERS = [
   'HR@10',
   'NDCG@10',
   'MRR@10',
+  'NDCG@10, history masked',
   's/epoch',
   'epochs',
   'parameters',
@@ -60,6 +61,7 @@ function peerRow(ctx: ReportContext, ds: DatasetPlan, v: VariantPlan): string[] 
     r.label,
     r.seeds,
     ...['HR@10', 'NDCG@10', 'MRR@10'].map((k) => r.metric((m) => m.test[k])),
+    r.metric((m) => m.testMasked['NDCG@10']),
     ...cost,
   ];
 }
