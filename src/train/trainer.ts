@@ -233,11 +233,17 @@ class EpochRunner {
     this.times = split.trainTimes ?? null;
     const users = split.train.flatMap((s, u) => (s.length >= 2 ? [u] : []));
     if (cfg.train.samples === 'prefixes') {
-      const prefixes = users.flatMap((u) =>
-        Array.from({ length: split.train[u].length - 1 }, (_, k) => [u, k + 1]),
-      );
-      this.users = Int32Array.from(prefixes, ([u]) => u);
-      this.ends = Int32Array.from(prefixes, ([, end]) => end);
+      // Two flat arrays, not a pair per prefix: a log of 10M events has about 10M prefixes.
+      let count = 0;
+      for (const u of users) count += split.train[u].length - 1;
+      this.users = new Int32Array(count);
+      this.ends = new Int32Array(count);
+      let k = 0;
+      for (const u of users)
+        for (let end = 1; end < split.train[u].length; end++, k++) {
+          this.users[k] = u;
+          this.ends[k] = end;
+        }
     } else {
       this.users = Int32Array.from(users);
       this.ends = null;
