@@ -285,30 +285,40 @@ function readConfig(files: BundleFiles): RunConfig {
 }
 
 /** Lines of catalog.jsonl parsed between two yields of a loading service. */
-const CATALOG_CHUNK = 2000;
+const CATALOG_CHUNK = 1000;
 
-/** The catalog, verified: one entry with a string id per item, in internal id order. */
-function* readCatalog(files: BundleFiles, items: number): Generator<void, ItemInfo[]> {
+/**
+ * The catalog, verified: one entry with a string id per item, in internal id order, and the
+ * index of the ids. Lines are decoded one at a time from the file's bytes, so no step holds the
+ * whole file as one string (decoding and splitting it was a 4 ms step at 12,000 items).
+ */
+function* readCatalog(
+  files: BundleFiles,
+  items: number,
+): Generator<void, { catalog: ItemInfo[]; index: Map<string, number> }> {
   const path = join(files.root, 'catalog.jsonl');
-  const lines = files
-    .get('catalog.jsonl')
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l !== '');
+  const bytes = files.get('catalog.jsonl');
   const catalog: ItemInfo[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0 && i % CATALOG_CHUNK === 0) yield;
+  const index = new Map<string, number>();
+  for (let start = 0, line = 1; start < bytes.length; line++) {
+    const newline = bytes.indexOf(10, start);
+    const end = newline < 0 ? bytes.length : newline;
+    const text = bytes.toString('utf8', start, end);
+    start = end + 1;
+    if (text === '') continue;
+    if (catalog.length > 0 && catalog.length % CATALOG_CHUNK === 0) yield;
     try {
-      const it = JSON.parse(lines[i]) as ItemInfo;
+      const it = JSON.parse(text) as ItemInfo;
       if (typeof it.id !== 'string') throw new Error('field "id" must be a string');
       catalog.push(it);
+      index.set(it.id, catalog.length);
     } catch (e) {
-      throw new BundleError(`${path}, line ${i + 1}: ${(e as Error).message}`);
+      throw new BundleError(`${path}, line ${line}: ${(e as Error).message}`);
     }
   }
   if (catalog.length !== items)
     throw new BundleError(`${path}: ${catalog.length} items, the manifest says ${items}`);
-  return catalog;
+  return { catalog, index };
 }
 
 /** Builds the model, loads its verified weights (when it has any) and puts it in evaluation mode. */
@@ -410,8 +420,7 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
     files.manifest,
   );
   yield;
-  const catalog = yield* readCatalog(files, data.items);
-  const index = catalogIndex(catalog);
+  const { catalog, index } = yield* readCatalog(files, data.items);
   yield;
   const images = yield* imagePaths(files, catalog);
   yield;
