@@ -5,6 +5,7 @@ import { effectiveSampledSoftmax, FULL_SOFTMAX_MAX_ITEMS, resolveConfig } from '
 import { Adam } from '../src/engine/optim/adam.js';
 import { linearCrossEntropy } from '../src/engine/ops/loss.js';
 import { slice } from '../src/engine/ops/shape.js';
+import { scale } from '../src/engine/ops/elementwise.js';
 import { Rng } from '../src/engine/rng.js';
 import { trainingBatch } from '../src/models/batch.js';
 import { nextItemLoss } from '../src/models/model.js';
@@ -112,6 +113,37 @@ test('sampled loss gradients (the same draws for every evaluation)', () => {
     (h, table) => nextItemLoss(h, table, batch, null, { sampler, rng: new Rng(7) }),
     [randomTensor([4, 3], rng), randomTensor([13, 3], rng)],
   );
+});
+
+test('a computed item table gets the sampled rows as a dense gradient (gradient check through a scale)', () => {
+  const targets = Int32Array.of(2, 5, 9, 5);
+  const batch = { targets } as unknown as Parameters<typeof nextItemLoss>[2];
+  const sampler = new NegativeSampler({ negatives: 4, alpha: 0.5 }, 12, undefined, undefined);
+  const rng = new Rng(13);
+  // The table is an op's output, as CAMMSR's item side is: its row gradient must reach the leaf.
+  gradCheck(
+    (h, table) => nextItemLoss(h, scale(table, 1.5), batch, null, { sampler, rng: new Rng(3) }),
+    [randomTensor([4, 3], rng), randomTensor([13, 3], rng)],
+  );
+});
+
+test('a parameter table gets a row gradient over the candidates only, and Adam updates only those rows', () => {
+  const rng = new Rng(21);
+  const h = randomTensor([3, 4], rng);
+  const table = randomTensor([101, 4], rng);
+  const batch = { targets: Int32Array.of(4, 50, 4) } as unknown as Parameters<typeof nextItemLoss>[2];
+  const sampler = new NegativeSampler({ negatives: 5, alpha: 0 }, 100, undefined, undefined);
+  const before = Float32Array.from(table.data);
+  const loss = nextItemLoss(h, table, batch, null, { sampler, rng: new Rng(4) });
+  loss.backward();
+  assert.equal(table.grad, null, 'no dense [N, d] gradient');
+  const rows = new Set(table.rowGrad!.rows);
+  assert.ok(rows.has(4) && rows.has(50) && rows.size <= 2 + 5, `rows ${[...rows]}`);
+  new Adam([table], { lr: 0.1 }).step();
+  for (let r = 0; r < 101; r++) {
+    const changed = table.data.subarray(r * 4, r * 4 + 4).some((v, j) => v !== before[r * 4 + j]);
+    assert.equal(changed, rows.has(r), `row ${r}`);
+  }
 });
 
 test("train.softmax 'auto' is the full softmax up to the documented size, sampled above; explicit values win", () => {

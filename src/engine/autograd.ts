@@ -75,6 +75,13 @@ export function runBackward(root: Tensor, seed?: Float32Array): void {
   tape = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
+    // A computed table gathered by row (embedding) got a row gradient: its own backward reads
+    // the dense one. (Parameters are never on the tape: theirs stay sparse for the optimiser.)
+    const rg = node.output.rowGrad;
+    if (rg !== null && rg.count > 0) {
+      rg.addTo(node.output.gradBuffer());
+      rg.clear();
+    }
     if (node.output.grad !== null) node.backward();
     // Intermediate gradients are no longer needed once propagated; parameters keep theirs.
     if (node.output !== root && node.output.grad !== null) {
