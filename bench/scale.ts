@@ -22,6 +22,7 @@ import { formatTable } from '../src/report/table.js';
 import { scoreUsersInBlocks } from '../src/models/model.js';
 import { Int8TopK, quantizeItems, scoreUsersInt8Blocks } from '../src/serve/int8-items.js';
 import { TopK } from '../src/serve/top-k.js';
+import { epochChild, epochMode } from './scale-epoch.js';
 import { createModel } from '../src/train/create-model.js';
 import { machine, median, parseArgs, quantile, TRAINING_NODE_FLAGS } from './common.js';
 
@@ -61,7 +62,7 @@ const args = parseArgs(
     'max-minutes': ['number', 'time limit per cell, set-up included (default 5)'],
     mode: [
       'string',
-      "'training' (default): training steps; 'serving': one request's product with the item table and top 10, at 1 and 2 threads",
+      "'training' (default): training steps; 'serving': one request's product with the item table and top 10, at 1 and 2 threads; 'epoch': one real epoch over a generated log of --interactions rows and the first of --items (default 100,000), the first of --models (default sasrec), sampled softmax",
     ],
     dims: [
       'string',
@@ -263,10 +264,21 @@ function servingCells(): void {
   if (args.json) console.log(JSON.stringify({ machine: machine(), mode: 'serving', results }));
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (args.mode === 'serving') return servingCells();
+  if (args.mode === 'epoch') {
+    if (args.cell) return void console.log(JSON.stringify(epochChild(JSON.parse(String(args.cell)))));
+    return epochMode({
+      interactions: (args.interactions as number | undefined) ?? 10_000_000,
+      items: Number(list(args.items, '100000')[0]),
+      model: list(args.models, 'sasrec')[0] as 'sasrec' | 'cammsr',
+      threads: (args.threads as number | undefined) ?? 2,
+      json: Boolean(args.json),
+      script: fileURLToPath(import.meta.url),
+    });
+  }
   if (args.mode !== undefined && args.mode !== 'training')
-    throw new Error(`--mode must be training or serving, got ${String(args.mode)}`);
+    throw new Error(`--mode must be training, serving or epoch, got ${String(args.mode)}`);
   const steps = (args.steps as number | undefined) ?? 5;
   const maxMinutes = (args['max-minutes'] as number | undefined) ?? 5;
   if (args.cell) {
@@ -328,4 +340,7 @@ function main(): void {
   if (args.json) console.log(JSON.stringify({ machine: machine(), interactions, results }));
 }
 
-main();
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -54,6 +54,30 @@ export function setup(dataDir: string, config: RunConfig) {
   return { ds, split, data, model };
 }
 
+const optimiser = (cfg: RunConfig, model: SequentialRecommender) =>
+  new Adam(model.parameters(), { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
+/** The stream that shuffles each epoch's samples. */
+const shuffleRng = (cfg: RunConfig) => new Rng(cfg.seed * 1_000_003 + 1);
+
+/**
+ * The first epoch of a run, alone: no run directory, no evaluation (bench:scale times a real
+ * epoch of a large log with it). Returns its log and the target positions it trained on.
+ */
+export function trainOneEpoch(dataDir: string, cfg: RunConfig, ev: TrainEvents = {}) {
+  const { split, model, data } = setup(dataDir, cfg);
+  const opt = optimiser(cfg, model);
+  opt.lr = learningRate(cfg, 1);
+  const log = new EpochRunner(cfg, split, model, opt, shuffleRng(cfg), ev).run(1);
+  let positions = 0;
+  for (const s of split.train) if (s.length >= 2) positions += Math.min(s.length - 1, cfg.maxLen);
+  return {
+    log,
+    positions,
+    users: split.train.length,
+    items: data.items,
+  };
+}
+
 /** Evaluates a model on both splits, with and without history masking. */
 export function finalMetrics(model: SequentialRecommender, split: LeaveOneOutSplit) {
   const validation = evaluateSplit(model, split, 'validation', { maskHistory: false });
@@ -142,8 +166,8 @@ async function trainEpochs(
 ): Promise<Progress> {
   const cfg = opts.config;
   const ev = opts.events ?? {};
-  const opt = new Adam(model.parameters(), { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
-  const shuffle = new Rng(cfg.seed * 1_000_003 + 1);
+  const opt = optimiser(cfg, model);
+  const shuffle = shuffleRng(cfg);
   const metric = cfg.train.validationMetric;
   let state: ResumeState = {
     epoch: 0,
