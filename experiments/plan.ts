@@ -135,6 +135,9 @@ const COLD_VARIANTS: VariantPlan[] = [
   ...coldContent('cammsr-tuned-bert', 'cammsr', `CAMMSR, ${TUNED_LABEL}, BERT text`, TUNED_BASE, BERT),
 ];
 
+/** Training with the sampled softmax (train.negatives draws, logQ correction) at any catalog size. */
+const SAMPLED = 'train.softmax=sampled';
+
 /** The experiments, declaratively. Variant names are the run directories: keep them stable. */
 export const PLAN: ExperimentPlan = {
   seeds: [1, 2, 3],
@@ -271,6 +274,9 @@ export const PLAN: ExperimentPlan = {
     // The peer systems, each with its own code's defaults (its model preset).
     baseline('moca', 'MOCA'),
     baseline('mmsr', 'MMSR'),
+    // The sampled softmax (docs/models.md) against the full one where both are affordable.
+    baseline('sasrec', 'SASRec, sampled softmax', { name: 'sasrec-sampled', set: [SAMPLED] }),
+    cammsr('cammsr-sampled', 'CAMMSR, sampled softmax', [SAMPLED]),
   ],
   // A group lists the shared runs its tables compare with (cammsr): they run once.
   groups: [
@@ -325,6 +331,11 @@ export const PLAN: ExperimentPlan = {
       name: 'peers',
       title: 'Peer systems',
       variants: ['sasrec', 'cammsr', 'moca', 'mmsr'],
+    },
+    {
+      name: 'sampled',
+      title: 'Sampled softmax',
+      variants: ['sasrec', 'sasrec-sampled', 'cammsr', 'cammsr-sampled'],
     },
   ],
 };

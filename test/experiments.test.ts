@@ -275,6 +275,22 @@ test('each prepared dataset names the commit of its first run; runs on another c
   assert.match(report, /- amazon-beauty-tfidf `f{12}` \(code of d{12}\): 2 runs of fusion-sum\n/);
 });
 
+test('the sampled-softmax table: each sampled model against its full-softmax counterpart (hand-computed)', () => {
+  const { results } = fabricate(); // sasrec seeds 1-2: test NDCG@10 0.03 and 0.032
+  fakeRun(results, 'sasrec-sampled', 1, { ndcg10: 0.0279, hr10: 0.07 });
+  fakeRun(results, 'sasrec-sampled', 2, { ndcg10: 0.0341, hr10: 0.074 });
+  const report = buildReport({ plan: PLAN, results, now: new Date('2026-01-05T00:00:00Z') });
+  const row = rowOf(report, 'SASRec, sampled softmax', '## Sampled softmax', '### amazon-beauty');
+  // Means 0.031 against 0.031: 0.0%; the seeds column says 2 of 3.
+  assert.equal(row[1], '2/3 seeds');
+  assert.equal(row[3], '0.0310 ± 0.0044');
+  assert.equal(row[4], '+0.0%');
+  assert.equal(
+    rowOf(report, 'CAMMSR, sampled softmax', '## Sampled softmax', '### amazon-beauty')[1],
+    'not run yet',
+  );
+});
+
 test('docs/results.md is what the report makes of the committed results tree, byte for byte', () => {
   const page = readFileSync(DEFAULT_REPORT, 'utf8');
   // Only the generation time differs between two regenerations: take the page's own.

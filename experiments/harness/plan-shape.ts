@@ -2,7 +2,8 @@
 import type { PrepareOptions } from '../../src/data/prepare.js';
 import type { ModelName } from '../../src/config/index.js';
 
-export type GroupName = 'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders' | 'cold' | 'peers';
+export type GroupName =
+  'main' | 'ablations' | 'tuning' | 'robustness' | 'encoders' | 'cold' | 'peers' | 'sampled';
 export const GROUP_NAMES: readonly GroupName[] = [
   'main',
   'ablations',
@@ -11,6 +12,7 @@ export const GROUP_NAMES: readonly GroupName[] = [
   'encoders',
   'cold',
   'peers',
+  'sampled',
 ];
 /** 'bert': the pretrained text features a dataset ships (DatasetPlan.bert). */
 export type TextEncoder = 'tfidf' | 'word-vectors' | 'bert';

@@ -17,6 +17,7 @@ import { howMade } from './sections/how-made.js';
 import { mainComparison } from './sections/main-comparison.js';
 import { modalityWeights } from './sections/modality-weights.js';
 import { peers } from './sections/peers.js';
+import { sampled } from './sections/sampled.js';
 import { protocol } from './sections/protocol.js';
 import { robustness } from './sections/robustness.js';
 import { title } from './sections/title.js';
@@ -42,6 +43,7 @@ const SECTIONS = [
   encoders,
   cold,
   peers,
+  sampled,
   cost,
   modalityWeights,
 ];
