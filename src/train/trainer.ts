@@ -67,12 +67,10 @@ export function trainOneEpoch(dataDir: string, cfg: RunConfig, ev: TrainEvents =
   const { split, model, data } = setup(dataDir, cfg);
   const opt = optimiser(cfg, model);
   opt.lr = learningRate(cfg, 1);
-  const log = new EpochRunner(cfg, split, model, opt, shuffleRng(cfg), ev).run(1);
-  let positions = 0;
-  for (const s of split.train) if (s.length >= 2) positions += Math.min(s.length - 1, cfg.maxLen);
+  const runner = new EpochRunner(cfg, split, model, opt, shuffleRng(cfg), ev);
   return {
-    log,
-    positions,
+    log: runner.run(1),
+    positions: runner.targets(),
     users: split.train.length,
     items: data.items,
   };
@@ -272,6 +270,14 @@ class EpochRunner {
       this.users = Int32Array.from(users);
       this.ends = null;
     }
+  }
+
+  /** Target positions an epoch trains: one per prefix sample, else each window's (trainingBatch). */
+  targets(): number {
+    if (this.ends) return this.ends.length;
+    let n = 0;
+    for (const u of this.users) n += Math.min(this.cfg.maxLen, this.split.train[u].length - 1);
+    return n;
   }
 
   run(epoch: number): EpochLog {
