@@ -130,6 +130,23 @@ test('early stopping: no improvement for `patience` evaluations ends the run', a
   assert.equal(m.stoppedEarly, true);
   assert.equal(m.epochs, 3);
   assert.equal(m.bestEpoch, 1);
+  // Resumed after its stop (as when killed before its test metrics): no epoch more, same result.
+  const again = await train({
+    data,
+    out: join(root, 'es'),
+    config: cfg('sasrec', ['train.epochs=30', 'train.patience=2', 'train.lr=1e-12']),
+    resume: true,
+  });
+  assert.equal(again.stoppedEarly, true);
+  assert.equal(again.epochs, 3);
+  assert.equal(again.bestEpoch, 1);
+  assert.deepEqual(again.test, m.test);
+  assert.equal(
+    readFileSync(join(root, 'es', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length,
+    3,
+  );
 });
 
 test('baselines train through the same loop: popularity, fusion-sum, fusion-concat, hm4sr', async () => {

@@ -187,8 +187,10 @@ async function trainEpochs(
     );
   }
   const epochs = new EpochRunner(cfg, split, model, opt, shuffle, ev);
-  let stoppedEarly = false;
-  for (let epoch = state.epoch + 1; epoch <= cfg.train.epochs; epoch++) {
+  // A run killed after its early stop but before its test metrics resumes to the same stop,
+  // not to more epochs (which would overwrite its best checkpoint).
+  let stoppedEarly = patienceSpent(cfg, state);
+  for (let epoch = state.epoch + 1; !stoppedEarly && epoch <= cfg.train.epochs; epoch++) {
     opt.lr = learningRate(cfg, epoch);
     const log = epochs.run(epoch);
     state.trainSeconds += log.seconds;
@@ -212,18 +214,20 @@ async function trainEpochs(
     run.saveCheckpoint('last', model, { epoch: String(epoch) });
     run.saveOptimizer(opt, model);
     run.writeState(state);
-    if (cfg.train.patience > 0 && state.sinceBest >= cfg.train.patience) {
+    if (patienceSpent(cfg, state)) {
       stoppedEarly = true;
       ev.message?.(
         `early stop after epoch ${epoch}: no better ${metric} for ${cfg.train.patience} evaluations`,
       );
-      break;
     }
   }
   epochs.release();
   run.loadCheckpoint('best', model);
   return { ...state, stoppedEarly };
 }
+
+const patienceSpent = (cfg: RunConfig, state: ResumeState) =>
+  cfg.train.patience > 0 && state.sinceBest >= cfg.train.patience;
 
 /** The learning rate of an epoch (from 1): train.lr after the warm-up, a linear ramp during it. */
 export function learningRate(cfg: RunConfig, epoch: number): number {
