@@ -27,7 +27,7 @@ import { tanh } from '../engine/ops/activation.js';
 import { bceWithLogits, crossEntropy } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
-import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
+import { concat, detach, embedding, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { blockGatedSum } from '../engine/ops/mixture.js';
 import { normalParam } from '../engine/nn/init.js';
@@ -38,11 +38,15 @@ import { ModalityTable } from './modality-table.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 import {
   concatColumnsSteps,
+  distinctItems,
   lastRows,
   nextItemLoss,
   TrainingCandidates,
   runSteps,
+  sampledNextItemLoss,
   SequentialModel,
+  STEP_ROWS_BELOW,
+  stepRowsPay,
   TIME_BUCKETS,
   type Scorer,
   type ItemFeatures,
@@ -262,6 +266,12 @@ export class Cammsr extends SequentialModel {
   private readonly sampler: NegativeSampler | null;
   private readonly categoryCount: number;
   private stats: WeightStats;
+  /**
+   * A sampled-softmax step computes its item side for its own items only when they are fewer
+   * than this fraction of the catalog (model.ts, stepRowsPay); tests set 0 or Infinity to
+   * compare the two ways.
+   */
+  stepRowsBelow = STEP_ROWS_BELOW;
 
   /** `kind` names the registry entry: 'cammsr', or 'hm4sr' for the HM4SR-style preset. */
   constructor(
@@ -337,8 +347,41 @@ export class Cammsr extends SequentialModel {
     return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
   }
 
-  /** e_m(k) for every packed position, per modality. */
-  private represent(batch: SequenceBatch, tables: Tensor[]): Tensor[] {
+  /**
+   * ẽ_m of the given items only, [ids.length, d] (the item side of a sampled-softmax step):
+   * itemTable(m)'s rows under the same mask of unseen and masked items.
+   */
+  private itemRows(m: Modality, ids: Int32Array, mask: Uint8Array | null): Tensor {
+    if (m !== 'id') return this.content.get(m)!.rows(ids);
+    const w = this.idEmb!.weight;
+    return this.unseen ? this.unseen.applyRows(w, ids, mask!) : embedding(w, ids, [ids.length]);
+  }
+
+  /**
+   * The item side of a training step: every modality's table over the whole catalog (and the
+   * packed rows' items as indices into it), or, with the sampled softmax over a catalog much
+   * larger than the step, the rows of the step's distinct items (and each row's index among
+   * them) plus `rowsOf` for the drawn candidates: the content towers then cost what the step
+   * reads, not the catalog. The unseen-item mask is drawn first either way (one random stream).
+   */
+  private itemSide(batch: SequenceBatch) {
+    const M = this.config.modalities;
+    const distinct = this.sampler ? distinctItems(batch.items) : null;
+    if (
+      !distinct ||
+      !stepRowsPay(batch, distinct.ids.length, this.sampler!, this.data.items, this.stepRowsBelow)
+    )
+      return { tables: M.map((m) => this.itemTable(m)), index: batch.items, rowsOf: null };
+    const mask = this.unseen ? this.unseen.draw(this.training, this.rng) : null;
+    const rowsOf = (ids: Int32Array) => M.map((m) => this.itemRows(m, ids, mask));
+    return { tables: rowsOf(distinct.ids), index: distinct.index, rowsOf };
+  }
+
+  /**
+   * e_m(k) for every packed position, per modality; `index`[r] is row r's item's row in the
+   * tables (the item id itself for whole-catalog tables).
+   */
+  private represent(batch: SequenceBatch, tables: Tensor[], index: Int32Array): Tensor[] {
     const R = batch.items.length;
     const pos = this.posEmb.forward(batch.positions, [R]);
     const time = this.timeEmb && batch.gaps ? this.timeEmb.forward(batch.gaps, [R]) : null;
@@ -346,9 +389,7 @@ export class Cammsr extends SequentialModel {
       // The ID view goes through the embedding op: sparse gradients, as in SASRec. With unseen
       // items it reads the table, whose masked rows are the unseen row.
       const view =
-        m === 'id' && !this.unseen
-          ? this.idEmb!.forward(batch.items, [R])
-          : indexRows(tables[k], batch.items);
+        m === 'id' && !this.unseen ? this.idEmb!.forward(batch.items, [R]) : indexRows(tables[k], index);
       return time ? addN(view, pos, time) : addN(view, pos);
     });
   }
@@ -356,8 +397,8 @@ export class Cammsr extends SequentialModel {
   // Forward pass shared by training and scoring --------------------------------------------
 
   /** With `last`, the user states z are computed at the last rows only ([B, d] each). */
-  private encode(batch: SequenceBatch, tables: Tensor[], last?: Int32Array) {
-    const e = this.represent(batch, tables);
+  private encode(batch: SequenceBatch, tables: Tensor[], last?: Int32Array, index = batch.items) {
+    const e = this.represent(batch, tables, index);
     const moe = this.camoe ? this.camoe.forward(e) : null;
     const fused = moe ? moe.out : e;
     const p = this.config.hiddenDropout;
@@ -367,16 +408,19 @@ export class Cammsr extends SequentialModel {
 
   loss(batch: SequenceBatch): LossResult {
     const cfg = this.config;
-    const tables = cfg.modalities.map((m) => this.itemTable(m));
-    const { fused, z, moe } = this.encode(batch, tables);
+    const side = this.itemSide(batch);
+    const { fused, z, moe } = this.encode(batch, side.tables, undefined, side.index);
     const terms: Record<string, number> = {};
 
     // L_SR: full softmax over all items at every position with a target. Σ_m ⟨z_m, ẽ_m⟩ is
     // one product of the concatenations, so the fused loss runs once.
-    const h = z.length === 1 ? z[0] : concat(z, -1);
-    const w = tables.length === 1 ? tables[0] : concat(tables, -1);
+    const joined = (t: Tensor[]) => (t.length === 1 ? t[0] : concat(t, -1));
+    const h = joined(z);
     const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
-    const lsr = nextItemLoss(h, w, batch, this.candidates, sampling);
+    const lsr =
+      sampling && side.rowsOf
+        ? sampledNextItemLoss(h, batch, sampling, (ids) => joined(side.rowsOf(ids)))
+        : nextItemLoss(h, joined(side.tables), batch, this.candidates, sampling);
     terms.sr = lsr.item();
     const parts: Tensor[] = [lsr];
 

@@ -8,7 +8,7 @@ import { modelRng } from './model-rng.js';
 import { NegativeSampler, type SampledSoftmaxConfig } from './sampled-softmax.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
-import { concat, indexRows } from '../engine/ops/shape.js';
+import { concat, embedding, indexRows } from '../engine/ops/shape.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
 import { ModuleList } from '../engine/nn/module.js';
 import { Rng } from '../engine/rng.js';
@@ -17,7 +17,17 @@ import type { Modality } from '../config/names.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
 import type { ItemFeatures, LossResult, ModelData, Scorer, SequenceBatch } from './model.js';
-import { lastRows, nextItemLoss, runSteps, SequentialModel, TrainingCandidates } from './model.js';
+import {
+  distinctItems,
+  lastRows,
+  nextItemLoss,
+  runSteps,
+  sampledNextItemLoss,
+  SequentialModel,
+  STEP_ROWS_BELOW,
+  stepRowsPay,
+  TrainingCandidates,
+} from './model.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
 
 export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
@@ -45,6 +55,9 @@ export class FusionSasrec extends SequentialModel {
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
   private readonly sampler: NegativeSampler | null;
+  private readonly items: number;
+  /** As Cammsr.stepRowsBelow: when a sampled-softmax step fuses only its own items' rows. */
+  stepRowsBelow = STEP_ROWS_BELOW;
 
   constructor(
     readonly config: FusionConfig,
@@ -80,6 +93,7 @@ export class FusionSasrec extends SequentialModel {
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
     this.sampler = NegativeSampler.of(config.sampledSoftmax, data);
+    this.items = data.items;
   }
 
   get ranksUnseenItems(): boolean {
@@ -97,8 +111,22 @@ export class FusionSasrec extends SequentialModel {
 
   /** The fused item table from the content modalities' tables. */
   private fused(content: Tensor[]): Tensor {
-    const id = this.idEmb ? [this.idTable()] : [];
-    const parts = [...id, ...content];
+    return this.fuseParts([...(this.idEmb ? [this.idTable()] : []), ...content]);
+  }
+
+  /**
+   * The fused rows of the given items only (a sampled-softmax step's item side), under the
+   * mask of unseen and masked items drawn for the step.
+   */
+  private fusedRows(ids: Int32Array, mask: Uint8Array | null): Tensor {
+    const w = this.idEmb?.weight;
+    const id = !w
+      ? []
+      : [this.unseen ? this.unseen.applyRows(w, ids, mask!) : embedding(w, ids, [ids.length])];
+    return this.fuseParts([...id, ...this.content.items.map((c) => c.rows(ids))]);
+  }
+
+  private fuseParts(parts: Tensor[]): Tensor {
     if (this.fuse) return this.fuse.forward(parts.length === 1 ? parts[0] : concat(parts, -1));
     return parts.length === 1 ? parts[0] : addN(...parts);
   }
@@ -109,16 +137,31 @@ export class FusionSasrec extends SequentialModel {
     return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
   }
 
-  private hidden(batch: SequenceBatch, table: Tensor, last?: Int32Array): Tensor {
+  /** `index`[r]: row r's item's row in `table` (the item id for the whole-catalog table). */
+  private hidden(batch: SequenceBatch, table: Tensor, last?: Int32Array, index = batch.items): Tensor {
     const R = batch.items.length;
-    const x = addN(indexRows(table, batch.items), this.posEmb.forward(batch.positions, [R]));
+    const x = addN(indexRows(table, index), this.posEmb.forward(batch.positions, [R]));
     return this.encoder.forward(x, batch.offsets, this.config.hiddenDropout, this.rng, last);
   }
 
   loss(batch: SequenceBatch): LossResult {
-    const table = this.table();
     const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
-    const total = nextItemLoss(this.hidden(batch, table), table, batch, this.candidates, sampling);
+    const distinct = sampling ? distinctItems(batch.items) : null;
+    let total: Tensor;
+    if (
+      sampling &&
+      distinct &&
+      stepRowsPay(batch, distinct.ids.length, sampling.sampler, this.items, this.stepRowsBelow)
+    ) {
+      // The step's own items only (model.ts, stepRowsPay); the mask is drawn first either way.
+      const mask = this.unseen ? this.unseen.draw(this.training, this.rng) : null;
+      const rowsOf = (ids: Int32Array) => this.fusedRows(ids, mask);
+      const h = this.hidden(batch, rowsOf(distinct.ids), undefined, distinct.index);
+      total = sampledNextItemLoss(h, batch, sampling, rowsOf);
+    } else {
+      const table = this.table();
+      total = nextItemLoss(this.hidden(batch, table), table, batch, this.candidates, sampling);
+    }
     return { total, terms: { sr: total.item(), total: total.item() } };
   }
 

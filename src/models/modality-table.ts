@@ -8,6 +8,7 @@ import { add } from '../engine/ops/elementwise.js';
 import { linear, matmul } from '../engine/ops/matmul.js';
 import { normalParam } from '../engine/nn/init.js';
 import { Linear } from '../engine/nn/layers.js';
+import { indexRows } from '../engine/ops/shape.js';
 import { Module } from '../engine/nn/module.js';
 import type { Rng } from '../engine/rng.js';
 import { Tensor } from '../engine/tensor.js';
@@ -34,6 +35,12 @@ export class ModalityTable extends Module {
   table(): Tensor {
     const t = linear(this.x, this.projection.weight, this.projection.bias);
     return this.absent ? add(t, matmul(this.absent, this.missing)) : t;
+  }
+
+  /** ẽ_m of the given items only, [ids.length, d]: table()'s rows, at the cost of those rows. */
+  rows(ids: Int32Array): Tensor {
+    const t = linear(indexRows(this.x, ids), this.projection.weight, this.projection.bias);
+    return this.absent ? add(t, matmul(indexRows(this.absent, ids), this.missing)) : t;
   }
 
   /**

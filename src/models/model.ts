@@ -279,22 +279,67 @@ export function nextItemLoss(
   candidates: TrainingCandidates | null = null,
   sampling: Sampling | null = null,
 ): Tensor {
-  const rows: number[] = [];
-  for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
-  const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
-  const targets = Int32Array.from(rows, (r) => batch.targets[r]);
-  if (sampling) {
-    // The sampler never draws held-out items, and the split never makes them targets.
-    const step = sampling.sampler.draw(targets, sampling.rng);
-    // The candidates' rows as a row gradient (embedding, not indexRows): when the table is a
-    // parameter its gradient then stays sparse and Adam updates only the step's rows, instead
-    // of a dense [N, d] gradient and every row (1.2 GB and most of a step at 1M items).
-    const rows = embedding(table, step.ids, [step.ids.length]);
-    return linearCrossEntropy(hr, rows, step.positions, step.offsets);
-  }
+  // The candidates' rows as a row gradient (embedding, not indexRows): when the table is a
+  // parameter its gradient then stays sparse and Adam updates only the step's rows, instead
+  // of a dense [N, d] gradient and every row (1.2 GB and most of a step at 1M items).
+  if (sampling) return sampledNextItemLoss(h, batch, sampling, (ids) => embedding(table, ids, [ids.length]));
+  const { hr, targets } = targetRows(h, batch);
   if (!candidates) return linearCrossEntropy(hr, table, targets);
   return linearCrossEntropy(hr, indexRows(table, candidates.ids), candidates.positions(targets));
 }
+
+/**
+ * nextItemLoss with the sampled softmax, where `rowsOf(ids)` [ids.length, d] gives the item side
+ * of the step's candidates only: a model whose item rows are computed (content towers) computes
+ * them for the candidates, not for the whole catalog.
+ */
+export function sampledNextItemLoss(
+  h: Tensor,
+  batch: SequenceBatch,
+  sampling: Sampling,
+  rowsOf: (ids: Int32Array) => Tensor,
+): Tensor {
+  const { hr, targets } = targetRows(h, batch);
+  // The sampler never draws held-out items, and the split never makes them targets.
+  const step = sampling.sampler.draw(targets, sampling.rng);
+  return linearCrossEntropy(hr, rowsOf(step.ids), step.positions, step.offsets);
+}
+
+/** The hidden states of the rows with a target, and those targets. */
+function targetRows(h: Tensor, batch: SequenceBatch): { hr: Tensor; targets: Int32Array } {
+  const rows: number[] = [];
+  for (let r = 0; r < batch.targets.length; r++) if (batch.targets[r] > 0) rows.push(r);
+  const hr = rows.length === batch.targets.length ? h : indexRows(h, Int32Array.from(rows));
+  return { hr, targets: Int32Array.from(rows, (r) => batch.targets[r]) };
+}
+
+/** The distinct items of a batch's rows, ascending, and each row's index among them. */
+export function distinctItems(items: Int32Array): { ids: Int32Array; index: Int32Array } {
+  const ids = Int32Array.from(new Set(items)).sort();
+  const at = new Map<number, number>();
+  ids.forEach((id, k) => at.set(id, k));
+  return { ids, index: items.map((i) => at.get(i)!) };
+}
+
+/**
+ * Whether a sampled-softmax step should compute its item side for its own items only (the
+ * batch's distinct items, then the drawn candidates) rather than for the whole catalog: when
+ * those are fewer than STEP_ROWS_BELOW of the catalog. Below, the towers cost O(step items)
+ * instead of O(N); above, one product over the catalog beats two gathers and two products. A
+ * quarter keeps catalogs of the benchmarks' sizes (up to about 12,000 items at 256 sequences) on
+ * the whole-catalog way, where the ID table gets a dense gradient; on the step's own items the
+ * ID table's gradient is its rows (Adam updates those rows only, as SASRec's sampled softmax).
+ */
+export function stepRowsPay(
+  batch: SequenceBatch,
+  distinctInputs: number,
+  sampler: NegativeSampler,
+  items: number,
+  below = STEP_ROWS_BELOW,
+): boolean {
+  return distinctInputs + sampler.config.negatives + batch.items.length < below * items;
+}
+export const STEP_ROWS_BELOW = 0.25;
 
 /**
  * The items a training softmax ranks when some are held out (the cold-start protocol): every

@@ -10,7 +10,7 @@
  * so that the content towers learn to stand alone, as they must for a new item.
  */
 import { matmul } from '../engine/ops/matmul.js';
-import { selectRows } from '../engine/ops/shape.js';
+import { embedding, selectRows } from '../engine/ops/shape.js';
 import { Module } from '../engine/nn/module.js';
 import type { Rng } from '../engine/rng.js';
 import { Tensor } from '../engine/tensor.js';
@@ -53,6 +53,17 @@ export class UnseenItems extends Module {
   /** The ID table [N + 1, d] with the masked items' rows replaced by the unseen row. */
   apply(idTable: Tensor, mask: Uint8Array): Tensor {
     return selectRows(idTable, matmul(this.ones, this.row), mask);
+  }
+
+  /**
+   * apply()'s rows of the given items only, [ids.length, d]: their ID rows gathered as a row
+   * gradient (the table's gradient stays sparse), the masked ones replaced by the unseen row.
+   */
+  applyRows(idTable: Tensor, ids: Int32Array, mask: Uint8Array): Tensor {
+    const n = ids.length;
+    const ones = new Tensor(new Float32Array(n).fill(1), [n, 1]);
+    const masked = Uint8Array.from(ids, (i) => mask[i]);
+    return selectRows(embedding(idTable, ids, [n]), matmul(ones, this.row), masked);
   }
 }
 
