@@ -80,3 +80,38 @@ export async function generateInteractionsCsv(
   out.end();
   await done;
 }
+
+/**
+ * Writes an items file for `generateInteractionsCsv`'s ids (header `item_id,title,categories`):
+ * titles of 4-9 words drawn Zipf-like from a vocabulary of `words`, and one or two of
+ * `categories` labels, so that a content model (CAMMSR) has text and categories to read.
+ */
+export async function generateItemsCsv(
+  path: string,
+  items: number,
+  opts: { seed: number; words?: number; categories?: number },
+): Promise<void> {
+  const rng = new Rng(opts.seed);
+  const word = zipfSampler(opts.words ?? 5000, 1.0);
+  const C = opts.categories ?? 50;
+  const out = createWriteStream(path, { highWaterMark: 1 << 22 });
+  const done = new Promise<void>((resolve, reject) => {
+    out.on('finish', resolve);
+    out.on('error', reject);
+  });
+  out.write('item_id,title,categories\n');
+  const chunkRows = 16384;
+  for (let i0 = 0; i0 < items; i0 += chunkRows) {
+    let s = '';
+    for (let i = i0; i < Math.min(items, i0 + chunkRows); i++) {
+      const title = Array.from({ length: 4 + rng.int(6) }, () => 'w' + word(rng.uniform())).join(' ');
+      const first = rng.int(C);
+      const labels =
+        rng.uniform() < 0.5 ? 'c' + first : 'c' + first + '|c' + ((first + 1 + rng.int(C - 1)) % C);
+      s += 'i' + i + ',' + title + ',' + labels + '\n';
+    }
+    if (!out.write(s)) await once(out, 'drain');
+  }
+  out.end();
+  await done;
+}

@@ -2,9 +2,10 @@
  * bench:scale --mode epoch: one real training epoch over a generated log (not an estimate from
  * the step time). The parent generates a `user_id,item_id,timestamp` CSV (Zipf users and items,
  * bench/data-gen.ts) and prepares it through DuckDB as a user would (`cammsr prepare csv`, 5-core);
- * a child process then loads the prepared dataset, splits it and trains one epoch with the sampled
- * softmax, without evaluating (full ranking of every user is another cost: docs/performance.md),
- * so that its peak RSS is training's own.
+ * for CAMMSR also an items file (generated titles and categories: TF-IDF text features and category
+ * guidance to read); a child process then loads the prepared dataset, splits it and trains one
+ * epoch with the sampled softmax, without evaluating (full ranking of every user is another cost:
+ * docs/performance.md), so that its peak RSS is training's own.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { kernels } from '../src/kernels/select.js';
 import { formatTable } from '../src/report/table.js';
 import { trainOneEpoch } from '../src/train/trainer.js';
-import { generateInteractionsCsv } from './data-gen.js';
+import { generateInteractionsCsv, generateItemsCsv } from './data-gen.js';
 import { machine, TRAINING_NODE_FLAGS } from './common.js';
 
 interface EpochCell {
@@ -76,6 +77,9 @@ export async function epochMode(o: {
       items: o.items,
       seed: 1,
     });
+    const content = o.model === 'cammsr';
+    const itemsCsv = join(dir, 'items.csv');
+    if (content) await generateItemsCsv(itemsCsv, o.items, { seed: 1 });
     const generateSeconds = (performance.now() - t) / 1000;
     const data = join(dir, 'data');
     t = performance.now();
@@ -83,9 +87,10 @@ export async function epochMode(o: {
       format: 'csv',
       input: csv,
       out: data,
-      text: 'none',
+      text: content ? 'tfidf' : 'none',
       image: 'none',
       kcore: { user: 5, item: 5 },
+      ...(content ? { csv: { items: itemsCsv } } : {}),
     });
     const prepareSeconds = (performance.now() - t) / 1000;
     process.stderr.write(`prepared in ${prepareSeconds.toFixed(1)} s; training one epoch ...\n`);
