@@ -1,7 +1,7 @@
 /** The step arena: zeroed reusable buffers, and training through it changes no number. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { floats, StepArena } from '../src/engine/memory.js';
+import { floats, scratch, StepArena } from '../src/engine/memory.js';
 import { Adam } from '../src/engine/optim/adam.js';
 import { Cammsr } from '../src/models/cammsr.js';
 import type { SequentialRecommender } from '../src/models/model.js';
@@ -10,7 +10,7 @@ import { FusionSasrec } from '../src/models/fusion.js';
 import { trainingBatch } from '../src/models/batch.js';
 import { TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
-test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside', () => {
+test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside; scratch: not zeroed', () => {
   const plain = floats(5);
   assert.deepEqual(Array.from(plain), [0, 0, 0, 0, 0]);
   const arena = new StepArena();
@@ -35,6 +35,10 @@ test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside',
   const big = arena.run(() => floats(9 << 20));
   assert.equal(big.length, 9 << 20);
   assert.ok(arena.stats().peakFloats >= 9 << 20);
+  // scratch hands the same memory out as it is.
+  arena.run(() => floats(10).fill(7));
+  assert.deepEqual(Array.from(arena.run(() => scratch(10))), new Array(10).fill(7));
+  assert.deepEqual(Array.from(scratch(3)), [0, 0, 0]);
   // Outside run, floats is ordinary again.
   assert.notEqual(floats(10).buffer, first.buffer);
 });
@@ -53,6 +57,17 @@ test('StepArena: runs do not nest, release is refused inside a run, an error end
 });
 
 const small = { maxLen: 12, dim: 8, layers: 2, heads: 2, ffnDim: 16, hiddenDropout: 0.3, attnDropout: 0.3 };
+
+/**
+ * Fills every slab of the arena with NaN, so that an op that reads a buffer it did not write
+ * (a `scratch` buffer used as if zeroed) turns the next step's numbers into NaN.
+ */
+function poison(arena: StepArena): void {
+  const held = arena.stats().heldFloats;
+  arena.run(() => {
+    for (let n = 0; n < held; n += 1 << 16) floats(1 << 16).fill(NaN);
+  });
+}
 
 /** Trains for six steps of varied batches, with or without an arena; returns losses and parameters. */
 function trainSteps(make: () => SequentialRecommender, arena: StepArena | null) {
@@ -74,6 +89,7 @@ function trainSteps(make: () => SequentialRecommender, arena: StepArena | null) 
       opt.zeroGrad();
       return total.item();
     };
+    if (arena) poison(arena);
     losses.push(arena ? arena.run(run) : run());
   }
   return { losses, params: model.parameters().map((p) => Array.from(p.data)) };

@@ -25,6 +25,15 @@ export function floats(n: number): Float32Array {
 }
 
 /**
+ * A float buffer of n elements whose contents are unspecified (inside an arena, whatever an
+ * earlier step left there): for a caller that writes every element before reading any. It saves
+ * the zero fill, an eighth of a CAMMSR step when every buffer was filled.
+ */
+export function scratch(n: number): Float32Array {
+  return active === null ? new Float32Array(n) : active.take(n, false);
+}
+
+/**
  * Hands a buffer that nothing will read again back to the active arena, which serves it to
  * the next `floats` call of the same length (backward frees each intermediate gradient once
  * it is propagated). Buffers not from the active arena are left to the collector.
@@ -74,11 +83,11 @@ export class StepArena {
     this.free.clear();
   }
 
-  /** What `floats` calls while this arena is active. */
-  take(n: number): Float32Array {
+  /** What `floats` (zero: true) and `scratch` (zero: false) call while this arena is active. */
+  take(n: number, zero = true): Float32Array {
     const reused = this.free.get(n)?.pop();
     if (reused !== undefined) {
-      reused.fill(0);
+      if (zero) reused.fill(0);
       return reused;
     }
     // Keep every view 16-byte aligned so that SIMD kernels see aligned rows.
@@ -94,7 +103,7 @@ export class StepArena {
     const view = this.slabs[this.slab].subarray(this.offset, this.offset + n);
     this.offset += size;
     this.used += size;
-    view.fill(0);
+    if (zero) view.fill(0);
     return view;
   }
 

@@ -5,7 +5,7 @@
  * touches 500 of 12,000 rows never loops over all rows.
  */
 import { runBackward } from './autograd.js';
-import { floats } from './memory.js';
+import { floats, scratch } from './memory.js';
 import { RowGrad } from './row-grad.js';
 
 export type Shape = readonly number[];
@@ -64,6 +64,32 @@ export class Tensor {
   gradBuffer(): Float32Array {
     if (this.grad === null) this.grad = floats(this.data.length);
     return this.grad;
+  }
+
+  /**
+   * Adds s·src to the dense gradient. The first contribution is written straight into a fresh
+   * buffer: no zero fill, and no read of it.
+   */
+  addGrad(src: Float32Array, s = 1): void {
+    if (src.length !== this.data.length)
+      throw new RangeError(`addGrad: ${src.length} values for a tensor of ${this.data.length}`);
+    const fresh = this.grad === null;
+    const g = fresh ? (this.grad = scratch(src.length)) : this.grad!;
+    if (fresh && s === 1) g.set(src);
+    else if (fresh) for (let i = 0; i < src.length; i++) g[i] = s * src[i];
+    else if (s === 1) for (let i = 0; i < src.length; i++) g[i] += src[i];
+    else for (let i = 0; i < src.length; i++) g[i] += s * src[i];
+  }
+
+  /**
+   * The dense gradient buffer for a kernel to write a contribution into, and how: beta 0 when it
+   * is the first (the buffer's contents are unspecified and must be overwritten, as a GEMM with
+   * beta 0 does), 1 to add to the earlier ones.
+   */
+  gradTarget(): { buf: Float32Array; beta: 0 | 1 } {
+    if (this.grad !== null) return { buf: this.grad, beta: 1 };
+    this.grad = scratch(this.data.length);
+    return { buf: this.grad, beta: 0 };
   }
 
   /** The sparse row-gradient accumulator of a 2-D table, created if needed. */

@@ -1,20 +1,21 @@
 /** Element-wise nonlinearities. GELU runs on the kernel backend (it is the FFN's hot spot). */
-import { floats } from '../memory.js';
+import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 /** y = f(x) element-wise, with dy/dx expressed through x and y. */
 function unary(x: Tensor, f: (v: number) => number, df: (x: number, y: number) => number): Tensor {
-  const out = new Tensor(floats(x.size), x.shape);
+  const out = new Tensor(scratch(x.size), x.shape);
   const xd = x.data;
   const yd = out.data;
   for (let i = 0; i < xd.length; i++) yd[i] = f(xd[i]);
   if (!needsGrad(x)) return out;
   return record(out, () => {
     const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < g.length; i++) gx[i] += g[i] * df(xd[i], yd[i]);
+    const { buf: gx, beta } = x.gradTarget();
+    if (beta === 0) for (let i = 0; i < g.length; i++) gx[i] = g[i] * df(xd[i], yd[i]);
+    else for (let i = 0; i < g.length; i++) gx[i] += g[i] * df(xd[i], yd[i]);
   });
 }
 
@@ -47,13 +48,15 @@ export const sigmoid = (x: Tensor): Tensor =>
 
 /** Exact (erf) GELU, as in BERT/RecBole. */
 export function gelu(x: Tensor): Tensor {
-  const out = new Tensor(floats(x.size), x.shape);
+  const out = new Tensor(scratch(x.size), x.shape);
   kernels().gelu(x.data, out.data, x.size);
   if (!needsGrad(x)) return out;
   return record(out, () => {
-    const dx = floats(x.size);
+    // The first contribution is written by the kernel in place; a later one through a buffer.
+    const { buf, beta } = x.gradTarget();
+    if (beta === 0) return kernels().geluBackward(x.data, out.grad!, buf, x.size);
+    const dx = scratch(x.size);
     kernels().geluBackward(x.data, out.grad!, dx, x.size);
-    const gx = x.gradBuffer();
-    for (let i = 0; i < dx.length; i++) gx[i] += dx[i];
+    for (let i = 0; i < dx.length; i++) buf[i] += dx[i];
   });
 }

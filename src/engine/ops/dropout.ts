@@ -1,5 +1,5 @@
 /** Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1−p). */
-import { floats } from '../memory.js';
+import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import type { Rng } from '../rng.js';
 import { Tensor } from '../tensor.js';
@@ -10,22 +10,22 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const keep = 1 / (1 - p);
   // Compare 32-bit integers: one random word per element, no float conversion.
   const threshold = Math.floor(p * 4294967296);
-  const scale = floats(x.size);
-  const out = new Tensor(floats(x.size), x.shape);
+  const scale = scratch(x.size);
+  const out = new Tensor(scratch(x.size), x.shape);
   const bits = new Uint32Array(x.size);
   rng.fillU32(bits);
   const xd = x.data;
   const od = out.data;
   for (let i = 0; i < bits.length; i++) {
-    if (bits[i] >= threshold) {
-      scale[i] = keep;
-      od[i] = xd[i] * keep;
-    }
+    const s = bits[i] >= threshold ? keep : 0;
+    scale[i] = s;
+    od[i] = s === 0 ? 0 : xd[i] * s;
   }
   if (!needsGrad(x)) return out;
   return record(out, () => {
     const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < g.length; i++) gx[i] += g[i] * scale[i];
+    const { buf: gx, beta } = x.gradTarget();
+    if (beta === 0) for (let i = 0; i < g.length; i++) gx[i] = g[i] * scale[i];
+    else for (let i = 0; i < g.length; i++) gx[i] += g[i] * scale[i];
   });
 }

@@ -1,5 +1,5 @@
 /** Element-wise arithmetic with broadcasting, and scalar scaling. */
-import { copyOf, floats } from '../memory.js';
+import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import {
@@ -66,7 +66,7 @@ function compute(
 
 function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShape(a.shape, b.shape);
-  const out = new Tensor(floats(shape.reduce((p, d) => p * d, 1)), shape);
+  const out = new Tensor(scratch(shape.reduce((p, d) => p * d, 1)), shape); // compute writes it all
   const la = layoutFor(a.shape, shape);
   const lb = layoutFor(b.shape, shape);
   compute(kind, a.data, la, b.data, lb, out.data);
@@ -74,8 +74,11 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   return record(out, () => {
     const g = out.grad!;
     const n = g.length;
+    // An operand shaped like the output takes the gradient as it is (addGrad: no zero fill).
+    const whole = (l: Layout) => l.kind === 'same';
     if (a.requiresGrad) {
-      if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
+      if ((kind === 'add' || kind === 'sub') && whole(la)) a.addGrad(g);
+      else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
       else if (kind === 'mul') reduceProductInto(la, g, a.gradBuffer(), b.data, lb);
       else {
         const eb = expand(lb, b.data, n);
@@ -85,7 +88,9 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       }
     }
     if (b.requiresGrad) {
-      if (kind === 'add') reduceInto(lb, g, b.gradBuffer());
+      if (kind === 'add' && whole(lb)) b.addGrad(g);
+      else if (kind === 'sub' && whole(lb)) b.addGrad(g, -1);
+      else if (kind === 'add') reduceInto(lb, g, b.gradBuffer());
       else if (kind === 'sub') {
         const neg = floats(n);
         for (let i = 0; i < n; i++) neg[i] = -g[i];
@@ -109,13 +114,11 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
 
 /** s · x for a plain number s. */
 export function scale(x: Tensor, s: number): Tensor {
-  const out = new Tensor(floats(x.size), x.shape);
+  const out = new Tensor(scratch(x.size), x.shape);
   for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] * s;
   if (!needsGrad(x)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < g.length; i++) gx[i] += g[i] * s;
+    x.addGrad(out.grad!, s);
   });
 }
 
@@ -127,7 +130,8 @@ export function addN(...xs: Tensor[]): Tensor {
     if (x.size !== xs[0].size)
       throw new RangeError(`addN: shape [${x.shape.join(', ')}] differs from [${shape.join(', ')}]`);
   }
-  const out = new Tensor(copyOf(xs[0].data), shape);
+  const out = new Tensor(scratch(xs[0].size), shape);
+  out.data.set(xs[0].data);
   for (let k = 1; k < xs.length; k++) {
     const d = xs[k].data;
     for (let i = 0; i < d.length; i++) out.data[i] += d[i];
@@ -135,10 +139,6 @@ export function addN(...xs: Tensor[]): Tensor {
   if (!needsGrad(...xs)) return out;
   return record(out, () => {
     const g = out.grad!;
-    for (const x of xs) {
-      if (!x.requiresGrad) continue;
-      const gx = x.gradBuffer();
-      for (let i = 0; i < g.length; i++) gx[i] += g[i];
-    }
+    for (const x of xs) if (x.requiresGrad) x.addGrad(g);
   });
 }

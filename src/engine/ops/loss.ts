@@ -2,7 +2,7 @@
  * Losses. Cross-entropy runs on the kernel backend and produces its gradient in the same pass
  * (softmax − onehot), so the backward pass is a scale and a scatter.
  */
-import { floats } from '../memory.js';
+import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -143,10 +143,11 @@ function fusedLinearLoss(
   const N = weight.shape[0];
   const K = kernels();
   const grad = needsGrad(h, weight);
-  const gh = grad && h.requiresGrad ? floats(R * d) : null;
-  const gw = grad && weight.requiresGrad ? floats(N * d) : null;
+  // Written before read: gh chunk by chunk (beta 0), gw by the first chunk (beta 0), logits by each.
+  const gh = grad && h.requiresGrad ? scratch(R * d) : null;
+  const gw = grad && weight.requiresGrad ? scratch(N * d) : null;
   const chunk = Math.max(32, Math.min(R, Math.floor((1 << 22) / N)));
-  const logits = floats(Math.min(chunk, R) * N);
+  const logits = scratch(Math.min(chunk, R) * N);
   let total = 0;
   for (let r0 = 0; r0 < R; r0 += chunk) {
     const c = Math.min(chunk, R - r0);
@@ -155,14 +156,14 @@ function fusedLinearLoss(
     total += rows(logits.subarray(0, c * N), r0, c);
     if (gh)
       K.sgemm(false, false, c, d, N, 1, logits, N, weight.data, d, 0, gh.subarray(r0 * d, (r0 + c) * d), d);
-    if (gw) K.sgemm(true, false, N, d, c, 1, logits, N, hc, d, 1, gw, d);
+    if (gw) K.sgemm(true, false, N, d, c, 1, logits, N, hc, d, r0 === 0 ? 0 : 1, gw, d);
   }
   const out = new Tensor(Float32Array.of(total / R), [1]);
   if (!grad) return out;
   return record(out, () => {
     const g = out.grad![0];
-    if (gh) addScaled(h.gradBuffer(), gh, g);
-    if (gw) addScaled(weight.gradBuffer(), gw, g);
+    if (gh) h.addGrad(gh, g);
+    if (gw) weight.addGrad(gw, g);
   });
 }
 

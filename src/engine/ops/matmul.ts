@@ -1,5 +1,5 @@
 /** Matrix products through the selected kernel backend: matmul (with transposes), batched matmul, linear. */
-import { floats } from '../memory.js';
+import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -10,8 +10,9 @@ export interface MatmulOptions {
 }
 
 /**
- * The gradients of C = op(A)·op(B) for one matrix pair, accumulated (beta = 1) into gA, gB.
- * Shared by matmul and bmm: every variant is one more GEMM with the transposes rearranged.
+ * Gradients of C = op(A)·op(B) (batched over `batch` strided matrices) into A's and B's
+ * gradients: each written by one GEMM, with beta 0 when it is the tensor's first contribution
+ * (no zero fill) and 1 after. The targets are taken one after the other, so A = B works.
  */
 function gemmBackward(
   transA: boolean,
@@ -19,11 +20,9 @@ function gemmBackward(
   m: number,
   n: number,
   k: number,
-  a: Float32Array,
-  b: Float32Array,
+  a: Tensor,
+  b: Tensor,
   gC: Float32Array,
-  gA: Float32Array | null,
-  gB: Float32Array | null,
   batch: number,
 ): void {
   const K = kernels();
@@ -32,15 +31,19 @@ function gemmBackward(
   const sA = m * k;
   const sB = k * n;
   const sC = m * n;
-  if (gA) {
+  if (a.requiresGrad) {
+    const { buf: gA, beta } = a.gradTarget();
     if (!transA)
-      K.sgemmStridedBatched(false, !transB, m, k, n, 1, gC, n, sC, b, ldb, sB, 1, gA, lda, sA, batch);
-    else K.sgemmStridedBatched(transB, true, k, m, n, 1, b, ldb, sB, gC, n, sC, 1, gA, lda, sA, batch);
+      K.sgemmStridedBatched(false, !transB, m, k, n, 1, gC, n, sC, b.data, ldb, sB, beta, gA, lda, sA, batch);
+    else
+      K.sgemmStridedBatched(transB, true, k, m, n, 1, b.data, ldb, sB, gC, n, sC, beta, gA, lda, sA, batch);
   }
-  if (gB) {
+  if (b.requiresGrad) {
+    const { buf: gB, beta } = b.gradTarget();
     if (!transB)
-      K.sgemmStridedBatched(!transA, false, k, n, m, 1, a, lda, sA, gC, n, sC, 1, gB, ldb, sB, batch);
-    else K.sgemmStridedBatched(true, transA, n, k, m, 1, gC, n, sC, a, lda, sA, 1, gB, ldb, sB, batch);
+      K.sgemmStridedBatched(!transA, false, k, n, m, 1, a.data, lda, sA, gC, n, sC, beta, gB, ldb, sB, batch);
+    else
+      K.sgemmStridedBatched(true, transA, n, k, m, 1, gC, n, sC, a.data, lda, sA, beta, gB, ldb, sB, batch);
   }
 }
 
@@ -66,13 +69,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (a.rank !== 2 || b.rank !== 2)
     throw new RangeError(`matmul needs 2-D tensors, got ranks ${a.rank} and ${b.rank}`);
   const { m, n, k } = dims(a, b, transA, transB, 'matmul');
-  const out = new Tensor(floats(m * n), [m, n]);
+  const out = new Tensor(scratch(m * n), [m, n]); // the GEMM (beta 0) writes every element
   kernels().sgemm(transA, transB, m, n, k, 1, a.data, transA ? m : k, b.data, transB ? k : n, 0, out.data, n);
   if (!needsGrad(a, b)) return out;
   return record(out, () => {
-    const gA = a.requiresGrad ? a.gradBuffer() : null;
-    const gB = b.requiresGrad ? b.gradBuffer() : null;
-    gemmBackward(transA, transB, m, n, k, a.data, b.data, out.grad!, gA, gB, 1);
+    gemmBackward(transA, transB, m, n, k, a, b, out.grad!, 1);
   });
 }
 
@@ -88,7 +89,7 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const { m, n, k } = dims(a, b, transA, transB, 'bmm');
   const batch = lead.reduce((p, d) => p * d, 1);
-  const out = new Tensor(floats(batch * m * n), [...lead, m, n]);
+  const out = new Tensor(scratch(batch * m * n), [...lead, m, n]);
   kernels().sgemmStridedBatched(
     transA,
     transB,
@@ -110,9 +111,7 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   );
   if (!needsGrad(a, b)) return out;
   return record(out, () => {
-    const gA = a.requiresGrad ? a.gradBuffer() : null;
-    const gB = b.requiresGrad ? b.gradBuffer() : null;
-    gemmBackward(transA, transB, m, n, k, a.data, b.data, out.grad!, gA, gB, batch);
+    gemmBackward(transA, transB, m, n, k, a, b, out.grad!, batch);
   });
 }
 
@@ -133,7 +132,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   }
   const rows = x.size / inF;
   const outShape = [...x.shape.slice(0, -1), outF];
-  const out = new Tensor(floats(rows * outF), outShape);
+  const out = new Tensor(scratch(rows * outF), outShape); // bias rows or beta 0 write it all
   let beta = 0;
   if (bias) {
     for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
@@ -144,10 +143,14 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   return record(out, () => {
     const g = out.grad!;
     const K = kernels();
-    if (x.requiresGrad)
-      K.sgemm(false, false, rows, inF, outF, 1, g, outF, weight.data, inF, 1, x.gradBuffer(), inF);
-    if (weight.requiresGrad)
-      K.sgemm(true, false, outF, inF, rows, 1, g, outF, x.data, inF, 1, weight.gradBuffer(), inF);
+    if (x.requiresGrad) {
+      const { buf, beta } = x.gradTarget();
+      K.sgemm(false, false, rows, inF, outF, 1, g, outF, weight.data, inF, beta, buf, inF);
+    }
+    if (weight.requiresGrad) {
+      const { buf, beta } = weight.gradTarget();
+      K.sgemm(true, false, outF, inF, rows, 1, g, outF, x.data, inF, beta, buf, inF);
+    }
     if (bias?.requiresGrad) {
       const gb = bias.gradBuffer();
       for (let r = 0; r < rows; r++) {

@@ -1,5 +1,5 @@
 /** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement) and L2-normalise. */
-import { floats } from '../memory.js';
+import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 
@@ -8,9 +8,10 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   const d = x.shape[x.rank - 1];
   if (gamma.size !== d || beta.size !== d) throw new RangeError(`layerNorm: γ/β must have ${d} elements`);
   const rows = x.size / d;
-  const out = new Tensor(floats(x.size), x.shape);
-  const xhat = floats(x.size);
-  const rstd = floats(rows);
+  // Every element of these is written below.
+  const out = new Tensor(scratch(x.size), x.shape);
+  const xhat = scratch(x.size);
+  const rstd = scratch(rows);
   const xd = x.data;
   for (let r = 0; r < rows; r++) {
     const o = r * d;
@@ -61,8 +62,8 @@ export function dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Tensor): Tens
   if (gamma.size !== d || beta.size !== d) throw new RangeError(`dyt: γ/β must have ${d} elements`);
   const a = alpha.data[0];
   const rows = x.size / d;
-  const t = floats(x.size);
-  const out = new Tensor(floats(x.size), x.shape);
+  const t = scratch(x.size);
+  const out = new Tensor(scratch(x.size), x.shape);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     for (let j = 0; j < d; j++) {
