@@ -13,6 +13,7 @@ import { buildService } from '../src/serve/service.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
 import { loadBundleAsync } from '../src/serve/bundle.js';
+import { buildGeneration } from '../src/serve/generation.js';
 import { serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
@@ -377,4 +378,38 @@ test('the encoders are read off the loop once, and a failed read is retried by t
   const [one, two] = await Promise.all([b.loadEncoders(), b.loadEncoders()]);
   assert.ok(one && one === two, 'both callers get the same parsed encoders');
   assert.equal(b.encoders, one);
+});
+
+test('a grown catalog is built a block at a time, and its 8-bit table is made from the grown items', async () => {
+  const f = await fixture;
+  const bundle = await loadBundleAsync(f.bundles.cammsr);
+  const text = bundle.data.text!;
+  // An added item with item 1's text: a content change, so the model's item table is rebuilt.
+  const change = {
+    id: 'grown',
+    info: { ...bundle.catalog[0], id: 'grown' },
+    text: text.matrix.slice(text.dim, 2 * text.dim),
+    withdrawn: false,
+  };
+  let ticks = 0;
+  let building = true;
+  const tick = () => {
+    if (!building) return;
+    ticks++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const g = await buildGeneration(bundle, [], [change], {
+    batching: { maxBatch: 8, maxWaitMs: 0 },
+    onBatch: () => {},
+    itemTable: 'int8',
+  });
+  building = false;
+  assert.equal(g.served.data.items, bundle.data.items + 1);
+  assert.ok(ticks > 0, 'the event loop ran while the generation was built');
+  assert.equal(g.recommender.int8?.items, g.served.scorer.items, 'the 8-bit copy is of the grown table');
+  const ids = bundle.catalog.slice(0, 2).map((it) => it.id);
+  const [list] = g.recommender.recommend([{ items: ids, k: 5, excludeSeen: true }]);
+  assert.equal(list.items.length, 5);
+  assert.equal(list.source, 'model');
 });

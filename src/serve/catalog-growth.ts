@@ -10,7 +10,13 @@
  * Everything here is pure: a base ServableModel and the changes in, a new ServableModel out.
  */
 import type { ItemInfo } from '../data/dataset.js';
-import type { ItemFeatures, ModelData, SequentialRecommender } from '../models/model.js';
+import {
+  runSteps,
+  scorerSteps,
+  type ItemFeatures,
+  type ModelData,
+  type SequentialRecommender,
+} from '../models/model.js';
 import type { RunConfig } from '../config/index.js';
 import { createModel } from '../train/create-model.js';
 import type { ServableModel } from './bundle.js';
@@ -33,6 +39,15 @@ export function growCatalog(
   config: RunConfig,
   changes: readonly ItemChange[],
 ): ServableModel {
+  return runSteps(growCatalogSteps(base, config, changes));
+}
+
+/** growCatalog in bounded steps: a service yields between the blocks of the new item table. */
+export function* growCatalogSteps(
+  base: ServableModel,
+  config: RunConfig,
+  changes: readonly ItemChange[],
+): Generator<void, ServableModel> {
   const index = new Map(base.index);
   const catalog = [...base.catalog];
   for (const c of changes) {
@@ -57,7 +72,8 @@ export function growCatalog(
   if (!contentChanged) return { ...base, catalog, index, unavailable, added };
   const data = grownData(base.data, N, changes, index);
   const model = grownModel(base.model, config, data);
-  return { ...base, model, data, catalog, index, scorer: model.scorer(), unavailable, added };
+  const scorer = yield* scorerSteps(model);
+  return { ...base, model, data, catalog, index, scorer, unavailable, added };
 }
 
 /** The item-side data over N items: the base rows, then the changes' rows. */

@@ -5,11 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { Bundle, ServableModel } from './bundle.js';
-import { growCatalog, type ItemChange } from './catalog-growth.js';
-import type { Int8Items } from './int8-items.js';
+import { runStepsYielding } from './bundle.js';
+import { growCatalogSteps, type ItemChange } from './catalog-growth.js';
+import { quantizeItemsSteps } from './int8-items.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import {
   Recommender,
+  usesInt8,
   type HistoryRequest,
   type ItemTableMode,
   type RecommendationList,
@@ -58,17 +60,21 @@ function catalogVersion(items: readonly StoredItem[]): string {
 }
 
 /**
- * The generation serving `bundle` with the stored items' changes (resolved against it) applied;
- * `int8` is the bundle's 8-bit item table when it was made beforehand (used if nothing changed it).
+ * The generation serving `bundle` with the stored items' changes (resolved against it) applied.
+ * The grown item table and its 8-bit copy (large catalogs) are made a block at a time, giving the
+ * event loop back between blocks: a reload or an added item never stalls requests for long.
  */
-export function buildGeneration(
+export async function buildGeneration(
   bundle: Bundle,
   stored: readonly StoredItem[],
   changes: readonly ItemChange[],
   opts: GenerationOptions,
-  int8?: Int8Items | null,
-): Generation {
-  const served = growCatalog(bundle, bundle.config, changes);
+): Promise<Generation> {
+  const served = await runStepsYielding(growCatalogSteps(bundle, bundle.config, changes));
+  const { items, dim } = served.scorer;
+  const int8 = usesInt8(served, opts.itemTable)
+    ? await runStepsYielding(quantizeItemsSteps(items, dim))
+    : null;
   const recommender = new Recommender(served, opts.itemTable, int8);
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
     (reqs) => recommender.recommend(reqs),

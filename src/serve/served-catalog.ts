@@ -5,9 +5,7 @@
  * at a time, each building a complete new generation before it swaps one reference, so a
  * failure at any step leaves the previous generation serving and nothing half-added stored.
  */
-import { loadBundleAsync, runStepsYielding } from './bundle.js';
-import { quantizeItemsSteps } from './int8-items.js';
-import { usesInt8 } from './recommender.js';
+import { loadBundleAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
 import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
 import type { ItemChange } from './catalog-growth.js';
@@ -106,11 +104,7 @@ export class ServedCatalog {
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
-    // The 8-bit table of a large catalog is made between requests, not in one stall.
-    const int8 = usesInt8(bundle, this.opts.itemTable)
-      ? await runStepsYielding(quantizeItemsSteps(bundle.scorer.items, bundle.scorer.dim))
-      : null;
-    const g = buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts, int8);
+    const g = await buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts);
     this.stored = stored;
     this.resolved = resolved;
     this.generation = g;
@@ -128,7 +122,12 @@ export class ServedCatalog {
     if (at < 0) stored.push(item);
     else stored[at] = item;
     const all = new Map(this.resolved).set(item.id, resolved);
-    const generation = buildGeneration(this.generation.bundle, stored, changesOf(stored, all), this.opts);
+    const generation = await buildGeneration(
+      this.generation.bundle,
+      stored,
+      changesOf(stored, all),
+      this.opts,
+    );
     await this.store.saveItem(item);
     this.stored = stored;
     this.resolved = all;
