@@ -412,4 +412,17 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
   const [list] = g.recommender.recommend([{ items: ids, k: 5, excludeSeen: true }]);
   assert.equal(list.items.length, 5);
   assert.equal(list.source, 'model');
+  // A withdrawal changes no row of the table: the 8-bit copy of the generation it replaces is kept.
+  const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'int8' as const };
+  const plain = await buildGeneration(bundle, [], [], opts);
+  const first = bundle.catalog[0];
+  const withdrawn = await buildGeneration(
+    bundle,
+    [],
+    [{ id: first.id, info: first, withdrawn: true }],
+    opts,
+    plain.recommender.int8,
+  );
+  assert.ok(plain.recommender.int8 !== null);
+  assert.equal(withdrawn.recommender.int8, plain.recommender.int8);
 });

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Bundle, ServableModel } from './bundle.js';
 import { runStepsYielding } from './bundle.js';
 import { growCatalogSteps, type ItemChange } from './catalog-growth.js';
-import { quantizeItemsSteps } from './int8-items.js';
+import { quantizeItemsSteps, type Int8Items } from './int8-items.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import {
   Recommender,
@@ -63,18 +63,23 @@ function catalogVersion(items: readonly StoredItem[]): string {
  * The generation serving `bundle` with the stored items' changes (resolved against it) applied.
  * The grown item table and its 8-bit copy (large catalogs) are made a block at a time, giving the
  * event loop back between blocks: a reload or an added item never stalls requests for long.
+ * `previous`: the 8-bit table of the generation this one replaces, kept when the item table is
+ * the same (a withdrawal changes no row).
  */
 export async function buildGeneration(
   bundle: Bundle,
   stored: readonly StoredItem[],
   changes: readonly ItemChange[],
   opts: GenerationOptions,
+  previous: Int8Items | null = null,
 ): Promise<Generation> {
   const served = await runStepsYielding(growCatalogSteps(bundle, bundle.config, changes));
   const { items, dim } = served.scorer;
-  const int8 = usesInt8(served, opts.itemTable)
-    ? await runStepsYielding(quantizeItemsSteps(items, dim))
-    : null;
+  const int8 = !usesInt8(served, opts.itemTable)
+    ? null
+    : previous?.items === items
+      ? previous
+      : await runStepsYielding(quantizeItemsSteps(items, dim));
   const recommender = new Recommender(served, opts.itemTable, int8);
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
     (reqs) => recommender.recommend(reqs),

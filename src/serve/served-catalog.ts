@@ -127,6 +127,7 @@ export class ServedCatalog {
       stored,
       changesOf(stored, all),
       this.opts,
+      this.generation.recommender.int8,
     );
     await this.store.saveItem(item);
     this.stored = stored;
