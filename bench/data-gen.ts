@@ -58,23 +58,34 @@ export async function generateInteractionsCsv(
   const start = opts.start ?? 1514764800;
   const span = opts.spanSeconds ?? 2 * 365 * 86400;
 
+  await writeCsv(path, 'user_id,item_id,timestamp', rows, 65536, () => {
+    const u = (userRank(rng.uniform()) * userStride) % users;
+    const i = (itemRank(rng.uniform()) * itemStride) % items;
+    const t = start + Math.floor(rng.uniform() * span);
+    return 'u' + u + ',i' + i + ',' + t + '\n';
+  });
+}
+
+/**
+ * Writes `header` and `rows` lines made by `line(r)` (each ending in a newline) to `path`, one
+ * string per chunk of rows: string concatenation is far cheaper than a write per row.
+ */
+async function writeCsv(
+  path: string,
+  header: string,
+  rows: number,
+  chunkRows: number,
+  line: (r: number) => string,
+): Promise<void> {
   const out = createWriteStream(path, { highWaterMark: 1 << 22 });
   const done = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
     out.on('error', reject);
   });
-  out.write('user_id,item_id,timestamp\n');
-  // One string per chunk of rows: string concatenation is far cheaper than a write per row.
-  const chunkRows = 65536;
+  out.write(header + '\n');
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
-    const n = Math.min(chunkRows, rows - r0);
     let s = '';
-    for (let k = 0; k < n; k++) {
-      const u = (userRank(rng.uniform()) * userStride) % users;
-      const i = (itemRank(rng.uniform()) * itemStride) % items;
-      const t = start + Math.floor(rng.uniform() * span);
-      s += 'u' + u + ',i' + i + ',' + t + '\n';
-    }
+    for (let r = r0; r < Math.min(rows, r0 + chunkRows); r++) s += line(r);
     if (!out.write(s)) await once(out, 'drain');
   }
   out.end();
@@ -94,24 +105,11 @@ export async function generateItemsCsv(
   const rng = new Rng(opts.seed);
   const word = zipfSampler(opts.words ?? 5000, 1.0);
   const C = opts.categories ?? 50;
-  const out = createWriteStream(path, { highWaterMark: 1 << 22 });
-  const done = new Promise<void>((resolve, reject) => {
-    out.on('finish', resolve);
-    out.on('error', reject);
+  await writeCsv(path, 'item_id,title,categories', items, 16384, (i) => {
+    const title = Array.from({ length: 4 + rng.int(6) }, () => 'w' + word(rng.uniform())).join(' ');
+    const first = rng.int(C);
+    const labels =
+      rng.uniform() < 0.5 ? 'c' + first : 'c' + first + '|c' + ((first + 1 + rng.int(C - 1)) % C);
+    return 'i' + i + ',' + title + ',' + labels + '\n';
   });
-  out.write('item_id,title,categories\n');
-  const chunkRows = 16384;
-  for (let i0 = 0; i0 < items; i0 += chunkRows) {
-    let s = '';
-    for (let i = i0; i < Math.min(items, i0 + chunkRows); i++) {
-      const title = Array.from({ length: 4 + rng.int(6) }, () => 'w' + word(rng.uniform())).join(' ');
-      const first = rng.int(C);
-      const labels =
-        rng.uniform() < 0.5 ? 'c' + first : 'c' + first + '|c' + ((first + 1 + rng.int(C - 1)) % C);
-      s += 'i' + i + ',' + title + ',' + labels + '\n';
-    }
-    if (!out.write(s)) await once(out, 'drain');
-  }
-  out.end();
-  await done;
 }

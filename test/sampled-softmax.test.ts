@@ -157,18 +157,13 @@ test("train.softmax 'auto' is the full softmax up to the documented size, sample
   assert.throws(() => resolveConfig({ overrides: ['train.negatives=0'] }), /negatives/);
 });
 
+/** A small model for the toy catalog. */
+const SMALL = ['dim=8', 'ffnDim=16', 'layers=1', 'heads=2', 'maxLen=10'];
+
 test('every trainable model learns with a sampled softmax, reproducibly for a seed', () => {
   const { data, seqs, times } = toyData();
   const batch = trainingBatch(seqs, 10, times);
-  const overrides = [
-    'train.softmax=sampled',
-    'train.negatives=8',
-    'dim=8',
-    'ffnDim=16',
-    'layers=1',
-    'heads=2',
-    'maxLen=10',
-  ];
+  const overrides = ['train.softmax=sampled', 'train.negatives=8', ...SMALL];
   for (const model of ['sasrec', 'fusion-sum', 'fusion-concat', 'hm4sr', 'cammsr']) {
     const run = () => {
       const m = createModel(resolveConfig({ overrides: [...overrides, `model=${model}`] }), data) as Sasrec;
@@ -197,15 +192,7 @@ test("a step's item side over its own items only equals the whole catalog's, for
     i === 0 || i === 4 || i === 11 ? 0 : i,
   );
   const batch = trainingBatch(seqs, 10, times);
-  const overrides = [
-    'train.softmax=sampled',
-    'train.negatives=6',
-    'dim=8',
-    'ffnDim=16',
-    'layers=1',
-    'heads=2',
-    'maxLen=10',
-  ];
+  const overrides = ['train.softmax=sampled', 'train.negatives=6', ...SMALL];
   /** A parameter's whole gradient: its dense part plus its sparse rows. */
   const gradOf = (p: Tensor) => {
     const g = p.grad ? Float32Array.from(p.grad) : new Float32Array(p.size);
