@@ -7,7 +7,9 @@ import { Cammsr } from '../src/models/cammsr.js';
 import type { SequentialRecommender } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
 import { FusionSasrec } from '../src/models/fusion.js';
-import { trainingBatch } from '../src/models/batch.js';
+import { prefixBatch, trainingBatch } from '../src/models/batch.js';
+import { resolveConfig } from '../src/config/index.js';
+import { createModel } from '../src/train/create-model.js';
 import { TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
 test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside; scratch: not zeroed', () => {
@@ -140,6 +142,40 @@ for (const [name, make] of models) {
     const arena = new StepArena();
     const pooled = trainSteps(make, arena);
     assert.ok(arena.stats().peakFloats > 0, 'the arena served the steps');
+    assert.deepEqual(pooled.losses, plain.losses);
+    assert.deepEqual(pooled.params, plain.params);
+  });
+}
+
+for (const kind of ['moca', 'mmsr']) {
+  test(`training per prefix through a poisoned StepArena gives bit-identical losses and parameters: ${kind}`, () => {
+    const { data, seqs } = toyData();
+    const config = resolveConfig({
+      overrides: [`model=${kind}`, 'dim=8', 'ffnDim=16', 'layers=1', 'heads=2', 'maxLen=12'],
+    });
+    const steps = (arena: StepArena | null) => {
+      const model = createModel(config, data);
+      model.train();
+      const opt = new Adam(model.parameters(), { lr: 1e-2 });
+      const losses: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        const ends = Int32Array.from(seqs, (s, i) => 1 + ((i + step) % (s.length - 1)));
+        const batch = prefixBatch(seqs, ends, 12);
+        const run = () => {
+          const { total } = model.loss(batch);
+          total.backward();
+          opt.step();
+          opt.zeroGrad();
+          return total.item();
+        };
+        if (arena) poison(arena);
+        losses.push(arena ? arena.run(run) : run());
+      }
+      return { losses, params: model.parameters().map((p) => Array.from(p.data)) };
+    };
+    const plain = steps(null);
+    const pooled = steps(new StepArena());
+    assert.ok(plain.losses.every(Number.isFinite));
     assert.deepEqual(pooled.losses, plain.losses);
     assert.deepEqual(pooled.params, plain.params);
   });

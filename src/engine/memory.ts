@@ -116,9 +116,9 @@ export class StepArena {
   }
 }
 
-/** A copy of `src` in a buffer from `floats`. */
+/** A copy of `src` in a buffer from the arena (when one is active). */
 export function copyOf(src: Float32Array): Float32Array {
-  const out = floats(src.length);
+  const out = scratch(src.length);
   out.set(src);
   return out;
 }

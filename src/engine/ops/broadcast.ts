@@ -2,7 +2,7 @@
  * NumPy-style broadcasting for binary ops. The common cases (same shape, a trailing-dims
  * operand such as a bias, a scalar) take fast paths; anything else goes through an index map.
  */
-import { floats } from '../memory.js';
+import { scratch } from '../memory.js';
 import type { Shape } from '../tensor.js';
 import { sizeOf } from '../tensor.js';
 
@@ -156,7 +156,7 @@ export function reduceProductInto(
 /** Materialises an operand at the output's shape (used by backward passes that need it). */
 export function expand(layout: Layout, x: Float32Array, n: number): Float32Array {
   if (layout.kind === 'same') return x;
-  const out = floats(n);
+  const out = scratch(n);
   for (let i = 0; i < n; i++) out[i] = x[indexOf(layout, i)];
   return out;
 }

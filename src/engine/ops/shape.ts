@@ -1,5 +1,5 @@
 /** Shape manipulation: reshape (a view), permute/transpose, concat, slice, row gathers. */
-import { copyOf, floats } from '../memory.js';
+import { copyOf, floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { stridedIndex } from './broadcast.js';
@@ -22,11 +22,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new RangeError(`cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`);
   const out = new Tensor(x.data, s);
   if (!needsGrad(x)) return out;
-  return record(out, () => {
-    const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < g.length; i++) gx[i] += g[i];
-  });
+  return record(out, () => x.addGrad(out.grad!));
 }
 
 /** Moves axes: out.shape[i] = x.shape[perm[i]]. Copies. */
@@ -46,7 +42,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const n = x.size;
   // index[i] = offset in x of output element i; used by both directions.
   const index = stridedIndex(outShape, strides);
-  const out = new Tensor(floats(n), outShape);
+  const out = new Tensor(scratch(n), outShape);
   for (let i = 0; i < n; i++) out.data[i] = x.data[index[i]];
   if (!needsGrad(x)) return out;
   return record(out, () => {
@@ -84,7 +80,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const total = widths.reduce((p, w) => p + w, 0);
   const outShape = [...xs[0].shape];
   outShape[ax] = total / inner;
-  const out = new Tensor(floats(outer * total), outShape);
+  const out = new Tensor(scratch(outer * total), outShape); // every part is copied in
   let col = 0;
   xs.forEach((x, t) => {
     const w = widths[t];
@@ -98,11 +94,13 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     xs.forEach((x, t) => {
       const w = widths[t];
       if (x.requiresGrad) {
-        const gx = x.gradBuffer();
+        // A first contribution covers all of x's gradient: copied, not added to zeros.
+        const { buf: gx, beta } = x.gradTarget();
         for (let o = 0; o < outer; o++) {
           const src = o * total + c;
           const dst = o * w;
-          for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
+          if (beta === 0) gx.set(g.subarray(src, src + w), dst);
+          else for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
         }
       }
       c += w;
@@ -123,7 +121,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const rowIn = len * inner;
   const outShape = [...x.shape];
   outShape[ax] = end - start;
-  const out = new Tensor(floats(outer * w), outShape);
+  const out = new Tensor(scratch(outer * w), outShape);
   for (let o = 0; o < outer; o++)
     out.data.set(x.data.subarray(o * rowIn + start * inner, o * rowIn + start * inner + w), o * w);
   if (!needsGrad(x)) return out;
@@ -144,7 +142,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 export function indexRows(x: Tensor, rows: Int32Array): Tensor {
   const R = x.shape[0];
   const w = x.size / R;
-  const out = new Tensor(floats(rows.length * w), [rows.length, ...x.shape.slice(1)]);
+  const out = new Tensor(scratch(rows.length * w), [rows.length, ...x.shape.slice(1)]);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < R)) throw new RangeError(`indexRows: row ${r} (at ${i}) out of range [0, ${R})`);
@@ -209,10 +207,7 @@ export function addToRows(x: Tensor, rows: Int32Array, values: Tensor): Tensor {
   if (!needsGrad(x, values)) return out;
   return record(out, () => {
     const g = out.grad!;
-    if (x.requiresGrad) {
-      const gx = x.gradBuffer();
-      for (let i = 0; i < g.length; i++) gx[i] += g[i];
-    }
+    if (x.requiresGrad) x.addGrad(g);
     if (!values.requiresGrad) return;
     const gv = values.gradBuffer();
     for (let i = 0; i < rows.length; i++) {
@@ -263,7 +258,7 @@ export function selectRows(a: Tensor, b: Tensor, takeB: Uint8Array): Tensor {
   const R = a.shape[0];
   if (takeB.length !== R) throw new RangeError(`selectRows: ${takeB.length} choices for ${R} rows`);
   const w = a.size / R;
-  const out = new Tensor(floats(a.size), a.shape);
+  const out = new Tensor(scratch(a.size), a.shape);
   for (let r = 0; r < R; r++) out.data.set((takeB[r] ? b : a).data.subarray(r * w, (r + 1) * w), r * w);
   if (!needsGrad(a, b)) return out;
   return record(out, () => {
