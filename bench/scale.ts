@@ -5,7 +5,9 @@
  * categories per item), a batch of 256 sequences of 9 items (Amazon Beauty's mean), the
  * model's full loss, backward and Adam, on the native backend when it loads. It prints the
  * median step, the peak RSS, and what an epoch of `--interactions` positions would take at that
- * step time. A cell that would exceed `--max-minutes` is cut short and says so.
+ * step time. A cell that would exceed `--max-minutes` is cut short and says so. Other modes:
+ * one request over large item tables (serving), one real epoch (scale-epoch.ts), and bundle
+ * size and load cost (scale-bundle.ts).
  *
  * `npm run bench:scale -- --help` lists the options.
  */
@@ -22,6 +24,7 @@ import { formatTable } from '../src/report/table.js';
 import { scoreUsersInBlocks } from '../src/models/model.js';
 import { Int8TopK, quantizeItems, scoreUsersInt8Blocks } from '../src/serve/int8-items.js';
 import { TopK } from '../src/serve/top-k.js';
+import { bundleChild, bundleMode } from './scale-bundle.js';
 import { epochChild, epochMode } from './scale-epoch.js';
 import { createModel } from '../src/train/create-model.js';
 import { machine, median, parseArgs, quantile, TRAINING_NODE_FLAGS } from './common.js';
@@ -62,7 +65,7 @@ const args = parseArgs(
     'max-minutes': ['number', 'time limit per cell, set-up included (default 5)'],
     mode: [
       'string',
-      "'training' (default): training steps; 'serving': one request's product with the item table and top 10, at 1 and 2 threads; 'epoch': one real epoch over a generated log of --interactions rows and the first of --items (default 100,000), the first of --models (default sasrec), sampled softmax",
+      "'training' (default): training steps; 'serving': one request's product with the item table and top 10, at 1 and 2 threads; 'epoch': one real epoch over a generated log of --interactions rows and the first of --items (default 100,000), the first of --models (default sasrec), sampled softmax; 'bundle': bundle size, load time, longest event-loop stall and peak RSS of loading, per model and --items",
     ],
     dims: [
       'string',
@@ -277,8 +280,17 @@ async function main(): Promise<void> {
       script: fileURLToPath(import.meta.url),
     });
   }
+  if (args.mode === 'bundle') {
+    if (args.cell) return void console.log(JSON.stringify(await bundleChild(JSON.parse(String(args.cell)))));
+    return bundleMode({
+      models: list(args.models, 'sasrec,cammsr') as ('sasrec' | 'cammsr')[],
+      items: list(args.items, '10000,100000,1000000').map(Number),
+      json: Boolean(args.json),
+      script: fileURLToPath(import.meta.url),
+    });
+  }
   if (args.mode !== undefined && args.mode !== 'training')
-    throw new Error(`--mode must be training, serving or epoch, got ${String(args.mode)}`);
+    throw new Error(`--mode must be training, serving, epoch or bundle, got ${String(args.mode)}`);
   const steps = (args.steps as number | undefined) ?? 5;
   const maxMinutes = (args['max-minutes'] as number | undefined) ?? 5;
   if (args.cell) {
