@@ -9,6 +9,8 @@ export class Rng {
   private s2: number;
   private s3: number;
   private spare: number | null = null;
+  /** False for a generator that draws nothing (NoDrawRng): initialisers then leave zeros as they are. */
+  readonly draws: boolean = true;
 
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new TypeError(`Rng seed must be a finite number, got ${seed}`);
@@ -127,6 +129,8 @@ export class Rng {
  * overwritten by loaded weights, which then costs no random values; never for training.
  */
 export class NoDrawRng extends Rng {
+  override readonly draws: boolean = false;
+
   constructor() {
     super(0);
   }

@@ -23,10 +23,21 @@ export function asBundleError<T>(fn: () => T, describe: (message: string) => str
   try {
     return fn();
   } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(describe((e as Error).message));
+    throw bundleErrorOf(e, describe);
   }
 }
+
+/** asBundleError for work done in steps. */
+export function* asBundleErrorSteps<T>(steps: Generator<void, T>): Generator<void, T> {
+  try {
+    return yield* steps;
+  } catch (e) {
+    throw bundleErrorOf(e, (m) => m);
+  }
+}
+
+const bundleErrorOf = (e: unknown, describe: (message: string) => string): BundleError =>
+  e instanceof BundleError ? e : new BundleError(describe((e as Error).message));
 
 export interface BundleManifest {
   format: typeof BUNDLE_FORMAT;

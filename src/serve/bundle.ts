@@ -30,7 +30,7 @@ import {
   decodeSafetensors,
   encodeParameters,
   encodeSafetensors,
-  loadParameterBytes,
+  loadParameterBytesSteps,
   type NamedArray,
 } from '../engine/io/safetensors.js';
 import type { ItemFeatures, ModelData, Scorer, SequentialRecommender } from '../models/model.js';
@@ -46,6 +46,7 @@ import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
   asBundleError,
+  asBundleErrorSteps,
   BundleError,
   MANIFEST,
   readManifest,
@@ -328,15 +329,14 @@ function* loadModel(
   data: ModelData,
 ): Generator<void, SequentialRecommender> {
   const model = createModel(config, data, { loadsWeights: true });
-  yield; // building the model and copying its weights are each a few ms
+  yield; // building the model, then its weights copied in blocks of 4 MB
   if (model.trainable) {
     if (!('weights.safetensors' in files.manifest.files))
       throw new BundleError(
         `${join(files.root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`,
       );
-    asBundleError(() =>
-      loadParameterBytes(model, files.get('weights.safetensors'), join(files.root, 'weights.safetensors')),
-    );
+    const path = join(files.root, 'weights.safetensors');
+    yield* asBundleErrorSteps(loadParameterBytesSteps(model, files.get('weights.safetensors'), path));
   }
   model.eval();
   return model;

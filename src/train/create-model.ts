@@ -77,6 +77,11 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
   };
 }
 
+/** A content model's options as built to train, or to receive loaded weights (no sampler then). */
+function servedOrTrained(c: CammsrConfig, loadsWeights: boolean): CammsrConfig {
+  return loadsWeights ? { ...c, loadsWeights, sampledSoftmax: null } : { ...c, loadsWeights };
+}
+
 /** Refuses a catalog large enough that train.softmax 'auto' would pick the sampled softmax. */
 function requireFullSoftmax(cfg: RunConfig, data: ModelData, why: string): void {
   if (effectiveSampledSoftmax(cfg, data.items))
@@ -154,11 +159,12 @@ export function createModel(
         ...sequenceOptions(cfg, loadsWeights),
         heldOut: data.heldOut,
         popularity: data.popularity,
-        sampledSoftmax: sampledSoftmax(cfg, data),
+        // A served model never trains: no sampler over its catalog.
+        sampledSoftmax: loadsWeights ? null : sampledSoftmax(cfg, data),
       });
     case 'fusion-sum':
     case 'fusion-concat': {
-      const base = { ...cammsrConfig(cfg, data), loadsWeights };
+      const base = servedOrTrained(cammsrConfig(cfg, data), loadsWeights);
       return new FusionSasrec(
         {
           ...base,
@@ -172,7 +178,7 @@ export function createModel(
     case 'hm4sr': {
       // The same mixture of experts with static learned modality scalars and HM4SR's category
       // loss on the concatenation; SASRec-style LayerNorm input, no modality-swap loss.
-      const base = { ...cammsrConfig(cfg, data), loadsWeights };
+      const base = servedOrTrained(cammsrConfig(cfg, data), loadsWeights);
       return new Cammsr(
         {
           ...base,
@@ -188,7 +194,7 @@ export function createModel(
       );
     }
     case 'cammsr':
-      return new Cammsr({ ...cammsrConfig(cfg, data), loadsWeights }, data);
+      return new Cammsr(servedOrTrained(cammsrConfig(cfg, data), loadsWeights), data);
     case 'content-knn':
       return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
     case 'moca':

@@ -165,6 +165,25 @@ export function loadParameters(module: Module, path: string): Record<string, str
 
 /** loadParameters over bytes already read (`path` names them in errors). */
 export function loadParameterBytes(module: Module, bytes: Uint8Array, path: string): Record<string, string> {
+  const steps = loadParameterBytesSteps(module, bytes, path);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/** Values copied per step of loadParameterBytesSteps (4 MB): a few milliseconds each. */
+const COPY_STEP_FLOATS = 1 << 20;
+
+/**
+ * loadParameterBytes in bounded steps, COPY_STEP_FLOATS values each (a service loading a bundle
+ * yields between them; a million-item table is 64M values). Everything is checked before the
+ * first value is copied, so a mismatched file changes no parameter.
+ */
+export function* loadParameterBytesSteps(
+  module: Module,
+  bytes: Uint8Array,
+  path: string,
+): Generator<void, Record<string, string>> {
   // Straight from the bytes into the parameters: a large item table is never held a third time.
   const { tensors, metadata } = safetensorsLayout(bytes, path);
   if (metadata.format !== PARAMS_FORMAT) {
@@ -191,7 +210,14 @@ export function loadParameterBytes(module: Module, bytes: Uint8Array, path: stri
   for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
   if (problems.length)
     throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
-  for (const [name, t] of params) copyTensor(bytes, tensors.get(name)!, t.data);
+  for (const [name, t] of params) {
+    const { begin, count } = tensors.get(name)!;
+    for (let at = 0; at < count; at += COPY_STEP_FLOATS) {
+      const n = Math.min(COPY_STEP_FLOATS, count - at);
+      copyTensor(bytes, { begin: begin + at * 4, count: n }, t.data.subarray(at, at + n));
+      if (at + n < count) yield;
+    }
+  }
   return metadata;
 }
 

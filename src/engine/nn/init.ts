@@ -5,7 +5,9 @@ import { parameter, sizeOf, type Shape, type Tensor } from '../tensor.js';
 /** N(0, std²), as RecBole initialises Linear and Embedding weights (std 0.02). */
 export function normalParam(shape: Shape, std: number, rng: Rng, name?: string): Tensor {
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+  // A model built to receive loaded weights draws nothing: skip the loop (a million-item table
+  // is 64M calls, seconds of a bundle's load).
+  if (rng.draws) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
   return parameter(data, shape, name);
 }
 
@@ -14,14 +16,14 @@ export function xavierUniformParam(shape: Shape, rng: Rng, gain = 1, name?: stri
   if (shape.length !== 2) throw new RangeError('xavierUniformParam expects a 2-D [out, in] shape');
   const a = gain * Math.sqrt(6 / (shape[0] + shape[1]));
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = (rng.uniform() * 2 - 1) * a;
+  if (rng.draws) for (let i = 0; i < data.length; i++) data[i] = (rng.uniform() * 2 - 1) * a;
   return parameter(data, shape, name);
 }
 
 /** U(−a, a), as PyTorch models that re-initialise every parameter uniformly (MMSR: a = 1/√d). */
 export function uniformParam(shape: Shape, a: number, rng: Rng, name?: string): Tensor {
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = (rng.uniform() * 2 - 1) * a;
+  if (rng.draws) for (let i = 0; i < data.length; i++) data[i] = (rng.uniform() * 2 - 1) * a;
   return parameter(data, shape, name);
 }
 
