@@ -27,7 +27,7 @@ import { replaceDirectory, stagingDir, type ItemInfo } from '../data/dataset.js'
 import { readEncoders } from '../data/features/encoder-files.js';
 import type { ContentEncoders } from '../data/features/item-encoders.js';
 import {
-  decodeSafetensors,
+  decodeSafetensorsSteps,
   encodeParameters,
   encodeSafetensors,
   loadParameterBytesSteps,
@@ -229,8 +229,8 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
   }
 }
 
-function readItemData(path: string, bytes: Buffer, m: BundleManifest): ModelData {
-  const { tensors } = decodeSafetensors(bytes, path);
+function* readItemData(path: string, bytes: Buffer, m: BundleManifest): Generator<void, ModelData> {
+  const { tensors } = yield* asBundleErrorSteps(decodeSafetensorsSteps(bytes, path));
   const N = m.dataset.items;
   const n = N + 1;
   const get = (name: string, size?: number): Float32Array | undefined => {
@@ -414,7 +414,7 @@ export async function readBundleImage(bundle: Bundle, i: number): Promise<Buffer
 function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
   const config = readConfig(files);
   yield;
-  const data = readItemData(
+  const data = yield* readItemData(
     join(files.root, 'items.safetensors'),
     files.get('items.safetensors'),
     files.manifest,

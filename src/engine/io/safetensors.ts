@@ -119,14 +119,38 @@ function copyTensor(bytes: Uint8Array, t: { begin: number; count: number }, into
 
 /** Parses safetensors bytes into fresh arrays. `source` names the file in error messages. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
+  const steps = decodeSafetensorsSteps(bytes, source);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/** decodeSafetensors in bounded steps (COPY_STEP_FLOATS values each), for a loading service. */
+export function* decodeSafetensorsSteps(
+  bytes: Uint8Array,
+  source = 'safetensors data',
+): Generator<void, DecodedSafetensors> {
   const { tensors: layout, metadata } = safetensorsLayout(bytes, source);
   const tensors = new Map<string, NamedArray>();
   for (const [name, t] of layout) {
     const data = new Float32Array(t.count);
-    copyTensor(bytes, t, data);
+    yield* copyTensorSteps(bytes, t, data);
     tensors.set(name, { data, shape: t.shape });
   }
   return { tensors, metadata };
+}
+
+/** copyTensor, COPY_STEP_FLOATS values per step. */
+function* copyTensorSteps(
+  bytes: Uint8Array,
+  t: { begin: number; count: number },
+  into: Float32Array,
+): Generator<void, void> {
+  for (let at = 0; at < t.count; at += COPY_STEP_FLOATS) {
+    const n = Math.min(COPY_STEP_FLOATS, t.count - at);
+    copyTensor(bytes, { begin: t.begin + at * 4, count: n }, into.subarray(at, at + n));
+    if (at + n < t.count) yield;
+  }
 }
 
 /** Writes bytes to `path` atomically: a temp file beside it, fsync, then rename. */
@@ -210,14 +234,7 @@ export function* loadParameterBytesSteps(
   for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
   if (problems.length)
     throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
-  for (const [name, t] of params) {
-    const { begin, count } = tensors.get(name)!;
-    for (let at = 0; at < count; at += COPY_STEP_FLOATS) {
-      const n = Math.min(COPY_STEP_FLOATS, count - at);
-      copyTensor(bytes, { begin: begin + at * 4, count: n }, t.data.subarray(at, at + n));
-      if (at + n < count) yield;
-    }
-  }
+  for (const [name, t] of params) yield* copyTensorSteps(bytes, tensors.get(name)!, t.data);
   return metadata;
 }
 
