@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { floats, scratch, StepArena } from '../src/engine/memory.js';
 import { Adam } from '../src/engine/optim/adam.js';
 import { Cammsr } from '../src/models/cammsr.js';
-import type { SequentialRecommender } from '../src/models/model.js';
+import type { SequenceBatch, SequentialRecommender } from '../src/models/model.js';
 import { Sasrec } from '../src/models/sasrec.js';
 import { FusionSasrec } from '../src/models/fusion.js';
 import { prefixBatch, trainingBatch } from '../src/models/batch.js';
@@ -71,19 +71,29 @@ function poison(arena: StepArena): void {
   });
 }
 
-/** Trains for six steps of varied batches, with or without an arena; returns losses and parameters. */
-function trainSteps(make: () => SequentialRecommender, arena: StepArena | null) {
+/** Six batches of varied sequences of the toy catalog. */
+function sequenceBatches(): SequenceBatch[] {
   const { seqs, times } = toyData();
-  const model = make();
-  const opt = new Adam(model.parameters(), { lr: 1e-2 });
-  const losses: number[] = [];
-  for (let step = 0; step < 6; step++) {
+  return Array.from({ length: 6 }, (_, step) => {
     const pick = Array.from({ length: 6 + ((step * 5) % 12) }, (_, i) => (i * 7 + step * 3) % seqs.length);
-    const batch = trainingBatch(
+    return trainingBatch(
       pick.map((u) => seqs[u]),
       12,
       pick.map((u) => times[u]),
     );
+  });
+}
+
+/**
+ * Trains one step per batch, with or without an arena (poisoned before each step); returns the
+ * losses and the parameters.
+ */
+function trainSteps(make: () => SequentialRecommender, arena: StepArena | null, batches = sequenceBatches()) {
+  const model = make();
+  model.train();
+  const opt = new Adam(model.parameters(), { lr: 1e-2 });
+  const losses: number[] = [];
+  for (const batch of batches) {
     const run = () => {
       const { total } = model.loss(batch);
       total.backward();
@@ -153,28 +163,16 @@ for (const kind of ['moca', 'mmsr']) {
     const config = resolveConfig({
       overrides: [`model=${kind}`, 'dim=8', 'ffnDim=16', 'layers=1', 'heads=2', 'maxLen=12'],
     });
-    const steps = (arena: StepArena | null) => {
-      const model = createModel(config, data);
-      model.train();
-      const opt = new Adam(model.parameters(), { lr: 1e-2 });
-      const losses: number[] = [];
-      for (let step = 0; step < 4; step++) {
-        const ends = Int32Array.from(seqs, (s, i) => 1 + ((i + step) % (s.length - 1)));
-        const batch = prefixBatch(seqs, ends, 12);
-        const run = () => {
-          const { total } = model.loss(batch);
-          total.backward();
-          opt.step();
-          opt.zeroGrad();
-          return total.item();
-        };
-        if (arena) poison(arena);
-        losses.push(arena ? arena.run(run) : run());
-      }
-      return { losses, params: model.parameters().map((p) => Array.from(p.data)) };
-    };
-    const plain = steps(null);
-    const pooled = steps(new StepArena());
+    const batches = Array.from({ length: 4 }, (_, step) =>
+      prefixBatch(
+        seqs,
+        Int32Array.from(seqs, (s, i) => 1 + ((i + step) % (s.length - 1))),
+        12,
+      ),
+    );
+    const make = () => createModel(config, data);
+    const plain = trainSteps(make, null, batches);
+    const pooled = trainSteps(make, new StepArena(), batches);
     assert.ok(plain.losses.every(Number.isFinite));
     assert.deepEqual(pooled.losses, plain.losses);
     assert.deepEqual(pooled.params, plain.params);
