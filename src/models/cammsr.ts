@@ -45,8 +45,7 @@ import {
   runSteps,
   sampledNextItemLoss,
   SequentialModel,
-  STEP_ROWS_BELOW,
-  stepRowsPay,
+  usesStepRows,
   TIME_BUCKETS,
   type Scorer,
   type ItemFeatures,
@@ -267,11 +266,10 @@ export class Cammsr extends SequentialModel {
   private readonly categoryCount: number;
   private stats: WeightStats;
   /**
-   * A sampled-softmax step computes its item side for its own items only when they are fewer
-   * than this fraction of the catalog (model.ts, stepRowsPay); tests set 0 or Infinity to
-   * compare the two ways.
+   * Sampled-softmax steps compute the item side for their own items only (model.ts,
+   * usesStepRows; set from the catalog at construction, tests set it to compare the two ways).
    */
-  stepRowsBelow = STEP_ROWS_BELOW;
+  stepRows: boolean;
 
   /** `kind` names the registry entry: 'cammsr', or 'hm4sr' for the HM4SR-style preset. */
   constructor(
@@ -319,6 +317,7 @@ export class Cammsr extends SequentialModel {
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
     this.sampler = NegativeSampler.of(cfg.sampledSoftmax, data);
+    this.stepRows = usesStepRows(this.sampler, data.items);
     this.stats = emptyStats(M.length, this.categoryCount, cfg.experts);
   }
 
@@ -366,12 +365,9 @@ export class Cammsr extends SequentialModel {
    */
   private itemSide(batch: SequenceBatch) {
     const M = this.config.modalities;
-    const distinct = this.sampler ? distinctItems(batch.items) : null;
-    if (
-      !distinct ||
-      !stepRowsPay(batch, distinct.ids.length, this.sampler!, this.data.items, this.stepRowsBelow)
-    )
+    if (!this.sampler || !this.stepRows)
       return { tables: M.map((m) => this.itemTable(m)), index: batch.items, rowsOf: null };
+    const distinct = distinctItems(batch.items);
     const mask = this.unseen ? this.unseen.draw(this.training, this.rng) : null;
     const rowsOf = (ids: Int32Array) => M.map((m) => this.itemRows(m, ids, mask));
     return { tables: rowsOf(distinct.ids), index: distinct.index, rowsOf };

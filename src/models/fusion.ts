@@ -24,8 +24,7 @@ import {
   runSteps,
   sampledNextItemLoss,
   SequentialModel,
-  STEP_ROWS_BELOW,
-  stepRowsPay,
+  usesStepRows,
   TrainingCandidates,
 } from './model.js';
 import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
@@ -55,9 +54,8 @@ export class FusionSasrec extends SequentialModel {
   /** The training softmax's items (null: all of them). */
   private readonly candidates: TrainingCandidates | null;
   private readonly sampler: NegativeSampler | null;
-  private readonly items: number;
-  /** As Cammsr.stepRowsBelow: when a sampled-softmax step fuses only its own items' rows. */
-  stepRowsBelow = STEP_ROWS_BELOW;
+  /** As Cammsr.stepRows: sampled-softmax steps fuse only their own items' rows. */
+  stepRows: boolean;
 
   constructor(
     readonly config: FusionConfig,
@@ -93,7 +91,7 @@ export class FusionSasrec extends SequentialModel {
     this.rng = rng.fork();
     this.candidates = TrainingCandidates.of(data);
     this.sampler = NegativeSampler.of(config.sampledSoftmax, data);
-    this.items = data.items;
+    this.stepRows = usesStepRows(this.sampler, data.items);
   }
 
   get ranksUnseenItems(): boolean {
@@ -146,14 +144,10 @@ export class FusionSasrec extends SequentialModel {
 
   loss(batch: SequenceBatch): LossResult {
     const sampling = this.sampler && { sampler: this.sampler, rng: this.rng };
-    const distinct = sampling ? distinctItems(batch.items) : null;
     let total: Tensor;
-    if (
-      sampling &&
-      distinct &&
-      stepRowsPay(batch, distinct.ids.length, sampling.sampler, this.items, this.stepRowsBelow)
-    ) {
-      // The step's own items only (model.ts, stepRowsPay); the mask is drawn first either way.
+    if (sampling && this.stepRows) {
+      // The step's own items only (model.ts, usesStepRows); the mask is drawn first either way.
+      const distinct = distinctItems(batch.items);
       const mask = this.unseen ? this.unseen.draw(this.training, this.rng) : null;
       const rowsOf = (ids: Int32Array) => this.fusedRows(ids, mask);
       const h = this.hidden(batch, rowsOf(distinct.ids), undefined, distinct.index);

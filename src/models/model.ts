@@ -322,24 +322,18 @@ export function distinctItems(items: Int32Array): { ids: Int32Array; index: Int3
 }
 
 /**
- * Whether a sampled-softmax step should compute its item side for its own items only (the
- * batch's distinct items, then the drawn candidates) rather than for the whole catalog: when
- * those are fewer than STEP_ROWS_BELOW of the catalog. Below, the towers cost O(step items)
- * instead of O(N); above, one product over the catalog beats two gathers and two products. A
- * quarter keeps catalogs of the benchmarks' sizes (up to about 12,000 items at 256 sequences) on
- * the whole-catalog way, where the ID table gets a dense gradient; on the step's own items the
- * ID table's gradient is its rows (Adam updates those rows only, as SASRec's sampled softmax).
+ * Whether a content model's sampled steps compute their item side for their own items only (the
+ * batch's distinct items, then the drawn candidates) rather than for the whole catalog. Decided
+ * once for a run, from the catalog, so that every step updates the ID table the same way: on
+ * the step's own items its gradient is their rows and Adam moves those rows only (as for
+ * SASRec's sampled softmax); over the whole catalog the gradient is dense. From
+ * STEP_ROWS_FROM_ITEMS items a step (256 sequences of up to 50 items and 1,024 draws: at most
+ * about 14,000 rows) reads a quarter of the catalog or less; below, one product over the
+ * catalog costs about as much as gathering the rows.
  */
-export function stepRowsPay(
-  batch: SequenceBatch,
-  distinctInputs: number,
-  sampler: NegativeSampler,
-  items: number,
-  below = STEP_ROWS_BELOW,
-): boolean {
-  return distinctInputs + sampler.config.negatives + batch.items.length < below * items;
-}
-export const STEP_ROWS_BELOW = 0.25;
+export const usesStepRows = (sampler: NegativeSampler | null, items: number): boolean =>
+  sampler !== null && items >= STEP_ROWS_FROM_ITEMS;
+export const STEP_ROWS_FROM_ITEMS = 50_000;
 
 /**
  * The items a training softmax ranks when some are held out (the cold-start protocol): every
