@@ -73,10 +73,9 @@ export class Tensor {
   addGrad(src: Float32Array, s = 1): void {
     if (src.length !== this.data.length)
       throw new RangeError(`addGrad: ${src.length} values for a tensor of ${this.data.length}`);
-    const fresh = this.grad === null;
-    const g = fresh ? (this.grad = scratch(src.length)) : this.grad!;
-    if (fresh && s === 1) g.set(src);
-    else if (fresh) for (let i = 0; i < src.length; i++) g[i] = s * src[i];
+    const { buf: g, beta } = this.gradTarget();
+    if (beta === 0 && s === 1) g.set(src);
+    else if (beta === 0) for (let i = 0; i < src.length; i++) g[i] = s * src[i];
     else if (s === 1) for (let i = 0; i < src.length; i++) g[i] += src[i];
     else for (let i = 0; i < src.length; i++) g[i] += s * src[i];
   }
