@@ -144,13 +144,7 @@ export function* scorerSteps(model: SequentialRecommender): Generator<void, Scor
   return model.scorer();
 }
 
-/** Runs a generator of steps to its end: the synchronous form of stepwise work. */
-export function runSteps<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
+export { runSteps } from '../engine/steps.js';
 
 /** Scores [B, N + 1] = users · itemsᵀ (one GEMM; a matrix-vector product for one user). */
 export function scoreUsers(s: Scorer, users: Float32Array, B: number): Float32Array {

@@ -10,6 +10,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
+import { runSteps } from '../steps.js';
 
 export const PARAMS_FORMAT = 'cammsr';
 export const PARAMS_FORMAT_VERSION = 1;
@@ -119,10 +120,7 @@ function copyTensor(bytes: Uint8Array, t: { begin: number; count: number }, into
 
 /** Parses safetensors bytes into fresh arrays. `source` names the file in error messages. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
-  const steps = decodeSafetensorsSteps(bytes, source);
-  let step = steps.next();
-  while (!step.done) step = steps.next();
-  return step.value;
+  return runSteps(decodeSafetensorsSteps(bytes, source));
 }
 
 /** decodeSafetensors in bounded steps (COPY_STEP_FLOATS values each), for a loading service. */
@@ -189,10 +187,7 @@ export function loadParameters(module: Module, path: string): Record<string, str
 
 /** loadParameters over bytes already read (`path` names them in errors). */
 export function loadParameterBytes(module: Module, bytes: Uint8Array, path: string): Record<string, string> {
-  const steps = loadParameterBytesSteps(module, bytes, path);
-  let step = steps.next();
-  while (!step.done) step = steps.next();
-  return step.value;
+  return runSteps(loadParameterBytesSteps(module, bytes, path));
 }
 
 /** Values copied per step of loadParameterBytesSteps (4 MB): a few milliseconds each. */
