@@ -7,6 +7,7 @@ import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { TopK, topK } from '../src/serve/top-k.js';
+import { inferenceBatch } from '../src/models/batch.js';
 import { SCORE_BUFFER, scoreUsers, scoreUsersInBlocks } from '../src/models/model.js';
 import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService, type Service } from '../src/serve/service.js';
@@ -112,6 +113,37 @@ test('the 8-bit item table answers the float32 lists and scores, for CAMMSR and 
   } finally {
     await app.close();
     await store.close();
+  }
+});
+
+test("a recommender's reused encoding buffers: each call's scores equal the model's own, whatever ran before", async () => {
+  const f = await fixture;
+  for (const kind of ['cammsr', 'sasrec'] as const) {
+    const b = loadBundle(f.bundles[kind]);
+    const ids = b.catalog.map((it) => it.id);
+    const rec = new Recommender(b, 'float32');
+    const history = (u: number, n: number) =>
+      Array.from({ length: n }, (_, j) => ids[(u * 11 + j * 5) % ids.length]);
+    // The model's scores for one history, computed outside any arena (unknown times: NaN).
+    const expected = (items: string[]) => {
+      const times = b.data.timestamps ? [new Float64Array(items.length).fill(NaN)] : undefined;
+      const batch = inferenceBatch([Int32Array.from(items, (id) => b.index.get(id)!)], b.model.maxLen, times);
+      return b.model.scoreLast(batch);
+    };
+    const lone = history(1, 4);
+    const first = rec.recommend([{ items: lone, k: 5, excludeSeen: false }])[0];
+    const kept = structuredClone(first);
+    // A larger batch of longer histories in between reuses (and outgrows) the buffers.
+    rec.recommend(
+      Array.from({ length: 9 }, (_, u) => ({ items: history(u, 3 + u), k: 5, excludeSeen: true })),
+    );
+    const again = rec.recommend([{ items: lone, k: 5, excludeSeen: false }])[0];
+    assert.deepEqual(first, kept, `${kind}: a reply is not changed by later calls`);
+    assert.deepEqual(again, first, `${kind}: the same history, the same reply`);
+    const scores = expected(lone);
+    first.items.forEach((x) => {
+      assert.ok(Math.abs(x.score - scores[b.index.get(x.item)!]) < 1e-5, `${kind}: ${x.item}`);
+    });
   }
 });
 

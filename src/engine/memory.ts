@@ -14,7 +14,7 @@
  * created outside `run` are ordinary arrays.
  */
 
-/** Slab size in floats (32 MiB); a larger request gets a slab of its own size. */
+/** Default slab size in floats (32 MiB); a larger request gets a slab of its own size. */
 const SLAB_FLOATS = 8 << 20;
 
 let active: StepArena | null = null;
@@ -43,6 +43,9 @@ export function recycle(buf: Float32Array): void {
 }
 
 export class StepArena {
+  /** `slabFloats`: the size of each slab (smaller for a short forward pass, such as a request's). */
+  constructor(private readonly slabFloats = SLAB_FLOATS) {}
+
   private readonly slabs: Float32Array[] = [];
   /** Recycled views of this run, by length. */
   private readonly free = new Map<number, Float32Array[]>();
@@ -97,7 +100,7 @@ export class StepArena {
       this.offset = 0;
     }
     if (this.slab === this.slabs.length) {
-      this.slabs.push(new Float32Array(Math.max(SLAB_FLOATS, size)));
+      this.slabs.push(new Float32Array(Math.max(this.slabFloats, size)));
       this.offset = 0;
     }
     const view = this.slabs[this.slab].subarray(this.offset, this.offset + n);
