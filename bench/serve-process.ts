@@ -4,6 +4,7 @@
  * bench/serve-durability.ts, which kills it mid-write, and the open-loop load of bench:serve.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -17,6 +18,8 @@ export interface ServeProcess {
   kill(): Promise<void>;
   /** SIGTERM (in-flight requests finish); resolves once it has exited. */
   stop(): Promise<void>;
+  /** CPU seconds (user + system) the process has used so far; NaN where /proc is not readable. */
+  cpuSeconds(): number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +74,25 @@ export async function startServe(
     readySeconds: (performance.now() - t0) / 1000,
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
+    cpuSeconds: () => processCpuSeconds(child.pid!),
   };
+}
+
+/** Linux's clock ticks per second for /proc/<pid>/stat (sysconf CLK_TCK). */
+const CLOCK_TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout) > 0 ? Number(r.stdout) : 100;
+})();
+
+/** utime + stime of a process (fields 14 and 15 of /proc/<pid>/stat, after its name). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 async function ready(url: string): Promise<boolean> {

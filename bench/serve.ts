@@ -10,7 +10,8 @@
  * `--open-loop 100,200,500,1000` instead sends requests at those fixed rates (bench/open-loop.ts)
  * to `cammsr serve` in its own process (`--server-cores 0`: pinned to core 0 with taskset), for
  * `--seconds` each, micro-batching on and off, and reports the rate achieved, latency from when
- * each request was due, and the replies by status (503: shed).
+ * each request was due, the server process's CPU time per request, and the replies by status
+ * (503: shed).
  *
  * `npm run bench:serve -- --help` lists the options.
  */
@@ -141,7 +142,7 @@ async function openLoopMode(dir: string, history: () => string[]) {
   const seconds = (args.seconds as number | undefined) ?? 20;
   const cores = args['server-cores'] as string | undefined;
   const threads = (args.threads as number | undefined) ?? 1;
-  const rows: (OpenLoopResult & { mode: string })[] = [];
+  const rows: (OpenLoopResult & { mode: string; serverCpuMsPerRequest: number })[] = [];
   for (const rate of rates)
     for (const maxBatch of [64, 1]) {
       const db = `sqlite:${join(tmp, `open-${rate}-${maxBatch}.db`)}`;
@@ -152,6 +153,7 @@ async function openLoopMode(dir: string, history: () => string[]) {
       try {
         const bodies = Array.from({ length: 512 }, () => JSON.stringify({ history: history(), k: 10 }));
         await openLoop(`${server.url}/v1/recommendations`, 50, 2, (i) => bodies[i % bodies.length]); // warm-up
+        const cpu0 = server.cpuSeconds();
         const r = await openLoop(
           `${server.url}/v1/recommendations`,
           rate,
@@ -161,6 +163,7 @@ async function openLoopMode(dir: string, history: () => string[]) {
         rows.push({
           mode: maxBatch > 1 ? `micro-batching (max ${maxBatch})` : 'one request per model call',
           ...r,
+          serverCpuMsPerRequest: ((server.cpuSeconds() - cpu0) * 1000) / r.sent,
         });
       } finally {
         await server.stop();
@@ -172,7 +175,17 @@ async function openLoopMode(dir: string, history: () => string[]) {
   );
   console.log(
     formatTable(
-      ['mode', 'target/s', 'achieved 200/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'replies'],
+      [
+        'mode',
+        'target/s',
+        'achieved 200/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'max ms',
+        'server CPU ms/req',
+        'replies',
+      ],
       rows.map((r) => [
         r.mode,
         r.targetPerSecond,
@@ -181,6 +194,7 @@ async function openLoopMode(dir: string, history: () => string[]) {
         fmt(r.p95),
         fmt(r.p99),
         fmt(r.max),
+        fmt(r.serverCpuMsPerRequest, 2),
         Object.entries(r.statuses)
           .map(([k, v]) => `${k}: ${v}`)
           .join(', '),
