@@ -426,3 +426,25 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
   assert.ok(plain.recommender.int8 !== null);
   assert.equal(withdrawn.recommender.int8, plain.recommender.int8);
 });
+
+test('without stored changes a generation serves the bundle as loaded: its catalog and index are not copied', async () => {
+  const f = await fixture;
+  const bundle = await loadBundleAsync(f.bundles.cammsr);
+  const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'float32' as const };
+  const plain = await buildGeneration(bundle, [], [], opts);
+  assert.equal(plain.served.index, bundle.index);
+  assert.equal(plain.served.catalog, bundle.catalog);
+  assert.equal(plain.served.scorer, bundle.scorer);
+  assert.ok(
+    plain.served.added!.every((x) => x === 0) && plain.served.added!.length === bundle.data.items + 1,
+  );
+  assert.ok(plain.served.unavailable!.every((x) => x === 0));
+  // A change copies the index (the bundle's stays as it was) with every entry.
+  const first = bundle.catalog[0];
+  const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };
+  const grown = await buildGeneration(bundle, [], [added], opts);
+  assert.equal(bundle.index.has('another'), false);
+  assert.equal(grown.served.index.size, bundle.index.size + 1);
+  for (const [id, i] of bundle.index) assert.equal(grown.served.index.get(id), i);
+  assert.equal(grown.served.index.get('another'), bundle.data.items + 1);
+});
