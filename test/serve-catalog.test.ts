@@ -427,9 +427,18 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
   assert.equal(withdrawn.recommender.int8, plain.recommender.int8);
 });
 
-test('without stored changes a generation serves the bundle as loaded: its catalog and index are not copied', async () => {
+test('without stored changes a generation serves the bundle as loaded (catalog and index not copied, encoders not parsed)', async () => {
   const f = await fixture;
-  const bundle = await loadBundleAsync(f.bundles.cammsr);
+  const loaded = await loadBundleAsync(f.bundles.cammsr);
+  // Building a generation never parses the encoder files (only an item's content needs them).
+  let parsed = 0;
+  const bundle = {
+    ...loaded,
+    get encoders() {
+      parsed++;
+      return undefined;
+    },
+  };
   const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'float32' as const };
   const plain = await buildGeneration(bundle, [], [], opts);
   assert.equal(plain.served.index, bundle.index);
@@ -447,4 +456,5 @@ test('without stored changes a generation serves the bundle as loaded: its catal
   assert.equal(grown.served.index.size, bundle.index.size + 1);
   for (const [id, i] of bundle.index) assert.equal(grown.served.index.get(id), i);
   assert.equal(grown.served.index.get('another'), bundle.data.items + 1);
+  assert.equal(parsed, 0, 'the encoders getter was not called');
 });

@@ -50,7 +50,7 @@ export function* growCatalogSteps(
 ): Generator<void, ServableModel> {
   if (changes.length === 0) {
     const none = () => new Uint8Array(base.catalog.length + 1);
-    return { ...base, unavailable: none(), added: none() };
+    return { ...servable(base), unavailable: none(), added: none() };
   }
   const index = yield* copyMapSteps(base.index);
   const catalog = base.catalog.slice();
@@ -73,11 +73,21 @@ export function* growCatalogSteps(
       c.image !== undefined ||
       c.labels !== undefined,
   );
-  if (!contentChanged) return { ...base, catalog, index, unavailable, added };
+  if (!contentChanged) return { ...servable(base), catalog, index, unavailable, added };
   const data = grownData(base.data, N, changes, index);
   const model = grownModel(base.model, config, data);
   const scorer = yield* scorerSteps(model);
-  return { ...base, model, data, catalog, index, scorer, unavailable, added };
+  return { ...servable(base), model, data, catalog, index, scorer, unavailable, added };
+}
+
+/**
+ * The serving fields of `base`, named one by one: spreading a loaded Bundle would also call its
+ * `encoders` getter, which parses the encoder files on the event loop (20-60 ms a reload at
+ * amazon-beauty's size) before any item needs them.
+ */
+function servable(base: ServableModel): ServableModel {
+  const { model, data, catalog, index, scorer, insights, unavailable, added } = base;
+  return { model, data, catalog, index, scorer, insights, unavailable, added };
 }
 
 /** Entries per step of copying the id index: a million-item index copied whole stalls half a second. */
