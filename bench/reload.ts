@@ -38,6 +38,8 @@ const { app } = await buildService({ bundle, store });
 const wall: number[] = [];
 const stall: number[] = [];
 const sync: number[] = [];
+// Fastify compiles its routes' schemas when it first gets ready: not a reload's cost.
+await app.ready();
 for (let i = 0; i < reloads; i++) {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
@@ -47,6 +49,9 @@ for (let i = 0; i < reloads; i++) {
   h.disable();
   if (r.statusCode !== 200) throw new Error(`reload failed: ${r.body}`);
   stall.push(h.max / 1e6);
+}
+// Afterwards: the same steps run at once beforehand would have warmed up the reloads' code.
+for (let i = 0; i < reloads; i++) {
   const s0 = performance.now();
   loadBundle(bundle);
   sync.push(performance.now() - s0);
