@@ -27,7 +27,7 @@ import { tanh } from '../engine/ops/activation.js';
 import { bceWithLogits, crossEntropy } from '../engine/ops/loss.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { l2Normalize } from '../engine/ops/norm.js';
-import { concat, detach, embedding, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
+import { concat, detach, indexRows, reshape, selectRows, slice } from '../engine/ops/shape.js';
 import { softmax } from '../engine/ops/softmax.js';
 import { blockGatedSum } from '../engine/ops/mixture.js';
 import { normalParam } from '../engine/nn/init.js';
@@ -35,7 +35,13 @@ import { Embedding, LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
 import { InterestEncoder, type InterestEncoderConfig } from './interest-encoder.js';
 import { ModalityTable } from './modality-table.js';
-import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
+import {
+  idView,
+  idViewRows,
+  unseenItemsFor,
+  type UnseenItems,
+  type UnseenItemsConfig,
+} from './unseen-items.js';
 import {
   concatColumnsSteps,
   distinctItems,
@@ -342,8 +348,7 @@ export class Cammsr extends SequentialModel {
    */
   private itemTable(m: Modality): Tensor {
     if (m !== 'id') return this.content.get(m)!.table();
-    const w = this.idEmb!.weight;
-    return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
+    return idView(this.idEmb!.weight, this.unseen, this.training, this.rng);
   }
 
   /**
@@ -352,8 +357,7 @@ export class Cammsr extends SequentialModel {
    */
   private itemRows(m: Modality, ids: Int32Array, mask: Uint8Array | null): Tensor {
     if (m !== 'id') return this.content.get(m)!.rows(ids);
-    const w = this.idEmb!.weight;
-    return this.unseen ? this.unseen.applyRows(w, ids, mask!) : embedding(w, ids, [ids.length]);
+    return idViewRows(this.idEmb!.weight, ids, this.unseen, mask);
   }
 
   /**

@@ -8,7 +8,7 @@ import { modelRng } from './model-rng.js';
 import { NegativeSampler, type SampledSoftmaxConfig } from './sampled-softmax.js';
 import { noGrad } from '../engine/autograd.js';
 import { addN } from '../engine/ops/elementwise.js';
-import { concat, embedding, indexRows } from '../engine/ops/shape.js';
+import { concat, indexRows } from '../engine/ops/shape.js';
 import { Embedding, Linear } from '../engine/nn/layers.js';
 import { ModuleList } from '../engine/nn/module.js';
 import { Rng } from '../engine/rng.js';
@@ -27,7 +27,13 @@ import {
   usesStepRows,
   TrainingCandidates,
 } from './model.js';
-import { unseenItemsFor, type UnseenItems, type UnseenItemsConfig } from './unseen-items.js';
+import {
+  idView,
+  idViewRows,
+  unseenItemsFor,
+  type UnseenItems,
+  type UnseenItemsConfig,
+} from './unseen-items.js';
 
 export interface FusionConfig extends InterestEncoderConfig, UnseenItemsConfig {
   mode: 'sum' | 'concat';
@@ -118,9 +124,7 @@ export class FusionSasrec extends SequentialModel {
    */
   private fusedRows(ids: Int32Array, mask: Uint8Array | null): Tensor {
     const w = this.idEmb?.weight;
-    const id = !w
-      ? []
-      : [this.unseen ? this.unseen.applyRows(w, ids, mask!) : embedding(w, ids, [ids.length])];
+    const id = w ? [idViewRows(w, ids, this.unseen, mask)] : [];
     return this.fuseParts([...id, ...this.content.items.map((c) => c.rows(ids))]);
   }
 
@@ -131,8 +135,7 @@ export class FusionSasrec extends SequentialModel {
 
   /** E_id, with the unseen (and, in training, the masked) items' rows replaced by the unseen row. */
   private idTable(): Tensor {
-    const w = this.idEmb!.weight;
-    return this.unseen ? this.unseen.table(w, this.training, this.rng) : w;
+    return idView(this.idEmb!.weight, this.unseen, this.training, this.rng);
   }
 
   /** `index`[r]: row r's item's row in `table` (the item id for the whole-catalog table). */

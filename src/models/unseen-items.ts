@@ -67,6 +67,21 @@ export class UnseenItems extends Module {
   }
 }
 
+/** A model's ID table `w` for one forward pass, through its unseen-item module when it has one. */
+export function idView(w: Tensor, unseen: UnseenItems | null, training: boolean, rng: Rng): Tensor {
+  return unseen ? unseen.table(w, training, rng) : w;
+}
+
+/** idView's rows of the given items only, under the step's drawn mask (null without the module). */
+export function idViewRows(
+  w: Tensor,
+  ids: Int32Array,
+  unseen: UnseenItems | null,
+  mask: Uint8Array | null,
+): Tensor {
+  return unseen ? unseen.applyRows(w, ids, mask!) : embedding(w, ids, [ids.length]);
+}
+
 /** A model's options for items without a trained ID embedding. */
 export interface UnseenItemsConfig {
   /** Give such items the learned unseen row (true), or leave them their own embedding rows. */
