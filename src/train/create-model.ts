@@ -26,18 +26,21 @@ function sequenceOptions(cfg: RunConfig, loadsWeights = false) {
   return { maxLen, dim, layers, heads, ffnDim, hiddenDropout, attnDropout, seed, loadsWeights };
 }
 
-/** The sampled softmax's options when training uses one (null: the full softmax). */
-function sampledSoftmax(cfg: RunConfig, data: ModelData) {
-  if (!effectiveSampledSoftmax(cfg, data.items)) return null;
+/**
+ * The sampled softmax's options when training uses one (null: the full softmax, and for a model
+ * built to receive loaded weights, which never trains: no sampler over its catalog).
+ */
+function sampledSoftmax(cfg: RunConfig, data: ModelData, loadsWeights: boolean) {
+  if (loadsWeights || !effectiveSampledSoftmax(cfg, data.items)) return null;
   return { negatives: cfg.train.negatives, alpha: cfg.train.negativeAlpha };
 }
 
 /**
  * CAMMSR's model options from a run configuration and the dataset's item data (which decides
  * 'auto' modalities and time). The schema's defaults are the only defaults: build a CammsrConfig
- * as cammsrConfig(resolveConfig({ overrides }), data).
+ * as cammsrConfig(resolveConfig({ overrides }), data). `loadsWeights`: as createModel's.
  */
-export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
+export function cammsrConfig(cfg: RunConfig, data: ModelData, loadsWeights = false): CammsrConfig {
   const c = cfg.cammsr;
   const modalities = effectiveModalities(cfg, [
     ...(data.text ? ['text' as const] : []),
@@ -73,13 +76,9 @@ export function cammsrConfig(cfg: RunConfig, data: ModelData): CammsrConfig {
     time,
     unseenItems: effectiveUnseenItems(cfg),
     idMask: cfg.idMask,
-    sampledSoftmax: sampledSoftmax(cfg, data),
+    sampledSoftmax: sampledSoftmax(cfg, data, loadsWeights),
+    loadsWeights,
   };
-}
-
-/** A content model's options as built to train, or to receive loaded weights (no sampler then). */
-function servedOrTrained(c: CammsrConfig, loadsWeights: boolean): CammsrConfig {
-  return loadsWeights ? { ...c, loadsWeights, sampledSoftmax: null } : { ...c, loadsWeights };
 }
 
 /** Refuses a catalog large enough that train.softmax 'auto' would pick the sampled softmax. */
@@ -159,12 +158,11 @@ export function createModel(
         ...sequenceOptions(cfg, loadsWeights),
         heldOut: data.heldOut,
         popularity: data.popularity,
-        // A served model never trains: no sampler over its catalog.
-        sampledSoftmax: loadsWeights ? null : sampledSoftmax(cfg, data),
+        sampledSoftmax: sampledSoftmax(cfg, data, loadsWeights),
       });
     case 'fusion-sum':
     case 'fusion-concat': {
-      const base = servedOrTrained(cammsrConfig(cfg, data), loadsWeights);
+      const base = cammsrConfig(cfg, data, loadsWeights);
       return new FusionSasrec(
         {
           ...base,
@@ -178,7 +176,7 @@ export function createModel(
     case 'hm4sr': {
       // The same mixture of experts with static learned modality scalars and HM4SR's category
       // loss on the concatenation; SASRec-style LayerNorm input, no modality-swap loss.
-      const base = servedOrTrained(cammsrConfig(cfg, data), loadsWeights);
+      const base = cammsrConfig(cfg, data, loadsWeights);
       return new Cammsr(
         {
           ...base,
@@ -194,7 +192,7 @@ export function createModel(
       );
     }
     case 'cammsr':
-      return new Cammsr(servedOrTrained(cammsrConfig(cfg, data), loadsWeights), data);
+      return new Cammsr(cammsrConfig(cfg, data, loadsWeights), data);
     case 'content-knn':
       return new ContentKnn(knnModalities(cfg, data), data, cfg.maxLen);
     case 'moca':
