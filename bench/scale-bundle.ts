@@ -22,8 +22,7 @@ import { exportBundle, loadBundle, loadBundleAsync } from '../src/serve/bundle.j
 import { readManifest } from '../src/serve/bundle-manifest.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { RunDir } from '../src/train/run-dir.js';
-import { setup } from '../src/train/trainer.js';
-import { VERSION } from '../src/version.js';
+import { newRunInfo, setup } from '../src/train/trainer.js';
 import { generateInteractionsCsv, generateItemsCsv } from './data-gen.js';
 import { machine } from './common.js';
 
@@ -115,15 +114,7 @@ async function makeBundle(dir: string, model: Model, items: number): Promise<str
   const run = new RunDir(runDir);
   run.ensureDir();
   run.writeConfig(config);
-  run.writeInfo({
-    cammsr: VERSION,
-    model: m.kind,
-    dataset: { dir: data, name: ds.manifest.name, checksum: ds.manifest.checksum },
-    backend: kernels().name,
-    threads: kernels().threads(),
-    created: new Date().toISOString(),
-    status: 'finished',
-  });
+  run.writeInfo({ ...newRunInfo(m, data, ds), status: 'finished' });
   run.startLog();
   run.saveCheckpoint('best', m, { epoch: '0' });
   const bundle = join(dir, 'bundle');

@@ -109,18 +109,23 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
   return finishRun(run, info, ds, split, model, cfg, progress);
 }
 
-/** Writes a new run's config, run.json and empty log; or checks that a resumed run is the same run. */
-function startRun(run: RunDir, opts: TrainOptions, ds: Dataset, model: SequentialRecommender): RunInfo {
-  run.ensureDir();
-  const info: RunInfo = {
+/** run.json of a run starting now: this cammsr, the model, the dataset, the kernels. */
+export function newRunInfo(model: SequentialRecommender, dataDir: string, ds: Dataset): RunInfo {
+  return {
     cammsr: VERSION,
     model: model.kind,
-    dataset: { dir: resolve(opts.data), name: ds.manifest.name, checksum: ds.manifest.checksum },
+    dataset: { dir: resolve(dataDir), name: ds.manifest.name, checksum: ds.manifest.checksum },
     backend: kernels().name,
     threads: kernels().threads(),
     created: new Date().toISOString(),
     status: 'running',
   };
+}
+
+/** Writes a new run's config, run.json and empty log; or checks that a resumed run is the same run. */
+function startRun(run: RunDir, opts: TrainOptions, ds: Dataset, model: SequentialRecommender): RunInfo {
+  run.ensureDir();
+  const info = newRunInfo(model, opts.data, ds);
   if (opts.resume) {
     const prev = run.readInfo();
     if (prev.dataset.checksum !== ds.manifest.checksum) {
