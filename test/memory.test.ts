@@ -178,3 +178,38 @@ for (const kind of ['moca', 'mmsr']) {
     assert.deepEqual(pooled.params, plain.params);
   });
 }
+
+test('StepArena with small slabs: views never straddle a slab, a larger request gets its own, all zeroed on reuse', () => {
+  const arena = new StepArena(16);
+  const sizes = [10, 5, 16, 3, 40, 7];
+  const fill = () =>
+    sizes.map((n, k) => {
+      const v = floats(n);
+      assert.ok(
+        v.every((x) => x === 0),
+        `view ${k} zeroed`,
+      );
+      v.fill(k + 1);
+      return v;
+    });
+  const first = arena.run(fill);
+  // Every view kept its own values: none overlaps another (a straddling view would).
+  first.forEach((v, k) =>
+    assert.ok(
+      v.every((x) => x === k + 1),
+      `view ${k} intact`,
+    ),
+  );
+  assert.ok(arena.stats().heldFloats >= 40 + 16, 'the 40-float request got a slab of its own size');
+  const held = arena.stats().heldFloats;
+  const second = arena.run(fill);
+  second.forEach((v, k) =>
+    assert.ok(
+      v.every((x) => x === k + 1),
+      `view ${k} intact on reuse`,
+    ),
+  );
+  assert.equal(arena.stats().heldFloats, held, 'the same requests reuse the same slabs');
+  arena.release();
+  assert.equal(arena.stats().heldFloats, 0);
+});

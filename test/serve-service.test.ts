@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
-import { Recommender } from '../src/serve/recommender.js';
+import { ARENA_KEEP_FLOATS, Recommender } from '../src/serve/recommender.js';
 import { TopK, topK } from '../src/serve/top-k.js';
 import { inferenceBatch } from '../src/models/batch.js';
+import type { StepArena } from '../src/engine/memory.js';
 import { SCORE_BUFFER, scoreUsers, scoreUsersInBlocks } from '../src/models/model.js';
 import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService, type Service } from '../src/serve/service.js';
@@ -130,20 +131,36 @@ test("a recommender's reused encoding buffers: each call's scores equal the mode
       const batch = inferenceBatch([Int32Array.from(items, (id) => b.index.get(id)!)], b.model.maxLen, times);
       return b.model.scoreLast(batch);
     };
+    const close = (reply: { items: { item: string; score: number }[] }, items: string[], what: string) => {
+      const scores = expected(items);
+      reply.items.forEach((x) =>
+        assert.ok(Math.abs(x.score - scores[b.index.get(x.item)!]) < 1e-5, `${kind}, ${what}: ${x.item}`),
+      );
+    };
+    const arena = (rec as unknown as { arena: StepArena }).arena;
     const lone = history(1, 4);
     const first = rec.recommend([{ items: lone, k: 5, excludeSeen: false }])[0];
     const kept = structuredClone(first);
-    // A larger batch of longer histories in between reuses (and outgrows) the buffers.
-    rec.recommend(
-      Array.from({ length: 9 }, (_, u) => ({ items: history(u, 3 + u), k: 5, excludeSeen: true })),
-    );
+    // Larger batches of longer histories in between reuse the buffers; CAMMSR's largest needs
+    // more than a recommender keeps, so its buffers are dropped after it.
+    for (const [size, length] of [
+      [9, 3],
+      [2000, b.model.maxLen],
+    ]) {
+      const requests = Array.from({ length: size }, (_, u) => history(u, length - (u % 3)));
+      const replies = rec.recommend(requests.map((items) => ({ items, k: 5, excludeSeen: false })));
+      for (const u of [0, size - 1]) close(replies[u], requests[u], `batch of ${size}, row ${u}`);
+    }
+    const { peakFloats, heldFloats } = arena.stats();
+    assert.ok(heldFloats <= ARENA_KEEP_FLOATS, `${kind}: keeps at most the limit`);
+    if (kind === 'cammsr') {
+      assert.ok(peakFloats > ARENA_KEEP_FLOATS, 'the large batch needed more than is kept');
+      assert.equal(heldFloats, 0, 'so its buffers were dropped');
+    }
     const again = rec.recommend([{ items: lone, k: 5, excludeSeen: false }])[0];
     assert.deepEqual(first, kept, `${kind}: a reply is not changed by later calls`);
     assert.deepEqual(again, first, `${kind}: the same history, the same reply`);
-    const scores = expected(lone);
-    first.items.forEach((x) => {
-      assert.ok(Math.abs(x.score - scores[b.index.get(x.item)!]) < 1e-5, `${kind}: ${x.item}`);
-    });
+    close(first, lone, 'a lone history');
   }
 });
 

@@ -19,6 +19,12 @@ import { TopK, topK } from './top-k.js';
 export type ItemTableMode = 'float32' | 'int8' | 'auto';
 export const ITEM_TABLE_MODES: readonly ItemTableMode[] = ['float32', 'int8', 'auto'];
 
+/**
+ * Floats of encoding buffers a recommender keeps between batches (64 MB: a batch of 64 CAMMSR
+ * histories of 20 items uses 44 MB, a lone request 0.7 MB).
+ */
+export const ARENA_KEEP_FLOATS = 16 << 20;
+
 /** Where the 8-bit table starts to pay (bench:scale --mode serving: 2x faster at 100,000 items, d 64). */
 export const INT8_FROM_ITEMS = 100_000;
 
@@ -65,7 +71,9 @@ export class Recommender {
   /**
    * Where a batch's user encoding takes its intermediate buffers: reused by the next batch, so a
    * request allocates no typed arrays for the collector (in-process, CAMMSR on amazon-beauty:
-   * 1.15 -> 0.9 ms of CPU a request, p99 2.2 -> 1.4 ms). 4 MB slabs: a lone request uses 0.7 MB.
+   * 1.15 -> 0.9 ms of CPU a request, p99 2.2 -> 1.4 ms). 4 MB slabs: a lone request uses 0.7 MB;
+   * after a batch that needed more than ARENA_KEEP_FLOATS the slabs are dropped, so that one
+   * burst of large batches does not hold its memory for the generation's life.
    */
   private readonly arena = new StepArena(1 << 20);
   /** The 8-bit copy of the item table, when it is scored that way. */
@@ -176,8 +184,10 @@ export class Recommender {
         maxLen,
         this.bundle.data.timestamps ? withHistory.map((b) => known[b].times) : undefined,
       );
-      // Copied out of the arena: the user vectors outlive this encoding (modality shares).
+      // Copied out of the arena (B × dim floats): the next run may not overwrite what this call
+      // still reads, whatever reads it later.
       const users = this.arena.run(() => scorer.users(batch).slice());
+      if (this.arena.stats().heldFloats > ARENA_KEEP_FLOATS) this.arena.release();
       const D = scorer.dim;
       const userOf = (row: number) => users.subarray(row * D, (row + 1) * D);
       // The products a block of items at a time, into one reused buffer: each row's top k
