@@ -12,7 +12,9 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const threshold = Math.floor(p * 4294967296);
   const scale = scratch(x.size);
   const out = new Tensor(scratch(x.size), x.shape);
-  const bits = new Uint32Array(x.size);
+  // The random words go in the scale buffer's bytes (from the arena, not a fresh array each
+  // call): element i's word is read before its scale overwrites it, and never read again.
+  const bits = new Uint32Array(scale.buffer, scale.byteOffset, x.size);
   rng.fillU32(bits);
   const xd = x.data;
   const od = out.data;
