@@ -78,18 +78,25 @@ export async function startServe(
   };
 }
 
-/** Linux's clock ticks per second for /proc/<pid>/stat (sysconf CLK_TCK). */
-const CLOCK_TICKS = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(r.stdout) > 0 ? Number(r.stdout) : 100;
-})();
+/**
+ * Linux's clock ticks per second for /proc/<pid>/stat (sysconf CLK_TCK), asked once when first
+ * needed: the scripts and tests importing this module for other reasons do not spawn getconf.
+ */
+let clockTicks: number | undefined;
+function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    clockTicks = Number(r.stdout) > 0 ? Number(r.stdout) : 100;
+  }
+  return clockTicks;
+}
 
 /** utime + stime of a process (fields 14 and 15 of /proc/<pid>/stat, after its name). */
 function processCpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
   } catch {
     return NaN;
   }
