@@ -72,7 +72,7 @@ export async function bundleChild(
   t = performance.now();
   const recommender = new Recommender(bundle);
   const recommenderSeconds = (performance.now() - t) / 1000;
-  const history = bundle.catalog.slice(0, 5).map((it) => it.id);
+  const history = bundle.catalog.ids().slice(0, 5);
   t = performance.now();
   recommender.recommend([{ items: history, k: 10, excludeSeen: true }]);
   const firstRequestMs = performance.now() - t;

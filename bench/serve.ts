@@ -212,7 +212,7 @@ async function main() {
   const dir = await bundleDir();
   const b = loadBundle(dir);
   const rng = new Rng(7);
-  const catalog = b.catalog.map((it) => it.id);
+  const catalog = b.catalog.ids();
   const history = () => Array.from({ length: HISTORY }, () => catalog[rng.int(catalog.length)]);
   if (args['open-loop']) return openLoopMode(dir, history);
   const rows: Row[] = [];
@@ -236,7 +236,7 @@ async function main() {
     );
   const withTable = time((h) => rec.recommend([{ items: h, k: 10, excludeSeen: true }]));
   const recompute = time((h) =>
-    b.model.scoreLast(inferenceBatch([Int32Array.from(h, (id) => b.index.get(id)!)], b.model.maxLen)),
+    b.model.scoreLast(inferenceBatch([Int32Array.from(h, (id) => b.catalog.indexOf(id)!)], b.model.maxLen)),
   );
 
   const fmt = (x: number, d = 2) => x.toFixed(d);

@@ -68,7 +68,7 @@ test('cammsr recommend leaves out items whose score is NaN, as the service does'
     checkpoint,
     encodeSafetensors(Object.fromEntries(tensors) as Record<string, NamedArray>, metadata),
   );
-  const items = loadBundle(f.bundles.sasrec).catalog.map((it) => it.id);
+  const items = loadBundle(f.bundles.sasrec).catalog.ids();
   const out = recommend(
     '--run',
     run,

@@ -32,7 +32,10 @@ test(
   async () => {
     const f = await serveFixture('explorer');
     const bundle = loadBundle(f.bundles.cammsr);
-    assert.ok(bundle.images.some(Boolean), 'the synthetic bundle carries images');
+    assert.ok(
+      bundle.catalog.ids().some((_, k) => bundle.catalog.item(k + 1).image),
+      'the synthetic bundle carries images',
+    );
     const store = await openStore(`sqlite:${join(f.root, 'explorer.db')}`);
     const { app } = await buildService({ bundle: f.bundles.cammsr, store });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -56,7 +59,7 @@ test(
       await page.goto(base + '/');
       // Browser-side checks are strings: the tests compile without the DOM library.
       await page.waitForFunction("document.getElementById('info').textContent.includes('cammsr')");
-      const ids = bundle.catalog.slice(0, 3).map((it) => it.id);
+      const ids = bundle.catalog.ids().slice(0, 3);
       await page.fill('#history', ids.join(', '));
       await page.fill('#k', '6');
       await page.click('#recommend');
@@ -85,22 +88,22 @@ test(
       // The history is shown with titles and images.
       const history = await page.$$eval('#history-view .card', (els) => els.map((e) => e.textContent));
       assert.equal(history.length, 3);
-      assert.ok(history[0]!.includes(bundle.catalog[0].title!));
+      assert.ok(history[0]!.includes(bundle.catalog.item(1).title!));
       // Searching an item by title adds it to the history.
-      const title = bundle.catalog[10].title!;
+      const title = bundle.catalog.item(11).title!;
       await page.fill('#item-search', title.slice(0, 12));
       await page.waitForSelector('#item-suggest div');
       await page.click('#item-suggest div');
       await page.waitForFunction(
-        `document.getElementById('history').value.includes(${JSON.stringify(bundle.catalog[10].id)})`,
+        `document.getElementById('history').value.includes(${JSON.stringify(bundle.catalog.id(11))})`,
       );
       // Adding an item by hand: it joins the history, marked new, with its uploaded image.
       const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#c03040' } })
         .png()
         .toBuffer();
       await page.fill('#new-id', 'added-by-hand');
-      await page.fill('#new-title', bundle.catalog[1].title!);
-      await page.fill('#new-categories', (bundle.catalog[1].categories ?? []).join(', '));
+      await page.fill('#new-title', bundle.catalog.item(2).title!);
+      await page.fill('#new-categories', (bundle.catalog.item(2).categories ?? []).join(', '));
       await page.setInputFiles('#new-image', { name: 'new.png', mimeType: 'image/png', buffer: png });
       await page.click('#add-item');
       await page.waitForFunction(

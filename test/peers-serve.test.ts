@@ -39,9 +39,7 @@ for (const model of ['moca', 'mmsr'] as const) {
     const store = await openStore(`sqlite:${join(root, 'events.db')}`);
     const { app } = await buildService({ bundle: join(root, 'bundle'), store });
     try {
-      const ids = loadBundle(join(root, 'bundle'))
-        .catalog.slice(0, 3)
-        .map((it) => it.id);
+      const ids = loadBundle(join(root, 'bundle')).catalog.ids().slice(0, 3);
       const r = await app.inject({
         method: 'POST',
         url: '/v1/recommendations',

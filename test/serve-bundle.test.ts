@@ -32,18 +32,19 @@ test('a loaded bundle scores exactly as the run it came from, and carries its ca
     assert.equal(b.manifest.formatVersion, BUNDLE_FORMAT_VERSION);
     assert.equal(b.manifest.model, kind);
     assert.equal(b.manifest.dataset.checksum, run.ds.manifest.checksum);
-    assert.equal(b.catalog.length, run.ds.items);
-    assert.equal(b.catalog[4].id, run.ds.content.items[4].id);
-    assert.equal(b.catalog[4].title, run.ds.content.items[4].title);
-    assert.equal(b.index.get(run.ds.content.items[9].id), 10);
+    assert.equal(b.catalog.size, run.ds.items);
+    assert.equal(b.catalog.item(5).id, run.ds.content.items[4].id);
+    assert.equal(b.catalog.item(5).title, run.ds.content.items[4].title);
+    assert.equal(b.catalog.indexOf(run.ds.content.items[9].id), 10);
     const metrics = JSON.parse(readFileSync(join(f.runs[kind], 'metrics.json'), 'utf8'));
     assert.equal(b.manifest.metrics?.test['NDCG@10'], metrics.test['NDCG@10']);
     assert.equal(existsSync(join(f.bundles[kind], 'weights.safetensors')), kind !== 'popularity');
     // Images travel with the bundle (checksummed like every file); CAMMSR's insights too.
     const i = run.ds.content.items.findIndex((it) => it.image);
-    assert.ok(i >= 0 && b.images[i + 1]);
-    assert.deepEqual(readFileSync(b.images[i + 1]!), readFileSync(run.ds.imagePath(i + 1)!));
-    assert.ok(`images/${b.catalog[i].image}` in b.manifest.files);
+    const image = await readBundleImage(b, i + 1);
+    assert.ok(i >= 0 && image);
+    assert.deepEqual(image.bytes, readFileSync(run.ds.imagePath(i + 1)!));
+    assert.ok(`images/${b.catalog.item(i + 1).image}` in b.manifest.files);
     if (kind === 'cammsr') assert.ok(b.insights.categoryWeights.some((c) => c && c.positions > 0));
     else assert.deepEqual(b.insights.categoryWeights, []);
   }
@@ -161,7 +162,12 @@ test('corrupt, incomplete or incompatible bundles are refused with a message nam
     // An image is checked when it is served (a catalog's images are many files), the rest at load.
     if (name === 'changed-image') {
       const b = await loadBundleAsync(dir);
-      const i = b.images.findIndex((p) => p !== undefined && readFileSync(p, 'utf8') === 'not the image');
+      const i =
+        1 +
+        b.catalog.ids().findIndex((_, k) => {
+          const name = b.catalog.item(k + 1).image;
+          return name !== undefined && readFileSync(join(dir, 'images', name), 'utf8') === 'not the image';
+        });
       await assert.rejects(readBundleImage(b, i), refused, name);
       continue;
     }

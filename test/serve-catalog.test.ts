@@ -67,7 +67,7 @@ test('an item sent with the content of a prepared item gets the features prepare
       assert.equal(r.statusCode, 201, r.body);
       assert.deepEqual(r.json().features, ['text', 'image']);
       const g = catalog.current();
-      const j = g.served.index.get(`copy-of-${it.id}`)!;
+      const j = g.served.catalog.indexOf(`copy-of-${it.id}`)!;
       for (const m of ['text', 'image'] as const) {
         const f = g.served.data[m]!;
         assertClose(row(f.matrix, f.dim, j), row(f.matrix, f.dim, i), 1e-6, `${m} of item ${it.id}`);
@@ -165,7 +165,7 @@ test('an existing id is updated, never duplicated; fields left out keep their va
     });
     r = await app.inject({ method: 'POST', url: '/v1/items', payload: { id: 'x1', title: 'two' } });
     assert.equal(r.statusCode, 200);
-    assert.equal(catalog.current().served.catalog.length, ds.items + 1);
+    assert.equal(catalog.current().served.catalog.size, ds.items + 1);
     const stored = (await store.items()).filter((it) => it.id === 'x1');
     assert.deepEqual(
       stored.map((it) => it.content),
@@ -262,7 +262,7 @@ test('bad items are refused with a reason and leave nothing behind', async () =>
     assert.equal(r.statusCode, 400);
     assert.match(r.json().error, /format svg is not accepted/);
     assert.deepEqual(await store.items(), []);
-    assert.equal(catalog.current().served.catalog.length, ds.items);
+    assert.equal(catalog.current().served.catalog.size, ds.items);
     assert.equal((await app.inject({ method: 'GET', url: '/v1/items/broken' })).statusCode, 404);
   } finally {
     await app.close();
@@ -304,7 +304,7 @@ test('added and withdrawn items survive a restart and a reload', async () => {
   try {
     const g = again.catalog.current();
     assert.equal(g.version, version, 'the same bundle and store give the same version');
-    assert.ok(g.served.index.has('kept'));
+    assert.ok(g.served.catalog.has('kept'));
     assert.equal(
       (await again.app.inject({ method: 'GET', url: `/v1/items/${ids[1]}` })).json().withdrawn,
       true,
@@ -312,7 +312,7 @@ test('added and withdrawn items survive a restart and a reload', async () => {
     const r = await again.app.inject({ method: 'POST', url: '/v1/admin/reload' });
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(r.json().items, again.ds.items + 1);
-    assert.ok(again.catalog.current().served.index.has('kept'));
+    assert.ok(again.catalog.current().served.catalog.has('kept'));
   } finally {
     await again.app.close();
   }
@@ -355,12 +355,12 @@ test('a stored item the bundle cannot fully use still loads, without that modali
   const { app, catalog } = await service('cammsr', { db });
   try {
     const g = catalog.current();
-    const i = g.served.index.get('odd')!;
+    const i = g.served.catalog.indexOf('odd')!;
     // The bundle computes its text features itself: from the title, not the stored vector.
     assert.equal(g.served.data.text!.mask[i], 1);
     assert.match(catalog.loadWarnings().join('\n'), /stored item odd: vectors\.text ignored/);
-    assert.ok(!g.served.index.has('ghost'), 'a stored withdrawal does not make an item');
-    assert.equal(g.served.catalog.length, g.bundle.catalog.length + 1);
+    assert.ok(!g.served.catalog.has('ghost'), 'a stored withdrawal does not make an item');
+    assert.equal(g.served.catalog.size, g.bundle.catalog.size + 1);
   } finally {
     await app.close();
   }
@@ -387,7 +387,7 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
   // An added item with item 1's text: a content change, so the model's item table is rebuilt.
   const change = {
     id: 'grown',
-    info: { ...bundle.catalog[0], id: 'grown' },
+    info: { ...bundle.catalog.item(1), id: 'grown' },
     text: text.matrix.slice(text.dim, 2 * text.dim),
     withdrawn: false,
   };
@@ -408,14 +408,14 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
   assert.equal(g.served.data.items, bundle.data.items + 1);
   assert.ok(ticks > 0, 'the event loop ran while the generation was built');
   assert.equal(g.recommender.int8?.items, g.served.scorer.items, 'the 8-bit copy is of the grown table');
-  const ids = bundle.catalog.slice(0, 2).map((it) => it.id);
+  const ids = bundle.catalog.ids().slice(0, 2);
   const [list] = g.recommender.recommend([{ items: ids, k: 5, excludeSeen: true }]);
   assert.equal(list.items.length, 5);
   assert.equal(list.source, 'model');
   // A withdrawal changes no row of the table: the 8-bit copy of the generation it replaces is kept.
   const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'int8' as const };
   const plain = await buildGeneration(bundle, [], [], opts);
-  const first = bundle.catalog[0];
+  const first = bundle.catalog.item(1);
   const withdrawn = await buildGeneration(
     bundle,
     [],
@@ -441,20 +441,19 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
   };
   const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'float32' as const };
   const plain = await buildGeneration(bundle, [], [], opts);
-  assert.equal(plain.served.index, bundle.index);
   assert.equal(plain.served.catalog, bundle.catalog);
   assert.equal(plain.served.scorer, bundle.scorer);
   assert.ok(
     plain.served.added!.every((x) => x === 0) && plain.served.added!.length === bundle.data.items + 1,
   );
   assert.ok(plain.served.unavailable!.every((x) => x === 0));
-  // A change copies the index (the bundle's stays as it was) with every entry.
-  const first = bundle.catalog[0];
+  // A change lies over the bundle's catalog (which stays as it was) and keeps every entry.
+  const first = bundle.catalog.item(1);
   const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };
   const grown = await buildGeneration(bundle, [], [added], opts);
-  assert.equal(bundle.index.has('another'), false);
-  assert.equal(grown.served.index.size, bundle.index.size + 1);
-  for (const [id, i] of bundle.index) assert.equal(grown.served.index.get(id), i);
-  assert.equal(grown.served.index.get('another'), bundle.data.items + 1);
+  assert.equal(bundle.catalog.has('another'), false);
+  assert.equal(grown.served.catalog.size, bundle.catalog.size + 1);
+  bundle.catalog.ids().forEach((id, k) => assert.equal(grown.served.catalog.indexOf(id), k + 1));
+  assert.equal(grown.served.catalog.indexOf('another'), bundle.data.items + 1);
   assert.equal(parsed, 0, 'the encoders getter was not called');
 });

@@ -79,7 +79,7 @@ async function send(app: App, requests: readonly FuzzRequest[]): Promise<Outcome
  */
 async function fuzzedService(url: string, opts: Partial<ServiceOptions>, seed: number) {
   const f = await fixture;
-  const items = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+  const items = loadBundle(f.bundles.cammsr).catalog.ids();
   const users = Array.from({ length: 20 }, (_, i) => `fuzz-user-${i}`);
   const store = await openStore(url);
   await store.append(

@@ -40,7 +40,7 @@ test(
         services.push(await buildService({ bundle: f.bundles.cammsr, store: stores[i] }));
       }
       const bases = await Promise.all(services.map((s) => s.app.listen({ port: 0, host: '127.0.0.1' })));
-      const ids = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+      const ids = loadBundle(f.bundles.cammsr).catalog.ids();
       const maxLen = 12; // the fixture's models read the 12 most recent items
       const statuses = new Map<number, number>();
       const call = async (instance: number, path: string, body?: unknown) => {

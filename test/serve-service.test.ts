@@ -27,7 +27,7 @@ async function service(over: { maxWaitMs?: number; adminToken?: string } = {}) {
   const s: Service = await buildService({ bundle: f.bundles.cammsr, store, maxWaitMs: over.maxWaitMs, auth });
   s.app.addHook('onClose', async () => store.close());
   const b = loadBundle(f.bundles.cammsr);
-  return { ...s, f, b, ids: b.catalog.map((it) => it.id) };
+  return { ...s, f, b, ids: b.catalog.ids() };
 }
 
 test('topK: best first, ties to the lower id, skipped and NaN columns left out (hand-computed)', () => {
@@ -77,7 +77,7 @@ test('the 8-bit item table answers the float32 lists and scores, for CAMMSR and 
   const f = await fixture;
   for (const kind of ['cammsr', 'sasrec'] as const) {
     const b = loadBundle(f.bundles[kind]);
-    const ids = b.catalog.map((it) => it.id);
+    const ids = b.catalog.ids();
     const float = new Recommender(b, 'float32');
     const int8 = new Recommender(b, 'int8');
     assert.equal(float.int8, null);
@@ -104,7 +104,7 @@ test('the 8-bit item table answers the float32 lists and scores, for CAMMSR and 
   const { app } = await buildService({ bundle: f.bundles.cammsr, store, itemTable: 'int8' });
   try {
     const b = loadBundle(f.bundles.cammsr);
-    const history = b.catalog.slice(0, 4).map((it) => it.id);
+    const history = b.catalog.ids().slice(0, 4);
     const r = await app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history, k: 7 } });
     const alone = new Recommender(b, 'float32').recommend([{ items: history, k: 7, excludeSeen: true }])[0];
     assert.deepEqual(
@@ -121,20 +121,27 @@ test("a recommender's reused encoding buffers: each call's scores equal the mode
   const f = await fixture;
   for (const kind of ['cammsr', 'sasrec'] as const) {
     const b = loadBundle(f.bundles[kind]);
-    const ids = b.catalog.map((it) => it.id);
+    const ids = b.catalog.ids();
     const rec = new Recommender(b, 'float32');
     const history = (u: number, n: number) =>
       Array.from({ length: n }, (_, j) => ids[(u * 11 + j * 5) % ids.length]);
     // The model's scores for one history, computed outside any arena (unknown times: NaN).
     const expected = (items: string[]) => {
       const times = b.data.timestamps ? [new Float64Array(items.length).fill(NaN)] : undefined;
-      const batch = inferenceBatch([Int32Array.from(items, (id) => b.index.get(id)!)], b.model.maxLen, times);
+      const batch = inferenceBatch(
+        [Int32Array.from(items, (id) => b.catalog.indexOf(id)!)],
+        b.model.maxLen,
+        times,
+      );
       return b.model.scoreLast(batch);
     };
     const close = (reply: { items: { item: string; score: number }[] }, items: string[], what: string) => {
       const scores = expected(items);
       reply.items.forEach((x) =>
-        assert.ok(Math.abs(x.score - scores[b.index.get(x.item)!]) < 1e-5, `${kind}, ${what}: ${x.item}`),
+        assert.ok(
+          Math.abs(x.score - scores[b.catalog.indexOf(x.item)!]) < 1e-5,
+          `${kind}, ${what}: ${x.item}`,
+        ),
       );
     };
     const arena = (rec as unknown as { arena: StepArena }).arena;
@@ -332,7 +339,7 @@ test('explicit histories, items and similar items', async () => {
     r = await app.inject({ method: 'GET', url: `/v1/items/${encodeURIComponent(ids[2])}` });
     assert.equal(r.statusCode, 200);
     assert.equal(r.json().id, ids[2]);
-    assert.equal(r.json().title, b.catalog[2].title);
+    assert.equal(r.json().title, b.catalog.item(3).title);
     assert.equal(r.json().interactions, b.data.popularity![3]);
 
     r = await app.inject({ method: 'GET', url: `/v1/items/${encodeURIComponent(ids[2])}/similar?k=4` });
@@ -345,7 +352,7 @@ test('explicit histories, items and similar items', async () => {
     const cos = (a: Float32Array, c: Float32Array) =>
       a.reduce((s, x, d) => s + x * c[d], 0) /
       Math.sqrt(a.reduce((s, x) => s + x * x, 0) * c.reduce((s, x) => s + x * x, 0));
-    assert.ok(Math.abs(sims[0].score - cos(row(3), row(b.index.get(sims[0].item)!))) < 1e-5);
+    assert.ok(Math.abs(sims[0].score - cos(row(3), row(b.catalog.indexOf(sims[0].item)!))) < 1e-5);
 
     r = await app.inject({ method: 'GET', url: '/v1/items/ghost' });
     assert.equal(r.statusCode, 404);
@@ -634,7 +641,7 @@ test(
     const [sa, sb] = await Promise.all([openStore(u.toString()), openStore(u.toString())]);
     const a = await buildService({ bundle: f.bundles.cammsr, store: sa });
     const b = await buildService({ bundle: f.bundles.cammsr, store: sb });
-    const ids = loadBundle(f.bundles.cammsr).catalog.map((it) => it.id);
+    const ids = loadBundle(f.bundles.cammsr).catalog.ids();
     try {
       const r = await a.app.inject({
         method: 'POST',
@@ -676,7 +683,7 @@ test('explorer routes: the page, item search, images, user search and events, in
     assert.deepEqual(info.modalities, ['id', 'text', 'image']);
 
     // Search: id prefix first, then titles containing the query, case-insensitive.
-    const word = b.catalog[5].title!.split(' ')[0];
+    const word = b.catalog.item(6).title!.split(' ')[0];
     const found = (
       await app.inject({ method: 'GET', url: `/v1/items?query=${encodeURIComponent(word.toLowerCase())}` })
     ).json();
@@ -693,7 +700,7 @@ test('explorer routes: the page, item search, images, user search and events, in
     r = await app.inject({ method: 'GET', url: `/v1/items/${ids[2]}/image` });
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['content-type'], 'image/png');
-    assert.deepEqual(r.rawPayload, readFileSync(b.images[3]!));
+    assert.deepEqual(r.rawPayload, readFileSync(join(b.dir, 'images', b.catalog.item(3).image!)));
     assert.equal((await app.inject({ method: 'GET', url: '/v1/items/ghost/image' })).statusCode, 404);
 
     await app.inject({
@@ -713,7 +720,7 @@ test('explorer routes: the page, item search, images, user search and events, in
     assert.deepEqual(
       ev.events.map((e: { item: string; known: boolean; title?: string }) => [e.item, e.known, e.title]),
       [
-        [ids[2], true, b.catalog[2].title],
+        [ids[2], true, b.catalog.item(3).title],
         ['unknown-item', false, undefined],
       ],
     );

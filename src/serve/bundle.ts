@@ -22,8 +22,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve, sep } from 'node:path';
-import { replaceDirectory, stagingDir, type ItemInfo } from '../data/dataset.js';
+import { basename, join, resolve } from 'node:path';
+import { replaceDirectory, stagingDir } from '../data/dataset.js';
 import { readEncoders } from '../data/features/encoder-files.js';
 import type { ContentEncoders } from '../data/features/item-encoders.js';
 import {
@@ -42,6 +42,8 @@ import { modelData } from '../train/model-data.js';
 import { loadRun } from '../train/trainer.js';
 import { VERSION } from '../version.js';
 import { BundleFiles, readVerifiedAsync } from './bundle-files.js';
+import { catalogEntry, ItemCatalog } from './item-catalog.js';
+import { parseCatalogOffThread } from './catalog-worker.js';
 import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
@@ -62,10 +64,8 @@ export type Insights = LearnedWeights;
 export interface ServableModel {
   model: SequentialRecommender;
   data: ModelData;
-  /** Catalog entry of internal item i at index i - 1. */
-  catalog: ItemInfo[];
-  /** Original item id -> internal id (1..N). */
-  index: Map<string, number>;
+  /** The items' ids and catalog entries (internal ids 1..N). */
+  catalog: ItemCatalog;
   scorer: Scorer;
   insights: Insights;
   /** 1 = never recommend item i: withdrawn, or added while serving to a model that cannot rank unseen items. */
@@ -79,8 +79,6 @@ export interface Bundle extends ServableModel {
   dir: string;
   manifest: BundleManifest;
   config: RunConfig;
-  /** Path of each item's image inside the bundle (index = internal id), when it has one. */
-  images: (string | undefined)[];
   /**
    * The dataset's fitted content encoders, for new items; absent when the bundle has none.
    * Parsed on first use: a service awaits `loadEncoders()` first, so that the files are read
@@ -93,17 +91,6 @@ export interface Bundle extends ServableModel {
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const ENCODERS = 'encoders.json';
-
-const catalogIndex = (catalog: readonly ItemInfo[]) => new Map(catalog.map((it, i) => [it.id, i + 1]));
-
-/** The catalog fields a bundle keeps (the long text went into the features already). */
-function catalogEntry(it: ItemInfo, image: string | undefined): ItemInfo {
-  const out: ItemInfo = { id: it.id };
-  if (it.title !== undefined) out.title = it.title;
-  if (it.categories?.length) out.categories = it.categories;
-  if (image !== undefined) out.image = image;
-  return out;
-}
 
 function itemTensors(data: ModelData): Record<string, NamedArray> {
   const t: Record<string, NamedArray> = {};
@@ -141,12 +128,11 @@ function readRun(runDir: string) {
  */
 export function servableRun(runDir: string): ServableModel & { dataset: string } {
   const { ds, model, data, insights } = readRun(runDir);
-  const catalog = ds.content.items.map((it) => catalogEntry(it, it.image));
   return {
     model,
     data,
-    catalog,
-    index: catalogIndex(catalog),
+    // The dataset's image paths are not a bundle's file names: a run has no images to serve.
+    catalog: ItemCatalog.of(ds.content.items.map((it) => catalogEntry(it, undefined))),
     scorer: model.scorer(),
     insights,
     dataset: ds.manifest.name,
@@ -285,41 +271,28 @@ function readConfig(files: BundleFiles): RunConfig {
   );
 }
 
-/** Lines of catalog.jsonl parsed between two yields of a loading service. */
-const CATALOG_CHUNK = 1000;
-
-/**
- * The catalog, verified: one entry with a string id per item, in internal id order, and the
- * index of the ids. Lines are decoded one at a time from the file's bytes, so no step holds the
- * whole file as one string (decoding and splitting it was a 4 ms step at 12,000 items).
- */
-function* readCatalog(
-  files: BundleFiles,
-  items: number,
-): Generator<void, { catalog: ItemInfo[]; index: Map<string, number> }> {
+/** The catalog, every line checked, with as many entries as the manifest says. */
+function* readCatalog(files: BundleFiles): Generator<void, ItemCatalog> {
   const path = join(files.root, 'catalog.jsonl');
-  const bytes = files.get('catalog.jsonl');
-  const catalog: ItemInfo[] = [];
-  const index = new Map<string, number>();
-  for (let start = 0, line = 1; start < bytes.length; line++) {
-    const newline = bytes.indexOf(10, start);
-    const end = newline < 0 ? bytes.length : newline;
-    const text = bytes.toString('utf8', start, end);
-    start = end + 1;
-    if (text === '') continue;
-    if (catalog.length > 0 && catalog.length % CATALOG_CHUNK === 0) yield;
-    try {
-      const it = JSON.parse(text) as ItemInfo;
-      if (typeof it.id !== 'string') throw new Error('field "id" must be a string');
-      catalog.push(it);
-      index.set(it.id, catalog.length);
-    } catch (e) {
-      throw new BundleError(`${path}, line ${line}: ${(e as Error).message}`);
-    }
-  }
-  if (catalog.length !== items)
-    throw new BundleError(`${path}: ${catalog.length} items, the manifest says ${items}`);
-  return { catalog, index };
+  const items = files.manifest.dataset.items;
+  const steps = ItemCatalog.parseSteps(files.get('catalog.jsonl'), path, items);
+  return fullCatalog(files, yield* asBundleErrorSteps(steps));
+}
+
+/** readCatalog on a worker thread (catalog-worker.ts), for a service answering requests meanwhile. */
+async function readCatalogOffThread(files: BundleFiles): Promise<ItemCatalog> {
+  const path = join(files.root, 'catalog.jsonl');
+  const parsing = parseCatalogOffThread(files.get('catalog.jsonl'), path, files.manifest.dataset.items);
+  return fullCatalog(files, await parsing.catch((e: Error) => Promise.reject(new BundleError(e.message))));
+}
+
+function fullCatalog(files: BundleFiles, catalog: ItemCatalog): ItemCatalog {
+  const items = files.manifest.dataset.items;
+  if (catalog.size !== items)
+    throw new BundleError(
+      `${join(files.root, 'catalog.jsonl')}: ${catalog.size} items, the manifest says ${items}`,
+    );
+  return catalog;
 }
 
 /** Builds the model, loads its verified weights (when it has any) and puts it in evaluation mode. */
@@ -375,35 +348,16 @@ function readBundleEncoders(files: BundleFiles): ContentEncoders | undefined {
 }
 
 /**
- * Path of each item's bundled image (index = internal id). Images are checked against the
- * manifest when they are served (readBundleImage), not here: a catalog's images are many files.
- * A large catalog takes tens of milliseconds here, so a loading service yields between blocks.
+ * The image of the bundle's item i, read and checked against the manifest off the event loop,
+ * with its file name; undefined when the bundle has none for it.
  */
-function* imagePaths(files: BundleFiles, catalog: ItemInfo[]): Generator<void, (string | undefined)[]> {
-  const images: (string | undefined)[] = [undefined]; // index = internal id
-  const folder = join(files.root, 'images') + sep;
-  for (let k = 0; k < catalog.length; k++) {
-    if (k > 0 && k % CATALOG_CHUNK === 0) yield;
-    const it = catalog[k];
-    if (it.image === undefined) {
-      images.push(undefined);
-      continue;
-    }
-    if (/[/\\]|^\.\.?$/.test(it.image))
-      throw new BundleError(
-        `${join(files.root, 'catalog.jsonl')}: item ${it.id} has an image name with a path ("${it.image}")`,
-      );
-    // Concatenation, not join(): the name has no separator, and join() costs a microsecond per item.
-    images.push(`images/${it.image}` in files.manifest.files ? folder + it.image : undefined);
-  }
-  return images;
-}
-
-/** Item i's image file, checked against the manifest (off the event loop). */
-export async function readBundleImage(bundle: Bundle, i: number): Promise<Buffer | undefined> {
-  const path = bundle.images[i];
-  if (!path) return undefined;
-  return readVerifiedAsync(bundle.dir, bundle.manifest, `images/${basename(path)}`);
+export async function readBundleImage(
+  bundle: Bundle,
+  i: number,
+): Promise<{ bytes: Buffer; name: string } | undefined> {
+  const name = i <= bundle.catalog.size ? bundle.catalog.item(i).image : undefined;
+  if (name === undefined || !(`images/${name}` in bundle.manifest.files)) return undefined;
+  return { bytes: await readVerifiedAsync(bundle.dir, bundle.manifest, `images/${name}`), name };
 }
 
 /**
@@ -411,7 +365,7 @@ export async function readBundleImage(bundle: Bundle, i: number): Promise<Buffer
  * answers requests yields to them between steps. The encoders (with word vectors, hundreds of
  * MB) are parsed when first used: only a catalog change needs them.
  */
-function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
+function* bundleSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generator<void, Bundle> {
   const config = readConfig(files);
   yield;
   const data = yield* readItemData(
@@ -420,9 +374,7 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
     files.manifest,
   );
   yield;
-  const { catalog, index } = yield* readCatalog(files, data.items);
-  yield;
-  const images = yield* imagePaths(files, catalog);
+  const catalog = parsedCatalog ?? (yield* readCatalog(files));
   yield;
   const model = yield* loadModel(files, config, data);
   yield;
@@ -437,10 +389,8 @@ function* bundleSteps(files: BundleFiles): Generator<void, Bundle> {
     model,
     data,
     catalog,
-    index,
     scorer,
     insights: readInsights(files),
-    images,
     get encoders() {
       if (encoders === null) encoders = readBundleEncoders(files);
       return encoders;
@@ -486,7 +436,8 @@ export async function loadBundleAsync(dir: string): Promise<Bundle> {
     'insights.json',
   ]);
   await files.verify(encoderFileNames(files.manifest));
-  return runStepsYielding(bundleSteps(files));
+  const catalog = await readCatalogOffThread(files);
+  return runStepsYielding(bundleSteps(files, catalog));
 }
 
 /** Runs a generator of steps to its end, giving the event loop back between steps. */

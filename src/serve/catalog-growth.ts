@@ -49,35 +49,25 @@ export function* growCatalogSteps(
   changes: readonly ItemChange[],
 ): Generator<void, ServableModel> {
   if (changes.length === 0) {
-    const none = () => new Uint8Array(base.catalog.length + 1);
+    const none = () => new Uint8Array(base.catalog.size + 1);
     return { ...servable(base), unavailable: none(), added: none() };
   }
-  const index = yield* copyMapSteps(base.index);
-  const catalog = base.catalog.slice();
-  for (const c of changes) {
-    const i = index.get(c.id);
-    if (i === undefined) {
-      catalog.push(c.info);
-      index.set(c.id, catalog.length);
-    } else catalog[i - 1] = c.info;
-  }
-  const N = catalog.length;
+  const catalog = base.catalog.withChanges(changes.map((c) => c.info));
+  const index = (c: ItemChange) => catalog.indexOf(c.id)!;
+  const N = catalog.size;
   const added = new Uint8Array(N + 1).fill(1, base.data.items + 1);
   const unavailable = new Uint8Array(N + 1);
-  for (const c of changes) if (c.withdrawn) unavailable[index.get(c.id)!] = 1;
+  for (const c of changes) if (c.withdrawn) unavailable[index(c)] = 1;
   if (!base.model.ranksUnseenItems) for (let i = base.data.items + 1; i <= N; i++) unavailable[i] = 1;
   const contentChanged = changes.some(
     (c) =>
-      index.get(c.id)! > base.data.items ||
-      c.text !== undefined ||
-      c.image !== undefined ||
-      c.labels !== undefined,
+      index(c) > base.data.items || c.text !== undefined || c.image !== undefined || c.labels !== undefined,
   );
-  if (!contentChanged) return { ...servable(base), catalog, index, unavailable, added };
+  if (!contentChanged) return { ...servable(base), catalog, unavailable, added };
   const data = grownData(base.data, N, changes, index);
   const model = grownModel(base.model, config, data);
   const scorer = yield* scorerSteps(model);
-  return { ...servable(base), model, data, catalog, index, scorer, unavailable, added };
+  return { ...servable(base), model, data, catalog, scorer, unavailable, added };
 }
 
 /**
@@ -86,20 +76,8 @@ export function* growCatalogSteps(
  * amazon-beauty's size) before any item needs them.
  */
 function servable(base: ServableModel): ServableModel {
-  const { model, data, catalog, index, scorer, insights, unavailable, added } = base;
-  return { model, data, catalog, index, scorer, insights, unavailable, added };
-}
-
-/** Entries per step of copying the id index: a million-item index copied whole stalls half a second. */
-const COPY_BLOCK = 20_000;
-
-function* copyMapSteps<K, V>(from: ReadonlyMap<K, V>): Generator<void, Map<K, V>> {
-  const to = new Map<K, V>();
-  for (const [k, v] of from) {
-    to.set(k, v);
-    if (to.size % COPY_BLOCK === 0) yield;
-  }
-  return to;
+  const { model, data, catalog, scorer, insights, unavailable, added } = base;
+  return { model, data, catalog, scorer, insights, unavailable, added };
 }
 
 /** The item-side data over N items: the base rows, then the changes' rows. */
@@ -107,9 +85,9 @@ function grownData(
   base: ModelData,
   N: number,
   changes: readonly ItemChange[],
-  index: ReadonlyMap<string, number>,
+  index: (c: ItemChange) => number,
 ): ModelData {
-  const rows = (m: 'text' | 'image') => changes.map((c) => [index.get(c.id)!, c[m]] as const);
+  const rows = (m: 'text' | 'image') => changes.map((c) => [index(c), c[m]] as const);
   const popularity = new Float64Array(N + 1);
   if (base.popularity) popularity.set(base.popularity);
   return {
@@ -122,7 +100,7 @@ function grownData(
       grownCategories(
         base.categories,
         N,
-        changes.map((c) => [index.get(c.id)!, c.labels] as const),
+        changes.map((c) => [index(c), c.labels] as const),
       ),
     timestamps: base.timestamps,
     popularity,

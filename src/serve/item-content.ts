@@ -32,8 +32,8 @@ export async function resolveItem(
   stored: StoredItem,
   origin: 'request' | 'stored' = 'request',
 ): Promise<ResolvedItem> {
-  const i = bundle.index.get(stored.id);
-  const base: ItemInfo = i !== undefined ? bundle.catalog[i - 1] : { id: stored.id };
+  const i = bundle.catalog.indexOf(stored.id);
+  const base: ItemInfo = i !== undefined ? bundle.catalog.item(i) : { id: stored.id };
   const c = stored.content;
   const warnings: string[] = [];
   if (!c && i === undefined) return { change: null, warnings };

@@ -108,13 +108,13 @@ export class Recommender {
   }
 
   item(id: string): ItemInfo | undefined {
-    const i = this.bundle.index.get(id);
-    return i === undefined ? undefined : this.bundle.catalog[i - 1];
+    const i = this.bundle.catalog.indexOf(id);
+    return i === undefined ? undefined : this.bundle.catalog.item(i);
   }
 
   /** The catalog entry of internal item i with a score; `user` (a user vector) adds the modality shares. */
   describe(i: number, score: number, user?: Float32Array): RecommendedItem {
-    const it = this.bundle.catalog[i - 1];
+    const it = this.bundle.catalog.item(i);
     const out: RecommendedItem = { item: it.id, score };
     if (it.title !== undefined) out.title = it.title;
     if (it.categories) out.categories = it.categories;
@@ -156,13 +156,13 @@ export class Recommender {
 
   /** Top-k lists for every request, with one user encoding and one product for all of them. */
   recommend(requests: readonly HistoryRequest[]): RecommendationList[] {
-    const { model, index, scorer } = this.bundle;
+    const { model, catalog, scorer } = this.bundle;
     const maxLen = model.maxLen;
     const known = requests.map((r) => {
       const ids: number[] = [];
       const times: number[] = [];
       r.items.forEach((id, j) => {
-        const i = index.get(id);
+        const i = catalog.indexOf(id);
         if (i === undefined) return;
         ids.push(i);
         times.push(r.timestamps?.[j] ?? NaN);
@@ -173,7 +173,7 @@ export class Recommender {
     const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
     const n = this.items;
     const skips = requests.map((r) =>
-      this.skipping(r.excludeSeen ? r.items.map((id) => index.get(id) ?? 0) : []),
+      this.skipping(r.excludeSeen ? r.items.map((id) => catalog.indexOf(id) ?? 0) : []),
     );
     const tops = new Map<number, { top: { ids: number[]; scores: number[] }; user: Float32Array }>();
     if (withHistory.length > 0) {
@@ -226,23 +226,12 @@ export class Recommender {
 
   /** Catalog entries whose id starts with, or whose title contains, `query` (case-insensitive). */
   search(query: string, limit: number): ItemInfo[] {
-    const q = query.toLowerCase();
-    const out: ItemInfo[] = [];
-    // Id prefixes first (an exact id is what a user pasting ids wants), then title matches.
-    for (const it of this.bundle.catalog) {
-      if (out.length >= limit) return out;
-      if (it.id.toLowerCase().startsWith(q)) out.push(it);
-    }
-    for (const it of this.bundle.catalog) {
-      if (out.length >= limit) break;
-      if (!it.id.toLowerCase().startsWith(q) && it.title?.toLowerCase().includes(q)) out.push(it);
-    }
-    return out;
+    return this.bundle.catalog.search(query, limit);
   }
 
   /** Items whose vectors in the model's item table are closest (cosine) to the item's. */
   similar(id: string, k: number): RecommendedItem[] | undefined {
-    const i = this.bundle.index.get(id);
+    const i = this.bundle.catalog.indexOf(id);
     if (i === undefined) return undefined;
     const { dim, items } = this.bundle.scorer;
     const n = this.items;

@@ -76,7 +76,7 @@ export class ServedCatalog {
         updated: Date.now() / 1000,
       };
       const resolved = await resolveItem(bundle, item);
-      const created = !this.generation.served.index.has(id);
+      const created = !this.generation.served.catalog.has(id);
       if (created && !bundle.model.ranksUnseenItems)
         resolved.warnings.push(
           `${bundle.manifest.model} cannot rank items it was not trained on: the item is in the catalog but is not recommended until a bundle trained with it is served`,

@@ -24,7 +24,7 @@ export const eventRoutes: FastifyPluginAsync<RouteContext> = async (app, { curre
         id: e.id,
       }));
       const stored = await timed('append', () => store.append(events));
-      const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.index.has(id)))];
+      const unknown = [...new Set(events.map((e) => e.item).filter((id) => !g.served.catalog.has(id)))];
       return reply.code(201).send({ stored, duplicates: events.length - stored, unknownItems: unknown });
     },
   );

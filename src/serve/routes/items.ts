@@ -36,7 +36,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
       const g = current();
       const it = g.recommender.item(req.params.item);
       if (!it) throw notFound(req.params.item);
-      const i = g.served.index.get(it.id)!;
+      const i = g.served.catalog.indexOf(it.id)!;
       const interactions = g.served.data.popularity?.[i] ?? null;
       return { ...it, interactions, new: g.served.added?.[i] === 1, withdrawn: g.withdrawn.has(it.id) };
     },
@@ -51,7 +51,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
       if (image) content.image = await imageUpload(image.data, S.MAX_IMAGE_BYTES);
       const w = await catalog.putItem(id, content);
       const g = w.generation;
-      const i = g.served.index.get(id)!;
+      const i = g.served.catalog.indexOf(id)!;
       const features = (['text', 'image'] as const).filter((m) => g.served.data[m]?.mask[i] === 1);
       return reply.code(w.created ? 201 : 200).send({
         item: id,
@@ -68,7 +68,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
     '/v1/items/:item',
     { schema: S.withdrawItem, config: ADMIN },
     async (req) => {
-      if (!current().served.index.has(req.params.item)) throw notFound(req.params.item);
+      if (!current().served.catalog.has(req.params.item)) throw notFound(req.params.item);
       const g = await catalog.setWithdrawn(req.params.item, req.body.withdrawn);
       return { item: req.params.item, withdrawn: req.body.withdrawn, version: g.version };
     },
@@ -96,15 +96,15 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
     { schema: S.itemImage, config: { access: 'public' } },
     async (req, reply) => {
       const g = current();
-      const i = g.served.index.get(req.params.item);
+      const i = g.served.catalog.indexOf(req.params.item);
       if (i === undefined) throw notFound(req.params.item);
       const upload = g.uploads.get(req.params.item);
       if (upload)
         return reply.type(upload.type).header('cache-control', 'no-cache').send(Buffer.from(upload.bytes));
-      const bytes = await readBundleImage(g.bundle, i);
-      if (!bytes) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
-      const type = IMAGE_TYPES[extname(g.bundle.images[i]!).toLowerCase()] ?? 'application/octet-stream';
-      return reply.type(type).header('cache-control', 'public, max-age=3600').send(bytes);
+      const image = await readBundleImage(g.bundle, i);
+      if (!image) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
+      const type = IMAGE_TYPES[extname(image.name).toLowerCase()] ?? 'application/octet-stream';
+      return reply.type(type).header('cache-control', 'public, max-age=3600').send(image.bytes);
     },
   );
 };

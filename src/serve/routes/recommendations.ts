@@ -46,7 +46,7 @@ export const recommendationRoutes: FastifyPluginAsync<RouteContext> = async (
         { items: b.history, timestamps, k: clampK(b.k, g), excludeSeen: b.exclude_seen },
         stillWanted(req, reply, deadlineMs),
       );
-      const unknown = [...new Set(b.history.filter((id) => !g.served.index.has(id)))];
+      const unknown = [...new Set(b.history.filter((id) => !g.served.catalog.has(id)))];
       return { model: g.bundle.manifest.model, version: g.version, unknownItems: unknown, ...list };
     },
   );
