@@ -66,5 +66,5 @@ export class ModalityTable extends Module {
   }
 }
 
-/** Items per step of tableSteps: a few milliseconds of work with 512-d features. */
-const TABLE_ROWS_PER_STEP = 2048;
+/** Items per step of tableSteps: a millisecond or two of work with 512-d features. */
+const TABLE_ROWS_PER_STEP = 512;

@@ -190,8 +190,8 @@ export function loadParameterBytes(module: Module, bytes: Uint8Array, path: stri
   return runSteps(loadParameterBytesSteps(module, bytes, path));
 }
 
-/** Values copied per step of loadParameterBytesSteps (4 MB): a few milliseconds each. */
-const COPY_STEP_FLOATS = 1 << 20;
+/** Values copied per step of loadParameterBytesSteps (1 MB): a few milliseconds each where first touching fresh pages is slow. */
+const COPY_STEP_FLOATS = 1 << 18;
 
 /**
  * loadParameterBytes in bounded steps, COPY_STEP_FLOATS values each (a service loading a bundle
