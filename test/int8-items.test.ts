@@ -112,7 +112,7 @@ for (const backend of ['js', 'native'] as const) {
 
 test('quantizeItemsSteps yields between blocks of rows and makes the same table as quantizeItems', () => {
   const dim = 16;
-  const items = gaussian(40_000 * dim); // 2^18 / 16 = 16,384 rows a step: three steps
+  const items = gaussian(10_000 * dim); // 2^16 / 16 = 4,096 rows a step: three steps
   const steps = quantizeItemsSteps(items, dim);
   let yields = 0;
   let r = steps.next();

@@ -245,17 +245,24 @@ function* readItemData(path: string, bytes: Buffer, m: BundleManifest): Generato
   const C = m.dataset.categories.length;
   let categories: ModelData['categories'];
   if (offs && labels) {
+    // A yield after each conversion: each is a few milliseconds at a million items.
     const offsets = ints('categories.offsets', offs);
+    yield;
     const lab = ints('categories.labels', labels);
+    yield;
     if (offsets[n] !== lab.length || lab.some((l) => l >= C))
       throw new BundleError(`${path}: category labels do not match their offsets or the ${C} categories`);
     categories = { count: C, offsets, labels: lab };
   }
   const pop = get('popularity', n);
+  const text = features('text');
+  yield;
+  const image = features('image');
+  yield;
   return {
     items: N,
-    text: features('text'),
-    image: features('image'),
+    text,
+    image,
     categories,
     timestamps: m.dataset.timestamps,
     popularity: pop ? Float64Array.from(pop) : undefined,

@@ -31,8 +31,8 @@ export interface Int8Items {
 /** float32's unit roundoff. */
 const UNIT = 2 ** -24;
 
-/** Values quantized between two yields of a loading service (about a millisecond of work). */
-const VALUES_PER_STEP = 1 << 18;
+/** Values quantized between two yields of a loading service (a millisecond or two of work). */
+const VALUES_PER_STEP = 1 << 16;
 
 /** The 8-bit table of `items` (rows of `dim`): per row, codes in [−127, 127] and scale max|v| / 127. */
 export function quantizeItems(items: Float32Array, dim: number): Int8Items {
