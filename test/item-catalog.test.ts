@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ItemInfo } from '../src/data/dataset.js';
 import { ItemCatalog } from '../src/serve/item-catalog.js';
-import { parseCatalogOffThread } from '../src/serve/catalog-worker.js';
+import { parseCatalogOffThread, readVerifiedOffThread } from '../src/serve/load-worker.js';
+import { BundleError } from '../src/serve/bundle-manifest.js';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '../src/engine/rng.js';
 
 const parse = (text: string, items = 3) => {
@@ -119,28 +124,55 @@ test('changes lie over a catalog: entries replaced or added, the catalog itself 
   assert.equal(two.id(4), 'd');
 });
 
-test('a catalog parsed on the worker thread is the one parsed here; its errors name the line', async () => {
-  const entries: ItemInfo[] = Array.from({ length: 40_000 }, (_, k) => ({
-    id: `B${String(k).padStart(9, '0')}`, // ten characters, as Amazon's
-    title: `title ${k % 97}`,
-    ...(k % 3 === 0 ? { categories: ['x', `c${k % 5}`] } : {}),
-  }));
-  const text = entries.map((it) => JSON.stringify(it) + '\n').join('');
-  const here = parse(text, entries.length);
-  // Two at once share the worker; the small one's bytes sit in Node's buffer pool.
-  const [there, small] = await Promise.all([
-    parseCatalogOffThread(Buffer.from(text), 'catalog.jsonl', entries.length),
-    parseCatalogOffThread(Buffer.from('{"id":"a"}\n'), 'small.jsonl', 1),
-  ]);
-  assert.deepEqual(there.ids(), here.ids());
-  for (const i of [1, 2, 32_768, 32_769, 40_000]) assert.deepEqual(there.item(i), entries[i - 1]);
-  assert.equal(there.indexOf('B000032768'), 32_769);
-  assert.deepEqual(there.search('title 5', 3), here.search('title 5', 3));
-  assert.deepEqual(small.ids(), ['a']);
-  await assert.rejects(
-    parseCatalogOffThread(Buffer.from('{"id":"a"}\n{"id":1}\n'), 'catalog.jsonl', 2),
-    /catalog\.jsonl, line 2: field "id" must be a string/,
-  );
-  // The worker is still there for the next load.
-  assert.equal((await parseCatalogOffThread(Buffer.from('{"id":"b"}'), 'c', 1)).id(1), 'b');
+test('files read and a catalog parsed on the load worker: the same as here; errors name the file and line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cammsr-load-worker-'));
+  const put = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return createHash('sha256').update(text).digest('hex');
+  };
+  try {
+    const entries: ItemInfo[] = Array.from({ length: 40_000 }, (_, k) => ({
+      id: `B${String(k).padStart(9, '0')}`, // ten characters, as Amazon's
+      title: `title ${k % 97}`,
+      ...(k % 3 === 0 ? { categories: ['x', `c${k % 5}`] } : {}),
+    }));
+    const text = entries.map((it) => JSON.stringify(it) + '\n').join('');
+    const here = parse(text, entries.length);
+    const sha = put('catalog.jsonl', text);
+    // Two at once share the worker; the small file's bytes sit in Node's buffer pool there.
+    const [there, small] = await Promise.all([
+      parseCatalogOffThread(dir, 'catalog.jsonl', sha, entries.length),
+      parseCatalogOffThread(dir, 'small.jsonl', put('small.jsonl', '{"id":"a"}\n'), 1),
+    ]);
+    assert.deepEqual(there.ids(), here.ids());
+    for (const i of [1, 2, 32_768, 32_769, 40_000]) assert.deepEqual(there.item(i), entries[i - 1]);
+    assert.equal(there.indexOf('B000032768'), 32_769);
+    assert.deepEqual(there.search('title 5', 3), here.search('title 5', 3));
+    assert.deepEqual(small.ids(), ['a']);
+    const bad = put('bad.jsonl', '{"id":"a"}\n{"id":1}\n');
+    await assert.rejects(
+      parseCatalogOffThread(dir, 'bad.jsonl', bad, 2),
+      (e: Error) =>
+        e instanceof BundleError && /bad\.jsonl, line 2: field "id" must be a string/.test(e.message),
+    );
+    await assert.rejects(parseCatalogOffThread(dir, 'bad.jsonl', sha, 2), /bad\.jsonl is corrupt/);
+    // Files: the bytes as written, checked only, missing, corrupt.
+    assert.equal(
+      (await readVerifiedOffThread(dir, 'small.jsonl', put('small.jsonl', 'xyz'))).toString(),
+      'xyz',
+    );
+    assert.equal((await readVerifiedOffThread(dir, 'catalog.jsonl', sha, { keep: false })).length, 0);
+    await assert.rejects(
+      readVerifiedOffThread(dir, 'ghost', sha),
+      /ghost is missing \(listed in bundle\.json\)/,
+    );
+    await assert.rejects(readVerifiedOffThread(dir, 'catalog.jsonl', bad), BundleError);
+    // The worker is still there for the next load.
+    assert.equal(
+      (await parseCatalogOffThread(dir, 'small.jsonl', put('small.jsonl', '{"id":"b"}'), 1)).id(1),
+      'b',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,25 +1,20 @@
 /**
  * A bundle's files, each checked against the sha256 its manifest lists before it is used.
  * Read synchronously where a command loads a bundle (export checks, `cammsr recommend`), or
- * prefetched beside the event loop where a service loads one while it answers requests: read as
- * a stream of 512 KB chunks, each copied into place and hashed as it arrives, so that no single
- * turn of the loop copies or hashes a whole file (a million-item table is 250 MB).
+ * prefetched where a service loads one while it answers requests: read and hashed on the load
+ * worker (load-worker.ts) and moved over, so that the serving thread neither hashes a file nor
+ * copies it (a million-item table is 250 MB). An image served is read as a stream of chunks on
+ * the serving thread, each hashed as it arrives.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BundleError, MANIFEST, type BundleManifest } from './bundle-manifest.js';
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+import { BundleError, checkSha256, MANIFEST, readVerified, type BundleManifest } from './bundle-manifest.js';
+import { readVerifiedOffThread } from './load-worker.js';
 
 /** Bytes per chunk of a streamed read: about half a millisecond of copying and hashing. */
 const CHUNK = 1 << 19;
-
-function checked(path: string, name: string, m: BundleManifest, actual: string): void {
-  if (actual !== m.files[name])
-    throw new BundleError(`${path} is corrupt: its sha256 differs from the one in ${MANIFEST}`);
-}
 
 /** A bundle file read and checked a chunk at a time, the event loop free between chunks. */
 export async function readVerifiedAsync(root: string, m: BundleManifest, name: string): Promise<Buffer> {
@@ -39,7 +34,7 @@ export async function readVerifiedAsync(root: string, m: BundleManifest, name: s
       await new Promise((r) => setImmediate(r));
     }
     if (at !== size) throw new BundleError(`${path} changed while it was read`);
-    checked(path, name, m, hash.digest('hex'));
+    checkSha256(path, m.files[name], hash.digest('hex'));
     return bytes;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
@@ -63,19 +58,15 @@ export class BundleFiles {
       this.prefetched.delete(name);
       return early;
     }
-    const path = join(this.root, name);
-    if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
-    const bytes = readFileSync(path);
-    checked(path, name, this.manifest, sha256(bytes));
-    return bytes;
+    return readVerified(this.root, name, this.manifest.files[name]);
   }
 
   /** Reads and checks these files (those the manifest lists) off the event loop, for `get`. */
   async prefetch(names: readonly string[]): Promise<void> {
-    // One file at a time: files read side by side deliver their chunks in the same turns.
+    // One file at a time: each arrives as one message, moved (not copied) into this thread.
     const bytes = new Map<string, Buffer>();
     for (const n of names.filter((x) => x in this.manifest.files))
-      bytes.set(n, await readVerifiedAsync(this.root, this.manifest, n));
+      bytes.set(n, await readVerifiedOffThread(this.root, n, this.manifest.files[n]));
     for (const [n, b] of bytes) this.prefetched.set(n, b);
   }
 
@@ -87,6 +78,6 @@ export class BundleFiles {
   /** Checks these files off the event loop without keeping them (read again, checked, when used). */
   async verify(names: readonly string[]): Promise<void> {
     for (const n of names.filter((x) => x in this.manifest.files))
-      await readVerifiedAsync(this.root, this.manifest, n);
+      await readVerifiedOffThread(this.root, n, this.manifest.files[n], { keep: false });
   }
 }

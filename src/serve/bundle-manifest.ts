@@ -2,6 +2,7 @@
  * A bundle's manifest (bundle.json): its format, what made it, and the sha256 of every other
  * file; read and checked before anything else of the bundle is.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../version.js';
@@ -83,4 +84,19 @@ export function readManifest(dir: string): BundleManifest {
   for (const f of ['config.json', 'items.safetensors', 'catalog.jsonl'])
     if (!(f in m.files)) throw new BundleError(`${path}: field "files" does not list ${f}`);
   return m;
+}
+
+/** A bundle file's bytes, read at once and checked against the sha256 its manifest lists. */
+export function readVerified(root: string, name: string, expected: string | undefined): Buffer {
+  const path = join(root, name);
+  if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
+  const bytes = readFileSync(path);
+  checkSha256(path, expected, createHash('sha256').update(bytes).digest('hex'));
+  return bytes;
+}
+
+/** Refuses a file whose sha256 is not the one the manifest lists. */
+export function checkSha256(path: string, expected: string | undefined, actual: string): void {
+  if (actual !== expected)
+    throw new BundleError(`${path} is corrupt: its sha256 differs from the one in ${MANIFEST}`);
 }

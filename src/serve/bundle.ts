@@ -43,7 +43,7 @@ import { loadRun } from '../train/trainer.js';
 import { VERSION } from '../version.js';
 import { BundleFiles, readVerifiedAsync } from './bundle-files.js';
 import { catalogEntry, ItemCatalog } from './item-catalog.js';
-import { parseCatalogOffThread } from './catalog-worker.js';
+import { parseCatalogOffThread } from './load-worker.js';
 import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
@@ -286,11 +286,13 @@ function* readCatalog(files: BundleFiles): Generator<void, ItemCatalog> {
   return fullCatalog(files, yield* asBundleErrorSteps(steps));
 }
 
-/** readCatalog on a worker thread (catalog-worker.ts), for a service answering requests meanwhile. */
+/** readCatalog on the load worker (load-worker.ts), for a service answering requests meanwhile. */
 async function readCatalogOffThread(files: BundleFiles): Promise<ItemCatalog> {
-  const path = join(files.root, 'catalog.jsonl');
-  const parsing = parseCatalogOffThread(files.get('catalog.jsonl'), path, files.manifest.dataset.items);
-  return fullCatalog(files, await parsing.catch((e: Error) => Promise.reject(new BundleError(e.message))));
+  const m = files.manifest;
+  return fullCatalog(
+    files,
+    await parseCatalogOffThread(files.root, 'catalog.jsonl', m.files['catalog.jsonl'], m.dataset.items),
+  );
 }
 
 function fullCatalog(files: BundleFiles, catalog: ItemCatalog): ItemCatalog {
@@ -435,13 +437,7 @@ export function loadBundle(dir: string): Bundle {
 export async function loadBundleAsync(dir: string): Promise<Bundle> {
   const root = resolve(dir);
   const files = new BundleFiles(root, readManifest(root));
-  await files.prefetch([
-    'config.json',
-    'items.safetensors',
-    'catalog.jsonl',
-    'weights.safetensors',
-    'insights.json',
-  ]);
+  await files.prefetch(['config.json', 'items.safetensors', 'weights.safetensors', 'insights.json']);
   await files.verify(encoderFileNames(files.manifest));
   const catalog = await readCatalogOffThread(files);
   return runStepsYielding(bundleSteps(files, catalog));
