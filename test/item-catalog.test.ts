@@ -50,6 +50,7 @@ test('a catalog finds every id and gives back every entry as written', () => {
   for (const absent of ['b', 'A', 'a ', 'abc', 'istanbul']) assert.equal(c.has(absent), false, absent);
   assert.throws(() => c.item(0), /no item 0 in a catalog of 5/);
   assert.throws(() => c.item(6), /no item 6/);
+  for (const i of [0, -1, 1.5, 6]) assert.throws(() => c.id(i), RangeError, `id(${i})`);
   // Entries are copies: changing one changes nothing stored.
   c.item(1).title = 'changed';
   assert.equal(c.item(1).title, 'Alpha');
@@ -167,6 +168,13 @@ test('files read and a catalog parsed on the load worker: the same as here; erro
       /ghost is missing \(listed in bundle\.json\)/,
     );
     await assert.rejects(readVerifiedOffThread(dir, 'catalog.jsonl', bad), BundleError);
+    // A file of several read chunks (8 MB each), kept and only checked.
+    const big = Buffer.alloc(9 * 2 ** 20 + 5, 'ab');
+    writeFileSync(join(dir, 'big.bin'), big);
+    const bigSha = createHash('sha256').update(big).digest('hex');
+    assert.ok((await readVerifiedOffThread(dir, 'big.bin', bigSha)).equals(big));
+    assert.equal((await readVerifiedOffThread(dir, 'big.bin', bigSha, { keep: false })).length, 0);
+    await assert.rejects(readVerifiedOffThread(dir, 'big.bin', sha, { keep: false }), /big\.bin is corrupt/);
     // The worker is still there for the next load.
     assert.equal(
       (await parseCatalogOffThread(dir, 'small.jsonl', put('small.jsonl', '{"id":"b"}'), 1)).id(1),

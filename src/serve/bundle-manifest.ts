@@ -3,7 +3,7 @@
  * file; read and checked before anything else of the bundle is.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../version.js';
 
@@ -86,13 +86,33 @@ export function readManifest(dir: string): BundleManifest {
   return m;
 }
 
-/** A bundle file's bytes, read at once and checked against the sha256 its manifest lists. */
-export function readVerified(root: string, name: string, expected: string | undefined): Buffer {
+/** Bytes read and hashed per call: readFileSync refuses files over 2 GB, a Buffer holds 4 GB. */
+const READ_CHUNK = 1 << 23;
+
+/**
+ * A bundle file's bytes, read and checked against the sha256 its manifest lists; with `keep`
+ * false only checked (read through one chunk, nothing kept: an empty Buffer is returned).
+ */
+export function readVerified(root: string, name: string, expected: string | undefined, keep = true): Buffer {
   const path = join(root, name);
   if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
-  const bytes = readFileSync(path);
-  checkSha256(path, expected, createHash('sha256').update(bytes).digest('hex'));
-  return bytes;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const bytes = Buffer.allocUnsafe(keep ? size : Math.min(size, READ_CHUNK));
+    const hash = createHash('sha256');
+    for (let at = 0; at < size;) {
+      const into = keep ? bytes.subarray(at, Math.min(size, at + READ_CHUNK)) : bytes;
+      const n = readSync(fd, into, 0, Math.min(into.length, size - at), at);
+      if (n === 0) throw new BundleError(`${path} changed while it was read`);
+      hash.update(into.subarray(0, n));
+      at += n;
+    }
+    checkSha256(path, expected, hash.digest('hex'));
+    return keep ? bytes : Buffer.alloc(0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Refuses a file whose sha256 is not the one the manifest lists. */

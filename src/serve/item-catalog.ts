@@ -2,7 +2,7 @@
  * The catalog a service serves, held in a few large values rather than an object per item.
  * A million items as objects (an entry, its strings, a Map of the ids) made every full
  * collection of a serving process mark them all: pauses of 25-120 ms at each reload. Here the
- * ids of each block of 1,000 items are one string, with offsets, found through an
+ * ids of each block of 32,768 items are one string, with offsets, found through an
  * open-addressing table of internal ids; an item's entry is parsed from its line of
  * catalog.jsonl when a reply needs it; search runs over one lower-cased string of ids and
  * titles per block. (One string for the whole catalog would be joined in one step: 25 ms at a
@@ -10,6 +10,7 @@
  * so growing a catalog copies nothing of it.
  */
 import type { ItemInfo } from '../data/dataset.js';
+import { runSteps } from '../engine/steps.js';
 
 /** Lines parsed between two yields of a loading service. */
 const STEP = 1000;
@@ -119,7 +120,7 @@ export class ItemCatalog {
     private readonly overlay: Overlay | null = null,
   ) {}
 
-  /** The catalog of columns parsed elsewhere (catalog-worker.ts): checked already, nothing to do. */
+  /** The catalog of columns parsed elsewhere (load-worker.ts): checked already, nothing to do. */
   static fromColumns(cols: CatalogColumns): ItemCatalog {
     return new ItemCatalog(cols);
   }
@@ -138,11 +139,9 @@ export class ItemCatalog {
    */
   static *parseSteps(lines: Buffer, path: string, items: number): Generator<void, ItemCatalog> {
     if (lines.length >= 2 ** 32) throw new Error(`${path}: larger than 4 GB`);
-    const at = {
-      lineStart: new Uint32Array(items),
-      lineEnd: new Uint32Array(items),
-      idEnd: new Uint32Array(items),
-    };
+    const lineStart = new Uint32Array(items);
+    const lineEnd = new Uint32Array(items);
+    const idEnd = new Uint32Array(items);
     const searchStart = new Uint32Array(items);
     const titleStart = new Uint32Array(items);
     const ids = new Blocks();
@@ -155,9 +154,9 @@ export class ItemCatalog {
       if (text !== '') {
         if (size === items) throw new Error(`${path}: more than the ${items} items expected`);
         const it = parseLine(text, path, line);
-        at.lineStart[size] = start;
-        at.lineEnd[size] = end;
-        at.idEnd[size] = ids.add(it.id);
+        lineStart[size] = start;
+        lineEnd[size] = end;
+        idEnd[size] = ids.add(it.id);
         const lowId = it.id.toLowerCase();
         searchStart[size] = search.length;
         titleStart[size] = search.add(lowId + '\n');
@@ -177,10 +176,10 @@ export class ItemCatalog {
     const cols: CatalogColumns = {
       size,
       lines,
-      lineStart: at.lineStart.subarray(0, size),
-      lineEnd: at.lineEnd.subarray(0, size),
+      lineStart: lineStart.subarray(0, size),
+      lineEnd: lineEnd.subarray(0, size),
       ids: ids.blocks,
-      idEnd: at.idEnd.subarray(0, size),
+      idEnd: idEnd.subarray(0, size),
       slots: new Int32Array(2 ** Math.ceil(Math.log2(2 * size + 2))),
       search: search.blocks,
       searchStart: searchStart.subarray(0, size),
@@ -212,11 +211,7 @@ export class ItemCatalog {
     const lines = Buffer.from(
       entries.map((it) => JSON.stringify(catalogEntry(it, it.image)) + '\n').join(''),
     );
-    const steps = ItemCatalog.parseSteps(lines, 'catalog', entries.length);
-    for (;;) {
-      const s = steps.next();
-      if (s.done) return s.value;
-    }
+    return runSteps(ItemCatalog.parseSteps(lines, 'catalog', entries.length));
   }
 
   /** Number of items: internal ids 1..size. */
@@ -236,7 +231,7 @@ export class ItemCatalog {
   /** Original id of internal item i. */
   id(i: number): string {
     const { size, ids, idEnd } = this.cols;
-    if (i > size) return this.item(i).id;
+    if (!Number.isInteger(i) || i < 1 || i > size) return this.item(i).id; // added, or a RangeError
     const k = i - 1;
     return ids[(k / BLOCK) | 0].slice(this.idStart(k), idEnd[k]);
   }
@@ -285,11 +280,11 @@ export class ItemCatalog {
    */
   search(query: string, limit: number): ItemInfo[] {
     const q = query.toLowerCase();
-    const byId = this.matches(q, limit, (i) => this.lowered(i).id.startsWith(q), 'id');
+    const byId = this.matches(q, limit, (it) => it.id.startsWith(q), 'id');
     const byTitle = this.matches(
       q,
       limit - byId.length,
-      (i) => !this.lowered(i).id.startsWith(q) && this.lowered(i).title.includes(q),
+      (it) => !it.id.startsWith(q) && it.title.includes(q),
       'title',
     );
     return [...byId, ...byTitle].map((i) => this.item(i));
@@ -299,7 +294,7 @@ export class ItemCatalog {
   private matches(
     q: string,
     limit: number,
-    overlayMatch: (i: number) => boolean,
+    overlayMatch: (lowered: { id: string; title: string }) => boolean,
     part: 'id' | 'title',
   ): number[] {
     if (limit <= 0) return [];
@@ -310,8 +305,8 @@ export class ItemCatalog {
       if (!o?.replaced.has(i)) found.push(i);
     }
     if (!o) return found;
-    for (const i of o.replaced.keys()) if (overlayMatch(i)) found.push(i);
-    for (let i = this.cols.size + 1; i <= this.size; i++) if (overlayMatch(i)) found.push(i);
+    for (const i of o.replaced.keys()) if (overlayMatch(this.lowered(i))) found.push(i);
+    for (let i = this.cols.size + 1; i <= this.size; i++) if (overlayMatch(this.lowered(i))) found.push(i);
     return found.sort((a, b) => a - b).slice(0, limit);
   }
 
@@ -364,6 +359,7 @@ export class ItemCatalog {
     return k % BLOCK === 0 ? 0 : this.cols.idEnd[k - 1];
   }
 
+  /** Item i's id and title, lower-cased (for the items over the bundle's). */
   private lowered(i: number): { id: string; title: string } {
     const it = this.item(i);
     return { id: it.id.toLowerCase(), title: (it.title ?? '').toLowerCase() };

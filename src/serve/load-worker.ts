@@ -21,7 +21,7 @@ import {
   workerData,
   type MessagePort,
 } from 'node:worker_threads';
-import { runSteps } from '../models/model.js';
+import { runSteps } from '../engine/steps.js';
 import { BundleError, readVerified } from './bundle-manifest.js';
 import { ItemCatalog, type CatalogColumns } from './item-catalog.js';
 
@@ -58,12 +58,19 @@ class LoadWorker {
 
   constructor(onGone: () => void) {
     this.worker.on('message', (m: Reply) => this.receive(m));
+    // A crash is reported twice ('error', then 'exit'): the first report ends this worker.
+    let gone = false;
     const fail = (e: Error) => {
-      onGone();
+      if (!gone) onGone();
+      gone = true;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
     this.worker.on('error', fail);
+    this.worker.on('messageerror', (e) => {
+      fail(e);
+      void this.worker.terminate();
+    });
     this.worker.on('exit', (code) => fail(new Error(`the bundle load worker stopped (exit code ${code})`)));
     // Idle, it does not keep the process alive (after the listeners, which take a reference).
     this.worker.unref();
@@ -98,7 +105,13 @@ class LoadWorker {
 }
 
 let shared: LoadWorker | null = null;
-const loadWorker = () => (shared ??= new LoadWorker(() => (shared = null)));
+function loadWorker(): LoadWorker {
+  if (shared) return shared;
+  const w: LoadWorker = new LoadWorker(() => {
+    if (shared === w) shared = null;
+  });
+  return (shared = w);
+}
 
 /**
  * A bundle file read and checked against its sha256 on the load worker: its bytes (moved to
@@ -159,9 +172,10 @@ function ownBytes(b: Buffer): Uint8Array {
 function work(job: Job): void {
   const port = parentPort!;
   try {
-    const bytes = ownBytes(readVerified(job.root, job.name, job.expected));
+    const keep = job.kind === 'catalog' || job.keep;
+    const bytes = ownBytes(readVerified(job.root, job.name, job.expected, keep));
     if (job.kind === 'read') {
-      if (!job.keep) return port.postMessage({ id: job.id, bytes: null } satisfies Reply);
+      if (!keep) return port.postMessage({ id: job.id, bytes: null } satisfies Reply);
       return port.postMessage({ id: job.id, bytes } satisfies Reply, [bytes.buffer as ArrayBuffer]);
     }
     const path = join(job.root, job.name);
