@@ -17,7 +17,7 @@ const STEP = 1000;
 /**
  * Items per block of strings. Blocks of a few hundred KB live in the engine's large-object
  * space, which the young-generation collector never copies: blocks of 1,000 items (10 KB),
- * arriving from the catalog worker, made its collections stop the loop for 60-90 ms at a
+ * arriving from the load worker, made its collections stop the loop for 60-90 ms at a
  * million items.
  */
 const BLOCK = 1 << 15;
