@@ -13,6 +13,7 @@ import {
   readBundleImage,
 } from '../src/serve/bundle.js';
 import { inferenceBatch } from '../src/models/batch.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/engine/io/safetensors.js';
 import { NoDrawRng } from '../src/engine/rng.js';
 import { createModel } from '../src/train/create-model.js';
 import { loadRun } from '../src/train/trainer.js';
@@ -75,8 +76,15 @@ async function damaged(name: string, damage: (dir: string) => void): Promise<str
   return dir;
 }
 
+/** Rewrites one tensor of items.safetensors (a consistent bundle with bad item data). */
+function rewriteItemTensor(dir: string, name: string, change: (data: Float32Array) => void): void {
+  const { tensors, metadata } = decodeSafetensors(readFileSync(join(dir, 'items.safetensors')));
+  change(tensors.get(name)!.data);
+  rewrite(dir, 'items.safetensors', encodeSafetensors(Object.fromEntries(tensors), metadata));
+}
+
 /** Rewrites a file and records its new checksum in the manifest (a consistent but bad bundle). */
-function rewrite(dir: string, file: string, text: string): void {
+function rewrite(dir: string, file: string, text: string | Uint8Array): void {
   writeFileSync(join(dir, file), text);
   const m = JSON.parse(readFileSync(join(dir, 'bundle.json'), 'utf8'));
   m.files[file] = sha256(text);
@@ -126,6 +134,16 @@ test('corrupt, incomplete or incompatible bundles are refused with a message nam
       'other-format',
       (d) => writeFileSync(join(d, 'bundle.json'), JSON.stringify({ format: 'something-else' })),
       /not a cammsr bundle manifest \(format "something-else"\)/,
+    ],
+    [
+      'label-beyond-categories',
+      (d) => rewriteItemTensor(d, 'categories.labels', (l) => (l[l.length - 1] = 1e6)),
+      /items\.safetensors: category labels do not match their offsets or the \d+ categories/,
+    ],
+    [
+      'fractional-offset',
+      (d) => rewriteItemTensor(d, 'categories.offsets', (o) => (o[3] += 0.5)),
+      /items\.safetensors: tensor "categories\.offsets" must hold non-negative integers/,
     ],
     [
       'catalog-bad-line',
