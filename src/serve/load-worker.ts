@@ -115,7 +115,7 @@ function loadWorker(): LoadWorker {
 
 /**
  * A bundle file read and checked against its sha256 on the load worker: its bytes (moved to
- * this thread), or null with `keep: false` (checked only). Rejects with a BundleError.
+ * this thread), or an empty Buffer with `keep: false` (checked only). Rejects with a BundleError.
  */
 export async function readVerifiedOffThread(
   root: string,
