@@ -158,12 +158,13 @@ export class Recommender {
   recommend(requests: readonly HistoryRequest[]): RecommendationList[] {
     const { model, catalog, scorer } = this.bundle;
     const maxLen = model.maxLen;
-    const known = requests.map((r) => {
+    // Each history item's internal id, looked up once (0: unknown to the catalog).
+    const internal = requests.map((r) => r.items.map((id) => catalog.indexOf(id) ?? 0));
+    const known = requests.map((r, q) => {
       const ids: number[] = [];
       const times: number[] = [];
-      r.items.forEach((id, j) => {
-        const i = catalog.indexOf(id);
-        if (i === undefined) return;
+      internal[q].forEach((i, j) => {
+        if (i === 0) return;
         ids.push(i);
         times.push(r.timestamps?.[j] ?? NaN);
       });
@@ -172,9 +173,7 @@ export class Recommender {
     });
     const withHistory = known.map((h, b) => (h.ids.length > 0 ? b : -1)).filter((b) => b >= 0);
     const n = this.items;
-    const skips = requests.map((r) =>
-      this.skipping(r.excludeSeen ? r.items.map((id) => catalog.indexOf(id) ?? 0) : []),
-    );
+    const skips = requests.map((r, q) => this.skipping(r.excludeSeen ? internal[q] : []));
     const tops = new Map<number, { top: { ids: number[]; scores: number[] }; user: Float32Array }>();
     if (withHistory.length > 0) {
       // A time-aware model always gets time gaps; unknown times (NaN) fall in bucket 0, so a

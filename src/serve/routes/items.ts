@@ -34,9 +34,9 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
     { schema: S.getItem, config: READ },
     async (req) => {
       const g = current();
-      const it = g.recommender.item(req.params.item);
-      if (!it) throw notFound(req.params.item);
-      const i = g.served.catalog.indexOf(it.id)!;
+      const i = g.served.catalog.indexOf(req.params.item);
+      if (i === undefined) throw notFound(req.params.item);
+      const it = g.served.catalog.item(i);
       const interactions = g.served.data.popularity?.[i] ?? null;
       return { ...it, interactions, new: g.served.added?.[i] === 1, withdrawn: g.withdrawn.has(it.id) };
     },
