@@ -4,7 +4,8 @@
  * prefetched where a service loads one while it answers requests: read and hashed on the load
  * worker (load-worker.ts) and moved over, so that the serving thread neither hashes a file nor
  * copies it (a million-item table is 250 MB). An image served is read as a stream of chunks on
- * the serving thread, each hashed as it arrives.
+ * the serving thread, each hashed as it arrives: on the worker it would wait behind a reload's
+ * files.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
