@@ -13,6 +13,7 @@ import { metricsFromRanks } from '../src/eval/metrics.js';
 import { Cammsr } from '../src/models/cammsr.js';
 import type { SequenceBatch } from '../src/models/model.js';
 import { loadRun } from '../src/train/trainer.js';
+import { trainPopularity } from '../src/data/training-split.js';
 import { coldShare } from './cold-share.js';
 import { machine, parseArgs } from './common.js';
 
@@ -53,9 +54,8 @@ if (other) throw new Error(`${other.dir} was trained on another dataset than ${l
 
 // Training count of every item, and each case's bucket.
 const { split, ds } = loaded[0];
-const counts = new Int32Array(ds.items + 1);
-for (const s of split.train) for (const i of s) counts[i]++;
-const cases = split[which];
+const counts = trainPopularity(split, ds.items);
+const cases = split[which].slice(0, split[which].length);
 const labels = edges
   .map((e, i) => `${i === 0 ? 0 : edges[i - 1] + 1}-${e}`)
   .concat(`>${edges[edges.length - 1]}`);

@@ -5,7 +5,8 @@
  * for CAMMSR also an items file (generated titles and categories: TF-IDF text features and category
  * guidance to read); a child process then loads the prepared dataset, splits it and trains one
  * epoch with the sampled softmax, without evaluating (full ranking of every user is another cost:
- * docs/performance.md), so that its peak RSS is training's own.
+ * docs/performance.md), so that its peak RSS is training's own: once with the log read into
+ * memory and once with it left on disk (train.sequences), on the same prepared log.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ interface EpochCell {
   data: string;
   model: 'sasrec' | 'cammsr';
   threads: number;
+  sequences: 'memory' | 'disk';
 }
 
 interface EpochResult {
@@ -39,7 +41,7 @@ export function epochChild(cell: EpochCell): EpochResult {
   kernels().setThreads(cell.threads);
   const config = resolveConfig({
     cli: { model: cell.model, seed: 1 },
-    overrides: ['train.softmax=sampled', 'train.epochs=1'],
+    overrides: ['train.softmax=sampled', 'train.epochs=1', `train.sequences=${cell.sequences}`],
   });
   const t0 = performance.now();
   let started = 0;
@@ -65,9 +67,12 @@ export async function epochMode(o: {
   items: number;
   model: 'sasrec' | 'cammsr';
   threads: number;
+  sequences: ('memory' | 'disk')[];
   json: boolean;
   script: string;
 }): Promise<void> {
+  for (const s of o.sequences)
+    if (s !== 'memory' && s !== 'disk') throw new Error(`--sequences takes memory and/or disk, got "${s}"`);
   const dir = mkdtempSync(join(os.tmpdir(), 'cammsr-epoch-'));
   try {
     const csv = join(dir, 'log.csv');
@@ -94,20 +99,24 @@ export async function epochMode(o: {
     });
     const prepareSeconds = (performance.now() - t) / 1000;
     process.stderr.write(`prepared in ${prepareSeconds.toFixed(1)} s; training one epoch ...\n`);
-    const cell: EpochCell = { data, model: o.model, threads: o.threads };
-    const out = execFileSync(
-      process.execPath,
-      [...TRAINING_NODE_FLAGS, o.script, '--mode', 'epoch', '--cell', JSON.stringify(cell)],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const r = JSON.parse(out.trim().split('\n').pop()!) as EpochResult;
+    const results = o.sequences.map((sequences) => {
+      process.stderr.write(`one epoch with the log in ${sequences} ...\n`);
+      const cell: EpochCell = { data, model: o.model, threads: o.threads, sequences };
+      const out = execFileSync(
+        process.execPath,
+        [...TRAINING_NODE_FLAGS, o.script, '--mode', 'epoch', '--cell', JSON.stringify(cell)],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      return { sequences, ...(JSON.parse(out.trim().split('\n').pop()!) as EpochResult) };
+    });
     const interactions = prepared.stats.interactions;
     console.log(
-      `one epoch, ${o.model}, sampled softmax, ${o.threads} threads (${kernels().name} kernels); the log generated with ${o.interactions.toLocaleString('en')} rows, 5-core`,
+      `one epoch, ${o.model}, sampled softmax, ${o.threads} threads (${kernels().name} kernels); the log generated with ${o.interactions.toLocaleString('en')} rows, 5-core, prepared in ${prepareSeconds.toFixed(1)} s`,
     );
     console.log(
       formatTable(
         [
+          'log in',
           'interactions',
           'users',
           'items',
@@ -116,21 +125,18 @@ export async function epochMode(o: {
           'epoch min',
           'load + split s',
           'peak RSS MB',
-          'prepare s',
         ],
-        [
-          [
-            interactions.toLocaleString('en'),
-            r.users.toLocaleString('en'),
-            r.items.toLocaleString('en'),
-            r.positions.toLocaleString('en'),
-            r.epochSeconds.toFixed(0),
-            (r.epochSeconds / 60).toFixed(1),
-            r.setupSeconds.toFixed(1),
-            r.peakRssMb.toFixed(0),
-            prepareSeconds.toFixed(1),
-          ],
-        ],
+        results.map((r) => [
+          r.sequences,
+          interactions.toLocaleString('en'),
+          r.users.toLocaleString('en'),
+          r.items.toLocaleString('en'),
+          r.positions.toLocaleString('en'),
+          r.epochSeconds.toFixed(0),
+          (r.epochSeconds / 60).toFixed(1),
+          r.setupSeconds.toFixed(1),
+          r.peakRssMb.toFixed(0),
+        ]),
       ),
     );
     if (o.json)
@@ -142,7 +148,7 @@ export async function epochMode(o: {
           generateSeconds,
           prepareSeconds,
           interactions,
-          ...r,
+          runs: results,
         }),
       );
   } finally {

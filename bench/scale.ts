@@ -72,6 +72,10 @@ const args = parseArgs(
       'serving: item-vector widths, comma-separated (default 64,128: SASRec, CAMMSR with ID + text)',
     ],
     requests: ['number', 'serving: requests timed per cell (default 200)'],
+    sequences: [
+      'string',
+      'epoch: where the log stays while training, a subset of memory,disk (default both: one epoch each, on the same prepared log)',
+    ],
     json: ['flag', 'one JSON object as the last line'],
     cell: ['string', 'internal: set by this script for its child processes'],
   },
@@ -276,6 +280,7 @@ async function main(): Promise<void> {
       items: Number(list(args.items, '100000')[0]),
       model: list(args.models, 'sasrec')[0] as 'sasrec' | 'cammsr',
       threads: (args.threads as number | undefined) ?? 2,
+      sequences: list(args.sequences, 'memory,disk') as ('memory' | 'disk')[],
       json: Boolean(args.json),
       script: fileURLToPath(import.meta.url),
     });

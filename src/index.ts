@@ -18,8 +18,9 @@ export { CATALOG, catalogEntry, type CatalogEntry, type CatalogFile } from './da
 export { cacheRoot, CACHE_ENV } from './data/download/cache-dir.js';
 export { DownloadError, type DownloadErrorKind } from './data/download/errors.js';
 export { prepareDataset, IMPORT_FORMATS, type PrepareOptions, type PrepareResult } from './data/prepare.js';
-export { Dataset, type Manifest, type ItemInfo } from './data/dataset.js';
-export { leaveOneOut, type EvalCase, type LeaveOneOutSplit } from './data/split.js';
+export { Dataset, type Manifest, type ItemInfo, type LoadOptions } from './data/dataset.js';
+export { leaveOneOut, type EvalCase, type EvalCases, type LeaveOneOutSplit } from './data/split.js';
+export { memorySplit, streamedSplit, trainPopularity, type TrainingSplit } from './data/training-split.js';
 export { datasetStats, type DatasetStats } from './data/stats.js';
 export { DataError, ContentError } from './data/errors.js';
 export { itemText } from './data/features/encode.js';

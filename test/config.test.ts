@@ -67,6 +67,7 @@ test('defaults: every option of the spec at its documented value', () => {
       validationMetric: 'NDCG@10',
       maskHistory: false,
       samples: 'sequences',
+      sequences: 'auto',
       softmax: 'auto',
       negatives: 1024,
       negativeAlpha: 0.5,

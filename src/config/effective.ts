@@ -1,7 +1,7 @@
 /** Dataset-dependent choices ('auto' values), decided once the dataset is known. */
 import { ConfigError } from './errors.js';
 import { MODALITIES, type Modality } from './names.js';
-import { FULL_SOFTMAX_MAX_ITEMS, type RunConfig } from './schema.js';
+import { FULL_SOFTMAX_MAX_ITEMS, SEQUENCES_IN_MEMORY_MAX, type RunConfig } from './schema.js';
 
 /** The modalities a run uses, in canonical order; an explicit list must be available in the dataset. */
 export function effectiveModalities(cfg: RunConfig, available: readonly Modality[]): Modality[] {
@@ -33,6 +33,17 @@ export function effectiveWeightScale(cfg: RunConfig, modalityCount: number): num
 export function effectiveSampledSoftmax(cfg: RunConfig, items: number): boolean {
   if (cfg.train.softmax !== 'auto') return cfg.train.softmax === 'sampled';
   return items > FULL_SOFTMAX_MAX_ITEMS;
+}
+
+/** Whether the interaction log stays on disk (train.sequences 'auto': by size; the cold-start protocol reads it whole). */
+export function effectiveSequencesOnDisk(cfg: RunConfig, interactions: number): boolean {
+  const cold = cfg.split.coldItems > 0;
+  if (cfg.train.sequences === 'disk' && cold)
+    throw new ConfigError('configuration', [
+      'train.sequences: "disk" cannot be used with the cold-start protocol (split.coldItems > 0), which holds its split in memory',
+    ]);
+  if (cfg.train.sequences !== 'auto') return cfg.train.sequences === 'disk';
+  return !cold && interactions > SEQUENCES_IN_MEMORY_MAX;
 }
 
 /** Whether items without a training interaction get the learned unseen-item row. */

@@ -18,6 +18,12 @@ const probability = () => z.number().min(0).lt(1);
  */
 export const FULL_SOFTMAX_MAX_ITEMS = 100_000;
 
+/**
+ * train.sequences 'auto' reads the interaction log into memory up to this many interactions
+ * (about 240 MB with timestamps: 12 bytes an interaction) and leaves a larger one on disk.
+ */
+export const SEQUENCES_IN_MEMORY_MAX = 20_000_000;
+
 const TrainSchema = z.strictObject({
   epochs: int().min(1).default(200).describe('Maximum number of training epochs.'),
   batchSize: int().min(1).default(256).describe('Training sequences per batch.'),
@@ -60,6 +66,12 @@ const TrainSchema = z.strictObject({
     .default('sequences')
     .describe(
       "What an epoch iterates over: 'sequences' = each user's training sequence once, with a target at every position (SASRec, as RecBole); 'prefixes' = every prefix of every training sequence once, each with the one next item as its target (the per-prefix training of MOCA and MMSR).",
+    ),
+  sequences: z
+    .enum(['auto', 'memory', 'disk'])
+    .default('auto')
+    .describe(
+      `Where the interaction log stays while training and evaluating: 'memory' = read whole; 'disk' = sequences.items.npy and sequences.times.npy stay on disk and each batch reads its users' items (memory then holds the model, the optimiser and a few batches, not the log; the results are the same); 'auto' = memory up to ${SEQUENCES_IN_MEMORY_MAX.toLocaleString('en')} interactions, disk above. The cold-start protocol (split.coldItems > 0) needs the log in memory.`,
     ),
   softmax: z
     .enum(['auto', 'full', 'sampled'])

@@ -16,7 +16,7 @@ export function selectColdItems(ds: Dataset, fraction: number, seed: number): Ui
   const N = ds.items;
   const count = Math.round(fraction * N);
   if (count < 1) throw new DataError(`coldItems ${fraction} of ${N} items holds out no item`);
-  const order = ds.content.times ? newestFirst(ds) : seededShuffle(N, seed);
+  const order = ds.manifest.timestamps ? newestFirst(ds) : seededShuffle(N, seed);
   const cold = new Uint8Array(N + 1);
   for (let k = 0; k < count; k++) cold[order[k]] = 1;
   return cold;
@@ -26,8 +26,12 @@ export function selectColdItems(ds: Dataset, fraction: number, seed: number): Ui
 function newestFirst(ds: Dataset): Int32Array {
   const N = ds.items;
   const first = new Float64Array(N + 1).fill(Infinity);
-  const { sequenceItems: items, times } = ds.content;
-  for (let r = 0; r < items.length; r++) if (times![r] < first[items[r]]) first[items[r]] = times![r];
+  for (let u = 1; u <= ds.users; u++) {
+    const n = ds.sequenceLength(u);
+    const items = ds.sequenceSlice(u, 0, n);
+    const times = ds.timesSlice(u, 0, n)!;
+    for (let r = 0; r < n; r++) if (times[r] < first[items[r]]) first[items[r]] = times[r];
+  }
   const ids = Int32Array.from({ length: N }, (_, i) => i + 1);
   return ids.sort((a, b) => (first[b] !== first[a] ? first[b] - first[a] : b - a));
 }

@@ -11,6 +11,7 @@ import { DataError } from './errors.js';
 import { readEncoders, type EncoderSettings } from './features/encoder-files.js';
 import type { ContentEncoders } from './features/item-encoders.js';
 import { decodeNpyAs, encodeNpy } from './npy.js';
+import { NpyFile } from './npy-file.js';
 import type { SkipReport } from './types.js';
 
 export const DATASET_FORMAT = 'cammsr-dataset';
@@ -101,7 +102,9 @@ export interface DatasetContent {
   userIds: string[];
   items: ItemInfo[];
   offsets: Int32Array;
+  /** Every user's items, one after another; empty when the sequences stay on disk (read them with Dataset.sequenceSlice). */
   sequenceItems: Int32Array;
+  /** Seconds of each entry of sequenceItems; null without timestamps or when the sequences stay on disk (Dataset.timesSlice). */
   times: Float64Array | null;
   categoryOffsets: Int32Array;
   categoryLabels: Int32Array;
@@ -190,17 +193,91 @@ export function replaceDirectory(staging: string, target: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
+const missing = (p: string) => new DataError(`${p} is missing (listed in the manifest)`);
+const corrupt = (p: string) =>
+  new DataError(
+    `${p} does not match its checksum in manifest.json: the dataset is corrupt or was edited; re-run cammsr prepare`,
+  );
+
 /** A dataset file's bytes, checked against its sha256 in the manifest when it is listed and `verify`. */
 function readChecked(dir: string, manifest: Manifest, rel: string, verify: boolean): Buffer {
   const p = join(dir, rel);
-  if (!existsSync(p)) throw new DataError(`${p} is missing (listed in the manifest)`);
+  if (!existsSync(p)) throw missing(p);
   const b = readFileSync(p);
-  if (verify && manifest.files[rel] !== undefined && sha256(b) !== manifest.files[rel]) {
+  if (verify && manifest.files[rel] !== undefined && sha256(b) !== manifest.files[rel]) throw corrupt(p);
+  return b;
+}
+
+/** The sequences of a dataset loaded with `sequences: 'disk'`: read by range, never whole. */
+interface SequenceFiles {
+  items: NpyFile<Int32Array>;
+  times: NpyFile<Float64Array> | null;
+}
+
+/** A dataset's 1-D file opened for ranged reads, its checksum checked a chunk at a time when `verify`. */
+function openChecked<T extends Int32Array | Float64Array>(
+  dir: string,
+  manifest: Manifest,
+  rel: string,
+  ctor: new (n: number) => T,
+  verify: boolean,
+): NpyFile<T> {
+  const p = join(dir, rel);
+  if (!existsSync(p)) throw missing(p);
+  const f = NpyFile.open(p, ctor);
+  if (verify && manifest.files[rel] !== undefined && f.sha256() !== manifest.files[rel]) {
+    f.close();
+    throw corrupt(p);
+  }
+  return f;
+}
+
+function openSequenceFiles(dir: string, manifest: Manifest, verify: boolean): SequenceFiles {
+  const items = openChecked(dir, manifest, 'sequences.items.npy', Int32Array, verify);
+  try {
+    const times = manifest.timestamps
+      ? openChecked(dir, manifest, 'sequences.times.npy', Float64Array, verify)
+      : null;
+    return { items, times };
+  } catch (err) {
+    items.close();
+    throw err;
+  }
+}
+
+export interface LoadOptions {
+  /** Check every file against the manifest's checksums (default true). */
+  verify?: boolean;
+  /**
+   * 'memory' (default) reads the interaction log whole; 'disk' keeps sequences.items.npy and
+   * sequences.times.npy on disk and reads the ranges asked for (sequenceSlice, timesSlice), so
+   * that a log larger than memory can be trained on. Call close() when done with a 'disk' dataset.
+   */
+  sequences?: 'memory' | 'disk';
+}
+
+/** A dataset folder's manifest.json, its format and version checked (the files are not read). */
+export function readManifest(dir: string): Manifest {
+  const mpath = join(dir, 'manifest.json');
+  if (!existsSync(dir))
+    throw new DataError(`dataset folder ${dir} does not exist (prepare one with cammsr prepare)`);
+  if (!existsSync(mpath)) throw new DataError(`${dir} is not a cammsr dataset: manifest.json is missing`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(mpath, 'utf8'));
+  } catch (e) {
+    throw new DataError(`${mpath}: not valid JSON (${(e as Error).message})`);
+  }
+  if (manifest.format !== DATASET_FORMAT)
     throw new DataError(
-      `${p} does not match its checksum in manifest.json: the dataset is corrupt or was edited; re-run cammsr prepare`,
+      `${mpath}: not a cammsr dataset manifest (format ${JSON.stringify(manifest.format)})`,
+    );
+  if (!(manifest.formatVersion >= 1 && manifest.formatVersion <= DATASET_FORMAT_VERSION)) {
+    throw new DataError(
+      `${mpath}: dataset format version ${manifest.formatVersion} is not supported (this cammsr reads 1..${DATASET_FORMAT_VERSION}); re-run cammsr prepare`,
     );
   }
-  return b;
+  return manifest;
 }
 
 /** A prepared dataset loaded into memory. */
@@ -209,32 +286,15 @@ export class Dataset {
     readonly dir: string,
     readonly manifest: Manifest,
     readonly content: DatasetContent,
+    private readonly onDiskFiles: SequenceFiles | null = null,
   ) {}
 
   /**
    * Loads a dataset directory, checking its format version and (unless `verify: false`)
    * every file against the manifest's checksums.
    */
-  static load(dir: string, opts: { verify?: boolean } = {}): Dataset {
-    const mpath = join(dir, 'manifest.json');
-    if (!existsSync(dir))
-      throw new DataError(`dataset folder ${dir} does not exist (prepare one with cammsr prepare)`);
-    if (!existsSync(mpath)) throw new DataError(`${dir} is not a cammsr dataset: manifest.json is missing`);
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse(readFileSync(mpath, 'utf8'));
-    } catch (e) {
-      throw new DataError(`${mpath}: not valid JSON (${(e as Error).message})`);
-    }
-    if (manifest.format !== DATASET_FORMAT)
-      throw new DataError(
-        `${mpath}: not a cammsr dataset manifest (format ${JSON.stringify(manifest.format)})`,
-      );
-    if (!(manifest.formatVersion >= 1 && manifest.formatVersion <= DATASET_FORMAT_VERSION)) {
-      throw new DataError(
-        `${mpath}: dataset format version ${manifest.formatVersion} is not supported (this cammsr reads 1..${DATASET_FORMAT_VERSION}); re-run cammsr prepare`,
-      );
-    }
+  static load(dir: string, opts: LoadOptions = {}): Dataset {
+    const manifest = readManifest(dir);
     const read = (rel: string): Buffer => readChecked(dir, manifest, rel, opts.verify !== false);
     // Features are 2-D (items + 1, dim); everything else is 1-D.
     const npy = <T extends Float32Array | Int32Array | Float64Array | Uint8Array>(
@@ -264,18 +324,25 @@ export class Dataset {
       }
       features[m] = { matrix: f.data, dim: f.shape[1], mask };
     }
+    const onDisk = opts.sequences === 'disk';
     const content: DatasetContent = {
       userIds,
       items,
       offsets: npy('sequences.offsets.npy', Int32Array).data,
-      sequenceItems: npy('sequences.items.npy', Int32Array).data,
-      times: manifest.timestamps ? npy('sequences.times.npy', Float64Array).data : null,
+      sequenceItems: onDisk ? new Int32Array(0) : npy('sequences.items.npy', Int32Array).data,
+      times: manifest.timestamps && !onDisk ? npy('sequences.times.npy', Float64Array).data : null,
       categoryOffsets: npy('categories.offsets.npy', Int32Array).data,
       categoryLabels: npy('categories.labels.npy', Int32Array).data,
       features,
     };
-    const ds = new Dataset(dir, manifest, content);
-    ds.checkConsistency();
+    const files = onDisk ? openSequenceFiles(dir, manifest, opts.verify !== false) : null;
+    const ds = new Dataset(dir, manifest, content, files);
+    try {
+      ds.checkConsistency();
+    } catch (err) {
+      ds.close();
+      throw err;
+    }
     return ds;
   }
 
@@ -314,9 +381,57 @@ export class Dataset {
     return this.content.items.length;
   }
 
+  /** Whether the sequences stay on disk (loaded with `sequences: 'disk'`). */
+  get onDisk(): boolean {
+    return this.onDiskFiles !== null;
+  }
+
+  /** Interactions in the log (the sequences' total length). */
+  get interactions(): number {
+    return this.content.offsets[this.users];
+  }
+
+  /** Length of internal user u's sequence (u in 1..users). */
+  sequenceLength(u: number): number {
+    return this.content.offsets[u] - this.content.offsets[u - 1];
+  }
+
   /** Internal user u's chronological item ids (u in 1..users). */
   sequence(u: number): Int32Array {
-    return this.content.sequenceItems.subarray(this.content.offsets[u - 1], this.content.offsets[u]);
+    return this.sequenceSlice(u, 0, this.sequenceLength(u));
+  }
+
+  /**
+   * Items [start, end) of user u's sequence: a view of the log in memory, a fresh read when the
+   * sequences stay on disk. Either way the caller must not write to it.
+   */
+  sequenceSlice(u: number, start: number, end: number): Int32Array {
+    const [a, b] = this.range(u, start, end);
+    return this.onDiskFiles ? this.onDiskFiles.items.read(a, b) : this.content.sequenceItems.subarray(a, b);
+  }
+
+  /** Seconds of items [start, end) of user u's sequence (as sequenceSlice); null without timestamps. */
+  timesSlice(u: number, start: number, end: number): Float64Array | null {
+    const [a, b] = this.range(u, start, end);
+    if (this.onDiskFiles) return this.onDiskFiles.times?.read(a, b) ?? null;
+    return this.content.times?.subarray(a, b) ?? null;
+  }
+
+  /** Closes the sequence files of a dataset whose sequences stay on disk (nothing otherwise). */
+  close(): void {
+    this.onDiskFiles?.items.close();
+    this.onDiskFiles?.times?.close();
+  }
+
+  /** Positions in the log of items [start, end) of user u's sequence. */
+  private range(u: number, start: number, end: number): [number, number] {
+    if (!(Number.isInteger(u) && u >= 1 && u <= this.users))
+      throw new RangeError(`user ${u} is outside 1..${this.users}`);
+    const n = this.sequenceLength(u);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n))
+      throw new RangeError(`range [${start}, ${end}) of user ${u} is outside the sequence's ${n} items`);
+    const o = this.content.offsets[u - 1];
+    return [o + start, o + end];
   }
 
   /** Category ids of internal item i. */
@@ -346,16 +461,26 @@ export class Dataset {
       bad(`${c.userIds.length} users in users.json, ${m.counts.users} in ${where}`);
     if (c.items.length !== m.counts.items)
       bad(`${c.items.length} items in items.jsonl, ${m.counts.items} in ${where}`);
-    if (c.offsets.length !== c.userIds.length + 1 || c.offsets[c.userIds.length] !== c.sequenceItems.length) {
+    const disk = this.onDiskFiles;
+    const stored = disk ? disk.items.length : c.sequenceItems.length;
+    if (c.offsets.length !== c.userIds.length + 1 || c.offsets[c.userIds.length] !== stored) {
       bad('sequences.offsets.npy does not cover sequences.items.npy');
     }
-    if (c.times && c.times.length !== c.sequenceItems.length)
+    for (let u = 0; u < c.userIds.length; u++)
+      if (!(c.offsets[u + 1] >= c.offsets[u]) || c.offsets[0] !== 0)
+        bad(`sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must start at 0 and not decrease)`);
+    const timesStored = disk ? disk.times?.length : c.times?.length;
+    if (timesStored !== undefined && timesStored !== stored)
       bad('sequences.times.npy and sequences.items.npy differ in length');
     const N = c.items.length;
-    for (let k = 0; k < c.sequenceItems.length; k++) {
-      const it = c.sequenceItems[k];
-      if (!(it >= 1 && it <= N)) bad(`sequence entry ${k} is item ${it}, outside 1..${N}`);
-    }
+    const checkItems = (chunk: Int32Array, first: number) => {
+      for (let k = 0; k < chunk.length; k++) {
+        const it = chunk[k];
+        if (!(it >= 1 && it <= N)) bad(`sequence entry ${first + k} is item ${it}, outside 1..${N}`);
+      }
+    };
+    if (disk) disk.items.scan(checkItems);
+    else checkItems(c.sequenceItems, 0);
     if (c.categoryOffsets.length !== N + 2)
       bad(`categories.offsets.npy has ${c.categoryOffsets.length} entries, expected ${N + 2}`);
   }

@@ -44,8 +44,22 @@ export function encodeNpy(data: NpyArray, shape: readonly number[]): Buffer {
   return out;
 }
 
-/** Decodes .npy bytes. `source` names the file in error messages. */
-export function decodeNpy(bytes: Uint8Array, source = 'npy data'): { data: NpyArray; shape: number[] } {
+/** What a .npy header says: the element type, the shape, and where the data starts. */
+export interface NpyHeader {
+  ctor: new (buf: ArrayBuffer) => NpyArray;
+  bytesPerElement: number;
+  shape: number[];
+  /** Elements (the product of the shape). */
+  length: number;
+  /** Byte offset of the data section. */
+  dataStart: number;
+}
+
+/**
+ * Parses the header at the start of .npy bytes (the whole file, or at least its first
+ * `npyHeaderBytes` bytes). `source` names the file in error messages.
+ */
+export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeader {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') {
     throw new DataError(`${source}: not a .npy file (missing the \\x93NUMPY magic)`);
@@ -60,6 +74,7 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy data'): { data: NpyAr
     headerLen = buf.readUInt32LE(8);
     start = 12;
   } else throw new DataError(`${source}: unsupported .npy format version ${major}`);
+  if (buf.length < start + headerLen) throw new DataError(`${source}: the .npy header is cut short`);
   const header = buf.toString('latin1', start, start + headerLen);
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
@@ -81,17 +96,30 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy data'): { data: NpyAr
     .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0))
     throw new DataError(`${source}: invalid shape (${shapeStr})`);
-  const n = shape.reduce((p, d) => p * d, 1);
-  const dataStart = start + headerLen;
-  if (buf.length - dataStart !== n * dtype.bytes) {
+  const length = shape.reduce((p, d) => p * d, 1);
+  return { ctor: dtype.ctor, bytesPerElement: dtype.bytes, shape, length, dataStart: start + headerLen };
+}
+
+/** Enough leading bytes for any header this module reads (format 1.0 headers are at most 64 KiB). */
+export const npyHeaderBytes = 12 + 0xffff;
+
+/** The data section's expected size against the bytes found; a mismatch names both. */
+export function checkNpySize(h: NpyHeader, fileBytes: number, source: string): void {
+  if (fileBytes - h.dataStart !== h.length * h.bytesPerElement) {
     throw new DataError(
-      `${source}: expected ${n * dtype.bytes} data bytes for shape (${shapeStr}), found ${buf.length - dataStart}`,
+      `${source}: expected ${h.length * h.bytesPerElement} data bytes for shape (${h.shape.join(', ')}), found ${fileBytes - h.dataStart}`,
     );
   }
+}
+
+/** Decodes .npy bytes. `source` names the file in error messages. */
+export function decodeNpy(bytes: Uint8Array, source = 'npy data'): { data: NpyArray; shape: number[] } {
+  const h = parseNpyHeader(bytes, source);
+  checkNpySize(h, bytes.byteLength, source);
   // Copy into a fresh, aligned buffer (the data section need not be aligned in the file).
-  const ab = new ArrayBuffer(n * dtype.bytes);
-  new Uint8Array(ab).set(buf.subarray(dataStart));
-  return { data: new dtype.ctor(ab), shape };
+  const ab = new ArrayBuffer(h.length * h.bytesPerElement);
+  new Uint8Array(ab).set(bytes.subarray(h.dataStart));
+  return { data: new h.ctor(ab), shape: h.shape };
 }
 
 export function readNpy(path: string): { data: NpyArray; shape: number[] } {

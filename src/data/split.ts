@@ -33,6 +33,15 @@ export interface EvalCase {
   seen?: Int32Array;
 }
 
+/**
+ * Evaluation cases read a batch at a time: an array of cases is one; a split whose sequences
+ * stay on disk makes each slice's cases when asked (training-split.ts).
+ */
+export interface EvalCases {
+  readonly length: number;
+  slice(start: number, end: number): EvalCase[];
+}
+
 export interface LeaveOneOutSplit {
   /** Training sequence of every user (index u - 1), oldest first. */
   train: Int32Array[];
@@ -53,13 +62,12 @@ export interface SplitOptions {
 
 export function leaveOneOut(ds: Dataset, opts: SplitOptions = {}): LeaveOneOutSplit {
   const cold = (opts.coldItems ?? 0) > 0 ? selectColdItems(ds, opts.coldItems!, opts.coldSeed ?? 1) : null;
-  const allTimes = ds.content.times;
   const split: LeaveOneOutSplit = { train: [], validation: [], test: [] };
-  if (allTimes) split.trainTimes = [];
+  if (ds.manifest.timestamps) split.trainTimes = [];
   if (cold) split.coldItems = cold;
   for (let u = 1; u <= ds.users; u++) {
     const s = ds.sequence(u);
-    const t = allTimes ? allTimes.subarray(ds.content.offsets[u - 1], ds.content.offsets[u]) : undefined;
+    const t = ds.timesSlice(u, 0, s.length) ?? undefined;
     const n = s.length;
     const head = n < MIN_EVAL_LENGTH ? n : n - 2;
     const { items, times } = cold

@@ -25,7 +25,7 @@ export interface DatasetStats {
 export function datasetStats(ds: Dataset): DatasetStats {
   const m = ds.manifest;
   const split = leaveOneOut(ds);
-  const interactions = ds.content.sequenceItems.length;
+  const interactions = ds.interactions;
   const coverage: Record<string, number> = { id: 1 };
   const featureDims: Record<string, number> = {};
   for (const [k, v] of Object.entries(m.modalities)) {

@@ -10,7 +10,7 @@
  */
 import { noGrad } from '../engine/autograd.js';
 import { StepArena } from '../engine/memory.js';
-import type { LeaveOneOutSplit, EvalCase } from '../data/split.js';
+import type { EvalCase, EvalCases } from '../data/split.js';
 import type { SequenceBatch, SequentialRecommender } from '../models/model.js';
 import { inferenceBatch } from '../models/batch.js';
 import { METRIC_KS, metricsFromRanks, rankAmong, rankInRow } from './metrics.js';
@@ -65,9 +65,13 @@ export interface EvaluationResult {
   targets?: TargetBreakdown;
 }
 
+/**
+ * Ranks each case's target. The cases are read a batch at a time (`cases.slice`), so they need
+ * not all be in memory (an array is fine too).
+ */
 export function evaluate(
   model: SequentialRecommender,
-  cases: readonly EvalCase[],
+  cases: EvalCases,
   opts: EvaluateOptions = {},
 ): EvaluationResult {
   const batchSize = opts.batchSize ?? 256;
@@ -77,36 +81,30 @@ export function evaluate(
   const maxLen = model.maxLen;
   if (!Number.isInteger(maxLen) || maxLen < 1)
     throw new RangeError(`evaluate: model ${model.kind} has an invalid maxLen ${maxLen}`);
-  for (const c of cases)
-    // An empty sequence has no last position to score from; fail loudly rather than let a
-    // model read a neighbour's row.
-    if (c.history.length === 0) throw new RangeError(`evaluate: user ${c.user} has an empty history`);
-
   const ks = opts.ks ?? METRIC_KS;
   const mask = opts.maskHistory ?? false;
   const ranks = new Int32Array(cases.length);
   const coldRanks = new Int32Array(cases.length);
+  // Per case: -1 no cold flag (the warm protocol), 0 a warm target, 1 a cold one.
+  const coldness = new Int8Array(cases.length);
   const coldCandidates = opts.coldItems ? itemsOf(opts.coldItems) : null;
-  // Without the held-out set the cold targets' ranks among it would be left at 0.
-  if (!coldCandidates && cases.some((c) => c.cold))
-    throw new RangeError(
-      "evaluate: the cases have cold targets (the cold-start protocol): pass opts.coldItems, the split's held-out items (evaluateSplit does)",
-    );
   let catalog = 0; // N, known from the first scores
   const wasTraining = model.training;
   model.eval(); // no dropout while scoring
   // Each batch's activations and scores live in an arena reused by the next batch.
   const arena = new StepArena();
   try {
-    const histories: Int32Array[] = [];
     for (let start = 0; start < cases.length; start += batchSize) {
       const end = Math.min(cases.length, start + batchSize);
-      histories.length = 0;
-      for (let i = start; i < end; i++) histories.push(cases[i].history);
+      const some = checkedCases(cases.slice(start, end), coldCandidates !== null);
       const B = end - start;
       // inferenceBatch keeps the most recent maxLen items of each history (and their time gaps).
-      const times = cases[start].times ? cases.slice(start, end).map((c) => c.times ?? null) : undefined;
-      const batch = inferenceBatch(histories, maxLen, times);
+      const times = some[0].times ? some.map((c) => c.times ?? null) : undefined;
+      const batch = inferenceBatch(
+        some.map((c) => c.history),
+        maxLen,
+        times,
+      );
       arena.run(() => {
         const scores = noGrad(() => (opts.scores ? opts.scores(batch) : model.scoreLast(batch)));
         const width = scores.length / B;
@@ -117,9 +115,10 @@ export function evaluate(
         const items = width - 1;
         catalog = items;
         for (let b = 0; b < B; b++) {
-          const c = cases[start + b];
+          const c = some[b];
           const exclude = mask ? (c.seen ?? c.history) : null;
           ranks[start + b] = rankInRow(scores, b * width, items, c.target, exclude);
+          coldness[start + b] = c.cold === undefined ? -1 : c.cold ? 1 : 0;
           if (c.cold && coldCandidates)
             coldRanks[start + b] = rankAmong(scores, b * width, c.target, coldCandidates, exclude);
         }
@@ -129,8 +128,8 @@ export function evaluate(
   } finally {
     model.train(wasTraining);
   }
-  const targets = cases.some((c) => c.cold !== undefined)
-    ? breakdown(model, cases, ranks, coldRanks, ks, catalog, coldCandidates?.length ?? 0)
+  const targets = coldness.some((c) => c !== -1)
+    ? breakdown(model, coldness, ranks, coldRanks, ks, catalog, coldCandidates?.length ?? 0)
     : undefined;
   return {
     metrics: metricsFromRanks(ranks, ks),
@@ -138,6 +137,21 @@ export function evaluate(
     users: cases.length,
     ...(targets ? { targets } : {}),
   };
+}
+
+/** A batch's cases, checked before any is scored. */
+function checkedCases(cases: EvalCase[], coldItemsGiven: boolean): EvalCase[] {
+  for (const c of cases) {
+    // An empty sequence has no last position to score from; fail loudly rather than let a
+    // model read a neighbour's row.
+    if (c.history.length === 0) throw new RangeError(`evaluate: user ${c.user} has an empty history`);
+    // Without the held-out set the cold targets' ranks among it would be left at 0.
+    if (c.cold && !coldItemsGiven)
+      throw new RangeError(
+        "evaluate: the cases have cold targets (the cold-start protocol): pass opts.coldItems, the split's held-out items (evaluateSplit does)",
+      );
+  }
+  return cases;
 }
 
 function itemsOf(mask: Uint8Array): Int32Array {
@@ -153,7 +167,7 @@ function itemsOf(mask: Uint8Array): Int32Array {
  */
 function breakdown(
   model: SequentialRecommender,
-  cases: readonly EvalCase[],
+  coldness: Int8Array,
   ranks: Int32Array,
   coldRanks: Int32Array,
   ks: readonly number[],
@@ -163,8 +177,8 @@ function breakdown(
   const warm: number[] = [];
   const cold: number[] = [];
   const amongCold: number[] = [];
-  cases.forEach((c, i) => {
-    if (!c.cold) return void warm.push(ranks[i]);
+  coldness.forEach((c, i) => {
+    if (c !== 1) return void warm.push(ranks[i]);
     if (!model.ranksUnseenItems) {
       ranks[i] = items;
       coldRanks[i] = Math.max(1, coldCount);
@@ -185,10 +199,17 @@ function breakdown(
   };
 }
 
+/** The evaluation cases of a leave-one-out split (a LeaveOneOutSplit or a TrainingSplit). */
+export interface EvaluationSplit {
+  readonly validation: EvalCases;
+  readonly test: EvalCases;
+  readonly coldItems?: Uint8Array;
+}
+
 /** evaluate() on the validation or test cases of a leave-one-out split. */
 export function evaluateSplit(
   model: SequentialRecommender,
-  split: LeaveOneOutSplit,
+  split: EvaluationSplit,
   which: 'validation' | 'test',
   opts: EvaluateOptions = {},
 ): EvaluationResult {

@@ -78,7 +78,7 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
     .slice(0, top);
 
   // Where the model wins or loses: ranks of the best checkpoint on the split.
-  const cases = split[splitName];
+  const cases = split[splitName].slice(0, split[splitName].length);
   const { ranks } = evaluate(model, cases, { maskHistory: false, coldItems: split.coldItems });
   const perCategory = new Map<number, number[]>();
   const perLength = LENGTH_BUCKETS.map(() => [] as number[]);

@@ -1,6 +1,6 @@
 /** What a model gets from a prepared dataset: features, categories (optionally noised), popularity. */
 import type { Dataset } from '../data/dataset.js';
-import type { LeaveOneOutSplit } from '../data/split.js';
+import { trainPopularity, type TrainingSplit } from '../data/training-split.js';
 import { Rng } from '../engine/rng.js';
 import type { ModelData } from '../models/model.js';
 
@@ -10,13 +10,12 @@ import type { ModelData } from '../models/model.js';
  */
 export function modelData(
   ds: Dataset,
-  split: LeaveOneOutSplit,
+  split: TrainingSplit,
   opts: { categoryNoise?: number; seed?: number } = {},
 ): ModelData {
   const c = ds.content;
   const N = ds.items;
-  const popularity = new Float64Array(N + 1);
-  for (const s of split.train) for (const i of s) popularity[i]++;
+  const popularity = trainPopularity(split, N);
   const C = ds.manifest.categories.names.length;
   let offsets = c.categoryOffsets;
   let labels = c.categoryLabels;

@@ -10,8 +10,10 @@
  *            →  finishRun (best checkpoint, final metrics)
  */
 import { resolve } from 'node:path';
-import { Dataset } from '../data/dataset.js';
-import { leaveOneOut, type LeaveOneOutSplit } from '../data/split.js';
+import { Dataset, readManifest } from '../data/dataset.js';
+import { leaveOneOut } from '../data/split.js';
+import { memorySplit, streamedSplit, type TrainingSplit } from '../data/training-split.js';
+import { effectiveSequencesOnDisk } from '../config/effective.js';
 import { clearTape } from '../engine/autograd.js';
 import { StepArena } from '../engine/memory.js';
 import { Adam } from '../engine/optim/adam.js';
@@ -19,7 +21,7 @@ import { clipGradNorm } from '../engine/optim/grads.js';
 import { Rng } from '../engine/rng.js';
 import { evaluateSplit } from '../eval/evaluate.js';
 import type { SequentialRecommender } from '../models/model.js';
-import { prefixBatch, trainingBatch } from '../models/batch.js';
+import { FUTURE_ITEMS, prefixBatch, trainingBatch } from '../models/batch.js';
 import { kernels } from '../kernels/select.js';
 import { VERSION } from '../version.js';
 import type { RunConfig } from '../config/index.js';
@@ -45,10 +47,17 @@ export interface TrainOptions {
   events?: TrainEvents;
 }
 
-/** Loads the dataset, its split and the model a configuration describes. */
+/**
+ * Loads the dataset, its split and the model a configuration describes. The log stays on disk
+ * when train.sequences says so (close the dataset when done); the warm protocol's split is read
+ * from the sequences as needed, the cold-start protocol's made whole.
+ */
 export function setup(dataDir: string, config: RunConfig) {
-  const ds = Dataset.load(dataDir);
-  const split = leaveOneOut(ds, config.split);
+  const interactions = Number(readManifest(dataDir).counts?.interactions) || 0;
+  const onDisk = effectiveSequencesOnDisk(config, interactions);
+  const ds = Dataset.load(dataDir, { sequences: onDisk ? 'disk' : 'memory' });
+  const split: TrainingSplit =
+    config.split.coldItems > 0 ? memorySplit(leaveOneOut(ds, config.split)) : streamedSplit(ds);
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
   const model = createModel(config, data);
   return { ds, split, data, model };
@@ -64,20 +73,25 @@ const shuffleRng = (cfg: RunConfig) => new Rng(cfg.seed * 1_000_003 + 1);
  * epoch of a large log with it). Returns its log and the target positions it trained on.
  */
 export function trainOneEpoch(dataDir: string, cfg: RunConfig, ev: TrainEvents = {}) {
-  const { split, model, data } = setup(dataDir, cfg);
-  const opt = optimiser(cfg, model);
-  opt.lr = learningRate(cfg, 1);
-  const runner = new EpochRunner(cfg, split, model, opt, shuffleRng(cfg), ev);
-  return {
-    log: runner.run(1),
-    positions: runner.targets(),
-    users: split.train.length,
-    items: data.items,
-  };
+  const { ds, split, model, data } = setup(dataDir, cfg);
+  try {
+    const opt = optimiser(cfg, model);
+    opt.lr = learningRate(cfg, 1);
+    const runner = new EpochRunner(cfg, split, model, opt, shuffleRng(cfg), ev);
+    return {
+      log: runner.run(1),
+      positions: runner.targets(),
+      users: split.users,
+      items: data.items,
+      sequencesOnDisk: ds.onDisk,
+    };
+  } finally {
+    ds.close();
+  }
 }
 
 /** Evaluates a model on both splits, with and without history masking. */
-export function finalMetrics(model: SequentialRecommender, split: LeaveOneOutSplit) {
+export function finalMetrics(model: SequentialRecommender, split: TrainingSplit) {
   const validation = evaluateSplit(model, split, 'validation', { maskHistory: false });
   const test = evaluateSplit(model, split, 'test', { maskHistory: false });
   return {
@@ -102,11 +116,15 @@ export async function train(opts: TrainOptions): Promise<RunMetrics> {
   if (opts.resume && !run.has('state'))
     throw new Error(`${opts.out} has no resumable state (state.json): start a new run instead`);
   const { ds, split, model } = setup(opts.data, cfg);
-  const info = startRun(run, opts, ds, model);
-  const progress = model.trainable
-    ? await trainEpochs(run, opts, ds, split, model)
-    : { epoch: 0, bestEpoch: 0, bestValue: NaN, trainSeconds: 0, stoppedEarly: false };
-  return finishRun(run, info, ds, split, model, cfg, progress);
+  try {
+    const info = startRun(run, opts, ds, model);
+    const progress = model.trainable
+      ? await trainEpochs(run, opts, ds, split, model)
+      : { epoch: 0, bestEpoch: 0, bestValue: NaN, trainSeconds: 0, stoppedEarly: false };
+    return finishRun(run, info, ds, split, model, cfg, progress);
+  } finally {
+    ds.close();
+  }
 }
 
 /** run.json of a run starting now: this cammsr, the model, the dataset, the kernels. */
@@ -164,7 +182,7 @@ async function trainEpochs(
   run: RunDir,
   opts: TrainOptions,
   ds: Dataset,
-  split: LeaveOneOutSplit,
+  split: TrainingSplit,
   model: SequentialRecommender,
 ): Promise<Progress> {
   const cfg = opts.config;
@@ -251,27 +269,26 @@ class EpochRunner {
   private readonly users: Int32Array;
   /** Per prefix sample: the index of its target in the user's sequence (null: whole sequences). */
   private readonly ends: Int32Array | null;
-  private readonly times: Float64Array[] | null;
 
   constructor(
     private readonly cfg: RunConfig,
-    private readonly split: LeaveOneOutSplit,
+    private readonly split: TrainingSplit,
     private readonly model: SequentialRecommender,
     private readonly opt: Adam,
     private readonly shuffle: Rng,
     private readonly ev: TrainEvents,
   ) {
-    this.times = split.trainTimes ?? null;
-    const users = split.train.flatMap((s, u) => (s.length >= 2 ? [u] : []));
+    const users: number[] = [];
+    for (let u = 0; u < split.users; u++) if (split.trainLength(u) >= 2) users.push(u);
     if (cfg.train.samples === 'prefixes') {
       // Two flat arrays, not a pair per prefix: a log of 10M events has about 10M prefixes.
       let count = 0;
-      for (const u of users) count += split.train[u].length - 1;
+      for (const u of users) count += split.trainLength(u) - 1;
       this.users = new Int32Array(count);
       this.ends = new Int32Array(count);
       let k = 0;
       for (const u of users)
-        for (let end = 1; end < split.train[u].length; end++, k++) {
+        for (let end = 1; end < split.trainLength(u); end++, k++) {
           this.users[k] = u;
           this.ends[k] = end;
         }
@@ -285,7 +302,7 @@ class EpochRunner {
   targets(): number {
     if (this.ends) return this.ends.length;
     let n = 0;
-    for (const u of this.users) n += Math.min(this.cfg.maxLen, this.split.train[u].length - 1);
+    for (const u of this.users) n += Math.min(this.cfg.maxLen, this.split.trainLength(u) - 1);
     return n;
   }
 
@@ -316,18 +333,8 @@ class EpochRunner {
 
   /** One optimisation step over the given samples' training windows. */
   private step(samples: Int32Array, epoch: number, b: number) {
-    const { model, opt, cfg, times, ends } = this;
-    const users = samples.map((k) => this.users[k]);
-    const seqs = Array.from(users, (u) => this.split.train[u]);
-    const seqTimes = times ? Array.from(users, (u) => times[u]) : undefined;
-    const batch = ends
-      ? prefixBatch(
-          seqs,
-          samples.map((k) => ends[k]),
-          cfg.maxLen,
-          seqTimes,
-        )
-      : trainingBatch(seqs, cfg.maxLen, seqTimes);
+    const { model, opt, cfg } = this;
+    const batch = this.batch(samples);
     // The step's activations and gradients live in the arena, reused by the next step, so the
     // step drops its gradients (zeroGrad) before it ends.
     return this.arena.run(() => {
@@ -347,6 +354,40 @@ class EpochRunner {
     });
   }
 
+  /**
+   * The samples' batch, from the part of each training sequence it reads: a window's maxLen
+   * items, its target(s), the item before it (whose time starts the first gap) and, for a
+   * prefix, the FUTURE_ITEMS after it. Equal to the batch of the whole sequences, without
+   * reading them whole (they may be on disk).
+   */
+  private batch(samples: Int32Array) {
+    const { split, cfg, ends } = this;
+    const n = samples.length;
+    const seqs: Int32Array[] = new Array(n);
+    const times: (Float64Array | null)[] | undefined = split.timed ? new Array(n) : undefined;
+    const prefixEnds = ends ? new Int32Array(n) : null;
+    for (let b = 0; b < n; b++) {
+      const u = this.users[samples[b]];
+      const length = split.trainLength(u);
+      let from: number;
+      let to: number;
+      if (ends && prefixEnds) {
+        const end = ends[samples[b]];
+        from = Math.max(0, end - cfg.maxLen - 1);
+        to = Math.min(length, end + FUTURE_ITEMS);
+        prefixEnds[b] = end - from;
+      } else {
+        from = Math.max(0, length - cfg.maxLen - 2);
+        to = length;
+      }
+      seqs[b] = split.trainItems(u, from, to);
+      if (times) times[b] = split.trainTimes(u, from, to);
+    }
+    return prefixEnds
+      ? prefixBatch(seqs, prefixEnds, cfg.maxLen, times)
+      : trainingBatch(seqs, cfg.maxLen, times);
+  }
+
   release(): void {
     this.arena.release();
   }
@@ -357,7 +398,7 @@ function finishRun(
   run: RunDir,
   info: RunInfo,
   ds: Dataset,
-  split: LeaveOneOutSplit,
+  split: TrainingSplit,
   model: SequentialRecommender,
   cfg: RunConfig,
   p: Progress,
