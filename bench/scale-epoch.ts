@@ -33,6 +33,8 @@ interface EpochResult {
   positions: number;
   setupSeconds: number;
   epochSeconds: number;
+  /** RSS after the first step: the dataset, its split, the model, Adam's state and one step's buffers. */
+  setupRssMb: number;
   peakRssMb: number;
 }
 
@@ -45,9 +47,13 @@ export function epochChild(cell: EpochCell): EpochResult {
   });
   const t0 = performance.now();
   let started = 0;
+  let setupRss = 0;
   const r = trainOneEpoch(cell.data, config, {
     batch: ({ done, total }) => {
-      if (done === 1) started = performance.now();
+      if (done === 1) {
+        started = performance.now();
+        setupRss = process.memoryUsage().rss;
+      }
       if (done % 200 === 0 || done === total) process.stderr.write(`  step ${done} of ${total}\n`);
     },
   });
@@ -57,6 +63,7 @@ export function epochChild(cell: EpochCell): EpochResult {
     positions: r.positions,
     setupSeconds: (started - t0) / 1000,
     epochSeconds: r.log.seconds,
+    setupRssMb: setupRss / 2 ** 20,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -124,6 +131,7 @@ export async function epochMode(o: {
           'epoch s',
           'epoch min',
           'load + split s',
+          'RSS after step 1 MB',
           'peak RSS MB',
         ],
         results.map((r) => [
@@ -135,6 +143,7 @@ export async function epochMode(o: {
           r.epochSeconds.toFixed(0),
           (r.epochSeconds / 60).toFixed(1),
           r.setupSeconds.toFixed(1),
+          r.setupRssMb.toFixed(0),
           r.peakRssMb.toFixed(0),
         ]),
       ),

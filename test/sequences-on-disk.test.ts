@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareDataset } from '../src/data/prepare.js';
 import { Dataset } from '../src/data/dataset.js';
@@ -22,7 +22,7 @@ import {
 import { effectiveSequencesOnDisk } from '../src/config/effective.js';
 import { resolveConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/config/errors.js';
-import { loadRun, train } from '../src/train/trainer.js';
+import { loadRun, setup, train } from '../src/train/trainer.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { tempDir } from './temp.js';
 
@@ -273,4 +273,34 @@ test("train.sequences: 'auto' keeps a log in memory up to its limit; 'disk' refu
       e instanceof ConfigError &&
       /train\.sequences: "disk" cannot be used with the cold-start protocol/.test(e.message),
   );
+});
+
+test('a dataset left on disk closes its files when setting up or loading a run fails, and when the caller is done', async (t) => {
+  if (!existsSync('/proc/self/fd')) return t.skip('no /proc/self/fd to count open files');
+  const open = () => readdirSync('/proc/self/fd').length;
+  // A copy without image features: building a model that asks for them fails once the dataset is open.
+  const noImages = await copyOf('no-images', (dir) => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    delete m.modalities.image;
+    m.checksum = 'another dataset';
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  });
+  const run = await trainedRun('disk', 'sequences');
+  const before = open();
+  const config = resolveConfig({
+    cli: { model: 'cammsr', seed: 1 },
+    overrides: ['train.sequences=disk', 'cammsr.modalities=id,image'],
+  });
+  assert.throws(() => setup(noImages, config), /the dataset has no image features/);
+  assert.equal(open(), before);
+  assert.throws(() => loadRun(run, { data: noImages }), /is not the dataset .* was trained on/);
+  assert.equal(open(), before);
+  const ok = setup(
+    data,
+    resolveConfig({ cli: { model: 'sasrec', seed: 1 }, overrides: ['train.sequences=disk'] }),
+  );
+  assert.equal(open(), before + 2); // sequences.items.npy and sequences.times.npy
+  ok.ds.close();
+  assert.equal(open(), before);
+  assert.throws(() => ok.ds.sequence(1), /read after the file was closed/);
 });

@@ -169,7 +169,12 @@ interface EvalFlags {
 function evalCommand(o: EvalFlags): void {
   const { model, split, ds } = loadRun(o.run, { data: o.data });
   const maskHistory = o.maskHistory ?? false;
-  const r = evaluateSplit(model, split, o.split, { maskHistory });
+  let r: ReturnType<typeof evaluateSplit>;
+  try {
+    r = evaluateSplit(model, split, o.split, { maskHistory });
+  } finally {
+    ds.close();
+  }
   console.log(
     `${model.kind} on ${ds.manifest.name} (${ds.manifest.checksum.slice(0, 12)}), ${r.users} users, full ranking over ${ds.items} items, history ${maskHistory ? 'masked' : 'not masked'}`,
   );

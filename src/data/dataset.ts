@@ -225,9 +225,11 @@ function openChecked<T extends Int32Array | Float64Array>(
   const p = join(dir, rel);
   if (!existsSync(p)) throw missing(p);
   const f = NpyFile.open(p, ctor);
-  if (verify && manifest.files[rel] !== undefined && f.sha256() !== manifest.files[rel]) {
+  try {
+    if (verify && manifest.files[rel] !== undefined && f.sha256() !== manifest.files[rel]) throw corrupt(p);
+  } catch (err) {
     f.close();
-    throw corrupt(p);
+    throw err;
   }
   return f;
 }
@@ -468,7 +470,9 @@ export class Dataset {
     }
     for (let u = 0; u < c.userIds.length; u++)
       if (!(c.offsets[u + 1] >= c.offsets[u]) || c.offsets[0] !== 0)
-        bad(`sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must start at 0 and not decrease)`);
+        bad(
+          `sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must start at 0 and not decrease)`,
+        );
     const timesStored = disk ? disk.times?.length : c.times?.length;
     if (timesStored !== undefined && timesStored !== stored)
       bad('sequences.times.npy and sequences.items.npy differ in length');

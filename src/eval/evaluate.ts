@@ -67,7 +67,8 @@ export interface EvaluationResult {
 
 /**
  * Ranks each case's target. The cases are read a batch at a time (`cases.slice`), so they need
- * not all be in memory (an array is fine too).
+ * not all be in memory (an array is fine too); each batch is checked (no empty history, cold
+ * targets only with `coldItems`) before it is scored, so a bad case stops the evaluation there.
  */
 export function evaluate(
   model: SequentialRecommender,

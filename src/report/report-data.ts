@@ -60,6 +60,9 @@ export interface CollectOptions {
   topCategories?: number;
 }
 
+/** Evaluation cases read at once for the breakdowns. */
+const CASES_PER_READ = 1024;
+
 export function collectRunReport(runDir: string, opts: CollectOptions = {}): RunReport {
   const dir = resolve(runDir);
   const splitName = opts.split ?? 'test';
@@ -77,20 +80,27 @@ export function collectRunReport(runDir: string, opts: CollectOptions = {}): Run
     .sort((a, b) => b.positions - a.positions)
     .slice(0, top);
 
-  // Where the model wins or loses: ranks of the best checkpoint on the split.
-  const cases = split[splitName].slice(0, split[splitName].length);
-  const { ranks } = evaluate(model, cases, { maskHistory: false, coldItems: split.coldItems });
+  // Where the model wins or loses: ranks of the best checkpoint on the split, the cases read
+  // a batch at a time (they may come from a log on disk).
+  const cases = split[splitName];
   const perCategory = new Map<number, number[]>();
   const perLength = LENGTH_BUCKETS.map(() => [] as number[]);
-  cases.forEach((c, i) => {
-    for (const cat of ds.itemCategories(c.target)) {
-      if (!perCategory.has(cat)) perCategory.set(cat, []);
-      perCategory.get(cat)!.push(ranks[i]);
-    }
-    const n = c.history.length;
-    const b = LENGTH_BUCKETS.findIndex(([lo, hi]) => n >= lo && n < hi);
-    if (b >= 0) perLength[b].push(ranks[i]);
-  });
+  try {
+    const { ranks } = evaluate(model, cases, { maskHistory: false, coldItems: split.coldItems });
+    for (let start = 0; start < cases.length; start += CASES_PER_READ)
+      cases.slice(start, Math.min(cases.length, start + CASES_PER_READ)).forEach((c, k) => {
+        const rank = ranks[start + k];
+        for (const cat of ds.itemCategories(c.target)) {
+          if (!perCategory.has(cat)) perCategory.set(cat, []);
+          perCategory.get(cat)!.push(rank);
+        }
+        const n = c.history.length;
+        const b = LENGTH_BUCKETS.findIndex(([lo, hi]) => n >= lo && n < hi);
+        if (b >= 0) perLength[b].push(rank);
+      });
+  } finally {
+    ds.close();
+  }
   const byCategory = [...perCategory.entries()]
     .sort((a, b) => b[1].length - a[1].length || a[0] - b[0])
     .slice(0, top)

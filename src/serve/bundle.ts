@@ -117,6 +117,7 @@ function readRun(runDir: string) {
   const loaded = loadRun(runDir);
   const { config, ds, split, run } = loaded;
   const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
+  ds.close(); // the sequences were read for the popularity counts; a bundle needs nothing else of them
   const metrics = run.readMetrics();
   const insights = learnedWeights(run.readLog(), metrics?.bestEpoch, ds.manifest.categories.names);
   return { ...loaded, data, metrics, insights };

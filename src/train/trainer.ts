@@ -56,11 +56,16 @@ export function setup(dataDir: string, config: RunConfig) {
   const interactions = Number(readManifest(dataDir).counts?.interactions) || 0;
   const onDisk = effectiveSequencesOnDisk(config, interactions);
   const ds = Dataset.load(dataDir, { sequences: onDisk ? 'disk' : 'memory' });
-  const split: TrainingSplit =
-    config.split.coldItems > 0 ? memorySplit(leaveOneOut(ds, config.split)) : streamedSplit(ds);
-  const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
-  const model = createModel(config, data);
-  return { ds, split, data, model };
+  try {
+    const split: TrainingSplit =
+      config.split.coldItems > 0 ? memorySplit(leaveOneOut(ds, config.split)) : streamedSplit(ds);
+    const data = modelData(ds, split, { categoryNoise: config.cammsr.categoryNoise, seed: config.seed });
+    const model = createModel(config, data);
+    return { ds, split, data, model };
+  } catch (err) {
+    ds.close();
+    throw err;
+  }
 }
 
 const optimiser = (cfg: RunConfig, model: SequentialRecommender) =>
@@ -422,20 +427,28 @@ function finishRun(
   return metrics;
 }
 
-/** Loads a finished (or interrupted) run's best model, with its dataset and split. */
+/**
+ * Loads a finished (or interrupted) run's best model, with its dataset and split. The split may
+ * read the dataset's sequences from disk (train.sequences): close the dataset when done.
+ */
 export function loadRun(runDir: string, opts: { data?: string } = {}) {
   const run = RunDir.open(runDir);
   const config = run.readConfig();
   const info = run.readInfo();
   const dataDir = opts.data ?? info.dataset.dir;
   const { ds, split, model } = setup(dataDir, config);
-  if (ds.manifest.checksum !== info.dataset.checksum) {
-    throw new Error(`${dataDir} is not the dataset ${runDir} was trained on (checksum differs)`);
-  }
-  if (model.trainable) {
-    if (!run.has('best'))
-      throw new Error(`${runDir} has no best.safetensors yet (no evaluation has finished)`);
-    run.loadCheckpoint('best', model);
+  try {
+    if (ds.manifest.checksum !== info.dataset.checksum) {
+      throw new Error(`${dataDir} is not the dataset ${runDir} was trained on (checksum differs)`);
+    }
+    if (model.trainable) {
+      if (!run.has('best'))
+        throw new Error(`${runDir} has no best.safetensors yet (no evaluation has finished)`);
+      run.loadCheckpoint('best', model);
+    }
+  } catch (err) {
+    ds.close();
+    throw err;
   }
   model.eval();
   return { config, ds, split, model, info, run };
