@@ -45,7 +45,13 @@ export class NpyFile<T extends Column> {
 
   /** Elements [start, end), freshly read (a new array the caller owns). */
   read(start: number, end: number): T {
-    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.length))
+    if (!(
+      Number.isInteger(start) &&
+      Number.isInteger(end) &&
+      0 <= start &&
+      start <= end &&
+      end <= this.length
+    ))
       throw new RangeError(`${this.path}: range [${start}, ${end}) is outside [0, ${this.length})`);
     const out = new this.ctor(end - start);
     const bytes = new Uint8Array(out.buffer);
@@ -65,7 +71,7 @@ export class NpyFile<T extends Column> {
     const fd = this.openFd();
     const hash = createHash('sha256');
     const chunk = Buffer.alloc(SCAN_BYTES);
-    for (let at = 0; ; ) {
+    for (let at = 0; ;) {
       const n = readSync(fd, chunk, 0, chunk.length, at);
       if (n === 0) break;
       hash.update(chunk.subarray(0, n));
@@ -87,9 +93,12 @@ export class NpyFile<T extends Column> {
 
 /** Fills `into` from the file at `position`; a file shorter than that is an error, not a short read. */
 function readFully(fd: number, into: Uint8Array, position: number, path: string): void {
-  for (let done = 0; done < into.length; ) {
+  for (let done = 0; done < into.length;) {
     const n = readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new DataError(`${path}: the file ended ${into.length - done} bytes early (it changed while open?)`);
+    if (n === 0)
+      throw new DataError(
+        `${path}: the file ended ${into.length - done} bytes early (it changed while open?)`,
+      );
     done += n;
   }
 }

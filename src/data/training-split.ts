@@ -52,7 +52,9 @@ export function streamedSplit(ds: Dataset): TrainingSplit {
   // Past the training sequence are the validation and test targets: a read there is a bug.
   const training = (k: number, end: number) => {
     if (end > head(k + 1))
-      throw new RangeError(`user ${k + 1}'s training sequence has ${head(k + 1)} items; ${end} were asked for`);
+      throw new RangeError(
+        `user ${k + 1}'s training sequence has ${head(k + 1)} items; ${end} were asked for`,
+      );
     return end;
   };
   const evaluated: number[] = [];
