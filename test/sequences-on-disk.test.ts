@@ -147,6 +147,17 @@ test('a log on disk is checked as the one in memory: checksum, item range, offse
       () => Dataset.load(backwards, { sequences, verify: false }),
       /sequences\.offsets\.npy: entry \d+ is below entry \d+/,
     );
+  const shifted = await copyOf('shifted', (dir) => {
+    const p = join(dir, 'sequences.offsets.npy');
+    const offsets = decodeNpy(readFileSync(p)).data as Int32Array;
+    offsets[0] = 1;
+    writeFileSync(p, encodeNpy(offsets, [offsets.length]));
+  });
+  for (const sequences of ['memory', 'disk'] as const)
+    assert.throws(
+      () => Dataset.load(shifted, { sequences, verify: false }),
+      /sequences\.offsets\.npy: entry 0 is 1, expected 0/,
+    );
   const noTimes = await copyOf('no-times', (dir) =>
     copyFileSync(join(dir, 'sequences.offsets.npy'), join(dir, 'sequences.times.npy')),
   );

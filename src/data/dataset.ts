@@ -468,11 +468,10 @@ export class Dataset {
     if (c.offsets.length !== c.userIds.length + 1 || c.offsets[c.userIds.length] !== stored) {
       bad('sequences.offsets.npy does not cover sequences.items.npy');
     }
+    if (c.offsets[0] !== 0) bad(`sequences.offsets.npy: entry 0 is ${c.offsets[0]}, expected 0`);
     for (let u = 0; u < c.userIds.length; u++)
-      if (!(c.offsets[u + 1] >= c.offsets[u]) || c.offsets[0] !== 0)
-        bad(
-          `sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must start at 0 and not decrease)`,
-        );
+      if (!(c.offsets[u + 1] >= c.offsets[u]))
+        bad(`sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must not decrease)`);
     const timesStored = disk ? disk.times?.length : c.times?.length;
     if (timesStored !== undefined && timesStored !== stored)
       bad('sequences.times.npy and sequences.items.npy differ in length');

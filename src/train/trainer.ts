@@ -88,7 +88,6 @@ export function trainOneEpoch(dataDir: string, cfg: RunConfig, ev: TrainEvents =
       positions: runner.targets(),
       users: split.users,
       items: data.items,
-      sequencesOnDisk: ds.onDisk,
     };
   } finally {
     ds.close();
