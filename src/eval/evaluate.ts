@@ -97,12 +97,12 @@ export function evaluate(
   try {
     for (let start = 0; start < cases.length; start += batchSize) {
       const end = Math.min(cases.length, start + batchSize);
-      const some = checkedCases(cases.slice(start, end), coldCandidates !== null);
+      const batchCases = checkedCases(cases.slice(start, end), coldCandidates !== null);
       const B = end - start;
       // inferenceBatch keeps the most recent maxLen items of each history (and their time gaps).
-      const times = some[0].times ? some.map((c) => c.times ?? null) : undefined;
+      const times = batchCases[0].times ? batchCases.map((c) => c.times ?? null) : undefined;
       const batch = inferenceBatch(
-        some.map((c) => c.history),
+        batchCases.map((c) => c.history),
         maxLen,
         times,
       );
@@ -116,7 +116,7 @@ export function evaluate(
         const items = width - 1;
         catalog = items;
         for (let b = 0; b < B; b++) {
-          const c = some[b];
+          const c = batchCases[b];
           const exclude = mask ? (c.seen ?? c.history) : null;
           ranks[start + b] = rankInRow(scores, b * width, items, c.target, exclude);
           coldness[start + b] = c.cold === undefined ? -1 : c.cold ? 1 : 0;
