@@ -26,9 +26,16 @@ export class ModalityTable extends Module {
     this.projection = this.child('projection', new Linear(features.dim, dim, rng, { std }));
     this.missing = this.param('missing', normalParam([1, dim], std, rng));
     this.x = new Tensor(features.matrix, [items + 1, features.dim]);
+    // One plain pass (a million items are a step of a serving reload).
     const absent = new Float32Array(items + 1);
-    for (let i = 1; i <= items; i++) absent[i] = features.mask[i] ? 0 : 1;
-    this.absent = absent.some((v) => v === 1) ? new Tensor(absent, [items + 1, 1]) : null;
+    const mask = features.mask;
+    let anyAbsent = false;
+    for (let i = 1; i <= items; i++)
+      if (mask[i] === 0) {
+        absent[i] = 1;
+        anyAbsent = true;
+      }
+    this.absent = anyAbsent ? new Tensor(absent, [items + 1, 1]) : null;
   }
 
   /** ẽ_m for all items, [N + 1, d] (row 0 = padding, never a target). */
