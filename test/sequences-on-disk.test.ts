@@ -95,6 +95,8 @@ test('a dataset with its sequences on disk reads what the one in memory holds, w
     assert.equal(disk.content.sequenceItems.length, 0);
     assert.equal(disk.content.times, null);
     assert.equal(disk.interactions, mem.interactions);
+    assert.equal(disk.users, mem.users);
+    assert.deepEqual(disk.content.userIds, mem.content.userIds); // read when first asked for
     assert.ok(mem.manifest.timestamps);
     for (let u = 1; u <= mem.users; u++) {
       const n = mem.sequenceLength(u);
@@ -158,6 +160,22 @@ test('a log on disk is checked as the one in memory: checksum, item range, offse
       () => Dataset.load(shifted, { sequences, verify: false }),
       /sequences\.offsets\.npy: entry 0 is 1, expected 0/,
     );
+  const usersEdited = await copyOf('users-edited', (dir) =>
+    writeFileSync(join(dir, 'users.json'), JSON.stringify(['only', 'two'])),
+  );
+  assert.throws(
+    () => Dataset.load(usersEdited, { sequences: 'disk' }),
+    /users\.json does not match its checksum/,
+  );
+  // Unchecked, the ids are counted when they are read.
+  const unchecked = Dataset.load(usersEdited, { sequences: 'disk', verify: false });
+  try {
+    assert.equal(unchecked.users, 120);
+    assert.throws(() => unchecked.content.userIds, /users\.json: 2 users, the manifest says 120/);
+  } finally {
+    unchecked.close();
+  }
+  assert.throws(() => Dataset.load(usersEdited, { verify: false }), /2 users in users\.json, 120 in/);
   const noTimes = await copyOf('no-times', (dir) =>
     copyFileSync(join(dir, 'sequences.offsets.npy'), join(dir, 'sequences.times.npy')),
   );

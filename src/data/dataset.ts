@@ -4,14 +4,23 @@
  * renamed into place), verified on load against the checksums in its manifest.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContentModality } from '../config/names.js';
 import { DataError } from './errors.js';
 import { readEncoders, type EncoderSettings } from './features/encoder-files.js';
 import type { ContentEncoders } from './features/item-encoders.js';
 import { decodeNpyAs, encodeNpy } from './npy.js';
-import { NpyFile } from './npy-file.js';
+import { NpyFile, sha256OfFd } from './npy-file.js';
 import type { SkipReport } from './types.js';
 
 export const DATASET_FORMAT = 'cammsr-dataset';
@@ -99,6 +108,7 @@ export interface FeatureMatrix {
 
 /** Everything a prepared dataset holds, in memory. */
 export interface DatasetContent {
+  /** Original user ids (index u - 1); for a dataset whose sequences stay on disk, read from users.json when first used. */
   userIds: string[];
   items: ItemInfo[];
   offsets: Int32Array;
@@ -247,13 +257,58 @@ function openSequenceFiles(dir: string, manifest: Manifest, verify: boolean): Se
   }
 }
 
+/** users.json's ids; an error names the file when it is not a list of strings. */
+function parseUserIds(bytes: Buffer, path: string): string[] {
+  let ids: unknown;
+  try {
+    ids = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new DataError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))
+    throw new DataError(`${path}: expected a JSON list of user id strings`);
+  return ids as string[];
+}
+
+/** A listed file's checksum checked a chunk at a time, its bytes not kept; null (nothing read). */
+function checkUnread(dir: string, manifest: Manifest, rel: string, verify: boolean): null {
+  const p = join(dir, rel);
+  if (!existsSync(p)) throw missing(p);
+  if (!verify || manifest.files[rel] === undefined) return null;
+  const fd = openSync(p, 'r');
+  try {
+    if (sha256OfFd(fd) !== manifest.files[rel]) throw corrupt(p);
+  } finally {
+    closeSync(fd);
+  }
+  return null;
+}
+
+/** content.userIds read from `path` when first asked for, and checked against the manifest's count. */
+function lazyUserIds(content: DatasetContent, path: string, users: number): void {
+  let ids: string[] | null = null;
+  Object.defineProperty(content, 'userIds', {
+    enumerable: true,
+    get: () => {
+      if (ids) return ids;
+      const read = parseUserIds(readFileSync(path), path);
+      if (read.length !== users)
+        throw new DataError(
+          `${path}: ${read.length} users, the manifest says ${users}; re-run cammsr prepare`,
+        );
+      return (ids = read);
+    },
+  });
+}
+
 export interface LoadOptions {
   /** Check every file against the manifest's checksums (default true). */
   verify?: boolean;
   /**
    * 'memory' (default) reads the interaction log whole; 'disk' keeps sequences.items.npy and
-   * sequences.times.npy on disk and reads the ranges asked for (sequenceSlice, timesSlice), so
-   * that a log larger than memory can be trained on. Call close() when done with a 'disk' dataset.
+   * sequences.times.npy on disk and reads the ranges asked for (sequenceSlice, timesSlice), and
+   * users.json until content.userIds is first used, so that a log larger than memory can be
+   * trained on. Call close() when done with a 'disk' dataset.
    */
   sequences?: 'memory' | 'disk';
 }
@@ -309,7 +364,12 @@ export class Dataset {
         ctor,
         rel.startsWith('features/') && !rel.endsWith('.mask.npy') ? 2 : 1,
       );
-    const userIds = JSON.parse(read('users.json').toString('utf8')) as string[];
+    const onDisk = opts.sequences === 'disk';
+    // With the log on disk the users' ids stay there too (a string per user): checked now, read
+    // when first asked for (nothing in training needs them).
+    const userIds = onDisk
+      ? checkUnread(dir, manifest, 'users.json', opts.verify !== false)
+      : parseUserIds(read('users.json'), join(dir, 'users.json'));
     const items = read('items.jsonl')
       .toString('utf8')
       .split('\n')
@@ -326,9 +386,8 @@ export class Dataset {
       }
       features[m] = { matrix: f.data, dim: f.shape[1], mask };
     }
-    const onDisk = opts.sequences === 'disk';
     const content: DatasetContent = {
-      userIds,
+      userIds: [],
       items,
       offsets: npy('sequences.offsets.npy', Int32Array).data,
       sequenceItems: onDisk ? new Int32Array(0) : npy('sequences.items.npy', Int32Array).data,
@@ -337,6 +396,8 @@ export class Dataset {
       categoryLabels: npy('categories.labels.npy', Int32Array).data,
       features,
     };
+    if (userIds === null) lazyUserIds(content, join(dir, 'users.json'), manifest.counts.users);
+    else content.userIds = userIds;
     const files = onDisk ? openSequenceFiles(dir, manifest, opts.verify !== false) : null;
     const ds = new Dataset(dir, manifest, content, files);
     try {
@@ -376,7 +437,7 @@ export class Dataset {
   }
 
   get users(): number {
-    return this.content.userIds.length;
+    return this.content.offsets.length - 1;
   }
 
   get items(): number {
@@ -459,17 +520,18 @@ export class Dataset {
     const bad = (what: string) => {
       throw new DataError(`${this.dir}: inconsistent dataset: ${what}; re-run cammsr prepare`);
     };
-    if (c.userIds.length !== m.counts.users)
+    // (users.json of a dataset on disk is counted when it is read: lazyUserIds.)
+    if (!this.onDiskFiles && c.userIds.length !== m.counts.users)
       bad(`${c.userIds.length} users in users.json, ${m.counts.users} in ${where}`);
     if (c.items.length !== m.counts.items)
       bad(`${c.items.length} items in items.jsonl, ${m.counts.items} in ${where}`);
     const disk = this.onDiskFiles;
     const stored = disk ? disk.items.length : c.sequenceItems.length;
-    if (c.offsets.length !== c.userIds.length + 1 || c.offsets[c.userIds.length] !== stored) {
+    if (c.offsets.length !== m.counts.users + 1 || c.offsets[m.counts.users] !== stored) {
       bad('sequences.offsets.npy does not cover sequences.items.npy');
     }
     if (c.offsets[0] !== 0) bad(`sequences.offsets.npy: entry 0 is ${c.offsets[0]}, expected 0`);
-    for (let u = 0; u < c.userIds.length; u++)
+    for (let u = 0; u < m.counts.users; u++)
       if (!(c.offsets[u + 1] >= c.offsets[u]))
         bad(`sequences.offsets.npy: entry ${u + 1} is below entry ${u} (offsets must not decrease)`);
     const timesStored = disk ? disk.times?.length : c.times?.length;

@@ -68,16 +68,7 @@ export class NpyFile<T extends Column> {
 
   /** sha256 of the whole file, read a chunk at a time. */
   sha256(): string {
-    const fd = this.openFd();
-    const hash = createHash('sha256');
-    const chunk = Buffer.alloc(SCAN_BYTES);
-    for (let at = 0; ;) {
-      const n = readSync(fd, chunk, 0, chunk.length, at);
-      if (n === 0) break;
-      hash.update(chunk.subarray(0, n));
-      at += n;
-    }
-    return hash.digest('hex');
+    return sha256OfFd(this.openFd());
   }
 
   close(): void {
@@ -89,6 +80,19 @@ export class NpyFile<T extends Column> {
     if (this.fd === null) throw new Error(`${this.path}: read after the file was closed`);
     return this.fd;
   }
+}
+
+/** sha256 of an open file's bytes, read a chunk at a time (memory holds one chunk, not the file). */
+export function sha256OfFd(fd: number): string {
+  const hash = createHash('sha256');
+  const chunk = Buffer.alloc(SCAN_BYTES);
+  for (let at = 0; ;) {
+    const n = readSync(fd, chunk, 0, chunk.length, at);
+    if (n === 0) break;
+    hash.update(chunk.subarray(0, n));
+    at += n;
+  }
+  return hash.digest('hex');
 }
 
 /** Fills `into` from the file at `position`; a file shorter than that is an error, not a short read. */
