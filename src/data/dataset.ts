@@ -387,7 +387,7 @@ export class Dataset {
       features[m] = { matrix: f.data, dim: f.shape[1], mask };
     }
     const content: DatasetContent = {
-      userIds: [],
+      userIds: userIds ?? [],
       items,
       offsets: npy('sequences.offsets.npy', Int32Array).data,
       sequenceItems: onDisk ? new Int32Array(0) : npy('sequences.items.npy', Int32Array).data,
@@ -397,7 +397,6 @@ export class Dataset {
       features,
     };
     if (userIds === null) lazyUserIds(content, join(dir, 'users.json'), manifest.counts.users);
-    else content.userIds = userIds;
     const files = onDisk ? openSequenceFiles(dir, manifest, opts.verify !== false) : null;
     const ds = new Dataset(dir, manifest, content, files);
     try {
