@@ -83,7 +83,7 @@ const views = loaded.flatMap((r) => [
     : []),
 ]);
 const results = views.map((r) => {
-  const { ranks } = evaluate(r.model, split[which], {
+  const { ranks } = evaluate(r.model, cases, {
     maskHistory: Boolean(args['mask-history']),
     coldItems: split.coldItems,
     scores: r.scores,
