@@ -63,18 +63,23 @@ export function coordinateDescent(
     }
     let ar = 0;
     for (let t = 0; t < T; t++) {
+      const inv = 1 / eps[t];
       let max = -Infinity;
       for (let j = 0; j < m; j++) {
-        z[j] = (sv[j] + b[j]) / eps[t];
+        z[j] = (sv[j] + b[j]) * inv;
         if (z[j] > max) max = z[j];
       }
+      // One exp per entry: z becomes exp(z − max), which the softmax then scales.
       let total = 0;
-      for (let j = 0; j < m; j++) total += Math.exp(z[j] - max);
-      const lse = max + Math.log(total);
-      ar = eps[t] * (logK - lse);
-      const at = T * start[r] + t * m;
       for (let j = 0; j < m; j++) {
-        sm[at + j] = Math.exp(z[j] - lse);
+        z[j] = Math.exp(z[j] - max);
+        total += z[j];
+      }
+      ar = eps[t] * (logK - max - Math.log(total));
+      const at = T * start[r] + t * m;
+      const norm = 1 / total;
+      for (let j = 0; j < m; j++) {
+        sm[at + j] = z[j] * norm;
         const x = sv[j] + ar;
         active[at + j] = x > 0 ? 1 : 0;
         b[j] = x > 0 ? -x : 0;
