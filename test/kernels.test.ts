@@ -307,7 +307,144 @@ for (const name of backends) {
     jsKernels.geluBackward(x, dy, dxRef, n);
     close(dx, dxRef, 1e-5, 1e-6, 'gelu backward');
   });
+
+  test(
+    `${name} layer norm forward and backward match js (odd widths, written and accumulated)`,
+    { skip },
+    () => {
+      for (const [rows, d] of [
+        [1, 1],
+        [7, 13],
+        [33, 64],
+      ]) {
+        const x = rand(rows * d, 3);
+        const gamma = rand(d);
+        const beta = rand(d);
+        const outs = [0, 1].map(() => ({
+          y: new Float32Array(rows * d),
+          xhat: new Float32Array(rows * d),
+          rstd: new Float32Array(rows),
+        }));
+        k().layerNorm(x, gamma, beta, 1e-5, rows, d, outs[0].y, outs[0].xhat, outs[0].rstd);
+        jsKernels.layerNorm(x, gamma, beta, 1e-5, rows, d, outs[1].y, outs[1].xhat, outs[1].rstd);
+        close(outs[0].y, outs[1].y, 1e-5, 1e-6, 'layerNorm out');
+        close(outs[0].xhat, outs[1].xhat, 1e-5, 1e-6, 'layerNorm xhat');
+        close(outs[0].rstd, outs[1].rstd, 1e-5, 1e-6, 'layerNorm rstd');
+        const dy = rand(rows * d);
+        for (const accumulate of [false, true]) {
+          const start = rand(rows * d);
+          const grads = [0, 1].map(() => ({
+            gx: Float32Array.from(start),
+            gg: rand(d),
+            gb: new Float32Array(d),
+          }));
+          grads[1].gg.set(grads[0].gg);
+          const { xhat, rstd } = outs[1];
+          const [a, b] = grads;
+          k().layerNormBackward(dy, xhat, rstd, gamma, rows, d, a.gx, accumulate, a.gg, a.gb);
+          jsKernels.layerNormBackward(dy, xhat, rstd, gamma, rows, d, b.gx, accumulate, b.gg, b.gb);
+          close(a.gx, b.gx, 1e-4, 1e-5, `layerNorm gx (accumulate ${accumulate})`);
+          close(a.gg, b.gg, 1e-5, 1e-5, 'layerNorm gGamma');
+          close(a.gb, b.gb, 1e-5, 1e-5, 'layerNorm gBeta');
+        }
+        // Null targets are skipped: only gBeta is asked for here.
+        const gb = new Float32Array(d);
+        k().layerNormBackward(dy, outs[1].xhat, outs[1].rstd, gamma, rows, d, null, false, null, gb);
+        const ref = new Float32Array(d);
+        for (let i = 0; i < rows * d; i++) ref[i % d] += dy[i];
+        close(gb, ref, 1e-5, 1e-5, 'layerNorm gBeta alone');
+      }
+      const short = new Float32Array(5);
+      assert.throws(
+        () =>
+          k().layerNorm(
+            new Float32Array(6),
+            rand(3),
+            rand(3),
+            1e-5,
+            2,
+            3,
+            short,
+            new Float32Array(6),
+            rand(2),
+          ),
+        RangeError,
+      );
+      assert.throws(
+        () => k().layerNormBackward(rand(6), rand(6), rand(2), rand(3), 2, 3, short, false, null, null),
+        RangeError,
+      );
+    },
+  );
+
+  test(`${name} dropout matches js exactly, with the words in the scale buffer`, { skip }, () => {
+    const n = 1031;
+    const x = rand(n);
+    x[3] = NaN;
+    x[4] = Infinity;
+    const words = new Uint32Array(n);
+    rng.fillU32(words);
+    words[3] = 0; // dropped: a NaN input gives 0
+    words[4] = 0xffffffff; // kept: Infinity stays Infinity
+    const run = (kern: Kernels) => {
+      const scale = new Float32Array(n);
+      const bits = new Uint32Array(scale.buffer);
+      bits.set(words);
+      const out = new Float32Array(n);
+      kern.dropout(x, bits, Math.floor(0.3 * 4294967296), 1 / 0.7, n, out, scale);
+      return { out, scale };
+    };
+    const a = run(k());
+    const b = run(jsKernels);
+    assert.deepEqual(a.scale, b.scale);
+    assert.deepEqual(a.out, b.out);
+    assert.equal(a.out[3], 0);
+    assert.equal(a.out[4], Infinity);
+    assert.throws(
+      () => k().dropout(x, words, 1, 2, n + 1, new Float32Array(n + 1), new Float32Array(n + 1)),
+      RangeError,
+    );
+  });
 }
+
+test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', () => {
+  const out = new Float32Array(3);
+  const xhat = new Float32Array(3);
+  const rstd = new Float32Array(1);
+  // x = [1, 2, 3]: μ = 2, σ² = 2/3, x̂ = [−1, 0, 1]·√1.5; γ = [1, 2, 1], β = [0, 0, 1].
+  jsKernels.layerNorm(
+    Float32Array.of(1, 2, 3),
+    Float32Array.of(1, 2, 1),
+    Float32Array.of(0, 0, 1),
+    0,
+    1,
+    3,
+    out,
+    xhat,
+    rstd,
+  );
+  const s = Math.sqrt(1.5);
+  close(xhat, Float32Array.of(-s, 0, s), 1e-6, 1e-7, 'x̂');
+  close(out, Float32Array.of(-s, 0, s + 1), 1e-6, 1e-7, 'out');
+  close(rstd, Float32Array.of(s), 1e-6, 1e-7, 'rstd');
+  // dy = 1 everywhere, γ = 1: LayerNorm's output sums to Σβ whatever x is, so gx = 0.
+  const gx = Float32Array.of(5, 5, 5);
+  const gg = new Float32Array(3);
+  jsKernels.layerNormBackward(
+    Float32Array.of(1, 1, 1),
+    xhat,
+    rstd,
+    Float32Array.of(1, 1, 1),
+    1,
+    3,
+    gx,
+    false,
+    gg,
+    null,
+  );
+  close(gx, new Float32Array(3), 0, 1e-6, 'gx');
+  close(gg, xhat, 0, 0, 'gGamma = x̂');
+});
 
 test('js scoreInt8Rows: hand-computed scores of two users against two rows', () => {
   const users = Float32Array.of(1, 2, -1, 0.5);

@@ -26,6 +26,8 @@
 #include <cblas.h>
 #include <node_api.h>
 
+#include "rows.h"
+
 /* Largest integer a JS number holds exactly. */
 #define MAX_SAFE_INT 9007199254740991.0
 /* Largest dimension, leading dimension or stride OpenBLAS accepts (blasint is 32-bit). */
@@ -135,6 +137,23 @@ static bool get_f32(napi_env env, napi_value v, const char *fn, const char *name
 static bool get_i8(napi_env env, napi_value v, const char *fn, const char *name, int8_t **data,
                    size_t *len) {
   return get_typed(env, v, fn, name, napi_int8_array, "Int8Array", (void **)data, len);
+}
+
+static bool get_u32(napi_env env, napi_value v, const char *fn, const char *name, uint32_t **data,
+                    size_t *len) {
+  return get_typed(env, v, fn, name, napi_uint32_array, "Uint32Array", (void **)data, len);
+}
+
+/* A Float32Array or null (*data = NULL, *len = 0). */
+static bool get_f32_or_null(napi_env env, napi_value v, const char *fn, const char *name, float **data,
+                            size_t *len) {
+  napi_valuetype t;
+  if (!napi_ok_or_throw(env, napi_typeof(env, v, &t), fn, "typeof")) return false;
+  if (t != napi_null) return get_typed(env, v, fn, name, napi_float32_array, "Float32Array or null",
+                                       (void **)data, len);
+  *data = NULL;
+  *len = 0;
+  return true;
 }
 
 /* Checks that an array of `len` elements holds `count` rows×cols matrices with row stride
@@ -638,6 +657,76 @@ static napi_value GeluBackward(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Layer norm and dropout (the arithmetic is in rows.c)
+ * ------------------------------------------------------------------------------------- */
+
+static napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  const char *fn = "layerNorm";
+  napi_value argv[9];
+  float *x, *gamma, *beta, *out, *xhat, *rstd;
+  size_t len_x, len_g, len_b, len_o, len_h, len_r;
+  double eps;
+  int64_t rows, d;
+  if (!get_args(env, info, fn, 9, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[1], fn, "gamma", &gamma, &len_g) || !get_f32(env, argv[2], fn, "beta", &beta, &len_b) ||
+      !get_number(env, argv[3], fn, "eps", &eps) || !get_count(env, argv[4], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[5], fn, "d", MAX_SAFE_INT, &d) || !get_f32(env, argv[6], fn, "out", &out, &len_o) ||
+      !get_f32(env, argv[7], fn, "xhat", &xhat, &len_h) || !get_f32(env, argv[8], fn, "rstd", &rstd, &len_r) ||
+      !check_rows(env, fn, "x", len_x, rows, d) || !check_rows(env, fn, "out", len_o, rows, d) ||
+      !check_rows(env, fn, "xhat", len_h, rows, d) || !check_len(env, fn, "gamma", len_g, d) ||
+      !check_len(env, fn, "beta", len_b, d) || !check_len(env, fn, "rstd", len_r, rows))
+    return NULL;
+  if (d == 0 && rows > 0) THROW(env, ERR_RANGE, "%s: d must be positive", fn);
+  rows_layer_norm(x, gamma, beta, eps, rows, d, out, xhat, rstd);
+  return NULL;
+}
+
+static napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "layerNormBackward";
+  napi_value argv[10];
+  float *dy, *xhat, *rstd, *gamma, *gx, *g_gamma, *g_beta;
+  size_t len_dy, len_h, len_r, len_g, len_gx, len_gg, len_gb;
+  int64_t rows, d;
+  bool accumulate;
+  if (!get_args(env, info, fn, 10, argv) || !get_f32(env, argv[0], fn, "dy", &dy, &len_dy) ||
+      !get_f32(env, argv[1], fn, "xhat", &xhat, &len_h) || !get_f32(env, argv[2], fn, "rstd", &rstd, &len_r) ||
+      !get_f32(env, argv[3], fn, "gamma", &gamma, &len_g) ||
+      !get_count(env, argv[4], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[5], fn, "d", MAX_SAFE_INT, &d) || !get_f32_or_null(env, argv[6], fn, "gx", &gx, &len_gx) ||
+      !get_bool(env, argv[7], fn, "accumulate", &accumulate) ||
+      !get_f32_or_null(env, argv[8], fn, "gGamma", &g_gamma, &len_gg) ||
+      !get_f32_or_null(env, argv[9], fn, "gBeta", &g_beta, &len_gb) ||
+      !check_rows(env, fn, "dy", len_dy, rows, d) || !check_rows(env, fn, "xhat", len_h, rows, d) ||
+      !check_len(env, fn, "rstd", len_r, rows) || !check_len(env, fn, "gamma", len_g, d) ||
+      (gx && !check_rows(env, fn, "gx", len_gx, rows, d)) || (g_gamma && !check_len(env, fn, "gGamma", len_gg, d)) ||
+      (g_beta && !check_len(env, fn, "gBeta", len_gb, d)))
+    return NULL;
+  rows_layer_norm_backward(dy, xhat, rstd, gamma, rows, d, gx, accumulate, g_gamma, g_beta);
+  return NULL;
+}
+
+static napi_value Dropout(napi_env env, napi_callback_info info) {
+  const char *fn = "dropout";
+  napi_value argv[7];
+  float *x, *out, *scale;
+  uint32_t *bits;
+  size_t len_x, len_bits, len_o, len_s;
+  double threshold, keep;
+  int64_t n;
+  if (!get_args(env, info, fn, 7, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_u32(env, argv[1], fn, "bits", &bits, &len_bits) || !get_number(env, argv[2], fn, "threshold", &threshold) ||
+      !get_number(env, argv[3], fn, "keep", &keep) || !get_count(env, argv[4], fn, "n", MAX_SAFE_INT, &n) ||
+      !get_f32(env, argv[5], fn, "out", &out, &len_o) || !get_f32(env, argv[6], fn, "scale", &scale, &len_s) ||
+      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "bits", len_bits, n) ||
+      !check_len(env, fn, "out", len_o, n) || !check_len(env, fn, "scale", len_s, n))
+    return NULL;
+  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
+    THROW(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
+  rows_dropout(x, bits, (uint32_t)threshold, keep, n, out, scale);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Threads and build facts
  * ------------------------------------------------------------------------------------- */
 
@@ -739,6 +828,9 @@ NAPI_MODULE_INIT() {
       METHOD("scoreInt8Rows", ScoreInt8Rows),
       METHOD("gelu", Gelu),
       METHOD("geluBackward", GeluBackward),
+      METHOD("layerNorm", LayerNorm),
+      METHOD("layerNormBackward", LayerNormBackward),
+      METHOD("dropout", Dropout),
       METHOD("threads", Threads),
       METHOD("setThreads", SetThreads),
       METHOD("describe", Describe),

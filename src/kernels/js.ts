@@ -192,6 +192,77 @@ export const jsKernels: Kernels = {
     }
   },
 
+  layerNorm(x, gamma, beta, eps, rows, d, out, xhat, rstd) {
+    const n = rows * d;
+    if (
+      x.length < n ||
+      out.length < n ||
+      xhat.length < n ||
+      gamma.length < d ||
+      beta.length < d ||
+      rstd.length < rows
+    )
+      throw new RangeError(`layerNorm: arrays shorter than ${rows} rows of ${d}`);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      let mu = 0;
+      for (let j = 0; j < d; j++) mu += x[o + j];
+      mu /= d;
+      let v = 0;
+      for (let j = 0; j < d; j++) v += (x[o + j] - mu) * (x[o + j] - mu);
+      const rs = 1 / Math.sqrt(v / d + eps);
+      rstd[r] = rs;
+      for (let j = 0; j < d; j++) {
+        const h = (x[o + j] - mu) * rs;
+        xhat[o + j] = h;
+        out[o + j] = h * gamma[j] + beta[j];
+      }
+    }
+  },
+
+  layerNormBackward(dy, xhat, rstd, gamma, rows, d, gx, accumulate, gGamma, gBeta) {
+    const n = rows * d;
+    const short = (a: Float32Array | null, need: number) => a !== null && a.length < need;
+    if (
+      short(dy, n) ||
+      short(xhat, n) ||
+      short(gx, n) ||
+      short(rstd, rows) ||
+      short(gamma, d) ||
+      short(gGamma, d) ||
+      short(gBeta, d)
+    )
+      throw new RangeError(`layerNormBackward: arrays shorter than ${rows} rows of ${d}`);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      let sumG = 0;
+      let sumGX = 0;
+      for (let j = 0; j < d; j++) {
+        const gh = dy[o + j] * gamma[j];
+        sumG += gh;
+        sumGX += gh * xhat[o + j];
+        if (gGamma) gGamma[j] += dy[o + j] * xhat[o + j];
+        if (gBeta) gBeta[j] += dy[o + j];
+      }
+      if (!gx) continue;
+      const f = rstd[r] / d;
+      for (let j = 0; j < d; j++) {
+        const v = f * (d * dy[o + j] * gamma[j] - sumG - xhat[o + j] * sumGX);
+        gx[o + j] = accumulate ? gx[o + j] + v : v;
+      }
+    }
+  },
+
+  dropout(x, bits, threshold, keep, n, out, scale) {
+    if (x.length < n || bits.length < n || out.length < n || scale.length < n)
+      throw new RangeError(`dropout: arrays shorter than n = ${n}`);
+    for (let i = 0; i < n; i++) {
+      const s = bits[i] >= threshold ? keep : 0;
+      scale[i] = s;
+      out[i] = s === 0 ? 0 : x[i] * s;
+    }
+  },
+
   threads: () => 1,
   setThreads: () => {},
   describe: () => ({ backend: 'js', simd: false }),

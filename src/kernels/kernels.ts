@@ -110,6 +110,57 @@ export interface Kernels {
   /** dx[i] = dy[i] · GELU'(x[i]) for i < n (overwrites dx). */
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
 
+  /**
+   * LayerNorm forward over `rows` contiguous rows of length d: xhat = (x − μ)·rstd with
+   * rstd = 1/√(σ² + eps) (biased variance; the sums in float64), out = γ ⊙ xhat + β. Writes
+   * out and xhat [rows·d] and rstd [rows].
+   */
+  layerNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    rows: number,
+    d: number,
+    out: Float32Array,
+    xhat: Float32Array,
+    rstd: Float32Array,
+  ): void;
+
+  /**
+   * LayerNorm backward from dy [rows·d] and the forward's xhat and rstd: with ĝ = dy ⊙ γ,
+   * gx = rstd/d · (d·ĝ − Σĝ − xhat·Σ(ĝ ⊙ xhat)), written into gx (or added to it when
+   * `accumulate`); gGamma += Σ_rows dy ⊙ xhat and gBeta += Σ_rows dy. A null target is skipped.
+   */
+  layerNormBackward(
+    dy: Float32Array,
+    xhat: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    rows: number,
+    d: number,
+    gx: Float32Array | null,
+    accumulate: boolean,
+    gGamma: Float32Array | null,
+    gBeta: Float32Array | null,
+  ): void;
+
+  /**
+   * Inverted dropout from one random word per element, for i < n: scale[i] = keep when
+   * bits[i] ≥ threshold (an integer in [0, 2³²)), else 0; out[i] = x[i]·scale[i], and 0 where
+   * dropped even if x[i] is not finite. bits may be a view of scale's memory (each word is read
+   * before its element of scale is written).
+   */
+  dropout(
+    x: Float32Array,
+    bits: Uint32Array,
+    threshold: number,
+    keep: number,
+    n: number,
+    out: Float32Array,
+    scale: Float32Array,
+  ): void;
+
   /** Number of threads the backend's kernels may use (1 for backends without threads). */
   threads(): number;
   setThreads(n: number): void;

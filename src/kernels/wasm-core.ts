@@ -391,7 +391,15 @@ function rowKernels(
   heap: WasmHeap,
 ): Pick<
   Kernels,
-  'softmaxRows' | 'crossEntropyRows' | 'bceWithLogits' | 'scoreInt8Rows' | 'gelu' | 'geluBackward'
+  | 'softmaxRows'
+  | 'crossEntropyRows'
+  | 'bceWithLogits'
+  | 'scoreInt8Rows'
+  | 'gelu'
+  | 'geluBackward'
+  | 'layerNorm'
+  | 'layerNormBackward'
+  | 'dropout'
 > {
   return {
     softmaxRows(x, rows, cols) {
@@ -428,6 +436,11 @@ function rowKernels(
 
     // Not a wasm kernel yet: the js reference (the category losses are its only caller).
     bceWithLogits: jsKernels.bceWithLogits,
+    // The js reference: these make one or two passes over their data, so copying it into the
+    // module's memory and back would cost about what SIMD saves.
+    layerNorm: jsKernels.layerNorm,
+    layerNormBackward: jsKernels.layerNormBackward,
+    dropout: jsKernels.dropout,
     // Copying a large item table into the module's memory per request would cost more than the
     // arithmetic saves: the quantized table is scored where it lives.
     scoreInt8Rows: jsKernels.scoreInt8Rows,

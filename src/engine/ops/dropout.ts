@@ -2,6 +2,7 @@
 import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import type { Rng } from '../rng.js';
+import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
@@ -16,13 +17,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   // call): element i's word is read before its scale overwrites it, and never read again.
   const bits = new Uint32Array(scale.buffer, scale.byteOffset, x.size);
   rng.fillU32(bits);
-  const xd = x.data;
-  const od = out.data;
-  for (let i = 0; i < bits.length; i++) {
-    const s = bits[i] >= threshold ? keep : 0;
-    scale[i] = s;
-    od[i] = s === 0 ? 0 : xd[i] * s;
-  }
+  kernels().dropout(x.data, bits, threshold, keep, x.size, out.data, scale);
   if (!needsGrad(x)) return out;
   return record(out, () => {
     const g = out.grad!;

@@ -1,6 +1,7 @@
 /** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement) and L2-normalise. */
 import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
+import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 /** LayerNorm(x) = γ ⊙ (x − μ) / sqrt(σ² + eps) + β over the last axis (biased variance). */
@@ -8,50 +9,26 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   const d = x.shape[x.rank - 1];
   if (gamma.size !== d || beta.size !== d) throw new RangeError(`layerNorm: γ/β must have ${d} elements`);
   const rows = x.size / d;
-  // Every element of these is written below.
+  // Every element of these is written by the kernel.
   const out = new Tensor(scratch(x.size), x.shape);
   const xhat = scratch(x.size);
   const rstd = scratch(rows);
-  const xd = x.data;
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let mu = 0;
-    for (let j = 0; j < d; j++) mu += xd[o + j];
-    mu /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (xd[o + j] - mu) ** 2;
-    const rs = 1 / Math.sqrt(v / d + eps);
-    rstd[r] = rs;
-    for (let j = 0; j < d; j++) {
-      const h = (xd[o + j] - mu) * rs;
-      xhat[o + j] = h;
-      out.data[o + j] = h * gamma.data[j] + beta.data[j];
-    }
-  }
+  kernels().layerNorm(x.data, gamma.data, beta.data, eps, rows, d, out.data, xhat, rstd);
   if (!needsGrad(x, gamma, beta)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
-    const gb = beta.requiresGrad ? beta.gradBuffer() : null;
-    const gx = x.requiresGrad ? x.gradBuffer() : null;
-    for (let r = 0; r < rows; r++) {
-      const o = r * d;
-      let sumG = 0;
-      let sumGX = 0;
-      for (let j = 0; j < d; j++) {
-        const gh = g[o + j] * gamma.data[j];
-        sumG += gh;
-        sumGX += gh * xhat[o + j];
-        if (gg) gg[j] += g[o + j] * xhat[o + j];
-        if (gb) gb[j] += g[o + j];
-      }
-      if (gx) {
-        // dx = rstd/d · (d·ĝ − Σĝ − x̂·Σ(ĝ x̂)), with ĝ = dy ⊙ γ
-        const f = rstd[r] / d;
-        for (let j = 0; j < d; j++)
-          gx[o + j] += f * (d * g[o + j] * gamma.data[j] - sumG - xhat[o + j] * sumGX);
-      }
-    }
+    const gx = x.requiresGrad ? x.gradTarget() : null;
+    kernels().layerNormBackward(
+      out.grad!,
+      xhat,
+      rstd,
+      gamma.data,
+      rows,
+      d,
+      gx ? gx.buf : null,
+      gx?.beta === 1,
+      gamma.requiresGrad ? gamma.gradBuffer() : null,
+      beta.requiresGrad ? beta.gradBuffer() : null,
+    );
   });
 }
 

@@ -1,0 +1,84 @@
+/*
+ * Row-wise and element-wise training kernels (rows.h). Loops are written for gcc's
+ * auto-vectoriser (binding.gyp: -O3 -march=native -fopenmp-simd): sums over a row in double,
+ * as the js reference computes them, and no branches in the element loops.
+ */
+#include "rows.h"
+
+#include <math.h>
+
+void rows_layer_norm(const float *x, const float *gamma, const float *beta, double eps, int64_t rows,
+                     int64_t d, float *out, float *xhat, float *rstd) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * d;
+    float *hr = xhat + r * d;
+    float *yr = out + r * d;
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < d; j++) sum += xr[j];
+    const double mu = sum / (double)d;
+    double var = 0;
+#pragma omp simd reduction(+ : var)
+    for (int64_t j = 0; j < d; j++) {
+      const double c = xr[j] - mu;
+      var += c * c;
+    }
+    const double rs = 1.0 / sqrt(var / (double)d + eps);
+    rstd[r] = (float)rs;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) {
+      const double h = (xr[j] - mu) * rs;
+      hr[j] = (float)h;
+      yr[j] = (float)(h * gamma[j] + beta[j]);
+    }
+  }
+}
+
+void rows_layer_norm_backward(const float *dy, const float *xhat, const float *rstd, const float *gamma,
+                              int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma,
+                              float *g_beta) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = dy + r * d;
+    const float *hr = xhat + r * d;
+    if (g_gamma) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) g_gamma[j] += gr[j] * hr[j];
+    }
+    if (g_beta) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) g_beta[j] += gr[j];
+    }
+    if (!gx) continue;
+    double sum_g = 0, sum_gx = 0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+    for (int64_t j = 0; j < d; j++) {
+      const double gh = (double)gr[j] * gamma[j];
+      sum_g += gh;
+      sum_gx += gh * hr[j];
+    }
+    const double f = rstd[r] / (double)d;
+    float *xr = gx + r * d;
+    if (accumulate) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++)
+        xr[j] += (float)(f * ((double)d * gr[j] * gamma[j] - sum_g - hr[j] * sum_gx));
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++)
+        xr[j] = (float)(f * ((double)d * gr[j] * gamma[j] - sum_g - hr[j] * sum_gx));
+    }
+  }
+}
+
+void rows_dropout(const float *x, const uint32_t *bits, uint32_t threshold, double keep, int64_t n,
+                  float *out, float *scale) {
+  /* No `restrict` on bits and scale (they may alias); element i's word is loaded before its scale
+   * is stored, in scalar and vector code alike. The product is taken in double with the exact
+   * keep and rounded once, as the js reference does (scale holds keep rounded to float). */
+  const float keep_f = (float)keep;
+  for (int64_t i = 0; i < n; i++) {
+    const bool kept = bits[i] >= threshold;
+    scale[i] = kept ? keep_f : 0.0f;
+    out[i] = kept ? (float)(x[i] * keep) : 0.0f;
+  }
+}

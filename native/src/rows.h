@@ -1,0 +1,30 @@
+/*
+ * Row-wise and element-wise training kernels (layer norm, dropout): plain C over float arrays,
+ * no N-API. cammsr_native.c validates the arguments and calls these; src/kernels/js.ts is the
+ * reference they match up to float rounding.
+ */
+#ifndef CAMMSR_ROWS_H
+#define CAMMSR_ROWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* LayerNorm forward over `rows` rows of d: xhat = (x - mean)·rstd, rstd = 1/sqrt(var + eps)
+ * (biased variance), out = gamma ⊙ xhat + beta. Writes out and xhat [rows·d], rstd [rows]. */
+void rows_layer_norm(const float *x, const float *gamma, const float *beta, double eps, int64_t rows,
+                     int64_t d, float *out, float *xhat, float *rstd);
+
+/* LayerNorm backward from dy: with ĝ = dy ⊙ gamma, gx = rstd/d·(d·ĝ - Σĝ - xhat·Σ(ĝ⊙xhat)),
+ * written (or added, when accumulate) into gx unless it is NULL; g_gamma += Σ_rows dy⊙xhat and
+ * g_beta += Σ_rows dy unless NULL. */
+void rows_layer_norm_backward(const float *dy, const float *xhat, const float *rstd, const float *gamma,
+                              int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma,
+                              float *g_beta);
+
+/* Inverted dropout's mask and product: scale[i] = bits[i] >= threshold ? keep : 0, and
+ * out[i] = x[i]·scale[i], or 0 where dropped (even when x[i] is not finite). bits may share
+ * scale's memory: each word is read before its element of scale is written. */
+void rows_dropout(const float *x, const uint32_t *bits, uint32_t threshold, double keep, int64_t n,
+                  float *out, float *scale);
+
+#endif
