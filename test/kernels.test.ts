@@ -377,6 +377,67 @@ for (const name of backends) {
     },
   );
 
+  test(`${name} DyT forward and backward match js, tanh over its whole range`, { skip }, () => {
+    const [rows, d] = [9, 37];
+    const n = rows * d;
+    const x = rand(n, 4);
+    // tanh's hard cases: tiny (where 1 − 2/(e^{2y} + 1) cancels), saturated, infinite, NaN, −0.
+    x.set([1e-9, -3e-7, 2e-6, -1e-3, 9.5, -30, Infinity, -Infinity, NaN, -0, 0.5493], 0);
+    const gamma = rand(d);
+    const beta = rand(d);
+    const alpha = 0.7;
+    const fwd = (kern: Kernels) => {
+      const out = new Float32Array(n);
+      const t = new Float32Array(n);
+      kern.dyt(x, alpha, gamma, beta, rows, d, out, t);
+      return { out, t };
+    };
+    const a = fwd(k());
+    const b = fwd(jsKernels);
+    assert.ok(
+      Number.isNaN(a.t[8]) && Number.isNaN(a.out[8]) && Object.is(a.t[9], -0),
+      'NaN stays NaN, −0 stays −0',
+    );
+    for (const v of [a.t, b.t, a.out, b.out]) v[8] = 0;
+    close(a.t, b.t, 2e-7, 1e-30, 'tanh');
+    close(a.out, b.out, 1e-6, 1e-6, 'dyt out');
+    x.fill(0, 6, 9); // ±Infinity (0·∞) and NaN would make α's gradient NaN
+    const ref = fwd(jsKernels);
+    const dy = rand(n);
+    for (const accumulate of [false, true]) {
+      const start = rand(n);
+      const grads = [0, 1].map(() => ({
+        gx: Float32Array.from(start),
+        gg: new Float32Array(d),
+        gb: new Float32Array(d),
+      }));
+      const ga = [k(), jsKernels].map((kern, i) =>
+        kern.dytBackward(
+          dy,
+          x,
+          ref.t,
+          alpha,
+          gamma,
+          rows,
+          d,
+          grads[i].gx,
+          accumulate,
+          grads[i].gg,
+          grads[i].gb,
+        ),
+      );
+      close(grads[0].gx, grads[1].gx, 1e-5, 1e-6, `dyt gx (accumulate ${accumulate})`);
+      close(grads[0].gg, grads[1].gg, 1e-5, 1e-6, 'dyt gGamma');
+      close(grads[0].gb, grads[1].gb, 1e-5, 1e-6, 'dyt gBeta');
+      assert.ok(Math.abs(ga[0] - ga[1]) <= 1e-5 * (1 + Math.abs(ga[1])), `dyt gAlpha ${ga[0]} vs ${ga[1]}`);
+    }
+    assert.throws(() => k().dyt(x, alpha, gamma, beta, rows + 1, d, a.out, a.t), RangeError);
+    assert.throws(
+      () => k().dytBackward(dy, x, ref.t, alpha, gamma, rows, d, new Float32Array(n - 1), false, null, null),
+      RangeError,
+    );
+  });
+
   test(`${name} dropout matches js exactly, with the words in the scale buffer`, { skip }, () => {
     const n = 1031;
     const x = rand(n);

@@ -657,7 +657,7 @@ static napi_value GeluBackward(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------
- * Layer norm and dropout (the arithmetic is in rows.c)
+ * Layer norm, DyT and dropout (the arithmetic is in rows.c)
  * ------------------------------------------------------------------------------------- */
 
 static napi_value LayerNorm(napi_env env, napi_callback_info info) {
@@ -703,6 +703,53 @@ static napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
     return NULL;
   rows_layer_norm_backward(dy, xhat, rstd, gamma, rows, d, gx, accumulate, g_gamma, g_beta);
   return NULL;
+}
+
+static napi_value Dyt(napi_env env, napi_callback_info info) {
+  const char *fn = "dyt";
+  napi_value argv[8];
+  float *x, *gamma, *beta, *out, *t;
+  size_t len_x, len_g, len_b, len_o, len_t;
+  double alpha;
+  int64_t rows, d;
+  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_number(env, argv[1], fn, "alpha", &alpha) || !get_f32(env, argv[2], fn, "gamma", &gamma, &len_g) ||
+      !get_f32(env, argv[3], fn, "beta", &beta, &len_b) || !get_count(env, argv[4], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[5], fn, "d", MAX_SAFE_INT, &d) || !get_f32(env, argv[6], fn, "out", &out, &len_o) ||
+      !get_f32(env, argv[7], fn, "t", &t, &len_t) || !check_rows(env, fn, "x", len_x, rows, d) ||
+      !check_rows(env, fn, "out", len_o, rows, d) || !check_rows(env, fn, "t", len_t, rows, d) ||
+      !check_len(env, fn, "gamma", len_g, d) || !check_len(env, fn, "beta", len_b, d))
+    return NULL;
+  rows_dyt(x, alpha, gamma, beta, rows, d, out, t);
+  return NULL;
+}
+
+static napi_value DytBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "dytBackward";
+  napi_value argv[11];
+  float *dy, *x, *t, *gamma, *gx, *g_gamma, *g_beta;
+  size_t len_dy, len_x, len_t, len_g, len_gx, len_gg, len_gb;
+  double alpha;
+  int64_t rows, d;
+  bool accumulate;
+  if (!get_args(env, info, fn, 11, argv) || !get_f32(env, argv[0], fn, "dy", &dy, &len_dy) ||
+      !get_f32(env, argv[1], fn, "x", &x, &len_x) || !get_f32(env, argv[2], fn, "t", &t, &len_t) ||
+      !get_number(env, argv[3], fn, "alpha", &alpha) || !get_f32(env, argv[4], fn, "gamma", &gamma, &len_g) ||
+      !get_count(env, argv[5], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[6], fn, "d", MAX_SAFE_INT, &d) || !get_f32_or_null(env, argv[7], fn, "gx", &gx, &len_gx) ||
+      !get_bool(env, argv[8], fn, "accumulate", &accumulate) ||
+      !get_f32_or_null(env, argv[9], fn, "gGamma", &g_gamma, &len_gg) ||
+      !get_f32_or_null(env, argv[10], fn, "gBeta", &g_beta, &len_gb) ||
+      !check_rows(env, fn, "dy", len_dy, rows, d) || !check_rows(env, fn, "x", len_x, rows, d) ||
+      !check_rows(env, fn, "t", len_t, rows, d) || !check_len(env, fn, "gamma", len_g, d) ||
+      (gx && !check_rows(env, fn, "gx", len_gx, rows, d)) || (g_gamma && !check_len(env, fn, "gGamma", len_gg, d)) ||
+      (g_beta && !check_len(env, fn, "gBeta", len_gb, d)))
+    return NULL;
+  napi_value out;
+  NAPI_TRY(env, fn,
+           napi_create_double(env, rows_dyt_backward(dy, x, t, alpha, gamma, rows, d, gx, accumulate, g_gamma, g_beta),
+                              &out));
+  return out;
 }
 
 static napi_value Dropout(napi_env env, napi_callback_info info) {
@@ -830,6 +877,8 @@ NAPI_MODULE_INIT() {
       METHOD("geluBackward", GeluBackward),
       METHOD("layerNorm", LayerNorm),
       METHOD("layerNormBackward", LayerNormBackward),
+      METHOD("dyt", Dyt),
+      METHOD("dytBackward", DytBackward),
       METHOD("dropout", Dropout),
       METHOD("threads", Threads),
       METHOD("setThreads", SetThreads),

@@ -6,6 +6,7 @@
 #include "rows.h"
 
 #include <math.h>
+#include <stddef.h>
 
 void rows_layer_norm(const float *x, const float *gamma, const float *beta, double eps, int64_t rows,
                      int64_t d, float *out, float *xhat, float *rstd) {
@@ -68,6 +69,94 @@ void rows_layer_norm_backward(const float *dy, const float *xhat, const float *r
         xr[j] = (float)(f * ((double)d * gr[j] * gamma[j] - sum_g - hr[j] * sum_gx));
     }
   }
+}
+
+/* exp(x) in double for |x| <= 40, in a form gcc vectorises (libm's exp does not vectorise without
+ * -ffast-math): x = k·ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^11 (relative
+ * error below 1e-14), and 2^k put into the exponent bits. */
+static inline double exp_small(double x) {
+  const double shifter = 6755399441055744.0; /* 1.5·2^52: adding it rounds to an integer in the low bits */
+  const double kd = x * 1.4426950408889634 + shifter;
+  uint64_t bits;
+  __builtin_memcpy(&bits, &kd, sizeof bits);
+  const double k = kd - shifter;
+  const double r = (x - k * 0.6931471805598903) - k * 5.497923018708371e-14; /* ln2 split in two */
+  double p = 1.0 / 39916800;
+  p = p * r + 1.0 / 3628800;
+  p = p * r + 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  /* The low bits of `bits` hold k (plus 2^51, which the shift drops): 2^k = (k + 1023) << 52. */
+  const uint64_t scale_bits = (bits << 52) + ((uint64_t)1023 << 52);
+  double scale;
+  __builtin_memcpy(&scale, &scale_bits, sizeof scale);
+  return p * scale;
+}
+
+/* tanh(y) = sign(y)·(1 - 2/(e^{2|y|} + 1)), in double: the subtraction loses about 1e-16 in
+ * absolute terms, far below a float's precision for |y| >= 1e-6; below that tanh(y) = y to
+ * within y²/3. |y| is capped at 20 (tanh(20) is 1 in double); NaN stays NaN. */
+static inline double tanh_d(double y) {
+  const double a = fmin(fabs(y), 20.0);
+  const double e = exp_small(2.0 * a);
+  const double t = copysign(1.0 - 2.0 / (e + 1.0), y);
+  return y != y ? y : (a < 1e-6 ? y : t);
+}
+
+void rows_dyt(const float *x, double alpha, const float *gamma, const float *beta, int64_t rows, int64_t d,
+              float *out, float *t) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * d;
+    float *tr = t + r * d;
+    float *yr = out + r * d;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) {
+      const double th = tanh_d(alpha * xr[j]);
+      tr[j] = (float)th;
+      yr[j] = (float)(gamma[j] * th + beta[j]);
+    }
+  }
+}
+
+double rows_dyt_backward(const float *dy, const float *x, const float *t, double alpha, const float *gamma,
+                         int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma, float *g_beta) {
+  double g_alpha = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = dy + r * d;
+    const float *xr = x + r * d;
+    const float *tr = t + r * d;
+    float *xg = gx ? gx + r * d : NULL;
+    double row_alpha = 0;
+#pragma omp simd reduction(+ : row_alpha)
+    for (int64_t j = 0; j < d; j++) {
+      const double pre = (double)gr[j] * gamma[j] * (1.0 - (double)tr[j] * tr[j]);
+      row_alpha += pre * xr[j];
+    }
+    g_alpha += row_alpha;
+    if (xg && accumulate) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) xg[j] += (float)((double)gr[j] * gamma[j] * (1.0 - (double)tr[j] * tr[j]) * alpha);
+    } else if (xg) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) xg[j] = (float)((double)gr[j] * gamma[j] * (1.0 - (double)tr[j] * tr[j]) * alpha);
+    }
+    if (g_gamma) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) g_gamma[j] += gr[j] * tr[j];
+    }
+    if (g_beta) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) g_beta[j] += gr[j];
+    }
+  }
+  return g_alpha;
 }
 
 void rows_dropout(const float *x, const uint32_t *bits, uint32_t threshold, double keep, int64_t n,

@@ -21,6 +21,16 @@ void rows_layer_norm_backward(const float *dy, const float *xhat, const float *r
                               int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma,
                               float *g_beta);
 
+/* DyT forward: t = tanh(alpha·x) and out = gamma ⊙ t + beta, over `rows` rows of d. */
+void rows_dyt(const float *x, double alpha, const float *gamma, const float *beta, int64_t rows, int64_t d,
+              float *out, float *t);
+
+/* DyT backward from dy, x and the forward's t: with p = dy ⊙ gamma ⊙ (1 - t²), gx = alpha·p written
+ * (or added, when accumulate) unless gx is NULL, g_gamma += Σ_rows dy ⊙ t and g_beta += Σ_rows dy
+ * unless NULL. Returns Σ p ⊙ x, alpha's gradient. */
+double rows_dyt_backward(const float *dy, const float *x, const float *t, double alpha, const float *gamma,
+                         int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma, float *g_beta);
+
 /* Inverted dropout's mask and product: scale[i] = bits[i] >= threshold ? keep : 0, and
  * out[i] = x[i]·scale[i], or 0 where dropped (even when x[i] is not finite). bits may share
  * scale's memory: each word is read before its element of scale is written. */

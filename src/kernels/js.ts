@@ -253,6 +253,48 @@ export const jsKernels: Kernels = {
     }
   },
 
+  dyt(x, alpha, gamma, beta, rows, d, out, t) {
+    const n = rows * d;
+    if (x.length < n || out.length < n || t.length < n || gamma.length < d || beta.length < d)
+      throw new RangeError(`dyt: arrays shorter than ${rows} rows of ${d}`);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) {
+        const th = Math.tanh(alpha * x[o + j]);
+        t[o + j] = th;
+        out[o + j] = gamma[j] * th + beta[j];
+      }
+    }
+  },
+
+  dytBackward(dy, x, t, alpha, gamma, rows, d, gx, accumulate, gGamma, gBeta) {
+    const n = rows * d;
+    const short = (a: Float32Array | null, need: number) => a !== null && a.length < need;
+    if (
+      short(dy, n) ||
+      short(x, n) ||
+      short(t, n) ||
+      short(gx, n) ||
+      short(gamma, d) ||
+      short(gGamma, d) ||
+      short(gBeta, d)
+    )
+      throw new RangeError(`dytBackward: arrays shorter than ${rows} rows of ${d}`);
+    let gAlpha = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      for (let j = 0; j < d; j++) {
+        const th = t[o + j];
+        const pre = dy[o + j] * gamma[j] * (1 - th * th);
+        if (gx) gx[o + j] = accumulate ? gx[o + j] + pre * alpha : pre * alpha;
+        gAlpha += pre * x[o + j];
+        if (gGamma) gGamma[j] += dy[o + j] * th;
+        if (gBeta) gBeta[j] += dy[o + j];
+      }
+    }
+    return gAlpha;
+  },
+
   dropout(x, bits, threshold, keep, n, out, scale) {
     if (x.length < n || bits.length < n || out.length < n || scale.length < n)
       throw new RangeError(`dropout: arrays shorter than n = ${n}`);

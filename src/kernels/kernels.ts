@@ -146,6 +146,40 @@ export interface Kernels {
   ): void;
 
   /**
+   * DyT forward over `rows` contiguous rows of length d: t = tanh(alpha·x), out = γ ⊙ t + β.
+   * Writes out and t [rows·d].
+   */
+  dyt(
+    x: Float32Array,
+    alpha: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    rows: number,
+    d: number,
+    out: Float32Array,
+    t: Float32Array,
+  ): void;
+
+  /**
+   * DyT backward from dy, x and the forward's t: with p = dy ⊙ γ ⊙ (1 − t²), gx = alpha·p
+   * written into gx (or added when `accumulate`), gGamma += Σ_rows dy ⊙ t, gBeta += Σ_rows dy
+   * (a null target is skipped). Returns Σ p ⊙ x, the gradient of alpha, as a float64.
+   */
+  dytBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    t: Float32Array,
+    alpha: number,
+    gamma: Float32Array,
+    rows: number,
+    d: number,
+    gx: Float32Array | null,
+    accumulate: boolean,
+    gGamma: Float32Array | null,
+    gBeta: Float32Array | null,
+  ): number;
+
+  /**
    * Inverted dropout from one random word per element, for i < n: scale[i] = keep when
    * bits[i] ≥ threshold (an integer in [0, 2³²)), else 0; out[i] = x[i]·scale[i], and 0 where
    * dropped even if x[i] is not finite. bits may be a view of scale's memory (each word is read

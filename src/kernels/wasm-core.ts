@@ -399,6 +399,8 @@ function rowKernels(
   | 'geluBackward'
   | 'layerNorm'
   | 'layerNormBackward'
+  | 'dyt'
+  | 'dytBackward'
   | 'dropout'
 > {
   return {
@@ -440,6 +442,8 @@ function rowKernels(
     // module's memory and back would cost about what SIMD saves.
     layerNorm: jsKernels.layerNorm,
     layerNormBackward: jsKernels.layerNormBackward,
+    dyt: jsKernels.dyt,
+    dytBackward: jsKernels.dytBackward,
     dropout: jsKernels.dropout,
     // Copying a large item table into the module's memory per request would cost more than the
     // arithmetic saves: the quantized table is scored where it lives.

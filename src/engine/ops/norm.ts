@@ -41,32 +41,23 @@ export function dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Tensor): Tens
   const rows = x.size / d;
   const t = scratch(x.size);
   const out = new Tensor(scratch(x.size), x.shape);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    for (let j = 0; j < d; j++) {
-      const th = Math.tanh(a * x.data[o + j]);
-      t[o + j] = th;
-      out.data[o + j] = gamma.data[j] * th + beta.data[j];
-    }
-  }
+  kernels().dyt(x.data, a, gamma.data, beta.data, rows, d, out.data, t);
   if (!needsGrad(x, alpha, gamma, beta)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    const gx = x.requiresGrad ? x.gradBuffer() : null;
-    const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
-    const gb = beta.requiresGrad ? beta.gradBuffer() : null;
-    let ga = 0;
-    for (let r = 0; r < rows; r++) {
-      const o = r * d;
-      for (let j = 0; j < d; j++) {
-        const th = t[o + j];
-        const dpre = g[o + j] * gamma.data[j] * (1 - th * th); // d/d(αx)
-        if (gx) gx[o + j] += dpre * a;
-        ga += dpre * x.data[o + j];
-        if (gg) gg[j] += g[o + j] * th;
-        if (gb) gb[j] += g[o + j];
-      }
-    }
+    const gx = x.requiresGrad ? x.gradTarget() : null;
+    const ga = kernels().dytBackward(
+      out.grad!,
+      x.data,
+      t,
+      a,
+      gamma.data,
+      rows,
+      d,
+      gx ? gx.buf : null,
+      gx?.beta === 1,
+      gamma.requiresGrad ? gamma.gradBuffer() : null,
+      beta.requiresGrad ? beta.gradBuffer() : null,
+    );
     if (alpha.requiresGrad) alpha.gradBuffer()[0] += ga;
   });
 }
