@@ -8,8 +8,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { jsKernels } from '../src/kernels/js.js';
 import type { BackendName, Kernels } from '../src/kernels/kernels.js';
-import { loadBackend, probeBackends } from '../src/kernels/select.js';
+import { kernels, loadBackend, probeBackends, useBackend } from '../src/kernels/select.js';
 import { Rng } from '../src/engine/rng.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
+import { mul } from '../src/engine/ops/elementwise.js';
+import { sum } from '../src/engine/ops/reduce.js';
 
 const rng = new Rng(11);
 const rand = (n: number, s = 1) => Float32Array.from({ length: n }, () => rng.normal() * s);
@@ -467,6 +471,61 @@ for (const name of backends) {
     );
   });
 }
+
+test('fused causal attention (native) matches the GEMM-per-block path, forward and backward, with dropout and last-query', (t) => {
+  const native = probeBackends().find((p) => p.name === 'native')!;
+  if (!native.available) {
+    assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
+    return t.skip(`native unavailable: ${native.reason}`);
+  }
+  assert.ok(loadBackend('native').causalAttention, 'the native backend has the fused kernel');
+  assert.equal(jsKernels.causalAttention, undefined, 'the js backend runs the GEMM path');
+  // Sequences of 3, 1, 0, 7 and 12 positions; the last-query form needs no empty sequence.
+  const offsets = Int32Array.of(0, 3, 4, 4, 11, 23);
+  const lastOffsets = Int32Array.of(0, 3, 4, 11, 23);
+  const R = 23;
+  const [d, heads] = [12, 3];
+  const inputs = { q: rand(R * d), qLast: rand(4 * d), k: rand(R * d), v: rand(R * d) };
+  const weights = rand(R * d);
+  const run = (backend: BackendName, lastOnly: boolean, p: number) => {
+    const previous = kernels().name;
+    useBackend(backend);
+    try {
+      const q = lastOnly
+        ? new Tensor(Float32Array.from(inputs.qLast), [4, d], true)
+        : new Tensor(Float32Array.from(inputs.q), [R, d], true);
+      const k = new Tensor(Float32Array.from(inputs.k), [R, d], true);
+      const v = new Tensor(Float32Array.from(inputs.v), [R, d], true);
+      const out = lastOnly
+        ? lastQueryAttention(q, k, v, lastOffsets, heads, p, new Rng(5), p > 0)
+        : causalAttention(q, k, v, offsets, heads, p, new Rng(5), p > 0);
+      sum(mul(out, new Tensor(weights.slice(0, out.size), out.shape))).backward();
+      return { out: out.data, gq: q.grad!, gk: k.grad!, gv: v.grad! };
+    } finally {
+      useBackend(previous);
+    }
+  };
+  for (const lastOnly of [false, true]) {
+    for (const p of [0, 0.4]) {
+      const a = run('native', lastOnly, p);
+      const b = run('js', lastOnly, p);
+      const what = `lastOnly ${lastOnly}, dropout ${p}`;
+      close(a.out, b.out, 1e-5, 1e-6, `out (${what})`);
+      close(a.gq, b.gq, 1e-4, 1e-5, `gQ (${what})`);
+      close(a.gk, b.gk, 1e-4, 1e-5, `gK (${what})`);
+      close(a.gv, b.gv, 1e-4, 1e-5, `gV (${what})`);
+    }
+  }
+  // Bad arguments are refused before any memory is touched.
+  const K = loadBackend('native');
+  const args = (offs: Int32Array, probs = new Float32Array(2000)) =>
+    [inputs.q, inputs.k, inputs.v, offs, heads, d, false, 0.5, null, 0, 1, probs, probs] as const;
+  const out = new Float32Array(R * d);
+  assert.throws(() => K.causalAttention!(...args(Int32Array.of(0, 5, 3)), out), /offsets decrease/);
+  assert.throws(() => K.causalAttention!(...args(Int32Array.of(0, R + 1)), out), /q has/);
+  assert.throws(() => K.causalAttention!(...args(offsets), out.subarray(1)), /out has/);
+  assert.throws(() => K.causalAttention!(...args(offsets, new Float32Array(10)), out), /probs has/);
+});
 
 test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', () => {
   const out = new Float32Array(3);

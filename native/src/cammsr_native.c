@@ -26,6 +26,7 @@
 #include <cblas.h>
 #include <node_api.h>
 
+#include "attention.h"
 #include "rows.h"
 
 /* Largest integer a JS number holds exactly. */
@@ -774,6 +775,83 @@ static napi_value Dropout(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Fused causal attention (the arithmetic is in attention.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* Reads and checks the first 13 arguments both directions share: q, k, v, offsets, heads, d,
+ * lastOnly, scale, bits, threshold, keep, probs, kept. */
+static bool read_attention(napi_env env, const char *fn, napi_value *argv, attention_args *a, float **probs,
+                           float **kept) {
+  float *q, *k, *v;
+  int32_t *offsets;
+  uint32_t *bits = NULL;
+  size_t len_q, len_k, len_v, len_off, len_bits = 0, len_p, len_kept;
+  int64_t heads, d;
+  bool last_only;
+  double scale, threshold, keep;
+  napi_valuetype bits_type;
+  if (!get_f32(env, argv[0], fn, "q", &q, &len_q) || !get_f32(env, argv[1], fn, "k", &k, &len_k) ||
+      !get_f32(env, argv[2], fn, "v", &v, &len_v) ||
+      !get_typed(env, argv[3], fn, "offsets", napi_int32_array, "Int32Array", (void **)&offsets, &len_off) ||
+      !get_count(env, argv[4], fn, "heads", MAX_BLAS_INT, &heads) || !get_count(env, argv[5], fn, "d", MAX_BLAS_INT, &d) ||
+      !get_bool(env, argv[6], fn, "lastOnly", &last_only) || !get_number(env, argv[7], fn, "scale", &scale) ||
+      !napi_ok_or_throw(env, napi_typeof(env, argv[8], &bits_type), fn, "typeof") ||
+      (bits_type != napi_null && !get_u32(env, argv[8], fn, "bits", &bits, &len_bits)) ||
+      !get_number(env, argv[9], fn, "threshold", &threshold) || !get_number(env, argv[10], fn, "keep", &keep) ||
+      !get_f32(env, argv[11], fn, "probs", probs, &len_p) || !get_f32(env, argv[12], fn, "kept", kept, &len_kept))
+    return false;
+  if (heads < 1 || d % heads != 0)
+    return throwf(env, ERR_RANGE, "%s: width %lld is not a multiple of %lld heads", fn, (long long)d, (long long)heads);
+  if (len_off < 1 || offsets[0] != 0) return throwf(env, ERR_RANGE, "%s: offsets must start at 0", fn);
+  const int64_t batch = (int64_t)len_off - 1;
+  for (int64_t b = 0; b < batch; b++)
+    if (offsets[b + 1] < offsets[b])
+      return throwf(env, ERR_RANGE, "%s: offsets decrease at sequence %lld", fn, (long long)b);
+  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
+    return throwf(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
+  const int64_t rows = offsets[batch];
+  const int64_t count = attention_probability_count(offsets, batch, heads, last_only);
+  if (!check_rows(env, fn, "q", len_q, last_only ? batch : rows, d) || !check_rows(env, fn, "k", len_k, rows, d) ||
+      !check_rows(env, fn, "v", len_v, rows, d) || !check_len(env, fn, "probs", len_p, count) ||
+      !check_len(env, fn, "kept", len_kept, count) || (bits && !check_len(env, fn, "bits", len_bits, count)))
+    return false;
+  *a = (attention_args){q, k, v, offsets, batch, heads, d, last_only, scale, bits, (uint32_t)threshold, keep};
+  return true;
+}
+
+static napi_value CausalAttention(napi_env env, napi_callback_info info) {
+  const char *fn = "causalAttention";
+  napi_value argv[14];
+  attention_args a;
+  float *probs, *kept, *out;
+  size_t len_out;
+  if (!get_args(env, info, fn, 14, argv) || !read_attention(env, fn, argv, &a, &probs, &kept) ||
+      !get_f32(env, argv[13], fn, "out", &out, &len_out) ||
+      !check_rows(env, fn, "out", len_out, a.last_only ? a.batch : a.offsets[a.batch], a.d))
+    return NULL;
+  attention_forward(&a, probs, kept, out);
+  return NULL;
+}
+
+static napi_value CausalAttentionBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "causalAttentionBackward";
+  napi_value argv[17];
+  attention_args a;
+  float *probs, *kept, *d_out, *gq, *gk, *gv;
+  size_t len_do, len_gq, len_gk, len_gv;
+  if (!get_args(env, info, fn, 17, argv) || !read_attention(env, fn, argv, &a, &probs, &kept) ||
+      !get_f32(env, argv[13], fn, "dOut", &d_out, &len_do) || !get_f32_or_null(env, argv[14], fn, "gQ", &gq, &len_gq) ||
+      !get_f32_or_null(env, argv[15], fn, "gK", &gk, &len_gk) || !get_f32_or_null(env, argv[16], fn, "gV", &gv, &len_gv))
+    return NULL;
+  const int64_t rows = a.offsets[a.batch], rq = a.last_only ? a.batch : rows;
+  if (!check_rows(env, fn, "dOut", len_do, rq, a.d) || (gq && !check_rows(env, fn, "gQ", len_gq, rq, a.d)) ||
+      (gk && !check_rows(env, fn, "gK", len_gk, rows, a.d)) || (gv && !check_rows(env, fn, "gV", len_gv, rows, a.d)))
+    return NULL;
+  if (!attention_backward(&a, probs, kept, d_out, gq, gk, gv)) THROW(env, ERR_PLAIN, "%s: out of memory", fn);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Threads and build facts
  * ------------------------------------------------------------------------------------- */
 
@@ -880,6 +958,8 @@ NAPI_MODULE_INIT() {
       METHOD("dyt", Dyt),
       METHOD("dytBackward", DytBackward),
       METHOD("dropout", Dropout),
+      METHOD("causalAttention", CausalAttention),
+      METHOD("causalAttentionBackward", CausalAttentionBackward),
       METHOD("threads", Threads),
       METHOD("setThreads", SetThreads),
       METHOD("describe", Describe),

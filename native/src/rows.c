@@ -5,6 +5,8 @@
  */
 #include "rows.h"
 
+#include "exp.h"
+
 #include <math.h>
 #include <stddef.h>
 
@@ -71,41 +73,12 @@ void rows_layer_norm_backward(const float *dy, const float *xhat, const float *r
   }
 }
 
-/* exp(x) in double for |x| <= 40, in a form gcc vectorises (libm's exp does not vectorise without
- * -ffast-math): x = k·ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^11 (relative
- * error below 1e-14), and 2^k put into the exponent bits. */
-static inline double exp_small(double x) {
-  const double shifter = 6755399441055744.0; /* 1.5·2^52: adding it rounds to an integer in the low bits */
-  const double kd = x * 1.4426950408889634 + shifter;
-  uint64_t bits;
-  __builtin_memcpy(&bits, &kd, sizeof bits);
-  const double k = kd - shifter;
-  const double r = (x - k * 0.6931471805598903) - k * 5.497923018708371e-14; /* ln2 split in two */
-  double p = 1.0 / 39916800;
-  p = p * r + 1.0 / 3628800;
-  p = p * r + 1.0 / 362880;
-  p = p * r + 1.0 / 40320;
-  p = p * r + 1.0 / 5040;
-  p = p * r + 1.0 / 720;
-  p = p * r + 1.0 / 120;
-  p = p * r + 1.0 / 24;
-  p = p * r + 1.0 / 6;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  /* The low bits of `bits` hold k (plus 2^51, which the shift drops): 2^k = (k + 1023) << 52. */
-  const uint64_t scale_bits = (bits << 52) + ((uint64_t)1023 << 52);
-  double scale;
-  __builtin_memcpy(&scale, &scale_bits, sizeof scale);
-  return p * scale;
-}
-
 /* tanh(y) = sign(y)·(1 - 2/(e^{2|y|} + 1)), in double: the subtraction loses about 1e-16 in
  * absolute terms, far below a float's precision for |y| >= 1e-6; below that tanh(y) = y to
  * within y²/3. |y| is capped at 20 (tanh(20) is 1 in double); NaN stays NaN. */
 static inline double tanh_d(double y) {
   const double a = fmin(fabs(y), 20.0);
-  const double e = exp_small(2.0 * a);
+  const double e = exp_double(2.0 * a);
   const double t = copysign(1.0 - 2.0 / (e + 1.0), y);
   return y != y ? y : (a < 1e-6 ? y : t);
 }

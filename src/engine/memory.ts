@@ -33,6 +33,12 @@ export function scratch(n: number): Float32Array {
   return active === null ? new Float32Array(n) : active.take(n, false);
 }
 
+/** n 32-bit words with unspecified contents, from the active arena if there is one (dropout's random words). */
+export function scratchWords(n: number): Uint32Array {
+  const f = scratch(n);
+  return new Uint32Array(f.buffer, f.byteOffset, n);
+}
+
 /**
  * Hands a buffer that nothing will read again back to the active arena, which serves it to
  * the next `floats` call of the same length (backward frees each intermediate gradient once

@@ -195,6 +195,53 @@ export interface Kernels {
     scale: Float32Array,
   ): void;
 
+  /**
+   * Optional: causal multi-head attention over packed sequences in one call (engine/ops/
+   * attention.ts, whose GEMM-per-block path runs when a backend lacks it and is the reference).
+   * q [Rq, d] (Rq = B with lastOnly: each sequence's last position only, else R), k and v
+   * [R, d], offsets [B + 1] from 0 to R. Block (b, h), in order b·heads + h, holds nq × n
+   * probabilities: query t of sequence b sees keys 0 .. n − nq + t. Writes probs (the causal
+   * softmax of q·kᵀ·scale, 0 above the diagonal), kept (probs after dropout: bits[i] ≥ threshold
+   * keeps probs[i]·keep; kept may be probs when bits is null) and out = kept · v.
+   */
+  causalAttention?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    offsets: Int32Array,
+    heads: number,
+    d: number,
+    lastOnly: boolean,
+    scale: number,
+    bits: Uint32Array | null,
+    threshold: number,
+    keep: number,
+    probs: Float32Array,
+    kept: Float32Array,
+    out: Float32Array,
+  ): void;
+
+  /** Optional, with causalAttention: adds the gradients from dOut to gQ, gK and gV (null: skipped). */
+  causalAttentionBackward?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    offsets: Int32Array,
+    heads: number,
+    d: number,
+    lastOnly: boolean,
+    scale: number,
+    bits: Uint32Array | null,
+    threshold: number,
+    keep: number,
+    probs: Float32Array,
+    kept: Float32Array,
+    dOut: Float32Array,
+    gQ: Float32Array | null,
+    gK: Float32Array | null,
+    gV: Float32Array | null,
+  ): void;
+
   /** Number of threads the backend's kernels may use (1 for backends without threads). */
   threads(): number;
   setThreads(n: number): void;

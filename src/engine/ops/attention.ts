@@ -9,7 +9,7 @@
  * padding rows, needs no transposes (heads are read in place with a leading dimension of d),
  * and keeps only Σ len² probabilities per head instead of B·L².
  */
-import { floats } from '../memory.js';
+import { floats, scratchWords } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -83,30 +83,104 @@ function attention(
   }
   const drop = training && dropoutP > 0;
   if (drop && !rng) throw new Error(`${what}: dropout in training mode needs an Rng`);
-  const dh = d / heads;
-  const scale = 1 / Math.sqrt(dh);
+  const scale = 1 / Math.sqrt(d / heads);
   const K = kernels();
-  const queries = (b: number) => {
-    const n = offsets[b + 1] - offsets[b];
-    return { n, nq: lastOnly ? Math.min(n, 1) : n, qRow: lastOnly ? b : offsets[b] };
-  };
 
   // Where each (sequence, head) block of probabilities [nq, n] starts.
   const pOff = new Int32Array(B * heads + 1);
   for (let b = 0; b < B; b++) {
-    const { n, nq } = queries(b);
+    const n = offsets[b + 1] - offsets[b];
     if (n < 0) throw new RangeError(`${what}: offsets decrease at sequence ${b}`);
     if (lastOnly && n === 0) throw new RangeError(`${what}: sequence ${b} is empty`);
+    const nq = lastOnly ? 1 : n;
     for (let h = 0; h < heads; h++) pOff[b * heads + h + 1] = pOff[b * heads + h] + nq * n;
   }
   const probs = floats(pOff[B * heads]); // softmax output (before dropout)
   const kept = drop ? floats(probs.length) : probs; // after dropout
-  const keep = drop ? 1 / (1 - dropoutP) : 1;
-  const bits = drop ? new Uint32Array(probs.length) : null;
+  const bits = drop ? scratchWords(probs.length) : null;
   if (bits) rng!.fillU32(bits);
-  const threshold = Math.floor(dropoutP * 4294967296);
+  const c: Blocks = {
+    q,
+    k,
+    v,
+    offsets,
+    heads,
+    lastOnly,
+    scale,
+    bits,
+    threshold: Math.floor(dropoutP * 4294967296),
+    keep: drop ? 1 / (1 - dropoutP) : 1,
+    probs,
+    kept,
+    pOff,
+  };
   const out = new Tensor(floats(Rq * d), [Rq, d]);
+  if (K.causalAttention) K.causalAttention(...fusedArgs(c), out.data);
+  else forwardBlocks(c, out.data);
+  if (!needsGrad(q, k, v)) return out;
+  return record(out, () => {
+    const gO = out.grad!;
+    const gQ = q.requiresGrad ? q.gradBuffer() : null;
+    const gK = k.requiresGrad ? k.gradBuffer() : null;
+    const gV = v.requiresGrad ? v.gradBuffer() : null;
+    if (K.causalAttentionBackward) K.causalAttentionBackward(...fusedArgs(c), gO, gQ, gK, gV);
+    else backwardBlocks(c, gO, gQ, gK, gV);
+  });
+}
 
+/** The op's inputs and its probability blocks, as both paths read them. */
+interface Blocks {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  offsets: Int32Array;
+  heads: number;
+  lastOnly: boolean;
+  scale: number;
+  bits: Uint32Array | null;
+  threshold: number;
+  keep: number;
+  probs: Float32Array;
+  kept: Float32Array;
+  /** Where each (sequence, head) block of probabilities [nq, n] starts. */
+  pOff: Int32Array;
+}
+
+/** The arguments the fused kernels take first, in their order. */
+const fusedArgs = (c: Blocks) =>
+  [
+    c.q.data,
+    c.k.data,
+    c.v.data,
+    c.offsets,
+    c.heads,
+    c.k.shape[1],
+    c.lastOnly,
+    c.scale,
+    c.bits,
+    c.threshold,
+    c.keep,
+    c.probs,
+    c.kept,
+  ] as const;
+
+/** Sequence b's key count n, query count nq and first query row. */
+function queriesOf(c: Blocks, b: number) {
+  const n = c.offsets[b + 1] - c.offsets[b];
+  return { n, nq: c.lastOnly ? Math.min(n, 1) : n, qRow: c.lastOnly ? b : c.offsets[b] };
+}
+
+/**
+ * The forward pass with two GEMMs per sequence and head (backends without a fused
+ * causalAttention kernel; the reference the fused kernel is tested against).
+ */
+function forwardBlocks(c: Blocks, out: Float32Array): void {
+  const { q, k, v, offsets, heads, scale, bits, threshold, keep, probs, kept, pOff } = c;
+  const K = kernels();
+  const d = k.shape[1];
+  const dh = d / heads;
+  const B = offsets.length - 1;
+  const queries = (b: number) => queriesOf(c, b);
   for (let b = 0; b < B; b++) {
     const { n, nq, qRow } = queries(b);
     if (n === 0) continue;
@@ -136,52 +210,61 @@ function attention(
         for (let t = 0; t < nq * n; t++) kept[po + t] = bits[po + t] >= threshold ? P[t] * keep : 0;
       }
       const Pk = kept.subarray(po, po + nq * n);
-      K.sgemm(false, false, nq, dh, n, 1, Pk, n, v.data.subarray(kBase), d, 0, out.data.subarray(qBase), d);
+      K.sgemm(false, false, nq, dh, n, 1, Pk, n, v.data.subarray(kBase), d, 0, out.subarray(qBase), d);
     }
   }
-  if (!needsGrad(q, k, v)) return out;
-  return record(out, () => {
-    const gO = out.grad!;
-    const gQ = q.requiresGrad ? q.gradBuffer() : null;
-    const gK = k.requiresGrad ? k.gradBuffer() : null;
-    const gV = v.requiresGrad ? v.gradBuffer() : null;
-    let maxBlock = 0;
-    for (let b = 0; b < B; b++) {
-      const { n, nq } = queries(b);
-      maxBlock = Math.max(maxBlock, nq * n);
-    }
-    const dP = floats(maxBlock);
-    for (let b = 0; b < B; b++) {
-      const { n, nq, qRow } = queries(b);
-      if (n === 0) continue;
-      for (let h = 0; h < heads; h++) {
-        const kBase = offsets[b] * d + h * dh;
-        const qBase = qRow * d + h * dh;
-        const po = pOff[b * heads + h];
-        const P = probs.subarray(po, po + nq * n);
-        const Pk = kept.subarray(po, po + nq * n);
-        const gOb = gO.subarray(qBase);
-        if (gV) K.sgemm(true, false, n, dh, nq, 1, Pk, n, gOb, d, 1, gV.subarray(kBase), d);
-        if (!gQ && !gK) continue;
-        // dP' = dO·vᵀ, back through dropout, then through the softmax: dS = P ⊙ (dP − Σ dP⊙P)
-        K.sgemm(false, true, nq, n, dh, 1, gOb, d, v.data.subarray(kBase), d, 0, dP, n);
-        for (let t = 0; t < nq; t++) {
-          const i = n - nq + t;
-          const r = t * n;
-          let dot = 0;
-          for (let j = 0; j <= i; j++) {
-            const g = bits ? (bits[po + r + j] >= threshold ? dP[r + j] * keep : 0) : dP[r + j];
-            dP[r + j] = g;
-            dot += g * P[r + j];
-          }
-          for (let j = 0; j <= i; j++) dP[r + j] = P[r + j] * (dP[r + j] - dot);
-          for (let j = i + 1; j < n; j++) dP[r + j] = 0;
+}
+
+/** The backward pass to match forwardBlocks: gradients added to gQ, gK, gV. */
+function backwardBlocks(
+  c: Blocks,
+  gO: Float32Array,
+  gQ: Float32Array | null,
+  gK: Float32Array | null,
+  gV: Float32Array | null,
+): void {
+  const { q, k, v, offsets, heads, scale, bits, threshold, keep, probs, kept, pOff } = c;
+  const K = kernels();
+  const d = k.shape[1];
+  const dh = d / heads;
+  const B = offsets.length - 1;
+  const queries = (b: number) => queriesOf(c, b);
+  let maxBlock = 0;
+  for (let b = 0; b < B; b++) {
+    const { n, nq } = queries(b);
+    maxBlock = Math.max(maxBlock, nq * n);
+  }
+  const dP = floats(maxBlock);
+  for (let b = 0; b < B; b++) {
+    const { n, nq, qRow } = queries(b);
+    if (n === 0) continue;
+    for (let h = 0; h < heads; h++) {
+      const kBase = offsets[b] * d + h * dh;
+      const qBase = qRow * d + h * dh;
+      const po = pOff[b * heads + h];
+      const P = probs.subarray(po, po + nq * n);
+      const Pk = kept.subarray(po, po + nq * n);
+      const gOb = gO.subarray(qBase);
+      if (gV) K.sgemm(true, false, n, dh, nq, 1, Pk, n, gOb, d, 1, gV.subarray(kBase), d);
+      if (!gQ && !gK) continue;
+      // dP' = dO·vᵀ, back through dropout, then through the softmax: dS = P ⊙ (dP − Σ dP⊙P)
+      K.sgemm(false, true, nq, n, dh, 1, gOb, d, v.data.subarray(kBase), d, 0, dP, n);
+      for (let t = 0; t < nq; t++) {
+        const i = n - nq + t;
+        const r = t * n;
+        let dot = 0;
+        for (let j = 0; j <= i; j++) {
+          const g = bits ? (bits[po + r + j] >= threshold ? dP[r + j] * keep : 0) : dP[r + j];
+          dP[r + j] = g;
+          dot += g * P[r + j];
         }
-        if (gQ)
-          K.sgemm(false, false, nq, dh, n, scale, dP, n, k.data.subarray(kBase), d, 1, gQ.subarray(qBase), d);
-        if (gK)
-          K.sgemm(true, false, n, dh, nq, scale, dP, n, q.data.subarray(qBase), d, 1, gK.subarray(kBase), d);
+        for (let j = 0; j <= i; j++) dP[r + j] = P[r + j] * (dP[r + j] - dot);
+        for (let j = i + 1; j < n; j++) dP[r + j] = 0;
       }
+      if (gQ)
+        K.sgemm(false, false, nq, dh, n, scale, dP, n, k.data.subarray(kBase), d, 1, gQ.subarray(qBase), d);
+      if (gK)
+        K.sgemm(true, false, n, dh, nq, scale, dP, n, q.data.subarray(qBase), d, 1, gK.subarray(kBase), d);
     }
-  });
+  }
 }

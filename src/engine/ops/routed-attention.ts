@@ -13,7 +13,7 @@
  *   dV = (P⊙D)ᵀ·dO;  dP = (dO·Vᵀ)⊙D;  dS = P⊙(dP − rowsum(P⊙dP));  dQ = dS·K/√dh;  dK = dSᵀ·Q/√dh
  * where row 0 of K and V is the null key and value (their gradients go to nullKv).
  */
-import { floats } from '../memory.js';
+import { floats, scratchWords } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -74,7 +74,7 @@ export function routedAttention(
     : 0;
   const probs = floats(total); // softmax output (before dropout)
   const kept = drop ? floats(total) : probs; // after dropout
-  const bits = drop ? new Uint32Array(total) : null;
+  const bits = drop ? scratchWords(total) : null;
   if (bits) o.rng!.fillU32(bits);
   const threshold = Math.floor(o.dropout * 4294967296);
   const keep = drop ? 1 / (1 - o.dropout) : 1;
