@@ -233,6 +233,22 @@ for (const name of backends) {
         () => k().crossEntropyRows(new Float32Array(6), 2, 3, Int32Array.of(1, 3), 1),
         RangeError,
       );
+      // Large enough to be split over threads (native): the same rows, the loss up to summation order.
+      const before = k().threads();
+      k().setThreads(3);
+      try {
+        const [rows, cols] = [97, 12101];
+        const x = rand(rows * cols, 4);
+        const t = Int32Array.from({ length: rows }, () => rng.int(cols));
+        const ref = Float32Array.from(x);
+        const out = Float32Array.from(x);
+        const lRef = jsKernels.crossEntropyRows(ref, rows, cols, t, 1 / rows);
+        const lOut = k().crossEntropyRows(out, rows, cols, t, 1 / rows);
+        assert.ok(Math.abs(lOut - lRef) <= 1e-6 * Math.abs(lRef), `threaded loss ${lOut} vs ${lRef}`);
+        close(out, ref, 1e-4, 1e-9, 'threaded cross-entropy gradient');
+      } finally {
+        k().setThreads(before);
+      }
     },
   );
 

@@ -27,6 +27,7 @@
 #include <node_api.h>
 
 #include "attention.h"
+#include "parallel.h"
 #include "rows.h"
 
 /* Largest integer a JS number holds exactly. */
@@ -420,6 +421,36 @@ static napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Rows [begin, end) of a crossEntropyRows call: the loss into partial[part], the gradient in place. */
+typedef struct {
+  float *x;
+  const int32_t *targets;
+  int64_t cols;
+  double grad_scale;
+  double partial[PARALLEL_MAX_PARTS];
+} ce_rows_job;
+
+/* Below this many logits a part is not worth a thread. */
+#define CE_MIN_ELEMENTS 262144
+
+static void ce_rows_part(void *arg, int64_t begin, int64_t end, int part) {
+  ce_rows_job *j = arg;
+  double total = 0;
+  for (int64_t r = begin; r < end; r++) {
+    float *row = j->x + r * j->cols;
+    const int32_t t = j->targets[r];
+    const float m = row_max(row, (size_t)j->cols);
+    const float xt = row[t];
+    /* With exp(x - m) stored, softmax = e / sum; one multiply per element instead of the second
+     * exp(x - logZ) of js.ts (same value up to rounding). An all -inf row gives NaN, as in js.ts. */
+    const double sum = exp_shift_sum(row, (size_t)j->cols, m);
+    total += ((double)m + log(sum)) - (double)xt; /* logZ - x[t] */
+    scale_row(row, (size_t)j->cols, (float)(j->grad_scale / sum));
+    row[t] = (float)((double)row[t] - j->grad_scale);
+  }
+  j->partial[part] = total;
+}
+
 static napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
   const char *fn = "crossEntropyRows";
   napi_value argv[5];
@@ -444,19 +475,11 @@ static napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
       THROW(env, ERR_RANGE, "%s: target %d of row %lld not in [0, %lld)", fn, (int)targets[r], (long long)r,
             (long long)cols);
 
+  ce_rows_job job = {x, targets, cols, grad_scale, {0}};
+  /* Rows split over the kernel threads; each part sums its own losses, added in part order. */
+  const int parts = parallel_rows(rows, parallel_threads(), CE_MIN_ELEMENTS / (cols > 0 ? cols : 1), ce_rows_part, &job);
   double total = 0;
-  for (int64_t r = 0; r < rows; r++) {
-    float *row = x + r * cols;
-    const int32_t t = targets[r];
-    const float m = row_max(row, (size_t)cols);
-    const float xt = row[t];
-    /* With exp(x - m) stored, softmax = e / sum; one multiply per element instead of the second
-     * exp(x - logZ) of js.ts (same value up to rounding). An all -inf row gives NaN, as in js.ts. */
-    const double sum = exp_shift_sum(row, (size_t)cols, m);
-    total += ((double)m + log(sum)) - (double)xt; /* logZ - x[t] */
-    scale_row(row, (size_t)cols, (float)(grad_scale / sum));
-    row[t] = (float)((double)row[t] - grad_scale);
-  }
+  for (int p = 0; p < parts; p++) total += job.partial[p];
   napi_value out;
   NAPI_TRY(env, fn, napi_create_double(env, total, &out));
   return out;
@@ -870,6 +893,7 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
     return NULL;
   if (n < 1) THROW(env, ERR_RANGE, "setThreads: n must be at least 1, got %lld", (long long)n);
   openblas_set_num_threads((int)n); /* OpenBLAS caps it at the thread count it was built for */
+  parallel_set_threads(openblas_get_num_threads());
   return NULL;
 }
 
@@ -965,5 +989,6 @@ NAPI_MODULE_INIT() {
       METHOD("describe", Describe),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  parallel_set_threads(openblas_get_num_threads());
   return exports;
 }
