@@ -1,6 +1,7 @@
 /** MOCA's transformer: the residual structure, the expert mean, and its full / none variants. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mul } from '../src/engine/ops/elementwise.js';
 import { layerNorm } from '../src/engine/ops/norm.js';
 import { sum } from '../src/engine/ops/reduce.js';
 import { Rng } from '../src/engine/rng.js';
@@ -56,7 +57,10 @@ test('gradients reach every expert’s routers and the feed-forwards', () => {
   const rng = new Rng(3);
   const t = make('conditional', rng);
   const x = new Tensor(randomTensor([2 * n, 8], rng).data, [2 * n, 8], true);
-  sum(t.forward(x, grid, rng, true)).backward();
+  // Random weights on the outputs: a plain sum of a LayerNorm's outputs does not depend on its
+  // input (Σ x̂ = 0), so its true gradient is zero and only rounding would reach the routers.
+  const weights = randomTensor([2 * n, 8], rng, 1, false);
+  sum(mul(t.forward(x, grid, rng, true), weights)).backward();
   for (const layer of t.layers.items) {
     for (const e of layer.experts.items) assert.ok(e.queryRouter.grad!.some((g) => g !== 0));
     assert.ok(layer.ff.inner.weight.grad!.some((g) => g !== 0));
