@@ -37,20 +37,25 @@ void rows_layer_norm(const float *x, const float *gamma, const float *beta, doub
   }
 }
 
+/* One row's share of the gradients of an affine output gamma ⊙ u + beta (either may be NULL). */
+static inline void affine_grads(const float *dy, const float *u, int64_t d, float *g_gamma, float *g_beta) {
+  if (g_gamma) {
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) g_gamma[j] += dy[j] * u[j];
+  }
+  if (g_beta) {
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) g_beta[j] += dy[j];
+  }
+}
+
 void rows_layer_norm_backward(const float *dy, const float *xhat, const float *rstd, const float *gamma,
                               int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma,
                               float *g_beta) {
   for (int64_t r = 0; r < rows; r++) {
     const float *gr = dy + r * d;
     const float *hr = xhat + r * d;
-    if (g_gamma) {
-#pragma omp simd
-      for (int64_t j = 0; j < d; j++) g_gamma[j] += gr[j] * hr[j];
-    }
-    if (g_beta) {
-#pragma omp simd
-      for (int64_t j = 0; j < d; j++) g_beta[j] += gr[j];
-    }
+    affine_grads(gr, hr, d, g_gamma, g_beta);
     if (!gx) continue;
     double sum_g = 0, sum_gx = 0;
 #pragma omp simd reduction(+ : sum_g, sum_gx)
@@ -120,14 +125,7 @@ double rows_dyt_backward(const float *dy, const float *x, const float *t, double
 #pragma omp simd
       for (int64_t j = 0; j < d; j++) xg[j] = (float)((double)gr[j] * gamma[j] * (1.0 - (double)tr[j] * tr[j]) * alpha);
     }
-    if (g_gamma) {
-#pragma omp simd
-      for (int64_t j = 0; j < d; j++) g_gamma[j] += gr[j] * tr[j];
-    }
-    if (g_beta) {
-#pragma omp simd
-      for (int64_t j = 0; j < d; j++) g_beta[j] += gr[j];
-    }
+    affine_grads(gr, tr, d, g_gamma, g_beta);
   }
   return g_alpha;
 }

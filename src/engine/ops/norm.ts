@@ -16,19 +16,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
   kernels().layerNorm(x.data, gamma.data, beta.data, eps, rows, d, out.data, xhat, rstd);
   if (!needsGrad(x, gamma, beta)) return out;
   return record(out, () => {
-    const gx = x.requiresGrad ? x.gradTarget() : null;
-    kernels().layerNormBackward(
-      out.grad!,
-      xhat,
-      rstd,
-      gamma.data,
-      rows,
-      d,
-      gx ? gx.buf : null,
-      gx?.beta === 1,
-      gamma.requiresGrad ? gamma.gradBuffer() : null,
-      beta.requiresGrad ? beta.gradBuffer() : null,
-    );
+    kernels().layerNormBackward(out.grad!, xhat, rstd, gamma.data, rows, d, ...affineTargets(x, gamma, beta));
   });
 }
 
@@ -44,22 +32,24 @@ export function dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Tensor): Tens
   kernels().dyt(x.data, a, gamma.data, beta.data, rows, d, out.data, t);
   if (!needsGrad(x, alpha, gamma, beta)) return out;
   return record(out, () => {
-    const gx = x.requiresGrad ? x.gradTarget() : null;
-    const ga = kernels().dytBackward(
-      out.grad!,
-      x.data,
-      t,
-      a,
-      gamma.data,
-      rows,
-      d,
-      gx ? gx.buf : null,
-      gx?.beta === 1,
-      gamma.requiresGrad ? gamma.gradBuffer() : null,
-      beta.requiresGrad ? beta.gradBuffer() : null,
-    );
+    const targets = affineTargets(x, gamma, beta);
+    const ga = kernels().dytBackward(out.grad!, x.data, t, a, gamma.data, rows, d, ...targets);
     if (alpha.requiresGrad) alpha.gradBuffer()[0] += ga;
   });
+}
+
+/**
+ * Where the backward kernel of a normalisation with affine γ, β writes: x's gradient (written
+ * when it is the first contribution, else added), then γ's and β's; null where none is needed.
+ */
+function affineTargets(x: Tensor, gamma: Tensor, beta: Tensor) {
+  const gx = x.requiresGrad ? x.gradTarget() : null;
+  return [
+    gx ? gx.buf : null,
+    gx?.beta === 1,
+    gamma.requiresGrad ? gamma.gradBuffer() : null,
+    beta.requiresGrad ? beta.gradBuffer() : null,
+  ] as const;
 }
 
 /** x / max(‖x‖₂, eps) over the last axis. */
