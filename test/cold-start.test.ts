@@ -136,6 +136,10 @@ class ByIdModel extends Module implements SequentialRecommender {
   scorer(): Scorer {
     throw new Error('not used');
   }
+
+  lastScorer() {
+    return (batch: SequenceBatch) => this.scoreLast(batch);
+  }
   scoreLast(batch: SequenceBatch): Float32Array {
     const out = new Float32Array(batch.size * 7);
     for (let b = 0; b < batch.size; b++) for (let j = 0; j <= 6; j++) out[b * 7 + j] = j;

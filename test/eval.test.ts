@@ -239,6 +239,10 @@ class FakeModel extends Module implements SequentialRecommender {
     throw new Error('FakeModel.scorer: not used by evaluation');
   }
 
+  lastScorer() {
+    return (batch: SequenceBatch) => this.scoreLast(batch);
+  }
+
   scoreLast(batch: SequenceBatch): Float32Array {
     if (this.fail) throw new Error('model failure');
     const W = this.items + 1;

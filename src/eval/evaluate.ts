@@ -25,7 +25,7 @@ export interface EvaluateOptions {
   /** Called after each batch with the number of cases done so far. */
   progress?: (done: number, total: number) => void;
   /**
-   * The scores to rank, [B, N + 1] per batch. Default: model.scoreLast. E.g. one modality's
+   * The scores to rank, [B, N + 1] per batch. Default: model.scoreLast (its item side computed once). E.g. one modality's
    * share of CAMMSR's scores (Cammsr.scoreLastByModality), to see what that tower alone ranks.
    */
   scores?: (batch: SequenceBatch) => Float32Array;
@@ -95,6 +95,8 @@ export function evaluate(
   // Each batch's activations and scores live in an arena reused by the next batch.
   const arena = new StepArena();
   try {
+    // The item side once for every batch (outside the arena: it outlives each batch's run).
+    const score = opts.scores ?? noGrad(() => model.lastScorer());
     for (let start = 0; start < cases.length; start += batchSize) {
       const end = Math.min(cases.length, start + batchSize);
       const batchCases = checkedCases(cases.slice(start, end), coldCandidates !== null);
@@ -107,7 +109,7 @@ export function evaluate(
         times,
       );
       arena.run(() => {
-        const scores = noGrad(() => (opts.scores ? opts.scores(batch) : model.scoreLast(batch)));
+        const scores = noGrad(() => score(batch));
         const width = scores.length / B;
         if (!Number.isInteger(width) || width < 2)
           throw new RangeError(

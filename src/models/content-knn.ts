@@ -51,11 +51,14 @@ export class ContentKnn extends SequentialModel {
   }
 
   /** The scorer's products, with each sequence's last item taken out of its own ranking. */
-  override scoreLast(batch: SequenceBatch): Float32Array {
-    const scores = super.scoreLast(batch);
-    const width = scores.length / batch.size;
-    lastRows(batch).forEach((r, b) => (scores[b * width + batch.items[r]] = -Infinity));
-    return scores;
+  override lastScorer(): (batch: SequenceBatch) => Float32Array {
+    const score = super.lastScorer();
+    return (batch) => {
+      const scores = score(batch);
+      const width = scores.length / batch.size;
+      lastRows(batch).forEach((r, b) => (scores[b * width + batch.items[r]] = -Infinity));
+      return scores;
+    };
   }
 
   /** Users: the last item's row; items: every item's row (the service excludes seen items itself). */

@@ -102,6 +102,11 @@ export interface SequentialRecommender extends Module {
   loss(batch: SequenceBatch): LossResult;
   /** Scores [B, N + 1] of every item after the last position of each sequence (column 0 = padding). */
   scoreLast(batch: SequenceBatch): Float32Array;
+  /**
+   * scoreLast for many batches under the same weights (an evaluation): the item side is
+   * computed once, when this is called, instead of once per batch.
+   */
+  lastScorer(): (batch: SequenceBatch) => Float32Array;
   /** The factors of scoreLast, with the item side computed now (call again after the weights change). */
   scorer(): Scorer;
   /**
@@ -249,8 +254,12 @@ export abstract class SequentialModel extends Module implements SequentialRecomm
   abstract scorer(): Scorer;
 
   scoreLast(batch: SequenceBatch): Float32Array {
+    return this.lastScorer()(batch);
+  }
+
+  lastScorer(): (batch: SequenceBatch) => Float32Array {
     const s = this.scorer();
-    return scoreUsers(s, s.users(batch), batch.size);
+    return (batch) => scoreUsers(s, s.users(batch), batch.size);
   }
 }
 
