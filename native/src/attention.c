@@ -93,14 +93,14 @@ bool attention_backward(const attention_args *a, const float *probs, const float
       for (int64_t t = 0; t < nq; t++) {
         const int64_t i = n - nq + t, col = h * dh;
         const float *p = probs + po + t * n, *pk = kept + po + t * n;
-        const float *dot_row = d_out + (q0 + t) * d + col;
+        const float *d_row = d_out + (q0 + t) * d + col;
         if (gv)
-          for (int64_t j = 0; j <= i; j++) axpy(pk[j], dot_row, gv + (k0 + j) * d + col, dh);
+          for (int64_t j = 0; j <= i; j++) axpy(pk[j], d_row, gv + (k0 + j) * d + col, dh);
         if (!gq && !gk) continue;
         /* dP = dO·vᵀ, back through dropout, then the softmax: dS = P ⊙ (dP − Σ dP ⊙ P). */
         double s = 0;
         for (int64_t j = 0; j <= i; j++) {
-          float g = dot(dot_row, a->v + (k0 + j) * d + col, dh);
+          float g = dot(d_row, a->v + (k0 + j) * d + col, dh);
           if (a->bits) g = a->bits[po + t * n + j] >= a->threshold ? (float)(g * a->keep) : 0.0f;
           ds[j] = g;
           s += (double)g * p[j];
