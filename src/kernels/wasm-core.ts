@@ -438,8 +438,8 @@ function rowKernels(
 
     // Not a wasm kernel yet: the js reference (the category losses are its only caller).
     bceWithLogits: jsKernels.bceWithLogits,
-    // The js reference: these make one or two passes over their data, so copying it into the
-    // module's memory and back would cost about what SIMD saves.
+    // Not wasm kernels yet: the js reference. Each makes one or two passes over its data, which
+    // a wasm kernel would first copy into the module's memory and back (not measured).
     layerNorm: jsKernels.layerNorm,
     layerNormBackward: jsKernels.layerNormBackward,
     dyt: jsKernels.dyt,
