@@ -12,6 +12,8 @@ import { kernels, loadBackend, probeBackends, useBackend } from '../src/kernels/
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
+import { coordinateDescent } from '../src/engine/ops/coordinate-descent.js';
+import { COORDINATE_DESCENT } from '../src/models/soft-top-k.js';
 import { mul } from '../src/engine/ops/elementwise.js';
 import { sum } from '../src/engine/ops/reduce.js';
 
@@ -541,6 +543,60 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
   assert.throws(() => K.causalAttention!(...args(Int32Array.of(0, R + 1)), out), /q has/);
   assert.throws(() => K.causalAttention!(...args(offsets), out.subarray(1)), /out has/);
   assert.throws(() => K.causalAttention!(...args(offsets, new Float32Array(10)), out), /probs has/);
+});
+
+test('coordinate descent (native) matches its JS loops, forward and backward, with masked entries', (t) => {
+  const native = probeBackends().find((p) => p.name === 'native')!;
+  if (!native.available) {
+    assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
+    return t.skip(`native unavailable: ${native.reason}`);
+  }
+  assert.ok(loadBackend('native').coordinateDescent, 'the native backend has the kernel');
+  const [B, n] = [5, 23];
+  const scores = rand(B * n, 2);
+  const mask = Float32Array.from({ length: B * n }, (_, i) =>
+    Math.floor(i / n) === 2 || i % 7 === 3 ? 0 : 1,
+  );
+  const weights = rand(B * n);
+  const run = (backend: BackendName) => {
+    const previous = kernels().name;
+    useBackend(backend);
+    try {
+      const s = new Tensor(Float32Array.from(scores), [B, n], true);
+      const p = coordinateDescent(s, 4.5, mask, COORDINATE_DESCENT);
+      sum(mul(p, new Tensor(weights, [B, n]))).backward();
+      return { p: p.data, g: s.grad! };
+    } finally {
+      useBackend(previous);
+    }
+  };
+  const a = run('native');
+  const b = run('js');
+  close(a.p, b.p, 1e-5, 1e-7, 'p');
+  close(a.g, b.g, 1e-4, 1e-6, 'gradient');
+  assert.ok(
+    a.p.subarray(2 * n, 3 * n).every((v) => v === 0),
+    'a row with nothing valid keeps nothing',
+  );
+  // Bad packing is refused before any memory is touched.
+  const K = loadBackend('native');
+  const eps = Float64Array.of(4, 2, 1);
+  const call = (index: Int32Array, start: Int32Array, sm = new Float32Array(40)) =>
+    K.coordinateDescent!(
+      4,
+      index,
+      start,
+      eps,
+      sm,
+      new Uint8Array(40),
+      new Float32Array(8),
+      1,
+      new Float32Array(8),
+    );
+  assert.throws(() => call(Int32Array.of(0, 4), Int32Array.of(0, 2)), /not a column/);
+  assert.throws(() => call(Int32Array.of(0, 1), Int32Array.of(0, 2, 1)), /start/);
+  assert.throws(() => call(Int32Array.of(0, 1, 2, 3, 0), Int32Array.of(0, 5)), /start/);
+  assert.throws(() => call(Int32Array.of(0, 1), Int32Array.of(0, 2), new Float32Array(3)), /sm has/);
 });
 
 test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', () => {

@@ -27,6 +27,7 @@
 #include <node_api.h>
 
 #include "attention.h"
+#include "coordinate_descent.h"
 #include "parallel.h"
 #include "rows.h"
 
@@ -875,6 +876,79 @@ static napi_value CausalAttentionBackward(napi_env env, napi_callback_info info)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Coordinate descent (MOCA's routers; the arithmetic is in coordinate_descent.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* Reads n, index, start, eps, sm and active (argv[0..5]) and checks that they describe packed
+ * rows: start rising from 0, every index a column in [0, n), a row no wider than n, and sm and
+ * active holding T values per valid entry. */
+static bool read_descent(napi_env env, const char *fn, napi_value *argv, descent_shape *d, float **sm,
+                         uint8_t **active) {
+  int32_t *index, *start;
+  double *eps;
+  size_t len_index, len_start, len_eps, len_sm, len_active;
+  if (!get_count(env, argv[0], fn, "n", MAX_BLAS_INT, &d->n) ||
+      !get_typed(env, argv[1], fn, "index", napi_int32_array, "Int32Array", (void **)&index, &len_index) ||
+      !get_typed(env, argv[2], fn, "start", napi_int32_array, "Int32Array", (void **)&start, &len_start) ||
+      !get_typed(env, argv[3], fn, "eps", napi_float64_array, "Float64Array", (void **)&eps, &len_eps) ||
+      !get_f32(env, argv[4], fn, "sm", sm, &len_sm) ||
+      !get_typed(env, argv[5], fn, "active", napi_uint8_array, "Uint8Array", (void **)active, &len_active))
+    return false;
+  if (len_start < 1 || start[0] != 0) return throwf(env, ERR_RANGE, "%s: start must begin at 0", fn);
+  if (len_eps < 1) return throwf(env, ERR_RANGE, "%s: eps needs at least the final temperature", fn);
+  d->rows = (int64_t)len_start - 1;
+  for (int64_t r = 0; r < d->rows; r++)
+    if (start[r + 1] < start[r] || start[r + 1] - start[r] > d->n)
+      return throwf(env, ERR_RANGE, "%s: row %lld's entries (start) must rise by at most n = %lld", fn,
+                    (long long)r, (long long)d->n);
+  const int64_t valid = start[d->rows];
+  if (!check_len(env, fn, "index", len_index, valid)) return false;
+  for (int64_t i = 0; i < valid; i++)
+    if (index[i] < 0 || index[i] >= d->n)
+      return throwf(env, ERR_RANGE, "%s: index %d at %lld is not a column in [0, %lld)", fn, (int)index[i],
+                    (long long)i, (long long)d->n);
+  d->iterations = (int64_t)len_eps - 1;
+  d->index = index;
+  d->start = start;
+  d->eps = eps;
+  return check_rows(env, fn, "sm", len_sm, d->iterations, valid) &&
+         check_rows(env, fn, "active", len_active, d->iterations, valid);
+}
+
+static napi_value CoordinateDescent(napi_env env, napi_callback_info info) {
+  const char *fn = "coordinateDescent";
+  napi_value argv[9];
+  descent_shape d;
+  float *sm, *s, *out;
+  uint8_t *active;
+  size_t len_s, len_out;
+  double log_k;
+  if (!get_args(env, info, fn, 9, argv) || !read_descent(env, fn, argv, &d, &sm, &active) ||
+      !get_f32(env, argv[6], fn, "s", &s, &len_s) || !get_number(env, argv[7], fn, "logK", &log_k) ||
+      !get_f32(env, argv[8], fn, "out", &out, &len_out) || !check_rows(env, fn, "s", len_s, d.rows, d.n) ||
+      !check_rows(env, fn, "out", len_out, d.rows, d.n))
+    return NULL;
+  if (!descent_forward(&d, s, log_k, sm, active, out)) THROW(env, ERR_PLAIN, "%s: out of memory", fn);
+  return NULL;
+}
+
+static napi_value CoordinateDescentBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "coordinateDescentBackward";
+  napi_value argv[9];
+  descent_shape d;
+  float *sm, *out, *d_out, *gs;
+  uint8_t *active;
+  size_t len_out, len_do, len_gs;
+  if (!get_args(env, info, fn, 9, argv) || !read_descent(env, fn, argv, &d, &sm, &active) ||
+      !get_f32(env, argv[6], fn, "out", &out, &len_out) || !get_f32(env, argv[7], fn, "dOut", &d_out, &len_do) ||
+      !get_f32(env, argv[8], fn, "gs", &gs, &len_gs) || !check_rows(env, fn, "out", len_out, d.rows, d.n) ||
+      !check_rows(env, fn, "dOut", len_do, d.rows, d.n) || !check_rows(env, fn, "gs", len_gs, d.rows, d.n))
+    return NULL;
+  if (!descent_backward(&d, sm, active, out, d_out, gs)) THROW(env, ERR_PLAIN, "%s: out of memory", fn);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Threads and build facts
  * ------------------------------------------------------------------------------------- */
 
@@ -984,6 +1058,8 @@ NAPI_MODULE_INIT() {
       METHOD("dropout", Dropout),
       METHOD("causalAttention", CausalAttention),
       METHOD("causalAttentionBackward", CausalAttentionBackward),
+      METHOD("coordinateDescent", CoordinateDescent),
+      METHOD("coordinateDescentBackward", CoordinateDescentBackward),
       METHOD("threads", Threads),
       METHOD("setThreads", SetThreads),
       METHOD("describe", Describe),

@@ -242,6 +242,39 @@ export interface Kernels {
     gV: Float32Array | null,
   ): void;
 
+  /**
+   * Optional: CoLT5's soft top-k by coordinate descent (MOCA's routers; engine/ops/
+   * coordinate-descent.ts runs its JS loops when a backend lacks it, and they are the reference).
+   * Scores s [B, n] are read at each row's valid entries, row r's columns
+   * index[start[r] .. start[r + 1]); eps holds the T iterations' temperatures and the final one.
+   * Writes p into out at the valid entries (nothing elsewhere), each iteration's softmax into sm
+   * and its ReLU pattern into active (T values per valid entry, row r's at T·start[r] + t·m_r).
+   */
+  coordinateDescent?(
+    n: number,
+    index: Int32Array,
+    start: Int32Array,
+    eps: Float64Array,
+    sm: Float32Array,
+    active: Uint8Array,
+    s: Float32Array,
+    logK: number,
+    out: Float32Array,
+  ): void;
+
+  /** Optional, with coordinateDescent: adds the gradient from dOut to gs at the valid entries. */
+  coordinateDescentBackward?(
+    n: number,
+    index: Int32Array,
+    start: Int32Array,
+    eps: Float64Array,
+    sm: Float32Array,
+    active: Uint8Array,
+    out: Float32Array,
+    dOut: Float32Array,
+    gs: Float32Array,
+  ): void;
+
   /** Number of threads the backend's kernels may use (1 for backends without threads). */
   threads(): number;
   setThreads(n: number): void;

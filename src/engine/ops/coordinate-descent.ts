@@ -15,6 +15,7 @@
  */
 import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
+import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 export interface CoordinateDescentOptions {
@@ -51,6 +52,34 @@ export function coordinateDescent(
   const sm = floats(T * V); // σ_t per row and iteration: row r's at T·start[r] + t·m_r
   const active = new Uint8Array(T * V); // m_t, laid out the same
   const out = new Tensor(floats(B * n), [B, n]);
+  const packed: Packed = { n, index, start, eps, sm, active };
+  const K = kernels();
+  if (K.coordinateDescent) K.coordinateDescent(n, index, start, eps, sm, active, s.data, logK, out.data);
+  else descentRows(packed, s.data, logK, out.data);
+  if (!needsGrad(s)) return out;
+  return record(out, () => {
+    const gs = s.gradBuffer();
+    if (K.coordinateDescentBackward)
+      K.coordinateDescentBackward(n, index, start, eps, sm, active, out.data, out.grad!, gs);
+    else descentRowsBackward(packed, out.data, out.grad!, gs);
+  });
+}
+
+/** What both directions read: the packed valid entries, the temperatures, and what forward kept. */
+interface Packed {
+  n: number;
+  index: Int32Array;
+  start: Int32Array;
+  eps: Float64Array;
+  sm: Float32Array;
+  active: Uint8Array;
+}
+
+/** The forward iterations in JS (backends without the kernel; the kernel's reference). */
+function descentRows(c: Packed, s: Float32Array, logK: number, out: Float32Array): void {
+  const { n, index, start, eps, sm, active } = c;
+  const B = start.length - 1;
+  const T = eps.length - 1;
   const sv = new Float64Array(n);
   const b = new Float64Array(n);
   const z = new Float64Array(n);
@@ -58,7 +87,7 @@ export function coordinateDescent(
     const m = start[r + 1] - start[r];
     if (m === 0) continue; // nothing to keep: p = 0
     for (let j = 0; j < m; j++) {
-      sv[j] = s.data[r * n + index[start[r] + j]];
+      sv[j] = s[r * n + index[start[r] + j]];
       b[j] = -sv[j];
     }
     let ar = 0;
@@ -85,42 +114,44 @@ export function coordinateDescent(
         b[j] = x > 0 ? -x : 0;
       }
     }
-    for (let j = 0; j < m; j++)
-      out.data[r * n + index[start[r] + j]] = Math.exp((sv[j] + ar + b[j]) / eps[T]);
+    for (let j = 0; j < m; j++) out[r * n + index[start[r] + j]] = Math.exp((sv[j] + ar + b[j]) / eps[T]);
   }
-  if (!needsGrad(s)) return out;
-  return record(out, () => {
-    const gs = s.gradBuffer();
-    const db = new Float64Array(n);
-    const g = new Float64Array(n); // the row's gradient, packed
-    for (let r = 0; r < B; r++) {
-      const m = start[r + 1] - start[r];
-      const cols = index.subarray(start[r], start[r + 1]);
-      // p = exp(u), u = (s + a + b)/ε_final.
-      let da = 0;
-      for (let j = 0; j < m; j++) {
-        const du = (out.grad![r * n + cols[j]] * out.data[r * n + cols[j]]) / eps[T];
-        db[j] = du;
-        da += du;
-        g[j] = du;
-      }
-      for (let t = T - 1; t >= 0; t--) {
-        const at = T * start[r] + t * m;
-        for (let j = 0; j < m; j++) {
-          const gb = active[at + j] ? -db[j] : 0;
-          g[j] += gb;
-          da += gb;
-        }
-        for (let j = 0; j < m; j++) {
-          const dz = -eps[t] * da * sm[at + j];
-          g[j] += dz / eps[t];
-          db[j] = dz / eps[t];
-        }
-        da = 0;
-      }
-      for (let j = 0; j < m; j++) gs[r * n + cols[j]] += g[j] - db[j]; // b_{−1} = −s
+}
+
+/** The backward pass to match descentRows: the gradient added to gs at the valid entries. */
+function descentRowsBackward(c: Packed, out: Float32Array, dOut: Float32Array, gs: Float32Array): void {
+  const { n, index, start, eps, sm, active } = c;
+  const B = start.length - 1;
+  const T = eps.length - 1;
+  const db = new Float64Array(n);
+  const g = new Float64Array(n); // the row's gradient, packed
+  for (let r = 0; r < B; r++) {
+    const m = start[r + 1] - start[r];
+    const cols = index.subarray(start[r], start[r + 1]);
+    // p = exp(u), u = (s + a + b)/ε_final.
+    let da = 0;
+    for (let j = 0; j < m; j++) {
+      const du = (dOut[r * n + cols[j]] * out[r * n + cols[j]]) / eps[T];
+      db[j] = du;
+      da += du;
+      g[j] = du;
     }
-  });
+    for (let t = T - 1; t >= 0; t--) {
+      const at = T * start[r] + t * m;
+      for (let j = 0; j < m; j++) {
+        const gb = active[at + j] ? -db[j] : 0;
+        g[j] += gb;
+        da += gb;
+      }
+      for (let j = 0; j < m; j++) {
+        const dz = -eps[t] * da * sm[at + j];
+        g[j] += dz / eps[t];
+        db[j] = dz / eps[t];
+      }
+      da = 0;
+    }
+    for (let j = 0; j < m; j++) gs[r * n + cols[j]] += g[j] - db[j]; // b_{−1} = −s
+  }
 }
 
 /** The valid entries' columns, row by row (row r's at index[start[r] .. start[r + 1])). */
