@@ -3,7 +3,7 @@
  * On CI (CI=true) the native and wasm backends must be available: a skipped backend there
  * would hide a broken build.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { jsKernels } from '../src/kernels/js.js';
@@ -490,12 +490,28 @@ for (const name of backends) {
   });
 }
 
-test('fused causal attention (native) matches the GEMM-per-block path, forward and backward, with dropout and last-query', (t) => {
+/** Whether the native backend loads; where it cannot (never on CI) the test is skipped. */
+function nativeLoads(t: TestContext): boolean {
   const native = probeBackends().find((p) => p.name === 'native')!;
-  if (!native.available) {
-    assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
-    return t.skip(`native unavailable: ${native.reason}`);
+  if (native.available) return true;
+  assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
+  t.skip(`native unavailable: ${native.reason}`);
+  return false;
+}
+
+/** fn's result with `backend` as the engine's kernels, the previous ones restored after. */
+function withBackend<T>(backend: BackendName, fn: () => T): T {
+  const previous = kernels().name;
+  useBackend(backend);
+  try {
+    return fn();
+  } finally {
+    useBackend(previous);
   }
+}
+
+test('fused causal attention (native) matches the GEMM-per-block path, forward and backward, with dropout and last-query', (t) => {
+  if (!nativeLoads(t)) return;
   assert.ok(loadBackend('native').causalAttention, 'the native backend has the fused kernel');
   assert.equal(jsKernels.causalAttention, undefined, 'the js backend runs the GEMM path');
   // Sequences of 3, 1, 0, 7 and 12 positions; the last-query form needs no empty sequence.
@@ -505,10 +521,8 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
   const [d, heads] = [12, 3];
   const inputs = { q: rand(R * d), qLast: rand(4 * d), k: rand(R * d), v: rand(R * d) };
   const weights = rand(R * d);
-  const run = (backend: BackendName, lastOnly: boolean, p: number) => {
-    const previous = kernels().name;
-    useBackend(backend);
-    try {
+  const run = (backend: BackendName, lastOnly: boolean, p: number) =>
+    withBackend(backend, () => {
       const q = lastOnly
         ? new Tensor(Float32Array.from(inputs.qLast), [4, d], true)
         : new Tensor(Float32Array.from(inputs.q), [R, d], true);
@@ -519,10 +533,7 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
         : causalAttention(q, k, v, offsets, heads, p, new Rng(5), p > 0);
       sum(mul(out, new Tensor(weights.slice(0, out.size), out.shape))).backward();
       return { out: out.data, gq: q.grad!, gk: k.grad!, gv: v.grad! };
-    } finally {
-      useBackend(previous);
-    }
-  };
+    });
   for (const lastOnly of [false, true]) {
     for (const p of [0, 0.4]) {
       const a = run('native', lastOnly, p);
@@ -546,11 +557,7 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
 });
 
 test('coordinate descent (native) matches its JS loops, forward and backward, with masked entries', (t) => {
-  const native = probeBackends().find((p) => p.name === 'native')!;
-  if (!native.available) {
-    assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
-    return t.skip(`native unavailable: ${native.reason}`);
-  }
+  if (!nativeLoads(t)) return;
   assert.ok(loadBackend('native').coordinateDescent, 'the native backend has the kernel');
   const [B, n] = [5, 23];
   const scores = rand(B * n, 2);
@@ -558,18 +565,13 @@ test('coordinate descent (native) matches its JS loops, forward and backward, wi
     Math.floor(i / n) === 2 || i % 7 === 3 ? 0 : 1,
   );
   const weights = rand(B * n);
-  const run = (backend: BackendName) => {
-    const previous = kernels().name;
-    useBackend(backend);
-    try {
+  const run = (backend: BackendName) =>
+    withBackend(backend, () => {
       const s = new Tensor(Float32Array.from(scores), [B, n], true);
       const p = coordinateDescent(s, 4.5, mask, COORDINATE_DESCENT);
       sum(mul(p, new Tensor(weights, [B, n]))).backward();
       return { p: p.data, g: s.grad! };
-    } finally {
-      useBackend(previous);
-    }
-  };
+    });
   const a = run('native');
   const b = run('js');
   close(a.p, b.p, 1e-5, 1e-7, 'p');

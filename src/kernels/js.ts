@@ -68,6 +68,9 @@ function sgemm(
   }
 }
 
+/** Whether an optional array (null: not asked for) has fewer than `need` elements. */
+const tooShort = (a: Float32Array | null, need: number) => a !== null && a.length < need;
+
 export const jsKernels: Kernels = {
   name: 'js',
 
@@ -222,15 +225,14 @@ export const jsKernels: Kernels = {
 
   layerNormBackward(dy, xhat, rstd, gamma, rows, d, gx, accumulate, gGamma, gBeta) {
     const n = rows * d;
-    const short = (a: Float32Array | null, need: number) => a !== null && a.length < need;
     if (
-      short(dy, n) ||
-      short(xhat, n) ||
-      short(gx, n) ||
-      short(rstd, rows) ||
-      short(gamma, d) ||
-      short(gGamma, d) ||
-      short(gBeta, d)
+      tooShort(dy, n) ||
+      tooShort(xhat, n) ||
+      tooShort(gx, n) ||
+      tooShort(rstd, rows) ||
+      tooShort(gamma, d) ||
+      tooShort(gGamma, d) ||
+      tooShort(gBeta, d)
     )
       throw new RangeError(`layerNormBackward: arrays shorter than ${rows} rows of ${d}`);
     for (let r = 0; r < rows; r++) {
@@ -269,15 +271,14 @@ export const jsKernels: Kernels = {
 
   dytBackward(dy, x, t, alpha, gamma, rows, d, gx, accumulate, gGamma, gBeta) {
     const n = rows * d;
-    const short = (a: Float32Array | null, need: number) => a !== null && a.length < need;
     if (
-      short(dy, n) ||
-      short(x, n) ||
-      short(t, n) ||
-      short(gx, n) ||
-      short(gamma, d) ||
-      short(gGamma, d) ||
-      short(gBeta, d)
+      tooShort(dy, n) ||
+      tooShort(x, n) ||
+      tooShort(t, n) ||
+      tooShort(gx, n) ||
+      tooShort(gamma, d) ||
+      tooShort(gGamma, d) ||
+      tooShort(gBeta, d)
     )
       throw new RangeError(`dytBackward: arrays shorter than ${rows} rows of ${d}`);
     let gAlpha = 0;

@@ -180,9 +180,8 @@ function forwardBlocks(c: Blocks, out: Float32Array): void {
   const d = k.shape[1];
   const dh = d / heads;
   const B = offsets.length - 1;
-  const queries = (b: number) => queriesOf(c, b);
   for (let b = 0; b < B; b++) {
-    const { n, nq, qRow } = queries(b);
+    const { n, nq, qRow } = queriesOf(c, b);
     if (n === 0) continue;
     for (let h = 0; h < heads; h++) {
       const kBase = offsets[b] * d + h * dh;
@@ -228,15 +227,14 @@ function backwardBlocks(
   const d = k.shape[1];
   const dh = d / heads;
   const B = offsets.length - 1;
-  const queries = (b: number) => queriesOf(c, b);
   let maxBlock = 0;
   for (let b = 0; b < B; b++) {
-    const { n, nq } = queries(b);
+    const { n, nq } = queriesOf(c, b);
     maxBlock = Math.max(maxBlock, nq * n);
   }
   const dP = floats(maxBlock);
   for (let b = 0; b < B; b++) {
-    const { n, nq, qRow } = queries(b);
+    const { n, nq, qRow } = queriesOf(c, b);
     if (n === 0) continue;
     for (let h = 0; h < heads; h++) {
       const kBase = offsets[b] * d + h * dh;
