@@ -25,8 +25,9 @@ export interface EvaluateOptions {
   /** Called after each batch with the number of cases done so far. */
   progress?: (done: number, total: number) => void;
   /**
-   * The scores to rank, [B, N + 1] per batch. Default: model.scoreLast (its item side computed once). E.g. one modality's
-   * share of CAMMSR's scores (Cammsr.scoreLastByModality), to see what that tower alone ranks.
+   * The scores to rank, [B, N + 1] per batch. Default: model.scoreLast, its item side computed
+   * once (lastScorer). E.g. one modality's share of CAMMSR's scores (Cammsr.scoreLastByModality),
+   * to see what that tower alone ranks.
    */
   scores?: (batch: SequenceBatch) => Float32Array;
   /**
