@@ -13,6 +13,7 @@ import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
 import { coordinateDescent } from '../src/engine/ops/coordinate-descent.js';
+import { routedAttention } from '../src/engine/ops/routed-attention.js';
 import { COORDINATE_DESCENT } from '../src/models/soft-top-k.js';
 import { mul } from '../src/engine/ops/elementwise.js';
 import { sum } from '../src/engine/ops/reduce.js';
@@ -554,6 +555,58 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
   assert.throws(() => K.causalAttention!(...args(Int32Array.of(0, R + 1)), out), /q has/);
   assert.throws(() => K.causalAttention!(...args(offsets), out.subarray(1)), /out has/);
   assert.throws(() => K.causalAttention!(...args(offsets, new Float32Array(10)), out), /probs has/);
+});
+
+test('routed attention (native) matches the GEMM-per-block path, forward and backward, with dropout and empty sides', (t) => {
+  if (!nativeLoads(t)) return;
+  assert.ok(loadBackend('native').routedAttention, 'the native backend has the fused kernel');
+  assert.equal(jsKernels.routedAttention, undefined, 'the js backend runs the GEMM path');
+  // (queries, keys) per sequence: (3, 2), (1, 0) (the null key alone), (0, 4), (4, 5), (2, 1).
+  const queryOffsets = Int32Array.of(0, 3, 4, 4, 8, 10);
+  const keyOffsets = Int32Array.of(0, 2, 2, 6, 11, 12);
+  const [Q, R, width, heads] = [10, 12, 8, 2];
+  const inputs = { q: rand(Q * width), k: rand(R * width), v: rand(R * width), nullKv: rand(2 * width) };
+  const weights = rand(Q * width);
+  const run = (backend: BackendName, p: number) =>
+    withBackend(backend, () => {
+      const [q, k, v] = (['q', 'k', 'v'] as const).map(
+        (name) => new Tensor(Float32Array.from(inputs[name]), [name === 'q' ? Q : R, width], true),
+      );
+      const nullKv = new Tensor(Float32Array.from(inputs.nullKv), [2, width], true);
+      const opts = { heads, queryOffsets, keyOffsets, dropout: p, rng: new Rng(5), training: p > 0 };
+      const out = routedAttention(q, k, v, nullKv, opts);
+      sum(mul(out, new Tensor(weights, out.shape))).backward();
+      return { out: out.data, gq: q.grad!, gk: k.grad!, gv: v.grad!, gn: nullKv.grad! };
+    });
+  for (const p of [0, 0.4]) {
+    const a = run('native', p);
+    const b = run('js', p);
+    close(a.out, b.out, 1e-5, 1e-6, `out (dropout ${p})`);
+    for (const g of ['gq', 'gk', 'gv', 'gn'] as const) close(a[g], b[g], 1e-4, 1e-5, `${g} (dropout ${p})`);
+  }
+  // Bad arguments are refused before any memory is touched.
+  const K = loadBackend('native');
+  const probs = new Float32Array(500);
+  const args = (qo: Int32Array, ko: Int32Array, p = probs) =>
+    [inputs.q, inputs.k, inputs.v, inputs.nullKv, qo, ko, heads, width, 0.5, null, 0, 1, p, p] as const;
+  const out = new Float32Array(Q * width);
+  assert.throws(
+    () => K.routedAttention!(...args(Int32Array.of(0, 5, 3, 4, 8, 10), keyOffsets), out),
+    /query offsets decrease/,
+  );
+  assert.throws(
+    () => K.routedAttention!(...args(queryOffsets, Int32Array.of(0, 12)), out),
+    /query offsets and/,
+  );
+  assert.throws(
+    () => K.routedAttention!(...args(queryOffsets, Int32Array.of(0, 2, 2, 6, 11, 13)), out),
+    /key offsets end at 13/,
+  );
+  assert.throws(() => K.routedAttention!(...args(queryOffsets, keyOffsets), out.subarray(1)), /out has/);
+  assert.throws(
+    () => K.routedAttention!(...args(queryOffsets, keyOffsets, new Float32Array(10)), out),
+    /probs has/,
+  );
 });
 
 test('coordinate descent (native) matches its JS loops, forward and backward, with masked entries', (t) => {

@@ -28,6 +28,7 @@
 
 #include "attention.h"
 #include "coordinate_descent.h"
+#include "routed_attention.h"
 #include "parallel.h"
 #include "rows.h"
 
@@ -876,6 +877,102 @@ static napi_value CausalAttentionBackward(napi_env env, napi_callback_info info)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Fused attention of routed tokens (MOCA; the arithmetic is in routed_attention.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* Checks one side's offsets: [B + 1], from 0, non-decreasing, ending at `rows`. */
+static bool check_offsets(napi_env env, const char *fn, const char *what, const int32_t *offsets, int64_t batch,
+                          int64_t rows) {
+  if (offsets[0] != 0) return throwf(env, ERR_RANGE, "%s: %s offsets must start at 0", fn, what);
+  for (int64_t b = 0; b < batch; b++)
+    if (offsets[b + 1] < offsets[b])
+      return throwf(env, ERR_RANGE, "%s: %s offsets decrease at sequence %lld", fn, what, (long long)b);
+  if (offsets[batch] != rows)
+    return throwf(env, ERR_RANGE, "%s: %s offsets end at %lld, expected %lld rows", fn, what,
+                  (long long)offsets[batch], (long long)rows);
+  return true;
+}
+
+/* Reads and checks the first 14 arguments both directions share: q, k, v, nullKv, queryOffsets,
+ * keyOffsets, heads, width, scale, bits, threshold, keep, probs, kept. */
+static bool read_routed(napi_env env, const char *fn, napi_value *argv, routed_attention_args *a, float **probs,
+                        float **kept) {
+  float *q, *k, *v, *null_kv;
+  int32_t *qo, *ko;
+  uint32_t *bits = NULL;
+  size_t len_q, len_k, len_v, len_n, len_qo, len_ko, len_bits = 0, len_p, len_kept;
+  int64_t heads, width;
+  double scale, threshold, keep;
+  napi_valuetype bits_type;
+  if (!get_f32(env, argv[0], fn, "q", &q, &len_q) || !get_f32(env, argv[1], fn, "k", &k, &len_k) ||
+      !get_f32(env, argv[2], fn, "v", &v, &len_v) || !get_f32(env, argv[3], fn, "nullKv", &null_kv, &len_n) ||
+      !get_typed(env, argv[4], fn, "queryOffsets", napi_int32_array, "Int32Array", (void **)&qo, &len_qo) ||
+      !get_typed(env, argv[5], fn, "keyOffsets", napi_int32_array, "Int32Array", (void **)&ko, &len_ko) ||
+      !get_count(env, argv[6], fn, "heads", MAX_BLAS_INT, &heads) ||
+      !get_count(env, argv[7], fn, "width", MAX_BLAS_INT, &width) || !get_number(env, argv[8], fn, "scale", &scale) ||
+      !napi_ok_or_throw(env, napi_typeof(env, argv[9], &bits_type), fn, "typeof") ||
+      (bits_type != napi_null && !get_u32(env, argv[9], fn, "bits", &bits, &len_bits)) ||
+      !get_number(env, argv[10], fn, "threshold", &threshold) || !get_number(env, argv[11], fn, "keep", &keep) ||
+      !get_f32(env, argv[12], fn, "probs", probs, &len_p) || !get_f32(env, argv[13], fn, "kept", kept, &len_kept))
+    return false;
+  if (heads < 1 || width % heads != 0)
+    return throwf(env, ERR_RANGE, "%s: width %lld is not a multiple of %lld heads", fn, (long long)width,
+                  (long long)heads);
+  if (len_qo < 1 || len_qo != len_ko)
+    return throwf(env, ERR_RANGE, "%s: %zu query offsets and %zu key offsets (one more than the sequences each)", fn,
+                  len_qo, len_ko);
+  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
+    return throwf(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
+  const int64_t batch = (int64_t)len_qo - 1;
+  if (width == 0 || len_q % (size_t)width != 0 || len_k % (size_t)width != 0)
+    return throwf(env, ERR_RANGE, "%s: q has %zu and k %zu values, not rows of %lld", fn, len_q, len_k,
+                  (long long)width);
+  const int64_t nq = (int64_t)(len_q / (size_t)width), nk = (int64_t)(len_k / (size_t)width);
+  if (!check_offsets(env, fn, "query", qo, batch, nq) || !check_offsets(env, fn, "key", ko, batch, nk) ||
+      !check_rows(env, fn, "v", len_v, nk, width) || !check_rows(env, fn, "nullKv", len_n, 2, width))
+    return false;
+  *a = (routed_attention_args){q, k, v, null_kv, qo, ko, batch, heads, width, scale, bits, (uint32_t)threshold, keep};
+  const int64_t count = routed_probability_count(a);
+  return check_len(env, fn, "probs", len_p, count) && check_len(env, fn, "kept", len_kept, count) &&
+         (!bits || check_len(env, fn, "bits", len_bits, count));
+}
+
+static napi_value RoutedAttention(napi_env env, napi_callback_info info) {
+  const char *fn = "routedAttention";
+  napi_value argv[15];
+  routed_attention_args a;
+  float *probs, *kept, *out;
+  size_t len_out;
+  if (!get_args(env, info, fn, 15, argv) || !read_routed(env, fn, argv, &a, &probs, &kept) ||
+      !get_f32(env, argv[14], fn, "out", &out, &len_out) ||
+      !check_rows(env, fn, "out", len_out, a.query_offsets[a.batch], a.width))
+    return NULL;
+  routed_attention_forward(&a, probs, kept, out);
+  return NULL;
+}
+
+static napi_value RoutedAttentionBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "routedAttentionBackward";
+  napi_value argv[19];
+  routed_attention_args a;
+  float *probs, *kept, *d_out, *gq, *gk, *gv, *gn;
+  size_t len_do, len_gq, len_gk, len_gv, len_gn;
+  if (!get_args(env, info, fn, 19, argv) || !read_routed(env, fn, argv, &a, &probs, &kept) ||
+      !get_f32(env, argv[14], fn, "dOut", &d_out, &len_do) || !get_f32_or_null(env, argv[15], fn, "gQ", &gq, &len_gq) ||
+      !get_f32_or_null(env, argv[16], fn, "gK", &gk, &len_gk) || !get_f32_or_null(env, argv[17], fn, "gV", &gv, &len_gv) ||
+      !get_f32_or_null(env, argv[18], fn, "gNullKv", &gn, &len_gn))
+    return NULL;
+  const int64_t rq = a.query_offsets[a.batch], rk = a.key_offsets[a.batch];
+  if (!check_rows(env, fn, "dOut", len_do, rq, a.width) || (gq && !check_rows(env, fn, "gQ", len_gq, rq, a.width)) ||
+      (gk && !check_rows(env, fn, "gK", len_gk, rk, a.width)) || (gv && !check_rows(env, fn, "gV", len_gv, rk, a.width)) ||
+      (gn && !check_rows(env, fn, "gNullKv", len_gn, 2, a.width)))
+    return NULL;
+  if (!routed_attention_backward(&a, probs, kept, d_out, gq, gk, gv, gn))
+    THROW(env, ERR_PLAIN, "%s: out of memory", fn);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Coordinate descent (MOCA's routers; the arithmetic is in coordinate_descent.c)
  * ------------------------------------------------------------------------------------- */
 
@@ -1058,6 +1155,8 @@ NAPI_MODULE_INIT() {
       METHOD("dropout", Dropout),
       METHOD("causalAttention", CausalAttention),
       METHOD("causalAttentionBackward", CausalAttentionBackward),
+      METHOD("routedAttention", RoutedAttention),
+      METHOD("routedAttentionBackward", RoutedAttentionBackward),
       METHOD("coordinateDescent", CoordinateDescent),
       METHOD("coordinateDescentBackward", CoordinateDescentBackward),
       METHOD("threads", Threads),

@@ -243,6 +243,57 @@ export interface Kernels {
   ): void;
 
   /**
+   * Optional: attention of routed tokens over packed sequences in one call (MOCA; engine/ops/
+   * routed-attention.ts, whose JS loops with a GEMM per block run when a backend lacks it and are
+   * the reference). q [Q, width], k and v [K, width], nullKv [2, heads, width / heads] (null
+   * keys, then null values); sequence b has queries queryOffsets[b] .. queryOffsets[b + 1] and
+   * keys keyOffsets[b] .. keyOffsets[b + 1]. Block (b, h), in order b·heads + h, holds
+   * nq × (nk + 1) probabilities, column 0 the null key's. Writes probs (softmax of
+   * [q·k_null, q·k_j]·scale), kept (probs after dropout, as causalAttention) and
+   * out = kept · [v_null; v_j].
+   */
+  routedAttention?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    nullKv: Float32Array,
+    queryOffsets: Int32Array,
+    keyOffsets: Int32Array,
+    heads: number,
+    width: number,
+    scale: number,
+    bits: Uint32Array | null,
+    threshold: number,
+    keep: number,
+    probs: Float32Array,
+    kept: Float32Array,
+    out: Float32Array,
+  ): void;
+
+  /** Optional, with routedAttention: adds the gradients from dOut to gQ, gK, gV and gNullKv (null: skipped). */
+  routedAttentionBackward?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    nullKv: Float32Array,
+    queryOffsets: Int32Array,
+    keyOffsets: Int32Array,
+    heads: number,
+    width: number,
+    scale: number,
+    bits: Uint32Array | null,
+    threshold: number,
+    keep: number,
+    probs: Float32Array,
+    kept: Float32Array,
+    dOut: Float32Array,
+    gQ: Float32Array | null,
+    gK: Float32Array | null,
+    gV: Float32Array | null,
+    gNullKv: Float32Array | null,
+  ): void;
+
+  /**
    * Optional: CoLT5's soft top-k by coordinate descent (MOCA's routers; engine/ops/
    * coordinate-descent.ts runs its JS loops when a backend lacks it, and they are the reference).
    * Scores s [B, n] are read at each row's valid entries, row r's columns

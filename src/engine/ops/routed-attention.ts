@@ -13,7 +13,7 @@
  *   dV = (P⊙D)ᵀ·dO;  dP = (dO·Vᵀ)⊙D;  dS = P⊙(dP − rowsum(P⊙dP));  dQ = dS·K/√dh;  dK = dSᵀ·Q/√dh
  * where row 0 of K and V is the null key and value (their gradients go to nullKv).
  */
-import { floats, scratchWords } from '../memory.js';
+import { scratch, scratchWords } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -66,20 +66,88 @@ export function routedAttention(
     );
   const drop = o.training && o.dropout > 0;
   if (drop && !o.rng) throw new Error('routedAttention: dropout in training mode needs an Rng');
-  const K = kernels();
-  const scale = 1 / Math.sqrt(dh);
   const blocks = blocksOf(o, H, dh, width);
-  const total = blocks.length
-    ? blocks[blocks.length - 1].po + blocks[blocks.length - 1].nq * (blocks[blocks.length - 1].nk + 1)
-    : 0;
-  const probs = floats(total); // softmax output (before dropout)
-  const kept = drop ? floats(total) : probs; // after dropout
+  const last = blocks[blocks.length - 1];
+  const total = last ? last.po + last.nq * (last.nk + 1) : 0;
+  // Both written in full before they are read (every block's every entry).
+  const probs = scratch(total); // softmax output (before dropout)
+  const kept = drop ? scratch(total) : probs; // after dropout
   const bits = drop ? scratchWords(total) : null;
   if (bits) o.rng!.fillU32(bits);
-  const threshold = Math.floor(o.dropout * 4294967296);
-  const keep = drop ? 1 / (1 - o.dropout) : 1;
-  const out = new Tensor(floats(q.size), q.shape);
-  const nk = nullKv.data;
+  const c: Routed = {
+    q,
+    k,
+    v,
+    nullKv,
+    o,
+    blocks,
+    scale: 1 / Math.sqrt(dh),
+    bits,
+    threshold: Math.floor(o.dropout * 4294967296),
+    keep: drop ? 1 / (1 - o.dropout) : 1,
+    probs,
+    kept,
+  };
+  const K = kernels();
+  // Every row is written: each query belongs to one sequence, and each head writes its columns.
+  const out = new Tensor(scratch(q.size), q.shape);
+  if (K.routedAttention) K.routedAttention(...fusedArgs(c), out.data);
+  else forwardBlocks(c, out.data);
+  if (![q, k, v, nullKv].some((t) => needsGrad(t))) return out;
+  return record(out, () => {
+    const g = (t: Tensor) => (needsGrad(t) ? t.gradBuffer() : null);
+    const grads = [out.grad!, g(q), g(k), g(v), g(nullKv)] as const;
+    if (K.routedAttentionBackward) K.routedAttentionBackward(...fusedArgs(c), ...grads);
+    else backwardBlocks(c, ...grads);
+  });
+}
+
+/** The op's inputs and its probability blocks, as both paths read them. */
+interface Routed {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  nullKv: Tensor;
+  o: RoutedAttentionOptions;
+  blocks: Block[];
+  scale: number;
+  bits: Uint32Array | null;
+  threshold: number;
+  keep: number;
+  probs: Float32Array;
+  kept: Float32Array;
+}
+
+/** The arguments the fused kernels take first, in their order. */
+const fusedArgs = (c: Routed) =>
+  [
+    c.q.data,
+    c.k.data,
+    c.v.data,
+    c.nullKv.data,
+    c.o.queryOffsets,
+    c.o.keyOffsets,
+    c.o.heads,
+    c.q.shape[1],
+    c.scale,
+    c.bits,
+    c.threshold,
+    c.keep,
+    c.probs,
+    c.kept,
+  ] as const;
+
+/**
+ * The forward pass with two GEMMs per sequence and head (backends without a routedAttention
+ * kernel; the reference the kernel is tested against).
+ */
+function forwardBlocks(c: Routed, out: Float32Array): void {
+  const { q, k, v, blocks, scale, bits, threshold, keep, probs, kept } = c;
+  const H = c.o.heads;
+  const width = q.shape[1];
+  const dh = width / H;
+  const nk = c.nullKv.data;
+  const K = kernels();
   blocks.forEach(({ qBase, kBase, nq, nk: m, po }, bh) => {
     const h = bh % H;
     const n = m + 1;
@@ -109,86 +177,97 @@ export function routedAttention(
     }
     if (bits) for (let t = 0; t < nq * n; t++) kept[po + t] = bits[po + t] >= threshold ? P[t] * keep : 0;
     const Pk = kept.subarray(po, po + nq * n);
-    const O = out.data.subarray(qBase);
+    const O = out.subarray(qBase);
     if (m > 0)
       K.sgemm(false, false, nq, dh, m, 1, Pk.subarray(1), n, v.data.subarray(kBase), width, 0, O, width);
     for (let i = 0; i < nq; i++) {
       const w = Pk[i * n];
-      if (w !== 0) for (let e = 0; e < dh; e++) O[i * width + e] += w * nk[(H + h) * dh + e];
+      // Without routed keys the GEMM above did not run: the row is the null value's alone.
+      for (let e = 0; e < dh; e++)
+        O[i * width + e] = (m > 0 ? O[i * width + e] : 0) + w * nk[(H + h) * dh + e];
     }
   });
-  if (![q, k, v, nullKv].some((t) => needsGrad(t))) return out;
-  return record(out, () => {
-    const gO = out.grad!;
-    const gQ = needsGrad(q) ? q.gradBuffer() : null;
-    const gK = needsGrad(k) ? k.gradBuffer() : null;
-    const gV = needsGrad(v) ? v.gradBuffer() : null;
-    const gN = needsGrad(nullKv) ? nullKv.gradBuffer() : null;
-    const largest = blocks.reduce((a, b) => Math.max(a, b.nq * (b.nk + 1)), 0);
-    const dS = floats(largest);
-    blocks.forEach(({ qBase, kBase, nq, nk: m, po }, bh) => {
-      const h = bh % H;
-      const n = m + 1;
-      const P = probs.subarray(po, po + nq * n);
-      const Pk = kept.subarray(po, po + nq * n);
-      const dO = gO.subarray(qBase);
-      if (gV && m > 0)
-        K.sgemm(true, false, m, dh, nq, 1, Pk.subarray(1), n, dO, width, 1, gV.subarray(kBase), width);
-      // dP = dO·Vᵀ (the null value in column 0), back through dropout and the softmax.
-      if (m > 0)
-        K.sgemm(false, true, nq, m, dh, 1, dO, width, v.data.subarray(kBase), width, 0, dS.subarray(1), n);
-      for (let i = 0; i < nq; i++) {
-        const r = i * n;
-        let s = 0;
-        for (let e = 0; e < dh; e++) {
-          s += dO[i * width + e] * nk[(H + h) * dh + e];
-          if (gN) gN[(H + h) * dh + e] += Pk[r] * dO[i * width + e];
-        }
-        dS[r] = s;
-        let dot = 0;
-        for (let j = 0; j < n; j++) {
-          const g = bits ? (bits[po + r + j] >= threshold ? dS[r + j] * keep : 0) : dS[r + j];
-          dS[r + j] = g;
-          dot += g * P[r + j];
-        }
-        for (let j = 0; j < n; j++) dS[r + j] = P[r + j] * (dS[r + j] - dot) * scale;
-        if (gQ) for (let e = 0; e < dh; e++) gQ[qBase + i * width + e] += dS[r] * nk[h * dh + e];
-        if (gN) for (let e = 0; e < dh; e++) gN[h * dh + e] += dS[r] * q.data[qBase + i * width + e];
+}
+
+/** The backward pass of forwardBlocks: adds to the gradients that are not null. */
+function backwardBlocks(
+  c: Routed,
+  gO: Float32Array,
+  gQ: Float32Array | null,
+  gK: Float32Array | null,
+  gV: Float32Array | null,
+  gN: Float32Array | null,
+): void {
+  const { q, k, v, blocks, scale, bits, threshold, keep, probs, kept } = c;
+  const H = c.o.heads;
+  const width = q.shape[1];
+  const dh = width / H;
+  const nk = c.nullKv.data;
+  const K = kernels();
+  const largest = blocks.reduce((a, b) => Math.max(a, b.nq * (b.nk + 1)), 0);
+  const dS = scratch(largest);
+  blocks.forEach(({ qBase, kBase, nq, nk: m, po }, bh) => {
+    const h = bh % H;
+    const n = m + 1;
+    const P = probs.subarray(po, po + nq * n);
+    const Pk = kept.subarray(po, po + nq * n);
+    const dO = gO.subarray(qBase);
+    if (gV && m > 0)
+      K.sgemm(true, false, m, dh, nq, 1, Pk.subarray(1), n, dO, width, 1, gV.subarray(kBase), width);
+    // dP = dO·Vᵀ (the null value in column 0), back through dropout and the softmax.
+    if (m > 0)
+      K.sgemm(false, true, nq, m, dh, 1, dO, width, v.data.subarray(kBase), width, 0, dS.subarray(1), n);
+    for (let i = 0; i < nq; i++) {
+      const r = i * n;
+      let s = 0;
+      for (let e = 0; e < dh; e++) {
+        s += dO[i * width + e] * nk[(H + h) * dh + e];
+        if (gN) gN[(H + h) * dh + e] += Pk[r] * dO[i * width + e];
       }
-      if (m === 0) return;
-      if (gQ)
-        K.sgemm(
-          false,
-          false,
-          nq,
-          dh,
-          m,
-          1,
-          dS.subarray(1),
-          n,
-          k.data.subarray(kBase),
-          width,
-          1,
-          gQ.subarray(qBase),
-          width,
-        );
-      if (gK)
-        K.sgemm(
-          true,
-          false,
-          m,
-          dh,
-          nq,
-          1,
-          dS.subarray(1),
-          n,
-          q.data.subarray(qBase),
-          width,
-          1,
-          gK.subarray(kBase),
-          width,
-        );
-    });
+      dS[r] = s;
+      let dot = 0;
+      for (let j = 0; j < n; j++) {
+        const g = bits ? (bits[po + r + j] >= threshold ? dS[r + j] * keep : 0) : dS[r + j];
+        dS[r + j] = g;
+        dot += g * P[r + j];
+      }
+      for (let j = 0; j < n; j++) dS[r + j] = P[r + j] * (dS[r + j] - dot) * scale;
+      if (gQ) for (let e = 0; e < dh; e++) gQ[qBase + i * width + e] += dS[r] * nk[h * dh + e];
+      if (gN) for (let e = 0; e < dh; e++) gN[h * dh + e] += dS[r] * q.data[qBase + i * width + e];
+    }
+    if (m === 0) return;
+    if (gQ)
+      K.sgemm(
+        false,
+        false,
+        nq,
+        dh,
+        m,
+        1,
+        dS.subarray(1),
+        n,
+        k.data.subarray(kBase),
+        width,
+        1,
+        gQ.subarray(qBase),
+        width,
+      );
+    if (gK)
+      K.sgemm(
+        true,
+        false,
+        m,
+        dh,
+        nq,
+        1,
+        dS.subarray(1),
+        n,
+        q.data.subarray(qBase),
+        width,
+        1,
+        gK.subarray(kBase),
+        width,
+      );
   });
 }
 
