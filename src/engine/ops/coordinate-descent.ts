@@ -13,7 +13,7 @@
  *   from a_t = ε_t(log k − lse z_t): dz = −ε_t·da_t·σ_t
  *   from z_t = (s + b_{t−1})/ε_t:    ds += dz/ε_t;  db_{t−1} = dz/ε_t      (b_{−1} = −s)
  */
-import { floats } from '../memory.js';
+import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -49,7 +49,7 @@ export function coordinateDescent(
   // short prefix's slots), and what backward needs is kept for those only.
   const { index, start } = validEntries(B, n, mask);
   const V = start[B];
-  const sm = floats(T * V); // σ_t per row and iteration: row r's at T·start[r] + t·m_r
+  const sm = scratch(T * V); // σ_t per row and iteration: row r's at T·start[r] + t·m_r
   const active = new Uint8Array(T * V); // m_t, laid out the same
   const out = new Tensor(floats(B * n), [B, n]);
   const packed: Packed = { n, index, start, eps, sm, active };

@@ -1,5 +1,5 @@
 /** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement) and L2-normalise. */
-import { floats, scratch } from '../memory.js';
+import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
@@ -56,8 +56,9 @@ function affineTargets(x: Tensor, gamma: Tensor, beta: Tensor) {
 export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   const d = x.shape[x.rank - 1];
   const rows = x.size / d;
-  const out = new Tensor(floats(x.size), x.shape);
-  const norms = floats(rows);
+  // Both written in full below.
+  const out = new Tensor(scratch(x.size), x.shape);
+  const norms = scratch(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let s = 0;

@@ -5,7 +5,7 @@
  * with θ_i = base^(−2i/h), i < h/2. A rotation: norms are kept, and ⟨rot_p q, rot_s k⟩ depends
  * on p − s only. Backward: the rotation by −p·θ.
  */
-import { floats } from '../memory.js';
+import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 
@@ -18,11 +18,12 @@ export function rotary(x: Tensor, positions: Int32Array, base = 10000): Tensor {
     throw new RangeError(`rotary: ${positions.length} positions for ${rows} rows of [${x.shape.join(', ')}]`);
   const half = h / 2;
   const table = angles(h, base, positions);
-  const out = new Tensor(floats(x.size), x.shape);
+  // rotate writes every element.
+  const out = new Tensor(scratch(x.size), x.shape);
   rotate(x.data, out.data, table, positions, rows, half, 1);
   if (!needsGrad(x)) return out;
   return record(out, () => {
-    const gx = floats(x.size);
+    const gx = scratch(x.size);
     rotate(out.grad!, gx, table, positions, rows, half, -1);
     const into = x.gradBuffer();
     for (let k = 0; k < gx.length; k++) into[k] += gx[k];
