@@ -13,7 +13,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/report/table.js';
-import type { BackendName } from '../src/kernels/kernels.js';
+import type { BackendName, Kernels } from '../src/kernels/kernels.js';
 import { useBackend } from '../src/kernels/select.js';
 import { Adam } from '../src/engine/optim/adam.js';
 import { StepArena } from '../src/engine/memory.js';
@@ -104,6 +104,26 @@ interface StepResult {
   loss_last: number;
   /** Loss terms of the first step (CAMMSR: sr, cp, mscl, total). */
   terms_first?: Record<string, number>;
+  /** With --gemm-time: the GEMM calls' milliseconds in the median step, and their GFLOP/s. */
+  gemm_ms?: number;
+  gemm_gflops?: number;
+}
+
+/** Wraps the backend's GEMMs to add each call's time and FLOPs to `into` (--gemm-time). */
+function timeGemms(k: Kernels, into: { ms: number; flops: number }): void {
+  const { sgemm, sgemmStridedBatched } = k;
+  k.sgemm = (...a: Parameters<Kernels['sgemm']>) => {
+    const t0 = performance.now();
+    sgemm(...a);
+    into.ms += performance.now() - t0;
+    into.flops += 2 * a[2] * a[3] * a[4];
+  };
+  k.sgemmStridedBatched = (...a: Parameters<Kernels['sgemmStridedBatched']>) => {
+    const t0 = performance.now();
+    sgemmStridedBatched(...a);
+    into.ms += performance.now() - t0;
+    into.flops += 2 * a[2] * a[3] * a[4] * a[16];
+  };
 }
 
 /**
@@ -271,9 +291,13 @@ function child(
   threads: number,
   warmup: number,
   steps: number,
+  gemmTime: boolean,
 ): StepResult {
   const k = useBackend(backend);
   k.setThreads(threads);
+  const gemm = { ms: 0, flops: 0 };
+  if (gemmTime) timeGemms(k, gemm);
+  const gemmSteps: { ms: number; flops: number }[] = [];
   const f = JSON.parse(readFileSync(file, 'utf8')) as BatchFile;
   const batch = toBatch(f);
   const model: SequentialRecommender =
@@ -306,6 +330,7 @@ function child(
   const losses: number[] = [];
   let termsFirst: Record<string, number> | undefined;
   for (let s = 0; s < warmup + steps; s++) {
+    gemm.ms = gemm.flops = 0;
     const t0 = performance.now();
     const { loss, terms } = arena.run(() => {
       const result = model.loss(batch);
@@ -317,8 +342,15 @@ function child(
     const dt = performance.now() - t0;
     losses.push(loss);
     termsFirst ??= terms;
-    if (s >= warmup) times.push(dt);
+    if (s >= warmup) {
+      times.push(dt);
+      gemmSteps.push({ ...gemm });
+    }
   }
+  // The GEMM share of the step nearest the median (not a median of shares: one step's figures).
+  const m = median(times);
+  const mid =
+    gemmSteps[times.reduce((best, t, i) => (Math.abs(t - m) < Math.abs(times[best] - m) ? i : best), 0)];
   return {
     backend,
     threads: k.threads(),
@@ -330,6 +362,7 @@ function child(
     loss_first: losses[0],
     loss_last: losses[losses.length - 1],
     ...(f.model === 'cammsr' ? { terms_first: termsFirst } : {}),
+    ...(gemmTime ? { gemm_ms: mid.ms, gemm_gflops: mid.flops / mid.ms / 1e6 } : {}),
   };
 }
 
@@ -350,6 +383,10 @@ const args = parseArgs(
       'run the same step in PyTorch (bench/pytorch/sasrec_step.py or cammsr_step.py) on the same batch file and print the ratio',
     ],
     json: ['flag', 'one JSON object as the last line'],
+    'gemm-time': [
+      'flag',
+      "time every GEMM call (sgemm, sgemmStridedBatched) and print their share of the median step and their GFLOP/s: what a step's other work costs",
+    ],
     model: [
       'string',
       "sasrec (default) or cammsr with the spec's defaults in Beauty's configuration: ID + text (128-d random unit-norm features, about 1% of items without text), 637 categories with 1-4 labels per item, no timestamps; L = L_SR + 1.0·L_CP + 0.1·L_MSCL (id<->text)",
@@ -373,7 +410,16 @@ if (args.image && model !== 'cammsr') throw new Error('--image needs --model cam
 
 if (args.child) {
   console.log(
-    JSON.stringify(child(args.child as BackendName, args['batch-file'] as string, threads, warmup, steps)),
+    JSON.stringify(
+      child(
+        args.child as BackendName,
+        args['batch-file'] as string,
+        threads,
+        warmup,
+        steps,
+        Boolean(args['gemm-time']),
+      ),
+    ),
   );
 } else {
   const dir = mkdtempSync(join(os.tmpdir(), 'cammsr-step-'));
@@ -386,6 +432,7 @@ if (args.child) {
   const results: StepResult[] = [];
   for (const b of ((args.backends as string | undefined) ?? 'native,wasm').split(',') as BackendName[]) {
     const childArgs = ['--child', b, '--batch-file', file, '--threads', String(b === 'native' ? threads : 1)];
+    if (args['gemm-time']) childArgs.push('--gemm-time');
     const out = execFileSync(
       process.execPath,
       [...TRAINING_NODE_FLAGS, self, ...childArgs, '--steps', String(steps), '--warmup', String(warmup)],
@@ -462,6 +509,13 @@ if (args.child) {
     ),
   );
   if (torch && !torch.ok) console.log(`PyTorch comparison unavailable: ${torch.reason}`);
+  for (const r of results)
+    if (r.gemm_ms !== undefined)
+      console.log(
+        `GEMMs of the median step, ${r.backend}: ${r.gemm_ms.toFixed(1)} of ${r.median_ms.toFixed(1)} ms ` +
+          `(${((100 * r.gemm_ms) / r.median_ms).toFixed(0)}%), ${r.gemm_gflops!.toFixed(0)} GFLOP/s; ` +
+          `everything else ${(r.median_ms - r.gemm_ms).toFixed(1)} ms`,
+      );
   if (model === 'cammsr') {
     const fmt = (t: Record<string, number> | undefined) =>
       t
