@@ -44,6 +44,7 @@ import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention
 import { blockGatedSum } from '../src/engine/ops/mixture.js';
 import { rotary } from '../src/engine/ops/rotary.js';
 import { routedAttention } from '../src/engine/ops/routed-attention.js';
+import { relationScores } from '../src/engine/ops/relation-scores.js';
 import { RmsNorm } from '../src/engine/nn/layers.js';
 
 const rng = new Rng(42);
@@ -454,6 +455,39 @@ test('routed attention (MOCA): the padded formulation by hand, ragged sequences,
     () => routedAttention(q, k, v, nullKv, { ...opts, queryOffsets: Int32Array.of(0, 4) }),
     /1 sequences of queries, 3 of keys/,
   );
+});
+
+test('relation scores (MMSR): the masked bilinear products summed over relations, and gradients', () => {
+  // 2 graphs of 3 nodes, d 4, 2 relations; pairs without a relation (−1) score 0.
+  const [B, N, d, R] = [2, 3, 4, 2];
+  const x = r([B, N, d]);
+  const relations = r([R, d]);
+  const kinds = Int32Array.of(0, 1, -1, -1, 0, 1, 1, -1, 0, /* graph 2 */ -1, -1, -1, 0, 1, 0, 1, 1, -1);
+  const y = relationScores(x, relations, kinds);
+  // The dense formulation it replaces: Σ_r bmm(x ⊙ a_r, xᵀ) ⊙ [kind = r].
+  for (let p = 0; p < kinds.length; p++) {
+    const [b, i, j] = [Math.floor(p / (N * N)), Math.floor(p / N) % N, p % N];
+    let want = 0;
+    for (let rel = 0; rel < R; rel++) {
+      let e = 0;
+      for (let k = 0; k < d; k++)
+        e += x.data[(b * N + i) * d + k] * relations.data[rel * d + k] * x.data[(b * N + j) * d + k];
+      want += kinds[p] === rel ? e : 0;
+    }
+    assert.ok(Math.abs(y.data[p] - want) < 1e-5, `pair ${p}: ${y.data[p]} vs ${want}`);
+  }
+  gradCheck((a, b) => relationScores(a, b, kinds), [x, relations]);
+  assert.throws(() => relationScores(x, relations, kinds.subarray(1)), /17 relation kinds for 2×3×3 pairs/);
+  assert.throws(
+    () =>
+      relationScores(
+        x,
+        relations,
+        Int32Array.from(kinds, (k) => (k === 1 ? 2 : k)),
+      ),
+    /kind 2 at pair 1/,
+  );
+  assert.throws(() => relationScores(x, r([R, 3]), kinds), /x \[B, N, d\] and relations \[R, d\]/);
 });
 
 test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () => {

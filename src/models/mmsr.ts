@@ -24,6 +24,7 @@ import { add, mul } from '../engine/ops/elementwise.js';
 import { linearCrossEntropy } from '../engine/ops/loss.js';
 import { bmm, linear, matmul } from '../engine/ops/matmul.js';
 import { addToRows, concat, indexRows, reshape, scatterRows, slice } from '../engine/ops/shape.js';
+import { relationScores } from '../engine/ops/relation-scores.js';
 import { maskedSoftmax, softmax } from '../engine/ops/softmax.js';
 import { uniformParam } from '../engine/nn/init.js';
 import { Rng } from '../engine/rng.js';
@@ -241,19 +242,12 @@ export class Mmsr extends SequentialModel {
     return out!;
   }
 
-  /** Relation-aware homogeneous attention weights on x [B, N, d]: e_ij = a_{adj_ij}ᵀ(x_i ⊙ x_j). */
+  /**
+   * Relation-aware homogeneous attention weights on x [B, N, d]: e_ij = a_{adj_ij}ᵀ(x_i ⊙ x_j)
+   * (the code's sum over relations of a masked bilinear product, over the related pairs only).
+   */
   private homogeneous(x: Tensor, g: GraphBatch): Tensor {
-    const { B, N } = g;
-    const d = this.config.dim;
-    const terms = HOMO_EDGES.map((r, i) => {
-      const a = reshape(slice(this.relations, 0, i, i + 1), [1, 1, d]);
-      const e = bmm(mul(x, a), x, { transB: true });
-      return mul(e, new Tensor(relationMask(g, r), [B, N, N]));
-    });
-    const logits = leakyRelu(
-      terms.reduce((s, t) => add(s, t)),
-      SLOPE,
-    );
+    const logits = leakyRelu(relationScores(x, this.relations, relationKinds(g)), SLOPE);
     return this.attention(logits, edgeMask(g, HOMO_EDGES));
   }
 
@@ -397,9 +391,11 @@ function edgeMask(g: GraphBatch, edges: readonly number[]): Uint8Array {
   return mask;
 }
 
-/** 1 where the edge is of relation r, as floats (a constant factor of the attention logits). */
-function relationMask(g: GraphBatch, r: number): Float32Array {
-  const mask = new Float32Array(g.adj.length);
-  for (let i = 0; i < mask.length; i++) if (g.adj[i] === r) mask[i] = 1;
-  return mask;
+/** Each node pair's homogeneous relation as an index into HOMO_EDGES (the relation weights), or −1. */
+function relationKinds(g: GraphBatch): Int32Array {
+  const index = new Int32Array(11).fill(-1);
+  HOMO_EDGES.forEach((e, i) => (index[e] = i));
+  const kinds = new Int32Array(g.adj.length);
+  for (let p = 0; p < kinds.length; p++) kinds[p] = index[g.adj[p]];
+  return kinds;
 }
