@@ -23,7 +23,8 @@ export function relationScores(x: Tensor, relations: Tensor, kinds: Int32Array):
   if (kinds.length !== B * N * N)
     throw new RangeError(`relationScores: ${kinds.length} relation kinds for ${B}×${N}×${N} pairs`);
   const bad = kinds.findIndex((k) => k < -1 || k >= R);
-  if (bad >= 0) throw new RangeError(`relationScores: kind ${kinds[bad]} at pair ${bad} is not in [-1, ${R})`);
+  if (bad >= 0)
+    throw new RangeError(`relationScores: kind ${kinds[bad]} at pair ${bad} is not in [-1, ${R})`);
   const xs = x.data;
   const a = relations.data;
   const out = new Tensor(floats(B * N * N), [B, N, N]); // unrelated pairs stay 0
