@@ -27,7 +27,7 @@ import {
   maskedSoftmax,
   softmax,
 } from '../src/engine/ops/softmax.js';
-import { dyt, l2Normalize, layerNorm } from '../src/engine/ops/norm.js';
+import { dyt, l2Normalize, layerNorm, rmsNorm } from '../src/engine/ops/norm.js';
 import { dropout } from '../src/engine/ops/dropout.js';
 import {
   bceWithLogits,
@@ -500,6 +500,31 @@ test('RMSNorm (MOCA): x / ‖x‖ · √d · γ, with gradients through γ', () 
   y.data.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${i}: ${v}`));
   // γ is the module's own parameter, perturbed in place by the check.
   gradCheck((a) => norm.forward(a), [r([3, 4]), norm.gamma]);
+  // The fused op against its composition (a zero row included: it stays 0), values and gradients.
+  const z = r([3, 4]);
+  z.data.fill(0, 4, 8);
+  const gamma = r([4]);
+  const weights = r([3, 4]);
+  const run = (f: (x: Tensor, g: Tensor) => Tensor) => {
+    const [xc, gc] = [z, gamma].map((t) => new Tensor(Float32Array.from(t.data), t.shape, true));
+    const out = f(xc, gc);
+    sum(mul(out, weights)).backward();
+    return [out.data, xc.grad!, gc.grad!];
+  };
+  const fused = run((x, g) => rmsNorm(x, g));
+  const composed = run((x, g) => mul(scale(l2Normalize(x), 2), g));
+  fused.forEach((a, k) =>
+    a.forEach((v, i) => {
+      const want = composed[k][i];
+      // Relative: the zero row's gradient is u / eps, about 1e12.
+      assert.ok(Math.abs(v - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${k}[${i}]: ${v} vs ${want}`);
+    }),
+  );
+  assert.ok(
+    fused[0].subarray(4, 8).every((v) => v === 0),
+    'the zero row stays 0',
+  );
+  assert.throws(() => rmsNorm(z, r([3])), /gamma must be \[4\], got \[3\]/);
 });
 
 test('soft-target cross-entropy (MOCA): gradients, one target of weight 1 is cross-entropy, decayed labels by hand', () => {

@@ -1,6 +1,5 @@
 /** Basic layers: Linear, Embedding, LayerNorm, DyT. */
-import { mul, scale } from '../ops/elementwise.js';
-import { dyt, l2Normalize, layerNorm } from '../ops/norm.js';
+import { dyt, layerNorm, rmsNorm } from '../ops/norm.js';
 import { linear } from '../ops/matmul.js';
 import { embedding } from '../ops/shape.js';
 import type { Rng } from '../rng.js';
@@ -90,6 +89,6 @@ export class RmsNorm extends Module {
     this.gamma = this.param('weight', constantParam([dim], 1));
   }
   forward(x: Tensor): Tensor {
-    return mul(scale(l2Normalize(x), Math.sqrt(this.dim)), this.gamma);
+    return rmsNorm(x, this.gamma);
   }
 }

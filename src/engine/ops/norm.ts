@@ -52,6 +52,48 @@ function affineTargets(x: Tensor, gamma: Tensor, beta: Tensor) {
   ] as const;
 }
 
+/**
+ * RMSNorm as MOCA's code writes it, x / max(‖x‖₂, eps) · √d · γ over the last axis (γ [d]), in
+ * one op: composed of l2Normalize, scale and a broadcast product it was three passes and three
+ * buffers forward, and γ's gradient a broadcast reduction. With x̂ = x / n, n = max(‖x‖, eps):
+ *   dγ += Σ_rows dy ⊙ x̂ · √d;   u = dy ⊙ γ · √d;   dx = (u − x̂ (x̂ · u)) / n   (u / n when n ≤ eps).
+ */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-12): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (gamma.rank !== 1 || gamma.shape[0] !== d)
+    throw new RangeError(`rmsNorm: gamma must be [${d}], got [${gamma.shape.join(', ')}]`);
+  const rows = x.size / d;
+  const c = Math.sqrt(d);
+  const xs = x.data;
+  const gm = gamma.data;
+  // Both written in full below.
+  const out = new Tensor(scratch(x.size), x.shape);
+  const norms = scratch(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += xs[o + j] ** 2;
+    const n = Math.max(Math.sqrt(s), eps);
+    norms[r] = n;
+    for (let j = 0; j < d; j++) out.data[o + j] = (xs[o + j] / n) * c * gm[j];
+  }
+  if (!needsGrad(x, gamma)) return out;
+  return record(out, () => {
+    const g = out.grad!;
+    const gx = needsGrad(x) ? x.gradBuffer() : null;
+    const gg = needsGrad(gamma) ? gamma.gradBuffer() : null;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      const n = norms[r];
+      if (gg) for (let j = 0; j < d; j++) gg[j] += g[o + j] * (xs[o + j] / n) * c;
+      if (!gx) continue;
+      let dot = 0;
+      if (n > eps) for (let j = 0; j < d; j++) dot += (xs[o + j] / n) * g[o + j] * gm[j] * c;
+      for (let j = 0; j < d; j++) gx[o + j] += (g[o + j] * gm[j] * c - (xs[o + j] / n) * dot) / n;
+    }
+  });
+}
+
 /** x / max(‖x‖₂, eps) over the last axis. */
 export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   const d = x.shape[x.rank - 1];
