@@ -68,14 +68,16 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-12): Tensor {
   const gm = gamma.data;
   // Both written in full below.
   const out = new Tensor(scratch(x.size), x.shape);
+  const y = out.data;
   const norms = scratch(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let s = 0;
-    for (let j = 0; j < d; j++) s += xs[o + j] ** 2;
+    for (let j = 0; j < d; j++) s += xs[o + j] * xs[o + j];
     const n = Math.max(Math.sqrt(s), eps);
     norms[r] = n;
-    for (let j = 0; j < d; j++) out.data[o + j] = (xs[o + j] / n) * c * gm[j];
+    const k = c / n;
+    for (let j = 0; j < d; j++) y[o + j] = xs[o + j] * k * gm[j];
   }
   if (!needsGrad(x, gamma)) return out;
   return record(out, () => {
@@ -85,11 +87,20 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-12): Tensor {
     for (let r = 0; r < rows; r++) {
       const o = r * d;
       const n = norms[r];
-      if (gg) for (let j = 0; j < d; j++) gg[j] += g[o + j] * (xs[o + j] / n) * c;
-      if (!gx) continue;
+      const inv = 1 / n;
+      const k = c * inv;
+      // x̂ · u with u = dy ⊙ γ · √d; γ's gradient is Σ dy ⊙ x̂ · √d.
       let dot = 0;
-      if (n > eps) for (let j = 0; j < d; j++) dot += (xs[o + j] / n) * g[o + j] * gm[j] * c;
-      for (let j = 0; j < d; j++) gx[o + j] += (g[o + j] * gm[j] * c - (xs[o + j] / n) * dot) / n;
+      for (let j = 0; j < d; j++) {
+        const t = g[o + j] * xs[o + j] * k;
+        if (gg) gg[j] += t;
+        dot += t * gm[j];
+      }
+      if (!gx) continue;
+      // Clamped to eps (n holds eps rounded to float32): x / eps has no projection term.
+      if (n <= Math.fround(eps)) dot = 0;
+      const back = dot * inv;
+      for (let j = 0; j < d; j++) gx[o + j] += (g[o + j] * gm[j] * c - xs[o + j] * back) * inv;
     }
   });
 }
