@@ -133,6 +133,15 @@ const COLD_VARIANTS: VariantPlan[] = [
   ...coldContent('fusion-concat-bert', 'fusion-concat', 'Fusion (concat), BERT text', [], BERT),
   ...coldContent('cammsr-bert', 'cammsr', 'CAMMSR, BERT text', [], BERT),
   ...coldContent('cammsr-tuned-bert', 'cammsr', `CAMMSR, ${TUNED_LABEL}, BERT text`, TUNED_BASE, BERT),
+  // The peer systems score candidates by their ID embeddings, as their code does: like SASRec
+  // they rank held-out items last, and have no ID masking to select.
+  ...(['moca', 'mmsr'] as const).map((model): VariantPlan => ({
+    name: `cold-${model}`,
+    label: model.toUpperCase(),
+    model,
+    set: [COLD_SPLIT],
+    cold: { family: model, idMask: 0 },
+  })),
 ];
 
 /** Training with the sampled softmax (train.negatives draws, logQ correction) at any catalog size. */
