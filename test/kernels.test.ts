@@ -400,6 +400,71 @@ for (const name of backends) {
     },
   );
 
+  test(
+    `${name} RMSNorm forward and backward match js (odd widths, a zero row, written and accumulated)`,
+    { skip },
+    () => {
+      for (const [rows, d] of [
+        [1, 1],
+        [7, 13],
+        [33, 64],
+      ]) {
+        const x = rand(rows * d, 3);
+        x.fill(0, 0, d); // a zero row: its norm is clamped to eps
+        const gamma = rand(d);
+        const outs = [0, 1].map(() => ({ y: new Float32Array(rows * d), norms: new Float32Array(rows) }));
+        k().rmsNorm(x, gamma, 1e-12, rows, d, outs[0].y, outs[0].norms);
+        jsKernels.rmsNorm(x, gamma, 1e-12, rows, d, outs[1].y, outs[1].norms);
+        close(outs[0].y, outs[1].y, 1e-5, 1e-6, 'rmsNorm out');
+        close(outs[0].norms, outs[1].norms, 1e-5, 1e-6, 'rmsNorm norms');
+        const dy = rand(rows * d);
+        for (const accumulate of [false, true]) {
+          const start = rand(rows * d);
+          const [a, b] = [0, 1].map(() => ({
+            gx: Float32Array.from(start),
+            gg: new Float32Array(d).fill(0.5),
+          }));
+          const { norms } = outs[1];
+          k().rmsNormBackward(dy, x, norms, gamma, 1e-12, rows, d, a.gx, accumulate, a.gg);
+          jsKernels.rmsNormBackward(dy, x, norms, gamma, 1e-12, rows, d, b.gx, accumulate, b.gg);
+          // Relative: the zero row's gradient is u / eps, about 1e12.
+          const rel = (u: Float32Array, v: Float32Array, what: string) =>
+            u.forEach((g, i) =>
+              assert.ok(Math.abs(g - v[i]) <= 1e-5 * Math.max(1, Math.abs(v[i])), `${what}[${i}]`),
+            );
+          rel(a.gx, b.gx, `rmsNorm gx (accumulate ${accumulate})`);
+          rel(a.gg, b.gg, 'rmsNorm gGamma');
+        }
+        // Null targets are skipped: only gGamma is asked for here.
+        const gg = new Float32Array(d);
+        k().rmsNormBackward(dy, x, outs[1].norms, gamma, 1e-12, rows, d, null, false, gg);
+        const ref = new Float32Array(d);
+        jsKernels.rmsNormBackward(dy, x, outs[1].norms, gamma, 1e-12, rows, d, null, false, ref);
+        close(gg, ref, 1e-5, 1e-5, 'rmsNorm gGamma alone');
+      }
+      assert.throws(
+        () => k().rmsNorm(new Float32Array(6), rand(3), 1e-12, 2, 3, new Float32Array(5), rand(2)),
+        RangeError,
+      );
+      assert.throws(
+        () =>
+          k().rmsNormBackward(
+            rand(6),
+            rand(6),
+            rand(2),
+            rand(3),
+            1e-12,
+            2,
+            3,
+            new Float32Array(5),
+            false,
+            null,
+          ),
+        RangeError,
+      );
+    },
+  );
+
   test(`${name} DyT forward and backward match js, tanh over its whole range`, { skip }, () => {
     const [rows, d] = [9, 37];
     const n = rows * d;

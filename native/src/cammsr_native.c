@@ -731,6 +731,48 @@ static napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value RmsNorm(napi_env env, napi_callback_info info) {
+  const char *fn = "rmsNorm";
+  napi_value argv[7];
+  float *x, *gamma, *out, *norms;
+  size_t len_x, len_g, len_o, len_n;
+  double eps;
+  int64_t rows, d;
+  if (!get_args(env, info, fn, 7, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[1], fn, "gamma", &gamma, &len_g) || !get_number(env, argv[2], fn, "eps", &eps) ||
+      !get_count(env, argv[3], fn, "rows", MAX_SAFE_INT, &rows) || !get_count(env, argv[4], fn, "d", MAX_SAFE_INT, &d) ||
+      !get_f32(env, argv[5], fn, "out", &out, &len_o) || !get_f32(env, argv[6], fn, "norms", &norms, &len_n) ||
+      !check_rows(env, fn, "x", len_x, rows, d) || !check_rows(env, fn, "out", len_o, rows, d) ||
+      !check_len(env, fn, "gamma", len_g, d) || !check_len(env, fn, "norms", len_n, rows))
+    return NULL;
+  if (!(eps > 0)) THROW(env, ERR_RANGE, "%s: eps must be positive, got %.17g", fn, eps);
+  rows_rms_norm(x, gamma, eps, rows, d, out, norms);
+  return NULL;
+}
+
+static napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "rmsNormBackward";
+  napi_value argv[10];
+  float *dy, *x, *norms, *gamma, *gx, *g_gamma;
+  size_t len_dy, len_x, len_n, len_g, len_gx, len_gg;
+  double eps;
+  int64_t rows, d;
+  bool accumulate;
+  if (!get_args(env, info, fn, 10, argv) || !get_f32(env, argv[0], fn, "dy", &dy, &len_dy) ||
+      !get_f32(env, argv[1], fn, "x", &x, &len_x) || !get_f32(env, argv[2], fn, "norms", &norms, &len_n) ||
+      !get_f32(env, argv[3], fn, "gamma", &gamma, &len_g) || !get_number(env, argv[4], fn, "eps", &eps) ||
+      !get_count(env, argv[5], fn, "rows", MAX_SAFE_INT, &rows) || !get_count(env, argv[6], fn, "d", MAX_SAFE_INT, &d) ||
+      !get_f32_or_null(env, argv[7], fn, "gx", &gx, &len_gx) || !get_bool(env, argv[8], fn, "accumulate", &accumulate) ||
+      !get_f32_or_null(env, argv[9], fn, "gGamma", &g_gamma, &len_gg) ||
+      !check_rows(env, fn, "dy", len_dy, rows, d) || !check_rows(env, fn, "x", len_x, rows, d) ||
+      !check_len(env, fn, "norms", len_n, rows) || !check_len(env, fn, "gamma", len_g, d) ||
+      (gx && !check_rows(env, fn, "gx", len_gx, rows, d)) || (g_gamma && !check_len(env, fn, "gGamma", len_gg, d)))
+    return NULL;
+  if (!(eps > 0)) THROW(env, ERR_RANGE, "%s: eps must be positive, got %.17g", fn, eps);
+  rows_rms_norm_backward(dy, x, norms, gamma, eps, rows, d, gx, accumulate, g_gamma);
+  return NULL;
+}
+
 static napi_value Dyt(napi_env env, napi_callback_info info) {
   const char *fn = "dyt";
   napi_value argv[8];
@@ -1150,6 +1192,8 @@ NAPI_MODULE_INIT() {
       METHOD("geluBackward", GeluBackward),
       METHOD("layerNorm", LayerNorm),
       METHOD("layerNormBackward", LayerNormBackward),
+      METHOD("rmsNorm", RmsNorm),
+      METHOD("rmsNormBackward", RmsNormBackward),
       METHOD("dyt", Dyt),
       METHOD("dytBackward", DytBackward),
       METHOD("dropout", Dropout),

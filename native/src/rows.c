@@ -78,6 +78,49 @@ void rows_layer_norm_backward(const float *dy, const float *xhat, const float *r
   }
 }
 
+void rows_rms_norm(const float *x, const float *gamma, double eps, int64_t rows, int64_t d, float *out,
+                   float *norms) {
+  const double c = sqrt((double)d);
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * d;
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < d; j++) s += (double)xr[j] * xr[j];
+    const double n = fmax(sqrt(s), eps);
+    norms[r] = (float)n;
+    const double k = c / n;
+    float *o = out + r * d;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) o[j] = (float)(xr[j] * k * gamma[j]);
+  }
+}
+
+void rows_rms_norm_backward(const float *dy, const float *x, const float *norms, const float *gamma, double eps,
+                            int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma) {
+  const double c = sqrt((double)d);
+  const float clamped = (float)eps;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = dy + r * d, *xr = x + r * d;
+    const double inv = 1.0 / norms[r], k = c * inv;
+    double dot = 0;
+    if (g_gamma)
+      for (int64_t j = 0; j < d; j++) g_gamma[j] += (float)(gr[j] * xr[j] * k);
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < d; j++) dot += gr[j] * xr[j] * k * gamma[j];
+    if (!gx) continue;
+    /* Clamped to eps (the norm holds eps rounded to float): x/eps has no projection term. */
+    const double back = norms[r] <= clamped ? 0 : dot * inv;
+    float *o = gx + r * d;
+    if (accumulate) {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) o[j] += (float)((gr[j] * gamma[j] * c - xr[j] * back) * inv);
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < d; j++) o[j] = (float)((gr[j] * gamma[j] * c - xr[j] * back) * inv);
+    }
+  }
+}
+
 /* tanh(y) = sign(y)·(1 - 2/(e^{2|y|} + 1)), in double: the subtraction loses about 1e-16 in
  * absolute terms, far below a float's precision for |y| >= 1e-6; below that tanh(y) = y to
  * within y²/3. |y| is capped at 20 (tanh(20) is 1 in double); NaN stays NaN. */

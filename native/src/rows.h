@@ -21,6 +21,16 @@ void rows_layer_norm_backward(const float *dy, const float *xhat, const float *r
                               int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma,
                               float *g_beta);
 
+/* RMSNorm forward: norms[r] = n = max(‖x_r‖₂, eps) (sum of squares in double), out = x·√d/n ⊙ gamma. */
+void rows_rms_norm(const float *x, const float *gamma, double eps, int64_t rows, int64_t d, float *out,
+                   float *norms);
+
+/* RMSNorm backward from dy: with x̂ = x/n and u = dy ⊙ gamma·√d, gx = (u − x̂(x̂·u))/n (u/n where the
+ * norm was clamped to eps), written (or added, when accumulate) unless gx is NULL; g_gamma +=
+ * Σ_rows dy ⊙ x̂·√d unless NULL. */
+void rows_rms_norm_backward(const float *dy, const float *x, const float *norms, const float *gamma, double eps,
+                            int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma);
+
 /* DyT forward: t = tanh(alpha·x) and out = gamma ⊙ t + beta, over `rows` rows of d. */
 void rows_dyt(const float *x, double alpha, const float *gamma, const float *beta, int64_t rows, int64_t d,
               float *out, float *t);

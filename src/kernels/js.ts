@@ -255,6 +255,55 @@ export const jsKernels: Kernels = {
     }
   },
 
+  rmsNorm(x, gamma, eps, rows, d, out, norms) {
+    const n = rows * d;
+    if (x.length < n || out.length < n || gamma.length < d || norms.length < rows)
+      throw new RangeError(`rmsNorm: arrays shorter than ${rows} rows of ${d}`);
+    const c = Math.sqrt(d);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      let s = 0;
+      for (let j = 0; j < d; j++) s += x[o + j] * x[o + j];
+      const norm = Math.max(Math.sqrt(s), eps);
+      norms[r] = norm;
+      const k = c / norm;
+      for (let j = 0; j < d; j++) out[o + j] = x[o + j] * k * gamma[j];
+    }
+  },
+
+  rmsNormBackward(dy, x, norms, gamma, eps, rows, d, gx, accumulate, gGamma) {
+    const n = rows * d;
+    if (
+      tooShort(dy, n) ||
+      tooShort(x, n) ||
+      tooShort(gx, n) ||
+      tooShort(norms, rows) ||
+      tooShort(gamma, d) ||
+      tooShort(gGamma, d)
+    )
+      throw new RangeError(`rmsNormBackward: arrays shorter than ${rows} rows of ${d}`);
+    const c = Math.sqrt(d);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      const inv = 1 / norms[r];
+      const k = c * inv;
+      // x̂ · u with u = dy ⊙ γ · √d; γ's gradient is Σ dy ⊙ x̂ · √d.
+      let dot = 0;
+      for (let j = 0; j < d; j++) {
+        const t = dy[o + j] * x[o + j] * k;
+        if (gGamma) gGamma[j] += t;
+        dot += t * gamma[j];
+      }
+      if (!gx) continue;
+      // Clamped to eps (the norm holds eps rounded to float32): x / eps has no projection term.
+      const back = norms[r] <= Math.fround(eps) ? 0 : dot * inv;
+      for (let j = 0; j < d; j++) {
+        const v = (dy[o + j] * gamma[j] * c - x[o + j] * back) * inv;
+        gx[o + j] = accumulate ? gx[o + j] + v : v;
+      }
+    }
+  },
+
   dyt(x, alpha, gamma, beta, rows, d, out, t) {
     const n = rows * d;
     if (x.length < n || out.length < n || t.length < n || gamma.length < d || beta.length < d)

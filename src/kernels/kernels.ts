@@ -146,6 +146,38 @@ export interface Kernels {
   ): void;
 
   /**
+   * RMSNorm forward (MOCA's) over `rows` contiguous rows of length d: n = max(‖x‖₂, eps) (the
+   * sum of squares in float64), out = x · √d / n ⊙ γ. Writes out [rows·d] and norms (n) [rows].
+   */
+  rmsNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    eps: number,
+    rows: number,
+    d: number,
+    out: Float32Array,
+    norms: Float32Array,
+  ): void;
+
+  /**
+   * RMSNorm backward from dy, x and the forward's norms: with x̂ = x / n and u = dy ⊙ γ · √d,
+   * gx = (u − x̂ (x̂ · u)) / n (u / n for a row whose norm was clamped to eps), written into gx
+   * (or added when `accumulate`); gGamma += Σ_rows dy ⊙ x̂ · √d. A null target is skipped.
+   */
+  rmsNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    norms: Float32Array,
+    gamma: Float32Array,
+    eps: number,
+    rows: number,
+    d: number,
+    gx: Float32Array | null,
+    accumulate: boolean,
+    gGamma: Float32Array | null,
+  ): void;
+
+  /**
    * DyT forward over `rows` contiguous rows of length d: t = tanh(alpha·x), out = γ ⊙ t + β.
    * Writes out and t [rows·d].
    */

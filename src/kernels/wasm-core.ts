@@ -399,6 +399,8 @@ function rowKernels(
   | 'geluBackward'
   | 'layerNorm'
   | 'layerNormBackward'
+  | 'rmsNorm'
+  | 'rmsNormBackward'
   | 'dyt'
   | 'dytBackward'
   | 'dropout'
@@ -442,6 +444,8 @@ function rowKernels(
     // a wasm kernel would first copy into the module's memory and back (not measured).
     layerNorm: jsKernels.layerNorm,
     layerNormBackward: jsKernels.layerNormBackward,
+    rmsNorm: jsKernels.rmsNorm,
+    rmsNormBackward: jsKernels.rmsNormBackward,
     dyt: jsKernels.dyt,
     dytBackward: jsKernels.dytBackward,
     dropout: jsKernels.dropout,

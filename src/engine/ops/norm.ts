@@ -63,45 +63,26 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-12): Tensor {
   if (gamma.rank !== 1 || gamma.shape[0] !== d)
     throw new RangeError(`rmsNorm: gamma must be [${d}], got [${gamma.shape.join(', ')}]`);
   const rows = x.size / d;
-  const c = Math.sqrt(d);
-  const xs = x.data;
-  const gm = gamma.data;
-  // Both written in full below.
+  // Every element of these is written by the kernel.
   const out = new Tensor(scratch(x.size), x.shape);
-  const y = out.data;
   const norms = scratch(rows);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) s += xs[o + j] * xs[o + j];
-    const n = Math.max(Math.sqrt(s), eps);
-    norms[r] = n;
-    const k = c / n;
-    for (let j = 0; j < d; j++) y[o + j] = xs[o + j] * k * gm[j];
-  }
+  kernels().rmsNorm(x.data, gamma.data, eps, rows, d, out.data, norms);
   if (!needsGrad(x, gamma)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    const gx = needsGrad(x) ? x.gradBuffer() : null;
-    const gg = needsGrad(gamma) ? gamma.gradBuffer() : null;
-    for (let r = 0; r < rows; r++) {
-      const o = r * d;
-      const n = norms[r];
-      const inv = 1 / n;
-      const k = c * inv;
-      // x̂ · u with u = dy ⊙ γ · √d; γ's gradient is Σ dy ⊙ x̂ · √d.
-      let dot = 0;
-      for (let j = 0; j < d; j++) {
-        const t = g[o + j] * xs[o + j] * k;
-        if (gg) gg[j] += t;
-        dot += t * gm[j];
-      }
-      if (!gx) continue;
-      // Clamped to eps (n holds eps rounded to float32): x / eps has no projection term.
-      if (n <= Math.fround(eps)) dot = 0;
-      const back = dot * inv;
-      for (let j = 0; j < d; j++) gx[o + j] += (g[o + j] * gm[j] * c - xs[o + j] * back) * inv;
-    }
+    const gx = x.requiresGrad ? x.gradTarget() : null;
+    const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
+    kernels().rmsNormBackward(
+      out.grad!,
+      x.data,
+      norms,
+      gamma.data,
+      eps,
+      rows,
+      d,
+      gx?.buf ?? null,
+      gx?.beta === 1,
+      gg,
+    );
   });
 }
 
