@@ -256,6 +256,49 @@ for (const name of backends) {
   );
 
   test(
+    `${name} softTargetCrossEntropyRows matches js (repeated and missing targets, an offset first row, threads) and rejects bad targets`,
+    { skip },
+    () => {
+      // Rows 2.. of a target list: row 0 has two targets (one repeated), row 1 none, row 2 one.
+      const offsets = Int32Array.of(0, 1, 2, 5, 5, 6);
+      const weights = Float32Array.of(1, 1, 1, 0.5, 0.5, 0.25);
+      const before = k().threads();
+      try {
+        for (const [threads, cols] of [
+          [1, 7],
+          [1, 12101],
+          [3, 12101 * 40],
+        ]) {
+          k().setThreads(threads);
+          const items = Int32Array.of(0, 1, 3, 3, cols - 1, 2);
+          const rows = 3;
+          const x = rand(rows * cols, 4);
+          const [ref, out] = [Float32Array.from(x), Float32Array.from(x)];
+          const lRef = jsKernels.softTargetCrossEntropyRows(ref, rows, cols, offsets, items, weights, 2, 0.2);
+          const lOut = k().softTargetCrossEntropyRows(out, rows, cols, offsets, items, weights, 2, 0.2);
+          assert.ok(Math.abs(lOut - lRef) <= 1e-5 * Math.abs(lRef), `loss ${lOut} vs ${lRef} (cols ${cols})`);
+          close(out, ref, 1e-4, 1e-9, `soft-target gradient (cols ${cols}, ${threads} threads)`);
+          assert.ok(
+            out.subarray(cols, 2 * cols).every((g) => g === 0),
+            'a row without targets has no loss and no gradient',
+          );
+        }
+      } finally {
+        k().setThreads(before);
+      }
+      const x = new Float32Array(6);
+      const call = (o: Int32Array, it: Int32Array, first = 0) =>
+        k().softTargetCrossEntropyRows(x, 2, 3, o, it, new Float32Array(it.length), first, 1);
+      assert.throws(
+        () => call(Int32Array.of(0, 1, 2), Int32Array.of(1, 3)),
+        /target 3 of row 1 not in \[0, 3\)/,
+      );
+      assert.throws(() => call(Int32Array.of(0, 2, 1), Int32Array.of(1, 2)), /offsets of row 1 must rise/);
+      assert.throws(() => call(Int32Array.of(0, 1, 2), Int32Array.of(1, 2), 1), /need 4 offsets, got 3/);
+    },
+  );
+
+  test(
     `${name} rejects arrays too short for the given dimensions instead of reading out of bounds`,
     { skip },
     () => {

@@ -487,6 +487,77 @@ static napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* Rows [begin, end) of a softTargetCrossEntropyRows call, as ce_rows_part. */
+typedef struct {
+  float *x;
+  const int32_t *offsets, *items;
+  const float *weights;
+  int64_t cols, first;
+  double grad_scale;
+  double partial[PARALLEL_MAX_PARTS];
+} soft_ce_job;
+
+static void soft_ce_rows_part(void *arg, int64_t begin, int64_t end, int part) {
+  soft_ce_job *j = arg;
+  double total = 0;
+  for (int64_t r = begin; r < end; r++) {
+    float *row = j->x + r * j->cols;
+    const int32_t q0 = j->offsets[j->first + r], q1 = j->offsets[j->first + r + 1];
+    double mass = 0, picked = 0;
+    for (int32_t q = q0; q < q1; q++) {
+      mass += j->weights[q];
+      picked += (double)j->weights[q] * row[j->items[q]];
+    }
+    const float m = row_max(row, (size_t)j->cols);
+    const double sum = exp_shift_sum(row, (size_t)j->cols, m);
+    total += mass * ((double)m + log(sum)) - picked; /* Σ w (logZ − x[t]) */
+    scale_row(row, (size_t)j->cols, (float)(j->grad_scale * mass / sum));
+    for (int32_t q = q0; q < q1; q++)
+      row[j->items[q]] = (float)((double)row[j->items[q]] - j->grad_scale * j->weights[q]);
+  }
+  j->partial[part] = total;
+}
+
+static napi_value SoftTargetCrossEntropyRows(napi_env env, napi_callback_info info) {
+  const char *fn = "softTargetCrossEntropyRows";
+  napi_value argv[8];
+  float *x, *weights;
+  int32_t *offsets, *items;
+  size_t len, len_o, len_i, len_w;
+  int64_t rows, cols, first;
+  double grad_scale;
+  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "logits", &x, &len) ||
+      !get_count(env, argv[1], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[2], fn, "cols", MAX_SAFE_INT, &cols) ||
+      !get_typed(env, argv[3], fn, "offsets", napi_int32_array, "Int32Array", (void **)&offsets, &len_o) ||
+      !get_typed(env, argv[4], fn, "items", napi_int32_array, "Int32Array", (void **)&items, &len_i) ||
+      !get_f32(env, argv[5], fn, "weights", &weights, &len_w) ||
+      !get_count(env, argv[6], fn, "first", MAX_SAFE_INT, &first) ||
+      !get_number(env, argv[7], fn, "gradScale", &grad_scale) || !check_rows(env, fn, "logits", len, rows, cols))
+    return NULL;
+  if ((uint64_t)(first + rows + 1) > (uint64_t)len_o)
+    THROW(env, ERR_RANGE, "%s: rows %lld..%lld need %lld offsets, got %zu", fn, (long long)first,
+          (long long)(first + rows), (long long)(first + rows + 1), len_o);
+  if (len_w < len_i) THROW(env, ERR_RANGE, "%s: %zu weights for %zu items", fn, len_w, len_i);
+  /* Validate every row's targets before writing anything. */
+  for (int64_t r = first; r < first + rows; r++) {
+    if (!(offsets[r] >= 0 && offsets[r] <= offsets[r + 1] && (size_t)offsets[r + 1] <= len_i))
+      THROW(env, ERR_RANGE, "%s: offsets of row %lld must rise within %zu items", fn, (long long)(r - first), len_i);
+    for (int32_t q = offsets[r]; q < offsets[r + 1]; q++)
+      if (items[q] < 0 || items[q] >= cols)
+        THROW(env, ERR_RANGE, "%s: target %d of row %lld not in [0, %lld)", fn, (int)items[q],
+              (long long)(r - first), (long long)cols);
+  }
+  soft_ce_job job = {x, offsets, items, weights, cols, first, grad_scale, {0}};
+  const int parts =
+      parallel_rows(rows, parallel_threads(), CE_MIN_ELEMENTS / (cols > 0 ? cols : 1), soft_ce_rows_part, &job);
+  double total = 0;
+  for (int p = 0; p < parts; p++) total += job.partial[p];
+  napi_value out;
+  NAPI_TRY(env, fn, napi_create_double(env, total, &out));
+  return out;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Binary cross-entropy with logits (the category losses: hundreds of labels per position)
  * ------------------------------------------------------------------------------------- */
@@ -1186,6 +1257,7 @@ NAPI_MODULE_INIT() {
       METHOD("sgemmStridedBatched", SgemmStridedBatched),
       METHOD("softmaxRows", SoftmaxRows),
       METHOD("crossEntropyRows", CrossEntropyRows),
+      METHOD("softTargetCrossEntropyRows", SoftTargetCrossEntropyRows),
       METHOD("bceWithLogits", BceWithLogits),
       METHOD("scoreInt8Rows", ScoreInt8Rows),
       METHOD("gelu", Gelu),

@@ -71,6 +71,31 @@ function sgemm(
 /** Whether an optional array (null: not asked for) has fewer than `need` elements. */
 const tooShort = (a: Float32Array | null, need: number) => a !== null && a.length < need;
 
+/** softTargetCrossEntropyRows' arguments: offsets rising within items, every item a column. */
+function checkSoftTargets(
+  rows: number,
+  cols: number,
+  offsets: Int32Array,
+  items: Int32Array,
+  weights: Float32Array,
+  first: number,
+): void {
+  const what = 'softTargetCrossEntropyRows';
+  if (first < 0 || first + rows + 1 > offsets.length)
+    throw new RangeError(
+      `${what}: rows ${first}..${first + rows} need ${first + rows + 1} offsets, got ${offsets.length}`,
+    );
+  if (weights.length < items.length)
+    throw new RangeError(`${what}: ${weights.length} weights for ${items.length} items`);
+  for (let r = first; r < first + rows; r++) {
+    if (!(offsets[r] >= 0 && offsets[r] <= offsets[r + 1] && offsets[r + 1] <= items.length))
+      throw new RangeError(`${what}: offsets of row ${r - first} must rise within ${items.length} items`);
+    for (let q = offsets[r]; q < offsets[r + 1]; q++)
+      if (!(items[q] >= 0 && items[q] < cols))
+        throw new RangeError(`${what}: target ${items[q]} of row ${r - first} not in [0, ${cols})`);
+  }
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
 
@@ -149,6 +174,28 @@ export const jsKernels: Kernels = {
       total += logZ - logits[o + t];
       for (let j = 0; j < cols; j++) logits[o + j] = gradScale * Math.exp(logits[o + j] - logZ);
       logits[o + t] -= gradScale;
+    }
+    return total;
+  },
+
+  softTargetCrossEntropyRows(logits, rows, cols, offsets, items, weights, first, gradScale) {
+    checkSoftTargets(rows, cols, offsets, items, weights, first);
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
+      let z = 0;
+      for (let j = 0; j < cols; j++) z += Math.exp(logits[o + j] - max);
+      const lse = max + Math.log(z);
+      let mass = 0;
+      const [q0, q1] = [offsets[first + r], offsets[first + r + 1]];
+      for (let q = q0; q < q1; q++) {
+        total += weights[q] * (lse - logits[o + items[q]]);
+        mass += weights[q];
+      }
+      for (let j = 0; j < cols; j++) logits[o + j] = gradScale * mass * Math.exp(logits[o + j] - lse);
+      for (let q = q0; q < q1; q++) logits[o + items[q]] -= gradScale * weights[q];
     }
     return total;
   },

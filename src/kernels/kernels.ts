@@ -82,6 +82,24 @@ export interface Kernels {
   ): number;
 
   /**
+   * In place, for each of `rows` rows of length `cols`: cross-entropy against soft targets (MOCA's
+   * decayed labels). Row r's targets are items[q] with weights[q] for q in offsets[first + r] ..
+   * offsets[first + r + 1]. Returns the float64 sum over rows of Σ_q w_q (logZ − x[items[q]]),
+   * and overwrites each row with its gradient times gradScale: Σw · softmax(x) − Σ_q w_q
+   * onehot(items[q]) (repeated items add up).
+   */
+  softTargetCrossEntropyRows(
+    logits: Float32Array,
+    rows: number,
+    cols: number,
+    offsets: Int32Array,
+    items: Int32Array,
+    weights: Float32Array,
+    first: number,
+    gradScale: number,
+  ): number;
+
+  /**
    * Binary cross-entropy with logits, element-wise for i < n: returns the float64 sum over i of
    * max(x, 0) − x·y + log(1 + e^−|x|) (stable for any x), and writes diff[i] = σ(x[i]) − y[i],
    * the gradient of that sum with respect to x[i]. diff may not alias x or y.

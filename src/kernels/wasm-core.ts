@@ -393,6 +393,7 @@ function rowKernels(
   Kernels,
   | 'softmaxRows'
   | 'crossEntropyRows'
+  | 'softTargetCrossEntropyRows'
   | 'bceWithLogits'
   | 'scoreInt8Rows'
   | 'gelu'
@@ -440,6 +441,8 @@ function rowKernels(
 
     // Not a wasm kernel yet: the js reference (the category losses are its only caller).
     bceWithLogits: jsKernels.bceWithLogits,
+    // Not a wasm kernel yet: the js reference (MOCA's loss is its only caller).
+    softTargetCrossEntropyRows: jsKernels.softTargetCrossEntropyRows,
     // Not wasm kernels yet: the js reference. Each makes one or two passes over its data, which
     // a wasm kernel would first copy into the module's memory and back (not measured).
     layerNorm: jsKernels.layerNorm,

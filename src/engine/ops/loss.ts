@@ -96,30 +96,9 @@ export function linearSoftTargetCrossEntropy(h: Tensor, weight: Tensor, targets:
       `linearSoftTargetCrossEntropy: ${offsets.length} offsets (from 0, non-decreasing), ${items.length} targets and ${weights.length} weights for ${R} rows`,
     );
   checkTargets(items, N, 'linearSoftTargetCrossEntropy');
-  return fusedLinearLoss(h, weight, (logits, r0, c) => {
-    let total = 0;
-    for (let r = 0; r < c; r++)
-      total += softTargetRow(logits.subarray(r * N, (r + 1) * N), targets, r0 + r, 1 / R);
-    return total;
-  });
-}
-
-/** −Σ_j w_j log softmax(x)[t_j] of one row; x becomes scale · (Σw · softmax(x) − Σ_j w_j onehot(t_j)). */
-function softTargetRow(x: Float32Array, t: SoftTargets, row: number, scale: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < x.length; j++) if (x[j] > max) max = x[j];
-  let z = 0;
-  for (let j = 0; j < x.length; j++) z += Math.exp(x[j] - max);
-  const lse = max + Math.log(z);
-  let loss = 0;
-  let mass = 0;
-  for (let q = t.offsets[row]; q < t.offsets[row + 1]; q++) {
-    loss += t.weights[q] * (lse - x[t.items[q]]);
-    mass += t.weights[q];
-  }
-  for (let j = 0; j < x.length; j++) x[j] = scale * mass * Math.exp(x[j] - lse);
-  for (let q = t.offsets[row]; q < t.offsets[row + 1]; q++) x[t.items[q]] -= scale * t.weights[q];
-  return loss;
+  return fusedLinearLoss(h, weight, (logits, r0, c) =>
+    kernels().softTargetCrossEntropyRows(logits, c, N, offsets, items, weights, r0, 1 / R),
+  );
 }
 
 function checkLinear(h: Tensor, weight: Tensor, what: string): { R: number; N: number } {
