@@ -30,6 +30,12 @@ function close(a: Float32Array, b: Float32Array, rtol: number, atol: number, wha
   }
 }
 
+/** Rows × widths the normalisation kernels are compared on: one element, odd widths, a SIMD width. */
+const NORM_SHAPES = [
+  [1, 1],
+  [7, 13],
+  [33, 64],
+];
 const backends: BackendName[] = ['native', 'wasm'];
 
 for (const name of backends) {
@@ -378,11 +384,7 @@ for (const name of backends) {
     `${name} layer norm forward and backward match js (odd widths, written and accumulated)`,
     { skip },
     () => {
-      for (const [rows, d] of [
-        [1, 1],
-        [7, 13],
-        [33, 64],
-      ]) {
+      for (const [rows, d] of NORM_SHAPES) {
         const x = rand(rows * d, 3);
         const gamma = rand(d);
         const beta = rand(d);
@@ -447,11 +449,7 @@ for (const name of backends) {
     `${name} RMSNorm forward and backward match js (odd widths, a zero row, written and accumulated)`,
     { skip },
     () => {
-      for (const [rows, d] of [
-        [1, 1],
-        [7, 13],
-        [33, 64],
-      ]) {
+      for (const [rows, d] of NORM_SHAPES) {
         const x = rand(rows * d, 3);
         x.fill(0, 0, d); // a zero row: its norm is clamped to eps
         const gamma = rand(d);

@@ -10,18 +10,7 @@
 #include <stdlib.h>
 
 #include "exp.h"
-
-static inline float dot(const float *x, const float *y, int64_t n) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t e = 0; e < n; e++) s += x[e] * y[e];
-  return s;
-}
-
-static inline void axpy(float a, const float *x, float *y, int64_t n) {
-#pragma omp simd
-  for (int64_t e = 0; e < n; e++) y[e] += a * x[e];
-}
+#include "vec.h"
 
 static inline int64_t queries_of(const attention_args *a, int64_t n) {
   return a->last_only ? (n > 0 ? 1 : 0) : n;

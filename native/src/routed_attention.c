@@ -9,18 +9,7 @@
 #include <stdlib.h>
 
 #include "exp.h"
-
-static inline float dot(const float *x, const float *y, int64_t n) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t e = 0; e < n; e++) s += x[e] * y[e];
-  return s;
-}
-
-static inline void axpy(float a, const float *x, float *y, int64_t n) {
-#pragma omp simd
-  for (int64_t e = 0; e < n; e++) y[e] += a * x[e];
-}
+#include "vec.h"
 
 int64_t routed_probability_count(const routed_attention_args *a) {
   int64_t total = 0;

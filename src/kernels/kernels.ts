@@ -12,6 +12,41 @@
 
 export type BackendName = 'native' | 'wasm' | 'js';
 
+/** An attention's probabilities and their dropout, as its fused kernels take them (last). */
+type ProbabilityArgs = [
+  scale: number,
+  bits: Uint32Array | null,
+  threshold: number,
+  keep: number,
+  probs: Float32Array,
+  kept: Float32Array,
+];
+
+/** What causalAttention and causalAttentionBackward take first. */
+export type CausalAttentionArgs = [
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  offsets: Int32Array,
+  heads: number,
+  d: number,
+  lastOnly: boolean,
+  ...ProbabilityArgs,
+];
+
+/** What routedAttention and routedAttentionBackward take first. */
+export type RoutedAttentionArgs = [
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  nullKv: Float32Array,
+  queryOffsets: Int32Array,
+  keyOffsets: Int32Array,
+  heads: number,
+  width: number,
+  ...ProbabilityArgs,
+];
+
 export interface Kernels {
   readonly name: BackendName;
 
@@ -254,42 +289,17 @@ export interface Kernels {
    * softmax of q·kᵀ·scale, 0 above the diagonal), kept (probs after dropout: bits[i] ≥ threshold
    * keeps probs[i]·keep; kept may be probs when bits is null) and out = kept · v.
    */
-  causalAttention?(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    offsets: Int32Array,
-    heads: number,
-    d: number,
-    lastOnly: boolean,
-    scale: number,
-    bits: Uint32Array | null,
-    threshold: number,
-    keep: number,
-    probs: Float32Array,
-    kept: Float32Array,
-    out: Float32Array,
-  ): void;
+  causalAttention?(...args: [...CausalAttentionArgs, out: Float32Array]): void;
 
   /** Optional, with causalAttention: adds the gradients from dOut to gQ, gK and gV (null: skipped). */
   causalAttentionBackward?(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    offsets: Int32Array,
-    heads: number,
-    d: number,
-    lastOnly: boolean,
-    scale: number,
-    bits: Uint32Array | null,
-    threshold: number,
-    keep: number,
-    probs: Float32Array,
-    kept: Float32Array,
-    dOut: Float32Array,
-    gQ: Float32Array | null,
-    gK: Float32Array | null,
-    gV: Float32Array | null,
+    ...args: [
+      ...CausalAttentionArgs,
+      dOut: Float32Array,
+      gQ: Float32Array | null,
+      gK: Float32Array | null,
+      gV: Float32Array | null,
+    ]
   ): void;
 
   /**
@@ -302,45 +312,18 @@ export interface Kernels {
    * [q·k_null, q·k_j]·scale), kept (probs after dropout, as causalAttention) and
    * out = kept · [v_null; v_j].
    */
-  routedAttention?(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    nullKv: Float32Array,
-    queryOffsets: Int32Array,
-    keyOffsets: Int32Array,
-    heads: number,
-    width: number,
-    scale: number,
-    bits: Uint32Array | null,
-    threshold: number,
-    keep: number,
-    probs: Float32Array,
-    kept: Float32Array,
-    out: Float32Array,
-  ): void;
+  routedAttention?(...args: [...RoutedAttentionArgs, out: Float32Array]): void;
 
   /** Optional, with routedAttention: adds the gradients from dOut to gQ, gK, gV and gNullKv (null: skipped). */
   routedAttentionBackward?(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    nullKv: Float32Array,
-    queryOffsets: Int32Array,
-    keyOffsets: Int32Array,
-    heads: number,
-    width: number,
-    scale: number,
-    bits: Uint32Array | null,
-    threshold: number,
-    keep: number,
-    probs: Float32Array,
-    kept: Float32Array,
-    dOut: Float32Array,
-    gQ: Float32Array | null,
-    gK: Float32Array | null,
-    gV: Float32Array | null,
-    gNullKv: Float32Array | null,
+    ...args: [
+      ...RoutedAttentionArgs,
+      dOut: Float32Array,
+      gQ: Float32Array | null,
+      gK: Float32Array | null,
+      gV: Float32Array | null,
+      gNullKv: Float32Array | null,
+    ]
   ): void;
 
   /**

@@ -9,7 +9,8 @@
  * padding rows, needs no transposes (heads are read in place with a leading dimension of d),
  * and keeps only Σ len² probabilities per head instead of B·L².
  */
-import { floats, scratchWords } from '../memory.js';
+import { floats } from '../memory.js';
+import { probabilities, probabilityArgs, type Probabilities } from './attention-probabilities.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -81,9 +82,6 @@ function attention(
       `${what}: q has ${q.shape[0]} rows, expected ${Rq}${lastOnly ? ' (one per sequence)' : ''}`,
     );
   }
-  const drop = training && dropoutP > 0;
-  if (drop && !rng) throw new Error(`${what}: dropout in training mode needs an Rng`);
-  const scale = 1 / Math.sqrt(d / heads);
   const K = kernels();
 
   // Where each (sequence, head) block of probabilities [nq, n] starts.
@@ -95,10 +93,6 @@ function attention(
     const nq = lastOnly ? 1 : n;
     for (let h = 0; h < heads; h++) pOff[b * heads + h + 1] = pOff[b * heads + h] + nq * n;
   }
-  const probs = floats(pOff[B * heads]); // softmax output (before dropout)
-  const kept = drop ? floats(probs.length) : probs; // after dropout
-  const bits = drop ? scratchWords(probs.length) : null;
-  if (bits) rng!.fillU32(bits);
   const c: Blocks = {
     q,
     k,
@@ -106,13 +100,8 @@ function attention(
     offsets,
     heads,
     lastOnly,
-    scale,
-    bits,
-    threshold: Math.floor(dropoutP * 4294967296),
-    keep: drop ? 1 / (1 - dropoutP) : 1,
-    probs,
-    kept,
     pOff,
+    ...probabilities(pOff[B * heads], 1 / Math.sqrt(d / heads), dropoutP, rng, training, what),
   };
   const out = new Tensor(floats(Rq * d), [Rq, d]);
   if (K.causalAttention) K.causalAttention(...fusedArgs(c), out.data);
@@ -129,19 +118,13 @@ function attention(
 }
 
 /** The op's inputs and its probability blocks, as both paths read them. */
-interface Blocks {
+interface Blocks extends Probabilities {
   q: Tensor;
   k: Tensor;
   v: Tensor;
   offsets: Int32Array;
   heads: number;
   lastOnly: boolean;
-  scale: number;
-  bits: Uint32Array | null;
-  threshold: number;
-  keep: number;
-  probs: Float32Array;
-  kept: Float32Array;
   /** Where each (sequence, head) block of probabilities [nq, n] starts. */
   pOff: Int32Array;
 }
@@ -156,12 +139,7 @@ const fusedArgs = (c: Blocks) =>
     c.heads,
     c.k.shape[1],
     c.lastOnly,
-    c.scale,
-    c.bits,
-    c.threshold,
-    c.keep,
-    c.probs,
-    c.kept,
+    ...probabilityArgs(c),
   ] as const;
 
 /** Sequence b's key count n, query count nq and first query row. */

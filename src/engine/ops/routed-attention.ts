@@ -13,7 +13,8 @@
  *   dV = (P⊙D)ᵀ·dO;  dP = (dO·Vᵀ)⊙D;  dS = P⊙(dP − rowsum(P⊙dP));  dQ = dS·K/√dh;  dK = dSᵀ·Q/√dh
  * where row 0 of K and V is the null key and value (their gradients go to nullKv).
  */
-import { scratch, scratchWords } from '../memory.js';
+import { scratch } from '../memory.js';
+import { probabilities, probabilityArgs, type Probabilities } from './attention-probabilities.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
 import type { Rng } from '../rng.js';
@@ -64,16 +65,9 @@ export function routedAttention(
     throw new RangeError(
       `routedAttention: q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}] for ${H} heads`,
     );
-  const drop = o.training && o.dropout > 0;
-  if (drop && !o.rng) throw new Error('routedAttention: dropout in training mode needs an Rng');
   const blocks = blocksOf(o, H, dh, width);
   const last = blocks[blocks.length - 1];
   const total = last ? last.po + last.nq * (last.nk + 1) : 0;
-  // Both written in full before they are read (every block's every entry).
-  const probs = scratch(total); // softmax output (before dropout)
-  const kept = drop ? scratch(total) : probs; // after dropout
-  const bits = drop ? scratchWords(total) : null;
-  if (bits) o.rng!.fillU32(bits);
   const c: Routed = {
     q,
     k,
@@ -81,12 +75,9 @@ export function routedAttention(
     nullKv,
     o,
     blocks,
-    scale: 1 / Math.sqrt(dh),
-    bits,
-    threshold: Math.floor(o.dropout * 4294967296),
-    keep: drop ? 1 / (1 - o.dropout) : 1,
-    probs,
-    kept,
+    width,
+    dh,
+    ...probabilities(total, 1 / Math.sqrt(dh), o.dropout, o.rng, o.training, 'routedAttention'),
   };
   const K = kernels();
   // Every row is written: each query belongs to one sequence, and each head writes its columns.
@@ -103,19 +94,16 @@ export function routedAttention(
 }
 
 /** The op's inputs and its probability blocks, as both paths read them. */
-interface Routed {
+interface Routed extends Probabilities {
   q: Tensor;
   k: Tensor;
   v: Tensor;
   nullKv: Tensor;
   o: RoutedAttentionOptions;
   blocks: Block[];
-  scale: number;
-  bits: Uint32Array | null;
-  threshold: number;
-  keep: number;
-  probs: Float32Array;
-  kept: Float32Array;
+  /** Row width (heads side by side) and one head's. */
+  width: number;
+  dh: number;
 }
 
 /** The arguments the fused kernels take first, in their order. */
@@ -128,13 +116,8 @@ const fusedArgs = (c: Routed) =>
     c.o.queryOffsets,
     c.o.keyOffsets,
     c.o.heads,
-    c.q.shape[1],
-    c.scale,
-    c.bits,
-    c.threshold,
-    c.keep,
-    c.probs,
-    c.kept,
+    c.width,
+    ...probabilityArgs(c),
   ] as const;
 
 /**
@@ -142,12 +125,8 @@ const fusedArgs = (c: Routed) =>
  * kernel; the reference the kernel is tested against).
  */
 function forwardBlocks(c: Routed, out: Float32Array): void {
-  const { q, k, v, blocks, scale, bits, threshold, keep, probs, kept } = c;
-  const H = c.o.heads;
-  const width = q.shape[1];
-  const dh = width / H;
-  const nk = c.nullKv.data;
-  const K = kernels();
+  const { q, k, v, blocks, width, dh, scale, bits, threshold, keep, probs, kept } = c;
+  const [H, nk, K] = [c.o.heads, c.nullKv.data, kernels()];
   blocks.forEach(({ qBase, kBase, nq, nk: m, po }, bh) => {
     const h = bh % H;
     const n = m + 1;
@@ -198,12 +177,8 @@ function backwardBlocks(
   gV: Float32Array | null,
   gN: Float32Array | null,
 ): void {
-  const { q, k, v, blocks, scale, bits, threshold, keep, probs, kept } = c;
-  const H = c.o.heads;
-  const width = q.shape[1];
-  const dh = width / H;
-  const nk = c.nullKv.data;
-  const K = kernels();
+  const { q, k, v, blocks, width, dh, scale, bits, threshold, keep, probs, kept } = c;
+  const [H, nk, K] = [c.o.heads, c.nullKv.data, kernels()];
   const largest = blocks.reduce((a, b) => Math.max(a, b.nq * (b.nk + 1)), 0);
   const dS = scratch(largest);
   blocks.forEach(({ qBase, kBase, nq, nk: m, po }, bh) => {
