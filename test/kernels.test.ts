@@ -292,6 +292,20 @@ for (const name of backends) {
       } finally {
         k().setThreads(before);
       }
+      // A row without targets adds no loss, even with a logit that makes its logZ infinite.
+      for (const kern of [k(), jsKernels]) {
+        const row = Float32Array.of(1, Infinity, 2);
+        const none = [Int32Array.of(0, 0), new Int32Array(0), new Float32Array(0)] as const;
+        assert.equal(
+          kern.softTargetCrossEntropyRows(row, 1, 3, ...none, 0, 1),
+          0,
+          `${kern.name}: empty row's loss`,
+        );
+        assert.throws(
+          () => kern.softTargetCrossEntropyRows(new Float32Array(2), 1, 3, ...none, 0, 1),
+          RangeError,
+        );
+      }
       const x = new Float32Array(6);
       const call = (o: Int32Array, it: Int32Array, first = 0) =>
         k().softTargetCrossEntropyRows(x, 2, 3, o, it, new Float32Array(it.length), first, 1);
@@ -482,6 +496,15 @@ for (const name of backends) {
         const ref = new Float32Array(d);
         jsKernels.rmsNormBackward(dy, x, outs[1].norms, gamma, 1e-12, rows, d, null, false, ref);
         close(gg, ref, 1e-5, 1e-5, 'rmsNorm gGamma alone');
+      }
+      // A NaN reaches its row's norm and outputs (not dropped by a max with eps).
+      const nan = rand(6);
+      nan[4] = NaN;
+      for (const kern of [k(), jsKernels]) {
+        const [y, norms] = [new Float32Array(6), new Float32Array(2)];
+        kern.rmsNorm(nan, rand(3), 1e-12, 2, 3, y, norms);
+        assert.ok(Number.isNaN(norms[1]) && y.subarray(3).every(Number.isNaN), `${kern.name}: NaN row`);
+        assert.ok(!Number.isNaN(norms[0]), `${kern.name}: the other row`);
       }
       assert.throws(
         () => k().rmsNorm(new Float32Array(6), rand(3), 1e-12, 2, 3, new Float32Array(5), rand(2)),

@@ -153,6 +153,10 @@ test('ReLU and leaky ReLU (away from the kink), GELU, tanh, sigmoid, exp', () =>
     Math.fround(-0.2),
     3,
   ]);
+  // ReLU is max(x, 0) (NaN and −∞ give 0); a leaky slope of 0 is slope·x (NaN stays NaN).
+  const odd = new Tensor(Float32Array.of(NaN, -Infinity, -1), [3]);
+  assert.deepEqual(Array.from(relu(odd).data), [0, 0, 0]);
+  assert.deepEqual(Array.from(leakyRelu(odd, 0).data), [NaN, NaN, -0]);
 });
 
 test('softmax, masked softmax (incl. a fully masked row) and log-softmax', () => {
@@ -455,6 +459,7 @@ test('routed attention (MOCA): the padded formulation by hand, ragged sequences,
     () => routedAttention(q, k, v, nullKv, { ...opts, queryOffsets: Int32Array.of(0, 4) }),
     /1 sequences of queries, 3 of keys/,
   );
+  assert.throws(() => routedAttention(q, k, v, r([1, 2, 2]), opts), /nullKv \[1, 2, 2\] for 2 heads/);
 });
 
 test('relation scores (MMSR): the masked bilinear products summed over relations, and gradients', () => {

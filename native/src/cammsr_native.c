@@ -510,7 +510,8 @@ static void soft_ce_rows_part(void *arg, int64_t begin, int64_t end, int part) {
     }
     const float m = row_max(row, (size_t)j->cols);
     const double sum = exp_shift_sum(row, (size_t)j->cols, m);
-    total += mass * ((double)m + log(sum)) - picked; /* Σ w (logZ − x[t]) */
+    /* Σ w (logZ − x[t]); a row without targets adds nothing (not 0 · logZ, NaN when logZ is not finite). */
+    if (q1 > q0) total += mass * ((double)m + log(sum)) - picked;
     scale_row(row, (size_t)j->cols, (float)(j->grad_scale * mass / sum));
     for (int32_t q = q0; q < q1; q++)
       row[j->items[q]] = (float)((double)row[j->items[q]] - j->grad_scale * j->weights[q]);

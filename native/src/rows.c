@@ -86,7 +86,8 @@ void rows_rms_norm(const float *x, const float *gamma, double eps, int64_t rows,
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < d; j++) s += (double)xr[j] * xr[j];
-    const double n = fmax(sqrt(s), eps);
+    /* Not fmax: it drops a NaN, which must reach the row's outputs as in the js reference. */
+    const double root = sqrt(s), n = root > eps || root != root ? root : eps;
     norms[r] = (float)n;
     const double k = c / n;
     float *o = out + r * d;

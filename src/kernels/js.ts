@@ -179,6 +179,8 @@ export const jsKernels: Kernels = {
   },
 
   softTargetCrossEntropyRows(logits, rows, cols, offsets, items, weights, first, gradScale) {
+    if (logits.length < rows * cols)
+      throw new RangeError(`softTargetCrossEntropyRows: ${logits.length} logits for ${rows} rows of ${cols}`);
     checkSoftTargets(rows, cols, offsets, items, weights, first);
     let total = 0;
     for (let r = 0; r < rows; r++) {

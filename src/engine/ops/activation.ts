@@ -20,23 +20,24 @@ function unary(x: Tensor, f: (v: number) => number, df: (x: number, y: number) =
 }
 
 /** max(x, 0) element-wise. */
-export const relu = (x: Tensor): Tensor => rectifier(x, 0);
+export const relu = (x: Tensor): Tensor => rectifier(x, 0, true);
 
 export const tanh = (x: Tensor): Tensor => unary(x, Math.tanh, (_, y) => 1 - y * y);
 
 /** max(x, slope·x) element-wise (MMSR's attention logits use slope 0.1). */
-export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => rectifier(x, slope);
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => rectifier(x, slope, false);
 
 /**
- * x where x > 0, else slope·x (exactly 0 for slope 0). Its own loops rather than `unary`'s calls
+ * x where x > 0, else slope·x, or else exactly 0 for ReLU (`zero`: NaN and −∞ give 0, as
+ * max(x, 0) in the former loops; leakyRelu with slope 0 keeps slope·x, NaN for NaN). Its own loops rather than `unary`'s calls
  * of f and df: those calls are shared by every activation, so V8 inlines none of them, and they
  * were most of a ReLU (12% of an MMSR step).
  */
-function rectifier(x: Tensor, slope: number): Tensor {
+function rectifier(x: Tensor, slope: number, zero: boolean): Tensor {
   const out = new Tensor(scratch(x.size), x.shape);
   const xd = x.data;
   const yd = out.data;
-  if (slope === 0) for (let i = 0; i < xd.length; i++) yd[i] = xd[i] > 0 ? xd[i] : 0;
+  if (zero) for (let i = 0; i < xd.length; i++) yd[i] = xd[i] > 0 ? xd[i] : 0;
   else for (let i = 0; i < xd.length; i++) yd[i] = xd[i] > 0 ? xd[i] : slope * xd[i];
   if (!needsGrad(x)) return out;
   return record(out, () => {

@@ -61,9 +61,15 @@ export function routedAttention(
     throw new RangeError(
       `routedAttention: ${o.queryOffsets.length - 1} sequences of queries, ${o.keyOffsets.length - 1} of keys`,
     );
-  if (!Number.isInteger(dh) || k.shape[1] !== width || v.shape[0] !== k.shape[0] || v.shape[1] !== width)
+  if (
+    !Number.isInteger(dh) ||
+    k.shape[1] !== width ||
+    v.shape[0] !== k.shape[0] ||
+    v.shape[1] !== width ||
+    nullKv.size !== 2 * width
+  )
     throw new RangeError(
-      `routedAttention: q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}] for ${H} heads`,
+      `routedAttention: q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}], nullKv [${nullKv.shape.join(', ')}] for ${H} heads (nullKv: [2, heads, width / heads])`,
     );
   const blocks = blocksOf(o, H, dh, width);
   const last = blocks[blocks.length - 1];
