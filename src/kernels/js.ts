@@ -71,16 +71,12 @@ function sgemm(
 /** Whether an optional array (null: not asked for) has fewer than `need` elements. */
 const tooShort = (a: Float32Array | null, need: number) => a !== null && a.length < need;
 
-/** softTargetCrossEntropyRows' arguments: offsets rising within items, every item a column. */
-function checkSoftTargets(
-  rows: number,
-  cols: number,
-  offsets: Int32Array,
-  items: Int32Array,
-  weights: Float32Array,
-  first: number,
-): void {
+/** softTargetCrossEntropyRows' arguments: the logits' length, offsets rising within items, every item a column. */
+function checkSoftTargets(...args: Parameters<Kernels['softTargetCrossEntropyRows']>): void {
+  const [logits, rows, cols, offsets, items, weights, first] = args;
   const what = 'softTargetCrossEntropyRows';
+  if (logits.length < rows * cols)
+    throw new RangeError(`${what}: ${logits.length} logits for ${rows} rows of ${cols}`);
   if (first < 0 || first + rows + 1 > offsets.length)
     throw new RangeError(
       `${what}: rows ${first}..${first + rows} need ${first + rows + 1} offsets, got ${offsets.length}`,
@@ -178,10 +174,9 @@ export const jsKernels: Kernels = {
     return total;
   },
 
-  softTargetCrossEntropyRows(logits, rows, cols, offsets, items, weights, first, gradScale) {
-    if (logits.length < rows * cols)
-      throw new RangeError(`softTargetCrossEntropyRows: ${logits.length} logits for ${rows} rows of ${cols}`);
-    checkSoftTargets(rows, cols, offsets, items, weights, first);
+  softTargetCrossEntropyRows(...args) {
+    checkSoftTargets(...args);
+    const [logits, rows, cols, offsets, items, weights, first, gradScale] = args;
     let total = 0;
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
