@@ -1,4 +1,4 @@
-/** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement) and L2-normalise. */
+/** Normalisations over the last axis: LayerNorm, DyT (its drop-in replacement), RMSNorm and L2-normalise. */
 import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';

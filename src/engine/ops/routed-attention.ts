@@ -5,9 +5,10 @@
  * every query sees. For each sequence and head: softmax([q·k_null, q·k_j]/√dh) · [v_null; v_j],
  * with optional dropout on the probabilities. The same as the padded formulation (split heads,
  * pad, prepend the null rows, bmm, masked softmax, dropout, bmm, merge heads) without the
- * padding, transposes and concatenations, and with one tape entry instead of a dozen; the
- * products run as one small GEMM per sequence and head (as the causal attention kernel,
- * attention.ts).
+ * padding, transposes and concatenations, and with one tape entry instead of a dozen. A backend
+ * with the routedAttention kernel (native) runs every sequence and head in one call; otherwise
+ * the products run as one small GEMM per sequence and head (forwardBlocks, backwardBlocks: the
+ * reference the kernel is tested against), as in the causal attention (attention.ts).
  *
  * Backward, per sequence and head, with P the probabilities and D the dropout's scaled mask:
  *   dV = (P⊙D)ᵀ·dO;  dP = (dO·Vᵀ)⊙D;  dS = P⊙(dP − rowsum(P⊙dP));  dQ = dS·K/√dh;  dK = dSᵀ·Q/√dh
