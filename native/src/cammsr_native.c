@@ -200,6 +200,22 @@ static bool check_len(napi_env env, const char *fn, const char *name, size_t len
   return true;
 }
 
+/* A dropout threshold: an integer in [0, 2^32 - 1], compared with the random words. */
+static bool check_threshold(napi_env env, const char *fn, double threshold) {
+  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
+    return throwf(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
+  return true;
+}
+
+/* Packed sequences' offsets (`what` names them): len >= 1 values from 0, non-decreasing. */
+static bool check_rising(napi_env env, const char *fn, const char *what, const int32_t *offsets, size_t len) {
+  if (len < 1 || offsets[0] != 0) return throwf(env, ERR_RANGE, "%s: %s must start at 0", fn, what);
+  for (size_t b = 0; b + 1 < len; b++)
+    if (offsets[b + 1] < offsets[b])
+      return throwf(env, ERR_RANGE, "%s: %s decrease at sequence %lld", fn, what, (long long)b);
+  return true;
+}
+
 /* ---------------------------------------------------------------------------------------
  * GEMM
  * ------------------------------------------------------------------------------------- */
@@ -905,10 +921,9 @@ static napi_value Dropout(napi_env env, napi_callback_info info) {
       !get_number(env, argv[3], fn, "keep", &keep) || !get_count(env, argv[4], fn, "n", MAX_SAFE_INT, &n) ||
       !get_f32(env, argv[5], fn, "out", &out, &len_o) || !get_f32(env, argv[6], fn, "scale", &scale, &len_s) ||
       !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "bits", len_bits, n) ||
-      !check_len(env, fn, "out", len_o, n) || !check_len(env, fn, "scale", len_s, n))
+      !check_len(env, fn, "out", len_o, n) || !check_len(env, fn, "scale", len_s, n) ||
+      !check_threshold(env, fn, threshold))
     return NULL;
-  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
-    THROW(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
   rows_dropout(x, bits, (uint32_t)threshold, keep, n, out, scale);
   return NULL;
 }
@@ -941,13 +956,8 @@ static bool read_attention(napi_env env, const char *fn, napi_value *argv, atten
     return false;
   if (heads < 1 || d % heads != 0)
     return throwf(env, ERR_RANGE, "%s: width %lld is not a multiple of %lld heads", fn, (long long)d, (long long)heads);
-  if (len_off < 1 || offsets[0] != 0) return throwf(env, ERR_RANGE, "%s: offsets must start at 0", fn);
+  if (!check_rising(env, fn, "offsets", offsets, len_off) || !check_threshold(env, fn, threshold)) return false;
   const int64_t batch = (int64_t)len_off - 1;
-  for (int64_t b = 0; b < batch; b++)
-    if (offsets[b + 1] < offsets[b])
-      return throwf(env, ERR_RANGE, "%s: offsets decrease at sequence %lld", fn, (long long)b);
-  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
-    return throwf(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
   const int64_t rows = offsets[batch];
   const int64_t count = attention_probability_count(offsets, batch, heads, last_only);
   if (!check_rows(env, fn, "q", len_q, last_only ? batch : rows, d) || !check_rows(env, fn, "k", len_k, rows, d) ||
@@ -994,15 +1004,12 @@ static napi_value CausalAttentionBackward(napi_env env, napi_callback_info info)
  * Fused attention of routed tokens (MOCA; the arithmetic is in routed_attention.c)
  * ------------------------------------------------------------------------------------- */
 
-/* Checks one side's offsets: [B + 1], from 0, non-decreasing, ending at `rows`. */
+/* Checks one side's offsets (`what`): [B + 1], from 0, non-decreasing, ending at `rows`. */
 static bool check_offsets(napi_env env, const char *fn, const char *what, const int32_t *offsets, int64_t batch,
                           int64_t rows) {
-  if (offsets[0] != 0) return throwf(env, ERR_RANGE, "%s: %s offsets must start at 0", fn, what);
-  for (int64_t b = 0; b < batch; b++)
-    if (offsets[b + 1] < offsets[b])
-      return throwf(env, ERR_RANGE, "%s: %s offsets decrease at sequence %lld", fn, what, (long long)b);
+  if (!check_rising(env, fn, what, offsets, (size_t)batch + 1)) return false;
   if (offsets[batch] != rows)
-    return throwf(env, ERR_RANGE, "%s: %s offsets end at %lld, expected %lld rows", fn, what,
+    return throwf(env, ERR_RANGE, "%s: %s end at %lld, expected %lld rows", fn, what,
                   (long long)offsets[batch], (long long)rows);
   return true;
 }
@@ -1035,14 +1042,13 @@ static bool read_routed(napi_env env, const char *fn, napi_value *argv, routed_a
   if (len_qo < 1 || len_qo != len_ko)
     return throwf(env, ERR_RANGE, "%s: %zu query offsets and %zu key offsets (one more than the sequences each)", fn,
                   len_qo, len_ko);
-  if (!(threshold >= 0 && threshold <= 4294967295.0 && threshold == floor(threshold)))
-    return throwf(env, ERR_RANGE, "%s: threshold must be an integer in [0, 2^32 - 1], got %.17g", fn, threshold);
+  if (!check_threshold(env, fn, threshold)) return false;
   const int64_t batch = (int64_t)len_qo - 1;
   if (width == 0 || len_q % (size_t)width != 0 || len_k % (size_t)width != 0)
     return throwf(env, ERR_RANGE, "%s: q has %zu and k %zu values, not rows of %lld", fn, len_q, len_k,
                   (long long)width);
   const int64_t nq = (int64_t)(len_q / (size_t)width), nk = (int64_t)(len_k / (size_t)width);
-  if (!check_offsets(env, fn, "query", qo, batch, nq) || !check_offsets(env, fn, "key", ko, batch, nk) ||
+  if (!check_offsets(env, fn, "query offsets", qo, batch, nq) || !check_offsets(env, fn, "key offsets", ko, batch, nk) ||
       !check_rows(env, fn, "v", len_v, nk, width) || !check_rows(env, fn, "nullKv", len_n, 2, width))
     return false;
   *a = (routed_attention_args){q, k, v, null_kv, qo, ko, batch, heads, width, scale, bits, (uint32_t)threshold, keep};
