@@ -43,13 +43,17 @@ export function dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Tensor): Tens
  * when it is the first contribution, else added), then γ's and β's; null where none is needed.
  */
 function affineTargets(x: Tensor, gamma: Tensor, beta: Tensor) {
-  const gx = x.requiresGrad ? x.gradTarget() : null;
   return [
-    gx ? gx.buf : null,
-    gx?.beta === 1,
+    ...inputTarget(x),
     gamma.requiresGrad ? gamma.gradBuffer() : null,
     beta.requiresGrad ? beta.gradBuffer() : null,
   ] as const;
+}
+
+/** Where a normalisation kernel writes x's gradient, and whether it adds to it (a later contribution); null when x needs none. */
+function inputTarget(x: Tensor) {
+  const gx = x.requiresGrad ? x.gradTarget() : null;
+  return [gx ? gx.buf : null, gx?.beta === 1] as const;
 }
 
 /**
@@ -69,20 +73,8 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-12): Tensor {
   kernels().rmsNorm(x.data, gamma.data, eps, rows, d, out.data, norms);
   if (!needsGrad(x, gamma)) return out;
   return record(out, () => {
-    const gx = x.requiresGrad ? x.gradTarget() : null;
     const gg = gamma.requiresGrad ? gamma.gradBuffer() : null;
-    kernels().rmsNormBackward(
-      out.grad!,
-      x.data,
-      norms,
-      gamma.data,
-      eps,
-      rows,
-      d,
-      gx?.buf ?? null,
-      gx?.beta === 1,
-      gg,
-    );
+    kernels().rmsNormBackward(out.grad!, x.data, norms, gamma.data, eps, rows, d, ...inputTarget(x), gg);
   });
 }
 
