@@ -47,6 +47,16 @@ export type RoutedAttentionArgs = [
   ...ProbabilityArgs,
 ];
 
+/** What coordinateDescent and coordinateDescentBackward take first. */
+export type CoordinateDescentArgs = [
+  n: number,
+  index: Int32Array,
+  start: Int32Array,
+  eps: Float64Array,
+  sm: Float32Array,
+  active: Uint8Array,
+];
+
 export interface Kernels {
   readonly name: BackendName;
 
@@ -335,28 +345,12 @@ export interface Kernels {
    * and its ReLU pattern into active (T values per valid entry, row r's at T·start[r] + t·m_r).
    */
   coordinateDescent?(
-    n: number,
-    index: Int32Array,
-    start: Int32Array,
-    eps: Float64Array,
-    sm: Float32Array,
-    active: Uint8Array,
-    s: Float32Array,
-    logK: number,
-    out: Float32Array,
+    ...args: [...CoordinateDescentArgs, s: Float32Array, logK: number, out: Float32Array]
   ): void;
 
   /** Optional, with coordinateDescent: adds the gradient from dOut to gs at the valid entries. */
   coordinateDescentBackward?(
-    n: number,
-    index: Int32Array,
-    start: Int32Array,
-    eps: Float64Array,
-    sm: Float32Array,
-    active: Uint8Array,
-    out: Float32Array,
-    dOut: Float32Array,
-    gs: Float32Array,
+    ...args: [...CoordinateDescentArgs, out: Float32Array, dOut: Float32Array, gs: Float32Array]
   ): void;
 
   /** Number of threads the backend's kernels may use (1 for backends without threads). */

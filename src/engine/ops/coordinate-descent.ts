@@ -16,6 +16,7 @@
 import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
+import type { CoordinateDescentArgs } from '../../kernels/kernels.js';
 import { Tensor } from '../tensor.js';
 
 export interface CoordinateDescentOptions {
@@ -54,13 +55,13 @@ export function coordinateDescent(
   const out = new Tensor(floats(B * n), [B, n]);
   const packed: Packed = { n, index, start, eps, sm, active };
   const K = kernels();
-  if (K.coordinateDescent) K.coordinateDescent(n, index, start, eps, sm, active, s.data, logK, out.data);
+  if (K.coordinateDescent) K.coordinateDescent(...packedArgs(packed), s.data, logK, out.data);
   else descentRows(packed, s.data, logK, out.data);
   if (!needsGrad(s)) return out;
   return record(out, () => {
     const gs = s.gradBuffer();
     if (K.coordinateDescentBackward)
-      K.coordinateDescentBackward(n, index, start, eps, sm, active, out.data, out.grad!, gs);
+      K.coordinateDescentBackward(...packedArgs(packed), out.data, out.grad!, gs);
     else descentRowsBackward(packed, out.data, out.grad!, gs);
   });
 }
@@ -74,6 +75,9 @@ interface Packed {
   sm: Float32Array;
   active: Uint8Array;
 }
+
+/** Packed as the kernels take it first (CoordinateDescentArgs). */
+const packedArgs = (c: Packed): CoordinateDescentArgs => [c.n, c.index, c.start, c.eps, c.sm, c.active];
 
 /** The forward iterations in JS (backends without the kernel; the kernel's reference). */
 function descentRows(c: Packed, s: Float32Array, logK: number, out: Float32Array): void {
