@@ -275,6 +275,18 @@ test('each prepared dataset names the commit of its first run; runs on another c
   assert.match(report, /- amazon-beauty-tfidf `f{12}` \(code of d{12}\): 2 runs of fusion-sum\n/);
 });
 
+test('a dataset record that names its preparing threads says so beside the commit', () => {
+  const { results } = fabricate();
+  fakeRun(results, 'popularity', 1, { ndcg10: 0.01, hr10: 0.02, commit: 'a'.repeat(40) });
+  const file = datasetRecordFile(results, 'amazon-beauty', 'tfidf');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), threads: 2 }));
+  const report = buildReport({ plan: PLAN, results, now: new Date('2026-01-05T00:00:00Z') });
+  assert.match(
+    report,
+    /- amazon-beauty-tfidf: `cammsr prepare s3rec --input Beauty.txt` \(code of a{12}, CAMMSR_THREADS=2\)/,
+  );
+});
+
 test('the sampled-softmax table: each sampled model against its full-softmax counterpart (hand-computed)', () => {
   const { results } = fabricate(); // sasrec seeds 1-2: test NDCG@10 0.03 and 0.032
   fakeRun(results, 'sasrec-sampled', 1, { ndcg10: 0.0279, hr10: 0.07 });

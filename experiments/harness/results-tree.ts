@@ -62,6 +62,11 @@ export interface DatasetRecord {
   warnings: string[] | null;
   prepared: string;
   seconds: number | null;
+  /**
+   * CAMMSR_THREADS of the process that prepared it, where the checksum depends on it: code before
+   * 1e21270 ran the feature SVDs on that many threads, and their rounding reached the features.
+   */
+  threads?: number;
 }
 
 export interface RunRecord {

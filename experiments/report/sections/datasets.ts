@@ -36,14 +36,18 @@ export function datasets(ctx: ReportContext): string[] {
       }
       rows.push(recordRow(rec));
       const commit = preparingCommit(ctx, rec);
-      commands.push(`- ${rec.key}: \`${rec.command}\`${commit ? ` (code of ${commit})` : ''}`);
+      const at = [commit && `code of ${commit}`, rec.threads && `CAMMSR_THREADS=${rec.threads}`]
+        .filter(Boolean)
+        .join(', ');
+      commands.push(`- ${rec.key}: \`${rec.command}\`${at ? ` (${at})` : ''}`);
     }
   L.push('', mdTable(HEADERS, rows));
   if (commands.length)
     L.push(
       '',
       'Prepared with (and the commit of the first run on each checksum, which prepared it; later code ' +
-        'may compute other features from the same files, so a checksum is reproduced at its commit):',
+        'may compute other features from the same files, so a checksum is reproduced at its commit, and with ' +
+        'the threads named where the checksum depended on them):',
       '',
       ...commands,
     );
