@@ -229,6 +229,36 @@ test('the micro-batcher answers concurrent requests with one call, in order, and
   );
 });
 
+test('a micro-batcher whose model answers later keeps one call in flight; what arrives meanwhile is the next batch', async () => {
+  const calls: number[][] = [];
+  let running = 0;
+  let most = 0;
+  const b = new MicroBatcher<number, number>(
+    async (xs) => {
+      calls.push(xs);
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (xs.includes(-1)) throw new Error('bad input');
+      return xs.map((x) => x * 10);
+    },
+    { maxBatch: 3, maxWaitMs: 0 },
+  );
+  const first = [1, 2].map((x) => b.submit(x));
+  await new Promise((r) => setImmediate(r)); // the first batch is running
+  const later = [3, 4, 5, 6].map((x) => b.submit(x));
+  assert.deepEqual(await Promise.all([...first, ...later]), [10, 20, 30, 40, 50, 60]);
+  assert.deepEqual(calls, [[1, 2], [3, 4, 5], [6]]);
+  assert.equal(most, 1, 'one model call at a time');
+  // A failing call rejects its own batch only; the queue goes on.
+  const failing = b.submit(-1);
+  await new Promise((r) => setImmediate(r));
+  const after = b.submit(7);
+  await assert.rejects(failing, /bad input/);
+  assert.equal(await after, 70);
+  assert.deepEqual(calls.slice(3), [[-1], [7]]);
+});
+
 test('the micro-batcher drops requests no longer wanted before the model call, with their reason', async () => {
   const calls: number[][] = [];
   const dropped: string[] = [];

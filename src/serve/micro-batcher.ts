@@ -6,6 +6,9 @@
  * A request may carry a check that runs when its batch is formed, just before the model
  * call: work whose client has gone, or whose deadline has passed while it waited, is dropped
  * there (rejected with the check's error) instead of spending a model call nobody will read.
+ *
+ * `run` may answer later (a model on another thread): then one call is in flight at a time,
+ * and the requests that arrive meanwhile form the next batch when it settles.
  */
 export interface MicroBatcherOptions {
   /** Largest batch handed to `run`. */
@@ -31,13 +34,15 @@ interface Queued<Req, Res> {
 export class MicroBatcher<Req, Res> {
   private queue: Queued<Req, Res>[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** A model call that answers later is running: the queue waits for it. */
+  private inFlight = false;
   /** Sizes of the batches run so far (for metrics). */
   onBatch: ((size: number) => void) | null = null;
   /** Called with each request dropped before its model call, and why (for metrics). */
   onDrop: ((reason: Error) => void) | null = null;
 
   constructor(
-    private readonly run: (reqs: Req[]) => Res[],
+    private readonly run: (reqs: Req[]) => Res[] | Promise<Res[]>,
     private readonly opts: MicroBatcherOptions,
   ) {
     if (!(opts.maxBatch >= 1)) throw new RangeError(`maxBatch must be at least 1, got ${opts.maxBatch}`);
@@ -47,6 +52,7 @@ export class MicroBatcher<Req, Res> {
   submit(req: Req, wanted?: StillWanted): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ req, wanted, resolve, reject });
+      if (this.inFlight) return; // the batch forms when the running call settles
       if (this.queue.length >= this.opts.maxBatch) this.flush();
       else if (!this.timer)
         this.timer =
@@ -62,16 +68,32 @@ export class MicroBatcher<Req, Res> {
       clearImmediate(this.timer as NodeJS.Immediate);
     }
     this.timer = null;
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.inFlight) {
       const batch = this.admitted(this.queue.splice(0, this.opts.maxBatch));
       if (batch.length === 0) continue;
       this.onBatch?.(batch.length);
+      let out: Res[] | Promise<Res[]>;
       try {
-        const out = this.run(batch.map((b) => b.req));
-        batch.forEach((b, i) => b.resolve(out[i]));
+        out = this.run(batch.map((b) => b.req));
       } catch (e) {
         batch.forEach((b) => b.reject(e));
+        continue;
       }
+      if (!(out instanceof Promise)) {
+        const answers = out;
+        batch.forEach((b, i) => b.resolve(answers[i]));
+        continue;
+      }
+      this.inFlight = true;
+      out
+        .then(
+          (answers) => batch.forEach((b, i) => b.resolve(answers[i])),
+          (e: unknown) => batch.forEach((b) => b.reject(e)),
+        )
+        .finally(() => {
+          this.inFlight = false;
+          this.flush();
+        });
     }
   }
 
