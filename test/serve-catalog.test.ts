@@ -12,8 +12,9 @@ import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService } from '../src/serve/service.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
-import { loadBundleAsync } from '../src/serve/bundle.js';
+import { loadBundle, loadBundleAsync, loadBundleItemsAsync } from '../src/serve/bundle.js';
 import { buildGeneration } from '../src/serve/generation.js';
+import { grownRecommender, ModelWorker } from '../src/serve/model-worker.js';
 import { serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
@@ -380,9 +381,9 @@ test('the encoders are read off the loop once, and a failed read is retried by t
   assert.equal(b.encoders, one);
 });
 
-test('a grown catalog is built a block at a time, and its 8-bit table is made from the grown items', async () => {
+test('a grown generation is built on a model worker while the event loop runs, and answers as one built in place', async () => {
   const f = await fixture;
-  const bundle = await loadBundleAsync(f.bundles.cammsr);
+  const bundle = await loadBundleItemsAsync(f.bundles.cammsr);
   const text = bundle.data.text!;
   // An added item with item 1's text: a content change, so the model's item table is rebuilt.
   const change = {
@@ -399,37 +400,53 @@ test('a grown catalog is built a block at a time, and its 8-bit table is made fr
     setImmediate(tick);
   };
   setImmediate(tick);
-  const g = await buildGeneration(bundle, [], [change], {
-    batching: { maxBatch: 8, maxWaitMs: 0 },
-    onBatch: () => {},
-    itemTable: 'int8',
-  });
-  building = false;
-  assert.equal(g.served.data.items, bundle.data.items + 1);
-  assert.ok(ticks > 0, 'the event loop ran while the generation was built');
-  assert.equal(g.recommender.int8?.items, g.served.scorer.items, 'the 8-bit copy is of the grown table');
-  const ids = bundle.catalog.ids().slice(0, 2);
-  const [list] = g.recommender.recommend([{ items: ids, k: 5, excludeSeen: true }]);
-  assert.equal(list.items.length, 5);
-  assert.equal(list.source, 'model');
-  // A withdrawal changes no row of the table: the 8-bit copy of the generation it replaces is kept.
-  const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'int8' as const };
-  const plain = await buildGeneration(bundle, [], [], opts);
+  const worker = new ModelWorker();
+  try {
+    const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'int8' as const };
+    const g = await buildGeneration(bundle, [], [change], opts, worker);
+    building = false;
+    assert.equal(g.served.data.items, bundle.data.items + 1);
+    assert.equal(g.model.items, bundle.data.items + 1);
+    assert.ok(ticks > 0, 'the event loop ran while the generation was built');
+    const request = { items: bundle.catalog.ids().slice(0, 2), k: 5, excludeSeen: true };
+    const list = await g.batcher.submit(request);
+    assert.equal(list.items.length, 5);
+    assert.equal(list.source, 'model');
+    const inPlace = grownRecommender(loadBundle(f.bundles.cammsr), [change], 'int8', null);
+    assert.deepEqual([list], inPlace.recommend([request]));
+  } finally {
+    await worker.close();
+  }
+});
+
+test("a grown catalog's 8-bit table is made from the grown items, and a withdrawal keeps the previous one", async () => {
+  const f = await fixture;
+  const bundle = loadBundle(f.bundles.cammsr);
+  const text = bundle.data.text!;
+  const change = {
+    id: 'grown',
+    info: { ...bundle.catalog.item(1), id: 'grown' },
+    text: text.matrix.slice(text.dim, 2 * text.dim),
+    withdrawn: false,
+  };
+  const grown = grownRecommender(bundle, [change], 'int8', null);
+  assert.equal(grown.int8?.items, grown.bundle.scorer.items, 'the 8-bit copy is of the grown table');
+  assert.notEqual(grown.bundle.scorer.items, bundle.scorer.items);
+  const plain = grownRecommender(bundle, [], 'int8', grown.int8);
+  assert.ok(plain.int8 !== null && plain.int8 !== grown.int8, 'another table: another copy');
   const first = bundle.catalog.item(1);
-  const withdrawn = await buildGeneration(
+  const withdrawn = grownRecommender(
     bundle,
-    [],
     [{ id: first.id, info: first, withdrawn: true }],
-    opts,
-    plain.recommender.int8,
+    'int8',
+    plain.int8,
   );
-  assert.ok(plain.recommender.int8 !== null);
-  assert.equal(withdrawn.recommender.int8, plain.recommender.int8);
+  assert.equal(withdrawn.int8, plain.int8);
 });
 
 test('without stored changes a generation serves the bundle as loaded (catalog and index not copied, encoders not parsed)', async () => {
   const f = await fixture;
-  const loaded = await loadBundleAsync(f.bundles.cammsr);
+  const loaded = await loadBundleItemsAsync(f.bundles.cammsr);
   // Building a generation never parses the encoder files (only an item's content needs them).
   let parsed = 0;
   const bundle = {
@@ -440,20 +457,25 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
     },
   };
   const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'float32' as const };
-  const plain = await buildGeneration(bundle, [], [], opts);
-  assert.equal(plain.served.catalog, bundle.catalog);
-  assert.equal(plain.served.scorer, bundle.scorer);
-  assert.ok(
-    plain.served.added!.every((x) => x === 0) && plain.served.added!.length === bundle.data.items + 1,
-  );
-  assert.ok(plain.served.unavailable!.every((x) => x === 0));
-  // A change lies over the bundle's catalog (which stays as it was) and keeps every entry.
-  const first = bundle.catalog.item(1);
-  const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };
-  const grown = await buildGeneration(bundle, [], [added], opts);
-  assert.equal(bundle.catalog.has('another'), false);
-  assert.equal(grown.served.catalog.size, bundle.catalog.size + 1);
-  bundle.catalog.ids().forEach((id, k) => assert.equal(grown.served.catalog.indexOf(id), k + 1));
-  assert.equal(grown.served.catalog.indexOf('another'), bundle.data.items + 1);
-  assert.equal(parsed, 0, 'the encoders getter was not called');
+  const worker = new ModelWorker();
+  try {
+    const plain = await buildGeneration(bundle, [], [], opts, worker);
+    assert.equal(plain.served.catalog, bundle.catalog);
+    assert.equal(plain.served.data, bundle.data);
+    assert.ok(
+      plain.served.added!.every((x) => x === 0) && plain.served.added!.length === bundle.data.items + 1,
+    );
+    assert.ok(plain.served.unavailable!.every((x) => x === 0));
+    // A change lies over the bundle's catalog (which stays as it was) and keeps every entry.
+    const first = bundle.catalog.item(1);
+    const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };
+    const grown = await buildGeneration(bundle, [], [added], opts, worker);
+    assert.equal(bundle.catalog.has('another'), false);
+    assert.equal(grown.served.catalog.size, bundle.catalog.size + 1);
+    bundle.catalog.ids().forEach((id, k) => assert.equal(grown.served.catalog.indexOf(id), k + 1));
+    assert.equal(grown.served.catalog.indexOf('another'), bundle.data.items + 1);
+    assert.equal(parsed, 0, 'the encoders getter was not called');
+  } finally {
+    await worker.close();
+  }
 });

@@ -62,6 +62,13 @@ export interface BundleManifest {
   files: Record<string, string>;
 }
 
+/** A short id of a bundle's content: the hash of its files' checksums. */
+export function manifestVersion(m: BundleManifest): string {
+  const h = createHash('sha256');
+  for (const f of Object.keys(m.files).sort()) h.update(`${f}\t${m.files[f]}\n`);
+  return h.digest('hex').slice(0, 12);
+}
+
 /** A bundle's manifest, checked (format, version, files listed); throws BundleError naming the problem. */
 export function readManifest(dir: string): BundleManifest {
   const path = join(dir, MANIFEST);

@@ -60,13 +60,11 @@ export { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, BundleError, readManifest, type B
 /** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
 export type Insights = LearnedWeights;
 
-/** What recommending needs: the model in evaluation mode, its item side precomputed, and the catalog. */
-export interface ServableModel {
-  model: SequentialRecommender;
+/** The item side of what is served: the catalog and the item data, without the model. */
+export interface ServedItems {
   data: ModelData;
   /** The items' ids and catalog entries (internal ids 1..N). */
   catalog: ItemCatalog;
-  scorer: Scorer;
   insights: Insights;
   /** 1 = never recommend item i: withdrawn, or added while serving to a model that cannot rank unseen items. */
   unavailable?: Uint8Array;
@@ -74,8 +72,17 @@ export interface ServableModel {
   added?: Uint8Array;
 }
 
-/** A loaded bundle: what recommending needs, with its manifest, configuration and images. */
-export interface Bundle extends ServableModel {
+/** What recommending needs: the model in evaluation mode, its item side precomputed, and the catalog. */
+export interface ServableModel extends ServedItems {
+  model: SequentialRecommender;
+  scorer: Scorer;
+}
+
+/**
+ * A loaded bundle without its model: what a service's serving thread holds when the model lives
+ * on a model worker (model-worker.ts), with the manifest, configuration and images.
+ */
+export interface BundleItems extends ServedItems {
   dir: string;
   manifest: BundleManifest;
   config: RunConfig;
@@ -88,6 +95,9 @@ export interface Bundle extends ServableModel {
   /** The encoders, their files read and checked off the event loop the first time. */
   loadEncoders(): Promise<ContentEncoders | undefined>;
 }
+
+/** A loaded bundle: what recommending needs, with its manifest, configuration and images. */
+export interface Bundle extends BundleItems, ServableModel {}
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const ENCODERS = 'encoders.json';
@@ -380,7 +390,7 @@ function readBundleEncoders(files: BundleFiles): ContentEncoders | undefined {
  * with its file name; undefined when the bundle has none for it.
  */
 export async function readBundleImage(
-  bundle: Bundle,
+  bundle: BundleItems,
   i: number,
 ): Promise<{ bytes: Buffer; name: string } | undefined> {
   const name = i <= bundle.catalog.size ? bundle.catalog.item(i).image : undefined;
@@ -389,11 +399,11 @@ export async function readBundleImage(
 }
 
 /**
- * The steps of loading a bundle, each a bounded piece of work: a service loading one while it
- * answers requests yields to them between steps. The encoders (with word vectors, hundreds of
- * MB) are parsed when first used: only a catalog change needs them.
+ * The steps of loading a bundle's item side (all but the model), each a bounded piece of work: a
+ * service loading one while it answers requests yields to them between steps. The encoders
+ * (with word vectors, hundreds of MB) are parsed when first used: only a catalog change needs them.
  */
-function* bundleSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generator<void, Bundle> {
+function* itemSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generator<void, BundleItems> {
   const config = readConfig(files);
   yield;
   const data = yield* readItemData(
@@ -404,20 +414,14 @@ function* bundleSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generato
   yield;
   const catalog = parsedCatalog ?? (yield* readCatalog(files));
   yield;
-  const model = yield* loadModel(files, config, data);
-  yield;
-  const scorer = yield* scorerSteps(model);
-  yield;
   let encoders: ContentEncoders | undefined | null = null;
   let loading: Promise<ContentEncoders | undefined> | null = null;
   return {
     dir: files.root,
     manifest: files.manifest,
     config,
-    model,
     data,
     catalog,
-    scorer,
     insights: readInsights(files),
     get encoders() {
       if (encoders === null) encoders = readBundleEncoders(files);
@@ -442,6 +446,19 @@ function* bundleSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generato
   };
 }
 
+/** The steps of loading a whole bundle: its item side, then the model and its item table. */
+function* bundleSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generator<void, Bundle> {
+  const items = yield* itemSteps(files, parsedCatalog);
+  const model = yield* loadModel(files, items.config, items.data);
+  yield;
+  const scorer = yield* scorerSteps(model);
+  // Defined onto the loaded object, not spread: spreading would call its `encoders` getter.
+  return Object.defineProperties(items, {
+    model: { value: model, enumerable: true, writable: true, configurable: true },
+    scorer: { value: scorer, enumerable: true, writable: true, configurable: true },
+  }) as Bundle;
+}
+
 /** Loads and verifies a bundle, builds its model and precomputes the item side of its scores. */
 export function loadBundle(dir: string): Bundle {
   const root = resolve(dir);
@@ -454,12 +471,27 @@ export function loadBundle(dir: string): Bundle {
  * Every file (encoders included) is checked before the bundle is returned.
  */
 export async function loadBundleAsync(dir: string): Promise<Bundle> {
+  const files = await prefetchedFiles(dir, ['weights.safetensors']);
+  return runStepsYielding(bundleSteps(files, await readCatalogOffThread(files)));
+}
+
+/**
+ * A bundle's item side for a service whose model is built on a model worker (which reads and
+ * checks the weights itself): the files read and checked off the serving thread, the building
+ * steps yielding between them. The encoders' files are checked too.
+ */
+export async function loadBundleItemsAsync(dir: string): Promise<BundleItems> {
+  const files = await prefetchedFiles(dir, []);
+  return runStepsYielding(itemSteps(files, await readCatalogOffThread(files)));
+}
+
+/** A bundle's files with the ones every load reads (and `more`) read and checked, the encoders' checked. */
+async function prefetchedFiles(dir: string, more: string[]): Promise<BundleFiles> {
   const root = resolve(dir);
   const files = new BundleFiles(root, readManifest(root));
-  await files.prefetch(['config.json', 'items.safetensors', 'weights.safetensors', 'insights.json']);
+  await files.prefetch(['config.json', 'items.safetensors', 'insights.json', ...more]);
   await files.verify(encoderFileNames(files.manifest));
-  const catalog = await readCatalogOffThread(files);
-  return runStepsYielding(bundleSteps(files, catalog));
+  return files;
 }
 
 /** Runs a generator of steps to its end, giving the event loop back between steps. */

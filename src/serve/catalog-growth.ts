@@ -19,7 +19,7 @@ import {
 } from '../models/model.js';
 import type { RunConfig } from '../config/index.js';
 import { createModel } from '../train/create-model.js';
-import type { ServableModel } from './bundle.js';
+import type { ServableModel, ServedItems } from './bundle.js';
 
 /** One item's resolved change: catalog fields, and for each modality a new row, none (null) or no change (undefined). */
 export interface ItemChange {
@@ -48,36 +48,54 @@ export function* growCatalogSteps(
   config: RunConfig,
   changes: readonly ItemChange[],
 ): Generator<void, ServableModel> {
+  const { model, scorer } = base;
+  const { items, contentChanged } = grownItems(base, changes, model.ranksUnseenItems);
+  if (!contentChanged) return { ...items, model, scorer };
+  const grown = grownModel(model, config, items.data);
+  return { ...items, model: grown, scorer: yield* scorerSteps(grown) };
+}
+
+/**
+ * The item side of `base` with the changes applied (what a serving thread holds when the model
+ * is grown on a model worker), and whether any item's content changed: then the model's item
+ * table must be rebuilt. `ranksUnseenItems`: the model's; an added item is unavailable otherwise.
+ */
+export function grownItems(
+  base: ServedItems,
+  changes: readonly ItemChange[],
+  ranksUnseenItems: boolean,
+): { items: ServedItems; contentChanged: boolean } {
+  // The serving fields named one by one: spreading a loaded bundle would also call its
+  // `encoders` getter, which parses the encoder files on the event loop (20-60 ms a reload at
+  // amazon-beauty's size) before any item needs them.
+  const { data, insights } = base;
   if (changes.length === 0) {
     const none = () => new Uint8Array(base.catalog.size + 1);
-    return { ...servable(base), unavailable: none(), added: none() };
+    return {
+      items: { data, insights, catalog: base.catalog, unavailable: none(), added: none() },
+      contentChanged: false,
+    };
   }
   const catalog = base.catalog.withChanges(changes.map((c) => c.info));
   const index = (c: ItemChange) => catalog.indexOf(c.id)!;
   const N = catalog.size;
-  const added = new Uint8Array(N + 1).fill(1, base.data.items + 1);
+  const added = new Uint8Array(N + 1).fill(1, data.items + 1);
   const unavailable = new Uint8Array(N + 1);
   for (const c of changes) if (c.withdrawn) unavailable[index(c)] = 1;
-  if (!base.model.ranksUnseenItems) for (let i = base.data.items + 1; i <= N; i++) unavailable[i] = 1;
+  if (!ranksUnseenItems) for (let i = data.items + 1; i <= N; i++) unavailable[i] = 1;
   const contentChanged = changes.some(
-    (c) =>
-      index(c) > base.data.items || c.text !== undefined || c.image !== undefined || c.labels !== undefined,
+    (c) => index(c) > data.items || c.text !== undefined || c.image !== undefined || c.labels !== undefined,
   );
-  if (!contentChanged) return { ...servable(base), catalog, unavailable, added };
-  const data = grownData(base.data, N, changes, index);
-  const model = grownModel(base.model, config, data);
-  const scorer = yield* scorerSteps(model);
-  return { ...servable(base), model, data, catalog, scorer, unavailable, added };
-}
-
-/**
- * The serving fields of `base`, named one by one: spreading a loaded Bundle would also call its
- * `encoders` getter, which parses the encoder files on the event loop (20-60 ms a reload at
- * amazon-beauty's size) before any item needs them.
- */
-function servable(base: ServableModel): ServableModel {
-  const { model, data, catalog, scorer, insights, unavailable, added } = base;
-  return { model, data, catalog, scorer, insights, unavailable, added };
+  return {
+    items: {
+      data: contentChanged ? grownData(data, N, changes, index) : data,
+      insights,
+      catalog,
+      unavailable,
+      added,
+    },
+    contentChanged,
+  };
 }
 
 /** The item-side data over N items: the base rows, then the changes' rows. */

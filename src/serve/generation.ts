@@ -1,34 +1,42 @@
 /**
- * A generation: one loaded bundle, grown by the items added while serving, with its
- * recommender and micro-batcher. A reload or a catalog change builds a new generation and
+ * A generation: one loaded bundle, grown by the items added while serving, with its model on a
+ * model worker and its micro-batcher. A reload or a catalog change builds a new generation and
  * swaps it in whole, so requests already running finish on the one they started with.
+ *
+ * The serving thread holds the generation's item side (catalog, item data, masks); its model,
+ * item table and their 8-bit copy are built and held on a model worker (model-worker.ts), so a
+ * reload allocates none of them here. A generation swapped out keeps its model on the worker
+ * until the last request holding it has finished (`hold`), then lets the worker drop it.
  */
 import { createHash } from 'node:crypto';
-import type { Bundle, ServableModel } from './bundle.js';
-import { runStepsYielding } from './bundle.js';
-import { growCatalogSteps, type ItemChange } from './catalog-growth.js';
-import { quantizeItemsSteps, type Int8Items } from './int8-items.js';
+import type { BundleItems, ServedItems } from './bundle.js';
+import { manifestVersion } from './bundle-manifest.js';
+import { grownItems, type ItemChange } from './catalog-growth.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
-import {
-  Recommender,
-  usesInt8,
-  type HistoryRequest,
-  type ItemTableMode,
-  type RecommendationList,
-} from './recommender.js';
+import type { BuiltModel, ModelWorker } from './model-worker.js';
+import type { HistoryRequest, ItemTableMode, RecommendationList, RecommendedItem } from './recommender.js';
 import type { StoredItem } from './store/event-store.js';
 
 export interface Generation {
-  bundle: Bundle;
-  /** The bundle's model over the grown catalog (the bundle itself when nothing was added). */
-  served: ServableModel;
+  bundle: BundleItems;
+  /** The bundle's item side over the grown catalog (the bundle's own when nothing was added). */
+  served: ServedItems;
+  /** The model as its worker built it. */
+  model: BuiltModel;
+  /** The worker that holds the model. */
+  worker: ModelWorker;
   /**
    * A short id of what answers: the bundle's content, then (after a dot) the catalog changes
    * applied to it, so that every instance serving the same bundle and store says the same.
    */
   version: string;
-  recommender: Recommender;
   batcher: MicroBatcher<HistoryRequest, RecommendationList>;
+  /** Items whose vectors in the model's item table are closest (cosine) to the item's; undefined for an unknown id. */
+  similar(id: string, k: number): Promise<RecommendedItem[] | undefined>;
+  /** Keeps the model on its worker until the returned function is called (a request that uses it). */
+  hold(): () => void;
+  /** Swapped out: the worker drops the model once no request holds it. */
+  retire(): void;
   /** Images uploaded for items added or changed while serving, by item id. */
   uploads: ReadonlyMap<string, { bytes: Uint8Array; type: string }>;
   /** Ids of the withdrawn items. */
@@ -45,13 +53,6 @@ export interface GenerationOptions {
   itemTable?: ItemTableMode;
 }
 
-/** A short id of the bundle's content: the hash of its files' checksums. */
-function bundleVersion(b: Bundle): string {
-  const h = createHash('sha256');
-  for (const f of Object.keys(b.manifest.files).sort()) h.update(`${f}\t${b.manifest.files[f]}\n`);
-  return h.digest('hex').slice(0, 12);
-}
-
 /** A short id of the stored catalog changes (ids, change times, withdrawal). */
 function catalogVersion(items: readonly StoredItem[]): string {
   const h = createHash('sha256');
@@ -60,38 +61,85 @@ function catalogVersion(items: readonly StoredItem[]): string {
 }
 
 /**
- * The generation serving `bundle` with the stored items' changes (resolved against it) applied.
- * The grown item table and its 8-bit copy (large catalogs) are made a block at a time, giving the
- * event loop back between blocks: a reload or an added item never stalls requests for long.
- * `previous`: the 8-bit table of the generation this one replaces, kept when the item table is
- * the same (a withdrawal changes no row).
+ * The generation serving `bundle` with the stored items' changes (resolved against it) applied,
+ * its model built on `worker` (which loads the bundle's model itself, and refuses a bundle other
+ * than the one loaded here).
  */
 export async function buildGeneration(
-  bundle: Bundle,
+  bundle: BundleItems,
   stored: readonly StoredItem[],
   changes: readonly ItemChange[],
   opts: GenerationOptions,
-  previous: Int8Items | null = null,
+  worker: ModelWorker,
 ): Promise<Generation> {
-  const served = await runStepsYielding(growCatalogSteps(bundle, bundle.config, changes));
-  const { items, dim } = served.scorer;
-  const int8 = !usesInt8(served, opts.itemTable)
-    ? null
-    : previous?.items === items
-      ? previous
-      : await runStepsYielding(quantizeItemsSteps(items, dim));
-  const recommender = new Recommender(served, opts.itemTable, int8);
+  const bundleVersion = manifestVersion(bundle.manifest);
+  const { token, built: model } = await worker.build({
+    dir: bundle.dir,
+    version: bundleVersion,
+    changes,
+    itemTable: opts.itemTable ?? 'auto',
+  });
+  let served: ServedItems;
+  try {
+    served = grownItems(bundle, changes, model.ranksUnseenItems).items;
+    if (served.catalog.size !== model.items)
+      throw new Error(`the model worker built ${model.items} items, the catalog has ${served.catalog.size}`);
+  } catch (e) {
+    void worker.release(token).catch(() => {});
+    throw e;
+  }
   const batcher = new MicroBatcher<HistoryRequest, RecommendationList>(
-    (reqs) => recommender.recommend(reqs),
+    (reqs) => worker.recommend(token, reqs),
     opts.batching,
   );
   batcher.onBatch = opts.onBatch;
   batcher.onDrop = opts.onDrop ?? null;
   const uploads = new Map<string, { bytes: Uint8Array; type: string }>();
   for (const it of stored) if (it.content?.image) uploads.set(it.id, it.content.image);
-  const version = stored.length
-    ? `${bundleVersion(bundle)}.${catalogVersion(stored)}`
-    : bundleVersion(bundle);
+  const version = stored.length ? `${bundleVersion}.${catalogVersion(stored)}` : bundleVersion;
   const withdrawn = new Set(stored.filter((it) => it.withdrawn).map((it) => it.id));
-  return { bundle, served, version, recommender, batcher, uploads, withdrawn };
+  return {
+    bundle,
+    served,
+    model,
+    worker,
+    version,
+    batcher,
+    similar: (id, k) => worker.similar(token, id, k),
+    ...lifetime(batcher, () => worker.release(token)),
+    uploads,
+    withdrawn,
+  };
+}
+
+/** hold and retire: `release` runs once, when retired, unheld and with nothing left in the batcher. */
+function lifetime(batcher: MicroBatcher<HistoryRequest, RecommendationList>, release: () => Promise<void>) {
+  let holders = 0;
+  let retired = false;
+  let released = false;
+  const settle = () => {
+    if (!retired || holders > 0 || released) return;
+    released = true;
+    // A worker that has stopped holds nothing: there is nothing to release then.
+    void batcher
+      .drained()
+      .then(release)
+      .catch(() => {});
+  };
+  return {
+    hold(): () => void {
+      holders++;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        holders--;
+        settle();
+      };
+    },
+    retire(): void {
+      retired = true;
+      settle();
+    },
+  };
 }

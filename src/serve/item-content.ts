@@ -8,7 +8,7 @@ import type { ContentModality } from '../config/names.js';
 import { itemText } from '../data/features/encode.js';
 import { ContentError } from '../data/errors.js';
 import { encodeItemContent } from '../data/features/item-encoders.js';
-import type { Bundle } from './bundle.js';
+import type { BundleItems } from './bundle.js';
 import type { ItemChange } from './catalog-growth.js';
 import { HttpError } from './http-errors.js';
 import type { ItemContent, StoredItem } from './store/event-store.js';
@@ -28,7 +28,7 @@ export interface ResolvedItem {
  * give, with a warning, so that one item never keeps a bundle from loading.
  */
 export async function resolveItem(
-  bundle: Bundle,
+  bundle: BundleItems,
   stored: StoredItem,
   origin: 'request' | 'stored' = 'request',
 ): Promise<ResolvedItem> {
@@ -67,7 +67,7 @@ export async function resolveItem(
 }
 
 /** Label indices of the category names the bundle knows, once each in the order given; the others are reported. */
-function categoryLabels(bundle: Bundle, names: readonly string[], warnings: string[]): number[] {
+function categoryLabels(bundle: BundleItems, names: readonly string[], warnings: string[]): number[] {
   const known = bundle.manifest.dataset.categories;
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length)
@@ -77,7 +77,7 @@ function categoryLabels(bundle: Bundle, names: readonly string[], warnings: stri
 
 /** One modality's feature row for the content (null: the item lacks the modality). */
 async function featureRow(
-  bundle: Bundle,
+  bundle: BundleItems,
   m: ContentModality,
   c: ItemContent,
   warnings: string[],
@@ -113,7 +113,7 @@ async function featureRow(
  * Refuses vectors a request sends for a modality whose features the bundle computes itself
  * (as prepare did: a client's vector would not be that row), and vectors that are not finite.
  */
-export function checkVectors(bundle: Bundle, c: ItemContent): void {
+export function checkVectors(bundle: BundleItems, c: ItemContent): void {
   for (const m of ['text', 'image'] as const) {
     const values = c.vectors?.[m];
     if (!values) continue;

@@ -36,6 +36,8 @@ export class MicroBatcher<Req, Res> {
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   /** A model call that answers later is running: the queue waits for it. */
   private inFlight = false;
+  /** Who waits for the queue to be empty and no call to run (drained). */
+  private idleWaiters: (() => void)[] = [];
   /** Sizes of the batches run so far (for metrics). */
   onBatch: ((size: number) => void) | null = null;
   /** Called with each request dropped before its model call, and why (for metrics). */
@@ -95,6 +97,20 @@ export class MicroBatcher<Req, Res> {
           this.flush();
         });
     }
+    this.settleIdle();
+  }
+
+  /** Resolves once no request is queued and no model call runs. */
+  drained(): Promise<void> {
+    if (this.queue.length === 0 && !this.inFlight) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settleIdle(): void {
+    if (this.queue.length > 0 || this.inFlight) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** The requests still wanted; the others are rejected with their check's error. */

@@ -4,11 +4,15 @@
  * they answer, re-applied to every bundle a reload loads, and serialised: one change or reload
  * at a time, each building a complete new generation before it swaps one reference, so a
  * failure at any step leaves the previous generation serving and nothing half-added stored.
+ *
+ * Generations are built on two model workers in turn (model-worker.ts): the next one on the
+ * worker that is not serving, so that building it never holds up the requests being answered.
  */
-import { loadBundleAsync } from './bundle.js';
+import { loadBundleItemsAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
 import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
 import type { ItemChange } from './catalog-growth.js';
+import { ModelWorker } from './model-worker.js';
 import type { EventStore, ItemContent, StoredItem } from './store/event-store.js';
 
 export interface ItemWrite {
@@ -25,6 +29,7 @@ export class ServedCatalog {
   private stored: StoredItem[] = [];
   private resolved = new Map<string, ResolvedItem>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly workers = [new ModelWorker(), new ModelWorker()] as const;
   /** Hears what a load (at start or on reload) could not use of the stored items. */
   onLoadWarnings: (warnings: string[]) => void = () => {};
 
@@ -39,8 +44,18 @@ export class ServedCatalog {
   /** Loads the bundle and applies the store's catalog changes to it. */
   static async open(store: EventStore, bundle: string, opts: GenerationOptions): Promise<ServedCatalog> {
     const c = new ServedCatalog(store, opts, bundle);
-    await c.load(bundle);
+    try {
+      await c.load(bundle);
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
     return c;
+  }
+
+  /** Stops the model workers (the service is stopping). */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 
   /** What the served bundle does not use of the stored items, one line each (the service logs them at start). */
@@ -77,7 +92,7 @@ export class ServedCatalog {
       };
       const resolved = await resolveItem(bundle, item);
       const created = !this.generation.served.catalog.has(id);
-      if (created && !bundle.model.ranksUnseenItems)
+      if (created && !this.generation.model.ranksUnseenItems)
         resolved.warnings.push(
           `${bundle.manifest.model} cannot rank items it was not trained on: the item is in the catalog but is not recommended until a bundle trained with it is served`,
         );
@@ -100,16 +115,33 @@ export class ServedCatalog {
   }
 
   private async load(path: string): Promise<Generation> {
-    const bundle = await loadBundleAsync(path);
+    const bundle = await loadBundleItemsAsync(path);
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
-    const g = await buildGeneration(bundle, stored, changesOf(stored, resolved), this.opts);
+    const g = await buildGeneration(
+      bundle,
+      stored,
+      changesOf(stored, resolved),
+      this.opts,
+      this.idleWorker(),
+    );
     this.stored = stored;
     this.resolved = resolved;
-    this.generation = g;
+    this.swap(g);
     this.onLoadWarnings(this.loadWarnings());
     return g;
+  }
+
+  /** The worker that does not hold the generation being served. */
+  private idleWorker(): ModelWorker {
+    return this.workers[this.generation?.worker === this.workers[0] ? 1 : 0];
+  }
+
+  private swap(g: Generation): void {
+    const old = this.generation as Generation | undefined;
+    this.generation = g;
+    old?.retire();
   }
 
   /**
@@ -127,12 +159,17 @@ export class ServedCatalog {
       stored,
       changesOf(stored, all),
       this.opts,
-      this.generation.recommender.int8,
+      this.idleWorker(),
     );
-    await this.store.saveItem(item);
+    try {
+      await this.store.saveItem(item);
+    } catch (e) {
+      generation.retire();
+      throw e;
+    }
     this.stored = stored;
     this.resolved = all;
-    this.generation = generation;
+    this.swap(generation);
     return generation;
   }
 

@@ -180,7 +180,14 @@ export async function buildService(opts: ServiceOptions) {
   const { catalog, reload } = await servedCatalog(opts, metrics);
   const current = () => catalog.current();
   const limits = { ...SERVICE_LIMITS, ...opts.limits };
-  const app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
+  } catch (e) {
+    await catalog.close();
+    throw e;
+  }
+  app.addHook('onClose', () => catalog.close());
   const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
   warn(catalog.loadWarnings());
   catalog.onLoadWarnings = warn;

@@ -1,4 +1,5 @@
 /** What the route plugins get from the service (their Fastify plugin options). */
+import type { ItemInfo } from '../../data/dataset.js';
 import type { Generation } from '../generation.js';
 import type { ServedCatalog } from '../served-catalog.js';
 import type { EventStore } from '../store/event-store.js';
@@ -16,4 +17,27 @@ export interface RouteContext {
 }
 
 /** k, at most the number of items the served model knows. */
-export const clampK = (k: number, g: Generation): number => Math.min(k, g.recommender.items);
+export const clampK = (k: number, g: Generation): number => Math.min(k, g.model.items);
+
+/** The catalog entry of an item id, or undefined when the served catalog does not know it. */
+export function catalogItem(g: Generation, id: string): ItemInfo | undefined {
+  const i = g.served.catalog.indexOf(id);
+  return i === undefined ? undefined : g.served.catalog.item(i);
+}
+
+/**
+ * Runs `work` on the generation being served, holding its model on the model worker until
+ * `work` ends: a reload that swaps it out meanwhile does not take the model from under it.
+ */
+export async function withGeneration<T>(
+  current: () => Generation,
+  work: (g: Generation) => Promise<T>,
+): Promise<T> {
+  const g = current();
+  const release = g.hold();
+  try {
+    return await work(g);
+  } finally {
+    release();
+  }
+}

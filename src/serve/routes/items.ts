@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { readBundleImage } from '../bundle.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
-import { clampK, type RouteContext } from './context.js';
+import { clampK, withGeneration, type RouteContext } from './context.js';
 import { imageUpload } from '../image-upload.js';
 import type { ItemContent } from '../store/event-store.js';
 
@@ -57,7 +57,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
         item: id,
         created: w.created,
         version: g.version,
-        items: g.recommender.items,
+        items: g.model.items,
         features,
         warnings: w.warnings,
       });
@@ -77,18 +77,18 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
   app.get<{ Params: { item: string }; Querystring: { k: number } }>(
     '/v1/items/:item/similar',
     { schema: S.similarItems, config: READ },
-    async (req) => {
-      const g = current();
-      const items = g.recommender.similar(req.params.item, clampK(req.query.k, g));
-      if (!items) throw notFound(req.params.item);
-      return { item: req.params.item, version: g.version, items };
-    },
+    async (req) =>
+      withGeneration(current, async (g) => {
+        const items = await g.similar(req.params.item, clampK(req.query.k, g));
+        if (!items) throw notFound(req.params.item);
+        return { item: req.params.item, version: g.version, items };
+      }),
   );
 
   app.get<{ Querystring: { query: string; limit: number } }>(
     '/v1/items',
     { schema: S.searchItems, config: READ },
-    async (req) => current().recommender.search(req.query.query, req.query.limit),
+    async (req) => current().served.catalog.search(req.query.query, req.query.limit),
   );
 
   app.get<{ Params: { item: string } }>(

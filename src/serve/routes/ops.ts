@@ -56,7 +56,7 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
         if (e instanceof HttpError) throw e;
         throw new HttpError(422, `reload failed, still serving ${previous}: ${(e as Error).message}`);
       }
-      return { model: g.bundle.manifest.model, version: g.version, previous, items: g.recommender.items };
+      return { model: g.bundle.manifest.model, version: g.version, previous, items: g.model.items };
     },
   );
 };

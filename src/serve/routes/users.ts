@@ -1,7 +1,7 @@
 /** Users as the event store knows them: search by id prefix, and a user's stored events. */
 import type { FastifyPluginAsync } from 'fastify';
 import * as S from '../schemas/users.js';
-import type { RouteContext } from './context.js';
+import { catalogItem, type RouteContext } from './context.js';
 
 const USERS = { access: 'users:read' } as const;
 
@@ -21,7 +21,7 @@ export const userRoutes: FastifyPluginAsync<RouteContext> = async (app, { curren
       return {
         user: req.params.user,
         events: events.map((e) => {
-          const it = g.recommender.item(e.item);
+          const it = catalogItem(g, e.item);
           return { item: e.item, timestamp: e.timestamp, known: !!it, title: it?.title, image: it?.image };
         }),
       };

@@ -1,0 +1,211 @@
+/**
+ * A model worker: a thread that loads a bundle, applies the catalog's changes to it and answers
+ * its recommendation calls (recommender.ts), so that building a generation allocates nothing of
+ * the model on the serving thread. A reload's model, item table and their garbage live and are
+ * collected on this thread's heap: on the serving thread they were the last stalls of a reload
+ * (collections and bounded steps of 3-10 ms, docs/serving.md).
+ *
+ * A worker holds the generations it was asked to build, each under a token, until it is told to
+ * release one, so a generation still answering requests after a newer one was swapped in keeps
+ * its model. Workers are meant to live as long as the service: one that exits is joined by the
+ * serving thread while its heap is torn down (about 0.1 s at a million items, load-worker.ts).
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { loadBundle, type Bundle } from './bundle.js';
+import type { Int8Items } from './int8-items.js';
+import { BundleError, manifestVersion } from './bundle-manifest.js';
+import { growCatalog, type ItemChange } from './catalog-growth.js';
+import {
+  Recommender,
+  type HistoryRequest,
+  type ItemTableMode,
+  type RecommendationList,
+  type RecommendedItem,
+} from './recommender.js';
+
+const KIND = 'cammsr model worker';
+
+/** What a generation is built from: the bundle, as the serving thread verified it, and the catalog's changes. */
+export interface ModelBuild {
+  dir: string;
+  /** manifestVersion of the bundle the serving thread loaded: the worker must load the same one. */
+  version: string;
+  changes: readonly ItemChange[];
+  itemTable: ItemTableMode;
+}
+
+/** What the serving thread needs to know of a built generation's model. */
+export interface BuiltModel {
+  /** Items of the grown catalog. */
+  items: number;
+  /** Registry name of the model. */
+  kind: string;
+  /** The most recent history items it reads. */
+  maxLen: number;
+  ranksUnseenItems: boolean;
+  /** The modalities its scores split into (models/model.ts Scorer.blocks), in order. */
+  modalities: string[];
+}
+
+/** What the serving thread asks (a Job with its reply's id). */
+type Request =
+  | ({ kind: 'build'; token: number } & ModelBuild)
+  | { kind: 'recommend'; token: number; requests: readonly HistoryRequest[] }
+  | { kind: 'similar'; token: number; item: string; k: number }
+  | { kind: 'release'; token: number };
+
+type Job = { id: number } & Request;
+
+type Reply = { id: number } & ({ value: unknown } | { error: string; bundle: boolean });
+
+/** The serving thread's side: one long-lived worker, and the generations it holds. */
+export class ModelWorker {
+  private readonly worker = new Worker(new URL('./model-worker.js', import.meta.url), {
+    workerData: { kind: KIND },
+  });
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private nextToken = 1;
+  private gone: Error | null = null;
+
+  constructor() {
+    this.worker.on('message', (m: Reply) => this.receive(m));
+    // A crash is reported twice ('error', then 'exit'): the first report ends this worker.
+    const fail = (e: Error) => {
+      this.gone ??= e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the model worker stopped (exit code ${code})`)));
+    // Idle, it does not keep the process alive (after the listeners, which take a reference).
+    this.worker.unref();
+  }
+
+  /** Builds a generation; resolves to its token, or rejects (a BundleError when the bundle is at fault). */
+  async build(b: ModelBuild): Promise<{ token: number; built: BuiltModel }> {
+    const token = this.nextToken++;
+    const { dir, version, changes, itemTable } = b;
+    const built = (await this.call({ kind: 'build', token, dir, version, changes, itemTable })) as BuiltModel;
+    return { token, built };
+  }
+
+  recommend(token: number, requests: readonly HistoryRequest[]): Promise<RecommendationList[]> {
+    return this.call({ kind: 'recommend', token, requests }) as Promise<RecommendationList[]>;
+  }
+
+  similar(token: number, item: string, k: number): Promise<RecommendedItem[] | undefined> {
+    return this.call({ kind: 'similar', token, item, k }) as Promise<RecommendedItem[] | undefined>;
+  }
+
+  /** Lets the worker drop a generation (its heap collects it, not the serving thread's). */
+  release(token: number): Promise<void> {
+    return this.call({ kind: 'release', token }).then(() => undefined);
+  }
+
+  /** Stops the thread (a service that stops; not between generations: see the file's comment). */
+  async close(): Promise<void> {
+    // Referenced while it stops (a reply arriving meanwhile must not unreference it): the exit
+    // of an unreferenced worker does not keep the process waiting for it, and whoever awaits
+    // close would then wait forever.
+    this.gone ??= new Error('the model worker was closed');
+    this.worker.ref();
+    await this.worker.terminate();
+  }
+
+  private call(job: Request): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...job, id } satisfies Job);
+    });
+  }
+
+  private receive(m: Reply): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (this.pending.size === 0 && !this.gone) this.worker.unref();
+    if ('error' in m) p.reject(m.bundle ? new BundleError(m.error) : new Error(m.error));
+    else p.resolve(m.value);
+  }
+}
+
+/** The worker's side: the generations it holds, by token. */
+const held = new Map<number, Recommender>();
+/**
+ * The bundle this worker loaded last, as loaded (before any change): a catalog change builds
+ * from it instead of reading the bundle again (seconds at a million items).
+ */
+let base: { dir: string; version: string; bundle: Bundle } | null = null;
+/** The 8-bit table of the last generation built: kept by the next when its item table is the same. */
+let lastInt8: Int8Items | null = null;
+
+function built(token: number): Recommender {
+  const r = held.get(token);
+  if (!r) throw new Error(`the model worker holds no generation ${token}`);
+  return r;
+}
+
+function loaded(dir: string, expected: string): Bundle {
+  if (base?.dir === dir && base.version === expected) return base.bundle;
+  base = null; // the old one is not kept while the new one loads
+  const bundle = loadBundle(dir);
+  const version = manifestVersion(bundle.manifest);
+  if (version !== expected)
+    throw new BundleError(
+      `${dir}: the bundle changed while it was loading (version ${version}, the service loaded ${expected}); reload again`,
+    );
+  base = { dir, version, bundle };
+  return bundle;
+}
+
+/**
+ * The recommender of a bundle with the catalog's changes applied; `previous`: the 8-bit table of
+ * the generation it follows, kept when the item table is the same (a withdrawal changes no row).
+ */
+export function grownRecommender(
+  bundle: Bundle,
+  changes: readonly ItemChange[],
+  itemTable: ItemTableMode,
+  previous: Int8Items | null,
+): Recommender {
+  return new Recommender(growCatalog(bundle, bundle.config, changes), itemTable, previous);
+}
+
+function build(job: ModelBuild & { token: number }): BuiltModel {
+  const recommender = grownRecommender(loaded(job.dir, job.version), job.changes, job.itemTable, lastInt8);
+  held.set(job.token, recommender);
+  lastInt8 = recommender.int8;
+  const { model, scorer } = recommender.bundle;
+  return {
+    items: recommender.items,
+    kind: model.kind,
+    maxLen: model.maxLen,
+    ranksUnseenItems: model.ranksUnseenItems,
+    modalities: scorer.blocks?.map((b) => b.name) ?? [],
+  };
+}
+
+function work(job: Job): void {
+  const port = parentPort!;
+  try {
+    let value: unknown;
+    if (job.kind === 'build') value = build(job);
+    else if (job.kind === 'recommend') value = built(job.token).recommend(job.requests);
+    else if (job.kind === 'similar') value = built(job.token).similar(job.item, job.k);
+    else value = held.delete(job.token);
+    port.postMessage({ id: job.id, value } satisfies Reply);
+  } catch (e) {
+    port.postMessage({
+      id: job.id,
+      error: (e as Error).message,
+      bundle: e instanceof BundleError,
+    } satisfies Reply);
+  }
+}
+
+if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND)
+  parentPort!.on('message', work);
