@@ -16,10 +16,12 @@ import { Linear } from '../src/engine/nn/layers.js';
 import { Module } from '../src/engine/nn/module.js';
 import {
   decodeSafetensors,
+  decodeSafetensorsSteps,
   encodeSafetensors,
   loadParameters,
   saveParameters,
 } from '../src/engine/io/safetensors.js';
+import { runSteps } from '../src/engine/steps.js';
 import { tempDir } from './temp.js';
 
 test('Rng: the same seed gives the same stream; different seeds differ; moments are right', () => {
@@ -219,6 +221,27 @@ test('parameters round-trip through safetensors; the file is standard safetensor
   assert.deepEqual(header['a.weight'].shape, [3, 2]);
   assert.equal(header['a.weight'].dtype, 'F32');
   assert.equal((8 + hlen) % 8, 0);
+});
+
+test('decoding with views reads aligned tensors in place and copies unaligned ones, the same values either way', () => {
+  const a = Float32Array.from([1.5, -2, 3.25, 0, 1e-30, -0]);
+  const b = Float32Array.from([7, 8, 9]);
+  const bytes = encodeSafetensors({ a: { data: a, shape: [2, 3] }, b: { data: b, shape: [3] } });
+  const copied = runSteps(decodeSafetensorsSteps(bytes, 'x'));
+  const viewed = runSteps(decodeSafetensorsSteps(bytes, 'x', { views: true }));
+  for (const name of ['a', 'b']) {
+    assert.deepEqual(viewed.tensors.get(name), copied.tensors.get(name));
+    assert.notEqual(copied.tensors.get(name)!.data.buffer, bytes.buffer, 'decoded without views: a copy');
+  }
+  assert.equal(viewed.tensors.get('a')!.data.buffer, bytes.buffer, 'aligned: a view of the bytes');
+  // The same file one byte into a larger buffer: its tensors are not aligned there, so they are copied.
+  const shifted = new Uint8Array(bytes.length + 1);
+  shifted.set(bytes, 1);
+  const unaligned = runSteps(decodeSafetensorsSteps(shifted.subarray(1), 'x', { views: true }));
+  for (const name of ['a', 'b']) {
+    assert.deepEqual(unaligned.tensors.get(name), copied.tensors.get(name));
+    assert.notEqual(unaligned.tensors.get(name)!.data.buffer, shifted.buffer);
+  }
 });
 
 test('loading refuses bad files clearly and leaves the model untouched', () => {

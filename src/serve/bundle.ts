@@ -227,7 +227,9 @@ export function exportBundle(runDir: string, out: string, opts: ExportOptions = 
 }
 
 function* readItemData(path: string, bytes: Buffer, m: BundleManifest): Generator<void, ModelData> {
-  const { tensors } = yield* asBundleErrorSteps(decodeSafetensorsSteps(bytes, path));
+  // The feature tables are views of the file's bytes (read once, never written): a reload
+  // neither copies nor allocates them.
+  const { tensors } = yield* asBundleErrorSteps(decodeSafetensorsSteps(bytes, path, { views: true }));
   const N = m.dataset.items;
   const n = N + 1;
   const get = (name: string, size?: number): Float32Array | undefined => {

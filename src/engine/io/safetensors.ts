@@ -8,6 +8,7 @@
  * are not ours or come from a newer format version. Writes are atomic (temp file + rename).
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
 import { runSteps } from '../steps.js';
@@ -123,16 +124,29 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   return runSteps(decodeSafetensorsSteps(bytes, source));
 }
 
-/** decodeSafetensors in bounded steps (COPY_STEP_FLOATS values each), for a loading service. */
+/** Whether float32 values can be read in place: the platform stores them as safetensors does. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * decodeSafetensors in bounded steps (COPY_STEP_FLOATS values each), for a loading service.
+ * `views`: a tensor whose values lie 4-byte aligned is a view of `bytes` instead of a copy (no
+ * time, no memory; the caller must not reuse or write the bytes); the others are copied.
+ */
 export function* decodeSafetensorsSteps(
   bytes: Uint8Array,
   source = 'safetensors data',
+  opts: { views?: boolean } = {},
 ): Generator<void, DecodedSafetensors> {
   const { tensors: layout, metadata } = safetensorsLayout(bytes, source);
   const tensors = new Map<string, NamedArray>();
   for (const [name, t] of layout) {
-    const data = new Float32Array(t.count);
-    yield* copyTensorSteps(bytes, t, data);
+    const at = bytes.byteOffset + t.begin;
+    let data: Float32Array;
+    if (opts.views && LITTLE_ENDIAN && at % 4 === 0) data = new Float32Array(bytes.buffer, at, t.count);
+    else {
+      data = new Float32Array(t.count);
+      yield* copyTensorSteps(bytes, t, data);
+    }
     tensors.set(name, { data, shape: t.shape });
   }
   return { tensors, metadata };
