@@ -259,6 +259,36 @@ test('a micro-batcher whose model answers later keeps one call in flight; what a
   assert.deepEqual(calls.slice(3), [[-1], [7]]);
 });
 
+test('a micro-batcher with a queue limit refuses new requests at once while its oldest one waits too long', async () => {
+  let release: () => void = () => {};
+  const b = new MicroBatcher<number, number>(
+    async (xs) => {
+      await new Promise<void>((r) => (release = r));
+      return xs.map((x) => x * 10);
+    },
+    {
+      maxBatch: 4,
+      maxWaitMs: 0,
+      queueLimit: { ms: 20, error: (w) => new Error(`full after ${Math.round(w)} ms`) },
+    },
+  );
+  const first = b.submit(1);
+  await new Promise((r) => setImmediate(r)); // its call is running (and held)
+  const queued = b.submit(2); // the queue was empty: accepted
+  await new Promise((r) => setTimeout(r, 40));
+  await assert.rejects(b.submit(3), /full after \d+ ms/, 'the oldest queued request has waited 40 ms');
+  release();
+  assert.equal(await first, 10);
+  await new Promise((r) => setImmediate(r));
+  release();
+  assert.equal(await queued, 20);
+  // The queue drained: requests are accepted again.
+  const again = b.submit(4);
+  await new Promise((r) => setImmediate(r));
+  release();
+  assert.equal(await again, 40);
+});
+
 test('the micro-batcher drops requests no longer wanted before the model call, with their reason', async () => {
   const calls: number[][] = [];
   const dropped: string[] = [];

@@ -19,6 +19,12 @@ export interface MicroBatcherOptions {
    * lone request waits for nothing and requests that arrived during a model call share the next.
    */
   maxWaitMs: number;
+  /**
+   * Load shedding at the model: a request that arrives while the oldest queued one has waited
+   * longer than `ms` for its model call is refused at once with `error` (the model, on another
+   * thread, is saturated while the event loop is not). Absent: requests always queue.
+   */
+  queueLimit?: { ms: number; error: (waitedMs: number) => Error };
 }
 
 /** Returns why a queued request is no longer worth running (its rejection), or null to run it. */
@@ -26,6 +32,8 @@ export type StillWanted = () => Error | null;
 
 interface Queued<Req, Res> {
   req: Req;
+  /** When it was queued (performance.now()). */
+  at: number;
   wanted?: StillWanted;
   resolve: (r: Res) => void;
   reject: (e: unknown) => void;
@@ -52,8 +60,12 @@ export class MicroBatcher<Req, Res> {
   }
 
   submit(req: Req, wanted?: StillWanted): Promise<Res> {
+    const now = performance.now();
+    const limit = this.opts.queueLimit;
+    if (limit && this.queue.length > 0 && now - this.queue[0].at > limit.ms)
+      return Promise.reject(limit.error(now - this.queue[0].at));
     return new Promise<Res>((resolve, reject) => {
-      this.queue.push({ req, wanted, resolve, reject });
+      this.queue.push({ req, at: now, wanted, resolve, reject });
       if (this.inFlight) return; // the batch forms when the running call settles
       if (this.queue.length >= this.opts.maxBatch) this.flush();
       else if (!this.timer)

@@ -29,7 +29,7 @@ import { recommendationRoutes } from './routes/recommendations.js';
 import { userRoutes } from './routes/users.js';
 import { registerAuth } from './auth/plugin.js';
 import { bundleRoots, checkUnderRoots } from './bundle-roots.js';
-import { registerLoadShedding } from './load-shedding.js';
+import { registerLoadShedding, SHED_RETRY_AFTER_S } from './load-shedding.js';
 import { dropReason } from './request-deadline.js';
 import { openPolicy, type AuthPolicy } from './auth/policy.js';
 import { ID_MAX } from './schemas/common.js';
@@ -99,8 +99,28 @@ const STORE_RETRY_AFTER_S = 2;
  * The catalog being served, with metrics: a reload loads the new bundle completely before it
  * swaps one reference, and a bundle that fails to load leaves the old one serving.
  */
-async function servedCatalog(opts: ServiceOptions, { batchSize, dropped, modelInfo, reloads }: Metrics) {
-  const batching = { maxBatch: opts.maxBatch ?? 64, maxWaitMs: opts.maxWaitMs ?? 0 };
+async function servedCatalog(
+  opts: ServiceOptions,
+  limits: ServiceLimits,
+  { batchSize, dropped, modelInfo, reloads }: Metrics,
+) {
+  const batching = {
+    maxBatch: opts.maxBatch ?? 64,
+    maxWaitMs: opts.maxWaitMs ?? 0,
+    // The model answers on its own thread: when it is what saturates, the event loop stays
+    // free and idle, so load shedding also reads the model's queue.
+    ...(limits.shedDelayMs > 0 && {
+      queueLimit: {
+        ms: limits.shedDelayMs,
+        error: (waited: number) =>
+          new HttpError(
+            503,
+            `overloaded (model queue ${Math.round(waited)} ms); retry in ${SHED_RETRY_AFTER_S} s`,
+            SHED_RETRY_AFTER_S,
+          ),
+      },
+    }),
+  };
   const announce = (g: Generation) => {
     modelInfo.reset();
     const m = g.bundle.manifest;
@@ -177,9 +197,9 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
 export async function buildService(opts: ServiceOptions) {
   const { store } = opts;
   const metrics = createMetrics();
-  const { catalog, reload } = await servedCatalog(opts, metrics);
-  const current = () => catalog.current();
   const limits = { ...SERVICE_LIMITS, ...opts.limits };
+  const { catalog, reload } = await servedCatalog(opts, limits, metrics);
+  const current = () => catalog.current();
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
     app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
