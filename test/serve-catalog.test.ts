@@ -15,7 +15,7 @@ import { openStore } from '../src/serve/store/open.js';
 import { loadBundle, loadBundleAsync, loadBundleItemsAsync } from '../src/serve/bundle.js';
 import { buildGeneration } from '../src/serve/generation.js';
 import { grownRecommender, ModelWorker } from '../src/serve/model-worker.js';
-import { serveFixture } from './serve-fixture.js';
+import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
 const fixture = serveFixture('catalog');
@@ -384,14 +384,7 @@ test('the encoders are read off the loop once, and a failed read is retried by t
 test('a grown generation is built on a model worker while the event loop runs, and answers as one built in place', async () => {
   const f = await fixture;
   const bundle = await loadBundleItemsAsync(f.bundles.cammsr);
-  const text = bundle.data.text!;
-  // An added item with item 1's text: a content change, so the model's item table is rebuilt.
-  const change = {
-    id: 'grown',
-    info: { ...bundle.catalog.item(1), id: 'grown' },
-    text: text.matrix.slice(text.dim, 2 * text.dim),
-    withdrawn: false,
-  };
+  const change = addedWithTextOfItem1(bundle);
   let ticks = 0;
   let building = true;
   const tick = () => {
@@ -422,13 +415,7 @@ test('a grown generation is built on a model worker while the event loop runs, a
 test("a grown catalog's 8-bit table is made from the grown items, and a withdrawal keeps the previous one", async () => {
   const f = await fixture;
   const bundle = loadBundle(f.bundles.cammsr);
-  const text = bundle.data.text!;
-  const change = {
-    id: 'grown',
-    info: { ...bundle.catalog.item(1), id: 'grown' },
-    text: text.matrix.slice(text.dim, 2 * text.dim),
-    withdrawn: false,
-  };
+  const change = addedWithTextOfItem1(bundle);
   const grown = grownRecommender(bundle, [change], 'int8', null);
   assert.equal(grown.int8?.items, grown.bundle.scorer.items, 'the 8-bit copy is of the grown table');
   assert.notEqual(grown.bundle.scorer.items, bundle.scorer.items);

@@ -4,6 +4,8 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { exportBundle } from '../src/serve/bundle.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
+import type { ServedItems } from '../src/serve/bundle.js';
+import type { ItemChange } from '../src/serve/catalog-growth.js';
 import { tempDir } from './temp.js';
 
 export interface ServeFixture {
@@ -31,4 +33,15 @@ export async function serveFixture(prefix: string): Promise<ServeFixture> {
     exportBundle(runs[model], bundles[model]);
   }
   return { root, data, runs, bundles };
+}
+
+/** An item added with item 1's text (a content change: the model's item table is rebuilt), as id `id`. */
+export function addedWithTextOfItem1(bundle: ServedItems, id = 'grown'): ItemChange {
+  const text = bundle.data.text!;
+  return {
+    id,
+    info: { ...bundle.catalog.item(1), id },
+    text: text.matrix.slice(text.dim, 2 * text.dim),
+    withdrawn: false,
+  };
 }

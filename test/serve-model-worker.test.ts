@@ -8,7 +8,7 @@ import { BundleError, manifestVersion } from '../src/serve/bundle-manifest.js';
 import { growCatalog, type ItemChange } from '../src/serve/catalog-growth.js';
 import { ModelWorker } from '../src/serve/model-worker.js';
 import { Recommender, type HistoryRequest, type ItemTableMode } from '../src/serve/recommender.js';
-import { serveFixture } from './serve-fixture.js';
+import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
 const fixture = serveFixture('model-worker');
@@ -62,15 +62,8 @@ test('the model worker applies the catalog changes: an added item is ranked, a w
   const f = await fixture;
   const dir = f.bundles.cammsr;
   const bundle = loadBundle(dir);
-  const text = bundle.data.text!;
-  const first = bundle.catalog.item(1);
   const changes: ItemChange[] = [
-    {
-      id: 'grown',
-      info: { ...first, id: 'grown' },
-      text: text.matrix.slice(text.dim, 2 * text.dim),
-      withdrawn: false,
-    },
+    addedWithTextOfItem1(bundle),
     { id: bundle.catalog.item(2).id, info: bundle.catalog.item(2), withdrawn: true },
   ];
   const w = new ModelWorker();
