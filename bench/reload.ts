@@ -1,15 +1,19 @@
 /**
  * `npm run bench:reload`: how long a bundle reload holds up a serving process. The service
- * reloads the bundle N times (POST /v1/admin/reload through inject) while the event loop's delay
- * is recorded (perf_hooks, 1 ms resolution), with the time the event loop was busy (its
- * utilisation: work the serving thread did instead of answering); beside it, the time of a synchronous loadBundle of
- * the same bundle, which is how long a reload stopped every request before loading moved off
- * the event loop.
+ * reloads N times (POST /v1/admin/reload through inject) while the event loop's delay is recorded
+ * (perf_hooks, 1 ms resolution), with the time the event loop was busy (its utilisation: work the
+ * serving thread did instead of answering); beside it, the time of a synchronous loadBundle of
+ * the same bundle, which is how long a reload stopped every request before loading moved off the
+ * event loop. Every reload loads a bundle other than the one served: three copies of the bundle
+ * that differ in insights.json (a model retrained over the same catalog, as far as loading goes),
+ * or with `--new-catalog` in catalog.jsonl too (a title), served in turn.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { kernels } from '../src/kernels/select.js';
 import { formatTable } from '../src/report/table.js';
 import { loadBundle } from '../src/serve/bundle.js';
 import { buildService } from '../src/serve/service.js';
@@ -25,6 +29,8 @@ const args = parseArgs(
   {
     bundle: ['string', 'the bundle to reload (required)'],
     reloads: ['number', 'reloads to time (default 5)'],
+    'new-catalog': ['flag', 'each bundle reloaded has another catalog.jsonl (else the same one)'],
+    threads: ['number', 'kernel threads (default 1, as cammsr serve)'],
     json: ['flag', 'one JSON object as the last line'],
   },
 );
@@ -34,8 +40,13 @@ const reloads = (args.reloads as number | undefined) ?? 5;
 const tmp = mkdtempSync(join(tmpdir(), 'cammsr-bench-reload-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
+// As `cammsr serve`: a model worker building a generation with both cores' kernel threads
+// would take the serving thread's core too.
+kernels().setThreads((args.threads as number | undefined) ?? 1);
+const newCatalog = Boolean(args['new-catalog']);
+const variants = [0, 1, 2].map((v) => variantOf(bundle, join(tmp, `bundle-${v}`), v, newCatalog));
 const store = await openStore(`sqlite:${join(tmp, 'events.db')}`);
-const { app } = await buildService({ bundle, store });
+const { app } = await buildService({ bundle: variants[0], store });
 const wall: number[] = [];
 const stall: number[] = [];
 const busy: number[] = [];
@@ -47,7 +58,11 @@ for (let i = 0; i < reloads; i++) {
   h.enable();
   const t0 = performance.now();
   const elu = performance.eventLoopUtilization();
-  const r = await app.inject({ method: 'POST', url: '/v1/admin/reload' });
+  const r = await app.inject({
+    method: 'POST',
+    url: '/v1/admin/reload',
+    payload: { bundle: variants[(i + 1) % 3] },
+  });
   wall.push(performance.now() - t0);
   busy.push(performance.eventLoopUtilization(elu).active);
   h.disable();
@@ -66,6 +81,7 @@ await store.close();
 const result = {
   bundle,
   reloads,
+  newCatalog,
   reloadMsMedian: median(wall),
   longestStallMsMedian: median(stall),
   longestStallMsMax: Math.max(...stall),
@@ -92,3 +108,27 @@ console.log(
   ),
 );
 if (args.json) console.log(JSON.stringify(result));
+
+/**
+ * A copy of the bundle whose insights.json (and with `newCatalog` its first catalog title) says
+ * which copy it is, with the manifest's checksums to match: another bundle version to load.
+ */
+function variantOf(from: string, to: string, v: number, newCatalog: boolean): string {
+  cpSync(from, to, { recursive: true });
+  const manifestPath = join(to, 'bundle.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, string> };
+  const rewrite = (name: string, edit: (text: string) => string) => {
+    const text = edit(readFileSync(join(to, name), 'utf8'));
+    writeFileSync(join(to, name), text);
+    manifest.files[name] = createHash('sha256').update(text).digest('hex');
+  };
+  rewrite('insights.json', (t) => JSON.stringify({ ...JSON.parse(t), copy: v }));
+  if (newCatalog)
+    rewrite('catalog.jsonl', (t) => {
+      const lines = t.split('\n');
+      lines[0] = JSON.stringify({ ...JSON.parse(lines[0]), title: `copy ${v}` });
+      return lines.join('\n');
+    });
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  return to;
+}

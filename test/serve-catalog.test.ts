@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Dataset } from '../src/data/dataset.js';
@@ -12,7 +13,7 @@ import { authPolicy } from '../src/serve/auth/policy.js';
 import { buildService } from '../src/serve/service.js';
 import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
-import { loadBundle, loadBundleAsync, loadBundleItemsAsync } from '../src/serve/bundle.js';
+import { loadBundle, loadBundleAsync, loadBundleItemsAsync, readManifest } from '../src/serve/bundle.js';
 import { buildGeneration } from '../src/serve/generation.js';
 import { grownRecommender, ModelWorker } from '../src/serve/model-worker.js';
 import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
@@ -367,6 +368,45 @@ test('a stored item the bundle cannot fully use still loads, without that modali
   }
 });
 
+test('a reload to a bundle with the same catalog and item files keeps the served ones; another catalog is read', async () => {
+  const f = await fixture;
+  const store: EventStore = await openStore(
+    `sqlite:${join(f.root, `reuse-${Math.random().toString(36).slice(2)}.db`)}`,
+  );
+  const { app, catalog, reload } = await buildService({ bundle: f.bundles.cammsr, store });
+  try {
+    const before = catalog.current().bundle;
+    // The SASRec bundle of the same dataset: the same catalog.jsonl and items.safetensors.
+    const sasrec = readManifest(f.bundles.sasrec);
+    assert.equal(sasrec.files['catalog.jsonl'], before.manifest.files['catalog.jsonl']);
+    const g = await reload(f.bundles.sasrec);
+    assert.equal(g.model.kind, 'sasrec');
+    assert.equal(g.bundle.catalog, before.catalog, 'the catalog is taken as it is');
+    assert.equal(g.bundle.data, before.data, 'so is the item data');
+    // A copy whose catalog has another title: read again, and the new title served.
+    // Under the bundles' folder: a reload reads only under the served bundle's roots.
+    const dir = join(f.root, `renamed-${Math.random().toString(36).slice(2)}`);
+    cpSync(f.bundles.sasrec, dir, { recursive: true });
+    const lines = readFileSync(join(dir, 'catalog.jsonl'), 'utf8').split('\n');
+    const first = JSON.parse(lines[0]) as { id: string; title?: string };
+    lines[0] = JSON.stringify({ ...first, title: 'Renamed' });
+    writeFileSync(join(dir, 'catalog.jsonl'), lines.join('\n'));
+    const m = readManifest(dir);
+    m.files['catalog.jsonl'] = createHash('sha256')
+      .update(readFileSync(join(dir, 'catalog.jsonl')))
+      .digest('hex');
+    writeFileSync(join(dir, 'bundle.json'), JSON.stringify(m, null, 2) + '\n');
+    const renamed = await reload(dir);
+    assert.notEqual(renamed.bundle.catalog, before.catalog);
+    assert.equal(renamed.bundle.data, before.data, 'the item data file is still the same');
+    const r = await app.inject({ method: 'GET', url: `/v1/items/${encodeURIComponent(first.id)}` });
+    assert.equal(r.json().title, 'Renamed');
+  } finally {
+    await app.close();
+    await store.close();
+  }
+});
+
 test('the encoders are read off the loop once, and a failed read is retried by the next caller', async () => {
   const f = await fixture;
   const dir = join(tempDir('encoders-retry'), 'bundle');
@@ -449,10 +489,8 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
     const plain = await buildGeneration(bundle, [], [], opts, worker);
     assert.equal(plain.served.catalog, bundle.catalog);
     assert.equal(plain.served.data, bundle.data);
-    assert.ok(
-      plain.served.added!.every((x) => x === 0) && plain.served.added!.length === bundle.data.items + 1,
-    );
-    assert.ok(plain.served.unavailable!.every((x) => x === 0));
+    assert.equal(plain.served.added, undefined, 'no item added: no array');
+    assert.equal(plain.served.unavailable, undefined, 'none unavailable: no array');
     // A change lies over the bundle's catalog (which stays as it was) and keeps every entry.
     const first = bundle.catalog.item(1);
     const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };

@@ -405,14 +405,20 @@ export async function readBundleImage(
  * service loading one while it answers requests yields to them between steps. The encoders
  * (with word vectors, hundreds of MB) are parsed when first used: only a catalog change needs them.
  */
-function* itemSteps(files: BundleFiles, parsedCatalog?: ItemCatalog): Generator<void, BundleItems> {
+function* itemSteps(
+  files: BundleFiles,
+  parsedCatalog?: ItemCatalog,
+  decodedData?: ModelData,
+): Generator<void, BundleItems> {
   const config = readConfig(files);
   yield;
-  const data = yield* readItemData(
-    join(files.root, 'items.safetensors'),
-    files.get('items.safetensors'),
-    files.manifest,
-  );
+  const data =
+    decodedData ??
+    (yield* readItemData(
+      join(files.root, 'items.safetensors'),
+      files.get('items.safetensors'),
+      files.manifest,
+    ));
   yield;
   const catalog = parsedCatalog ?? (yield* readCatalog(files));
   yield;
@@ -473,25 +479,42 @@ export function loadBundle(dir: string): Bundle {
  * Every file (encoders included) is checked before the bundle is returned.
  */
 export async function loadBundleAsync(dir: string): Promise<Bundle> {
-  const files = await prefetchedFiles(dir, ['weights.safetensors']);
+  const root = resolve(dir);
+  const files = await prefetchedFiles(root, readManifest(root), ['items.safetensors', 'weights.safetensors']);
   return runStepsYielding(bundleSteps(files, await readCatalogOffThread(files)));
 }
 
 /**
  * A bundle's item side for a service whose model is built on a model worker (which reads and
  * checks the weights itself): the files read and checked off the serving thread, the building
- * steps yielding between them. The encoders' files are checked too.
+ * steps yielding between them. The encoders' files are checked too. `previous`: the item side
+ * being served; its catalog and item data are taken as they are when the new bundle's files
+ * have the same checksums (a model retrained over the same catalog), instead of read again.
  */
-export async function loadBundleItemsAsync(dir: string): Promise<BundleItems> {
-  const files = await prefetchedFiles(dir, []);
-  return runStepsYielding(itemSteps(files, await readCatalogOffThread(files)));
+export async function loadBundleItemsAsync(dir: string, previous?: BundleItems): Promise<BundleItems> {
+  const root = resolve(dir);
+  const manifest = readManifest(root);
+  const same = (name: string) => previous !== undefined && sameItemFile(previous.manifest, manifest, name);
+  const data = same('items.safetensors') ? previous!.data : undefined;
+  const files = await prefetchedFiles(root, manifest, data ? [] : ['items.safetensors']);
+  const catalog = same('catalog.jsonl') ? previous!.catalog : await readCatalogOffThread(files);
+  return runStepsYielding(itemSteps(files, catalog, data));
+}
+
+/**
+ * Whether a bundle's item file decodes as another's did: the same bytes, and the same dataset
+ * facts its decoding reads (the number of items, the category names, timestamps or not).
+ */
+function sameItemFile(a: BundleManifest, b: BundleManifest, name: string): boolean {
+  const facts = (m: BundleManifest) =>
+    JSON.stringify([m.dataset.items, m.dataset.categories, m.dataset.timestamps]);
+  return a.files[name] !== undefined && a.files[name] === b.files[name] && facts(a) === facts(b);
 }
 
 /** A bundle's files with the ones every load reads (and `more`) read and checked, the encoders' checked. */
-async function prefetchedFiles(dir: string, more: string[]): Promise<BundleFiles> {
-  const root = resolve(dir);
-  const files = new BundleFiles(root, readManifest(root));
-  await files.prefetch(['config.json', 'items.safetensors', 'insights.json', ...more]);
+async function prefetchedFiles(root: string, manifest: BundleManifest, more: string[]): Promise<BundleFiles> {
+  const files = new BundleFiles(root, manifest);
+  await files.prefetch(['config.json', 'insights.json', ...more]);
   await files.verify(encoderFileNames(files.manifest));
   return files;
 }

@@ -69,13 +69,9 @@ export function grownItems(
   // `encoders` getter, which parses the encoder files on the event loop (20-60 ms a reload at
   // amazon-beauty's size) before any item needs them.
   const { data, insights } = base;
-  if (changes.length === 0) {
-    const none = () => new Uint8Array(base.catalog.size + 1);
-    return {
-      items: { data, insights, catalog: base.catalog, unavailable: none(), added: none() },
-      contentChanged: false,
-    };
-  }
+  // No item unavailable or added: no arrays (a million items would allocate 2 MB a reload).
+  if (changes.length === 0)
+    return { items: { data, insights, catalog: base.catalog }, contentChanged: false };
   const catalog = base.catalog.withChanges(changes.map((c) => c.info));
   const index = (c: ItemChange) => catalog.indexOf(c.id)!;
   const N = catalog.size;

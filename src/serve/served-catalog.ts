@@ -115,7 +115,7 @@ export class ServedCatalog {
   }
 
   private async load(path: string): Promise<Generation> {
-    const bundle = await loadBundleItemsAsync(path);
+    const bundle = await loadBundleItemsAsync(path, (this.generation as Generation | undefined)?.bundle);
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
     for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
