@@ -504,3 +504,40 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
     await worker.close();
   }
 });
+
+test('catalog changes read nothing from disk: both workers keep the served bundle loaded', async () => {
+  const f = await fixture;
+  const dir = join(f.root, `moved-${Math.random().toString(36).slice(2)}`);
+  cpSync(f.bundles.cammsr, dir, { recursive: true });
+  const store: EventStore = await openStore(
+    `sqlite:${join(f.root, `moved-${Math.random().toString(36).slice(2)}.db`)}`,
+  );
+  const { app } = await buildService({ bundle: dir, store });
+  try {
+    const ids = (await loadBundleItemsAsync(dir)).catalog.ids();
+    // (An added item's content needs the encoders, which are read from the bundle when first needed.)
+    let r = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: 'before-move', title: 'kept' },
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    r = await app.inject({ method: 'PATCH', url: `/v1/items/${ids[1]}`, payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 200, r.body);
+    // The bundle's folder goes away (the next export replacing it, say): changes still apply.
+    renameSync(dir, `${dir}-away`);
+    r = await app.inject({ method: 'PATCH', url: `/v1/items/${ids[2]}`, payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 200, r.body);
+    r = await app.inject({ method: 'POST', url: '/v1/items', payload: { id: 'after-move', title: 'moved' } });
+    assert.equal(r.statusCode, 201, r.body);
+    r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: ids.slice(3, 6), k: 5 },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+  } finally {
+    await app.close();
+    await store.close();
+  }
+});

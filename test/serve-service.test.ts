@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
 import { MicroBatcher } from '../src/serve/micro-batcher.js';
+import type { ModelWorker } from '../src/serve/model-worker.js';
+import type { Worker } from 'node:worker_threads';
 import { ARENA_KEEP_FLOATS, Recommender } from '../src/serve/recommender.js';
 import { TopK, topK } from '../src/serve/top-k.js';
 import { inferenceBatch } from '../src/models/batch.js';
@@ -282,7 +284,16 @@ test('a micro-batcher with a queue limit refuses new requests at once while its 
   await new Promise((r) => setImmediate(r));
   release();
   assert.equal(await queued, 20);
-  // The queue drained: requests are accepted again.
+  // The queue drained: requests are accepted again; and a request waiting for company (maxWaitMs)
+  // while no call runs is not behind anything.
+  const patient = new MicroBatcher<number, number>(async (xs) => xs, {
+    maxBatch: 4,
+    maxWaitMs: 60,
+    queueLimit: { ms: 20, error: () => new Error('full') },
+  });
+  const waiting = patient.submit(5);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(await Promise.all([waiting, patient.submit(6)]), [5, 6]);
   const again = b.submit(4);
   await new Promise((r) => setImmediate(r));
   release();
@@ -801,6 +812,51 @@ test('explorer routes: the page, item search, images, user search and events, in
       const w = Object.values(it.categoryWeights as Record<string, number>);
       assert.ok(Math.abs(w.reduce((s, x) => s + x, 0) - 1) < 1e-6);
     }
+  } finally {
+    await app.close();
+  }
+});
+
+/** The service's model workers and their threads (private: a test stands in for a crash). */
+function workersOf(s: Service): { model: ModelWorker; thread: Worker }[] {
+  const ws = (s.catalog as unknown as { workers: ModelWorker[] }).workers;
+  return ws.map((model) => ({ model, thread: (model as unknown as { worker: Worker }).worker }));
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a model worker that stops is replaced: an idle one at the next build, a serving one by a reload', async () => {
+  const { app, catalog, ids } = await service();
+  try {
+    const recommend = () =>
+      app.inject({ method: 'POST', url: '/v1/recommendations', payload: { history: ids.slice(0, 3), k: 3 } });
+    assert.equal((await recommend()).statusCode, 200);
+    // The idle worker crashes: the next catalog change runs on a new one.
+    const serving = catalog.current().worker;
+    const idle = workersOf({ catalog } as Service).find((w) => w.model !== serving)!;
+    await idle.thread.terminate();
+    await until('the idle worker to be seen stopped', async () => !idle.model.alive);
+    let r = await app.inject({ method: 'PATCH', url: `/v1/items/${ids[4]}`, payload: { withdrawn: true } });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal((await recommend()).statusCode, 200);
+    // The serving worker crashes: readiness says so, and the bundle is reloaded on the other.
+    const crashed = catalog.current().worker;
+    const thread = workersOf({ catalog } as Service).find((w) => w.model === crashed)!.thread;
+    await thread.terminate();
+    await until('a new generation', async () => catalog.current().worker !== crashed);
+    await until(
+      'readiness',
+      async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200,
+    );
+    r = await recommend();
+    assert.equal(r.statusCode, 200, r.body);
+    assert.ok(!r.json().items.some((it: { item: string }) => it.item === ids[4]), 'the withdrawal is kept');
   } finally {
     await app.close();
   }

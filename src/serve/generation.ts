@@ -25,6 +25,8 @@ export interface Generation {
   model: BuiltModel;
   /** The worker that holds the model. */
   worker: ModelWorker;
+  /** manifestVersion of the bundle (without the catalog changes). */
+  bundleVersion: string;
   /**
    * A short id of what answers: the bundle's content, then (after a dot) the catalog changes
    * applied to it, so that every instance serving the same bundle and store says the same.
@@ -103,6 +105,7 @@ export async function buildGeneration(
     served,
     model,
     worker,
+    bundleVersion,
     version,
     batcher,
     similar: (id, k) => worker.similar(token, id, k),

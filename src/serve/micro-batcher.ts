@@ -20,9 +20,10 @@ export interface MicroBatcherOptions {
    */
   maxWaitMs: number;
   /**
-   * Load shedding at the model: a request that arrives while the oldest queued one has waited
-   * longer than `ms` for its model call is refused at once with `error` (the model, on another
-   * thread, is saturated while the event loop is not). Absent: requests always queue.
+   * Load shedding at the model: a request that arrives while a model call runs and the oldest
+   * request queued behind it has waited longer than `ms` is refused at once with `error` (the
+   * model, on another thread, is saturated while the event loop is not). Absent: requests
+   * always queue.
    */
   queueLimit?: { ms: number; error: (waitedMs: number) => Error };
 }
@@ -62,7 +63,8 @@ export class MicroBatcher<Req, Res> {
   submit(req: Req, wanted?: StillWanted): Promise<Res> {
     const now = performance.now();
     const limit = this.opts.queueLimit;
-    if (limit && this.queue.length > 0 && now - this.queue[0].at > limit.ms)
+    // Only while a model call runs: requests waiting for company (maxWaitMs) are not behind.
+    if (limit && this.inFlight && this.queue.length > 0 && now - this.queue[0].at > limit.ms)
       return Promise.reject(limit.error(now - this.queue[0].at));
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ req, at: now, wanted, resolve, reject });

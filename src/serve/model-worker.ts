@@ -52,11 +52,20 @@ type Request =
   | ({ kind: 'build'; token: number } & ModelBuild)
   | { kind: 'recommend'; token: number; requests: readonly HistoryRequest[] }
   | { kind: 'similar'; token: number; item: string; k: number }
-  | { kind: 'release'; token: number };
+  | { kind: 'release'; token: number }
+  | { kind: 'preload'; dir: string; version: string };
 
 type Job = { id: number } & Request;
 
-type Reply = { id: number } & ({ value: unknown } | { error: string; bundle: boolean });
+/** Where an error came from: the bundle (its load), the build over a loaded bundle, or elsewhere. */
+type ErrorKind = 'bundle' | 'build' | 'other';
+
+type Reply = { id: number } & ({ value: unknown } | { error: string; kind: ErrorKind });
+
+/** A build failed over a bundle the worker loaded and keeps (the catalog's changes, not the bundle, were at fault). */
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
 
 /** The serving thread's side: one long-lived worker, and the generations it holds. */
 export class ModelWorker {
@@ -67,27 +76,71 @@ export class ModelWorker {
   private nextId = 1;
   private nextToken = 1;
   private gone: Error | null = null;
+  /**
+   * The bundle version whose load this worker keeps (or is loading), as far as the serving
+   * thread knows: a build of that version reads nothing from disk.
+   */
+  private base: string | null = null;
 
-  constructor() {
+  /** `onGone`: hears, once, that the thread stopped (a crash; not close). */
+  constructor(onGone: (e: Error) => void = () => {}) {
     this.worker.on('message', (m: Reply) => this.receive(m));
     // A crash is reported twice ('error', then 'exit'): the first report ends this worker.
     const fail = (e: Error) => {
+      if (!this.gone) onGone(e);
       this.gone ??= e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
     this.worker.on('error', fail);
+    this.worker.on('messageerror', (e) => {
+      fail(e);
+      void this.worker.terminate();
+    });
     this.worker.on('exit', (code) => fail(new Error(`the model worker stopped (exit code ${code})`)));
     // Idle, it does not keep the process alive (after the listeners, which take a reference).
     this.worker.unref();
+  }
+
+  /** False once the thread has stopped (crashed or closed): it answers nothing any more. */
+  get alive(): boolean {
+    return this.gone === null;
+  }
+
+  /** Whether a build of this bundle version needs no read of the bundle (the worker keeps its load). */
+  holds(version: string): boolean {
+    return this.alive && this.base === version;
   }
 
   /** Builds a generation; resolves to its token, or rejects (a BundleError when the bundle is at fault). */
   async build(b: ModelBuild): Promise<{ token: number; built: BuiltModel }> {
     const token = this.nextToken++;
     const { dir, version, changes, itemTable } = b;
-    const built = (await this.call({ kind: 'build', token, dir, version, changes, itemTable })) as BuiltModel;
+    const built = (await this.loading(version, {
+      kind: 'build',
+      token,
+      dir,
+      version,
+      changes,
+      itemTable,
+    })) as BuiltModel;
     return { token, built };
+  }
+
+  /** Loads a bundle and keeps it, so that a later build of it (a catalog change) reads nothing. */
+  async preload(dir: string, version: string): Promise<void> {
+    await this.loading(version, { kind: 'preload', dir, version });
+  }
+
+  /** A call that makes the worker load `version`: it holds that version after, or nothing if the load failed. */
+  private async loading(version: string, job: Request): Promise<unknown> {
+    this.base = version;
+    try {
+      return await this.call(job);
+    } catch (e) {
+      if (this.base === version && !(e instanceof BuildError)) this.base = null;
+      throw e;
+    }
   }
 
   recommend(token: number, requests: readonly HistoryRequest[]): Promise<RecommendationList[]> {
@@ -128,7 +181,14 @@ export class ModelWorker {
     if (!p) return;
     this.pending.delete(m.id);
     if (this.pending.size === 0 && !this.gone) this.worker.unref();
-    if ('error' in m) p.reject(m.bundle ? new BundleError(m.error) : new Error(m.error));
+    if ('error' in m)
+      p.reject(
+        m.kind === 'bundle'
+          ? new BundleError(m.error)
+          : m.kind === 'build'
+            ? new BuildError(m.error)
+            : new Error(m.error),
+      );
     else p.resolve(m.value);
   }
 }
@@ -143,6 +203,13 @@ let base: { dir: string; version: string; bundle: Bundle } | null = null;
 /** The 8-bit table of the last generation built: kept by the next when its item table is the same. */
 let lastInt8: Int8Items | null = null;
 
+/** Drops a generation; the 8-bit table it made goes with it (not kept for the next build). */
+function release(token: number): boolean {
+  const r = held.get(token);
+  if (r && r.int8 === lastInt8) lastInt8 = null;
+  return held.delete(token);
+}
+
 function built(token: number): Recommender {
   const r = held.get(token);
   if (!r) throw new Error(`the model worker holds no generation ${token}`);
@@ -152,6 +219,7 @@ function built(token: number): Recommender {
 function loaded(dir: string, expected: string): Bundle {
   if (base?.dir === dir && base.version === expected) return base.bundle;
   base = null; // the old one is not kept while the new one loads
+  lastInt8 = null; // nor the 8-bit table of one of its generations
   const bundle = loadBundle(dir);
   const version = manifestVersion(bundle.manifest);
   if (version !== expected)
@@ -176,7 +244,13 @@ export function grownRecommender(
 }
 
 function build(job: ModelBuild & { token: number }): BuiltModel {
-  const recommender = grownRecommender(loaded(job.dir, job.version), job.changes, job.itemTable, lastInt8);
+  const bundle = loaded(job.dir, job.version);
+  let recommender: Recommender;
+  try {
+    recommender = grownRecommender(bundle, job.changes, job.itemTable, lastInt8);
+  } catch (e) {
+    throw new BuildError((e as Error).message);
+  }
   held.set(job.token, recommender);
   lastInt8 = recommender.int8;
   const { model, scorer } = recommender.bundle;
@@ -196,14 +270,12 @@ function work(job: Job): void {
     if (job.kind === 'build') value = build(job);
     else if (job.kind === 'recommend') value = built(job.token).recommend(job.requests);
     else if (job.kind === 'similar') value = built(job.token).similar(job.item, job.k);
-    else value = held.delete(job.token);
+    else if (job.kind === 'preload') value = void loaded(job.dir, job.version);
+    else value = release(job.token);
     port.postMessage({ id: job.id, value } satisfies Reply);
   } catch (e) {
-    port.postMessage({
-      id: job.id,
-      error: (e as Error).message,
-      bundle: e instanceof BundleError,
-    } satisfies Reply);
+    const kind: ErrorKind = e instanceof BundleError ? 'bundle' : e instanceof BuildError ? 'build' : 'other';
+    port.postMessage({ id: job.id, error: (e as Error).message, kind } satisfies Reply);
   }
 }
 

@@ -7,6 +7,9 @@
  *
  * Generations are built on two model workers in turn (model-worker.ts): the next one on the
  * worker that is not serving, so that building it never holds up the requests being answered.
+ * After a load, the idle worker loads the bundle too (in the background), so that a catalog
+ * change reads nothing from disk; until it has, a change is built on the serving worker. A
+ * worker that stops is replaced; if it was serving, the bundle is reloaded on the other.
  */
 import { loadBundleItemsAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
@@ -29,7 +32,8 @@ export class ServedCatalog {
   private stored: StoredItem[] = [];
   private resolved = new Map<string, ResolvedItem>();
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly workers = [new ModelWorker(), new ModelWorker()] as const;
+  private readonly workers: [ModelWorker, ModelWorker] = [this.newWorker(), this.newWorker()];
+  private closed = false;
   /** Hears what a load (at start or on reload) could not use of the stored items. */
   onLoadWarnings: (warnings: string[]) => void = () => {};
 
@@ -55,6 +59,7 @@ export class ServedCatalog {
 
   /** Stops the model workers (the service is stopping). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
   }
 
@@ -133,15 +138,41 @@ export class ServedCatalog {
     return g;
   }
 
-  /** The worker that does not hold the generation being served. */
+  /** The worker that does not hold the generation being served (a new one if it has stopped). */
   private idleWorker(): ModelWorker {
-    return this.workers[this.generation?.worker === this.workers[0] ? 1 : 0];
+    const i = (this.generation as Generation | undefined)?.worker === this.workers[0] ? 1 : 0;
+    if (!this.workers[i].alive) this.workers[i] = this.newWorker();
+    return this.workers[i];
+  }
+
+  /**
+   * Where a catalog change is built: on the idle worker when it keeps the served bundle's load,
+   * else on the serving one, which does (building there holds its requests for the build).
+   */
+  private changeWorker(): ModelWorker {
+    const idle = this.idleWorker();
+    return idle.holds(this.generation.bundleVersion) ? idle : this.generation.worker;
+  }
+
+  private newWorker(): ModelWorker {
+    const w: ModelWorker = new ModelWorker((e) => {
+      if (this.closed || this.generation?.worker !== w) return;
+      // The serving worker stopped: its generation answers nothing any more.
+      this.onLoadWarnings([`the model worker stopped (${e.message}): reloading the bundle`]);
+      this.reload().catch((err: unknown) =>
+        this.onLoadWarnings([`reloading after the model worker stopped failed: ${(err as Error).message}`]),
+      );
+    });
+    return w;
   }
 
   private swap(g: Generation): void {
     const old = this.generation as Generation | undefined;
     this.generation = g;
     old?.retire();
+    // The other worker loads this bundle too, for the catalog changes to come.
+    const idle = this.idleWorker();
+    if (!idle.holds(g.bundleVersion)) idle.preload(g.bundle.dir, g.bundleVersion).catch(() => {});
   }
 
   /**
@@ -159,7 +190,7 @@ export class ServedCatalog {
       stored,
       changesOf(stored, all),
       this.opts,
-      this.idleWorker(),
+      this.changeWorker(),
     );
     try {
       await this.store.saveItem(item);

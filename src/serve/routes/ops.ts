@@ -37,6 +37,12 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
       return reply.code(503).send({ status: 'unavailable', store: store.kind, error: (e as Error).message });
     }
     const g = current();
+    if (!g.worker.alive)
+      return reply.code(503).send({
+        status: 'unavailable',
+        store: store.kind,
+        error: 'the model worker stopped; the bundle is being reloaded',
+      });
     return { status: 'ready', store: store.kind, model: g.bundle.manifest.model, version: g.version };
   });
   app.get('/metrics', { schema: { hide: true }, config: { access: 'metrics:read' } }, async (_req, reply) => {

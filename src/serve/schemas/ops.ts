@@ -7,7 +7,7 @@ export const health = {
 } as const;
 
 export const ready = {
-  summary: 'Readiness: a bundle is loaded and the event store answers',
+  summary: 'Readiness: a bundle is loaded, its model worker answers and the event store answers',
   response: {
     200: obj({ status: 'string', store: 'string', model: 'string', version: 'string' }),
     503: obj({ status: 'string', store: 'string', error: 'string' }),
