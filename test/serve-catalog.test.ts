@@ -15,7 +15,9 @@ import type { EventStore } from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
 import { loadBundle, loadBundleAsync, loadBundleItemsAsync, readManifest } from '../src/serve/bundle.js';
 import { buildGeneration } from '../src/serve/generation.js';
+import { growCatalog, grownItems, type ItemChange } from '../src/serve/catalog-growth.js';
 import { grownRecommender, ModelWorker } from '../src/serve/model-worker.js';
+import { resolveItem } from '../src/serve/item-content.js';
 import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
@@ -50,7 +52,7 @@ function assertClose(a: number[], b: number[], tol: number, what: string) {
 }
 
 test('an item sent with the content of a prepared item gets the features prepare computed (1e-6)', async () => {
-  const { app, ds, catalog } = await service();
+  const { app, ds, catalog, store } = await service();
   try {
     for (const i of [1, 7, 20]) {
       const it = ds.content.items[i - 1];
@@ -68,11 +70,14 @@ test('an item sent with the content of a prepared item gets the features prepare
       });
       assert.equal(r.statusCode, 201, r.body);
       assert.deepEqual(r.json().features, ['text', 'image']);
+      // The rows the model worker got: the stored item resolved against the bundle, as the service does.
       const g = catalog.current();
-      const j = g.served.catalog.indexOf(`copy-of-${it.id}`)!;
+      const stored = (await store.items()).find((s) => s.id === `copy-of-${it.id}`)!;
+      const { change } = await resolveItem(g.bundle, stored, 'stored');
+      assert.equal(g.served.data.text!.mask[g.served.catalog.indexOf(stored.id)!], 1);
       for (const m of ['text', 'image'] as const) {
-        const f = g.served.data[m]!;
-        assertClose(row(f.matrix, f.dim, j), row(f.matrix, f.dim, i), 1e-6, `${m} of item ${it.id}`);
+        const f = g.bundle.data[m]!;
+        assertClose(Array.from(change![m]!), row(f.matrix, f.dim, i), 1e-6, `${m} of item ${it.id}`);
       }
     }
   } finally {
@@ -540,4 +545,28 @@ test('catalog changes read nothing from disk: both workers keep the served bundl
     await app.close();
     await store.close();
   }
+});
+
+test("the serving thread's item side of a grown catalog matches the model's (masks, added, unavailable, popularity), without the feature tables", async () => {
+  const f = await fixture;
+  const bundle = loadBundle(f.bundles.cammsr);
+  const second = bundle.catalog.item(2);
+  const changes: ItemChange[] = [
+    addedWithTextOfItem1(bundle, 'new-a'),
+    { id: 'new-b', info: { id: 'new-b', title: 'no content' }, text: null, image: null, withdrawn: false },
+    { id: second.id, info: second, text: null, withdrawn: true },
+  ];
+  const model = growCatalog(bundle, bundle.config, changes);
+  const side = grownItems(bundle, changes, bundle.model.ranksUnseenItems);
+  assert.deepEqual(side.catalog.ids(), model.catalog.ids());
+  assert.deepEqual(side.added, model.added);
+  assert.deepEqual(side.unavailable, model.unavailable);
+  assert.deepEqual(side.data.popularity, model.data.popularity);
+  assert.equal(side.data.items, model.data.items);
+  for (const m of ['text', 'image'] as const) {
+    assert.deepEqual(side.data[m]?.mask, model.data[m]?.mask, m);
+    assert.ok(!side.data[m] || !('matrix' in side.data[m]), `no ${m} table on the serving thread`);
+  }
+  assert.equal(side.data.text!.mask[2], 0, "item 2's text was removed");
+  assert.ok(!('categories' in side.data));
 });

@@ -4,7 +4,7 @@ import { prepareDataset } from '../src/data/prepare.js';
 import { exportBundle } from '../src/serve/bundle.js';
 import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
-import type { ServedItems } from '../src/serve/bundle.js';
+import type { BundleItems } from '../src/serve/bundle.js';
 import type { ItemChange } from '../src/serve/catalog-growth.js';
 import { tempDir } from './temp.js';
 
@@ -36,7 +36,7 @@ export async function serveFixture(prefix: string): Promise<ServeFixture> {
 }
 
 /** An item added with item 1's text (a content change: the model's item table is rebuilt), as id `id`. */
-export function addedWithTextOfItem1(bundle: ServedItems, id = 'grown'): ItemChange {
+export function addedWithTextOfItem1(bundle: BundleItems, id = 'grown'): ItemChange {
   const text = bundle.data.text!;
   return {
     id,

@@ -60,9 +60,18 @@ export { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, BundleError, readManifest, type B
 /** What the model learned, as logged at the best epoch (CAMMSR with category guidance). */
 export type Insights = LearnedWeights;
 
+/**
+ * What the serving thread reads of the item data: the counts, the popularity and which items
+ * have each modality (the feature tables and category labels are the model's, on its worker).
+ */
+export type ServedItemData = Omit<ModelData, 'text' | 'image' | 'categories'> & {
+  text?: { dim: number; mask: Uint8Array };
+  image?: { dim: number; mask: Uint8Array };
+};
+
 /** The item side of what is served: the catalog and the item data, without the model. */
 export interface ServedItems {
-  data: ModelData;
+  data: ServedItemData;
   /** The items' ids and catalog entries (internal ids 1..N). */
   catalog: ItemCatalog;
   insights: Insights;
@@ -74,6 +83,7 @@ export interface ServedItems {
 
 /** What recommending needs: the model in evaluation mode, its item side precomputed, and the catalog. */
 export interface ServableModel extends ServedItems {
+  data: ModelData;
   model: SequentialRecommender;
   scorer: Scorer;
 }
@@ -83,6 +93,8 @@ export interface ServableModel extends ServedItems {
  * on a model worker (model-worker.ts), with the manifest, configuration and images.
  */
 export interface BundleItems extends ServedItems {
+  /** The item data as the bundle's file holds it. */
+  data: ModelData;
   dir: string;
   manifest: BundleManifest;
   config: RunConfig;

@@ -48,50 +48,76 @@ export function* growCatalogSteps(
   config: RunConfig,
   changes: readonly ItemChange[],
 ): Generator<void, ServableModel> {
-  const { model, scorer } = base;
-  const { items, contentChanged } = grownItems(base, changes, model.ranksUnseenItems);
-  if (!contentChanged) return { ...items, model, scorer };
-  const grown = grownModel(model, config, items.data);
-  return { ...items, model: grown, scorer: yield* scorerSteps(grown) };
+  const { model, scorer, data, insights } = base;
+  const grown = grownLayout(base, changes, model.ranksUnseenItems);
+  if (!grown) return { data, insights, catalog: base.catalog, model, scorer };
+  const { catalog, unavailable, added } = grown;
+  if (!grown.contentChanged) return { data, insights, catalog, unavailable, added, model, scorer };
+  const full = grownData(data, catalog.size, changes, grown.index);
+  const m = grownModel(model, config, full);
+  return { data: full, insights, catalog, unavailable, added, model: m, scorer: yield* scorerSteps(m) };
 }
 
 /**
- * The item side of `base` with the changes applied (what a serving thread holds when the model
- * is grown on a model worker), and whether any item's content changed: then the model's item
- * table must be rebuilt. `ranksUnseenItems`: the model's; an added item is unavailable otherwise.
+ * The item side of `base` with the changes applied, as a serving thread holds it when the model
+ * is grown on a model worker: the catalog, which items are added and unavailable, and the masks
+ * (not the feature tables or labels, which only the model reads). `ranksUnseenItems`: the
+ * model's; an added item is unavailable otherwise.
  */
 export function grownItems(
   base: ServedItems,
   changes: readonly ItemChange[],
   ranksUnseenItems: boolean,
-): { items: ServedItems; contentChanged: boolean } {
+): ServedItems {
   // The serving fields named one by one: spreading a loaded bundle would also call its
   // `encoders` getter, which parses the encoder files on the event loop (20-60 ms a reload at
   // amazon-beauty's size) before any item needs them.
   const { data, insights } = base;
-  // No item unavailable or added: no arrays (a million items would allocate 2 MB a reload).
-  if (changes.length === 0)
-    return { items: { data, insights, catalog: base.catalog }, contentChanged: false };
+  const grown = grownLayout(base, changes, ranksUnseenItems);
+  if (!grown) return { data, insights, catalog: base.catalog };
+  const { catalog, unavailable, added, index } = grown;
+  if (!grown.contentChanged) return { data, insights, catalog, unavailable, added };
+  const N = catalog.size;
+  const masks = (m: 'text' | 'image') => {
+    const f = data[m];
+    if (!f) return undefined;
+    const mask = new Uint8Array(N + 1);
+    mask.set(f.mask);
+    for (const c of changes) if (c[m] !== undefined) mask[index(c)] = c[m] ? 1 : 0;
+    return { dim: f.dim, mask };
+  };
+  const popularity = new Float64Array(N + 1);
+  if (data.popularity) popularity.set(data.popularity);
+  const grownData = {
+    items: N,
+    trainedItems: data.trainedItems ?? data.items,
+    timestamps: data.timestamps,
+    popularity,
+    text: masks('text'),
+    image: masks('image'),
+  };
+  return { data: grownData, insights, catalog, unavailable, added };
+}
+
+/**
+ * The catalog with the changes laid over it, the added and unavailable items, and whether any
+ * item's content changed (then the model's item table must be rebuilt); null without changes
+ * (no item unavailable or added: no arrays, which at a million items are 2 MB a reload).
+ */
+function grownLayout(base: ServedItems, changes: readonly ItemChange[], ranksUnseenItems: boolean) {
+  if (changes.length === 0) return null;
+  const items = base.data.items;
   const catalog = base.catalog.withChanges(changes.map((c) => c.info));
   const index = (c: ItemChange) => catalog.indexOf(c.id)!;
   const N = catalog.size;
-  const added = new Uint8Array(N + 1).fill(1, data.items + 1);
+  const added = new Uint8Array(N + 1).fill(1, items + 1);
   const unavailable = new Uint8Array(N + 1);
   for (const c of changes) if (c.withdrawn) unavailable[index(c)] = 1;
-  if (!ranksUnseenItems) for (let i = data.items + 1; i <= N; i++) unavailable[i] = 1;
+  if (!ranksUnseenItems) for (let i = items + 1; i <= N; i++) unavailable[i] = 1;
   const contentChanged = changes.some(
-    (c) => index(c) > data.items || c.text !== undefined || c.image !== undefined || c.labels !== undefined,
+    (c) => index(c) > items || c.text !== undefined || c.image !== undefined || c.labels !== undefined,
   );
-  return {
-    items: {
-      data: contentChanged ? grownData(data, N, changes, index) : data,
-      insights,
-      catalog,
-      unavailable,
-      added,
-    },
-    contentChanged,
-  };
+  return { catalog, index, added, unavailable, contentChanged };
 }
 
 /** The item-side data over N items: the base rows, then the changes' rows. */

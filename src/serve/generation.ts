@@ -83,7 +83,7 @@ export async function buildGeneration(
   });
   let served: ServedItems;
   try {
-    served = grownItems(bundle, changes, model.ranksUnseenItems).items;
+    served = grownItems(bundle, changes, model.ranksUnseenItems);
     if (served.catalog.size !== model.items)
       throw new Error(`the model worker built ${model.items} items, the catalog has ${served.catalog.size}`);
   } catch (e) {

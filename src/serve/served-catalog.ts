@@ -7,9 +7,10 @@
  *
  * Generations are built on two model workers in turn (model-worker.ts): the next one on the
  * worker that is not serving, so that building it never holds up the requests being answered.
- * After a load, the idle worker loads the bundle too (in the background), so that a catalog
- * change reads nothing from disk; until it has, a change is built on the serving worker. A
- * worker that stops is replaced; if it was serving, the bundle is reloaded on the other.
+ * A catalog change reads nothing from disk: it is built on the idle worker once that one keeps
+ * the served bundle's load (it loads it in the background at the first change after a load),
+ * on the serving worker until then. A worker that stops is replaced; if it was serving, the
+ * bundle is reloaded on the other.
  */
 import { loadBundleItemsAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
@@ -146,12 +147,17 @@ export class ServedCatalog {
   }
 
   /**
-   * Where a catalog change is built: on the idle worker when it keeps the served bundle's load,
-   * else on the serving one, which does (building there holds its requests for the build).
+   * Where a catalog change is built: on the idle worker when it keeps the served bundle's load;
+   * else on the serving one, which does (its requests wait for the build), while the idle one
+   * loads the bundle in the background for the changes that follow. A reload not followed by
+   * changes costs no second load.
    */
   private changeWorker(): ModelWorker {
     const idle = this.idleWorker();
-    return idle.holds(this.generation.bundleVersion) ? idle : this.generation.worker;
+    const { bundle, bundleVersion, worker } = this.generation;
+    if (idle.holds(bundleVersion)) return idle;
+    idle.preload(bundle.dir, bundleVersion).catch(() => {});
+    return worker;
   }
 
   private newWorker(): ModelWorker {
@@ -170,9 +176,6 @@ export class ServedCatalog {
     const old = this.generation as Generation | undefined;
     this.generation = g;
     old?.retire();
-    // The other worker loads this bundle too, for the catalog changes to come.
-    const idle = this.idleWorker();
-    if (!idle.holds(g.bundleVersion)) idle.preload(g.bundle.dir, g.bundleVersion).catch(() => {});
   }
 
   /**
