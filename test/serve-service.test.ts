@@ -820,7 +820,10 @@ test('explorer routes: the page, item search, images, user search and events, in
 /** The service's model workers and their threads (private: a test stands in for a crash). */
 function workersOf(s: Service): { model: ModelWorker; thread: Worker }[] {
   const ws = (s.catalog as unknown as { workers: ModelWorker[] }).workers;
-  return ws.map((model) => ({ model, thread: (model as unknown as { worker: Worker }).worker }));
+  return ws.map((model) => ({
+    model,
+    thread: (model as unknown as { calls: { worker: Worker } }).calls.worker,
+  }));
 }
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {

@@ -17,13 +17,13 @@ import {
   MessageChannel,
   parentPort,
   receiveMessageOnPort,
-  Worker,
   workerData,
   type MessagePort,
 } from 'node:worker_threads';
 import { runSteps } from '../engine/steps.js';
 import { BundleError, readVerified } from './bundle-manifest.js';
 import { ItemCatalog, type CatalogColumns } from './item-catalog.js';
+import { WorkerCalls } from './worker-calls.js';
 
 const KIND = 'cammsr load worker';
 
@@ -34,10 +34,12 @@ interface FileJob {
   expected: string | undefined;
 }
 
-type Job = { id: number } & (
+/** What the serving thread asks (a Job with its reply's id). */
+type Request =
   | ({ kind: 'read'; keep: boolean } & FileJob)
-  | ({ kind: 'catalog'; items: number; blocks: MessagePort } & FileJob)
-);
+  | ({ kind: 'catalog'; items: number; blocks: MessagePort } & FileJob);
+
+type Job = { id: number } & Request;
 
 type Arrays = Omit<CatalogColumns, 'ids' | 'search' | 'lines'> & { lines: Uint8Array };
 
@@ -50,57 +52,19 @@ interface Block {
 
 /** The process's load worker, started on first use; it keeps the process alive only while it works. */
 class LoadWorker {
-  private readonly worker = new Worker(new URL('./load-worker.js', import.meta.url), {
-    workerData: { kind: KIND },
-  });
-  private readonly pending = new Map<number, { settle: (m: Reply) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
+  private readonly calls: WorkerCalls<Reply>;
 
   constructor(onGone: () => void) {
-    this.worker.on('message', (m: Reply) => this.receive(m));
-    // A crash is reported twice ('error', then 'exit'): the first report ends this worker.
-    let gone = false;
-    const fail = (e: Error) => {
-      if (!gone) onGone();
-      gone = true;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('messageerror', (e) => {
-      fail(e);
-      void this.worker.terminate();
-    });
-    this.worker.on('exit', (code) => fail(new Error(`the bundle load worker stopped (exit code ${code})`)));
-    // Idle, it does not keep the process alive (after the listeners, which take a reference).
-    this.worker.unref();
+    const script = new URL('./load-worker.js', import.meta.url);
+    this.calls = new WorkerCalls<Reply>(script, { kind: KIND }, 'bundle load worker', onGone);
   }
 
   /** Posts a job; `settle` makes the result of the reply (an error reply rejects as a BundleError). */
-  run<T>(job: Job, transfer: MessagePort[], settle: (m: Reply) => T | Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(job.id, {
-        settle: (m) => {
-          if ('error' in m) reject(new BundleError(m.error));
-          else Promise.resolve(settle(m)).then(resolve, reject);
-        },
-        reject,
-      });
-      this.worker.postMessage(job, transfer);
+  run<T>(job: Request, transfer: MessagePort[], settle: (m: Reply) => T | Promise<T>): Promise<T> {
+    return this.calls.call(job, transfer, (m) => {
+      if ('error' in m) throw new BundleError(m.error);
+      return settle(m);
     });
-  }
-
-  newId(): number {
-    return this.nextId++;
-  }
-
-  private receive(m: Reply): void {
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    if (this.pending.size === 0) this.worker.unref();
-    p.settle(m);
   }
 }
 
@@ -124,7 +88,7 @@ export async function readVerifiedOffThread(
   opts: { keep?: boolean } = {},
 ): Promise<Buffer> {
   const w = loadWorker();
-  const job: Job = { id: w.newId(), kind: 'read', keep: opts.keep ?? true, root, name, expected };
+  const job: Request = { kind: 'read', keep: opts.keep ?? true, root, name, expected };
   const bytes = await w.run(job, [], (m) => ('bytes' in m ? m.bytes : null));
   return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.alloc(0);
 }
@@ -141,7 +105,7 @@ export function parseCatalogOffThread(
 ): Promise<ItemCatalog> {
   const w = loadWorker();
   const { port1, port2 } = new MessageChannel();
-  const job: Job = { id: w.newId(), kind: 'catalog', root, name, expected, items, blocks: port2 };
+  const job: Request = { kind: 'catalog', root, name, expected, items, blocks: port2 };
   return w
     .run(job, [port2], (m) => receiveBlocks(port1, (m as { columns: Arrays }).columns))
     .finally(() => port1.close());

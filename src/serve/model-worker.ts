@@ -10,10 +10,11 @@
  * its model. Workers are meant to live as long as the service: one that exits is joined by the
  * serving thread while its heap is torn down (about 0.1 s at a million items, load-worker.ts).
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadBundle, type Bundle } from './bundle.js';
 import type { Int8Items } from './int8-items.js';
 import { BundleError, manifestVersion } from './bundle-manifest.js';
+import { WorkerCalls } from './worker-calls.js';
 import { growCatalog, type ItemChange } from './catalog-growth.js';
 import {
   Recommender,
@@ -69,13 +70,8 @@ export class BuildError extends Error {
 
 /** The serving thread's side: one long-lived worker, and the generations it holds. */
 export class ModelWorker {
-  private readonly worker = new Worker(new URL('./model-worker.js', import.meta.url), {
-    workerData: { kind: KIND },
-  });
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
+  private readonly calls: WorkerCalls<Reply>;
   private nextToken = 1;
-  private gone: Error | null = null;
   /**
    * The bundle version whose load this worker keeps (or is loading), as far as the serving
    * thread knows: a build of that version reads nothing from disk.
@@ -84,27 +80,13 @@ export class ModelWorker {
 
   /** `onGone`: hears, once, that the thread stopped (a crash; not close). */
   constructor(onGone: (e: Error) => void = () => {}) {
-    this.worker.on('message', (m: Reply) => this.receive(m));
-    // A crash is reported twice ('error', then 'exit'): the first report ends this worker.
-    const fail = (e: Error) => {
-      if (!this.gone) onGone(e);
-      this.gone ??= e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('messageerror', (e) => {
-      fail(e);
-      void this.worker.terminate();
-    });
-    this.worker.on('exit', (code) => fail(new Error(`the model worker stopped (exit code ${code})`)));
-    // Idle, it does not keep the process alive (after the listeners, which take a reference).
-    this.worker.unref();
+    const script = new URL('./model-worker.js', import.meta.url);
+    this.calls = new WorkerCalls<Reply>(script, { kind: KIND }, 'model worker', onGone);
   }
 
   /** False once the thread has stopped (crashed or closed): it answers nothing any more. */
   get alive(): boolean {
-    return this.gone === null;
+    return this.calls.gone === null;
   }
 
   /** Whether a build of this bundle version needs no read of the bundle (the worker keeps its load). */
@@ -157,39 +139,16 @@ export class ModelWorker {
   }
 
   /** Stops the thread (a service that stops; not between generations: see the file's comment). */
-  async close(): Promise<void> {
-    // Referenced while it stops (a reply arriving meanwhile must not unreference it): the exit
-    // of an unreferenced worker does not keep the process waiting for it, and whoever awaits
-    // close would then wait forever.
-    this.gone ??= new Error('the model worker was closed');
-    this.worker.ref();
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close(new Error('the model worker was closed'));
   }
 
   private call(job: Request): Promise<unknown> {
-    if (this.gone) return Promise.reject(this.gone);
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...job, id } satisfies Job);
+    return this.calls.call(job, [], (m) => {
+      if (!('error' in m)) return m.value;
+      if (m.kind === 'bundle') throw new BundleError(m.error);
+      throw m.kind === 'build' ? new BuildError(m.error) : new Error(m.error);
     });
-  }
-
-  private receive(m: Reply): void {
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    if (this.pending.size === 0 && !this.gone) this.worker.unref();
-    if ('error' in m)
-      p.reject(
-        m.kind === 'bundle'
-          ? new BundleError(m.error)
-          : m.kind === 'build'
-            ? new BuildError(m.error)
-            : new Error(m.error),
-      );
-    else p.resolve(m.value);
   }
 }
 
