@@ -42,8 +42,8 @@ export function growCatalog(
   return runSteps(growCatalogSteps(base, config, changes));
 }
 
-/** growCatalog in bounded steps: a service yields between the blocks of the new item table. */
-export function* growCatalogSteps(
+/** growCatalog as steps (the new item table's blocks); run to its end on a model worker. */
+function* growCatalogSteps(
   base: ServableModel,
   config: RunConfig,
   changes: readonly ItemChange[],

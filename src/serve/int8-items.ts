@@ -39,7 +39,7 @@ export function quantizeItems(items: Float32Array, dim: number): Int8Items {
   return runSteps(quantizeItemsSteps(items, dim));
 }
 
-/** quantizeItems a block of rows at a time, yielding between blocks (a service reloading). */
+/** quantizeItems a block of rows at a time (steps a caller may yield between; the model worker runs them at once). */
 export function* quantizeItemsSteps(items: Float32Array, dim: number): Generator<void, Int8Items> {
   const rows = items.length / dim;
   const codes = new Int8Array(items.length);
