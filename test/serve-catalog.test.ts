@@ -547,6 +547,51 @@ test('catalog changes read nothing from disk: both workers keep the served bundl
   }
 });
 
+test('a served bundle whose folder went away before its encoders or an image were read answers 503 and says to reload, without the path', async () => {
+  const f = await fixture;
+  const dir = join(f.root, `gone-${Math.random().toString(36).slice(2)}`);
+  cpSync(f.bundles.cammsr, dir, { recursive: true });
+  const store = await openStore(`sqlite:${join(f.root, `gone-${Math.random().toString(36).slice(2)}.db`)}`);
+  const { app } = await buildService({ bundle: dir, store });
+  try {
+    const ids = (await loadBundleItemsAsync(dir)).catalog.ids();
+    renameSync(dir, `${dir}-away`);
+    const replies = [
+      await app.inject({
+        method: 'POST',
+        url: '/v1/items',
+        payload: { id: 'new-after-move', title: 'moved' },
+      }),
+      await app.inject({ method: 'GET', url: `/v1/items/${ids[2]}/image` }),
+    ];
+    for (const r of replies) {
+      assert.equal(r.statusCode, 503, r.body);
+      assert.match(r.json().error, /folder changed on disk since it was loaded; reload a bundle/);
+      assert.ok(!r.body.includes(f.root), r.body);
+    }
+    // What reads nothing from disk goes on; the item was not added.
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/items/new-after-move' })).statusCode, 404);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/recommendations',
+      payload: { history: ids.slice(1, 4), k: 3 },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    // Back in place, the same requests succeed.
+    renameSync(`${dir}-away`, dir);
+    const put = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { id: 'new-after-move', title: 'moved' },
+    });
+    assert.equal(put.statusCode, 201, put.body);
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/items/${ids[2]}/image` })).statusCode, 200);
+  } finally {
+    await app.close();
+    await store.close();
+  }
+});
+
 test("the serving thread's item side of a grown catalog matches the model's (masks, added, unavailable, popularity), without the feature tables", async () => {
   const f = await fixture;
   const bundle = loadBundle(f.bundles.cammsr);

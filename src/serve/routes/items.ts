@@ -3,8 +3,9 @@
  * nearest items, its image, search, and (admin) adding, updating and withdrawing items.
  */
 import { extname } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import { readBundleImage } from '../bundle.js';
+import { BundleError } from '../bundle-manifest.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
 import { clampK, withGeneration, type RouteContext } from './context.js';
@@ -24,6 +25,20 @@ const IMAGE_TYPES: Record<string, string> = {
 
 const notFound = (item: string) =>
   new HttpError(404, `item "${item}" is not in the catalog of the served bundle`);
+
+/**
+ * A file of the served bundle read after its load (an image, the content encoders) failed its
+ * check or is gone: its folder was changed under the service. A reload, not a retry, mends it;
+ * the path goes to the log, not to the client.
+ */
+function servedBundleChanged(log: FastifyBaseLogger, e: unknown): never {
+  if (!(e instanceof BundleError)) throw e;
+  log.warn(`the served bundle's files cannot be read: ${e.message}`);
+  throw new HttpError(
+    503,
+    "the served bundle's folder changed on disk since it was loaded; reload a bundle (POST /v1/admin/reload)",
+  );
+}
 
 type ItemBody = Omit<ItemContent, 'image'> & { id: string; image?: { data: string } };
 
@@ -49,7 +64,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
       const { id, image, ...rest } = req.body;
       const content: ItemContent = { ...rest };
       if (image) content.image = await imageUpload(image.data, S.MAX_IMAGE_BYTES);
-      const w = await catalog.putItem(id, content);
+      const w = await catalog.putItem(id, content).catch((e) => servedBundleChanged(req.log, e));
       const g = w.generation;
       const i = g.served.catalog.indexOf(id)!;
       const features = (['text', 'image'] as const).filter((m) => g.served.data[m]?.mask[i] === 1);
@@ -101,7 +116,7 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
       const upload = g.uploads.get(req.params.item);
       if (upload)
         return reply.type(upload.type).header('cache-control', 'no-cache').send(Buffer.from(upload.bytes));
-      const image = await readBundleImage(g.bundle, i);
+      const image = await readBundleImage(g.bundle, i).catch((e) => servedBundleChanged(req.log, e));
       if (!image) throw new HttpError(404, `item "${req.params.item}" has no image in the served bundle`);
       const type = IMAGE_TYPES[extname(image.name).toLowerCase()] ?? 'application/octet-stream';
       return reply.type(type).header('cache-control', 'public, max-age=3600').send(image.bytes);
