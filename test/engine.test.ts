@@ -18,6 +18,8 @@ import {
   decodeSafetensors,
   decodeSafetensorsSteps,
   encodeSafetensors,
+  loadParameterBytes,
+  loadParameterFile,
   loadParameters,
   saveParameters,
 } from '../src/engine/io/safetensors.js';
@@ -221,6 +223,58 @@ test('parameters round-trip through safetensors; the file is standard safetensor
   assert.deepEqual(header['a.weight'].shape, [3, 2]);
   assert.equal(header['a.weight'].dtype, 'F32');
   assert.equal((8 + hlen) % 8, 0);
+});
+
+/** A parameter file laid out by hand: `places` gives each tensor's byte range in the data section. */
+function handLaidFile(path: string, module: Module, places: Record<string, number>, dataBytes: number): void {
+  const header: Record<string, unknown> = { __metadata__: { format: 'cammsr', format_version: '1' } };
+  const data = Buffer.alloc(dataBytes, 0xab);
+  for (const [name, t] of module.namedParameters()) {
+    const at = places[name];
+    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [at, at + t.data.byteLength] };
+    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(data, at);
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(path, Buffer.concat([len, json, data]));
+}
+
+test('a parameter file is read straight into the parameters, every byte handed over once and in order, holes included', () => {
+  const dir = tempDir('st');
+  const source = new Tiny(1);
+  // Tiny's tensors (24, 12, 12 and 4 bytes) in reverse order of name, with holes and a tail.
+  const path = join(dir, 'holes.safetensors');
+  handLaidFile(path, source, { 'b.weight': 4, 'b.bias': 20, 'a.weight': 40, 'a.bias': 68 }, 90);
+  const seen: Uint8Array[] = [];
+  const target = new Tiny(2);
+  const meta = loadParameterFile(target, path, (b) => seen.push(Uint8Array.from(b)));
+  assert.equal(meta.format, 'cammsr');
+  assert.deepEqual(Buffer.concat(seen), readFileSync(path));
+  assert.deepEqual(
+    target.parameters().map((p) => Array.from(p.data)),
+    source.parameters().map((p) => Array.from(p.data)),
+  );
+  // The same values as loading the bytes read whole.
+  const fromBytes = new Tiny(3);
+  loadParameterBytes(fromBytes, readFileSync(path), path);
+  assert.deepEqual(
+    fromBytes.parameters().map((p) => Array.from(p.data)),
+    target.parameters().map((p) => Array.from(p.data)),
+  );
+  // Overlapping tensors are refused before any parameter changes.
+  const overlap = join(dir, 'overlap.safetensors');
+  handLaidFile(overlap, source, { 'b.weight': 0, 'b.bias': 8, 'a.weight': 40, 'a.bias': 68 }, 90);
+  const untouched = new Tiny(4);
+  const before = untouched.parameters().map((p) => Array.from(p.data));
+  assert.throws(
+    () => loadParameterFile(untouched, overlap),
+    /overlap\.safetensors: tensor "b\.bias" overlaps the one before it/,
+  );
+  assert.deepEqual(
+    untouched.parameters().map((p) => Array.from(p.data)),
+    before,
+  );
 });
 
 test('decoding with views reads aligned tensors in place and copies unaligned ones, the same values either way', () => {

@@ -104,6 +104,17 @@ test('corrupt, incomplete or incompatible bundles are refused with a message nam
       },
       /weights\.safetensors is corrupt: its sha256 differs/,
     ],
+    [
+      // Found unreadable while the weights stream into the model: refused as corrupt all the same.
+      'flipped-weight-header-byte',
+      (d) => {
+        const p = join(d, 'weights.safetensors');
+        const b = readFileSync(p);
+        b[9] ^= 0xff;
+        writeFileSync(p, b);
+      },
+      /weights\.safetensors is corrupt: its sha256 differs/,
+    ],
     ['missing-catalog', (d) => rmSync(join(d, 'catalog.jsonl')), /catalog\.jsonl is missing/],
     [
       'changed-image',

@@ -8,7 +8,7 @@
  * files.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError, checkSha256, MANIFEST, readVerified, type BundleManifest } from './bundle-manifest.js';
@@ -60,6 +60,31 @@ export class BundleFiles {
       return early;
     }
     return readVerified(this.root, name, this.manifest.files[name]);
+  }
+
+  /** Whether `get(name)` hands over a prefetched copy (else it reads the file). */
+  isPrefetched(name: string): boolean {
+    return this.prefetched.has(name);
+  }
+
+  /**
+   * A file read by `read`, which hands every byte of it, in order, to `onBytes` (for instance
+   * into the arrays it fills, instead of a copy of the file), then checked against the manifest.
+   * A file whose checksum fails is refused as corrupt, whatever `read` found wrong with it.
+   */
+  readChecked<T>(name: string, read: (path: string, onBytes: (b: Uint8Array) => void) => T): T {
+    const path = join(this.root, name);
+    if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
+    const hash = createHash('sha256');
+    let value: T;
+    try {
+      value = read(path, (b) => hash.update(b));
+    } catch (e) {
+      readVerified(this.root, name, this.manifest.files[name], false);
+      throw e;
+    }
+    checkSha256(path, this.manifest.files[name], hash.digest('hex'));
+    return value;
   }
 
   /** Reads and checks these files (those the manifest lists) off the event loop, for `get`. */

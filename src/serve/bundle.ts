@@ -31,6 +31,7 @@ import {
   encodeParameters,
   encodeSafetensors,
   loadParameterBytesSteps,
+  loadParameterFile,
   type NamedArray,
 } from '../engine/io/safetensors.js';
 import type { ItemFeatures, ModelData, Scorer, SequentialRecommender } from '../models/model.js';
@@ -360,8 +361,14 @@ function* loadModel(
       throw new BundleError(
         `${join(files.root, MANIFEST)}: a ${model.kind} bundle needs weights.safetensors`,
       );
-    const path = join(files.root, 'weights.safetensors');
-    yield* asBundleErrorSteps(loadParameterBytesSteps(model, files.get('weights.safetensors'), path));
+    const name = 'weights.safetensors';
+    if (files.isPrefetched(name))
+      yield* asBundleErrorSteps(loadParameterBytesSteps(model, files.get(name), join(files.root, name)));
+    // Read from the file into the parameters (a model worker's load): no copy of the file.
+    else
+      asBundleError(() =>
+        files.readChecked(name, (path, onBytes) => loadParameterFile(model, path, onBytes)),
+      );
   }
   model.eval();
   return model;

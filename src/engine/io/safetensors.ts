@@ -7,7 +7,16 @@
  * metadata {format: "cammsr", format_version: "1"} so that loading can refuse files that
  * are not ours or come from a newer format version. Writes are atomic (temp file + rename).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { endianness } from 'node:os';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
@@ -69,13 +78,24 @@ export interface SafetensorsLayout {
 
 /** Parses and checks the header of safetensors bytes. `source` names the file in error messages. */
 export function safetensorsLayout(bytes: Uint8Array, source = 'safetensors data'): SafetensorsLayout {
+  return layoutOf(bytes, bytes.length, source);
+}
+
+/** The length of the JSON header, from a file's first 8 bytes, checked against the file's size. */
+function headerLength(head: Uint8Array, size: number, source: string): number {
+  if (size < 8) throw new Error(`${source}: file is ${size} bytes, too short for a safetensors header`);
+  const hlen = Number(Buffer.from(head.buffer, head.byteOffset, 8).readBigUInt64LE(0));
+  if (hlen > size - 8) throw new Error(`${source}: header length ${hlen} exceeds the file size ${size}`);
+  return hlen;
+}
+
+/** safetensorsLayout of a file of `size` bytes from its first bytes (`head`: at least the header). */
+function layoutOf(head: Uint8Array, size: number, source: string): SafetensorsLayout {
   const fail = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for a safetensors header`);
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = Number(buf.readBigUInt64LE(0));
-  if (hlen > bytes.length - 8) fail(`header length ${hlen} exceeds the file size ${bytes.length}`);
+  const hlen = headerLength(head, size, source);
+  const buf = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
@@ -85,7 +105,7 @@ export function safetensorsLayout(bytes: Uint8Array, source = 'safetensors data'
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     fail('header is not a JSON object');
   const dataStart = 8 + hlen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = size - dataStart;
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   const tensors: SafetensorsLayout['tensors'] = new Map();
   for (const [name, entry] of Object.entries(header)) {
@@ -196,7 +216,68 @@ export function saveParameters(module: Module, path: string, metadata: Record<st
  * unexpected or differently shaped tensor. Returns the file's metadata.
  */
 export function loadParameters(module: Module, path: string): Record<string, string> {
-  return loadParameterBytes(module, readFileSync(path), path);
+  return loadParameterFile(module, path);
+}
+
+/** Bytes read per readSync of loadParameterFile (4 MB). */
+const READ_STEP_BYTES = 1 << 22;
+
+/**
+ * loadParameters reading each tensor's bytes from the file straight into its parameter: a
+ * million-item table (250 MB) is neither held twice nor allocated and freed once more per load
+ * (which, on a worker thread, stalls the serving thread's event loop: docs/performance.md).
+ * `onBytes` is handed every byte of the file once, in order (a caller's checksum); the header is
+ * checked before any parameter changes (tensors that overlap are refused, as the format says),
+ * but a checksum that fails once all is read leaves them changed: the caller drops the module.
+ */
+export function loadParameterFile(
+  module: Module,
+  path: string,
+  onBytes: (bytes: Uint8Array) => void = () => {},
+): Record<string, string> {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (into: Uint8Array, at: number): void => {
+      for (let done = 0; done < into.length;) {
+        const n = readSync(fd, into, done, into.length - done, at + done);
+        if (n === 0) throw new Error(`${path} changed while it was read`);
+        done += n;
+      }
+      onBytes(into);
+    };
+    const first = new Uint8Array(Math.min(8, size));
+    read(first, 0);
+    const head = new Uint8Array(8 + headerLength(first, size, path));
+    head.set(first);
+    read(head.subarray(8), 8);
+    const { tensors, metadata } = layoutOf(head, size, path);
+    checkParameters(module, tensors, metadata, path);
+    const inFileOrder = [...tensors].sort((a, b) => a[1].begin - b[1].begin);
+    inFileOrder.forEach(([name, t], k) => {
+      const before = inFileOrder[k - 1]?.[1];
+      if (before && t.begin < before.begin + before.count * 4)
+        throw new Error(`${path}: tensor "${name}" overlaps the one before it in the file`);
+    });
+    const params = new Map(module.namedParameters());
+    let at = head.length;
+    const skip = (to: number) => {
+      const scratch = new Uint8Array(Math.min(READ_STEP_BYTES, to - at));
+      for (; at < to; at += scratch.length) read(scratch.subarray(0, Math.min(scratch.length, to - at)), at);
+    };
+    for (const [name, t] of inFileOrder) {
+      skip(t.begin);
+      const data = params.get(name)!.data;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, t.count * 4);
+      for (let b = 0; b < bytes.length; b += READ_STEP_BYTES)
+        read(bytes.subarray(b, Math.min(bytes.length, b + READ_STEP_BYTES)), t.begin + b);
+      at = t.begin + bytes.length;
+    }
+    skip(size);
+    return metadata;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** loadParameters over bytes already read (`path` names them in errors). */
@@ -219,6 +300,18 @@ export function* loadParameterBytesSteps(
 ): Generator<void, Record<string, string>> {
   // Straight from the bytes into the parameters: a large item table is never held a third time.
   const { tensors, metadata } = safetensorsLayout(bytes, path);
+  checkParameters(module, tensors, metadata, path);
+  for (const [name, t] of module.namedParameters()) yield* copyTensorSteps(bytes, tensors.get(name)!, t.data);
+  return metadata;
+}
+
+/** Refuses a file of another format, a newer version, or tensors that are not the module's parameters. */
+function checkParameters(
+  module: Module,
+  tensors: SafetensorsLayout['tensors'],
+  metadata: Record<string, string>,
+  path: string,
+): void {
   if (metadata.format !== PARAMS_FORMAT) {
     throw new Error(
       `${path}: not a cammsr parameter file (metadata.format = ${JSON.stringify(metadata.format)})`,
@@ -243,8 +336,6 @@ export function* loadParameterBytesSteps(
   for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
   if (problems.length)
     throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
-  for (const [name, t] of params) yield* copyTensorSteps(bytes, tensors.get(name)!, t.data);
-  return metadata;
 }
 
 /** Reads a safetensors file into tensors (no gradient), keyed by name. */
