@@ -4,7 +4,8 @@
  * (perf_hooks, 1 ms resolution), with the time the event loop was busy (its utilisation: work the
  * serving thread did instead of answering); beside it, the time of a synchronous loadBundle of
  * the same bundle, which is how long a reload stopped every request before loading moved off the
- * event loop. Every reload loads a bundle other than the one served: three copies of the bundle
+ * event loop; and the longest stall of the same process left idle as long as a reload, the floor
+ * the stalls are read against. Every reload loads a bundle other than the one served: three copies of the bundle
  * that differ in insights.json (a model retrained over the same catalog, as far as loading goes),
  * or with `--new-catalog` in catalog.jsonl too (a title), served in turn.
  */
@@ -69,6 +70,16 @@ for (let i = 0; i < reloads; i++) {
   if (r.statusCode !== 200) throw new Error(`reload failed: ${r.body}`);
   stall.push(h.max / 1e6);
 }
+// The same process idle for as long as a reload, measured the same way: the floor a stall is
+// read against (timer wake-ups and the machine's own noise, not the reload's).
+const idle: number[] = [];
+for (let i = 0; i < reloads; i++) {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await new Promise((r) => setTimeout(r, median(wall)));
+  h.disable();
+  idle.push(h.max / 1e6);
+}
 // Afterwards: the same steps run at once beforehand would have warmed up the reloads' code.
 for (let i = 0; i < reloads; i++) {
   const s0 = performance.now();
@@ -86,6 +97,8 @@ const result = {
   longestStallMsMedian: median(stall),
   longestStallMsMax: Math.max(...stall),
   loopBusyMsMedian: median(busy),
+  idleStallMsMedian: median(idle),
+  idleStallMsMax: Math.max(...idle),
   syncLoadMsMedian: median(sync),
   machine: machine(),
 };
@@ -95,6 +108,7 @@ console.log(
       'reload (median ms)',
       'longest event-loop stall during it (median / max ms)',
       'event loop busy during it (median ms)',
+      'longest stall while idle as long (median / max ms)',
       'synchronous loadBundle (median ms)',
     ],
     [
@@ -102,6 +116,7 @@ console.log(
         result.reloadMsMedian.toFixed(0),
         `${result.longestStallMsMedian.toFixed(0)} / ${result.longestStallMsMax.toFixed(0)}`,
         result.loopBusyMsMedian.toFixed(0),
+        `${result.idleStallMsMedian.toFixed(0)} / ${result.idleStallMsMax.toFixed(0)}`,
         result.syncLoadMsMedian.toFixed(0),
       ],
     ],
