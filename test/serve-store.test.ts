@@ -5,7 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { MIGRATIONS, prefixUpperBound, type EventStore } from '../src/serve/store/event-store.js';
+import {
+  ITEM_PAGE_ROWS,
+  MIGRATIONS,
+  prefixUpperBound,
+  type EventStore,
+} from '../src/serve/store/event-store.js';
 import { openStore } from '../src/serve/store/open.js';
 import { storeBackends } from './store-backends.js';
 import { tempDir } from './temp.js';
@@ -188,6 +193,33 @@ for (const b of backends) {
       assert.equal(items[2].content!.image!.type, 'image/png');
     } finally {
       await again.close();
+    }
+  });
+  test(`${b.name}: items are read a page at a time, in order of first storage, whatever their count`, async () => {
+    const { store } = await b.fresh();
+    try {
+      const n = 2 * ITEM_PAGE_ROWS + 5;
+      for (let i = 0; i < n; i++)
+        await store.saveItem({ id: `item-${i}`, content: { title: `t${i}` }, withdrawn: false, updated: i });
+      // Replacing an item of the first page keeps its place; one page exactly full ends the reading too.
+      await store.saveItem({ id: 'item-3', content: null, withdrawn: true, updated: n });
+      const items = await store.items();
+      assert.deepEqual(
+        items.map((it) => it.id),
+        Array.from({ length: n }, (_, i) => `item-${i}`),
+      );
+      assert.deepEqual(items[3], { id: 'item-3', content: null, withdrawn: true, updated: n });
+      assert.deepEqual(items[n - 1].content, { title: `t${n - 1}` });
+      const { store: exact } = await b.fresh();
+      try {
+        for (let i = 0; i < ITEM_PAGE_ROWS; i++)
+          await exact.saveItem({ id: `e-${i}`, content: null, withdrawn: false, updated: i });
+        assert.equal((await exact.items()).length, ITEM_PAGE_ROWS);
+      } finally {
+        await exact.close();
+      }
+    } finally {
+      await store.close();
     }
   });
 }

@@ -7,7 +7,8 @@ import pg from 'pg';
 import {
   MIGRATIONS,
   contentColumn,
-  contentOfRow,
+  ITEM_PAGE_ROWS,
+  readItemsInPages,
   prefixUpperBound,
   refuseNewerSchema,
   type EventStore,
@@ -155,21 +156,25 @@ export class PostgresEventStore implements EventStore {
 
   async items(): Promise<StoredItem[]> {
     type Row = {
+      seq: string;
       id: string;
       content: string | null;
       image: Buffer | null;
       withdrawn: boolean;
       updated: number;
     };
-    const { rows } = await this.pool.query<Row>(
-      'SELECT id, content, image, withdrawn, updated FROM items ORDER BY seq',
-    );
-    return rows.map((r) => ({
-      id: r.id,
-      content: contentOfRow(r.content, r.image ? new Uint8Array(r.image) : null),
-      withdrawn: r.withdrawn,
-      updated: Number(r.updated),
-    }));
+    return readItemsInPages(async (after) => {
+      const { rows } = await this.pool.query<Row>(
+        `SELECT seq, id, content, image, withdrawn, updated FROM items WHERE seq > $1 ORDER BY seq LIMIT ${ITEM_PAGE_ROWS}`,
+        [after],
+      );
+      return rows.map((r) => ({
+        ...r,
+        seq: Number(r.seq),
+        image: r.image ? new Uint8Array(r.image) : null,
+        updated: Number(r.updated),
+      }));
+    });
   }
 
   async probeWrite(): Promise<void> {

@@ -3,7 +3,9 @@ import Database from 'better-sqlite3';
 import {
   MIGRATIONS,
   contentColumn,
-  contentOfRow,
+  ITEM_PAGE_ROWS,
+  readItemsInPages,
+  type ItemRow,
   prefixUpperBound,
   refuseNewerSchema,
   type EventStore,
@@ -21,7 +23,7 @@ export class SqliteEventStore implements EventStore {
   private readonly byRange: Database.Statement;
   private readonly insertAll: (events: readonly InteractionEvent[]) => number;
   private readonly upsertItem: Database.Statement;
-  private readonly allItems: Database.Statement;
+  private readonly itemPage: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
     this.insert = db.prepare(
@@ -46,7 +48,9 @@ export class SqliteEventStore implements EventStore {
       `INSERT INTO items (id, content, image, withdrawn, updated) VALUES (@id, @content, @image, @w, @updated)
        ON CONFLICT (id) DO UPDATE SET content = @content, image = @image, withdrawn = @w, updated = @updated`,
     );
-    this.allItems = db.prepare('SELECT id, content, image, withdrawn, updated FROM items ORDER BY seq');
+    this.itemPage = db.prepare(
+      `SELECT seq, id, content, image, withdrawn, updated FROM items WHERE seq > ? ORDER BY seq LIMIT ${ITEM_PAGE_ROWS}`,
+    );
     this.insertAll = db.transaction((events: readonly InteractionEvent[]) => {
       const now = Date.now() / 1000;
       let stored = 0;
@@ -126,19 +130,10 @@ export class SqliteEventStore implements EventStore {
   }
 
   async items(): Promise<StoredItem[]> {
-    type Row = {
-      id: string;
-      content: string | null;
-      image: Buffer | null;
-      withdrawn: number;
-      updated: number;
-    };
-    return (this.allItems.all() as Row[]).map((r) => ({
-      id: r.id,
-      content: contentOfRow(r.content, r.image),
-      withdrawn: r.withdrawn === 1,
-      updated: r.updated,
-    }));
+    type Row = Omit<ItemRow, 'withdrawn'> & { withdrawn: number };
+    return readItemsInPages(async (after) =>
+      (this.itemPage.all(after) as Row[]).map((r) => ({ ...r, withdrawn: r.withdrawn === 1 })),
+    );
   }
 
   async probeWrite(): Promise<void> {
