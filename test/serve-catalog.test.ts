@@ -18,7 +18,7 @@ import { buildGeneration } from '../src/serve/generation.js';
 import { growCatalog, grownItems, type ItemChange } from '../src/serve/catalog-growth.js';
 import { grownRecommender, ModelWorker } from '../src/serve/model-worker.js';
 import { resolveItem } from '../src/serve/item-content.js';
-import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
+import { addedWithTextOfItem1, changeLog, serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
 const fixture = serveFixture('catalog');
@@ -441,7 +441,7 @@ test('a grown generation is built on a model worker while the event loop runs, a
   const worker = new ModelWorker();
   try {
     const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'int8' as const };
-    const g = await buildGeneration(bundle, [], [change], opts, worker);
+    const g = await buildGeneration(bundle, [], changeLog([change]), opts, worker);
     building = false;
     assert.equal(g.served.data.items, bundle.data.items + 1);
     assert.equal(g.model.items, bundle.data.items + 1);
@@ -491,7 +491,7 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
   const opts = { batching: { maxBatch: 8, maxWaitMs: 0 }, onBatch: () => {}, itemTable: 'float32' as const };
   const worker = new ModelWorker();
   try {
-    const plain = await buildGeneration(bundle, [], [], opts, worker);
+    const plain = await buildGeneration(bundle, [], changeLog(), opts, worker);
     assert.equal(plain.served.catalog, bundle.catalog);
     assert.equal(plain.served.data, bundle.data);
     assert.equal(plain.served.added, undefined, 'no item added: no array');
@@ -499,7 +499,7 @@ test('without stored changes a generation serves the bundle as loaded (catalog a
     // A change lies over the bundle's catalog (which stays as it was) and keeps every entry.
     const first = bundle.catalog.item(1);
     const added = { id: 'another', info: { ...first, id: 'another' }, withdrawn: false };
-    const grown = await buildGeneration(bundle, [], [added], opts, worker);
+    const grown = await buildGeneration(bundle, [], changeLog([added]), opts, worker);
     assert.equal(bundle.catalog.has('another'), false);
     assert.equal(grown.served.catalog.size, bundle.catalog.size + 1);
     bundle.catalog.ids().forEach((id, k) => assert.equal(grown.served.catalog.indexOf(id), k + 1));
@@ -544,6 +544,67 @@ test('catalog changes read nothing from disk: both workers keep the served bundl
   } finally {
     await app.close();
     await store.close();
+  }
+});
+
+test('catalog changes reach the model workers a build at a time: after failed and successful changes, the service recommends as one that loads the store afresh', async () => {
+  const f = await fixture;
+  const real = await openStore(`sqlite:${join(f.root, `delta-${Math.random().toString(36).slice(2)}.db`)}`);
+  let failing = false;
+  // The real store, whose item writes fail while `failing`: each failed change is taken back.
+  const store = new Proxy(real, {
+    get(target, key) {
+      if (key === 'saveItem' && failing) return async () => Promise.reject(new Error('disk full (test)'));
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const ids = (await loadBundleItemsAsync(f.bundles.cammsr)).catalog.ids();
+  const { app } = await buildService({ bundle: f.bundles.cammsr, store });
+  try {
+    const put = (id: string, title: string) =>
+      app.inject({ method: 'POST', url: '/v1/items', payload: { id, title } });
+    const withdraw = (id: string) =>
+      app.inject({ method: 'PATCH', url: `/v1/items/${id}`, payload: { withdrawn: true } });
+    assert.equal((await put('a', 'first added')).statusCode, 201);
+    failing = true;
+    for (const r of [await put('x', 'failed'), await put('a', 'failed update'), await withdraw(ids[1])])
+      assert.ok(r.statusCode >= 500, r.body);
+    failing = false;
+    assert.equal((await put('b', 'second added')).statusCode, 201);
+    assert.equal((await put('x', 'third added')).statusCode, 201);
+    assert.equal((await withdraw(ids[2])).statusCode, 200);
+    assert.equal((await put('a', 'first, updated')).statusCode, 200);
+    // The same requests to a service that loads the store now (every change sent at once).
+    const fresh = await buildService({ bundle: f.bundles.cammsr, store: real });
+    try {
+      const ask = (a: typeof app) =>
+        a.inject({
+          method: 'POST',
+          url: '/v1/recommendations',
+          payload: { history: ['a', ids[3], 'x', 'b'], k: 60 },
+        });
+      const [got, want] = [(await ask(app)).json(), (await ask(fresh.app)).json()];
+      assert.deepEqual(got, want);
+      assert.deepEqual(
+        got.items
+          .slice(0, 60)
+          .map((r: { item: string }) => r.item)
+          .filter((i: string) => ['a', 'b', 'x'].includes(i)).length,
+        0,
+        'the history is excluded',
+      );
+      for (const id of ['a', 'b', 'x']) {
+        const similar = (a: typeof app) => a.inject({ method: 'GET', url: `/v1/items/${id}/similar?k=5` });
+        assert.deepEqual((await similar(app)).json(), (await similar(fresh.app)).json(), id);
+      }
+      assert.equal((await app.inject({ method: 'GET', url: '/v1/items/a' })).json().title, 'first, updated');
+    } finally {
+      await fresh.app.close();
+    }
+  } finally {
+    await app.close();
+    await real.close();
   }
 });
 

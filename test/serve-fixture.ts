@@ -6,6 +6,7 @@ import { resolveConfig } from '../src/config/index.js';
 import { train } from '../src/train/trainer.js';
 import type { BundleItems } from '../src/serve/bundle.js';
 import type { ItemChange } from '../src/serve/catalog-growth.js';
+import { ChangeLog } from '../src/serve/change-log.js';
 import { tempDir } from './temp.js';
 
 export interface ServeFixture {
@@ -44,4 +45,9 @@ export function addedWithTextOfItem1(bundle: BundleItems, id = 'grown'): ItemCha
     text: text.matrix.slice(text.dim, 2 * text.dim),
     withdrawn: false,
   };
+}
+
+/** A change log of these changes, in this order (what a generation is built with). */
+export function changeLog(changes: readonly ItemChange[] = []): ChangeLog {
+  return ChangeLog.of(changes.map((c) => [c.id, c]));
 }

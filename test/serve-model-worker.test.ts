@@ -8,7 +8,7 @@ import { BundleError, manifestVersion } from '../src/serve/bundle-manifest.js';
 import { growCatalog, type ItemChange } from '../src/serve/catalog-growth.js';
 import { ModelWorker } from '../src/serve/model-worker.js';
 import { Recommender, type HistoryRequest, type ItemTableMode } from '../src/serve/recommender.js';
-import { addedWithTextOfItem1, serveFixture } from './serve-fixture.js';
+import { addedWithTextOfItem1, changeLog, serveFixture } from './serve-fixture.js';
 import { tempDir } from './temp.js';
 
 const fixture = serveFixture('model-worker');
@@ -38,7 +38,12 @@ test('a generation built on the model worker answers exactly as one built in pla
     for (const model of ['cammsr', 'sasrec', 'popularity'] as const) {
       const dir = f.bundles[model];
       for (const itemTable of ['float32', 'int8'] as const) {
-        const { token, built } = await w.build({ dir, version: versionOf(dir), changes: [], itemTable });
+        const { token, built } = await w.build({
+          dir,
+          version: versionOf(dir),
+          changes: changeLog(),
+          itemTable,
+        });
         const local = inPlace(dir, [], itemTable);
         assert.equal(built.items, local.items);
         const ids = loadBundle(dir).catalog.ids();
@@ -68,7 +73,12 @@ test('the model worker applies the catalog changes: an added item is ranked, a w
   ];
   const w = new ModelWorker();
   try {
-    const { token, built } = await w.build({ dir, version: versionOf(dir), changes, itemTable: 'auto' });
+    const { token, built } = await w.build({
+      dir,
+      version: versionOf(dir),
+      changes: changeLog(changes),
+      itemTable: 'auto',
+    });
     assert.equal(built.items, bundle.data.items + 1);
     const requests: HistoryRequest[] = [
       { items: bundle.catalog.ids().slice(3, 9), k: built.items, excludeSeen: false },
@@ -88,7 +98,8 @@ test('a worker holds several generations until each is released, and answers eac
   const f = await fixture;
   const w = new ModelWorker();
   try {
-    const build = (dir: string) => w.build({ dir, version: versionOf(dir), changes: [], itemTable: 'auto' });
+    const build = (dir: string) =>
+      w.build({ dir, version: versionOf(dir), changes: changeLog(), itemTable: 'auto' });
     const a = await build(f.bundles.cammsr);
     const b = await build(f.bundles.sasrec);
     const ids = loadBundle(f.bundles.cammsr).catalog.ids();
@@ -130,7 +141,7 @@ test('a bundle the worker cannot load is refused with the BundleError loading it
       return null;
     })();
     assert.ok(inThread instanceof BundleError);
-    const err = await w.build({ dir, version, changes: [], itemTable: 'auto' }).then(
+    const err = await w.build({ dir, version, changes: changeLog(), itemTable: 'auto' }).then(
       () => null,
       (e: unknown) => e as Error,
     );
@@ -139,11 +150,11 @@ test('a bundle the worker cannot load is refused with the BundleError loading it
     writeFileSync(weights, bytes);
     // Another bundle than the one the service verified (replaced between the two loads).
     await assert.rejects(
-      w.build({ dir, version: 'something-else', changes: [], itemTable: 'auto' }),
+      w.build({ dir, version: 'something-else', changes: changeLog(), itemTable: 'auto' }),
       (e: unknown) => e instanceof BundleError && /changed while it was loading/.test(e.message),
     );
     // The worker goes on: the restored bundle builds.
-    const { token } = await w.build({ dir, version, changes: [], itemTable: 'auto' });
+    const { token } = await w.build({ dir, version, changes: changeLog(), itemTable: 'auto' });
     assert.equal((await w.recommend(token, histories(loadBundle(dir).catalog.ids()))).length, 4);
   } finally {
     await w.close();
@@ -154,7 +165,7 @@ test('a closed model worker rejects its calls instead of hanging', async () => {
   const f = await fixture;
   const w = new ModelWorker();
   const dir = f.bundles.sasrec;
-  const { token } = await w.build({ dir, version: versionOf(dir), changes: [], itemTable: 'auto' });
+  const { token } = await w.build({ dir, version: versionOf(dir), changes: changeLog(), itemTable: 'auto' });
   await w.close();
   await assert.rejects(
     w.recommend(token, histories(loadBundle(dir).catalog.ids())),

@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { BundleItems, ServedItems } from './bundle.js';
 import { manifestVersion } from './bundle-manifest.js';
-import { grownItems, type ItemChange } from './catalog-growth.js';
+import { grownItems } from './catalog-growth.js';
+import type { ChangeLog } from './change-log.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import type { BuiltModel, ModelWorker } from './model-worker.js';
 import type { HistoryRequest, ItemTableMode, RecommendationList, RecommendedItem } from './recommender.js';
@@ -70,7 +71,7 @@ function catalogVersion(items: readonly StoredItem[]): string {
 export async function buildGeneration(
   bundle: BundleItems,
   stored: readonly StoredItem[],
-  changes: readonly ItemChange[],
+  changes: ChangeLog,
   opts: GenerationOptions,
   worker: ModelWorker,
 ): Promise<Generation> {
@@ -83,7 +84,7 @@ export async function buildGeneration(
   });
   let served: ServedItems;
   try {
-    served = grownItems(bundle, changes, model.ranksUnseenItems);
+    served = grownItems(bundle, changes.changes(), model.ranksUnseenItems);
     if (served.catalog.size !== model.items)
       throw new Error(`the model worker built ${model.items} items, the catalog has ${served.catalog.size}`);
   } catch (e) {

@@ -16,6 +16,7 @@ import type { Int8Items } from './int8-items.js';
 import { BundleError, manifestVersion } from './bundle-manifest.js';
 import { WorkerCalls } from './worker-calls.js';
 import { growCatalog, type ItemChange } from './catalog-growth.js';
+import { ReceivedChanges, type ChangeDelta, type ChangeLog } from './change-log.js';
 import {
   Recommender,
   type HistoryRequest,
@@ -31,7 +32,8 @@ export interface ModelBuild {
   dir: string;
   /** manifestVersion of the bundle the serving thread loaded: the worker must load the same one. */
   version: string;
-  changes: readonly ItemChange[];
+  /** The worker is sent only the entries it has not seen (change-log.ts). */
+  changes: ChangeLog;
   itemTable: ItemTableMode;
 }
 
@@ -50,7 +52,7 @@ export interface BuiltModel {
 
 /** What the serving thread asks (a Job with its reply's id). */
 type Request =
-  | ({ kind: 'build'; token: number } & ModelBuild)
+  | ({ kind: 'build'; token: number; changes: ChangeDelta } & Omit<ModelBuild, 'changes'>)
   | { kind: 'recommend'; token: number; requests: readonly HistoryRequest[] }
   | { kind: 'similar'; token: number; item: string; k: number }
   | { kind: 'release'; token: number }
@@ -77,6 +79,8 @@ export class ModelWorker {
    * thread knows: a build of that version reads nothing from disk.
    */
   private base: string | null = null;
+  /** How many entries of which change log the worker has been sent (null: none it keeps). */
+  private sent: { log: number; count: number } | null = null;
 
   /** `onGone`: hears, once, that the thread stopped (a crash; not close). */
   constructor(onGone: (e: Error) => void = () => {}) {
@@ -98,15 +102,26 @@ export class ModelWorker {
   async build(b: ModelBuild): Promise<{ token: number; built: BuiltModel }> {
     const token = this.nextToken++;
     const { dir, version, changes, itemTable } = b;
+    const delta = changes.since(this.seen(changes));
+    this.sent = { log: delta.log, count: delta.to };
     const built = (await this.loading(version, {
       kind: 'build',
       token,
       dir,
       version,
-      changes,
+      changes: delta,
       itemTable,
+    }).catch((e: unknown) => {
+      // A failed build or bundle still took the entries in; anything else may not have.
+      if (!(e instanceof BuildError || e instanceof BundleError)) this.sent = null;
+      throw e;
     })) as BuiltModel;
     return { token, built };
+  }
+
+  /** How many entries of this change log the worker has been sent. */
+  seen(log: ChangeLog): number {
+    return this.sent?.log === log.id ? this.sent.count : 0;
   }
 
   /** Loads a bundle and keeps it, so that a later build of it (a catalog change) reads nothing. */
@@ -161,6 +176,8 @@ const held = new Map<number, Recommender>();
 let base: { dir: string; version: string; bundle: Bundle } | null = null;
 /** The 8-bit table of the last generation built: kept by the next when its item table is the same. */
 let lastInt8: Int8Items | null = null;
+/** The catalog's changes as received, a build's entries at a time. */
+const received = new ReceivedChanges();
 
 /** Drops a generation; the 8-bit table it made goes with it (not kept for the next build). */
 function release(token: number): boolean {
@@ -202,11 +219,13 @@ export function grownRecommender(
   return new Recommender(growCatalog(bundle, bundle.config, changes), itemTable, previous);
 }
 
-function build(job: ModelBuild & { token: number }): BuiltModel {
+function build(job: Omit<ModelBuild, 'changes'> & { token: number; changes: ChangeDelta }): BuiltModel {
+  // First, so that the entries are taken in whatever happens to the build (the sender counts them).
+  const changes = received.apply(job.changes);
   const bundle = loaded(job.dir, job.version);
   let recommender: Recommender;
   try {
-    recommender = grownRecommender(bundle, job.changes, job.itemTable, lastInt8);
+    recommender = grownRecommender(bundle, changes, job.itemTable, lastInt8);
   } catch (e) {
     throw new BuildError((e as Error).message);
   }

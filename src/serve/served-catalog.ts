@@ -15,9 +15,12 @@
 import { loadBundleItemsAsync } from './bundle.js';
 import { buildGeneration, type Generation, type GenerationOptions } from './generation.js';
 import { checkVectors, resolveItem, type ResolvedItem } from './item-content.js';
-import type { ItemChange } from './catalog-growth.js';
+import { ChangeLog } from './change-log.js';
 import { ModelWorker } from './model-worker.js';
 import type { EventStore, ItemContent, StoredItem } from './store/event-store.js';
+
+/** How long resolving the stored items may hold the event loop at a time during a load. */
+const RESOLVE_SLICE_MS = 2;
 
 export interface ItemWrite {
   /** True when the id was not in the catalog before. */
@@ -32,6 +35,8 @@ export class ServedCatalog {
   /** Stored changes in storage order, and each one resolved against the served bundle. */
   private stored: StoredItem[] = [];
   private resolved = new Map<string, ResolvedItem>();
+  /** The changes of the stored items, as the model workers are sent them. */
+  private log = new ChangeLog();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly workers: [ModelWorker, ModelWorker] = [this.newWorker(), this.newWorker()];
   private closed = false;
@@ -124,16 +129,20 @@ export class ServedCatalog {
     const bundle = await loadBundleItemsAsync(path, (this.generation as Generation | undefined)?.bundle);
     const stored = await this.store.items();
     const resolved = new Map<string, ResolvedItem>();
-    for (const it of stored) resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
-    const g = await buildGeneration(
-      bundle,
-      stored,
-      changesOf(stored, resolved),
-      this.opts,
-      this.idleWorker(),
-    );
+    let since = performance.now();
+    for (const it of stored) {
+      resolved.set(it.id, await resolveItem(bundle, it, 'stored'));
+      // Thousands of stored items take a while (0.3 s at 10,000): the event loop runs between slices.
+      if (performance.now() - since > RESOLVE_SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        since = performance.now();
+      }
+    }
+    const log = ChangeLog.of(stored.map((s) => [s.id, resolved.get(s.id)!.change]));
+    const g = await buildGeneration(bundle, stored, log, this.opts, this.idleWorker());
     this.stored = stored;
     this.resolved = resolved;
+    this.log = log;
     this.swap(g);
     this.onLoadWarnings(this.loadWarnings());
     return g;
@@ -188,18 +197,28 @@ export class ServedCatalog {
     if (at < 0) stored.push(item);
     else stored[at] = item;
     const all = new Map(this.resolved).set(item.id, resolved);
-    const generation = await buildGeneration(
-      this.generation.bundle,
-      stored,
-      changesOf(stored, all),
-      this.opts,
-      this.changeWorker(),
-    );
+    const previous = this.log.get(item.id);
+    this.log.set(item.id, resolved.change);
+    let generation: Generation;
     try {
-      await this.store.saveItem(item);
+      generation = await buildGeneration(
+        this.generation.bundle,
+        stored,
+        this.log,
+        this.opts,
+        this.changeWorker(),
+      );
+      try {
+        await this.store.saveItem(item);
+      } catch (e) {
+        generation.retire();
+        throw e;
+      }
     } catch (e) {
-      generation.retire();
+      this.log.restore(item.id, previous);
       throw e;
+    } finally {
+      this.log.forget(Math.min(...this.workers.map((w) => w.seen(this.log))));
     }
     this.stored = stored;
     this.resolved = all;
@@ -213,11 +232,6 @@ export class ServedCatalog {
     this.queue = run.catch(() => undefined);
     return run;
   }
-}
-
-/** The changes the stored items make to the bundle, in storage order (withdrawals of items it lacks make none). */
-function changesOf(stored: readonly StoredItem[], resolved: ReadonlyMap<string, ResolvedItem>): ItemChange[] {
-  return stored.map((s) => resolved.get(s.id)!.change).filter((c): c is ItemChange => c !== null);
 }
 
 /**
