@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { kernels } from '../src/kernels/select.js';
 import { formatTable } from '../src/report/table.js';
-import { loadBundle } from '../src/serve/bundle.js';
+import { loadBundle, loadBundleItemsAsync } from '../src/serve/bundle.js';
 import { buildService } from '../src/serve/service.js';
 import { openStore } from '../src/serve/store/open.js';
 import { machine, median, parseArgs } from './common.js';
@@ -31,6 +31,10 @@ const args = parseArgs(
     bundle: ['string', 'the bundle to reload (required)'],
     reloads: ['number', 'reloads to time (default 5)'],
     'new-catalog': ['flag', 'each bundle reloaded has another catalog.jsonl (else the same one)'],
+    'stored-items': [
+      'number',
+      'items stored in the event store beforehand, as if added while serving (default 0)',
+    ],
     threads: ['number', 'kernel threads (default 1, as cammsr serve)'],
     json: ['flag', 'one JSON object as the last line'],
   },
@@ -47,6 +51,8 @@ kernels().setThreads((args.threads as number | undefined) ?? 1);
 const newCatalog = Boolean(args['new-catalog']);
 const variants = [0, 1, 2].map((v) => variantOf(bundle, join(tmp, `bundle-${v}`), v, newCatalog));
 const store = await openStore(`sqlite:${join(tmp, 'events.db')}`);
+const storedItems = (args['stored-items'] as number | undefined) ?? 0;
+await storeItems(storedItems);
 const { app } = await buildService({ bundle: variants[0], store });
 const wall: number[] = [];
 const stall: number[] = [];
@@ -93,6 +99,7 @@ const result = {
   bundle,
   reloads,
   newCatalog,
+  storedItems,
   reloadMsMedian: median(wall),
   longestStallMsMedian: median(stall),
   longestStallMsMax: Math.max(...stall),
@@ -105,6 +112,7 @@ const result = {
 console.log(
   formatTable(
     [
+      'stored items',
       'reload (median ms)',
       'longest event-loop stall during it (median / max ms)',
       'event loop busy during it (median ms)',
@@ -113,6 +121,7 @@ console.log(
     ],
     [
       [
+        String(storedItems),
         result.reloadMsMedian.toFixed(0),
         `${result.longestStallMsMedian.toFixed(0)} / ${result.longestStallMsMax.toFixed(0)}`,
         result.loopBusyMsMedian.toFixed(0),
@@ -123,6 +132,19 @@ console.log(
   ),
 );
 if (args.json) console.log(JSON.stringify(result));
+
+/**
+ * Items added while serving, as the store keeps them: a title, and the text vector the bundle's
+ * features take (a client's precomputed vector: no encoder needed) when it has text features.
+ */
+async function storeItems(n: number): Promise<void> {
+  const dim = (await loadBundleItemsAsync(bundle)).data.text?.dim;
+  for (let i = 0; i < n; i++) {
+    const text = dim ? Array.from({ length: dim }, (_, k) => Math.sin(i * 131 + k)) : undefined;
+    const content = { title: `stored item ${i}`, ...(text && { vectors: { text } }) };
+    await store.saveItem({ id: `stored-${i}`, content, withdrawn: false, updated: i });
+  }
+}
 
 /**
  * A copy of the bundle whose insights.json (and with `newCatalog` its first catalog title) says
