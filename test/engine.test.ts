@@ -271,6 +271,10 @@ test('a parameter file is read straight into the parameters, every byte handed o
     () => loadParameterFile(untouched, overlap),
     /overlap\.safetensors: tensor "b\.bias" overlaps the one before it/,
   );
+  assert.throws(
+    () => loadParameterBytes(untouched, readFileSync(overlap), overlap),
+    /overlaps the one before it/,
+  );
   assert.deepEqual(
     untouched.parameters().map((p) => Array.from(p.data)),
     before,

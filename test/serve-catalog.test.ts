@@ -627,7 +627,7 @@ test('a served bundle whose folder went away before its encoders or an image wer
     ];
     for (const r of replies) {
       assert.equal(r.statusCode, 503, r.body);
-      assert.match(r.json().error, /folder changed on disk since it was loaded; reload a bundle/);
+      assert.match(r.json().error, /folder changed on disk since it was loaded; it must be reloaded/);
       assert.ok(!r.body.includes(f.root), r.body);
     }
     // What reads nothing from disk goes on; the item was not added.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../src/serve/bundle.js';
-import { BundleError, manifestVersion } from '../src/serve/bundle-manifest.js';
+import { BundleError, BundleFileError, manifestVersion } from '../src/serve/bundle-manifest.js';
 import { growCatalog, type ItemChange } from '../src/serve/catalog-growth.js';
 import { ModelWorker } from '../src/serve/model-worker.js';
 import { Recommender, type HistoryRequest, type ItemTableMode } from '../src/serve/recommender.js';
@@ -147,11 +147,16 @@ test('a bundle the worker cannot load is refused with the BundleError loading it
     );
     assert.ok(err instanceof BundleError, 'a BundleError, as a reload answers 422 for');
     assert.equal(err.message, inThread.message);
+    // Of the kind that says the folder changed (a served bundle's routes answer 503 for it), on both threads.
+    assert.ok(inThread instanceof BundleFileError && err instanceof BundleFileError);
     writeFileSync(weights, bytes);
     // Another bundle than the one the service verified (replaced between the two loads).
     await assert.rejects(
       w.build({ dir, version: 'something-else', changes: changeLog(), itemTable: 'auto' }),
-      (e: unknown) => e instanceof BundleError && /changed while it was loading/.test(e.message),
+      (e: unknown) =>
+        e instanceof BundleError &&
+        !(e instanceof BundleFileError) &&
+        /changed while it was loading/.test(e.message),
     );
     // The worker goes on: the restored bundle builds.
     const { token } = await w.build({ dir, version, changes: changeLog(), itemTable: 'auto' });

@@ -1,6 +1,7 @@
 /**
  * A bundle's files, each checked against the sha256 its manifest lists before it is used.
- * Read synchronously where a command loads a bundle (export checks, `cammsr recommend`), or
+ * Read synchronously where a command or a model worker loads a bundle (export checks, `cammsr
+ * recommend`; the weights read straight into the model, `readChecked`), or
  * prefetched where a service loads one while it answers requests: read and hashed on the load
  * worker (load-worker.ts) and moved over, so that the serving thread neither hashes a file nor
  * copies it (a million-item table is 250 MB). An image served is read as a stream of chunks on
@@ -11,7 +12,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BundleError, checkSha256, MANIFEST, readVerified, type BundleManifest } from './bundle-manifest.js';
+import {
+  BundleFileError,
+  checkSha256,
+  MANIFEST,
+  readVerified,
+  type BundleManifest,
+} from './bundle-manifest.js';
 import { readVerifiedOffThread } from './load-worker.js';
 
 /** Bytes per chunk of a streamed read: about half a millisecond of copying and hashing. */
@@ -34,12 +41,12 @@ export async function readVerifiedAsync(root: string, m: BundleManifest, name: s
       // loop: give the loop back after each, so that a turn hashes one chunk.
       await new Promise((r) => setImmediate(r));
     }
-    if (at !== size) throw new BundleError(`${path} changed while it was read`);
+    if (at !== size) throw new BundleFileError(`${path} changed while it was read`);
     checkSha256(path, m.files[name], hash.digest('hex'));
     return bytes;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
+      throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
     throw e;
   }
 }
@@ -74,7 +81,7 @@ export class BundleFiles {
    */
   readChecked<T>(name: string, read: (path: string, onBytes: (b: Uint8Array) => void) => T): T {
     const path = join(this.root, name);
-    if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
+    if (!existsSync(path)) throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
     const hash = createHash('sha256');
     let value: T;
     try {

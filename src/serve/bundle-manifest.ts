@@ -17,6 +17,20 @@ export class BundleError extends Error {
 }
 
 /**
+ * A file of a bundle is missing, changed while it was read, or fails its checksum: the folder
+ * changed (or was damaged) after its manifest was written. For a bundle being served, a reload
+ * mends it.
+ */
+export class BundleFileError extends BundleError {
+  override name = 'BundleFileError';
+}
+
+/** The error a worker's reply describes (`file`: it was a BundleFileError). */
+export function bundleErrorOfReply(message: string, file: boolean): BundleError {
+  return file ? new BundleFileError(message) : new BundleError(message);
+}
+
+/**
  * Runs `fn`; any error but a BundleError (which already names its file) becomes one, with the
  * message `describe` makes of the original (by default the original's own).
  */
@@ -102,7 +116,7 @@ const READ_CHUNK = 1 << 23;
  */
 export function readVerified(root: string, name: string, expected: string | undefined, keep = true): Buffer {
   const path = join(root, name);
-  if (!existsSync(path)) throw new BundleError(`${path} is missing (listed in ${MANIFEST})`);
+  if (!existsSync(path)) throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -111,7 +125,7 @@ export function readVerified(root: string, name: string, expected: string | unde
     for (let at = 0; at < size;) {
       const into = keep ? bytes.subarray(at, Math.min(size, at + READ_CHUNK)) : bytes;
       const n = readSync(fd, into, 0, Math.min(into.length, size - at), at);
-      if (n === 0) throw new BundleError(`${path} changed while it was read`);
+      if (n === 0) throw new BundleFileError(`${path} changed while it was read`);
       hash.update(into.subarray(0, n));
       at += n;
     }
@@ -125,5 +139,5 @@ export function readVerified(root: string, name: string, expected: string | unde
 /** Refuses a file whose sha256 is not the one the manifest lists. */
 export function checkSha256(path: string, expected: string | undefined, actual: string): void {
   if (actual !== expected)
-    throw new BundleError(`${path} is corrupt: its sha256 differs from the one in ${MANIFEST}`);
+    throw new BundleFileError(`${path} is corrupt: its sha256 differs from the one in ${MANIFEST}`);
 }

@@ -355,7 +355,7 @@ function* loadModel(
   data: ModelData,
 ): Generator<void, SequentialRecommender> {
   const model = createModel(config, data, { loadsWeights: true });
-  yield; // building the model, then its weights copied in blocks of 4 MB
+  yield; // building the model, then its weights: copied 1 MB a step, or read from the file
   if (model.trainable) {
     if (!('weights.safetensors' in files.manifest.files))
       throw new BundleError(

@@ -21,7 +21,7 @@ import {
   type MessagePort,
 } from 'node:worker_threads';
 import { runSteps } from '../engine/steps.js';
-import { BundleError, readVerified } from './bundle-manifest.js';
+import { BundleFileError, bundleErrorOfReply, readVerified } from './bundle-manifest.js';
 import { ItemCatalog, type CatalogColumns } from './item-catalog.js';
 import { WorkerCalls } from './worker-calls.js';
 
@@ -43,7 +43,9 @@ type Job = { id: number } & Request;
 
 type Arrays = Omit<CatalogColumns, 'ids' | 'search' | 'lines'> & { lines: Uint8Array };
 
-type Reply = { id: number } & ({ bytes: Uint8Array | null } | { columns: Arrays } | { error: string });
+type Reply = { id: number } & (
+  { bytes: Uint8Array | null } | { columns: Arrays } | { error: string; file: boolean }
+);
 
 interface Block {
   ids: string;
@@ -62,7 +64,7 @@ class LoadWorker {
   /** Posts a job; `settle` makes the result of the reply (an error reply rejects as a BundleError). */
   run<T>(job: Request, transfer: MessagePort[], settle: (m: Reply) => T | Promise<T>): Promise<T> {
     return this.calls.call(job, transfer, (m) => {
-      if ('error' in m) throw new BundleError(m.error);
+      if ('error' in m) throw bundleErrorOfReply(m.error, m.file);
       return settle(m);
     });
   }
@@ -158,7 +160,11 @@ function work(job: Job): void {
     ].map((a) => a.buffer as ArrayBuffer);
     port.postMessage({ id: job.id, columns: arrays } satisfies Reply, moved);
   } catch (e) {
-    port.postMessage({ id: job.id, error: (e as Error).message } satisfies Reply);
+    port.postMessage({
+      id: job.id,
+      error: (e as Error).message,
+      file: e instanceof BundleFileError,
+    } satisfies Reply);
   }
 }
 

@@ -13,7 +13,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadBundle, type Bundle } from './bundle.js';
 import type { Int8Items } from './int8-items.js';
-import { BundleError, manifestVersion } from './bundle-manifest.js';
+import { BundleError, BundleFileError, bundleErrorOfReply, manifestVersion } from './bundle-manifest.js';
 import { WorkerCalls } from './worker-calls.js';
 import { growCatalog, type ItemChange } from './catalog-growth.js';
 import { ReceivedChanges, type ChangeDelta, type ChangeLog } from './change-log.js';
@@ -60,8 +60,8 @@ type Request =
 
 type Job = { id: number } & Request;
 
-/** Where an error came from: the bundle (its load), the build over a loaded bundle, or elsewhere. */
-type ErrorKind = 'bundle' | 'build' | 'other';
+/** Where an error came from: the bundle (its load; 'file': a file of it gone or changed), the build over a loaded bundle, or elsewhere. */
+type ErrorKind = 'bundle' | 'file' | 'build' | 'other';
 
 type Reply = { id: number } & ({ value: unknown } | { error: string; kind: ErrorKind });
 
@@ -161,7 +161,7 @@ export class ModelWorker {
   private call(job: Request): Promise<unknown> {
     return this.calls.call(job, [], (m) => {
       if (!('error' in m)) return m.value;
-      if (m.kind === 'bundle') throw new BundleError(m.error);
+      if (m.kind === 'bundle' || m.kind === 'file') throw bundleErrorOfReply(m.error, m.kind === 'file');
       throw m.kind === 'build' ? new BuildError(m.error) : new Error(m.error);
     });
   }
@@ -252,7 +252,14 @@ function work(job: Job): void {
     else value = release(job.token);
     port.postMessage({ id: job.id, value } satisfies Reply);
   } catch (e) {
-    const kind: ErrorKind = e instanceof BundleError ? 'bundle' : e instanceof BuildError ? 'build' : 'other';
+    const kind: ErrorKind =
+      e instanceof BundleFileError
+        ? 'file'
+        : e instanceof BundleError
+          ? 'bundle'
+          : e instanceof BuildError
+            ? 'build'
+            : 'other';
     port.postMessage({ id: job.id, error: (e as Error).message, kind } satisfies Reply);
   }
 }

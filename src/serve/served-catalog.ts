@@ -218,7 +218,9 @@ export class ServedCatalog {
       this.log.restore(item.id, previous);
       throw e;
     } finally {
-      this.log.forget(Math.min(...this.workers.map((w) => w.seen(this.log))));
+      // A worker that has seen none of this log is sent the changes as they are, not entries.
+      const seen = this.workers.map((w) => w.seen(this.log)).filter((n) => n > 0);
+      this.log.forget(Math.min(this.log.length, ...seen));
     }
     this.stored = stored;
     this.resolved = all;

@@ -253,12 +253,7 @@ export function loadParameterFile(
     read(head.subarray(8), 8);
     const { tensors, metadata } = layoutOf(head, size, path);
     checkParameters(module, tensors, metadata, path);
-    const inFileOrder = [...tensors].sort((a, b) => a[1].begin - b[1].begin);
-    inFileOrder.forEach(([name, t], k) => {
-      const before = inFileOrder[k - 1]?.[1];
-      if (before && t.begin < before.begin + before.count * 4)
-        throw new Error(`${path}: tensor "${name}" overlaps the one before it in the file`);
-    });
+    const inFileOrder = [...tensors].filter(([, t]) => t.count > 0).sort((a, b) => a[1].begin - b[1].begin);
     const params = new Map(module.namedParameters());
     let at = head.length;
     const skip = (to: number) => {
@@ -336,6 +331,13 @@ function checkParameters(
   for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected "${name}"`);
   if (problems.length)
     throw new Error(`${path}: parameters do not match the model: ${problems.slice(0, 10).join('; ')}`);
+  // The format's rule, which reading a file straight into the parameters relies on.
+  const inFileOrder = [...tensors].filter(([, t]) => t.count > 0).sort((a, b) => a[1].begin - b[1].begin);
+  inFileOrder.forEach(([name, t], k) => {
+    const before = inFileOrder[k - 1]?.[1];
+    if (before && t.begin < before.begin + before.count * 4)
+      throw new Error(`${path}: tensor "${name}" overlaps the one before it in the file`);
+  });
 }
 
 /** Reads a safetensors file into tensors (no gradient), keyed by name. */

@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import { readBundleImage } from '../bundle.js';
-import { BundleError } from '../bundle-manifest.js';
+import { BundleFileError } from '../bundle-manifest.js';
 import { HttpError } from '../http-errors.js';
 import * as S from '../schemas/items.js';
 import { clampK, withGeneration, type RouteContext } from './context.js';
@@ -27,16 +27,16 @@ const notFound = (item: string) =>
   new HttpError(404, `item "${item}" is not in the catalog of the served bundle`);
 
 /**
- * A file of the served bundle read after its load (an image, the content encoders) failed its
- * check or is gone: its folder was changed under the service. A reload, not a retry, mends it;
- * the path goes to the log, not to the client.
+ * A file of the served bundle read after its load (an image, the content encoders, the model on
+ * a worker that had not loaded it) is gone or fails its checksum: its folder was changed under
+ * the service. A reload, not a retry, mends it; the path goes to the log, not to the client.
  */
 function servedBundleChanged(log: FastifyBaseLogger, e: unknown): never {
-  if (!(e instanceof BundleError)) throw e;
+  if (!(e instanceof BundleFileError)) throw e;
   log.warn(`the served bundle's files cannot be read: ${e.message}`);
   throw new HttpError(
     503,
-    "the served bundle's folder changed on disk since it was loaded; reload a bundle (POST /v1/admin/reload)",
+    "the served bundle's folder changed on disk since it was loaded; it must be reloaded",
   );
 }
 
@@ -84,7 +84,9 @@ export const itemRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => 
     { schema: S.withdrawItem, config: ADMIN },
     async (req) => {
       if (!current().served.catalog.has(req.params.item)) throw notFound(req.params.item);
-      const g = await catalog.setWithdrawn(req.params.item, req.body.withdrawn);
+      const g = await catalog
+        .setWithdrawn(req.params.item, req.body.withdrawn)
+        .catch((e) => servedBundleChanged(req.log, e));
       return { item: req.params.item, withdrawn: req.body.withdrawn, version: g.version };
     },
   );
