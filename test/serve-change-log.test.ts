@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ItemChange } from '../src/serve/catalog-growth.js';
-import { ChangeLog, ReceivedChanges } from '../src/serve/change-log.js';
+import { ChangeLog, deltaParts, ReceivedChanges } from '../src/serve/change-log.js';
 
 const change = (id: string, title: string): ItemChange => ({ id, info: { id, title }, withdrawn: false });
 const titles = (changes: ItemChange[]) => changes.map((c) => `${c.id}:${c.info.title}`);
@@ -89,4 +89,35 @@ test('a delta that does not follow what the worker has is refused', () => {
   other.set('y', null);
   assert.throws(() => worker.apply(other.since(1)), /do not follow the 1 entries of log/);
   assert.deepEqual(titles(worker.apply(log.since(1))), ['a:1', 'b:1', 'c:1']);
+});
+
+test('a delta cut into parts, applied in turn, leaves a worker as the whole delta does', () => {
+  const log = ChangeLog.of(Array.from({ length: 7 }, (_, i) => [`i${i}`, change(`i${i}`, '1')] as const));
+  for (const size of [1, 2, 3, 7, 50]) {
+    const whole = new ReceivedChanges();
+    const cut = new ReceivedChanges();
+    // The changes as they are, then a few entries on top.
+    const reset = log.since(0);
+    const parts = deltaParts(reset, size);
+    assert.equal(parts.length, Math.ceil(7 / size));
+    assert.deepEqual(
+      parts.map((p) => p.reset),
+      parts.map((_, k) => k === 0),
+    );
+    let last: ItemChange[] = [];
+    for (const p of parts) last = cut.apply(p);
+    assert.deepEqual(titles(last), titles(whole.apply(reset)));
+    log.set(`j${size}`, change(`j${size}`, '1'));
+    log.set('i2', change('i2', String(size)));
+    log.restore(`j${size}`, undefined);
+    const step = log.since(reset.to);
+    for (const p of deltaParts(step, size)) last = cut.apply(p);
+    assert.deepEqual(titles(last), titles(whole.apply(step)));
+    assert.deepEqual(titles(last), titles(log.changes()));
+  }
+  // Nothing to send is still one (empty) delta, which the build carries.
+  assert.deepEqual(
+    deltaParts(log.since(log.length), 3).map((p) => p.entries.length),
+    [0],
+  );
 });

@@ -119,6 +119,44 @@ test('a worker holds several generations until each is released, and answers eac
   }
 });
 
+test('changes are sent a part and a build at a time: thousands of added items, then one more, build as a fresh worker sent them all', async () => {
+  const f = await fixture;
+  const dir = f.bundles.cammsr;
+  const bundle = loadBundle(dir);
+  const added = (i: number): ItemChange => ({
+    id: `added-${i}`,
+    info: { id: `added-${i}`, title: `added ${i}` },
+    withdrawn: false,
+  });
+  const log = changeLog([...Array.from({ length: 1200 }, (_, i) => added(i)), addedWithTextOfItem1(bundle)]);
+  const w = new ModelWorker();
+  const fresh = new ModelWorker();
+  try {
+    const version = versionOf(dir);
+    const first = await w.build({ dir, version, changes: log, itemTable: 'auto' });
+    assert.equal(first.built.items, bundle.data.items + 1201);
+    assert.equal(w.seen(log), log.length);
+    log.set('added-7', { ...added(7), withdrawn: true });
+    log.set('one-more', added(5000));
+    const next = await w.build({ dir, version, changes: log, itemTable: 'auto' });
+    const whole = await fresh.build({ dir, version, changes: log, itemTable: 'auto' });
+    assert.equal(next.built.items, bundle.data.items + 1202);
+    const ids = bundle.catalog.ids();
+    const requests: HistoryRequest[] = [
+      { items: [ids[2], 'grown', 'added-3'], k: 20, excludeSeen: false },
+      { items: ids.slice(4, 9), k: 20, excludeSeen: true },
+    ];
+    assert.deepEqual(await w.recommend(next.token, requests), await fresh.recommend(whole.token, requests));
+    assert.deepEqual(
+      await w.similar(next.token, 'one-more', 5),
+      await fresh.similar(whole.token, 'one-more', 5),
+    );
+  } finally {
+    await w.close();
+    await fresh.close();
+  }
+});
+
 test('a bundle the worker cannot load is refused with the BundleError loading it in place gives', async () => {
   const f = await fixture;
   const dir = join(tempDir('model-worker-bad'), 'bundle');
