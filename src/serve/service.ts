@@ -195,18 +195,30 @@ async function createApp(logger: ServiceOptions['logger'], auth: AuthPolicy, lim
 }
 
 export async function buildService(opts: ServiceOptions) {
-  const { store } = opts;
   const metrics = createMetrics();
   const limits = { ...SERVICE_LIMITS, ...opts.limits };
   const { catalog, reload } = await servedCatalog(opts, limits, metrics);
-  const current = () => catalog.current();
-  let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
+    const app = await serviceApp(opts, limits, metrics, catalog, reload);
+    return { app, reload, catalog };
   } catch (e) {
+    // The model workers would keep the process alive.
     await catalog.close();
     throw e;
   }
+}
+
+/** The Fastify app of a service over its served catalog: hooks, store calls and routes. */
+async function serviceApp(
+  opts: ServiceOptions,
+  limits: ServiceLimits,
+  metrics: Metrics,
+  catalog: ServedCatalog,
+  reload: (path?: string) => Promise<Generation>,
+) {
+  const { store } = opts;
+  const current = () => catalog.current();
+  const app = await createApp(opts.logger, opts.auth ?? openPolicy(), limits);
   app.addHook('onClose', () => catalog.close());
   const warn = (ws: string[]) => ws.forEach((w) => app.log.warn(w));
   warn(catalog.loadWarnings());
@@ -244,7 +256,7 @@ export async function buildService(opts: ServiceOptions) {
   await app.register(infoRoutes, routes);
   await app.register(explorerRoutes);
   await app.register(opsRoutes, { ...routes, metrics: metrics.registry, reload });
-  return { app, reload, catalog };
+  return app;
 }
 
 /** A built service: the Fastify app (not listening yet) and the reload it also serves at /v1/admin/reload. */
