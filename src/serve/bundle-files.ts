@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import {
   BundleFileError,
   checkSha256,
-  MANIFEST,
+  missingFile,
   readVerified,
   type BundleManifest,
 } from './bundle-manifest.js';
@@ -45,8 +45,7 @@ export async function readVerifiedAsync(root: string, m: BundleManifest, name: s
     checkSha256(path, m.files[name], hash.digest('hex'));
     return bytes;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missingFile(path);
     throw e;
   }
 }
@@ -81,7 +80,7 @@ export class BundleFiles {
    */
   readChecked<T>(name: string, read: (path: string, onBytes: (b: Uint8Array) => void) => T): T {
     const path = join(this.root, name);
-    if (!existsSync(path)) throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
+    if (!existsSync(path)) throw missingFile(path);
     const hash = createHash('sha256');
     let value: T;
     try {

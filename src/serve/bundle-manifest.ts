@@ -25,6 +25,11 @@ export class BundleFileError extends BundleError {
   override name = 'BundleFileError';
 }
 
+/** The error for a file the manifest lists that is not in the folder. */
+export function missingFile(path: string): BundleFileError {
+  return new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
+}
+
 /** The error a worker's reply describes (`file`: it was a BundleFileError). */
 export function bundleErrorOfReply(message: string, file: boolean): BundleError {
   return file ? new BundleFileError(message) : new BundleError(message);
@@ -116,7 +121,7 @@ const READ_CHUNK = 1 << 23;
  */
 export function readVerified(root: string, name: string, expected: string | undefined, keep = true): Buffer {
   const path = join(root, name);
-  if (!existsSync(path)) throw new BundleFileError(`${path} is missing (listed in ${MANIFEST})`);
+  if (!existsSync(path)) throw missingFile(path);
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
