@@ -16,6 +16,7 @@ import { coordinateDescent } from '../src/engine/ops/coordinate-descent.js';
 import { routedAttention } from '../src/engine/ops/routed-attention.js';
 import { COORDINATE_DESCENT } from '../src/models/soft-top-k.js';
 import { mul } from '../src/engine/ops/elementwise.js';
+import { blasAdvice } from '../src/cli/doctor.js';
 import { sum } from '../src/engine/ops/reduce.js';
 
 const rng = new Rng(11);
@@ -856,6 +857,23 @@ test('CAMMSR_BACKEND selects a backend and an unknown name is a clear error', ()
   const out = run('js').trim().split('\n');
   assert.equal(JSON.parse(out[out.length - 1]).selected, 'js');
   assert.throws(() => run('cuda'), /unknown kernel backend "cuda"/);
+});
+
+test('doctor advises AVX-512 kernels only where OpenBLAS runs older ones on an AVX-512 CPU', () => {
+  const native = (core: string, avx512f: boolean) => ({ backend: 'native', openblasCore: core, avx512f });
+  const pinned = blasAdvice(native('Haswell', true), { OPENBLAS_CORETYPE: 'Haswell' });
+  assert.equal(pinned.length, 1);
+  assert.match(
+    pinned[0],
+    /runs its Haswell kernels on a CPU with AVX-512, because OPENBLAS_CORETYPE=Haswell is set/,
+  );
+  assert.match(pinned[0], /OPENBLAS_CORETYPE=SkylakeX/);
+  assert.match(blasAdvice(native('Zen', true), {})[0], /does not recognise the CPU/);
+  // Nothing to say: AVX-512 kernels already (any spelling), no AVX-512, no native backend.
+  assert.deepEqual(blasAdvice(native('SkylakeX', true), {}), []);
+  assert.deepEqual(blasAdvice(native('COOPERLAKE', true), {}), []);
+  assert.deepEqual(blasAdvice(native('Haswell', false), { OPENBLAS_CORETYPE: 'Haswell' }), []);
+  assert.deepEqual(blasAdvice(undefined, {}), []);
 });
 
 test(

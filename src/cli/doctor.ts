@@ -20,11 +20,42 @@ export interface DoctorReport {
     reason?: string;
     details?: Record<string, string | number | boolean>;
   }[];
+  /** What would make this machine faster, each a sentence (empty when nothing is known). */
+  advice: string[];
+}
+
+/** OpenBLAS cores whose SGEMM kernels use AVX-512. */
+const AVX512_CORES = new Set(['skylakex', 'cooperlake', 'sapphirerapids']);
+
+/**
+ * Advice on the native backend's OpenBLAS: on a CPU with AVX-512, kernels of an older core
+ * (Haswell's AVX2, say) run GEMMs at about half the vector width. On the project's machine
+ * SkylakeX's kernels ran the training GEMMs 1.5-2x faster (docs/performance.md).
+ */
+export function blasAdvice(
+  details: Record<string, string | number | boolean> | undefined,
+  env: Record<string, string | undefined>,
+): string[] {
+  const core = details?.openblasCore;
+  if (details?.avx512f !== true || typeof core !== 'string' || AVX512_CORES.has(core.toLowerCase()))
+    return [];
+  const cause = env.OPENBLAS_CORETYPE
+    ? `because OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE} is set`
+    : 'because this OpenBLAS does not recognise the CPU';
+  return [
+    `OpenBLAS runs its ${core} kernels on a CPU with AVX-512, ${cause}. ` +
+      'OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels; before relying on them, check ' +
+      'with `npm run bench:gemm` and the test suite that this OpenBLAS build runs them correctly here.',
+  ];
 }
 
 export function doctor(): DoctorReport {
   const probes = probeBackends();
   const k = kernels();
+  // loadBackend is cached: describing an available backend does not load it again.
+  const backends: DoctorReport['backends'] = probes.map((p) =>
+    p.available ? { ...p, details: loadBackend(p.name).describe() } : p,
+  );
   return {
     cammsr: VERSION,
     node: process.version,
@@ -40,7 +71,7 @@ export function doctor(): DoctorReport {
           /^(CAMMSR_|OPENBLAS_|OMP_NUM_THREADS$)/.test(e[0]) && e[1] !== undefined,
       ),
     ),
-    // loadBackend is cached: describing an available backend does not load it again.
-    backends: probes.map((p) => (p.available ? { ...p, details: loadBackend(p.name).describe() } : p)),
+    backends,
+    advice: blasAdvice(backends.find((b) => b.name === 'native')?.details, process.env),
   };
 }

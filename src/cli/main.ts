@@ -32,6 +32,7 @@ function doctorCommand(opts: { json?: boolean }): void {
     console.log(`\n${b.name}:`);
     for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(18)} ${value}`);
   }
+  for (const line of r.advice) console.log(`\nadvice: ${line}`);
   if (opts.json) console.log(JSON.stringify(r));
 }
 
