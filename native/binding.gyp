@@ -5,7 +5,7 @@
   'targets': [
     {
       'target_name': 'cammsr_native',
-      'sources': ['src/cammsr_native.c', 'src/rows.c', 'src/attention.c', 'src/coordinate_descent.c', 'src/routed_attention.c', 'src/parallel.c'],
+      'sources': ['src/cammsr_native.c', 'src/rows.c', 'src/attention.c', 'src/coordinate_descent.c', 'src/routed_attention.c', 'src/parallel.c', 'src/vector.c'],
       'defines': ['NAPI_VERSION=8'],
       'cflags': [
         '-std=gnu11',

@@ -619,6 +619,107 @@ for (const name of backends) {
       RangeError,
     );
   });
+
+  test(`${name} vector kernels match js bit for bit, below and above the native cut-over`, { skip }, () => {
+    const ops = ['add', 'sub', 'mul', 'div'] as const;
+    for (const rows of [3, 97]) {
+      const m = 64;
+      const n = rows * m; // 192 runs the js loops in every backend, 6,208 the native ones
+      const a = specials(rand(n));
+      const b = specials(rand(n));
+      for (const op of ops) {
+        for (const period of [m, n]) {
+          const [x, y] = [new Float32Array(n), new Float32Array(n)];
+          k().binaryCycle(op, a, b, x, n, period);
+          jsKernels.binaryCycle(op, a, b, y, n, period);
+          assert.deepEqual(bitsOf(x), bitsOf(y), `binaryCycle ${op} n ${n} m ${period}`);
+        }
+        const [x, y] = [new Float32Array(n), new Float32Array(n)];
+        k().binaryRepeat(op, a, b, x, n, m);
+        jsKernels.binaryRepeat(op, a, b, y, n, m);
+        assert.deepEqual(bitsOf(x), bitsOf(y), `binaryRepeat ${op} n ${n}`);
+        const inPlace = a.slice();
+        k().binaryCycle(op, inPlace, b, inPlace, n, m);
+        jsKernels.binaryCycle(op, a, b, y, n, m);
+        assert.deepEqual(bitsOf(inPlace), bitsOf(y), `binaryCycle ${op} in place`);
+      }
+      for (const alpha of [1, -0.37, 1 / 3]) {
+        const [x, y] = [b.slice(), b.slice()];
+        k().axpy(n, alpha, a, x);
+        jsKernels.axpy(n, alpha, a, y);
+        assert.deepEqual(bitsOf(x), bitsOf(y), `axpy alpha ${alpha} n ${n}`);
+      }
+      const g = rand(rows);
+      const [p, q] = [b.slice(), b.slice()];
+      k().addProductRepeat(a, g, p, n, m);
+      jsKernels.addProductRepeat(a, g, q, n, m);
+      assert.deepEqual(bitsOf(p), bitsOf(q), `addProductRepeat n ${n}`);
+    }
+  });
+
+  test(`${name} vector kernels refuse a period that does not divide n and arrays too short`, { skip }, () => {
+    const n = 4160; // above the native cut-over
+    const [a, out] = [rand(n), new Float32Array(n)];
+    for (const kern of [k(), jsKernels]) {
+      assert.throws(
+        () => kern.binaryCycle('add', a, a, out, n, 63),
+        /binaryCycle: m = 63 does not divide n = 4160/,
+      );
+      assert.throws(
+        () => kern.binaryRepeat('mul', a, a, out, n, 0),
+        /binaryRepeat: each = 0 does not divide n = 4160/,
+      );
+      assert.throws(
+        () => kern.addProductRepeat(a, a, out, n, 7),
+        /addProductRepeat: each = 7 does not divide/,
+      );
+      assert.throws(() => kern.binaryCycle('add', a, a, out, n + 64, 64), RangeError);
+      assert.throws(() => kern.binaryRepeat('add', a, a.subarray(0, 64), out, n, 64), RangeError);
+      assert.throws(() => kern.axpy(n + 1, 2, a, out), RangeError);
+    }
+  });
+
+  test(`${name} Adam update matches js bit for bit, with L2 and decoupled weight decay`, { skip }, () => {
+    for (const n of [100, 5000]) {
+      for (const [weightDecay, decoupled] of [
+        [0, false],
+        [0.01, false],
+        [0.05, true],
+      ] as const) {
+        const start = rand(n);
+        const state = () => ({ w: start.slice(), m: new Float32Array(n), v: new Float32Array(n) });
+        const [x, y] = [state(), state()];
+        for (let t = 1; t <= 3; t++) {
+          const g = rand(n);
+          const h = {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay,
+            decoupled,
+            stepSize: 1e-3 / (1 - 0.9 ** t),
+            rbc2: 1 / Math.sqrt(1 - 0.999 ** t),
+          };
+          k().adamUpdate(x.w, g, x.m, x.v, n, h);
+          jsKernels.adamUpdate(y.w, g, y.m, y.v, n, h);
+        }
+        for (const f of ['w', 'm', 'v'] as const)
+          assert.deepEqual(bitsOf(x[f]), bitsOf(y[f]), `${f}, n ${n}, decay ${weightDecay} ${decoupled}`);
+      }
+    }
+  });
+}
+
+/** The bits of each float: equal arrays of bits are equal results, NaN and −0 included. */
+function bitsOf(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+
+/** x with a NaN, infinities, zeros of both signs and a subnormal among its values. */
+function specials(x: Float32Array): Float32Array {
+  x.set([NaN, Infinity, -Infinity, 0, -0, 1e-40], 5);
+  return x;
 }
 
 /** Whether the native backend loads; where it cannot (never on CI) the test is skipped. */
@@ -821,6 +922,34 @@ test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', 
   );
   close(gx, new Float32Array(3), 0, 1e-6, 'gx');
   close(gg, xhat, 0, 0, 'gGamma = x̂');
+});
+
+test('js vector kernels: hand-computed values', () => {
+  const y = Float32Array.of(1, 2, 3, 4);
+  jsKernels.axpy(4, 0.5, Float32Array.of(2, 4, 6, 8), y);
+  assert.deepEqual(Array.from(y), [2, 4, 6, 8]);
+  const out = new Float32Array(4);
+  jsKernels.binaryCycle('sub', Float32Array.of(10, 20, 30, 40), Float32Array.of(1, 2), out, 4, 2);
+  assert.deepEqual(Array.from(out), [9, 18, 29, 38]);
+  jsKernels.binaryRepeat('div', Float32Array.of(10, 20, 30, 40), Float32Array.of(10, 5), out, 4, 2);
+  assert.deepEqual(Array.from(out), [1, 2, 6, 8]);
+  const into = Float32Array.of(1, 1, 1, 1);
+  jsKernels.addProductRepeat(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1), into, 4, 2);
+  assert.deepEqual(Array.from(into), [3, 5, -2, -3]);
+  // One Adam step from zero moments moves each weight by lr against its gradient's sign.
+  const w = Float32Array.of(1, 1);
+  const h = {
+    lr: 0.1,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 0,
+    weightDecay: 0,
+    decoupled: false,
+    stepSize: 0.1 / 0.1,
+    rbc2: 1 / Math.sqrt(0.001),
+  };
+  jsKernels.adamUpdate(w, Float32Array.of(3, -0.5), new Float32Array(2), new Float32Array(2), 2, h);
+  assert.ok(Math.abs(w[0] - 0.9) < 1e-6 && Math.abs(w[1] - 1.1) < 1e-6, `w = ${Array.from(w)}`);
 });
 
 test('js scoreInt8Rows: hand-computed scores of two users against two rows', () => {

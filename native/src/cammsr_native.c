@@ -31,6 +31,7 @@
 #include "routed_attention.h"
 #include "parallel.h"
 #include "rows.h"
+#include "vector.h"
 
 /* Largest integer a JS number holds exactly. */
 #define MAX_SAFE_INT 9007199254740991.0
@@ -929,6 +930,112 @@ static napi_value Dropout(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Element-wise vector kernels (the arithmetic is in vector.c)
+ * ------------------------------------------------------------------------------------- */
+
+static bool get_op(napi_env env, napi_value v, const char *fn, vec_op *op) {
+  double d;
+  if (!get_number(env, v, fn, "op", &d)) return false;
+  if (!(d == VEC_ADD || d == VEC_SUB || d == VEC_MUL || d == VEC_DIV))
+    return throwf(env, ERR_RANGE, "%s: op must be 0 (add), 1 (sub), 2 (mul) or 3 (div), got %.17g", fn, d);
+  *op = (vec_op)(int)d;
+  return true;
+}
+
+/* `period` (a cycle's length or a run's) must be positive and divide n. */
+static bool check_period(napi_env env, const char *fn, const char *name, int64_t n, int64_t period) {
+  if (period == 0 ? n != 0 : n % period != 0)
+    return throwf(env, ERR_RANGE, "%s: %s = %lld does not divide n = %lld", fn, name, (long long)period,
+                  (long long)n);
+  return true;
+}
+
+static napi_value Axpy(napi_env env, napi_callback_info info) {
+  const char *fn = "axpy";
+  napi_value argv[4];
+  float *x, *y;
+  size_t len_x, len_y;
+  int64_t n;
+  double alpha;
+  if (!get_args(env, info, fn, 4, argv) || !get_count(env, argv[0], fn, "n", MAX_SAFE_INT, &n) ||
+      !get_number(env, argv[1], fn, "alpha", &alpha) || !get_f32(env, argv[2], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[3], fn, "y", &y, &len_y) || !check_len(env, fn, "x", len_x, n) ||
+      !check_len(env, fn, "y", len_y, n))
+    return NULL;
+  vec_axpy(n, alpha, x, y);
+  return NULL;
+}
+
+/* binaryCycle(op, a, b, out, n, m) and binaryRepeat(op, a, b, out, n, each): b has n / period
+ * elements for a run (repeat), `period` for a cycle. */
+static napi_value binary_call(napi_env env, napi_callback_info info, const char *fn, bool cycle) {
+  napi_value argv[6];
+  vec_op op;
+  float *a, *b, *out;
+  size_t len_a, len_b, len_o;
+  int64_t n, period;
+  if (!get_args(env, info, fn, 6, argv) || !get_op(env, argv[0], fn, &op) ||
+      !get_f32(env, argv[1], fn, "a", &a, &len_a) || !get_f32(env, argv[2], fn, "b", &b, &len_b) ||
+      !get_f32(env, argv[3], fn, "out", &out, &len_o) || !get_count(env, argv[4], fn, "n", MAX_SAFE_INT, &n) ||
+      !get_count(env, argv[5], fn, cycle ? "m" : "each", MAX_SAFE_INT, &period) ||
+      !check_period(env, fn, cycle ? "m" : "each", n, period) || !check_len(env, fn, "a", len_a, n) ||
+      !check_len(env, fn, "out", len_o, n) ||
+      !check_len(env, fn, "b", len_b, period == 0 ? 0 : cycle ? period : n / period))
+    return NULL;
+  if (cycle)
+    vec_binary_cycle(op, a, b, n, period, out);
+  else
+    vec_binary_repeat(op, a, b, n, period, out);
+  return NULL;
+}
+
+static napi_value BinaryCycle(napi_env env, napi_callback_info info) {
+  return binary_call(env, info, "binaryCycle", true);
+}
+
+static napi_value BinaryRepeat(napi_env env, napi_callback_info info) {
+  return binary_call(env, info, "binaryRepeat", false);
+}
+
+static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
+  const char *fn = "addProductRepeat";
+  napi_value argv[5];
+  float *g, *y, *into;
+  size_t len_g, len_y, len_i;
+  int64_t n, each;
+  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "g", &g, &len_g) ||
+      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_f32(env, argv[2], fn, "into", &into, &len_i) ||
+      !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !get_count(env, argv[4], fn, "each", MAX_SAFE_INT, &each) ||
+      !check_period(env, fn, "each", n, each) || !check_len(env, fn, "g", len_g, n) ||
+      !check_len(env, fn, "into", len_i, n) || !check_len(env, fn, "y", len_y, each == 0 ? 0 : n / each))
+    return NULL;
+  vec_add_product_repeat(g, y, n, each, into);
+  return NULL;
+}
+
+static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  const char *fn = "adamUpdate";
+  napi_value argv[13];
+  float *w, *g, *m, *v;
+  size_t len_w, len_g, len_m, len_v;
+  int64_t n;
+  vec_adam_args h;
+  if (!get_args(env, info, fn, 13, argv) || !get_f32(env, argv[0], fn, "w", &w, &len_w) ||
+      !get_f32(env, argv[1], fn, "g", &g, &len_g) || !get_f32(env, argv[2], fn, "m", &m, &len_m) ||
+      !get_f32(env, argv[3], fn, "v", &v, &len_v) || !get_count(env, argv[4], fn, "n", MAX_SAFE_INT, &n) ||
+      !get_number(env, argv[5], fn, "lr", &h.lr) || !get_number(env, argv[6], fn, "beta1", &h.beta1) ||
+      !get_number(env, argv[7], fn, "beta2", &h.beta2) || !get_number(env, argv[8], fn, "eps", &h.eps) ||
+      !get_number(env, argv[9], fn, "weightDecay", &h.weight_decay) ||
+      !get_bool(env, argv[10], fn, "decoupled", &h.decoupled) ||
+      !get_number(env, argv[11], fn, "stepSize", &h.step_size) || !get_number(env, argv[12], fn, "rbc2", &h.rbc2) ||
+      !check_len(env, fn, "w", len_w, n) || !check_len(env, fn, "g", len_g, n) || !check_len(env, fn, "m", len_m, n) ||
+      !check_len(env, fn, "v", len_v, n))
+    return NULL;
+  vec_adam(&h, n, w, g, m, v);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Fused causal attention (the arithmetic is in attention.c)
  * ------------------------------------------------------------------------------------- */
 
@@ -1276,6 +1383,11 @@ NAPI_MODULE_INIT() {
       METHOD("dyt", Dyt),
       METHOD("dytBackward", DytBackward),
       METHOD("dropout", Dropout),
+      METHOD("axpy", Axpy),
+      METHOD("binaryCycle", BinaryCycle),
+      METHOD("binaryRepeat", BinaryRepeat),
+      METHOD("addProductRepeat", AddProductRepeat),
+      METHOD("adamUpdate", AdamUpdate),
       METHOD("causalAttention", CausalAttention),
       METHOD("causalAttentionBackward", CausalAttentionBackward),
       METHOD("routedAttention", RoutedAttention),

@@ -5,6 +5,7 @@
  * touches 500 of 12,000 rows never loops over all rows.
  */
 import { runBackward } from './autograd.js';
+import { kernels } from '../kernels/select.js';
 import { floats, scratch } from './memory.js';
 import { RowGrad } from './row-grad.js';
 
@@ -76,8 +77,7 @@ export class Tensor {
     const { buf: g, beta } = this.gradTarget();
     if (beta === 0 && s === 1) g.set(src);
     else if (beta === 0) for (let i = 0; i < src.length; i++) g[i] = s * src[i];
-    else if (s === 1) for (let i = 0; i < src.length; i++) g[i] += src[i];
-    else for (let i = 0; i < src.length; i++) g[i] += s * src[i];
+    else kernels().axpy(src.length, s, src, g);
   }
 
   /**

@@ -3,7 +3,7 @@
  * that the native and wasm backends are tested against) and with loop orders that keep them
  * usable as a last-resort backend.
  */
-import type { Kernels } from './kernels.js';
+import type { AdamStep, BinaryOp, Kernels } from './kernels.js';
 
 /** erf(x) by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 resolution near 1). */
 export function erf(x: number): number {
@@ -399,7 +399,101 @@ export const jsKernels: Kernels = {
     }
   },
 
+  axpy(n, alpha, x, y) {
+    if (x.length < n || y.length < n) throw new RangeError(`axpy: arrays shorter than n = ${n}`);
+    if (alpha === 1) for (let i = 0; i < n; i++) y[i] += x[i];
+    else for (let i = 0; i < n; i++) y[i] += alpha * x[i];
+  },
+
+  binaryCycle(op, a, b, out, n, m) {
+    checkPeriod('binaryCycle', 'm', n, m);
+    if (a.length < n || out.length < n || b.length < m)
+      throw new RangeError(`binaryCycle: arrays shorter than n = ${n} (b: m = ${m})`);
+    for (let base = 0; base < n; base += m) {
+      switch (op) {
+        case 'add':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] + b[j];
+          break;
+        case 'sub':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] - b[j];
+          break;
+        case 'mul':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] * b[j];
+          break;
+        case 'div':
+          for (let j = 0; j < m; j++) out[base + j] = a[base + j] / b[j];
+          break;
+      }
+    }
+  },
+
+  binaryRepeat(op, a, b, out, n, each) {
+    checkPeriod('binaryRepeat', 'each', n, each);
+    if (a.length < n || out.length < n || b.length < (each === 0 ? 0 : n / each))
+      throw new RangeError(`binaryRepeat: arrays shorter than n = ${n} (b: n / each = ${n / each})`);
+    for (let r = 0, base = 0; base < n; r++, base += each) {
+      const y = b[r];
+      for (let j = base; j < base + each; j++) out[j] = apply(op, a[j], y);
+    }
+  },
+
+  addProductRepeat(g, y, into, n, each) {
+    checkPeriod('addProductRepeat', 'each', n, each);
+    if (g.length < n || into.length < n || y.length < (each === 0 ? 0 : n / each))
+      throw new RangeError(`addProductRepeat: arrays shorter than n = ${n} (y: n / each = ${n / each})`);
+    for (let r = 0, base = 0; base < n; r++, base += each) {
+      const yr = y[r];
+      for (let j = base; j < base + each; j++) into[j] += g[j] * yr;
+    }
+  },
+
+  adamUpdate(w, g, m, v, n, h) {
+    if (w.length < n || g.length < n || m.length < n || v.length < n)
+      throw new RangeError(`adamUpdate: arrays shorter than n = ${n}`);
+    adamRange(w, g, m, v, 0, 0, n, h);
+  },
+
   threads: () => 1,
   setThreads: () => {},
   describe: () => ({ backend: 'js', simd: false }),
 };
+
+/** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */
+function checkPeriod(fn: string, name: string, n: number, period: number): void {
+  if (period === 0 ? n !== 0 : n % period !== 0)
+    throw new RangeError(`${fn}: ${name} = ${period} does not divide n = ${n}`);
+}
+
+function apply(op: BinaryOp, x: number, y: number): number {
+  return op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
+}
+
+/**
+ * Adam over weights off .. off + n − 1 with gradients from goff (the optimizer's lazy row
+ * updates call this directly for each touched row).
+ */
+export function adamRange(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  off: number,
+  goff: number,
+  n: number,
+  h: AdamStep,
+): void {
+  const { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, decoupled, stepSize, rbc2 } = h;
+  for (let i = 0; i < n; i++) {
+    const j = off + i;
+    let gi = g[goff + i];
+    if (wd !== 0) {
+      if (decoupled) w[j] -= lr * wd * w[j];
+      else gi += wd * w[j];
+    }
+    const mi = b1 * m[j] + (1 - b1) * gi;
+    const vi = b2 * v[j] + (1 - b2) * gi * gi;
+    m[j] = mi;
+    v[j] = vi;
+    w[j] -= (stepSize * mi) / (Math.sqrt(vi) * rbc2 + eps);
+  }
+}

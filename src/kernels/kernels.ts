@@ -12,6 +12,21 @@
 
 export type BackendName = 'native' | 'wasm' | 'js';
 
+/** The element-wise operations of binaryCycle and binaryRepeat. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+/** One Adam (AdamW when decoupled) step's constants: stepSize = lr/(1 − β1ᵗ), rbc2 = 1/√(1 − β2ᵗ). */
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  stepSize: number;
+  rbc2: number;
+}
+
 /** An attention's probabilities and their dropout, as its fused kernels take them (last). */
 type ProbabilityArgs = [
   scale: number,
@@ -288,6 +303,44 @@ export interface Kernels {
     n: number,
     out: Float32Array,
     scale: Float32Array,
+  ): void;
+
+  // Element-wise vector kernels behind the engine's broadcast arithmetic, gradient sums and
+  // Adam. Every backend computes exactly what js.ts's loops compute (float64 where they compute
+  // in float64, one rounding to float32 per store, no fused multiply-add), so the choice of
+  // backend never changes a result through them.
+
+  /** y[i] = y[i] + alpha·x[i] for i < n (the product and the sum in float64). */
+  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+
+  /** out[i] = a[i] op b[i mod m] for i < n; m divides n (m = n: same shapes; else b cycles, as a bias). */
+  binaryCycle(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, n: number, m: number): void;
+
+  /** out[i] = a[i] op b[⌊i / each⌋] for i < n; each divides n (a scalar per row of `each`). */
+  binaryRepeat(
+    op: BinaryOp,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    n: number,
+    each: number,
+  ): void;
+
+  /** into[i] = into[i] + g[i]·y[⌊i / each⌋] for i < n (in float64); each divides n. */
+  addProductRepeat(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
+
+  /**
+   * One Adam update of n weights w from gradients g and moments m, v, as PyTorch's rule: with
+   * decoupled weight decay w ← w − lr·wd·w first, else g + wd·w; m ← β1·m + (1 − β1)·g,
+   * v ← β2·v + (1 − β2)·g², w ← w − stepSize·m / (√v·rbc2 + eps), the new m and v unrounded.
+   */
+  adamUpdate(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    h: AdamStep,
   ): void;
 
   /**

@@ -7,10 +7,48 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Kernels } from './kernels.js';
+import { jsKernels } from './js.js';
+import type { BinaryOp, Kernels } from './kernels.js';
+
+/** The vector kernels as the addon takes them: the operation as a number, Adam's constants in order. */
+interface VectorAddon {
+  binaryCycle(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, m: number): void;
+  binaryRepeat(
+    op: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    n: number,
+    each: number,
+  ): void;
+  adamUpdate(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+    stepSize: number,
+    rbc2: number,
+  ): void;
+}
 
 /** What the addon exports: the Kernels functions, with `describe` reporting OpenBLAS and build facts. */
-type NativeAddon = Omit<Kernels, 'name'>;
+type NativeAddon = Omit<Kernels, 'name' | keyof VectorAddon> & VectorAddon;
+
+/** vector.h's vec_op numbering. */
+const OPS: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+
+/**
+ * Below this many elements the vector kernels run the js loops: a call into the addon costs
+ * about a microsecond, which is what a JS loop takes over a few thousand floats.
+ */
+const NATIVE_MIN_ELEMENTS = 4096;
 
 const EXPORTS = [
   'sgemm',
@@ -29,6 +67,11 @@ const EXPORTS = [
   'dyt',
   'dytBackward',
   'dropout',
+  'axpy',
+  'binaryCycle',
+  'binaryRepeat',
+  'addProductRepeat',
+  'adamUpdate',
   'causalAttention',
   'causalAttentionBackward',
   'routedAttention',
@@ -89,6 +132,35 @@ export function loadNativeKernels(): Kernels {
     dyt: addon.dyt,
     dytBackward: addon.dytBackward,
     dropout: addon.dropout,
+    axpy: (n, alpha, x, y) => (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).axpy(n, alpha, x, y),
+    binaryCycle: (op, a, b, out, n, m) =>
+      n < NATIVE_MIN_ELEMENTS
+        ? jsKernels.binaryCycle(op, a, b, out, n, m)
+        : addon.binaryCycle(OPS[op], a, b, out, n, m),
+    binaryRepeat: (op, a, b, out, n, each) =>
+      n < NATIVE_MIN_ELEMENTS
+        ? jsKernels.binaryRepeat(op, a, b, out, n, each)
+        : addon.binaryRepeat(OPS[op], a, b, out, n, each),
+    addProductRepeat: (g, y, into, n, each) =>
+      (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addProductRepeat(g, y, into, n, each),
+    adamUpdate: (w, g, m, v, n, h) =>
+      n < NATIVE_MIN_ELEMENTS
+        ? jsKernels.adamUpdate(w, g, m, v, n, h)
+        : addon.adamUpdate(
+            w,
+            g,
+            m,
+            v,
+            n,
+            h.lr,
+            h.beta1,
+            h.beta2,
+            h.eps,
+            h.weightDecay,
+            h.decoupled,
+            h.stepSize,
+            h.rbc2,
+          ),
     causalAttention: addon.causalAttention,
     causalAttentionBackward: addon.causalAttentionBackward,
     routedAttention: addon.routedAttention,

@@ -405,6 +405,11 @@ function rowKernels(
   | 'dyt'
   | 'dytBackward'
   | 'dropout'
+  | 'axpy'
+  | 'binaryCycle'
+  | 'binaryRepeat'
+  | 'addProductRepeat'
+  | 'adamUpdate'
 > {
   return {
     softmaxRows(x, rows, cols) {
@@ -452,6 +457,13 @@ function rowKernels(
     dyt: jsKernels.dyt,
     dytBackward: jsKernels.dytBackward,
     dropout: jsKernels.dropout,
+    // The vector kernels stay the js reference's: one pass each over data a wasm kernel would
+    // first have to copy into the module's memory and back.
+    axpy: jsKernels.axpy,
+    binaryCycle: jsKernels.binaryCycle,
+    binaryRepeat: jsKernels.binaryRepeat,
+    addProductRepeat: jsKernels.addProductRepeat,
+    adamUpdate: jsKernels.adamUpdate,
     // Copying a large item table into the module's memory per request would cost more than the
     // arithmetic saves: the quantized table is scored where it lives.
     scoreInt8Rows: jsKernels.scoreInt8Rows,

@@ -2,6 +2,7 @@
  * NumPy-style broadcasting for binary ops. The common cases (same shape, a trailing-dims
  * operand such as a bias, a scalar) take fast paths; anything else goes through an index map.
  */
+import { kernels } from '../../kernels/select.js';
 import { scratch } from '../memory.js';
 import type { Shape } from '../tensor.js';
 import { sizeOf } from '../tensor.js';
@@ -137,13 +138,9 @@ export function reduceProductInto(
   otherLayout: Layout,
 ): void {
   const n = g.length;
-  if (layout.kind === 'same' && otherLayout.kind === 'repeat') {
-    const e = otherLayout.each;
-    for (let r = 0, base = 0; base < n; r++, base += e) {
-      const y = other[r];
-      for (let j = base; j < base + e; j++) into[j] += g[j] * y;
-    }
-  } else if (layout.kind === 'repeat' && otherLayout.kind === 'same') {
+  if (layout.kind === 'same' && otherLayout.kind === 'repeat')
+    kernels().addProductRepeat(g, other, into, n, otherLayout.each);
+  else if (layout.kind === 'repeat' && otherLayout.kind === 'same') {
     const e = layout.each;
     for (let r = 0, base = 0; base < n; r++, base += e) {
       let acc = 0;

@@ -1,4 +1,5 @@
 /** Element-wise arithmetic with broadcasting, and scalar scaling. */
+import { kernels } from '../../kernels/select.js';
 import { floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
@@ -22,39 +23,11 @@ function compute(
   out: Float32Array,
 ): void {
   const n = out.length;
-  // Fast paths: both operands laid out like the output, or the second one cycling (a bias).
-  if (la.kind === 'same' && (lb.kind === 'same' || lb.kind === 'cycle')) {
-    const m = lb.kind === 'cycle' ? lb.size : n;
-    for (let base = 0; base < n; base += m) {
-      switch (kind) {
-        case 'add':
-          for (let j = 0; j < m; j++) out[base + j] = a[base + j] + b[j];
-          break;
-        case 'sub':
-          for (let j = 0; j < m; j++) out[base + j] = a[base + j] - b[j];
-          break;
-        case 'mul':
-          for (let j = 0; j < m; j++) out[base + j] = a[base + j] * b[j];
-          break;
-        case 'div':
-          for (let j = 0; j < m; j++) out[base + j] = a[base + j] / b[j];
-          break;
-      }
-    }
-    return;
-  }
-  if (la.kind === 'same' && lb.kind === 'repeat') {
-    // A per-row scalar (gates, modality weights): one value of b per run of `each` outputs.
-    const e = lb.each;
-    for (let r = 0, base = 0; base < n; r++, base += e) {
-      const y = b[r];
-      for (let j = base; j < base + e; j++) {
-        const x = a[j];
-        out[j] = kind === 'add' ? x + y : kind === 'sub' ? x - y : kind === 'mul' ? x * y : x / y;
-      }
-    }
-    return;
-  }
+  // Fast paths: both operands laid out like the output, or the second one cycling (a bias), or
+  // one value of it per run of outputs (gates, modality weights).
+  if (la.kind === 'same' && (lb.kind === 'same' || lb.kind === 'cycle'))
+    return kernels().binaryCycle(kind, a, b, out, n, lb.kind === 'cycle' ? lb.size : n);
+  if (la.kind === 'same' && lb.kind === 'repeat') return kernels().binaryRepeat(kind, a, b, out, n, lb.each);
   const ea = expand(la, a, n);
   const eb = expand(lb, b, n);
   for (let i = 0; i < n; i++) {
@@ -132,10 +105,7 @@ export function addN(...xs: Tensor[]): Tensor {
   }
   const out = new Tensor(scratch(xs[0].size), shape);
   out.data.set(xs[0].data);
-  for (let k = 1; k < xs.length; k++) {
-    const d = xs[k].data;
-    for (let i = 0; i < d.length; i++) out.data[i] += d[i];
-  }
+  for (let k = 1; k < xs.length; k++) kernels().axpy(out.size, 1, xs[k].data, out.data);
   if (!needsGrad(...xs)) return out;
   return record(out, () => {
     const g = out.grad!;

@@ -152,10 +152,6 @@ function addToRows(x: Float32Array, rows: number, b: Float32Array): void {
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] += b[j];
 }
 
-function addScaled(into: Float32Array, src: Float32Array, s: number): void {
-  for (let i = 0; i < src.length; i++) into[i] += s * src[i];
-}
-
 /**
  * Binary cross-entropy with logits for multi-hot targets (same shape as logits), averaged
  * over all elements of the selected rows (all rows when `rows` is omitted).
@@ -188,10 +184,10 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   return record(out, () => {
     const g = out.grad![0] / n;
     const gl = logits.gradBuffer();
-    if (!rows) addScaled(gl, diff, g);
+    if (!rows) kernels().axpy(diff.length, g, diff, gl);
     else
       rows.forEach((r, k) =>
-        addScaled(gl.subarray(r * C, (r + 1) * C), diff.subarray(k * C, (k + 1) * C), g),
+        kernels().axpy(C, g, diff.subarray(k * C, (k + 1) * C), gl.subarray(r * C, (r + 1) * C)),
       );
   });
 }

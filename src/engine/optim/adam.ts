@@ -7,6 +7,9 @@
  * O(table) but is not identical to dense Adam (untouched rows' moments do not decay). Set
  * `lazySparse: false` to fold sparse gradients into dense ones for exact Adam.
  */
+import { adamRange } from '../../kernels/js.js';
+import type { AdamStep } from '../../kernels/kernels.js';
+import { kernels } from '../../kernels/select.js';
 import type { Tensor } from '../tensor.js';
 import { consolidateGrad } from './grads.js';
 
@@ -71,6 +74,17 @@ export class Adam {
     this.t++;
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
+    const { lr, beta1, beta2, eps, weightDecay, decoupled } = this;
+    const h: AdamStep = {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      decoupled,
+      stepSize: lr / bc1,
+      rbc2: 1 / Math.sqrt(bc2),
+    };
     for (const p of this.params) {
       consolidateGrad(p);
       const rg = p.rowGrad;
@@ -80,7 +94,7 @@ export class Adam {
           const rows = rg.rows;
           const vals = rg.values;
           const s = this.slot(p);
-          for (let i = 0; i < rows.length; i++) this.update(p.data, vals, s, rows[i] * w, i * w, w, bc1, bc2);
+          for (let i = 0; i < rows.length; i++) adamRange(p.data, vals, s.m, s.v, rows[i] * w, i * w, w, h);
           continue;
         }
         p.grad = new Float32Array(p.size);
@@ -88,38 +102,8 @@ export class Adam {
         rg.clear();
       }
       if (p.grad === null) continue;
-      this.update(p.data, p.grad, this.slot(p), 0, 0, p.size, bc1, bc2);
-    }
-  }
-
-  /** One Adam update of `n` consecutive weights starting at `off` (gradient at `goff`). */
-  private update(
-    w: Float32Array,
-    g: Float32Array,
-    s: Slot,
-    off: number,
-    goff: number,
-    n: number,
-    bc1: number,
-    bc2: number,
-  ): void {
-    const { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, decoupled } = this;
-    const m = s.m;
-    const v = s.v;
-    const stepSize = lr / bc1;
-    const rbc2 = 1 / Math.sqrt(bc2);
-    for (let i = 0; i < n; i++) {
-      const j = off + i;
-      let gi = g[goff + i];
-      if (wd !== 0) {
-        if (decoupled) w[j] -= lr * wd * w[j];
-        else gi += wd * w[j];
-      }
-      const mi = b1 * m[j] + (1 - b1) * gi;
-      const vi = b2 * v[j] + (1 - b2) * gi * gi;
-      m[j] = mi;
-      v[j] = vi;
-      w[j] -= (stepSize * mi) / (Math.sqrt(vi) * rbc2 + eps);
+      const s = this.slot(p);
+      kernels().adamUpdate(p.data, p.grad, s.m, s.v, p.size, h);
     }
   }
 

@@ -1,0 +1,92 @@
+/* Element-wise vector kernels (vector.h). */
+#include "vector.h"
+
+#include <math.h>
+
+/* JavaScript never fuses a multiply and an add; neither may these loops, or results would differ
+ * from js.ts in the last bit (-march=native lets the compiler contract by default; the backend
+ * tests compare bits and fail with contraction on). */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+void vec_axpy(int64_t n, double alpha, const float *x, float *y) {
+  /* The float sum of two floats equals the float64 sum rounded to float: one loop in float. */
+  if (alpha == 1.0)
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] + x[i];
+  else
+    for (int64_t i = 0; i < n; i++) y[i] = (float)((double)y[i] + alpha * (double)x[i]);
+}
+
+/* One span of out = a op b, element by element. */
+#define VEC_BINARY_LOOP(EXPR)                                                                      \
+  for (int64_t j = 0; j < len; j++) {                                                              \
+    const float x = a[j], y = b[j];                                                                 \
+    out[j] = (EXPR);                                                                               \
+  }
+
+/* +, −, ×, ÷ of two floats, rounded once, equal the float64 result rounded to float (53 ≥ 2·24 + 2),
+ * so these run in float. */
+static void binary_span(vec_op op, const float *a, const float *b, int64_t len, float *out) {
+  switch (op) {
+    case VEC_ADD: VEC_BINARY_LOOP(x + y) break;
+    case VEC_SUB: VEC_BINARY_LOOP(x - y) break;
+    case VEC_MUL: VEC_BINARY_LOOP(x * y) break;
+    case VEC_DIV: VEC_BINARY_LOOP(x / y) break;
+  }
+}
+
+void vec_binary_cycle(vec_op op, const float *a, const float *b, int64_t n, int64_t m, float *out) {
+  if (m <= 0) return;
+  for (int64_t base = 0; base < n; base += m) binary_span(op, a + base, b, m, out + base);
+}
+
+#define VEC_SCALAR_LOOP(EXPR)                                                                      \
+  for (int64_t j = 0; j < each; j++) {                                                             \
+    const float x = ar[j];                                                                          \
+    outr[j] = (EXPR);                                                                              \
+  }
+
+void vec_binary_repeat(vec_op op, const float *a, const float *b, int64_t n, int64_t each, float *out) {
+  if (each <= 0) return;
+  for (int64_t r = 0, base = 0; base < n; r++, base += each) {
+    const float y = b[r];
+    const float *ar = a + base;
+    float *outr = out + base;
+    switch (op) {
+      case VEC_ADD: VEC_SCALAR_LOOP(x + y) break;
+      case VEC_SUB: VEC_SCALAR_LOOP(x - y) break;
+      case VEC_MUL: VEC_SCALAR_LOOP(x * y) break;
+      case VEC_DIV: VEC_SCALAR_LOOP(x / y) break;
+    }
+  }
+}
+
+void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t each, float *into) {
+  if (each <= 0) return;
+  for (int64_t r = 0, base = 0; base < n; r++, base += each) {
+    const double yr = y[r];
+    for (int64_t j = base; j < base + each; j++) into[j] = (float)((double)into[j] + (double)g[j] * yr);
+  }
+}
+
+void vec_adam(const vec_adam_args *h, int64_t n, float *w, const float *g, float *m, float *v) {
+  const double b1 = h->beta1, b2 = h->beta2, c1 = 1 - b1, c2 = 1 - b2, wd = h->weight_decay;
+  const double lr_wd = h->lr * wd;
+  for (int64_t j = 0; j < n; j++) {
+    double gi = g[j];
+    if (wd != 0) {
+      if (h->decoupled)
+        w[j] = (float)((double)w[j] - lr_wd * (double)w[j]);
+      else
+        gi += wd * (double)w[j];
+    }
+    const double mi = b1 * (double)m[j] + c1 * gi;
+    const double vi = b2 * (double)v[j] + c2 * gi * gi;
+    m[j] = (float)mi;
+    v[j] = (float)vi;
+    w[j] = (float)((double)w[j] - (h->step_size * mi) / (sqrt(vi) * h->rbc2 + h->eps));
+  }
+}

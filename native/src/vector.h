@@ -1,0 +1,39 @@
+/*
+ * Element-wise vector kernels behind the engine's broadcast arithmetic, gradient accumulation
+ * and Adam: plain C over float arrays, no N-API. Each computes exactly what its loop in
+ * src/kernels/js.ts computes, bit for bit: the same operations in the same order, in float64
+ * where JavaScript computes in float64, rounded to float32 where it stores, and no fused
+ * multiply-adds (vector.c turns contraction off). So moving these loops out of JavaScript
+ * changes no result.
+ */
+#ifndef CAMMSR_VECTOR_H
+#define CAMMSR_VECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The element-wise operations of vec_binary_*, in the order of src/kernels/kernels.ts. */
+typedef enum { VEC_ADD = 0, VEC_SUB = 1, VEC_MUL = 2, VEC_DIV = 3 } vec_op;
+
+/* y[i] = y[i] + alpha·x[i] for i < n (the product and sum in float64). */
+void vec_axpy(int64_t n, double alpha, const float *x, float *y);
+
+/* out[i] = a[i] op b[i mod m] for i < n (m divides n; m = n: same shapes). */
+void vec_binary_cycle(vec_op op, const float *a, const float *b, int64_t n, int64_t m, float *out);
+
+/* out[i] = a[i] op b[i / each] for i < n (one b per run of `each`). */
+void vec_binary_repeat(vec_op op, const float *a, const float *b, int64_t n, int64_t each, float *out);
+
+/* into[i] = into[i] + g[i]·y[i / each] for i < n (in float64). */
+void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t each, float *into);
+
+/* Adam's hyper-parameters for one update (stepSize = lr / (1 - beta1^t), rbc2 = 1/√(1 - beta2^t)). */
+typedef struct {
+  double lr, beta1, beta2, eps, weight_decay, step_size, rbc2;
+  bool decoupled;
+} vec_adam_args;
+
+/* One Adam (or AdamW, decoupled) update of n weights w from gradients g, moments m and v. */
+void vec_adam(const vec_adam_args *h, int64_t n, float *w, const float *g, float *m, float *v);
+
+#endif
