@@ -52,7 +52,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
     if (a.requiresGrad) {
       if ((kind === 'add' || kind === 'sub') && whole(la)) a.addGrad(g);
       else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
-      else if (kind === 'mul') reduceProductInto(la, g, a.gradBuffer(), b.data, lb);
+      else if (kind === 'mul') productGrad(a, la, g, b.data, lb);
       else {
         const eb = expand(lb, b.data, n);
         const inv = floats(n);
@@ -68,7 +68,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         const neg = floats(n);
         for (let i = 0; i < n; i++) neg[i] = -g[i];
         reduceInto(lb, neg, b.gradBuffer());
-      } else if (kind === 'mul') reduceProductInto(lb, g, b.gradBuffer(), a.data, la);
+      } else if (kind === 'mul') productGrad(b, lb, g, a.data, la);
       else {
         // d(a/b)/db = -a/b² = -out/b
         const eb = expand(lb, b.data, n);
@@ -78,6 +78,29 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       }
     }
   });
+}
+
+/**
+ * Adds g ⊙ other (other laid out as `otherLayout`) to the gradient of an operand of a product.
+ * An operand shaped like the output whose gradient this is the first of takes the product
+ * written straight into a fresh buffer: no zero fill and no read of it (the same floats as
+ * adding them to zeros, but for the sign of a zero).
+ */
+function productGrad(
+  t: Tensor,
+  layout: Layout,
+  g: Float32Array,
+  other: Float32Array,
+  otherLayout: Layout,
+): void {
+  const n = g.length;
+  if (t.grad === null && layout.kind === 'same' && otherLayout.kind !== 'map') {
+    const { buf } = t.gradTarget();
+    if (otherLayout.kind === 'repeat') kernels().binaryRepeat('mul', g, other, buf, n, otherLayout.each);
+    else kernels().binaryCycle('mul', g, other, buf, n, otherLayout.kind === 'cycle' ? otherLayout.size : n);
+    return;
+  }
+  reduceProductInto(layout, g, t.gradBuffer(), other, otherLayout);
 }
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);

@@ -166,8 +166,8 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   let x = logits.data;
   let y = targets;
   if (rows) {
-    x = floats(rows.length * C);
-    y = floats(rows.length * C);
+    x = scratch(rows.length * C); // every row set below
+    y = scratch(rows.length * C);
     rows.forEach((r, k) => {
       if (!(r >= 0 && r < R)) throw new RangeError(`bceWithLogits: row ${r} out of range [0, ${R})`);
       x.set(logits.data.subarray(r * C, (r + 1) * C), k * C);
@@ -176,8 +176,8 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   }
   const n = x.length;
   if (n === 0) throw new RangeError('bceWithLogits: no elements');
-  // σ(x) − y per selected element, kept for the backward pass.
-  const diff = floats(n);
+  // σ(x) − y per selected element (the kernel writes each), kept for the backward pass.
+  const diff = scratch(n);
   const total = kernels().bceWithLogits(x, y, diff, n);
   const out = new Tensor(Float32Array.of(total / n), [1]);
   if (!needsGrad(logits)) return out;
