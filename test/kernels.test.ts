@@ -644,10 +644,12 @@ for (const name of backends) {
         assert.deepEqual(bitsOf(inPlace), bitsOf(y), `binaryCycle ${op} in place`);
       }
       for (const alpha of [1, -0.37, 1 / 3]) {
-        const [x, y] = [b.slice(), b.slice()];
-        k().axpy(n, alpha, a, x);
-        jsKernels.axpy(n, alpha, a, y);
-        assert.deepEqual(bitsOf(x), bitsOf(y), `axpy alpha ${alpha} n ${n}`);
+        for (const beta of [0, 1] as const) {
+          const [x, y] = [b.slice(), b.slice()];
+          k().axpy(n, alpha, a, x, beta);
+          jsKernels.axpy(n, alpha, a, y, beta);
+          assert.deepEqual(bitsOf(x), bitsOf(y), `axpy alpha ${alpha} beta ${beta} n ${n}`);
+        }
       }
       const g = rand(rows);
       const [p, q] = [b.slice(), b.slice()];
@@ -675,7 +677,8 @@ for (const name of backends) {
       );
       assert.throws(() => kern.binaryCycle('add', a, a, out, n + 64, 64), RangeError);
       assert.throws(() => kern.binaryRepeat('add', a, a.subarray(0, 64), out, n, 64), RangeError);
-      assert.throws(() => kern.axpy(n + 1, 2, a, out), RangeError);
+      assert.throws(() => kern.axpy(n + 1, 2, a, out, 1), RangeError);
+      assert.throws(() => kern.axpy(n, 2, a, out, 0.5 as 0), /axpy: beta must be 0 or 1, got 0.5/);
     }
   });
 
@@ -926,8 +929,10 @@ test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', 
 
 test('js vector kernels: hand-computed values', () => {
   const y = Float32Array.of(1, 2, 3, 4);
-  jsKernels.axpy(4, 0.5, Float32Array.of(2, 4, 6, 8), y);
+  jsKernels.axpy(4, 0.5, Float32Array.of(2, 4, 6, 8), y, 1);
   assert.deepEqual(Array.from(y), [2, 4, 6, 8]);
+  jsKernels.axpy(4, -2, Float32Array.of(1, 0, 3, 0.5), y, 0);
+  assert.deepEqual(Array.from(y), [-2, -0, -6, -1]);
   const out = new Float32Array(4);
   jsKernels.binaryCycle('sub', Float32Array.of(10, 20, 30, 40), Float32Array.of(1, 2), out, 4, 2);
   assert.deepEqual(Array.from(out), [9, 18, 29, 38]);

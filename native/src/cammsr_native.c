@@ -952,17 +952,18 @@ static bool check_period(napi_env env, const char *fn, const char *name, int64_t
 
 static napi_value Axpy(napi_env env, napi_callback_info info) {
   const char *fn = "axpy";
-  napi_value argv[4];
+  napi_value argv[5];
   float *x, *y;
   size_t len_x, len_y;
   int64_t n;
-  double alpha;
-  if (!get_args(env, info, fn, 4, argv) || !get_count(env, argv[0], fn, "n", MAX_SAFE_INT, &n) ||
+  double alpha, beta;
+  if (!get_args(env, info, fn, 5, argv) || !get_count(env, argv[0], fn, "n", MAX_SAFE_INT, &n) ||
       !get_number(env, argv[1], fn, "alpha", &alpha) || !get_f32(env, argv[2], fn, "x", &x, &len_x) ||
-      !get_f32(env, argv[3], fn, "y", &y, &len_y) || !check_len(env, fn, "x", len_x, n) ||
-      !check_len(env, fn, "y", len_y, n))
+      !get_f32(env, argv[3], fn, "y", &y, &len_y) || !get_number(env, argv[4], fn, "beta", &beta) ||
+      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "y", len_y, n))
     return NULL;
-  vec_axpy(n, alpha, x, y);
+  if (beta != 0 && beta != 1) THROW(env, ERR_RANGE, "%s: beta must be 0 or 1, got %.17g", fn, beta);
+  vec_axpy(n, alpha, x, y, beta == 0);
   return NULL;
 }
 

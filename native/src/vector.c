@@ -12,9 +12,11 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-void vec_axpy(int64_t n, double alpha, const float *x, float *y) {
+void vec_axpy(int64_t n, double alpha, const float *x, float *y, bool overwrite) {
   /* The float sum of two floats equals the float64 sum rounded to float: one loop in float. */
-  if (alpha == 1.0)
+  if (overwrite)
+    for (int64_t i = 0; i < n; i++) y[i] = (float)(alpha * (double)x[i]);
+  else if (alpha == 1.0)
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + x[i];
   else
     for (int64_t i = 0; i < n; i++) y[i] = (float)((double)y[i] + alpha * (double)x[i]);

@@ -15,8 +15,9 @@
 /* The element-wise operations of vec_binary_*, in the order of src/kernels/kernels.ts. */
 typedef enum { VEC_ADD = 0, VEC_SUB = 1, VEC_MUL = 2, VEC_DIV = 3 } vec_op;
 
-/* y[i] = y[i] + alpha·x[i] for i < n (the product and sum in float64). */
-void vec_axpy(int64_t n, double alpha, const float *x, float *y);
+/* y[i] = y[i] + alpha·x[i] for i < n (the product and sum in float64), or with overwrite
+ * y[i] = alpha·x[i] (y not read). */
+void vec_axpy(int64_t n, double alpha, const float *x, float *y, bool overwrite);
 
 /* out[i] = a[i] op b[i mod m] for i < n (m divides n; m = n: same shapes). */
 void vec_binary_cycle(vec_op op, const float *a, const float *b, int64_t n, int64_t m, float *out);

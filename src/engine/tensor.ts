@@ -76,8 +76,7 @@ export class Tensor {
       throw new RangeError(`addGrad: ${src.length} values for a tensor of ${this.data.length}`);
     const { buf: g, beta } = this.gradTarget();
     if (beta === 0 && s === 1) g.set(src);
-    else if (beta === 0) for (let i = 0; i < src.length; i++) g[i] = s * src[i];
-    else kernels().axpy(src.length, s, src, g);
+    else kernels().axpy(src.length, s, src, g, beta);
   }
 
   /**

@@ -399,9 +399,11 @@ export const jsKernels: Kernels = {
     }
   },
 
-  axpy(n, alpha, x, y) {
+  axpy(n, alpha, x, y, beta) {
     if (x.length < n || y.length < n) throw new RangeError(`axpy: arrays shorter than n = ${n}`);
-    if (alpha === 1) for (let i = 0; i < n; i++) y[i] += x[i];
+    if (beta !== 0 && beta !== 1) throw new RangeError(`axpy: beta must be 0 or 1, got ${beta}`);
+    if (beta === 0) for (let i = 0; i < n; i++) y[i] = alpha * x[i];
+    else if (alpha === 1) for (let i = 0; i < n; i++) y[i] += x[i];
     else for (let i = 0; i < n; i++) y[i] += alpha * x[i];
   },
 

@@ -310,8 +310,11 @@ export interface Kernels {
   // in float64, one rounding to float32 per store, no fused multiply-add), so the choice of
   // backend never changes a result through them.
 
-  /** y[i] = y[i] + alpha·x[i] for i < n (the product and the sum in float64). */
-  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+  /**
+   * y[i] = beta·y[i] + alpha·x[i] for i < n, beta 1 (add; the product and the sum in float64) or
+   * 0 (overwrite: y is not read, as a GEMM with beta 0).
+   */
+  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array, beta: 0 | 1): void;
 
   /** out[i] = a[i] op b[i mod m] for i < n; m divides n (m = n: same shapes; else b cycles, as a bias). */
   binaryCycle(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, n: number, m: number): void;

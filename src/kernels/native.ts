@@ -132,7 +132,7 @@ export function loadNativeKernels(): Kernels {
     dyt: addon.dyt,
     dytBackward: addon.dytBackward,
     dropout: addon.dropout,
-    axpy: (n, alpha, x, y) => (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).axpy(n, alpha, x, y),
+    axpy: (n, alpha, x, y, beta) => (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).axpy(n, alpha, x, y, beta),
     binaryCycle: (op, a, b, out, n, m) =>
       n < NATIVE_MIN_ELEMENTS
         ? jsKernels.binaryCycle(op, a, b, out, n, m)

@@ -128,7 +128,7 @@ export function addN(...xs: Tensor[]): Tensor {
   }
   const out = new Tensor(scratch(xs[0].size), shape);
   out.data.set(xs[0].data);
-  for (let k = 1; k < xs.length; k++) kernels().axpy(out.size, 1, xs[k].data, out.data);
+  for (let k = 1; k < xs.length; k++) kernels().axpy(out.size, 1, xs[k].data, out.data, 1);
   if (!needsGrad(...xs)) return out;
   return record(out, () => {
     const g = out.grad!;

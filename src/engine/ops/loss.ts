@@ -183,11 +183,15 @@ export function bceWithLogits(logits: Tensor, targets: Float32Array, rows?: Int3
   if (!needsGrad(logits)) return out;
   return record(out, () => {
     const g = out.grad![0] / n;
+    if (!rows) {
+      // Every logit's gradient: written straight into a fresh buffer when it is the first.
+      const { buf, beta } = logits.gradTarget();
+      kernels().axpy(diff.length, g, diff, buf, beta);
+      return;
+    }
     const gl = logits.gradBuffer();
-    if (!rows) kernels().axpy(diff.length, g, diff, gl);
-    else
-      rows.forEach((r, k) =>
-        kernels().axpy(C, g, diff.subarray(k * C, (k + 1) * C), gl.subarray(r * C, (r + 1) * C)),
-      );
+    rows.forEach((r, k) =>
+      kernels().axpy(C, g, diff.subarray(k * C, (k + 1) * C), gl.subarray(r * C, (r + 1) * C), 1),
+    );
   });
 }
