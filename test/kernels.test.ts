@@ -791,6 +791,84 @@ test('fused causal attention (native) matches the GEMM-per-block path, forward a
   assert.throws(() => K.causalAttention!(...args(offsets, new Float32Array(10)), out), /probs has/);
 });
 
+test('fused causal attention (native) gives the same bits on one thread and on two', (t) => {
+  if (!nativeLoads(t)) return;
+  const K = loadBackend('native');
+  const lengths = Array.from({ length: 101 }, (_, b) => (b * 7) % 13); // 0 .. 12, enough to split
+  const offsets = new Int32Array(lengths.length + 1);
+  lengths.forEach((n, b) => (offsets[b + 1] = offsets[b] + n));
+  const [d, heads, B, R] = [8, 2, lengths.length, offsets[lengths.length]];
+  const [q, k, v, qLast, dOut] = [rand(R * d), rand(R * d), rand(R * d), rand(B * d), rand(R * d)];
+  const run = (threads: number, lastOnly: boolean) => {
+    K.setThreads(threads);
+    const count = lengths.reduce((sum, n) => sum + heads * (lastOnly ? Math.min(n, 1) : n) * n, 0);
+    const bits = new Uint32Array(count);
+    new Rng(3).fillU32(bits);
+    const [probs, kept] = [new Float32Array(count), new Float32Array(count)];
+    const rows = lastOnly ? B : R;
+    const args = [
+      lastOnly ? qLast : q,
+      k,
+      v,
+      offsets,
+      heads,
+      d,
+      lastOnly,
+      0.5,
+      bits,
+      2 ** 31,
+      2,
+      probs,
+      kept,
+    ] as const;
+    const out = new Float32Array(rows * d);
+    K.causalAttention!(...args, out);
+    const [gq, gk, gv] = [new Float32Array(rows * d), new Float32Array(R * d), new Float32Array(R * d)];
+    K.causalAttentionBackward!(...args, dOut.subarray(0, rows * d), gq, gk, gv);
+    return [probs, kept, out, gq, gk, gv].map(bitsOf);
+  };
+  const threadsBefore = K.threads();
+  try {
+    for (const lastOnly of [false, true]) {
+      const [one, two] = [run(1, lastOnly), run(2, lastOnly)];
+      one.forEach((x, i) => assert.deepEqual(x, two[i], `array ${i}, lastOnly ${lastOnly}`));
+    }
+  } finally {
+    K.setThreads(threadsBefore);
+  }
+});
+
+test('element-wise kernels (native) give the same bits on one thread and on two', (t) => {
+  if (!nativeLoads(t)) return;
+  const K = loadBackend('native');
+  const [rows, d] = [4500, 64]; // 288,000 elements: two parts on two threads
+  const n = rows * d;
+  const [x, dy, gamma, beta] = [rand(n, 2), rand(n), rand(d), rand(d)];
+  const words = new Uint32Array(n);
+  rng.fillU32(words);
+  const run = (threads: number) => {
+    K.setThreads(threads);
+    const [y, dx] = [new Float32Array(n), new Float32Array(n)];
+    K.gelu(x, y, n);
+    K.geluBackward(x, dy, dx, n);
+    const [ln, xhat, rstd] = [new Float32Array(n), new Float32Array(n), new Float32Array(rows)];
+    K.layerNorm(x, gamma, beta, 1e-5, rows, d, ln, xhat, rstd);
+    const [dyt, tanh] = [new Float32Array(n), new Float32Array(n)];
+    K.dyt(x, 0.7, gamma, beta, rows, d, dyt, tanh);
+    const [dropped, scale] = [new Float32Array(n), new Float32Array(n)];
+    new Uint32Array(scale.buffer).set(words); // the words in the scale buffer, as the op passes them
+    K.dropout(x, new Uint32Array(scale.buffer), 2 ** 31, 2, n, dropped, scale);
+    return [y, dx, ln, xhat, rstd, dyt, tanh, dropped, scale].map(bitsOf);
+  };
+  const threadsBefore = K.threads();
+  try {
+    const [one, two] = [run(1), run(2)];
+    one.forEach((a, i) => assert.deepEqual(a, two[i], `output ${i}`));
+  } finally {
+    K.setThreads(threadsBefore);
+  }
+});
+
 test('routed attention (native) matches the GEMM-per-block path, forward and backward, with dropout and empty sides', (t) => {
   if (!nativeLoads(t)) return;
   assert.ok(loadBackend('native').routedAttention, 'the native backend has the fused kernel');

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 
 #include "exp.h"
+#include "parallel.h"
 #include "vec.h"
+
+/* Below this many sequences per part the attention runs on the calling thread (a thread costs
+ * tens of microseconds to start; a Beauty batch's 256 sequences take about a millisecond). */
+#define ATTENTION_MIN_SEQUENCES 32
 
 static inline int64_t queries_of(const attention_args *a, int64_t n) {
   return a->last_only ? (n > 0 ? 1 : 0) : n;
@@ -40,70 +45,107 @@ static void softmax_prefix(float *p, int64_t i, int64_t n) {
   for (int64_t j = i + 1; j < n; j++) p[j] = 0;
 }
 
-void attention_forward(const attention_args *a, float *probs, float *kept, float *out) {
+/* The offset of sequence b's first probability (its blocks follow those of sequences 0 .. b-1). */
+static int64_t probability_offset(const attention_args *a, int64_t b) {
+  return attention_probability_count(a->offsets, b, a->heads, a->last_only);
+}
+
+/* A part of a call over sequences [begin, end), for parallel_rows: each sequence's rows of out,
+ * probs and kept (or of gq, gk and gv) are its own, so parts write disjoint memory and the
+ * result does not depend on how the sequences are split. */
+typedef struct {
+  const attention_args *a;
+  float *probs, *kept, *out;
+  const float *d_out;
+  float *gq, *gk, *gv;
+  bool failed[PARALLEL_MAX_PARTS];
+} attention_job;
+
+static void forward_part(void *arg, int64_t begin, int64_t end, int part) {
+  (void)part;
+  const attention_job *j = arg;
+  const attention_args *a = j->a;
   const int64_t d = a->d, dh = d / a->heads;
-  int64_t po = 0;
-  for (int64_t b = 0; b < a->batch; b++) {
+  int64_t po = probability_offset(a, begin);
+  for (int64_t b = begin; b < end; b++) {
     const int64_t k0 = a->offsets[b], n = a->offsets[b + 1] - k0, nq = queries_of(a, n);
     const int64_t q0 = a->last_only ? b : k0;
     for (int64_t h = 0; h < a->heads; h++, po += nq * n) {
       for (int64_t t = 0; t < nq; t++) {
         const int64_t i = n - nq + t;
         const float *qt = a->q + (q0 + t) * d + h * dh;
-        float *p = probs + po + t * n;
-        for (int64_t j = 0; j <= i; j++) p[j] = (float)(a->scale * dot(qt, a->k + (k0 + j) * d + h * dh, dh));
+        float *p = j->probs + po + t * n;
+        for (int64_t x = 0; x <= i; x++) p[x] = (float)(a->scale * dot(qt, a->k + (k0 + x) * d + h * dh, dh));
         softmax_prefix(p, i, n);
-        float *pk = kept + po + t * n;
+        float *pk = j->kept + po + t * n;
         if (a->bits) {
           const uint32_t *w = a->bits + po + t * n;
-          for (int64_t j = 0; j < n; j++) pk[j] = w[j] >= a->threshold ? (float)(p[j] * a->keep) : 0.0f;
+          for (int64_t x = 0; x < n; x++) pk[x] = w[x] >= a->threshold ? (float)(p[x] * a->keep) : 0.0f;
         }
-        float *o = out + (q0 + t) * d + h * dh;
+        float *o = j->out + (q0 + t) * d + h * dh;
         for (int64_t e = 0; e < dh; e++) o[e] = 0;
-        for (int64_t j = 0; j <= i; j++) axpy(pk[j], a->v + (k0 + j) * d + h * dh, o, dh);
+        for (int64_t x = 0; x <= i; x++) axpy(pk[x], a->v + (k0 + x) * d + h * dh, o, dh);
       }
     }
   }
 }
 
-bool attention_backward(const attention_args *a, const float *probs, const float *kept, const float *d_out,
-                        float *gq, float *gk, float *gv) {
+void attention_forward(const attention_args *a, float *probs, float *kept, float *out) {
+  attention_job job = {.a = a, .probs = probs, .kept = kept, .out = out};
+  parallel_rows(a->batch, parallel_threads(), ATTENTION_MIN_SEQUENCES, forward_part, &job);
+}
+
+static void backward_part(void *arg, int64_t begin, int64_t end, int part) {
+  attention_job *j = arg;
+  const attention_args *a = j->a;
   const int64_t d = a->d, dh = d / a->heads;
   int64_t longest = 1;
-  for (int64_t b = 0; b < a->batch; b++)
+  for (int64_t b = begin; b < end; b++)
     if (a->offsets[b + 1] - a->offsets[b] > longest) longest = a->offsets[b + 1] - a->offsets[b];
   float *ds = malloc((size_t)longest * sizeof *ds);
-  if (!ds) return false;
-  int64_t po = 0;
-  for (int64_t b = 0; b < a->batch; b++) {
+  if (!ds) {
+    j->failed[part] = true;
+    return;
+  }
+  float *gq = j->gq, *gk = j->gk, *gv = j->gv;
+  int64_t po = probability_offset(a, begin);
+  for (int64_t b = begin; b < end; b++) {
     const int64_t k0 = a->offsets[b], n = a->offsets[b + 1] - k0, nq = queries_of(a, n);
     const int64_t q0 = a->last_only ? b : k0;
     for (int64_t h = 0; h < a->heads; h++, po += nq * n) {
       for (int64_t t = 0; t < nq; t++) {
         const int64_t i = n - nq + t, col = h * dh;
-        const float *p = probs + po + t * n, *pk = kept + po + t * n;
-        const float *d_row = d_out + (q0 + t) * d + col;
+        const float *p = j->probs + po + t * n, *pk = j->kept + po + t * n;
+        const float *d_row = j->d_out + (q0 + t) * d + col;
         if (gv)
-          for (int64_t j = 0; j <= i; j++) axpy(pk[j], d_row, gv + (k0 + j) * d + col, dh);
+          for (int64_t x = 0; x <= i; x++) axpy(pk[x], d_row, gv + (k0 + x) * d + col, dh);
         if (!gq && !gk) continue;
         /* dP = dO·vᵀ, back through dropout, then the softmax: dS = P ⊙ (dP − Σ dP ⊙ P). */
         double s = 0;
-        for (int64_t j = 0; j <= i; j++) {
-          float g = dot(d_row, a->v + (k0 + j) * d + col, dh);
-          if (a->bits) g = a->bits[po + t * n + j] >= a->threshold ? (float)(g * a->keep) : 0.0f;
-          ds[j] = g;
-          s += (double)g * p[j];
+        for (int64_t x = 0; x <= i; x++) {
+          float g = dot(d_row, a->v + (k0 + x) * d + col, dh);
+          if (a->bits) g = a->bits[po + t * n + x] >= a->threshold ? (float)(g * a->keep) : 0.0f;
+          ds[x] = g;
+          s += (double)g * p[x];
         }
-        for (int64_t j = 0; j <= i; j++) ds[j] = (float)(p[j] * (ds[j] - s) * a->scale);
+        for (int64_t x = 0; x <= i; x++) ds[x] = (float)(p[x] * (ds[x] - s) * a->scale);
         const float *qt = a->q + (q0 + t) * d + col;
-        for (int64_t j = 0; j <= i; j++) {
-          const float *kj = a->k + (k0 + j) * d + col;
-          if (gq) axpy(ds[j], kj, gq + (q0 + t) * d + col, dh);
-          if (gk) axpy(ds[j], qt, gk + (k0 + j) * d + col, dh);
+        for (int64_t x = 0; x <= i; x++) {
+          const float *kx = a->k + (k0 + x) * d + col;
+          if (gq) axpy(ds[x], kx, gq + (q0 + t) * d + col, dh);
+          if (gk) axpy(ds[x], qt, gk + (k0 + x) * d + col, dh);
         }
       }
     }
   }
   free(ds);
+}
+
+bool attention_backward(const attention_args *a, const float *probs, const float *kept, const float *d_out,
+                        float *gq, float *gk, float *gv) {
+  attention_job job = {.a = a, .probs = (float *)probs, .kept = (float *)kept, .d_out = d_out, .gq = gq, .gk = gk, .gv = gv};
+  const int parts = parallel_rows(a->batch, parallel_threads(), ATTENTION_MIN_SEQUENCES, backward_part, &job);
+  for (int p = 0; p < parts; p++)
+    if (job.failed[p]) return false;
   return true;
 }
