@@ -10,17 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { jsKernels } from './js.js';
 import type { BinaryOp, Kernels } from './kernels.js';
 
+/** A kernel taking a BinaryOp, as the addon takes it: the operation's number in OPS. */
+type WithOpNumber<F> = F extends (op: BinaryOp, ...rest: infer R) => infer T
+  ? (op: number, ...rest: R) => T
+  : never;
+
 /** The vector kernels as the addon takes them: the operation as a number, Adam's constants in order. */
 interface VectorAddon {
-  binaryCycle(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, m: number): void;
-  binaryRepeat(
-    op: number,
-    a: Float32Array,
-    b: Float32Array,
-    out: Float32Array,
-    n: number,
-    each: number,
-  ): void;
+  binaryCycle: WithOpNumber<Kernels['binaryCycle']>;
+  binaryRepeat: WithOpNumber<Kernels['binaryRepeat']>;
   adamUpdate(
     w: Float32Array,
     g: Float32Array,
