@@ -100,6 +100,38 @@ test('gradients accumulate over uses of a tensor (x used twice)', () => {
   assert.deepEqual(Array.from(x.grad!), [3, 5, 7]);
 });
 
+test("a product is its operands' first gradient: written into a fresh buffer, then added (x·x, x·row scalar)", () => {
+  // Above the native kernels' cut-over (4,096 elements), so each backend's kernel runs.
+  const n = 4104;
+  const x = parameter(
+    Float32Array.from({ length: n }, (_, i) => (i % 7) - 3),
+    [n],
+  );
+  sum(mul(x, x)).backward(); // only use of x: the first factor's gradient is written, the second added
+  assert.deepEqual(
+    Array.from(x.grad!),
+    Array.from(x.data, (v) => 2 * v),
+  );
+  // A per-row scalar: a [1026, 4] times s [1026, 1] (each s[r] repeats over its row).
+  const a = parameter(
+    Float32Array.from({ length: n }, (_, i) => i / 8),
+    [n / 4, 4],
+  );
+  const s = parameter(
+    Float32Array.from({ length: n / 4 }, (_, r) => r - 500),
+    [n / 4, 1],
+  );
+  sum(mul(a, s)).backward();
+  assert.deepEqual(
+    Array.from(a.grad!),
+    Array.from(a.data, (_, i) => s.data[Math.floor(i / 4)]),
+  );
+  assert.deepEqual(
+    Array.from(s.grad!),
+    Array.from(s.data, (_, r) => a.data.subarray(4 * r, 4 * r + 4).reduce((t, v) => t + v, 0)),
+  );
+});
+
 test('noGrad records nothing and produces no gradient-carrying outputs', () => {
   const w = parameter(Float32Array.of(1, 2, 3, 4), [2, 2]);
   const before = tapeLength();

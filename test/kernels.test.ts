@@ -659,6 +659,18 @@ for (const name of backends) {
     }
   });
 
+  test(`${name} axpy fuses no multiply-add: y + alpha·x rounds the product first`, { skip }, () => {
+    // In float64, (1/3)·3 rounds to 1, so −1 + 1 = 0; a fused multiply-add keeps the product's
+    // exact value, 1 − 2⁻⁵⁴, and gives −2⁻⁵⁴. Above the cut-over, so the native loop runs.
+    const n = 4100;
+    const y = new Float32Array(n).fill(-1);
+    k().axpy(n, 1 / 3, new Float32Array(n).fill(3), y, 1);
+    assert.ok(
+      y.every((v) => v === 0),
+      `y[0] = ${y[0]}`,
+    );
+  });
+
   test(`${name} vector kernels refuse a period that does not divide n and arrays too short`, { skip }, () => {
     const n = 4160; // above the native cut-over
     const [a, out] = [rand(n), new Float32Array(n)];
@@ -801,6 +813,7 @@ test('fused causal attention (native) gives the same bits on one thread and on t
   const [q, k, v, qLast, dOut] = [rand(R * d), rand(R * d), rand(R * d), rand(B * d), rand(R * d)];
   const run = (threads: number, lastOnly: boolean) => {
     K.setThreads(threads);
+    assert.equal(K.threads(), threads);
     const count = lengths.reduce((sum, n) => sum + heads * (lastOnly ? Math.min(n, 1) : n) * n, 0);
     const bits = new Uint32Array(count);
     new Rng(3).fillU32(bits);
@@ -841,13 +854,16 @@ test('fused causal attention (native) gives the same bits on one thread and on t
 test('element-wise kernels (native) give the same bits on one thread and on two', (t) => {
   if (!nativeLoads(t)) return;
   const K = loadBackend('native');
-  const [rows, d] = [4500, 64]; // 288,000 elements: two parts on two threads
+  // Odd sizes, so that the split between the two parts falls inside a vector loop's stride:
+  // 4,003 rows of 67 split at row 2,001, element 134,067.
+  const [rows, d] = [4003, 67];
   const n = rows * d;
   const [x, dy, gamma, beta] = [rand(n, 2), rand(n), rand(d), rand(d)];
   const words = new Uint32Array(n);
   rng.fillU32(words);
   const run = (threads: number) => {
     K.setThreads(threads);
+    assert.equal(K.threads(), threads);
     const [y, dx] = [new Float32Array(n), new Float32Array(n)];
     K.gelu(x, y, n);
     K.geluBackward(x, dy, dx, n);
@@ -1072,20 +1088,31 @@ test('CAMMSR_BACKEND selects a backend and an unknown name is a clear error', ()
 });
 
 test('doctor advises AVX-512 kernels only where OpenBLAS runs older ones on an AVX-512 CPU', () => {
-  const native = (core: string, avx512f: boolean) => ({ backend: 'native', openblasCore: core, avx512f });
+  const native = (core: string, avx512f: boolean, config = 'OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell') => ({
+    backend: 'native',
+    openblasConfig: config,
+    openblasCore: core,
+    avx512f,
+  });
   const pinned = blasAdvice(native('Haswell', true), { OPENBLAS_CORETYPE: 'Haswell' });
   assert.equal(pinned.length, 1);
   assert.match(
     pinned[0],
-    /runs its Haswell kernels on a CPU with AVX-512, because OPENBLAS_CORETYPE=Haswell is set/,
+    /runs its Haswell kernels on a CPU with AVX-512 because OPENBLAS_CORETYPE=Haswell is set/,
   );
   assert.match(pinned[0], /OPENBLAS_CORETYPE=SkylakeX/);
-  assert.match(blasAdvice(native('Zen', true), {})[0], /does not recognise the CPU/);
-  // Nothing to say: AVX-512 kernels already (any spelling), no AVX-512, no native backend.
+  assert.match(
+    blasAdvice(native('Zen', true), {})[0],
+    /chose its Zen kernels for this CPU, which has AVX-512/,
+  );
+  // Nothing to say: AVX-512 kernels already (any spelling), no AVX-512, no native backend, a
+  // build that cannot switch kernels, or one already asked for AVX-512 kernels it lacks.
   assert.deepEqual(blasAdvice(native('SkylakeX', true), {}), []);
   assert.deepEqual(blasAdvice(native('COOPERLAKE', true), {}), []);
   assert.deepEqual(blasAdvice(native('Haswell', false), { OPENBLAS_CORETYPE: 'Haswell' }), []);
   assert.deepEqual(blasAdvice(undefined, {}), []);
+  assert.deepEqual(blasAdvice(native('Haswell', true, 'OpenBLAS 0.3.21 Haswell'), {}), []);
+  assert.deepEqual(blasAdvice(native('Haswell', true), { OPENBLAS_CORETYPE: 'skylakex' }), []);
 });
 
 test(

@@ -58,7 +58,8 @@ typedef struct {
   float *probs, *kept, *out;
   const float *d_out;
   float *gq, *gk, *gv;
-  bool failed[PARALLEL_MAX_PARTS];
+  float *ds;       /* backward: a row of dS per part, `longest` floats each */
+  int64_t longest; /* the longest sequence */
 } attention_job;
 
 static void forward_part(void *arg, int64_t begin, int64_t end, int part) {
@@ -96,17 +97,10 @@ void attention_forward(const attention_args *a, float *probs, float *kept, float
 }
 
 static void backward_part(void *arg, int64_t begin, int64_t end, int part) {
-  attention_job *j = arg;
+  const attention_job *j = arg;
   const attention_args *a = j->a;
   const int64_t d = a->d, dh = d / a->heads;
-  int64_t longest = 1;
-  for (int64_t b = begin; b < end; b++)
-    if (a->offsets[b + 1] - a->offsets[b] > longest) longest = a->offsets[b + 1] - a->offsets[b];
-  float *ds = malloc((size_t)longest * sizeof *ds);
-  if (!ds) {
-    j->failed[part] = true;
-    return;
-  }
+  float *ds = j->ds + part * j->longest;
   float *gq = j->gq, *gk = j->gk, *gv = j->gv;
   int64_t po = probability_offset(a, begin);
   for (int64_t b = begin; b < end; b++) {
@@ -138,14 +132,20 @@ static void backward_part(void *arg, int64_t begin, int64_t end, int part) {
       }
     }
   }
-  free(ds);
 }
 
 bool attention_backward(const attention_args *a, const float *probs, const float *kept, const float *d_out,
                         float *gq, float *gk, float *gv) {
-  attention_job job = {.a = a, .probs = (float *)probs, .kept = (float *)kept, .d_out = d_out, .gq = gq, .gk = gk, .gv = gv};
-  const int parts = parallel_rows(a->batch, parallel_threads(), ATTENTION_MIN_SEQUENCES, backward_part, &job);
-  for (int p = 0; p < parts; p++)
-    if (job.failed[p]) return false;
+  int64_t longest = 1;
+  for (int64_t b = 0; b < a->batch; b++)
+    if (a->offsets[b + 1] - a->offsets[b] > longest) longest = a->offsets[b + 1] - a->offsets[b];
+  /* Every part's row buffer before any part runs: out of memory leaves the gradients untouched. */
+  const int threads = parallel_threads();
+  float *ds = malloc((size_t)threads * (size_t)longest * sizeof *ds);
+  if (!ds) return false;
+  attention_job job = {.a = a, .probs = (float *)probs, .kept = (float *)kept, .d_out = d_out,
+                       .gq = gq, .gk = gk, .gv = gv, .ds = ds, .longest = longest};
+  parallel_rows(a->batch, threads, ATTENTION_MIN_SEQUENCES, backward_part, &job);
+  free(ds);
   return true;
 }

@@ -30,20 +30,25 @@ const AVX512_CORES = new Set(['skylakex', 'cooperlake', 'sapphirerapids']);
 /**
  * Advice on the native backend's OpenBLAS: on a CPU with AVX-512, kernels of an older core
  * (Haswell's AVX2, say) run GEMMs at about half the vector width. On the project's machine
- * SkylakeX's kernels ran the training GEMMs 1.5-2x faster (docs/performance.md).
+ * SkylakeX's kernels ran the training GEMMs 1.5-2x faster (docs/performance.md). Only a
+ * DYNAMIC_ARCH build can switch kernels at run time, and nothing is said when the variable
+ * already names an AVX-512 core (the build then lacks them).
  */
 export function blasAdvice(
   details: Record<string, string | number | boolean> | undefined,
   env: Record<string, string | undefined>,
 ): string[] {
   const core = details?.openblasCore;
+  const config = String(details?.openblasConfig ?? '');
+  const pinned = env.OPENBLAS_CORETYPE;
   if (details?.avx512f !== true || typeof core !== 'string' || AVX512_CORES.has(core.toLowerCase()))
     return [];
-  const cause = env.OPENBLAS_CORETYPE
-    ? `because OPENBLAS_CORETYPE=${env.OPENBLAS_CORETYPE} is set`
-    : 'because this OpenBLAS does not recognise the CPU';
+  if (!config.includes('DYNAMIC_ARCH') || (pinned && AVX512_CORES.has(pinned.toLowerCase()))) return [];
+  const situation = pinned
+    ? `OpenBLAS runs its ${core} kernels on a CPU with AVX-512 because OPENBLAS_CORETYPE=${pinned} is set.`
+    : `OpenBLAS chose its ${core} kernels for this CPU, which has AVX-512.`;
   return [
-    `OpenBLAS runs its ${core} kernels on a CPU with AVX-512, ${cause}. ` +
+    `${situation} ` +
       'OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels; before relying on them, check ' +
       'with `npm run bench:gemm` and the test suite that this OpenBLAS build runs them correctly here.',
   ];
