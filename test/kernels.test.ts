@@ -694,6 +694,60 @@ for (const name of backends) {
     }
   });
 
+  test(
+    `${name} gated block kernels match js bit for bit, and refuse blocks outside the rows`,
+    { skip },
+    () => {
+      const [experts, width, d] = [3, 2 * 67, 67];
+      for (const rows of [5, 97]) {
+        // 5 rows run the js loops in every backend, 97 (6,499 elements a block) the native ones.
+        const [y, gates, gOut] = [specials(rand(rows * width)), rand(rows * experts), rand(rows * width)];
+        for (const expert of [0, 2]) {
+          const [a, b] = [rand(rows * width), new Float32Array(rows * width)];
+          b.set(a);
+          k().gatedBlockAdd(y, gates, experts, expert, rows, width, d, d, a);
+          jsKernels.gatedBlockAdd(y, gates, experts, expert, rows, width, d, d, b);
+          assert.deepEqual(bitsOf(a), bitsOf(b), `gatedBlockAdd rows ${rows} expert ${expert}`);
+          for (const [withGy, withGg] of [
+            [true, true],
+            [false, true],
+            [true, false],
+          ]) {
+            const start = [rand(rows * width), rand(rows * experts)];
+            const grads = () => [withGy ? start[0].slice() : null, withGg ? start[1].slice() : null] as const;
+            const [p, q] = [grads(), grads()];
+            k().gatedBlockBackward(y, gates, experts, expert, rows, width, 0, d, gOut, ...p);
+            jsKernels.gatedBlockBackward(y, gates, experts, expert, rows, width, 0, d, gOut, ...q);
+            p.forEach(
+              (g, i) => g && assert.deepEqual(bitsOf(g), bitsOf(q[i]!), `backward ${i}, rows ${rows}`),
+            );
+          }
+        }
+      }
+      const rows = 97;
+      const [y, gates, out] = [rand(rows * width), rand(rows * experts), new Float32Array(rows * width)];
+      for (const kern of [k(), jsKernels]) {
+        assert.throws(
+          () => kern.gatedBlockAdd(y, gates, experts, 3, rows, width, 0, d, out),
+          /expert 3 of 3/,
+        );
+        assert.throws(
+          () => kern.gatedBlockAdd(y, gates, experts, 0, rows, width, 68, d, out),
+          /columns \[68, 135\) of 134/,
+        );
+        assert.throws(
+          () => kern.gatedBlockAdd(y, gates.subarray(1), experts, 0, rows, width, 0, d, out),
+          RangeError,
+        );
+        assert.throws(
+          () =>
+            kern.gatedBlockBackward(y, gates, experts, 0, rows, width, 0, d, out, null, gates.subarray(1)),
+          RangeError,
+        );
+      }
+    },
+  );
+
   test(`${name} Adam update matches js bit for bit, with L2 and decoupled weight decay`, { skip }, () => {
     for (const n of [100, 5000]) {
       for (const [weightDecay, decoupled] of [

@@ -1088,6 +1088,56 @@ static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads and checks the first 8 arguments of gatedBlockAdd and gatedBlockBackward (GatedBlockArgs). */
+static bool read_gated_block(napi_env env, const char *fn, napi_value *argv, vec_gated_block *b) {
+  float *y, *gates;
+  size_t len_y, len_g;
+  if (!get_f32(env, argv[0], fn, "y", &y, &len_y) || !get_f32(env, argv[1], fn, "gates", &gates, &len_g) ||
+      !get_count(env, argv[2], fn, "experts", MAX_SAFE_INT, &b->experts) ||
+      !get_count(env, argv[3], fn, "expert", MAX_SAFE_INT, &b->expert) ||
+      !get_count(env, argv[4], fn, "rows", MAX_SAFE_INT, &b->rows) ||
+      !get_count(env, argv[5], fn, "width", MAX_SAFE_INT, &b->width) ||
+      !get_count(env, argv[6], fn, "column", MAX_SAFE_INT, &b->column) ||
+      !get_count(env, argv[7], fn, "d", MAX_SAFE_INT, &b->d) || !check_rows(env, fn, "y", len_y, b->rows, b->width) ||
+      !check_rows(env, fn, "gates", len_g, b->rows, b->experts))
+    return false;
+  if (b->expert >= b->experts || b->column + b->d > b->width)
+    return throwf(env, ERR_RANGE, "%s: expert %lld of %lld, columns [%lld, %lld) of %lld", fn, (long long)b->expert,
+                  (long long)b->experts, (long long)b->column, (long long)(b->column + b->d), (long long)b->width);
+  b->y = y;
+  b->gates = gates;
+  return true;
+}
+
+static napi_value GatedBlockAdd(napi_env env, napi_callback_info info) {
+  const char *fn = "gatedBlockAdd";
+  napi_value argv[9];
+  vec_gated_block b;
+  float *out;
+  size_t len_o;
+  if (!get_args(env, info, fn, 9, argv) || !read_gated_block(env, fn, argv, &b) ||
+      !get_f32(env, argv[8], fn, "out", &out, &len_o) || !check_rows(env, fn, "out", len_o, b.rows, b.width))
+    return NULL;
+  vec_gated_block_add(&b, out);
+  return NULL;
+}
+
+static napi_value GatedBlockBackward(napi_env env, napi_callback_info info) {
+  const char *fn = "gatedBlockBackward";
+  napi_value argv[11];
+  vec_gated_block b;
+  float *g_out, *gy, *g_gates;
+  size_t len_o, len_gy, len_gg;
+  if (!get_args(env, info, fn, 11, argv) || !read_gated_block(env, fn, argv, &b) ||
+      !get_f32(env, argv[8], fn, "gOut", &g_out, &len_o) || !get_f32_or_null(env, argv[9], fn, "gy", &gy, &len_gy) ||
+      !get_f32_or_null(env, argv[10], fn, "gGates", &g_gates, &len_gg) ||
+      !check_rows(env, fn, "gOut", len_o, b.rows, b.width) || (gy && !check_rows(env, fn, "gy", len_gy, b.rows, b.width)) ||
+      (g_gates && !check_rows(env, fn, "gGates", len_gg, b.rows, b.experts)))
+    return NULL;
+  vec_gated_block_backward(&b, g_out, gy, g_gates);
+  return NULL;
+}
+
 static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   const char *fn = "adamUpdate";
   napi_value argv[13];
@@ -1463,6 +1513,8 @@ NAPI_MODULE_INIT() {
       METHOD("binaryRepeat", BinaryRepeat),
       METHOD("addProductRepeat", AddProductRepeat),
       METHOD("adamUpdate", AdamUpdate),
+      METHOD("gatedBlockAdd", GatedBlockAdd),
+      METHOD("gatedBlockBackward", GatedBlockBackward),
       METHOD("causalAttention", CausalAttention),
       METHOD("causalAttentionBackward", CausalAttentionBackward),
       METHOD("routedAttention", RoutedAttention),

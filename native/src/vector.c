@@ -74,6 +74,29 @@ void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t e
   }
 }
 
+void vec_gated_block_add(const vec_gated_block *b, float *out) {
+  for (int64_t r = 0; r < b->rows; r++) {
+    const double gk = b->gates[r * b->experts + b->expert];
+    const int64_t base = r * b->width + b->column;
+    for (int64_t j = base; j < base + b->d; j++) out[j] = (float)((double)out[j] + gk * (double)b->y[j]);
+  }
+}
+
+void vec_gated_block_backward(const vec_gated_block *b, const float *g_out, float *gy, float *g_gates) {
+  for (int64_t r = 0; r < b->rows; r++) {
+    const double gk = b->gates[r * b->experts + b->expert];
+    const int64_t base = r * b->width + b->column;
+    if (gy)
+      for (int64_t j = base; j < base + b->d; j++) gy[j] = (float)((double)gy[j] + gk * (double)g_out[j]);
+    if (!g_gates) continue;
+    /* In column order, as JavaScript adds (no -ffast-math: the compiler keeps the order). */
+    double dot = 0;
+    for (int64_t j = base; j < base + b->d; j++) dot += (double)b->y[j] * (double)g_out[j];
+    float *gg = g_gates + r * b->experts + b->expert;
+    *gg = (float)((double)*gg + dot);
+  }
+}
+
 void vec_adam(const vec_adam_args *h, int64_t n, float *w, const float *g, float *m, float *v) {
   const double b1 = h->beta1, b2 = h->beta2, c1 = 1 - b1, c2 = 1 - b2, wd = h->weight_decay;
   const double lr_wd = h->lr * wd;

@@ -28,6 +28,20 @@ void vec_binary_repeat(vec_op op, const float *a, const float *b, int64_t n, int
 /* into[i] = into[i] + g[i]·y[i / each] for i < n (in float64). */
 void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t each, float *into);
 
+/* One expert's share of a block-gated mixture: y [rows, width], gates [rows, experts], the block
+ * of columns [column, column + d). */
+typedef struct {
+  const float *y, *gates;
+  int64_t experts, expert, rows, width, column, d;
+} vec_gated_block;
+
+/* out[r, column + j] += gates[r, expert]·y[r, column + j] for j < d (in float64). */
+void vec_gated_block_add(const vec_gated_block *b, float *out);
+
+/* Its backward: gy[r, column + j] += gate·g_out (gy may be NULL) and g_gates[r, expert] += Σ_j
+ * y·g_out, the sum in float64 in column order (g_gates may be NULL). */
+void vec_gated_block_backward(const vec_gated_block *b, const float *g_out, float *gy, float *g_gates);
+
 /* Adam's hyper-parameters for one update (stepSize = lr / (1 - beta1^t), rbc2 = 1/√(1 - beta2^t)). */
 typedef struct {
   double lr, beta1, beta2, eps, weight_decay, step_size, rbc2;

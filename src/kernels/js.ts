@@ -3,7 +3,7 @@
  * that the native and wasm backends are tested against) and with loop orders that keep them
  * usable as a last-resort backend.
  */
-import type { AdamStep, BinaryOp, Kernels } from './kernels.js';
+import type { AdamStep, BinaryOp, GatedBlockArgs, Kernels } from './kernels.js';
 
 /** erf(x) by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 resolution near 1). */
 export function erf(x: number): number {
@@ -449,6 +449,32 @@ export const jsKernels: Kernels = {
     }
   },
 
+  gatedBlockAdd(y, gates, experts, expert, rows, width, column, d, out) {
+    checkGatedBlock('gatedBlockAdd', [y, gates, experts, expert, rows, width, column, d], [out]);
+    for (let r = 0; r < rows; r++) {
+      const gk = gates[r * experts + expert];
+      const base = r * width + column;
+      for (let j = base; j < base + d; j++) out[j] += gk * y[j];
+    }
+  },
+
+  gatedBlockBackward(y, gates, experts, expert, rows, width, column, d, gOut, gy, gGates) {
+    const args: GatedBlockArgs = [y, gates, experts, expert, rows, width, column, d];
+    checkGatedBlock('gatedBlockBackward', args, gy ? [gOut, gy] : [gOut]);
+    if (gGates && gGates.length < rows * experts)
+      throw new RangeError(`gatedBlockBackward: gGates shorter than ${rows} rows of ${experts}`);
+    for (let r = 0; r < rows; r++) {
+      const gk = gates[r * experts + expert];
+      const base = r * width + column;
+      let dot = 0;
+      for (let j = base; j < base + d; j++) {
+        if (gy) gy[j] += gk * gOut[j];
+        dot += y[j] * gOut[j];
+      }
+      if (gGates) gGates[r * experts + expert] += dot;
+    }
+  },
+
   adamUpdate(w, g, m, v, n, h) {
     if (w.length < n || g.length < n || m.length < n || v.length < n)
       throw new RangeError(`adamUpdate: arrays shorter than n = ${n}`);
@@ -459,6 +485,19 @@ export const jsKernels: Kernels = {
   setThreads: () => {},
   describe: () => ({ backend: 'js', simd: false }),
 };
+
+/** The block lies inside the rows, the expert among the gates, and every array is long enough. */
+function checkGatedBlock(fn: string, args: GatedBlockArgs, outputs: Float32Array[]): void {
+  const [y, gates, experts, expert, rows, width, column, d] = args;
+  if (!(expert >= 0 && expert < experts && column >= 0 && column + d <= width))
+    throw new RangeError(
+      `${fn}: expert ${expert} of ${experts}, columns [${column}, ${column + d}) of ${width}`,
+    );
+  if (gates.length < rows * experts || [y, ...outputs].some((a) => a.length < rows * width))
+    throw new RangeError(
+      `${fn}: arrays shorter than ${rows} rows (gates of ${experts}, the rest of ${width})`,
+    );
+}
 
 /** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */
 function checkPeriod(fn: string, name: string, n: number, period: number): void {

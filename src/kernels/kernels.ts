@@ -15,6 +15,21 @@ export type BackendName = 'native' | 'wasm' | 'js';
 /** The element-wise operations of binaryCycle and binaryRepeat. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
+/**
+ * What gatedBlockAdd and gatedBlockBackward take first: expert `expert`'s output y [rows, width],
+ * one gate's weights [rows, experts], and the block of columns [column, column + d) it mixes.
+ */
+export type GatedBlockArgs = [
+  y: Float32Array,
+  gates: Float32Array,
+  experts: number,
+  expert: number,
+  rows: number,
+  width: number,
+  column: number,
+  d: number,
+];
+
 /** One Adam (AdamW when decoupled) step's constants: stepSize = lr/(1 − β1ᵗ), rbc2 = 1/√(1 − β2ᵗ). */
 export interface AdamStep {
   lr: number;
@@ -331,6 +346,21 @@ export interface Kernels {
 
   /** into[i] = into[i] + g[i]·y[⌊i / each⌋] for i < n (in float64); each divides n. */
   addProductRepeat(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
+
+  /**
+   * One expert's share of a block-gated mixture (engine/ops/mixture.ts): out[r, column + j] +=
+   * gates[r, expert] · y[r, column + j] for j < d, each sum in float64 (out is [rows, width]).
+   */
+  gatedBlockAdd(...args: [...GatedBlockArgs, out: Float32Array]): void;
+
+  /**
+   * gatedBlockAdd's backward from gOut [rows, width]: gy[r, column + j] += gate · gOut (skipped
+   * when gy is null) and gGates[r, expert] += Σ_j y·gOut, the sum in float64 in column order
+   * (skipped when gGates is null).
+   */
+  gatedBlockBackward(
+    ...args: [...GatedBlockArgs, gOut: Float32Array, gy: Float32Array | null, gGates: Float32Array | null]
+  ): void;
 
   /**
    * One Adam update of n weights w from gradients g and moments m, v, as PyTorch's rule: with

@@ -70,6 +70,8 @@ const EXPORTS = [
   'binaryRepeat',
   'addProductRepeat',
   'adamUpdate',
+  'gatedBlockAdd',
+  'gatedBlockBackward',
   'causalAttention',
   'causalAttentionBackward',
   'routedAttention',
@@ -141,6 +143,10 @@ export function loadNativeKernels(): Kernels {
         : addon.binaryRepeat(OPS[op], a, b, out, n, each),
     addProductRepeat: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addProductRepeat(g, y, into, n, each),
+    gatedBlockAdd: (...args) =>
+      (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockAdd(...args),
+    gatedBlockBackward: (...args) =>
+      (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockBackward(...args),
     adamUpdate: (w, g, m, v, n, h) =>
       n < NATIVE_MIN_ELEMENTS
         ? jsKernels.adamUpdate(w, g, m, v, n, h)

@@ -410,6 +410,8 @@ function rowKernels(
   | 'binaryRepeat'
   | 'addProductRepeat'
   | 'adamUpdate'
+  | 'gatedBlockAdd'
+  | 'gatedBlockBackward'
 > {
   return {
     softmaxRows(x, rows, cols) {
@@ -464,6 +466,8 @@ function rowKernels(
     binaryRepeat: jsKernels.binaryRepeat,
     addProductRepeat: jsKernels.addProductRepeat,
     adamUpdate: jsKernels.adamUpdate,
+    gatedBlockAdd: jsKernels.gatedBlockAdd,
+    gatedBlockBackward: jsKernels.gatedBlockBackward,
     // Copying a large item table into the module's memory per request would cost more than the
     // arithmetic saves: the quantized table is scored where it lives.
     scoreInt8Rows: jsKernels.scoreInt8Rows,

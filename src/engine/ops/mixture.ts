@@ -8,6 +8,7 @@
  * gate per modality over K experts that each read every modality). Written out with slices,
  * broadcast products and sums it is 3·K·M + M ops and as many temporary [R, d] arrays.
  */
+import { kernels } from '../../kernels/select.js';
 import { floats } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
@@ -26,38 +27,20 @@ export function blockGatedSum(ys: readonly Tensor[], gates: readonly Tensor[]): 
     throw new RangeError(`blockGatedSum: gates must all be [${R}, ${K}]`);
   }
   const d = width / M;
+  const kern = kernels();
   const out = new Tensor(floats(R * width), [R, width]);
-  const o = out.data;
-  for (let k = 0; k < K; k++) {
-    const y = ys[k].data;
-    for (let m = 0; m < M; m++) {
-      const g = gates[m].data;
-      for (let r = 0; r < R; r++) {
-        const gk = g[r * K + k];
-        const base = r * width + m * d;
-        for (let j = base; j < base + d; j++) o[j] += gk * y[j];
-      }
-    }
-  }
+  // Expert by expert, block by block: each output element takes its K terms in expert order.
+  for (let k = 0; k < K; k++)
+    for (let m = 0; m < M; m++)
+      kern.gatedBlockAdd(ys[k].data, gates[m].data, K, k, R, width, m * d, d, out.data);
   if (!needsGrad(...ys, ...gates)) return out;
   return record(out, () => {
     const go = out.grad!;
     for (let k = 0; k < K; k++) {
-      const y = ys[k].data;
       const gy = ys[k].requiresGrad ? ys[k].gradBuffer() : null;
       for (let m = 0; m < M; m++) {
-        const g = gates[m].data;
         const gg = gates[m].requiresGrad ? gates[m].gradBuffer() : null;
-        for (let r = 0; r < R; r++) {
-          const gk = g[r * K + k];
-          const base = r * width + m * d;
-          let dot = 0;
-          for (let j = base; j < base + d; j++) {
-            if (gy) gy[j] += gk * go[j];
-            dot += y[j] * go[j];
-          }
-          if (gg) gg[r * K + k] += dot;
-        }
+        kern.gatedBlockBackward(ys[k].data, gates[m].data, K, k, R, width, m * d, d, go, gy, gg);
       }
     }
   });
