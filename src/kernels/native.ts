@@ -8,31 +8,32 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { jsKernels } from './js.js';
-import type { BinaryOp, Kernels } from './kernels.js';
+import type { AdamStep, BinaryOp, Kernels } from './kernels.js';
 
 /** A kernel taking a BinaryOp, as the addon takes it: the operation's number in OPS. */
 type WithOpNumber<F> = F extends (op: BinaryOp, ...rest: infer R) => infer T
   ? (op: number, ...rest: R) => T
   : never;
 
+/** adamUpdate's arrays and count, before the step's constants. */
+type AdamArrays = Parameters<Kernels['adamUpdate']> extends [...infer A, AdamStep] ? A : never;
+
 /** The vector kernels as the addon takes them: the operation as a number, Adam's constants in order. */
 interface VectorAddon {
   binaryCycle: WithOpNumber<Kernels['binaryCycle']>;
   binaryRepeat: WithOpNumber<Kernels['binaryRepeat']>;
   adamUpdate(
-    w: Float32Array,
-    g: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
-    decoupled: boolean,
-    stepSize: number,
-    rbc2: number,
+    ...args: [
+      ...AdamArrays,
+      lr: number,
+      beta1: number,
+      beta2: number,
+      eps: number,
+      weightDecay: number,
+      decoupled: boolean,
+      stepSize: number,
+      rbc2: number,
+    ]
   ): void;
 }
 
