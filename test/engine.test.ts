@@ -101,7 +101,7 @@ test('gradients accumulate over uses of a tensor (x used twice)', () => {
 });
 
 test("a product is its operands' first gradient: written into a fresh buffer, then added (x·x, x·row scalar)", () => {
-  // Above the native kernels' cut-over (4,096 elements), so each backend's kernel runs.
+  // Above the native kernels' cut-over (256 elements), so each backend's kernel runs.
   const n = 4104;
   const x = parameter(
     Float32Array.from({ length: n }, (_, i) => (i % 7) - 3),

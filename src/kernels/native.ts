@@ -44,10 +44,11 @@ type NativeAddon = Omit<Kernels, 'name' | keyof VectorAddon> & VectorAddon;
 const OPS: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 /**
- * Below this many elements the vector kernels run the js loops: a call into the addon costs
- * about a microsecond, which is what a JS loop takes over a few thousand floats.
+ * Below this many elements the vector kernels run the js loops. A call into the addon costs
+ * about 0.1 µs: axpy over 64 floats takes 0.13 µs either way, over 1,024 0.28 µs native against
+ * 1.50 µs in JavaScript.
  */
-const NATIVE_MIN_ELEMENTS = 4096;
+const NATIVE_MIN_ELEMENTS = 256;
 
 const EXPORTS = [
   'sgemm',
