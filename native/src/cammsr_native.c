@@ -452,6 +452,10 @@ typedef struct {
 /* Below this many logits a part is not worth a thread. */
 #define CE_MIN_ELEMENTS 262144
 
+/* The rows of `cols` that make up `elements` (at least the rows a part must have to be worth a
+ * thread; parallel_rows takes 0 as 1). */
+static int64_t rows_holding(int64_t elements, int64_t cols) { return elements / (cols > 0 ? cols : 1); }
+
 static void ce_rows_part(void *arg, int64_t begin, int64_t end, int part) {
   ce_rows_job *j = arg;
   double total = 0;
@@ -496,7 +500,7 @@ static napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
 
   ce_rows_job job = {x, targets, cols, grad_scale, {0}};
   /* Rows split over the kernel threads; each part sums its own losses, added in part order. */
-  const int parts = parallel_rows(rows, parallel_threads(), CE_MIN_ELEMENTS / (cols > 0 ? cols : 1), ce_rows_part, &job);
+  const int parts = parallel_rows(rows, parallel_threads(), rows_holding(CE_MIN_ELEMENTS, cols), ce_rows_part, &job);
   double total = 0;
   for (int p = 0; p < parts; p++) total += job.partial[p];
   napi_value out;
@@ -568,7 +572,7 @@ static napi_value SoftTargetCrossEntropyRows(napi_env env, napi_callback_info in
   }
   soft_ce_job job = {x, offsets, items, weights, cols, first, grad_scale, {0}};
   const int parts =
-      parallel_rows(rows, parallel_threads(), CE_MIN_ELEMENTS / (cols > 0 ? cols : 1), soft_ce_rows_part, &job);
+      parallel_rows(rows, parallel_threads(), rows_holding(CE_MIN_ELEMENTS, cols), soft_ce_rows_part, &job);
   double total = 0;
   for (int p = 0; p < parts; p++) total += job.partial[p];
   napi_value out;
@@ -734,8 +738,6 @@ static inline double half_poly(float v) {
  * computed alone, so that the result does not depend on the thread count. */
 #define ELEMENTWISE_MIN_ELEMENTS 131072
 
-static int64_t min_rows_of(int64_t d) { return d > 0 ? (ELEMENTWISE_MIN_ELEMENTS + d - 1) / d : 1; }
-
 typedef struct {
   const float *x, *dy;
   float *y;
@@ -834,7 +836,7 @@ static napi_value LayerNorm(napi_env env, napi_callback_info info) {
     return NULL;
   if (d == 0 && rows > 0) THROW(env, ERR_RANGE, "%s: d must be positive", fn);
   layer_norm_job job = {x, gamma, beta, eps, d, out, xhat, rstd};
-  parallel_rows(rows, parallel_threads(), min_rows_of(d), layer_norm_part, &job);
+  parallel_rows(rows, parallel_threads(), rows_holding(ELEMENTWISE_MIN_ELEMENTS, d), layer_norm_part, &job);
   return NULL;
 }
 
@@ -935,7 +937,7 @@ static napi_value Dyt(napi_env env, napi_callback_info info) {
       !check_len(env, fn, "gamma", len_g, d) || !check_len(env, fn, "beta", len_b, d))
     return NULL;
   dyt_job job = {x, alpha, gamma, beta, d, out, t};
-  parallel_rows(rows, parallel_threads(), min_rows_of(d), dyt_part, &job);
+  parallel_rows(rows, parallel_threads(), rows_holding(ELEMENTWISE_MIN_ELEMENTS, d), dyt_part, &job);
   return NULL;
 }
 
@@ -1016,6 +1018,9 @@ static bool get_op(napi_env env, napi_value v, const char *fn, vec_op *op) {
   return true;
 }
 
+/* How many runs of `each` make up n (0 when each is 0, which check_period allows only for n = 0). */
+static int64_t runs_of(int64_t n, int64_t each) { return each == 0 ? 0 : n / each; }
+
 /* `period` (a cycle's length or a run's) must be positive and divide n. */
 static bool check_period(napi_env env, const char *fn, const char *name, int64_t n, int64_t period) {
   if (period == 0 ? n != 0 : n % period != 0)
@@ -1055,7 +1060,7 @@ static napi_value binary_call(napi_env env, napi_callback_info info, const char 
       !get_count(env, argv[5], fn, cycle ? "m" : "each", MAX_SAFE_INT, &period) ||
       !check_period(env, fn, cycle ? "m" : "each", n, period) || !check_len(env, fn, "a", len_a, n) ||
       !check_len(env, fn, "out", len_o, n) ||
-      !check_len(env, fn, "b", len_b, period == 0 ? 0 : cycle ? period : n / period))
+      !check_len(env, fn, "b", len_b, cycle ? period : runs_of(n, period)))
     return NULL;
   if (cycle)
     vec_binary_cycle(op, a, b, n, period, out);
@@ -1082,7 +1087,7 @@ static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_f32(env, argv[2], fn, "into", &into, &len_i) ||
       !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !get_count(env, argv[4], fn, "each", MAX_SAFE_INT, &each) ||
       !check_period(env, fn, "each", n, each) || !check_len(env, fn, "g", len_g, n) ||
-      !check_len(env, fn, "into", len_i, n) || !check_len(env, fn, "y", len_y, each == 0 ? 0 : n / each))
+      !check_len(env, fn, "into", len_i, n) || !check_len(env, fn, "y", len_y, runs_of(n, each)))
     return NULL;
   vec_add_product_repeat(g, y, n, each, into);
   return NULL;
