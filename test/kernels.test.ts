@@ -530,6 +530,25 @@ for (const name of backends) {
     },
   );
 
+  test(`${name} tanh matches js over its whole range, and in place`, { skip }, () => {
+    const n = 4099;
+    const x = rand(n, 4);
+    // As in DyT below: tiny (where 1 − 2/(e^{2y} + 1) cancels), saturated, infinite, NaN, −0.
+    x.set([1e-9, -3e-7, 2e-6, -1e-3, 9.5, -30, Infinity, -Infinity, NaN, -0, 0.5493, 1e-40], 0);
+    const [y, ref] = [new Float32Array(n), new Float32Array(n)];
+    k().tanh(x, y, n);
+    jsKernels.tanh(x, ref, n);
+    assert.ok(Number.isNaN(y[8]) && Object.is(y[9], -0), 'NaN stays NaN, −0 stays −0');
+    assert.deepEqual([y[4], y[5], y[6], y[7]], [1, -1, 1, -1]);
+    y[8] = ref[8] = 0;
+    close(y, ref, 2e-7, 1e-30, 'tanh');
+    const inPlace = x.slice();
+    k().tanh(inPlace, inPlace, n);
+    inPlace[8] = 0;
+    assert.deepEqual(bitsOf(inPlace), bitsOf(y));
+    assert.throws(() => k().tanh(x, new Float32Array(n - 1), n), RangeError);
+  });
+
   test(`${name} DyT forward and backward match js, tanh over its whole range`, { skip }, () => {
     const [rows, d] = [9, 37];
     const n = rows * d;
@@ -656,6 +675,11 @@ for (const name of backends) {
       k().addProductRepeat(a, g, p, n, m);
       jsKernels.addProductRepeat(a, g, q, n, m);
       assert.deepEqual(bitsOf(p), bitsOf(q), `addProductRepeat n ${n}`);
+      // Row dots four rows at a time natively: 97 rows leave one over, 3 rows run alone.
+      const [u, v] = [g.slice(), g.slice()];
+      k().addRowDots(a, b, u, n, m);
+      jsKernels.addRowDots(a, b, v, n, m);
+      assert.deepEqual(bitsOf(u), bitsOf(v), `addRowDots n ${n}`);
     }
   });
 
@@ -687,6 +711,8 @@ for (const name of backends) {
         () => kern.addProductRepeat(a, a, out, n, 7),
         /addProductRepeat: each = 7 does not divide/,
       );
+      assert.throws(() => kern.addRowDots(a, a, out, n, 7), /addRowDots: each = 7 does not divide/);
+      assert.throws(() => kern.addRowDots(a, a.subarray(0, 64), out, n, 64), RangeError);
       assert.throws(() => kern.binaryCycle('add', a, a, out, n + 64, 64), RangeError);
       assert.throws(() => kern.binaryRepeat('add', a, a.subarray(0, 64), out, n, 64), RangeError);
       assert.throws(() => kern.axpy(n + 1, 2, a, out, 1), RangeError);
@@ -1089,6 +1115,9 @@ test('js vector kernels: hand-computed values', () => {
   const into = Float32Array.of(1, 1, 1, 1);
   jsKernels.addProductRepeat(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1), into, 4, 2);
   assert.deepEqual(Array.from(into), [3, 5, -2, -3]);
+  const dots = Float32Array.of(1, 1);
+  jsKernels.addRowDots(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1, 0.5, 1), dots, 4, 2);
+  assert.deepEqual(Array.from(dots), [1, 6.5]); // 1 + (2 − 2), 1 + (1.5 + 4)
   // One Adam step from zero moments moves each weight by lr against its gradient's sign.
   const w = Float32Array.of(1, 1);
   const h = {

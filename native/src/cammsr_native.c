@@ -784,6 +784,20 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value Tanh(napi_env env, napi_callback_info info) {
+  const char *fn = "tanh";
+  napi_value argv[3];
+  float *x, *y;
+  size_t len_x, len_y;
+  int64_t n;
+  if (!get_args(env, info, fn, 3, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
+      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_count(env, argv[2], fn, "n", MAX_SAFE_INT, &n) ||
+      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "y", len_y, n))
+    return NULL;
+  rows_tanh(x, n, y);
+  return NULL;
+}
+
 static napi_value GeluBackward(napi_env env, napi_callback_info info) {
   const char *fn = "geluBackward";
   napi_value argv[4];
@@ -1090,6 +1104,22 @@ static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
       !check_len(env, fn, "into", len_i, n) || !check_len(env, fn, "y", len_y, runs_of(n, each)))
     return NULL;
   vec_add_product_repeat(g, y, n, each, into);
+  return NULL;
+}
+
+static napi_value AddRowDots(napi_env env, napi_callback_info info) {
+  const char *fn = "addRowDots";
+  napi_value argv[5];
+  float *g, *y, *into;
+  size_t len_g, len_y, len_i;
+  int64_t n, each;
+  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "g", &g, &len_g) ||
+      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_f32(env, argv[2], fn, "into", &into, &len_i) ||
+      !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !get_count(env, argv[4], fn, "each", MAX_SAFE_INT, &each) ||
+      !check_period(env, fn, "each", n, each) || !check_len(env, fn, "g", len_g, n) ||
+      !check_len(env, fn, "y", len_y, n) || !check_len(env, fn, "into", len_i, runs_of(n, each)))
+    return NULL;
+  vec_add_row_dots(g, y, n, each, into);
   return NULL;
 }
 
@@ -1506,6 +1536,7 @@ NAPI_MODULE_INIT() {
       METHOD("scoreInt8Rows", ScoreInt8Rows),
       METHOD("gelu", Gelu),
       METHOD("geluBackward", GeluBackward),
+      METHOD("tanh", Tanh),
       METHOD("layerNorm", LayerNorm),
       METHOD("layerNormBackward", LayerNormBackward),
       METHOD("rmsNorm", RmsNorm),
@@ -1517,6 +1548,7 @@ NAPI_MODULE_INIT() {
       METHOD("binaryCycle", BinaryCycle),
       METHOD("binaryRepeat", BinaryRepeat),
       METHOD("addProductRepeat", AddProductRepeat),
+      METHOD("addRowDots", AddRowDots),
       METHOD("adamUpdate", AdamUpdate),
       METHOD("gatedBlockAdd", GatedBlockAdd),
       METHOD("gatedBlockBackward", GatedBlockBackward),

@@ -124,12 +124,15 @@ void rows_rms_norm_backward(const float *dy, const float *x, const float *norms,
 
 /* tanh(y) = sign(y)·(1 - 2/(e^{2|y|} + 1)), in double: the subtraction loses about 1e-16 in
  * absolute terms, far below a float's precision for |y| >= 1e-6; below that tanh(y) = y to
- * within y²/3. |y| is capped at 20 (tanh(20) is 1 in double); NaN stays NaN. */
+ * within y²/3. |y| is capped at 20 (tanh(20) is 1 in double). NaN stays NaN through the
+ * arithmetic (the cap's comparison is false for it): neither fmin nor an explicit y != y test,
+ * since gcc 12 vectorises the loops that call this with neither of them. */
 static inline double tanh_d(double y) {
-  const double a = fmin(fabs(y), 20.0);
+  const double abs_y = fabs(y);
+  const double a = abs_y > 20.0 ? 20.0 : abs_y;
   const double e = exp_double(2.0 * a);
   const double t = copysign(1.0 - 2.0 / (e + 1.0), y);
-  return y != y ? y : (a < 1e-6 ? y : t);
+  return a < 1e-6 ? y : t;
 }
 
 void rows_dyt(const float *x, double alpha, const float *gamma, const float *beta, int64_t rows, int64_t d,
@@ -145,6 +148,11 @@ void rows_dyt(const float *x, double alpha, const float *gamma, const float *bet
       yr[j] = (float)(gamma[j] * th + beta[j]);
     }
   }
+}
+
+void rows_tanh(const float *x, int64_t n, float *y) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) y[i] = (float)tanh_d(x[i]);
 }
 
 double rows_dyt_backward(const float *dy, const float *x, const float *t, double alpha, const float *gamma,

@@ -41,6 +41,9 @@ void rows_dyt(const float *x, double alpha, const float *gamma, const float *bet
 double rows_dyt_backward(const float *dy, const float *x, const float *t, double alpha, const float *gamma,
                          int64_t rows, int64_t d, float *gx, bool accumulate, float *g_gamma, float *g_beta);
 
+/* y[i] = tanh(x[i]) for i < n, in double and rounded once (y may be x). */
+void rows_tanh(const float *x, int64_t n, float *y);
+
 /* Inverted dropout's mask and product: scale[i] = bits[i] >= threshold ? keep : 0, and
  * out[i] = x[i]·scale[i], or 0 where dropped (even when x[i] is not finite). bits may share
  * scale's memory: each word is read before its element of scale is written. */

@@ -28,6 +28,10 @@ void vec_binary_repeat(vec_op op, const float *a, const float *b, int64_t n, int
 /* into[i] = into[i] + g[i]·y[i / each] for i < n (in float64). */
 void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t each, float *into);
 
+/* into[r] = into[r] + Σ_{j < each} g[r·each + j]·y[r·each + j] for r < n / each: each row's sum
+ * in float64, in column order. */
+void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, float *into);
+
 /* One expert's share of a block-gated mixture: y [rows, width], gates [rows, experts], the block
  * of columns [column, column + d). */
 typedef struct {

@@ -239,6 +239,11 @@ export const jsKernels: Kernels = {
     }
   },
 
+  tanh(x, y, n) {
+    if (x.length < n || y.length < n) throw new RangeError(`tanh: arrays shorter than n = ${n}`);
+    for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+  },
+
   layerNorm(x, gamma, beta, eps, rows, d, out, xhat, rstd) {
     const n = rows * d;
     if (
@@ -446,6 +451,17 @@ export const jsKernels: Kernels = {
     for (let r = 0, base = 0; base < n; r++, base += each) {
       const yr = y[r];
       for (let j = base; j < base + each; j++) into[j] += g[j] * yr;
+    }
+  },
+
+  addRowDots(g, y, into, n, each) {
+    checkPeriod('addRowDots', 'each', n, each);
+    if (g.length < n || y.length < n || into.length < (each === 0 ? 0 : n / each))
+      throw new RangeError(`addRowDots: arrays shorter than n = ${n} (into: n / each = ${n / each})`);
+    for (let r = 0, base = 0; base < n; r++, base += each) {
+      let acc = 0;
+      for (let j = base; j < base + each; j++) acc += g[j] * y[j];
+      into[r] += acc;
     }
   },
 

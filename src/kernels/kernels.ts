@@ -203,6 +203,9 @@ export interface Kernels {
   /** dx[i] = dy[i] · GELU'(x[i]) for i < n (overwrites dx). */
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
 
+  /** y[i] = tanh(x[i]) for i < n, in float64 and rounded once (y may be x). */
+  tanh(x: Float32Array, y: Float32Array, n: number): void;
+
   /**
    * LayerNorm forward over `rows` contiguous rows of length d: xhat = (x − μ)·rstd with
    * rstd = 1/√(σ² + eps) (biased variance; the sums in float64), out = γ ⊙ xhat + β. Writes
@@ -346,6 +349,13 @@ export interface Kernels {
 
   /** into[i] = into[i] + g[i]·y[⌊i / each⌋] for i < n (in float64); each divides n. */
   addProductRepeat(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
+
+  /**
+   * into[r] = into[r] + Σ_j g[r·each + j]·y[r·each + j] for r < n / each: each row's sum in
+   * float64, in column order; each divides n (addProductRepeat's transpose: a per-row scalar's
+   * gradient).
+   */
+  addRowDots(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
 
   /**
    * One expert's share of a block-gated mixture (engine/ops/mixture.ts): out[r, column + j] +=

@@ -60,6 +60,7 @@ const EXPORTS = [
   'scoreInt8Rows',
   'gelu',
   'geluBackward',
+  'tanh',
   'layerNorm',
   'layerNormBackward',
   'rmsNorm',
@@ -71,6 +72,7 @@ const EXPORTS = [
   'binaryCycle',
   'binaryRepeat',
   'addProductRepeat',
+  'addRowDots',
   'adamUpdate',
   'gatedBlockAdd',
   'gatedBlockBackward',
@@ -127,6 +129,7 @@ export function loadNativeKernels(): Kernels {
     scoreInt8Rows: addon.scoreInt8Rows,
     gelu: addon.gelu,
     geluBackward: addon.geluBackward,
+    tanh: addon.tanh,
     layerNorm: addon.layerNorm,
     layerNormBackward: addon.layerNormBackward,
     rmsNorm: addon.rmsNorm,
@@ -145,6 +148,8 @@ export function loadNativeKernels(): Kernels {
         : addon.binaryRepeat(OPS[op], a, b, out, n, each),
     addProductRepeat: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addProductRepeat(g, y, into, n, each),
+    addRowDots: (g, y, into, n, each) =>
+      (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
     gatedBlockAdd: (...args) =>
       (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockAdd(...args),
     gatedBlockBackward: (...args) =>

@@ -409,6 +409,8 @@ function rowKernels(
   | 'binaryCycle'
   | 'binaryRepeat'
   | 'addProductRepeat'
+  | 'addRowDots'
+  | 'tanh'
   | 'adamUpdate'
   | 'gatedBlockAdd'
   | 'gatedBlockBackward'
@@ -459,12 +461,15 @@ function rowKernels(
     dyt: jsKernels.dyt,
     dytBackward: jsKernels.dytBackward,
     dropout: jsKernels.dropout,
+    // Math.tanh per element; a wasm tanh would be a polynomial like native's (not written).
+    tanh: jsKernels.tanh,
     // The vector kernels stay the js reference's: one pass each over data a wasm kernel would
     // first have to copy into the module's memory and back.
     axpy: jsKernels.axpy,
     binaryCycle: jsKernels.binaryCycle,
     binaryRepeat: jsKernels.binaryRepeat,
     addProductRepeat: jsKernels.addProductRepeat,
+    addRowDots: jsKernels.addRowDots,
     adamUpdate: jsKernels.adamUpdate,
     gatedBlockAdd: jsKernels.gatedBlockAdd,
     gatedBlockBackward: jsKernels.gatedBlockBackward,

@@ -22,7 +22,22 @@ function unary(x: Tensor, f: (v: number) => number, df: (x: number, y: number) =
 /** max(x, 0) element-wise. */
 export const relu = (x: Tensor): Tensor => rectifier(x, 0, true);
 
-export const tanh = (x: Tensor): Tensor => unary(x, Math.tanh, (_, y) => 1 - y * y);
+/**
+ * tanh element-wise, on the kernel backend (native: a vectorised tanh in float64, where
+ * Math.tanh cost about 20 ns an element, 5 ms of a CAMMSR step in its category scorer).
+ */
+export function tanh(x: Tensor): Tensor {
+  const out = new Tensor(scratch(x.size), x.shape);
+  kernels().tanh(x.data, out.data, x.size);
+  if (!needsGrad(x)) return out;
+  const y = out.data;
+  return record(out, () => {
+    const g = out.grad!;
+    const { buf: gx, beta } = x.gradTarget();
+    if (beta === 0) for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - y[i] * y[i]);
+    else for (let i = 0; i < g.length; i++) gx[i] += g[i] * (1 - y[i] * y[i]);
+  });
+}
 
 /** max(x, slope·x) element-wise (MMSR's attention logits use slope 0.1). */
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => rectifier(x, slope, false);

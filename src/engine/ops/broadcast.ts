@@ -140,14 +140,9 @@ export function reduceProductInto(
   const n = g.length;
   if (layout.kind === 'same' && otherLayout.kind === 'repeat')
     kernels().addProductRepeat(g, other, into, n, otherLayout.each);
-  else if (layout.kind === 'repeat' && otherLayout.kind === 'same') {
-    const e = layout.each;
-    for (let r = 0, base = 0; base < n; r++, base += e) {
-      let acc = 0;
-      for (let j = base; j < base + e; j++) acc += g[j] * other[j];
-      into[r] += acc;
-    }
-  } else reduceInto(layout, g, into, expand(otherLayout, other, n));
+  else if (layout.kind === 'repeat' && otherLayout.kind === 'same')
+    kernels().addRowDots(g, other, into, n, layout.each);
+  else reduceInto(layout, g, into, expand(otherLayout, other, n));
 }
 
 /** Materialises an operand at the output's shape (used by backward passes that need it). */
