@@ -54,16 +54,19 @@ test('Rng: the same seed gives the same stream; different seeds differ; moments 
   assert.ok(u.every((x) => x >= 0 && x < 1));
 });
 
-test('Rng.fillU32 continues the exact stream of nextU32', () => {
+test('Rng.fillU32 continues the exact stream of nextU32 (below and above the native cut-over)', () => {
   const a = new Rng(77);
   const b = new Rng(77);
-  const bulk = new Uint32Array(37);
-  a.fillU32(bulk);
-  assert.deepEqual(
-    Array.from(bulk),
-    Array.from({ length: 37 }, () => b.nextU32()),
-  );
-  assert.equal(a.nextU32(), b.nextU32());
+  for (const n of [37, 1000, 3]) {
+    const bulk = new Uint32Array(n);
+    a.fillU32(bulk);
+    assert.deepEqual(
+      Array.from(bulk),
+      Array.from({ length: n }, () => b.nextU32()),
+    );
+    assert.equal(a.nextU32(), b.nextU32());
+  }
+  assert.deepEqual(a.getState(), b.getState());
 });
 
 test('firstAbove: the first index whose cumulative weight exceeds u (inverse-CDF draws), by hand and by frequency', () => {

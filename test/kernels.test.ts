@@ -695,6 +695,21 @@ for (const name of backends) {
     );
   });
 
+  test(`${name} xoshiroWords matches js bit for bit and leaves the same state`, { skip }, () => {
+    for (const n of [100, 5000]) {
+      const start = Uint32Array.of(0x9e3779b9, 1, 0xffffffff, 12345);
+      const [sa, sb] = [start.slice(), start.slice()];
+      const [a, b] = [new Uint32Array(n + 1), new Uint32Array(n + 1)];
+      k().xoshiroWords(sa, a, n);
+      jsKernels.xoshiroWords(sb, b, n);
+      assert.deepEqual(a, b, `words n ${n}`);
+      assert.deepEqual(sa, sb, `state n ${n}`);
+      assert.equal(a[n], 0, 'nothing written past n');
+    }
+    assert.throws(() => k().xoshiroWords(new Uint32Array(3), new Uint32Array(300), 300), RangeError);
+    assert.throws(() => k().xoshiroWords(new Uint32Array(4), new Uint32Array(299), 300), RangeError);
+  });
+
   test(`${name} vector kernels refuse a period that does not divide n and arrays too short`, { skip }, () => {
     const n = 4160; // above the native cut-over
     const [a, out] = [rand(n), new Float32Array(n)];

@@ -1123,6 +1123,20 @@ static napi_value AddRowDots(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value XoshiroWords(napi_env env, napi_callback_info info) {
+  const char *fn = "xoshiroWords";
+  napi_value argv[3];
+  uint32_t *state, *out;
+  size_t len_s, len_o;
+  int64_t n;
+  if (!get_args(env, info, fn, 3, argv) || !get_u32(env, argv[0], fn, "state", &state, &len_s) ||
+      !get_u32(env, argv[1], fn, "out", &out, &len_o) || !get_count(env, argv[2], fn, "n", MAX_SAFE_INT, &n) ||
+      !check_len(env, fn, "state", len_s, 4) || !check_len(env, fn, "out", len_o, n))
+    return NULL;
+  vec_xoshiro_words(state, out, n);
+  return NULL;
+}
+
 /* Reads and checks the first 8 arguments of gatedBlockAdd and gatedBlockBackward (GatedBlockArgs). */
 static bool read_gated_block(napi_env env, const char *fn, napi_value *argv, vec_gated_block *b) {
   float *y, *gates;
@@ -1549,6 +1563,7 @@ NAPI_MODULE_INIT() {
       METHOD("binaryRepeat", BinaryRepeat),
       METHOD("addProductRepeat", AddProductRepeat),
       METHOD("addRowDots", AddRowDots),
+      METHOD("xoshiroWords", XoshiroWords),
       METHOD("adamUpdate", AdamUpdate),
       METHOD("gatedBlockAdd", GatedBlockAdd),
       METHOD("gatedBlockBackward", GatedBlockBackward),

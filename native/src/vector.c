@@ -102,6 +102,26 @@ void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, f
   }
 }
 
+static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+void vec_xoshiro_words(uint32_t state[4], uint32_t *out, int64_t n) {
+  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  for (int64_t i = 0; i < n; i++) {
+    out[i] = rotl32(s1 * 5, 7) * 9;
+    const uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl32(s3, 11);
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+}
+
 void vec_gated_block_add(const vec_gated_block *b, float *out) {
   for (int64_t r = 0; r < b->rows; r++) {
     const double gk = b->gates[r * b->experts + b->expert];

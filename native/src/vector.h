@@ -32,6 +32,9 @@ void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t e
  * in float64, in column order. */
 void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, float *into);
 
+/* out[i] for i < n: the next n words of xoshiro128** from state[4], left where the stream stops. */
+void vec_xoshiro_words(uint32_t state[4], uint32_t *out, int64_t n);
+
 /* One expert's share of a block-gated mixture: y [rows, width], gates [rows, experts], the block
  * of columns [column, column + d). */
 typedef struct {

@@ -347,6 +347,12 @@ export interface Kernels {
     each: number,
   ): void;
 
+  /**
+   * out[i] for i < n: the next n words of xoshiro128** from `state` [4], which is left where the
+   * stream stops (engine/rng.ts's generator).
+   */
+  xoshiroWords(state: Uint32Array, out: Uint32Array, n: number): void;
+
   /** into[i] = into[i] + g[i]·y[⌊i / each⌋] for i < n (in float64); each divides n. */
   addProductRepeat(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
 

@@ -72,6 +72,7 @@ const EXPORTS = [
   'binaryCycle',
   'binaryRepeat',
   'addProductRepeat',
+  'xoshiroWords',
   'addRowDots',
   'adamUpdate',
   'gatedBlockAdd',
@@ -148,6 +149,8 @@ export function loadNativeKernels(): Kernels {
         : addon.binaryRepeat(OPS[op], a, b, out, n, each),
     addProductRepeat: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addProductRepeat(g, y, into, n, each),
+    xoshiroWords: (state, out, n) =>
+      (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).xoshiroWords(state, out, n),
     addRowDots: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
     gatedBlockAdd: (...args) =>

@@ -410,6 +410,7 @@ function rowKernels(
   | 'binaryRepeat'
   | 'addProductRepeat'
   | 'addRowDots'
+  | 'xoshiroWords'
   | 'tanh'
   | 'adamUpdate'
   | 'gatedBlockAdd'
@@ -470,6 +471,7 @@ function rowKernels(
     binaryRepeat: jsKernels.binaryRepeat,
     addProductRepeat: jsKernels.addProductRepeat,
     addRowDots: jsKernels.addRowDots,
+    xoshiroWords: jsKernels.xoshiroWords,
     adamUpdate: jsKernels.adamUpdate,
     gatedBlockAdd: jsKernels.gatedBlockAdd,
     gatedBlockBackward: jsKernels.gatedBlockBackward,
