@@ -135,6 +135,19 @@ test("a product is its operands' first gradient: written into a fresh buffer, th
   );
 });
 
+test('giveGrad: a first contribution becomes the gradient (scaled in place); later ones are added', () => {
+  const x = parameter(new Float32Array(3), [3]);
+  const first = Float32Array.of(1, 2, 3);
+  x.giveGrad(first, 2);
+  assert.equal(x.grad, first, 'adopted, not copied');
+  assert.deepEqual(Array.from(x.grad!), [2, 4, 6]);
+  const second = Float32Array.of(1, 1, 1);
+  x.giveGrad(second, 0.5);
+  assert.deepEqual(Array.from(x.grad!), [2.5, 4.5, 6.5]);
+  assert.deepEqual(Array.from(second), [1, 1, 1], 'a later contribution is only read');
+  assert.throws(() => x.giveGrad(new Float32Array(2)), /addGrad: 2 values for a tensor of 3/);
+});
+
 test('noGrad records nothing and produces no gradient-carrying outputs', () => {
   const w = parameter(Float32Array.of(1, 2, 3, 4), [2, 2]);
   const before = tapeLength();

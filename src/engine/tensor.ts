@@ -80,6 +80,17 @@ export class Tensor {
   }
 
   /**
+   * addGrad for a buffer the caller gives up (an op's own scratch, never read again): when it is
+   * the first contribution it becomes the gradient, scaled in place, instead of being copied
+   * (the fused loss's item-table gradient is 1.5M floats).
+   */
+  giveGrad(buf: Float32Array, s = 1): void {
+    if (this.grad !== null || buf.length !== this.data.length) return this.addGrad(buf, s);
+    if (s !== 1) kernels().axpy(buf.length, s, buf, buf, 0);
+    this.grad = buf;
+  }
+
+  /**
    * The dense gradient buffer for a kernel to write a contribution into, and how: beta 0 when it
    * is the first (the buffer's contents are unspecified and must be overwritten, as a GEMM with
    * beta 0 does), 1 to add to the earlier ones.

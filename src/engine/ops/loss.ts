@@ -141,8 +141,8 @@ function fusedLinearLoss(
   if (!grad) return out;
   return record(out, () => {
     const g = out.grad![0];
-    if (gh) h.addGrad(gh, g);
-    if (gw) weight.addGrad(gw, g);
+    if (gh) h.giveGrad(gh, g);
+    if (gw) weight.giveGrad(gw, g);
   });
 }
 
