@@ -695,6 +695,38 @@ for (const name of backends) {
     );
   });
 
+  test(
+    `${name} copyRows matches js between strided layouts, and refuses blocks outside their arrays`,
+    { skip },
+    () => {
+      // 3 rows run the js loop in every backend, 97 (of 64) the native one.
+      for (const rows of [3, 97]) {
+        const [w, srcStride, dstStride] = [64, 130, 200];
+        const src = rand(7 + rows * srcStride);
+        const a = rand(11 + rows * dstStride);
+        const ref = a.slice();
+        k().copyRows([src, 7, srcStride], [a, 11, dstStride], rows, w);
+        jsKernels.copyRows([src, 7, srcStride], [ref, 11, dstStride], rows, w);
+        assert.deepEqual(bitsOf(a), bitsOf(ref), `rows ${rows}`);
+        assert.deepEqual(a.subarray(11, 11 + w), src.subarray(7, 7 + w));
+        assert.deepEqual(a.subarray(0, 11), ref.subarray(0, 11), 'nothing before the block written');
+        // One buffer, source and destination overlapping: as TypedArray.set (a memmove).
+        const [one, two] = [src.slice(), src.slice()];
+        k().copyRows([one, 0, srcStride], [one, 5, srcStride], rows, w);
+        jsKernels.copyRows([two, 0, srcStride], [two, 5, srcStride], rows, w);
+        assert.deepEqual(bitsOf(one), bitsOf(two), `overlapping, rows ${rows}`);
+      }
+      const src = rand(1000);
+      for (const kern of [k(), jsKernels]) {
+        assert.throws(
+          () => kern.copyRows([src, 0, 64], [new Float32Array(1000), 0, 64], 16, 64),
+          /copyRows: src has 1000 elements, 16 rows of 64 from 0 every 64 need 1024/,
+        );
+        assert.throws(() => kern.copyRows([src, 0, 64], [new Float32Array(4096), 0, 32], 8, 64), /width/);
+      }
+    },
+  );
+
   test(`${name} xoshiroWords matches js bit for bit and leaves the same state`, { skip }, () => {
     for (const n of [100, 5000]) {
       const start = Uint32Array.of(0x9e3779b9, 1, 0xffffffff, 12345);
@@ -1130,6 +1162,9 @@ test('js vector kernels: hand-computed values', () => {
   const into = Float32Array.of(1, 1, 1, 1);
   jsKernels.addProductRepeat(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1), into, 4, 2);
   assert.deepEqual(Array.from(into), [3, 5, -2, -3]);
+  const block = new Float32Array(6);
+  jsKernels.copyRows([Float32Array.of(1, 2, 3, 4, 5, 6), 1, 3], [block, 0, 3], 2, 2);
+  assert.deepEqual(Array.from(block), [2, 3, 0, 5, 6, 0]);
   const dots = Float32Array.of(1, 1);
   jsKernels.addRowDots(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1, 0.5, 1), dots, 4, 2);
   assert.deepEqual(Array.from(dots), [1, 6.5]); // 1 + (2 − 2), 1 + (1.5 + 4)

@@ -1123,6 +1123,47 @@ static napi_value AddRowDots(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A row block of copyRows: `rows` rows of `width` floats from `start`, `stride` apart, inside the
+ * array and (stride >= width) not overlapping one another. */
+static bool check_row_block(napi_env env, const char *fn, const char *name, size_t len, int64_t start,
+                            int64_t stride, int64_t rows, int64_t width) {
+  if (width > stride)
+    return throwf(env, ERR_RANGE, "%s: %s needs width <= stride, got width %lld, stride %lld", fn, name,
+                  (long long)width, (long long)stride);
+  if (rows == 0) return true;
+  /* Each term is below 2^53 (get_count), so only (rows - 1)·stride can overflow: checked by division. */
+  if (rows - 1 > (INT64_MAX - start - width) / (stride > 0 ? stride : 1))
+    return throwf(env, ERR_RANGE, "%s: %s: %lld rows every %lld do not fit in an array", fn, name,
+                  (long long)rows, (long long)stride);
+  const int64_t need = start + (rows - 1) * stride + width;
+  if ((uint64_t)need > (uint64_t)len)
+    return throwf(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld from %lld every %lld need %lld", fn,
+                  name, len, (long long)rows, (long long)width, (long long)start, (long long)stride, (long long)need);
+  return true;
+}
+
+static napi_value CopyRows(napi_env env, napi_callback_info info) {
+  const char *fn = "copyRows";
+  napi_value argv[8];
+  float *src, *dst;
+  size_t len_s, len_d;
+  int64_t s0, ss, d0, ds, rows, width;
+  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
+      !get_count(env, argv[1], fn, "src start", MAX_SAFE_INT, &s0) ||
+      !get_count(env, argv[2], fn, "src stride", MAX_SAFE_INT, &ss) ||
+      !get_f32(env, argv[3], fn, "dst", &dst, &len_d) ||
+      !get_count(env, argv[4], fn, "dst start", MAX_SAFE_INT, &d0) ||
+      !get_count(env, argv[5], fn, "dst stride", MAX_SAFE_INT, &ds) ||
+      !get_count(env, argv[6], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[7], fn, "width", MAX_SAFE_INT, &width) ||
+      !check_row_block(env, fn, "src", len_s, s0, ss, rows, width) ||
+      !check_row_block(env, fn, "dst", len_d, d0, ds, rows, width))
+    return NULL;
+  /* memmove: src and dst may be views of one buffer, as TypedArray.set allows. */
+  for (int64_t r = 0; r < rows; r++) memmove(dst + d0 + r * ds, src + s0 + r * ss, (size_t)width * sizeof(float));
+  return NULL;
+}
+
 static napi_value XoshiroWords(napi_env env, napi_callback_info info) {
   const char *fn = "xoshiroWords";
   napi_value argv[3];
@@ -1564,6 +1605,7 @@ NAPI_MODULE_INIT() {
       METHOD("addProductRepeat", AddProductRepeat),
       METHOD("addRowDots", AddRowDots),
       METHOD("xoshiroWords", XoshiroWords),
+      METHOD("copyRows", CopyRows),
       METHOD("adamUpdate", AdamUpdate),
       METHOD("gatedBlockAdd", GatedBlockAdd),
       METHOD("gatedBlockBackward", GatedBlockBackward),

@@ -3,7 +3,7 @@
  * that the native and wasm backends are tested against) and with loop orders that keep them
  * usable as a last-resort backend.
  */
-import type { AdamStep, BinaryOp, GatedBlockArgs, Kernels } from './kernels.js';
+import type { AdamStep, BinaryOp, GatedBlockArgs, Kernels, RowBlock } from './kernels.js';
 
 /** erf(x) by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 resolution near 1). */
 export function erf(x: number): number {
@@ -515,6 +515,14 @@ export const jsKernels: Kernels = {
     }
   },
 
+  copyRows(src, dst, rows, width) {
+    checkRowBlock('copyRows', 'src', src, rows, width);
+    checkRowBlock('copyRows', 'dst', dst, rows, width);
+    const [from, s0, ss] = src;
+    const [to, d0, ds] = dst;
+    for (let r = 0; r < rows; r++) to.set(from.subarray(s0 + r * ss, s0 + r * ss + width), d0 + r * ds);
+  },
+
   adamUpdate(w, g, m, v, n, h) {
     if (w.length < n || g.length < n || m.length < n || v.length < n)
       throw new RangeError(`adamUpdate: arrays shorter than n = ${n}`);
@@ -525,6 +533,25 @@ export const jsKernels: Kernels = {
   setThreads: () => {},
   describe: () => ({ backend: 'js', simd: false }),
 };
+
+/** A row block inside its array, with rows that do not overlap. */
+function checkRowBlock(
+  fn: string,
+  name: string,
+  [data, start, stride]: RowBlock,
+  rows: number,
+  width: number,
+): void {
+  const ints = [start, stride, rows, width].every((v) => Number.isSafeInteger(v) && v >= 0);
+  if (!ints || width > stride)
+    throw new RangeError(
+      `${fn}: ${name} needs non-negative integers with width <= stride, got start ${start}, stride ${stride}, rows ${rows}, width ${width}`,
+    );
+  if (rows > 0 && start + (rows - 1) * stride + width > data.length)
+    throw new RangeError(
+      `${fn}: ${name} has ${data.length} elements, ${rows} rows of ${width} from ${start} every ${stride} need ${start + (rows - 1) * stride + width}`,
+    );
+}
 
 /** The block lies inside the rows, the expert among the gates, and every array is long enough. */
 function checkGatedBlock(fn: string, args: GatedBlockArgs, outputs: Float32Array[]): void {

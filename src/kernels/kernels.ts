@@ -16,6 +16,12 @@ export type BackendName = 'native' | 'wasm' | 'js';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 /**
+ * A block of `rows` rows of `width` floats in an array laid out with `stride` floats a row, from
+ * element `start` (copyRows' source and destination).
+ */
+export type RowBlock = [data: Float32Array, start: number, stride: number];
+
+/**
  * What gatedBlockAdd and gatedBlockBackward take first: expert `expert`'s output y [rows, width],
  * one gate's weights [rows, experts], and the block of columns [column, column + d) it mixes.
  */
@@ -346,6 +352,12 @@ export interface Kernels {
     n: number,
     each: number,
   ): void;
+
+  /**
+   * Copies a block of rows between strided layouts: row r's `width` floats from src to dst (the
+   * concatenations and slices of the shape ops). Rows may not overlap in dst (width <= its stride).
+   */
+  copyRows(src: RowBlock, dst: RowBlock, rows: number, width: number): void;
 
   /**
    * out[i] for i < n: the next n words of xoshiro128** from `state` [4], which is left where the

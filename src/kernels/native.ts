@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { jsKernels } from './js.js';
-import type { AdamStep, BinaryOp, Kernels } from './kernels.js';
+import type { AdamStep, BinaryOp, Kernels, RowBlock } from './kernels.js';
 
 /** A kernel taking a BinaryOp, as the addon takes it: the operation's number in OPS. */
 type WithOpNumber<F> = F extends (op: BinaryOp, ...rest: infer R) => infer T
@@ -35,6 +35,7 @@ interface VectorAddon {
       rbc2: number,
     ]
   ): void;
+  copyRows(...args: [...RowBlock, ...RowBlock, rows: number, width: number]): void;
 }
 
 /** What the addon exports: the Kernels functions, with `describe` reporting OpenBLAS and build facts. */
@@ -73,6 +74,7 @@ const EXPORTS = [
   'binaryRepeat',
   'addProductRepeat',
   'xoshiroWords',
+  'copyRows',
   'addRowDots',
   'adamUpdate',
   'gatedBlockAdd',
@@ -151,6 +153,10 @@ export function loadNativeKernels(): Kernels {
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addProductRepeat(g, y, into, n, each),
     xoshiroWords: (state, out, n) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).xoshiroWords(state, out, n),
+    copyRows: (src, dst, rows, width) =>
+      rows * width < NATIVE_MIN_ELEMENTS
+        ? jsKernels.copyRows(src, dst, rows, width)
+        : addon.copyRows(...src, ...dst, rows, width),
     addRowDots: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
     gatedBlockAdd: (...args) =>

@@ -411,6 +411,7 @@ function rowKernels(
   | 'addProductRepeat'
   | 'addRowDots'
   | 'xoshiroWords'
+  | 'copyRows'
   | 'tanh'
   | 'adamUpdate'
   | 'gatedBlockAdd'
@@ -472,6 +473,7 @@ function rowKernels(
     addProductRepeat: jsKernels.addProductRepeat,
     addRowDots: jsKernels.addRowDots,
     xoshiroWords: jsKernels.xoshiroWords,
+    copyRows: jsKernels.copyRows,
     adamUpdate: jsKernels.adamUpdate,
     gatedBlockAdd: jsKernels.gatedBlockAdd,
     gatedBlockBackward: jsKernels.gatedBlockBackward,

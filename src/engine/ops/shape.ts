@@ -3,6 +3,7 @@ import { copyOf, floats, scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { stridedIndex } from './broadcast.js';
+import { kernels } from '../../kernels/select.js';
 
 function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? rank + axis : axis;
@@ -84,7 +85,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   let col = 0;
   xs.forEach((x, t) => {
     const w = widths[t];
-    for (let o = 0; o < outer; o++) out.data.set(x.data.subarray(o * w, (o + 1) * w), o * total + col);
+    kernels().copyRows([x.data, 0, w], [out.data, col, total], outer, w);
     col += w;
   });
   if (!needsGrad(...xs)) return out;
@@ -96,12 +97,13 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
       if (x.requiresGrad) {
         // A first contribution covers all of x's gradient: copied, not added to zeros.
         const { buf: gx, beta } = x.gradTarget();
-        for (let o = 0; o < outer; o++) {
-          const src = o * total + c;
-          const dst = o * w;
-          if (beta === 0) gx.set(g.subarray(src, src + w), dst);
-          else for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
-        }
+        if (beta === 0) kernels().copyRows([g, c, total], [gx, 0, w], outer, w);
+        else
+          for (let o = 0; o < outer; o++) {
+            const src = o * total + c;
+            const dst = o * w;
+            for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
+          }
       }
       c += w;
     });
@@ -122,8 +124,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outShape = [...x.shape];
   outShape[ax] = end - start;
   const out = new Tensor(scratch(outer * w), outShape);
-  for (let o = 0; o < outer; o++)
-    out.data.set(x.data.subarray(o * rowIn + start * inner, o * rowIn + start * inner + w), o * w);
+  kernels().copyRows([x.data, start * inner, rowIn], [out.data, 0, w], outer, w);
   if (!needsGrad(x)) return out;
   return record(out, () => {
     const g = out.grad!;
