@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { noGrad, tapeLength } from '../src/engine/autograd.js';
 import { firstAbove, Rng } from '../src/engine/rng.js';
 import { Tensor, parameter } from '../src/engine/tensor.js';
-import { add, mul } from '../src/engine/ops/elementwise.js';
+import { add, addN, mul, scale } from '../src/engine/ops/elementwise.js';
 import { sum } from '../src/engine/ops/reduce.js';
-import { embedding } from '../src/engine/ops/shape.js';
+import { embedding, reshape } from '../src/engine/ops/shape.js';
 import { matmul } from '../src/engine/ops/matmul.js';
 import { Adam, AdamW } from '../src/engine/optim/adam.js';
 import { clipGradNorm, gradNorm } from '../src/engine/optim/grads.js';
@@ -146,6 +146,25 @@ test('giveGrad: a first contribution becomes the gradient (scaled in place); lat
   assert.deepEqual(Array.from(x.grad!), [2.5, 4.5, 6.5]);
   assert.deepEqual(Array.from(second), [1, 1, 1], 'a later contribution is only read');
   assert.throws(() => x.giveGrad(new Float32Array(2)), /addGrad: 2 values for a tensor of 3/);
+});
+
+test("an op's last input takes its output's gradient buffer; repeated inputs and the root stay right", () => {
+  // addN(x, x, y) and x·2 + x: every input gets the sum of its uses, whichever takes the buffer.
+  const x = parameter(Float32Array.of(1, 2, 3), [3]);
+  const y = parameter(Float32Array.of(4, 5, 6), [3]);
+  sum(addN(x, x, y)).backward();
+  assert.deepEqual(Array.from(x.grad!), [2, 2, 2]);
+  assert.deepEqual(Array.from(y.grad!), [1, 1, 1]);
+  x.zeroGrad();
+  sum(add(scale(x, 2), x)).backward();
+  assert.deepEqual(Array.from(x.grad!), [3, 3, 3]);
+  // The root of backward keeps its gradient: reshape(x) as the root, with a seed.
+  x.zeroGrad();
+  const root = reshape(x, [1, 3]);
+  root.backward(Float32Array.of(1, 2, 3));
+  assert.deepEqual(Array.from(root.grad!), [1, 2, 3]);
+  assert.deepEqual(Array.from(x.grad!), [1, 2, 3]);
+  assert.notEqual(x.grad, root.grad, "the root's buffer is not handed over");
 });
 
 test('noGrad records nothing and produces no gradient-carrying outputs', () => {

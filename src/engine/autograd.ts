@@ -58,6 +58,17 @@ export function clearTape(): void {
   tape = [];
 }
 
+/** The tensor backward() was called on, while its backward pass runs. */
+let backwardRoot: Tensor | null = null;
+
+/**
+ * Whether `t` is the root of the running backward pass: its gradient stays readable afterwards,
+ * so an op may not hand it to an input (Tensor.takeGradOf).
+ */
+export function isBackwardRoot(t: Tensor): boolean {
+  return t === backwardRoot;
+}
+
 export function runBackward(root: Tensor, seed?: Float32Array): void {
   if (!root.requiresGrad) throw new Error('backward() called on a tensor that does not require a gradient');
   if (seed === undefined && root.size !== 1) {
@@ -73,6 +84,16 @@ export function runBackward(root: Tensor, seed?: Float32Array): void {
   }
   const nodes = tape;
   tape = [];
+  backwardRoot = root;
+  try {
+    propagate(nodes, root);
+  } finally {
+    backwardRoot = null;
+  }
+}
+
+/** Runs the nodes' backward closures, last first. */
+function propagate(nodes: TapeNode[], root: Tensor): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
     // A computed table gathered by row (embedding) got a row gradient: its own backward reads

@@ -4,7 +4,7 @@
  * embedding table may also receive a sparse row gradient (`rowGrad`), so that a step that
  * touches 500 of 12,000 rows never loops over all rows.
  */
-import { runBackward } from './autograd.js';
+import { isBackwardRoot, runBackward } from './autograd.js';
 import { kernels } from '../kernels/select.js';
 import { floats, scratch } from './memory.js';
 import { RowGrad } from './row-grad.js';
@@ -88,6 +88,19 @@ export class Tensor {
     if (this.grad !== null || buf.length !== this.data.length) return this.addGrad(buf, s);
     if (s !== 1) kernels().axpy(buf.length, s, buf, buf, 0);
     this.grad = buf;
+  }
+
+  /**
+   * Adds s·out.grad, from the backward of the op that made `out`, for its last input to take that
+   * gradient. When this has no gradient yet, out's buffer becomes this one's (scaled in place)
+   * instead of being copied: out's gradient is spent by then (the backward pass drops an
+   * intermediate's right after its op), unless out is the pass's root, which keeps its own.
+   */
+  takeGradOf(out: Tensor, s = 1): void {
+    const g = out.grad!;
+    if (this.grad !== null || g.length !== this.data.length || isBackwardRoot(out)) return this.addGrad(g, s);
+    out.grad = null;
+    this.giveGrad(g, s);
   }
 
   /**

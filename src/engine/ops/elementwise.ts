@@ -49,17 +49,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
     const n = g.length;
     // An operand shaped like the output takes the gradient as it is (addGrad: no zero fill).
     const whole = (l: Layout) => l.kind === 'same';
-    if (a.requiresGrad) {
-      if ((kind === 'add' || kind === 'sub') && whole(la)) a.addGrad(g);
-      else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
-      else if (kind === 'mul') productGrad(a, la, g, b.data, lb);
-      else {
-        const eb = expand(lb, b.data, n);
-        const inv = floats(n);
-        for (let i = 0; i < n; i++) inv[i] = 1 / eb[i];
-        reduceInto(la, g, a.gradBuffer(), inv);
-      }
-    }
+    // b first, so that a may take out's gradient buffer as its own (takeGradOf) once b has read it.
     if (b.requiresGrad) {
       if (kind === 'add' && whole(lb)) b.addGrad(g);
       else if (kind === 'sub' && whole(lb)) b.addGrad(g, -1);
@@ -75,6 +65,17 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         const f = floats(n);
         for (let i = 0; i < n; i++) f[i] = -out.data[i] / eb[i];
         reduceInto(lb, g, b.gradBuffer(), f);
+      }
+    }
+    if (a.requiresGrad) {
+      if ((kind === 'add' || kind === 'sub') && whole(la)) a.takeGradOf(out);
+      else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
+      else if (kind === 'mul') productGrad(a, la, g, b.data, lb);
+      else {
+        const eb = expand(lb, b.data, n);
+        const inv = floats(n);
+        for (let i = 0; i < n; i++) inv[i] = 1 / eb[i];
+        reduceInto(la, g, a.gradBuffer(), inv);
       }
     }
   });
@@ -111,11 +112,9 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
 /** s · x for a plain number s. */
 export function scale(x: Tensor, s: number): Tensor {
   const out = new Tensor(scratch(x.size), x.shape);
-  for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] * s;
+  kernels().axpy(x.size, s, x.data, out.data, 0);
   if (!needsGrad(x)) return out;
-  return record(out, () => {
-    x.addGrad(out.grad!, s);
-  });
+  return record(out, () => x.takeGradOf(out, s));
 }
 
 /** Sum of several same-shaped tensors in one pass (residual sums, per-modality scores). */
@@ -131,7 +130,9 @@ export function addN(...xs: Tensor[]): Tensor {
   for (let k = 1; k < xs.length; k++) kernels().axpy(out.size, 1, xs[k].data, out.data, 1);
   if (!needsGrad(...xs)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    for (const x of xs) if (x.requiresGrad) x.addGrad(g);
+    // The last input may take out's buffer (takeGradOf), so it goes after every other has read it.
+    const needing = xs.filter((x) => x.requiresGrad);
+    for (let k = 0; k < needing.length - 1; k++) needing[k].addGrad(out.grad!);
+    needing[needing.length - 1].takeGradOf(out);
   });
 }

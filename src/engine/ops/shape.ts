@@ -23,7 +23,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new RangeError(`cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`);
   const out = new Tensor(x.data, s);
   if (!needsGrad(x)) return out;
-  return record(out, () => x.addGrad(out.grad!));
+  return record(out, () => x.takeGradOf(out));
 }
 
 /** Moves axes: out.shape[i] = x.shape[perm[i]]. Copies. */
