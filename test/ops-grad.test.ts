@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck, randomTensor } from './gradcheck.js';
 import { Rng } from '../src/engine/rng.js';
-import { Tensor } from '../src/engine/tensor.js';
+import { parameter, Tensor } from '../src/engine/tensor.js';
 import { add, addN, div, mul, scale, sub } from '../src/engine/ops/elementwise.js';
 import { bmm, linear, matmul } from '../src/engine/ops/matmul.js';
 import {
@@ -229,6 +229,29 @@ test('fused linear cross-entropy equals matmul + cross-entropy', () => {
     () => linearCrossEntropy(h, w, t, new Float32Array(299)),
     /299 column offsets for 300 columns/,
   );
+});
+
+test('fused linear cross-entropy over several chunks of rows: the same loss and gradients as one', () => {
+  // 70 rows in chunks of at most 32 (32 · 300 logits): 32, 32 and 6 rows.
+  const t = Int32Array.from({ length: 70 }, (_, i) => (i * 37) % 300);
+  const [h0, w0] = [r([70, 8]), r([300, 8])];
+  const run = (chunkLogits: number) => {
+    const [h, w] = [h0, w0].map((x) => parameter(x.data.slice(), x.shape));
+    const loss = linearCrossEntropy(h, w, t, undefined, chunkLogits);
+    loss.backward();
+    return { loss: loss.item(), grads: [h.grad!, w.grad!] };
+  };
+  const whole = run(70 * 300);
+  const chunked = run(32 * 300);
+  assert.ok(Math.abs(whole.loss - chunked.loss) < 1e-6, `${whole.loss} vs ${chunked.loss}`);
+  whole.grads.forEach((g, k) => {
+    assert.ok(g.some((v) => v !== 0));
+    for (let i = 0; i < g.length; i++)
+      assert.ok(
+        Math.abs(g[i] - chunked.grads[k][i]) < 1e-6,
+        `grad ${k} [${i}] ${chunked.grads[k][i]} vs ${g[i]}`,
+      );
+  });
 });
 
 test('fused causal attention over packed sequences: gradients, with and without dropout', () => {
