@@ -769,31 +769,28 @@ static void gelu_backward_part(void *arg, int64_t begin, int64_t end, int part) 
   }
 }
 
-static napi_value Gelu(napi_env env, napi_callback_info info) {
-  const char *fn = "gelu";
+/* Reads the (x, y, n) of an element-wise kernel y = f(x), both arrays at least n long. */
+static bool read_unary(napi_env env, napi_callback_info info, const char *fn, float **x, float **y, int64_t *n) {
   napi_value argv[3];
-  float *x, *y;
   size_t len_x, len_y;
+  return get_args(env, info, fn, 3, argv) && get_f32(env, argv[0], fn, "x", x, &len_x) &&
+         get_f32(env, argv[1], fn, "y", y, &len_y) && get_count(env, argv[2], fn, "n", MAX_SAFE_INT, n) &&
+         check_len(env, fn, "x", len_x, *n) && check_len(env, fn, "y", len_y, *n);
+}
+
+static napi_value Gelu(napi_env env, napi_callback_info info) {
+  float *x, *y;
   int64_t n;
-  if (!get_args(env, info, fn, 3, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
-      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_count(env, argv[2], fn, "n", MAX_SAFE_INT, &n) ||
-      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "y", len_y, n))
-    return NULL;
+  if (!read_unary(env, info, "gelu", &x, &y, &n)) return NULL;
   gelu_job job = {x, NULL, y};
   parallel_rows(n, parallel_threads(), ELEMENTWISE_MIN_ELEMENTS, gelu_part, &job);
   return NULL;
 }
 
 static napi_value Tanh(napi_env env, napi_callback_info info) {
-  const char *fn = "tanh";
-  napi_value argv[3];
   float *x, *y;
-  size_t len_x, len_y;
   int64_t n;
-  if (!get_args(env, info, fn, 3, argv) || !get_f32(env, argv[0], fn, "x", &x, &len_x) ||
-      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_count(env, argv[2], fn, "n", MAX_SAFE_INT, &n) ||
-      !check_len(env, fn, "x", len_x, n) || !check_len(env, fn, "y", len_y, n))
-    return NULL;
+  if (!read_unary(env, info, "tanh", &x, &y, &n)) return NULL;
   rows_tanh(x, n, y);
   return NULL;
 }
@@ -1091,8 +1088,9 @@ static napi_value BinaryRepeat(napi_env env, napi_callback_info info) {
   return binary_call(env, info, "binaryRepeat", false);
 }
 
-static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
-  const char *fn = "addProductRepeat";
+/* addProductRepeat and addRowDots: g [n], and y and into, one of which holds a value per run of
+ * `each` (y for addProductRepeat, into for addRowDots: `dots`). */
+static napi_value per_run_call(napi_env env, napi_callback_info info, const char *fn, bool dots) {
   napi_value argv[5];
   float *g, *y, *into;
   size_t len_g, len_y, len_i;
@@ -1101,26 +1099,22 @@ static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_f32(env, argv[2], fn, "into", &into, &len_i) ||
       !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !get_count(env, argv[4], fn, "each", MAX_SAFE_INT, &each) ||
       !check_period(env, fn, "each", n, each) || !check_len(env, fn, "g", len_g, n) ||
-      !check_len(env, fn, "into", len_i, n) || !check_len(env, fn, "y", len_y, runs_of(n, each)))
+      !check_len(env, fn, "y", len_y, dots ? n : runs_of(n, each)) ||
+      !check_len(env, fn, "into", len_i, dots ? runs_of(n, each) : n))
     return NULL;
-  vec_add_product_repeat(g, y, n, each, into);
+  if (dots)
+    vec_add_row_dots(g, y, n, each, into);
+  else
+    vec_add_product_repeat(g, y, n, each, into);
   return NULL;
 }
 
+static napi_value AddProductRepeat(napi_env env, napi_callback_info info) {
+  return per_run_call(env, info, "addProductRepeat", false);
+}
+
 static napi_value AddRowDots(napi_env env, napi_callback_info info) {
-  const char *fn = "addRowDots";
-  napi_value argv[5];
-  float *g, *y, *into;
-  size_t len_g, len_y, len_i;
-  int64_t n, each;
-  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "g", &g, &len_g) ||
-      !get_f32(env, argv[1], fn, "y", &y, &len_y) || !get_f32(env, argv[2], fn, "into", &into, &len_i) ||
-      !get_count(env, argv[3], fn, "n", MAX_SAFE_INT, &n) || !get_count(env, argv[4], fn, "each", MAX_SAFE_INT, &each) ||
-      !check_period(env, fn, "each", n, each) || !check_len(env, fn, "g", len_g, n) ||
-      !check_len(env, fn, "y", len_y, n) || !check_len(env, fn, "into", len_i, runs_of(n, each)))
-    return NULL;
-  vec_add_row_dots(g, y, n, each, into);
-  return NULL;
+  return per_run_call(env, info, "addRowDots", true);
 }
 
 /* A row block of copyRows: `rows` rows of `width` floats from `start`, `stride` apart, inside the
