@@ -165,6 +165,13 @@ test("an op's last input takes its output's gradient buffer; repeated inputs and
   assert.deepEqual(Array.from(root.grad!), [1, 2, 3]);
   assert.deepEqual(Array.from(x.grad!), [1, 2, 3]);
   assert.notEqual(x.grad, root.grad, "the root's buffer is not handed over");
+  x.zeroGrad();
+  y.zeroGrad();
+  const sumRoot = add(x, y); // an add as the root: y, its last input, may not take the seed's buffer
+  sumRoot.backward(Float32Array.of(1, 1, 2));
+  assert.deepEqual(Array.from(sumRoot.grad!), [1, 1, 2]);
+  assert.deepEqual(Array.from(y.grad!), [1, 1, 2]);
+  assert.notEqual(y.grad, sumRoot.grad);
 });
 
 test('noGrad records nothing and produces no gradient-carrying outputs', () => {

@@ -445,7 +445,7 @@ export const jsKernels: Kernels = {
   },
 
   xoshiroWords(state, out, n) {
-    if (state.length < 4 || out.length < n)
+    if (!Number.isSafeInteger(n) || n < 0 || state.length < 4 || out.length < n)
       throw new RangeError(
         `xoshiroWords: state has ${state.length} words (needs 4), out ${out.length} (needs ${n})`,
       );

@@ -49,10 +49,21 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
     const n = g.length;
     // An operand shaped like the output takes the gradient as it is (addGrad: no zero fill).
     const whole = (l: Layout) => l.kind === 'same';
-    // b first, so that a may take out's gradient buffer as its own (takeGradOf) once b has read it.
+    if (a.requiresGrad) {
+      if ((kind === 'add' || kind === 'sub') && whole(la)) a.addGrad(g);
+      else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
+      else if (kind === 'mul') productGrad(a, la, g, b.data, lb);
+      else {
+        const eb = expand(lb, b.data, n);
+        const inv = floats(n);
+        for (let i = 0; i < n; i++) inv[i] = 1 / eb[i];
+        reduceInto(la, g, a.gradBuffer(), inv);
+      }
+    }
     if (b.requiresGrad) {
-      if (kind === 'add' && whole(lb)) b.addGrad(g);
-      else if (kind === 'sub' && whole(lb)) b.addGrad(g, -1);
+      // b comes last, so it may take out's gradient buffer as its own (takeGradOf).
+      if (kind === 'add' && whole(lb)) b.takeGradOf(out);
+      else if (kind === 'sub' && whole(lb)) b.takeGradOf(out, -1);
       else if (kind === 'add') reduceInto(lb, g, b.gradBuffer());
       else if (kind === 'sub') {
         const neg = floats(n);
@@ -65,17 +76,6 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         const f = floats(n);
         for (let i = 0; i < n; i++) f[i] = -out.data[i] / eb[i];
         reduceInto(lb, g, b.gradBuffer(), f);
-      }
-    }
-    if (a.requiresGrad) {
-      if ((kind === 'add' || kind === 'sub') && whole(la)) a.takeGradOf(out);
-      else if (kind === 'add' || kind === 'sub') reduceInto(la, g, a.gradBuffer());
-      else if (kind === 'mul') productGrad(a, la, g, b.data, lb);
-      else {
-        const eb = expand(lb, b.data, n);
-        const inv = floats(n);
-        for (let i = 0; i < n; i++) inv[i] = 1 / eb[i];
-        reduceInto(la, g, a.gradBuffer(), inv);
       }
     }
   });

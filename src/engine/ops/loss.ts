@@ -69,6 +69,8 @@ export function linearCrossEntropy(
   if (targets.length !== R)
     throw new RangeError(`linearCrossEntropy: ${targets.length} targets for ${R} rows`);
   checkTargets(targets, N, 'linearCrossEntropy');
+  if (!(chunkLogits >= 1))
+    throw new RangeError(`linearCrossEntropy: chunkLogits must be at least 1, got ${chunkLogits}`);
   if (columnOffsets && columnOffsets.length !== N)
     throw new RangeError(`linearCrossEntropy: ${columnOffsets.length} column offsets for ${N} columns`);
   return fusedLinearLoss(
