@@ -107,6 +107,28 @@ interface StepResult {
   /** With --gemm-time: the GEMM calls' milliseconds in the median step, and their GFLOP/s. */
   gemm_ms?: number;
   gemm_gflops?: number;
+  /** With --kernel-time: every kernel's calls and milliseconds per measured step (mean), most first. */
+  kernels?: { kernel: string; calls: number; ms: number }[];
+}
+
+/** Wraps every kernel of the backend to add each call's time to `into` while `on()` (--kernel-time). */
+function timeKernels(k: Kernels, into: Map<string, { calls: number; ms: number }>, on: () => boolean): void {
+  const skip = new Set(['name', 'threads', 'setThreads', 'describe']);
+  const table = k as unknown as Record<string, unknown>;
+  for (const [name, f] of Object.entries(table)) {
+    if (skip.has(name) || typeof f !== 'function') continue;
+    const kernel = f as (...a: unknown[]) => unknown;
+    table[name] = (...a: unknown[]) => {
+      if (!on()) return kernel(...a);
+      const t0 = performance.now();
+      const r = kernel(...a);
+      const e = into.get(name) ?? { calls: 0, ms: 0 };
+      e.ms += performance.now() - t0;
+      e.calls++;
+      into.set(name, e);
+      return r;
+    };
+  }
 }
 
 /** Wraps the backend's GEMMs to add each call's time and FLOPs to `into` (--gemm-time). */
@@ -292,11 +314,15 @@ function child(
   warmup: number,
   steps: number,
   gemmTime: boolean,
+  kernelTime: boolean,
 ): StepResult {
   const k = useBackend(backend);
   k.setThreads(threads);
   const gemm = { ms: 0, flops: 0 };
   if (gemmTime) timeGemms(k, gemm);
+  const perKernel = new Map<string, { calls: number; ms: number }>();
+  let measuring = false;
+  if (kernelTime) timeKernels(k, perKernel, () => measuring);
   const gemmSteps: { ms: number; flops: number }[] = [];
   const f = JSON.parse(readFileSync(file, 'utf8')) as BatchFile;
   const batch = toBatch(f);
@@ -331,6 +357,7 @@ function child(
   let termsFirst: Record<string, number> | undefined;
   for (let s = 0; s < warmup + steps; s++) {
     gemm.ms = gemm.flops = 0;
+    measuring = s >= warmup;
     const t0 = performance.now();
     const { loss, terms } = arena.run(() => {
       const result = model.loss(batch);
@@ -363,6 +390,13 @@ function child(
     loss_last: losses[losses.length - 1],
     ...(f.model === 'cammsr' ? { terms_first: termsFirst } : {}),
     ...(gemmTime ? { gemm_ms: mid.ms, gemm_gflops: mid.flops / mid.ms / 1e6 } : {}),
+    ...(kernelTime
+      ? {
+          kernels: [...perKernel]
+            .map(([kernel, e]) => ({ kernel, calls: e.calls / steps, ms: e.ms / steps }))
+            .sort((a, b) => b.ms - a.ms),
+        }
+      : {}),
   };
 }
 
@@ -386,6 +420,10 @@ const args = parseArgs(
     'gemm-time': [
       'flag',
       "time every GEMM call (sgemm, sgemmStridedBatched) and print their share of the median step and their GFLOP/s: what a step's other work costs",
+    ],
+    'kernel-time': [
+      'flag',
+      "time every kernel call and print each kernel's calls and milliseconds per step (the mean over the measured steps); the rest of the median step is JavaScript: dispatch, autograd, copies and allocation",
     ],
     model: [
       'string',
@@ -418,6 +456,7 @@ if (args.child) {
         warmup,
         steps,
         Boolean(args['gemm-time']),
+        Boolean(args['kernel-time']),
       ),
     ),
   );
@@ -433,6 +472,7 @@ if (args.child) {
   for (const b of ((args.backends as string | undefined) ?? 'native,wasm').split(',') as BackendName[]) {
     const childArgs = ['--child', b, '--batch-file', file, '--threads', String(b === 'native' ? threads : 1)];
     if (args['gemm-time']) childArgs.push('--gemm-time');
+    if (args['kernel-time']) childArgs.push('--kernel-time');
     const out = execFileSync(
       process.execPath,
       [...TRAINING_NODE_FLAGS, self, ...childArgs, '--steps', String(steps), '--warmup', String(warmup)],
@@ -516,6 +556,25 @@ if (args.child) {
           `(${((100 * r.gemm_ms) / r.median_ms).toFixed(0)}%), ${r.gemm_gflops!.toFixed(0)} GFLOP/s; ` +
           `everything else ${(r.median_ms - r.gemm_ms).toFixed(1)} ms`,
       );
+  for (const r of results) {
+    if (!r.kernels) continue;
+    const total = r.kernels.reduce((t, e) => t + e.ms, 0);
+    console.log(`Kernels per step, ${r.backend} (mean of ${steps} steps; timing each call adds a little):`);
+    console.log(
+      formatTable(
+        ['kernel', 'calls', 'ms', '% of median step'],
+        [
+          ...r.kernels.map((e) => [e.kernel, e.calls, e.ms, (100 * e.ms) / r.median_ms]),
+          [
+            'everything else (JavaScript)',
+            '-',
+            r.median_ms - total,
+            (100 * (r.median_ms - total)) / r.median_ms,
+          ],
+        ],
+      ),
+    );
+  }
   if (model === 'cammsr') {
     const fmt = (t: Record<string, number> | undefined) =>
       t
