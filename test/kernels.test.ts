@@ -1220,6 +1220,31 @@ test('CAMMSR_BACKEND selects a backend and an unknown name is a clear error', ()
   assert.throws(() => run('cuda'), /unknown kernel backend "cuda"/);
 });
 
+test("native: OpenBLAS's threads spin 2^16 cycles unless OPENBLAS_THREAD_TIMEOUT says otherwise, and the variable is not left set", (t) => {
+  if (!nativeLoads(t)) return;
+  // OpenBLAS reads the variable once, when it loads: a fresh process for each case.
+  const load = (timeout: string | undefined) => {
+    const env = { ...process.env };
+    delete env.OPENBLAS_THREAD_TIMEOUT;
+    if (timeout !== undefined) env.OPENBLAS_THREAD_TIMEOUT = timeout;
+    const script =
+      "import('./dist/src/kernels/native.js').then((m) => { const d = m.loadNativeKernels().describe();" +
+      ' console.log(JSON.stringify({ read: d.openblasThreadTimeout, left: process.env.OPENBLAS_THREAD_TIMEOUT ?? null })); });';
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })) as {
+      read?: number;
+      left: string | null;
+    };
+  };
+  const own = load(undefined);
+  if (own.read === undefined) {
+    assert.ok(process.env.CI !== 'true', 'the Debian OpenBLAS on CI reports its thread timeout');
+    t.skip('this OpenBLAS does not report its thread timeout');
+    return;
+  }
+  assert.deepEqual(own, { read: 16, left: null });
+  assert.deepEqual(load('20'), { read: 20, left: '20' });
+});
+
 test('doctor advises AVX-512 kernels only where OpenBLAS runs older ones on an AVX-512 CPU', () => {
   const native = (core: string, avx512f: boolean, config = 'OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell') => ({
     backend: 'native',

@@ -1523,6 +1523,10 @@ static bool set_bool(napi_env env, napi_value obj, const char *key, bool value) 
   return napi_get_boolean(env, value, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
 }
 
+/* The spin time OpenBLAS read from OPENBLAS_THREAD_TIMEOUT when it loaded (log2 of cycles). Not in
+ * cblas.h; weak, so that a build without it still loads (describe then leaves it out). */
+extern int openblas_thread_timeout(void) __attribute__((weak));
+
 static napi_value Describe(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj;
@@ -1546,6 +1550,7 @@ static napi_value Describe(napi_env env, napi_callback_info info) {
             set_string(env, obj, "openblasParallel", parallel) &&
             set_int(env, obj, "openblasThreads", openblas_get_num_threads()) &&
             set_int(env, obj, "openblasProcs", openblas_get_num_procs()) &&
+            (!openblas_thread_timeout || set_int(env, obj, "openblasThreadTimeout", openblas_thread_timeout())) &&
             set_int(env, obj, "blasIntBits", (int64_t)(8 * sizeof(blasint))) &&
             set_string(env, obj, "compiler", compiler) &&
             set_int(env, obj, "napiVersion", NAPI_VERSION) && set_int(env, obj, "napiRuntimeVersion", napi_runtime) &&

@@ -30,7 +30,8 @@ function doctorCommand(opts: { json?: boolean }): void {
   for (const b of r.backends) {
     if (!b.details) continue;
     console.log(`\n${b.name}:`);
-    for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(18)} ${value}`);
+    const width = Math.max(...Object.keys(b.details).map((key) => key.length));
+    for (const [key, value] of Object.entries(b.details)) console.log(`  ${key.padEnd(width)} ${value}`);
   }
   for (const line of r.advice) console.log(`\nadvice: ${line}`);
   if (opts.json) console.log(JSON.stringify(r));

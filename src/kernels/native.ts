@@ -100,6 +100,27 @@ export function nativeAddonPath(): string {
   return fileURLToPath(new URL('../../../native/build/Release/cammsr_native.node', import.meta.url));
 }
 
+/**
+ * How long OpenBLAS's threads spin after a GEMM before they sleep, as log2 of CPU cycles:
+ * 2^16, tens of microseconds, unless the user sets OPENBLAS_THREAD_TIMEOUT. With OpenBLAS's
+ * own default, 2^28 (about 0.1 s), its thread keeps the second core busy between GEMMs, where
+ * the element-wise kernels split their work over it: the loss's row softmax took twice as long
+ * within a CAMMSR step as alone (docs/performance.md).
+ */
+const OPENBLAS_THREAD_TIMEOUT = '16';
+
+/** Requires the addon with OPENBLAS_THREAD_TIMEOUT set while OpenBLAS loads (it reads it then). */
+function requireAddon(file: string): NativeAddon {
+  const own = process.env.OPENBLAS_THREAD_TIMEOUT === undefined;
+  if (own) process.env.OPENBLAS_THREAD_TIMEOUT = OPENBLAS_THREAD_TIMEOUT;
+  try {
+    return createRequire(import.meta.url)(file) as NativeAddon;
+  } finally {
+    // not left for the processes this one starts (PyTorch in the benchmarks, for one)
+    if (own) delete process.env.OPENBLAS_THREAD_TIMEOUT;
+  }
+}
+
 /** Loads the addon. Throws an Error saying why when it is not built or cannot be loaded. */
 export function loadNativeKernels(): Kernels {
   const file = nativeAddonPath();
@@ -110,7 +131,7 @@ export function loadNativeKernels(): Kernels {
   }
   let addon: NativeAddon;
   try {
-    addon = createRequire(import.meta.url)(file) as NativeAddon;
+    addon = requireAddon(file);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new Error(`${file} failed to load (rebuild it with \`node scripts/build-native.mjs\`): ${why}`, {
