@@ -14,20 +14,30 @@ test('topkIndices by hand: best first, ties to the lower index, NaN last, k beyo
   assert.throws(() => topkIndices(v, 2, 6, 1.5), /non-negative integer/);
 });
 
-test('topkIndices equals sorting each row (random rows with ties)', () => {
+/** The reference: a stable sort of each row, NaN below every number. */
+function sortedIndices(v: Float32Array, o: number, cols: number): number[] {
+  const key = (j: number) => (Number.isNaN(v[o + j]) ? -Infinity : v[o + j]);
+  const nan = (j: number) => (Number.isNaN(v[o + j]) ? 1 : 0);
+  return Array.from({ length: cols }, (_, j) => j).sort(
+    (a, b) => nan(a) - nan(b) || key(b) - key(a) || a - b,
+  );
+}
+
+test('topkIndices equals sorting each row (random rows with ties, NaN, infinities and signed zeros)', () => {
   const rng = new Rng(8);
-  for (let t = 0; t < 200; t++) {
+  const special = [NaN, Infinity, -Infinity, 0, -0];
+  for (let t = 0; t < 400; t++) {
     const rows = 1 + rng.int(4);
-    const cols = 1 + rng.int(12);
-    const k = rng.int(cols + 3);
-    const v = Float32Array.from({ length: rows * cols }, () => rng.int(5));
+    const cols = 1 + rng.int(t < 200 ? 12 : 200);
+    const k = rng.int(t < 200 ? cols + 3 : 24);
+    const v = Float32Array.from({ length: rows * cols }, () =>
+      rng.int(8) === 0 ? special[rng.int(special.length)] : rng.int(5),
+    );
     const got = topkIndices(v, rows, cols, k);
     const kk = Math.min(k, cols);
     for (let r = 0; r < rows; r++) {
-      const expected = Array.from({ length: cols }, (_, j) => j)
-        .sort((a, b) => v[r * cols + b] - v[r * cols + a] || a - b)
-        .slice(0, kk);
-      assert.deepEqual(Array.from(got.subarray(r * kk, (r + 1) * kk)), expected);
+      const expected = sortedIndices(v, r * cols, cols).slice(0, kk);
+      assert.deepEqual(Array.from(got.subarray(r * kk, (r + 1) * kk)), expected, `row ${r} of trial ${t}`);
     }
   }
 });

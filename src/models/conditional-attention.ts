@@ -118,10 +118,15 @@ function realPicks(routed: Routed, grid: TokenGrid): Picks {
     offsets[b + 1] = kept.length;
   }
   const picked = Int32Array.from(kept);
-  const slots = picked.map((i) => flat[i]);
+  const slots = new Int32Array(picked.length);
+  const rows = new Int32Array(picked.length);
+  for (let i = 0; i < picked.length; i++) {
+    slots[i] = flat[picked[i]];
+    rows[i] = grid.rowOf[slots[i]];
+  }
   return {
     slots,
-    rows: slots.map((g) => grid.rowOf[g]),
+    rows,
     offsets,
     weights: indexRows(reshape(routed.weights, [B * k, 1]), picked),
   };
@@ -129,6 +134,7 @@ function realPicks(routed: Routed, grid: TokenGrid): Picks {
 
 /** Rotary positions over each head's dims: x [rows, H·dh] at positions[slots[row]]. */
 function rotaryPerHead(x: Tensor, slots: Int32Array, positions: Int32Array, H: number, dh: number): Tensor {
-  const pos = Int32Array.from({ length: slots.length * H }, (_, i) => positions[slots[Math.floor(i / H)]]);
+  const pos = new Int32Array(slots.length * H);
+  for (let i = 0; i < pos.length; i++) pos[i] = positions[slots[Math.floor(i / H)]];
   return reshape(rotary(reshape(x, [slots.length * H, dh]), pos), [slots.length, H * dh]);
 }

@@ -34,17 +34,16 @@ export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null
   const [B, n] = s.shape;
   const valid = mask ?? new Float32Array(B * n).fill(1);
   if (k >= n) {
-    const indices = Int32Array.from({ length: B * n }, (_, i) => i % n);
+    const indices = new Int32Array(B * n);
+    for (let i = 0; i < indices.length; i++) indices[i] = i % n;
     return { indices, weights: new Tensor(Float32Array.from(valid), [B, n]) };
   }
   const p = coordinateDescent(s, Math.min((k * 9) / 8, n), mask, COORDINATE_DESCENT);
   const indices = topkIndices(p.data, B, n, k);
   const flat = flatRows(indices, k, n);
   const pk = reshape(indexRows(reshape(p, [B * n, 1]), flat), [B, k]);
-  const ones = new Tensor(
-    Float32Array.from(flat, (f) => valid[f]),
-    [B, k],
-  );
+  const ones = new Tensor(new Float32Array(flat.length), [B, k]);
+  for (let i = 0; i < flat.length; i++) ones.data[i] = valid[flat[i]];
   // w = p + stopgrad(1 − p) where the token is valid: the value is exactly 1, the gradient p's.
   const weights = mul(add(pk, detach(sub(ones, pk))), ones);
   return { indices, weights };
@@ -52,5 +51,8 @@ export function routeTopK(s: Tensor, k: number, mask: Float32Array | null = null
 
 /** Rows of the flattened [B·n] tokens for each sequence's k routed token indices ([B·k]). */
 export function flatRows(indices: Int32Array, k: number, n: number): Int32Array {
-  return Int32Array.from(indices, (j, i) => Math.floor(i / k) * n + j);
+  // Plain loops: Int32Array.from with a mapping function took 3-4% of a MOCA epoch.
+  const flat = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) flat[i] = Math.floor(i / k) * n + indices[i];
+  return flat;
 }

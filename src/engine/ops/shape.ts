@@ -147,7 +147,9 @@ export function indexRows(x: Tensor, rows: Int32Array): Tensor {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < R)) throw new RangeError(`indexRows: row ${r} (at ${i}) out of range [0, ${R})`);
-    out.data.set(x.data.subarray(r * w, (r + 1) * w), i * w);
+    // A subarray is an object: for short rows (MOCA gathers single weights) a loop is far cheaper.
+    if (w < 16) for (let j = 0; j < w; j++) out.data[i * w + j] = x.data[r * w + j];
+    else out.data.set(x.data.subarray(r * w, (r + 1) * w), i * w);
   }
   if (!needsGrad(x)) return out;
   return record(out, () => {
