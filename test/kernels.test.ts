@@ -683,6 +683,58 @@ for (const name of backends) {
     }
   });
 
+  test(
+    `${name} indexedAddRows matches js bit for bit (scatter and gather, repeated rows) and checks every index first`,
+    { skip },
+    () => {
+      const w = 37;
+      const count = 20;
+      for (const n of [3, 90]) {
+        // 3 rows of 37 run the js loop in every backend, 90 (3,330 floats) the native one.
+        const rows = Int32Array.from({ length: n }, (_, i) => (i * 7 + (i % 3)) % count); // repeats
+        const few = specials(rand(n * w));
+        const many = specials(rand(count * w));
+        for (const scatter of [true, false]) {
+          const [src, base] = scatter ? [few, many] : [many, few];
+          const [x, y] = [base.slice(), base.slice()];
+          k().indexedAddRows(src, rows, x, w, scatter);
+          jsKernels.indexedAddRows(src, rows, y, w, scatter);
+          assert.deepEqual(bitsOf(x), bitsOf(y), `n ${n} scatter ${scatter}`);
+        }
+      }
+      // A hand-computed scatter: row 1 gets both of the first two source rows, in order.
+      const dst = Float32Array.of(0, 0, 10, 20, 0, 0);
+      k().indexedAddRows(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(1, 1, 0), dst, 2, true);
+      assert.deepEqual(Array.from(dst), [5, 6, 14, 26, 0, 0]);
+      const gathered = new Float32Array(4);
+      k().indexedAddRows(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(2, 0), gathered, 2, false);
+      assert.deepEqual(Array.from(gathered), [5, 6, 1, 2]);
+      for (const kern of [k(), jsKernels]) {
+        const n = 300; // above the native cut-over with width 1
+        const rows = new Int32Array(n);
+        rows[n - 1] = 5; // the last index out of range: nothing may be written before the throw
+        const target = new Float32Array(5);
+        assert.throws(
+          () => kern.indexedAddRows(new Float32Array(n).fill(1), rows, target, 1, true),
+          /indexedAddRows: row 5 \(at 299\) out of range \[0, 5\)/,
+        );
+        assert.ok(
+          target.every((v) => v === 0),
+          `${kern.name}: nothing written`,
+        );
+        assert.throws(
+          () => kern.indexedAddRows(new Float32Array(n - 1), new Int32Array(n), new Float32Array(5), 1, true),
+          /src has 299 elements, 300 rows of 1 need 300/,
+        );
+        rows[n - 1] = -1;
+        assert.throws(
+          () => kern.indexedAddRows(new Float32Array(5), rows, new Float32Array(n), 1, false),
+          /row -1/,
+        );
+      }
+    },
+  );
+
   test(`${name} axpy fuses no multiply-add: y + alpha·x rounds the product first`, { skip }, () => {
     // In float64, (1/3)·3 rounds to 1, so −1 + 1 = 0; a fused multiply-add keeps the product's
     // exact value, 1 − 2⁻⁵⁴, and gives −2⁻⁵⁴. Above the cut-over, so the native loop runs.

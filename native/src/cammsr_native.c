@@ -1117,6 +1117,36 @@ static napi_value AddRowDots(napi_env env, napi_callback_info info) {
   return per_run_call(env, info, "addRowDots", true);
 }
 
+static napi_value IndexedAddRows(napi_env env, napi_callback_info info) {
+  const char *fn = "indexedAddRows";
+  napi_value argv[5];
+  float *src, *dst;
+  int32_t *rows;
+  size_t len_s, len_r, len_d;
+  int64_t width;
+  bool scatter;
+  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
+      !get_typed(env, argv[1], fn, "rows", napi_int32_array, "Int32Array", (void **)&rows, &len_r) ||
+      !get_f32(env, argv[2], fn, "dst", &dst, &len_d) ||
+      !get_count(env, argv[3], fn, "width", MAX_SAFE_INT, &width) ||
+      !get_bool(env, argv[4], fn, "scatter", &scatter))
+    return NULL;
+  const size_t plain = scatter ? len_s : len_d, indexed = scatter ? len_d : len_s;
+  const int64_t n = (int64_t)len_r;
+  if (width > 0 && (uint64_t)n > (uint64_t)plain / (uint64_t)width)
+    THROW(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld need %lld", fn, scatter ? "src" : "dst", plain,
+          (long long)n, (long long)width, (long long)(n * width));
+  if (width == 0) return NULL;
+  /* Every index before any write (js.ts checks them first too; the message is the same). */
+  const int64_t count = (int64_t)(indexed / (size_t)width);
+  for (int64_t i = 0; i < n; i++)
+    if (rows[i] < 0 || rows[i] >= count)
+      THROW(env, ERR_RANGE, "%s: row %d (at %lld) out of range [0, %lld)", fn, (int)rows[i], (long long)i,
+            (long long)count);
+  vec_indexed_add_rows(src, rows, n, dst, width, scatter);
+  return NULL;
+}
+
 /* A row block of copyRows: `rows` rows of `width` floats from `start`, `stride` apart, inside the
  * array and (stride >= width) not overlapping one another. */
 static bool check_row_block(napi_env env, const char *fn, const char *name, size_t len, int64_t start,
@@ -1603,6 +1633,7 @@ NAPI_MODULE_INIT() {
       METHOD("binaryRepeat", BinaryRepeat),
       METHOD("addProductRepeat", AddProductRepeat),
       METHOD("addRowDots", AddRowDots),
+      METHOD("indexedAddRows", IndexedAddRows),
       METHOD("xoshiroWords", XoshiroWords),
       METHOD("copyRows", CopyRows),
       METHOD("adamUpdate", AdamUpdate),

@@ -163,3 +163,11 @@ void vec_adam(const vec_adam_args *h, int64_t n, float *w, const float *g, float
     w[j] = (float)((double)w[j] - (h->step_size * mi) / (sqrt(vi) * h->rbc2 + h->eps));
   }
 }
+
+void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w, bool scatter) {
+  for (int64_t i = 0; i < n; i++) {
+    const float *s = src + (scatter ? i : (int64_t)rows[i]) * w;
+    float *d = dst + (scatter ? (int64_t)rows[i] : i) * w;
+    for (int64_t j = 0; j < w; j++) d[j] += s[j];
+  }
+}

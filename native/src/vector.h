@@ -32,6 +32,10 @@ void vec_add_product_repeat(const float *g, const float *y, int64_t n, int64_t e
  * in float64, in column order. */
 void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, float *into);
 
+/* For i < n in order, each a float add: scatter, dst row rows[i] += src row i; gather, dst row i
+ * += src row rows[i] (rows of w floats; the indices already checked). */
+void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w, bool scatter);
+
 /* out[i] for i < n: the next n words of xoshiro128** from state[4], left where the stream stops. */
 void vec_xoshiro_words(uint32_t state[4], uint32_t *out, int64_t n);
 

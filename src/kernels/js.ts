@@ -489,6 +489,15 @@ export const jsKernels: Kernels = {
     }
   },
 
+  indexedAddRows(src, rows, dst, width, scatter) {
+    checkIndexedRows(src, rows, dst, width, scatter);
+    for (let i = 0; i < rows.length; i++) {
+      const s = (scatter ? i : rows[i]) * width;
+      const d = (scatter ? rows[i] : i) * width;
+      for (let j = 0; j < width; j++) dst[d + j] += src[s + j];
+    }
+  },
+
   gatedBlockAdd(y, gates, experts, expert, rows, width, column, d, out) {
     checkGatedBlock('gatedBlockAdd', [y, gates, experts, expert, rows, width, column, d], [out]);
     for (let r = 0; r < rows; r++) {
@@ -567,6 +576,28 @@ function checkGatedBlock(fn: string, args: GatedBlockArgs, outputs: Float32Array
 }
 
 /** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */
+/** indexedAddRows' arguments: the plain side holds rows.length rows, every index a row of the indexed side. */
+function checkIndexedRows(
+  src: Float32Array,
+  rows: Int32Array,
+  dst: Float32Array,
+  width: number,
+  scatter: boolean,
+): void {
+  if (!(Number.isSafeInteger(width) && width >= 0))
+    throw new RangeError(`indexedAddRows: width must be a non-negative integer, got ${width}`);
+  const [plain, indexed] = scatter ? [src, dst] : [dst, src];
+  if (plain.length < rows.length * width)
+    throw new RangeError(
+      `indexedAddRows: ${scatter ? 'src' : 'dst'} has ${plain.length} elements, ${rows.length} rows of ${width} need ${rows.length * width}`,
+    );
+  if (width === 0) return;
+  const count = Math.floor(indexed.length / width);
+  for (let i = 0; i < rows.length; i++)
+    if (!(rows[i] >= 0 && rows[i] < count))
+      throw new RangeError(`indexedAddRows: row ${rows[i]} (at ${i}) out of range [0, ${count})`);
+}
+
 function checkPeriod(fn: string, name: string, n: number, period: number): void {
   if (period === 0 ? n !== 0 : n % period !== 0)
     throw new RangeError(`${fn}: ${name} = ${period} does not divide n = ${n}`);

@@ -376,6 +376,21 @@ export interface Kernels {
   addRowDots(g: Float32Array, y: Float32Array, into: Float32Array, n: number, each: number): void;
 
   /**
+   * Adds rows of `width` floats through an index, for i < rows.length in order, each a float32
+   * add: scatter, dst row rows[i] += src row i (rows that repeat add up); gather, dst row i +=
+   * src row rows[i]. The row gradients of the shape ops' gathers and scatters (indexRows,
+   * scatterRows, addToRows). Every index is checked against the indexed array's rows before
+   * anything is written.
+   */
+  indexedAddRows(
+    src: Float32Array,
+    rows: Int32Array,
+    dst: Float32Array,
+    width: number,
+    scatter: boolean,
+  ): void;
+
+  /**
    * One expert's share of a block-gated mixture (engine/ops/mixture.ts): out[r, column + j] +=
    * gates[r, expert] · y[r, column + j] for j < d, each sum in float64 (out is [rows, width]).
    */

@@ -76,6 +76,7 @@ const EXPORTS = [
   'xoshiroWords',
   'copyRows',
   'addRowDots',
+  'indexedAddRows',
   'adamUpdate',
   'gatedBlockAdd',
   'gatedBlockBackward',
@@ -180,6 +181,14 @@ export function loadNativeKernels(): Kernels {
         : addon.copyRows(...src, ...dst, rows, width),
     addRowDots: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
+    indexedAddRows: (src, rows, dst, width, scatter) =>
+      (rows.length * width < NATIVE_MIN_ELEMENTS ? jsKernels : addon).indexedAddRows(
+        src,
+        rows,
+        dst,
+        width,
+        scatter,
+      ),
     gatedBlockAdd: (...args) =>
       (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockAdd(...args),
     gatedBlockBackward: (...args) =>

@@ -410,6 +410,7 @@ function rowKernels(
   | 'binaryRepeat'
   | 'addProductRepeat'
   | 'addRowDots'
+  | 'indexedAddRows'
   | 'xoshiroWords'
   | 'copyRows'
   | 'tanh'
@@ -472,6 +473,7 @@ function rowKernels(
     binaryRepeat: jsKernels.binaryRepeat,
     addProductRepeat: jsKernels.addProductRepeat,
     addRowDots: jsKernels.addRowDots,
+    indexedAddRows: jsKernels.indexedAddRows,
     xoshiroWords: jsKernels.xoshiroWords,
     copyRows: jsKernels.copyRows,
     adamUpdate: jsKernels.adamUpdate,

@@ -152,15 +152,7 @@ export function indexRows(x: Tensor, rows: Int32Array): Tensor {
     else out.data.set(x.data.subarray(r * w, (r + 1) * w), i * w);
   }
   if (!needsGrad(x)) return out;
-  return record(out, () => {
-    const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < rows.length; i++) {
-      const dst = rows[i] * w;
-      const src = i * w;
-      for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
-    }
-  });
+  return record(out, () => kernels().indexedAddRows(out.grad!, rows, x.gradBuffer(), w, true));
 }
 
 /**
@@ -171,22 +163,15 @@ export function scatterRows(x: Tensor, rows: Int32Array, count: number): Tensor 
   if (x.rank < 1 || x.shape[0] !== rows.length)
     throw new RangeError(`scatterRows: ${rows.length} row indices for [${x.shape.join(', ')}]`);
   const w = rows.length === 0 ? sizeOf(x.shape.slice(1)) : x.size / rows.length;
-  const out = new Tensor(floats(count * w), [count, ...x.shape.slice(1)]);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < count))
       throw new RangeError(`scatterRows: row ${r} (at ${i}) out of range [0, ${count})`);
-    for (let j = 0; j < w; j++) out.data[r * w + j] += x.data[i * w + j];
   }
+  const out = new Tensor(floats(count * w), [count, ...x.shape.slice(1)]);
+  kernels().indexedAddRows(x.data, rows, out.data, w, true);
   if (!needsGrad(x)) return out;
-  return record(out, () => {
-    const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let i = 0; i < rows.length; i++) {
-      const src = rows[i] * w;
-      for (let j = 0; j < w; j++) gx[i * w + j] += g[src + j];
-    }
-  });
+  return record(out, () => kernels().indexedAddRows(out.grad!, rows, x.gradBuffer(), w, false));
 }
 
 /**
@@ -201,22 +186,17 @@ export function addToRows(x: Tensor, rows: Int32Array, values: Tensor): Tensor {
     throw new RangeError(
       `addToRows: ${rows.length} row indices and values [${values.shape.join(', ')}] for rows of ${w}`,
     );
-  const out = new Tensor(copyOf(x.data), x.shape);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < R)) throw new RangeError(`addToRows: row ${r} (at ${i}) out of range [0, ${R})`);
-    for (let j = 0; j < w; j++) out.data[r * w + j] += values.data[i * w + j];
   }
+  const out = new Tensor(copyOf(x.data), x.shape);
+  kernels().indexedAddRows(values.data, rows, out.data, w, true);
   if (!needsGrad(x, values)) return out;
   return record(out, () => {
     const g = out.grad!;
     if (x.requiresGrad) x.addGrad(g);
-    if (!values.requiresGrad) return;
-    const gv = values.gradBuffer();
-    for (let i = 0; i < rows.length; i++) {
-      const src = rows[i] * w;
-      for (let j = 0; j < w; j++) gv[i * w + j] += g[src + j];
-    }
+    if (values.requiresGrad) kernels().indexedAddRows(g, rows, values.gradBuffer(), w, false);
   });
 }
 
