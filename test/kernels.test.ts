@@ -727,10 +727,29 @@ for (const name of backends) {
           /src has 299 elements, 300 rows of 1 need 300/,
         );
         rows[n - 1] = -1;
+        const gatherInto = new Float32Array(n);
         assert.throws(
-          () => kern.indexedAddRows(new Float32Array(5), rows, new Float32Array(n), 1, false),
-          /row -1/,
+          () => kern.indexedAddRows(new Float32Array(5).fill(1), rows, gatherInto, 1, false),
+          /indexedAddRows: row -1 \(at 299\) out of range \[0, 5\)/,
         );
+        assert.ok(
+          gatherInto.every((v) => v === 0),
+          `${kern.name}: nothing gathered`,
+        );
+        assert.throws(
+          () =>
+            kern.indexedAddRows(new Float32Array(5), new Int32Array(n), new Float32Array(n - 1), 1, false),
+          /dst has 299 elements, 300 rows of 1 need 300/,
+        );
+        assert.throws(
+          () => kern.indexedAddRows(new Float32Array(5), new Int32Array(n), new Float32Array(n), 1.5, true),
+          /width must be a non-negative integer, got 1.5/,
+        );
+        // Nothing to add: no rows, or rows of no floats (any index then names no data).
+        const untouched = Float32Array.of(1, 2);
+        kern.indexedAddRows(new Float32Array(0), new Int32Array(0), untouched, 2, true);
+        kern.indexedAddRows(new Float32Array(0), Int32Array.of(7, -3), untouched, 0, true);
+        assert.deepEqual(Array.from(untouched), [1, 2]);
       }
     },
   );
@@ -1295,6 +1314,9 @@ test("native: OpenBLAS's threads spin 2^16 cycles unless OPENBLAS_THREAD_TIMEOUT
   }
   assert.deepEqual(own, { read: 16, left: null });
   assert.deepEqual(load('20'), { read: 20, left: '20' });
+  // What OpenBLAS does with it: clamped to [4, 30], its default (28) when not a number.
+  assert.deepEqual(load('40'), { read: 30, left: '40' });
+  assert.deepEqual(load('abc'), { read: 28, left: 'abc' });
 });
 
 test('doctor advises AVX-512 kernels only where OpenBLAS runs older ones on an AVX-512 CPU', () => {

@@ -423,6 +423,33 @@ test('addToRows: x plus values scattered onto rows (repeats add up), by hand and
   assert.throws(() => addToRows(x, Int32Array.of(0, 1), values), /2 row indices and values \[3, 2\]/);
 });
 
+test('row gathers and scatters at widths the native kernel takes: gradients are the row sums, in order; empty x', () => {
+  const rng = new Rng(3);
+  const [R, w] = [30, 64];
+  const rows = Int32Array.from({ length: 50 }, () => rng.int(R)); // 3,200 floats, repeats
+  const x = parameter(randomTensor([R, w], rng).data, [R, w]);
+  const g = randomTensor([rows.length, w], rng).data;
+  const expected = new Float32Array(R * w);
+  for (let i = 0; i < rows.length; i++) for (let j = 0; j < w; j++) expected[rows[i] * w + j] += g[i * w + j];
+  sum(mul(indexRows(x, rows), new Tensor(g, [rows.length, w]))).backward();
+  assert.deepEqual(x.grad, expected, 'indexRows: each row gets its picks, in order');
+  const v = parameter(g.slice(), [rows.length, w]);
+  const up = randomTensor([R, w], rng);
+  sum(mul(scatterRows(v, rows, R), up)).backward();
+  const gathered = new Float32Array(rows.length * w);
+  for (let i = 0; i < rows.length; i++) gathered.set(up.data.subarray(rows[i] * w, (rows[i] + 1) * w), i * w);
+  assert.deepEqual(v.grad, gathered, 'scatterRows: each value row gets its target row');
+  const scattered = addToRows(
+    new Tensor(new Float32Array(R * w), [R, w]),
+    rows,
+    new Tensor(g, [rows.length, w]),
+  );
+  assert.deepEqual(scattered.data, expected, 'addToRows onto zeros is the scatter');
+  const empty = parameter(new Float32Array(0), [0, 4]);
+  sum(indexRows(empty, new Int32Array(0))).backward();
+  assert.equal(empty.grad!.length, 0);
+});
+
 test('rotary position embeddings: gradients, norms kept, scores depend on the position difference only', () => {
   const positions = Int32Array.of(0, 3, 7, 1, 2, 40);
   gradCheck((x) => rotary(x, positions), [r([6, 8])]);

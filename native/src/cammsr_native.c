@@ -1134,8 +1134,8 @@ static napi_value IndexedAddRows(napi_env env, napi_callback_info info) {
   const size_t plain = scatter ? len_s : len_d, indexed = scatter ? len_d : len_s;
   const int64_t n = (int64_t)len_r;
   if (width > 0 && (uint64_t)n > (uint64_t)plain / (uint64_t)width)
-    THROW(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld need %lld", fn, scatter ? "src" : "dst", plain,
-          (long long)n, (long long)width, (long long)(n * width));
+    THROW(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld need %.0f", fn, scatter ? "src" : "dst", plain,
+          (long long)n, (long long)width, (double)n * (double)width); /* n·width may not fit in int64 */
   if (width == 0) return NULL;
   /* Every index before any write (js.ts checks them first too; the message is the same). */
   const int64_t count = (int64_t)(indexed / (size_t)width);
@@ -1553,9 +1553,16 @@ static bool set_bool(napi_env env, napi_value obj, const char *key, bool value) 
   return napi_get_boolean(env, value, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
 }
 
-/* The spin time OpenBLAS read from OPENBLAS_THREAD_TIMEOUT when it loaded (log2 of cycles). Not in
+/* What OpenBLAS read from OPENBLAS_THREAD_TIMEOUT when it loaded (0: unset or not a number). Not in
  * cblas.h; weak, so that a build without it still loads (describe then leaves it out). */
 extern int openblas_thread_timeout(void) __attribute__((weak));
+
+/* The spin its threads use, log2 of cycles: its default 28 for 0, else the value clamped to
+ * [4, 30], as blas_server.c does. */
+static int effective_thread_timeout(void) {
+  const int t = openblas_thread_timeout();
+  return t <= 0 ? 28 : t < 4 ? 4 : t > 30 ? 30 : t;
+}
 
 static napi_value Describe(napi_env env, napi_callback_info info) {
   (void)info;
@@ -1580,7 +1587,7 @@ static napi_value Describe(napi_env env, napi_callback_info info) {
             set_string(env, obj, "openblasParallel", parallel) &&
             set_int(env, obj, "openblasThreads", openblas_get_num_threads()) &&
             set_int(env, obj, "openblasProcs", openblas_get_num_procs()) &&
-            (!openblas_thread_timeout || set_int(env, obj, "openblasThreadTimeout", openblas_thread_timeout())) &&
+            (!openblas_thread_timeout || set_int(env, obj, "openblasThreadTimeout", effective_thread_timeout())) &&
             set_int(env, obj, "blasIntBits", (int64_t)(8 * sizeof(blasint))) &&
             set_string(env, obj, "compiler", compiler) &&
             set_int(env, obj, "napiVersion", NAPI_VERSION) && set_int(env, obj, "napiRuntimeVersion", napi_runtime) &&

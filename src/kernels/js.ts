@@ -575,7 +575,6 @@ function checkGatedBlock(fn: string, args: GatedBlockArgs, outputs: Float32Array
     );
 }
 
-/** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */
 /** indexedAddRows' arguments: the plain side holds rows.length rows, every index a row of the indexed side. */
 function checkIndexedRows(
   src: Float32Array,
@@ -598,6 +597,7 @@ function checkIndexedRows(
       throw new RangeError(`indexedAddRows: row ${rows[i]} (at ${i}) out of range [0, ${count})`);
 }
 
+/** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */
 function checkPeriod(fn: string, name: string, n: number, period: number): void {
   if (period === 0 ? n !== 0 : n % period !== 0)
     throw new RangeError(`${fn}: ${name} = ${period} does not divide n = ${n}`);

@@ -110,7 +110,11 @@ export function nativeAddonPath(): string {
  */
 const OPENBLAS_THREAD_TIMEOUT = '16';
 
-/** Requires the addon with OPENBLAS_THREAD_TIMEOUT set while OpenBLAS loads (it reads it then). */
+/**
+ * Requires the addon with OPENBLAS_THREAD_TIMEOUT set while OpenBLAS loads (it reads it then).
+ * Only on the main thread does process.env reach the C environment: an addon first loaded in a
+ * worker leaves OpenBLAS at its default (cammsr loads it on the main thread first).
+ */
 function requireAddon(file: string): NativeAddon {
   const own = process.env.OPENBLAS_THREAD_TIMEOUT === undefined;
   if (own) process.env.OPENBLAS_THREAD_TIMEOUT = OPENBLAS_THREAD_TIMEOUT;
@@ -182,13 +186,11 @@ export function loadNativeKernels(): Kernels {
     addRowDots: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
     indexedAddRows: (src, rows, dst, width, scatter) =>
-      (rows.length * width < NATIVE_MIN_ELEMENTS ? jsKernels : addon).indexedAddRows(
-        src,
-        rows,
-        dst,
-        width,
-        scatter,
-      ),
+      // a width that is not a count goes to js too, whose message says so
+      (rows.length * width < NATIVE_MIN_ELEMENTS || !Number.isSafeInteger(width)
+        ? jsKernels
+        : addon
+      ).indexedAddRows(src, rows, dst, width, scatter),
     gatedBlockAdd: (...args) =>
       (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockAdd(...args),
     gatedBlockBackward: (...args) =>

@@ -142,7 +142,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
  */
 export function indexRows(x: Tensor, rows: Int32Array): Tensor {
   const R = x.shape[0];
-  const w = x.size / R;
+  const w = sizeOf(x.shape.slice(1)); // also for an empty x (x.size / R would be 0 / 0)
   const out = new Tensor(scratch(rows.length * w), [rows.length, ...x.shape.slice(1)]);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
@@ -181,7 +181,7 @@ export function scatterRows(x: Tensor, rows: Int32Array, count: number): Tensor 
  */
 export function addToRows(x: Tensor, rows: Int32Array, values: Tensor): Tensor {
   const R = x.shape[0];
-  const w = x.size / R;
+  const w = sizeOf(x.shape.slice(1)); // also for an empty x (x.size / R would be 0 / 0)
   if (values.shape[0] !== rows.length || values.size !== rows.length * w)
     throw new RangeError(
       `addToRows: ${rows.length} row indices and values [${values.shape.join(', ')}] for rows of ${w}`,

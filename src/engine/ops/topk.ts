@@ -25,7 +25,7 @@ export function topkIndices(values: Float32Array, rows: number, cols: number, k:
  * kept list, scanning the row once. The routers keep 8-16 of up to a few hundred tokens, where
  * sorting every row with a comparator took most of the routing time. The index scan is in
  * increasing order, so a token displaces a kept one only when strictly better: ties stay with
- * the lower index, as in a stable sort.
+ * the lower index, as in a stable sort. O(cols · k) at worst: meant for small k.
  */
 function keepBest(
   values: Float32Array,
