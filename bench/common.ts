@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { OPENBLAS_THREAD_TIMEOUT } from '../src/kernels/native.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,6 +31,13 @@ const TORCH_MALLOC = {
   MALLOC_TOP_PAD_: String(2 ** 30),
 };
 
+/**
+ * The OpenBLAS spin after each GEMM that cammsr's addon sets (src/kernels/native.ts), unless the
+ * caller's environment sets one: PyTorch runs on the same OpenBLAS, and with OpenBLAS's default
+ * spin its step was 2-12% slower (docs/performance.md, "OpenBLAS's threads between GEMMs").
+ */
+const TORCH_OPENBLAS = { OPENBLAS_THREAD_TIMEOUT };
+
 /** Runs a bench/pytorch script with --json and returns its last-line JSON (or a reason it could not). */
 export function runTorch(
   script: string,
@@ -39,7 +47,7 @@ export function runTorch(
     return { ok: false, reason: `${TORCH_PYTHON} not found (apt-get install python3-torch)` };
   try {
     const out = execFileSync(TORCH_PYTHON, [script, ...args, '--json'], {
-      env: { ...TORCH_MALLOC, ...process.env },
+      env: { ...TORCH_MALLOC, ...TORCH_OPENBLAS, ...process.env },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 64 << 20,

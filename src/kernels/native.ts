@@ -108,7 +108,7 @@ export function nativeAddonPath(): string {
  * the element-wise kernels split their work over it: the loss's row softmax took twice as long
  * within a CAMMSR step as alone (docs/performance.md).
  */
-const OPENBLAS_THREAD_TIMEOUT = '16';
+export const OPENBLAS_THREAD_TIMEOUT = '16';
 
 /**
  * Requires the addon with OPENBLAS_THREAD_TIMEOUT set while OpenBLAS loads (it reads it then).
