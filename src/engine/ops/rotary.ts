@@ -20,14 +20,11 @@ export function rotary(x: Tensor, positions: Int32Array, base = 10000): Tensor {
   const table = angles(h, base, positions);
   // rotate writes every element.
   const out = new Tensor(scratch(x.size), x.shape);
-  rotate(x.data, out.data, table, positions, rows, half, 1);
+  rotate(x.data, out.data, table, positions, rows, half, 1, false);
   if (!needsGrad(x)) return out;
-  return record(out, () => {
-    const gx = scratch(x.size);
-    rotate(out.grad!, gx, table, positions, rows, half, -1);
-    const into = x.gradBuffer();
-    for (let k = 0; k < gx.length; k++) into[k] += gx[k];
-  });
+  // Added straight into x's gradient, each rotated value rounded to float32 first, as when it
+  // was rotated into a buffer of its own and then added.
+  return record(out, () => rotate(out.grad!, x.gradBuffer(), table, positions, rows, half, -1, true));
 }
 
 /** cos and sin of p·θ_i for every position p up to the largest asked, i < h/2. */
@@ -41,9 +38,10 @@ const TABLES = new Map<string, AngleTable>();
 
 function angles(h: number, base: number, positions: Int32Array): AngleTable {
   let top = 0;
-  for (const p of positions) {
+  for (let r = 0; r < positions.length; r++) {
+    const p = positions[r];
     if (!(p >= 0)) throw new RangeError(`rotary: positions must be non-negative integers, got ${p}`);
-    top = Math.max(top, p);
+    if (p > top) top = p;
   }
   const key = `${h}:${base}`;
   const half = h / 2;
@@ -61,7 +59,7 @@ function angles(h: number, base: number, positions: Int32Array): AngleTable {
   return table;
 }
 
-/** dst = the rotation of src by sign·angle, row r at positions[r]. */
+/** dst = the rotation of src by sign·angle (dst += it, with `add`), row r at positions[r]. */
 function rotate(
   src: Float32Array,
   dst: Float32Array,
@@ -70,6 +68,7 @@ function rotate(
   rows: number,
   half: number,
   sign: 1 | -1,
+  add: boolean,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * 2 * half;
@@ -79,8 +78,10 @@ function rotate(
       const s = sign * table.sin[at + i];
       const a = src[o + i];
       const b = src[o + half + i];
-      dst[o + i] = a * c - b * s;
-      dst[o + half + i] = b * c + a * s;
+      const u = a * c - b * s;
+      const v = b * c + a * s;
+      dst[o + i] = add ? dst[o + i] + Math.fround(u) : u;
+      dst[o + half + i] = add ? dst[o + half + i] + Math.fround(v) : v;
     }
   }
 }
