@@ -162,7 +162,7 @@ export function indexRows(x: Tensor, rows: Int32Array): Tensor {
 export function scatterRows(x: Tensor, rows: Int32Array, count: number): Tensor {
   if (x.rank < 1 || x.shape[0] !== rows.length)
     throw new RangeError(`scatterRows: ${rows.length} row indices for [${x.shape.join(', ')}]`);
-  const w = rows.length === 0 ? sizeOf(x.shape.slice(1)) : x.size / rows.length;
+  const w = sizeOf(x.shape.slice(1));
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < count))
