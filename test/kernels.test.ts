@@ -14,6 +14,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { causalAttention, lastQueryAttention } from '../src/engine/ops/attention.js';
 import { coordinateDescent } from '../src/engine/ops/coordinate-descent.js';
 import { routedAttention } from '../src/engine/ops/routed-attention.js';
+import { rotateRows } from '../src/engine/ops/rotary.js';
 import { COORDINATE_DESCENT } from '../src/models/soft-top-k.js';
 import { mul } from '../src/engine/ops/elementwise.js';
 import { blasAdvice } from '../src/cli/doctor.js';
@@ -786,14 +787,23 @@ for (const name of backends) {
         k().copyRows([one, 0, srcStride], [one, 5, srcStride], rows, w);
         jsKernels.copyRows([two, 0, srcStride], [two, 5, srcStride], rows, w);
         assert.deepEqual(bitsOf(one), bitsOf(two), `overlapping, rows ${rows}`);
+        // addRows: the same blocks added, special values included, nothing outside them touched.
+        const [sums, sumsRef] = [specials(a.slice()), specials(a.slice())];
+        const addend = specials(src.slice());
+        k().addRows([addend, 7, srcStride], [sums, 11, dstStride], rows, w);
+        jsKernels.addRows([addend, 7, srcStride], [sumsRef, 11, dstStride], rows, w);
+        assert.deepEqual(bitsOf(sums), bitsOf(sumsRef), `addRows, rows ${rows}`);
+        assert.equal(sums[11 + w], specials(a.slice())[11 + w], 'nothing between the rows written');
       }
       const src = rand(1000);
       for (const kern of [k(), jsKernels]) {
-        assert.throws(
-          () => kern.copyRows([src, 0, 64], [new Float32Array(1000), 0, 64], 16, 64),
-          /copyRows: src has 1000 elements, 16 rows of 64 from 0 every 64 need 1024/,
-        );
-        assert.throws(() => kern.copyRows([src, 0, 64], [new Float32Array(4096), 0, 32], 8, 64), /width/);
+        for (const fn of ['copyRows', 'addRows'] as const) {
+          assert.throws(
+            () => kern[fn]([src, 0, 64], [new Float32Array(1000), 0, 64], 16, 64),
+            new RegExp(`${fn}: src has 1000 elements, 16 rows of 64 from 0 every 64 need 1024`),
+          );
+          assert.throws(() => kern[fn]([src, 0, 64], [new Float32Array(4096), 0, 32], 8, 64), /width/);
+        }
       }
     },
   );
@@ -1180,6 +1190,38 @@ test('coordinate descent (native) matches its JS loops, forward and backward, wi
   assert.throws(() => call(Int32Array.of(0, 1), Int32Array.of(0, 2), new Float32Array(3)), /sm has/);
 });
 
+test('rotary (native) matches its JS loop bit for bit, written and added, and checks its positions', (t) => {
+  if (!nativeLoads(t)) return;
+  const K = loadBackend('native');
+  assert.ok(K.rotary, 'the native backend has the kernel');
+  const [rows, half, top] = [37, 16, 60];
+  const cos = Float64Array.from({ length: top * half }, (_, i) => Math.cos(i * 0.37));
+  const sin = Float64Array.from({ length: top * half }, (_, i) => Math.sin(i * 0.37));
+  const positions = Int32Array.from({ length: rows }, (_, r) => (r * 7) % top);
+  const src = specials(rand(rows * 2 * half, 3));
+  for (const sign of [1, -1] as const)
+    for (const add of [false, true]) {
+      const [a, b] = [rand(rows * 2 * half), new Float32Array(rows * 2 * half)];
+      b.set(a);
+      K.rotary(src, a, cos, sin, positions, rows, half, sign, add);
+      rotateRows(src, b, { cos, sin }, positions, rows, half, sign, add);
+      assert.deepEqual(bitsOf(a), bitsOf(b), `sign ${sign}, add ${add}`);
+    }
+  const dst = new Float32Array(rows * 2 * half);
+  const call = (p: Int32Array, d = dst) => K.rotary!(src, d, cos, sin, p, rows, half, 1, false);
+  assert.throws(
+    () => call(Int32Array.from(positions).fill(top, 5, 6)),
+    /position 60 \(row 5\) outside the table of 60/,
+  );
+  assert.throws(() => call(Int32Array.from(positions).fill(-1, 36)), /position -1 \(row 36\)/);
+  assert.ok(
+    dst.every((v) => v === 0),
+    'nothing written before a bad position is found',
+  );
+  assert.throws(() => call(positions.subarray(1)), /36 positions for 37 rows/);
+  assert.throws(() => call(positions, dst.subarray(1)), /dst has/);
+});
+
 test('js layer norm: hand-computed rows, and the gradient of a sum of outputs', () => {
   const out = new Float32Array(3);
   const xhat = new Float32Array(3);
@@ -1236,6 +1278,8 @@ test('js vector kernels: hand-computed values', () => {
   const block = new Float32Array(6);
   jsKernels.copyRows([Float32Array.of(1, 2, 3, 4, 5, 6), 1, 3], [block, 0, 3], 2, 2);
   assert.deepEqual(Array.from(block), [2, 3, 0, 5, 6, 0]);
+  jsKernels.addRows([Float32Array.of(1, 2, 3, 4, 5, 6), 0, 3], [block, 1, 3], 2, 2);
+  assert.deepEqual(Array.from(block), [2, 4, 2, 5, 10, 5]); // [2, 3 + 1, 0 + 2, 5, 6 + 4, 0 + 5]
   const dots = Float32Array.of(1, 1);
   jsKernels.addRowDots(Float32Array.of(1, 2, 3, 4), Float32Array.of(2, -1, 0.5, 1), dots, 4, 2);
   assert.deepEqual(Array.from(dots), [1, 6.5]); // 1 + (2 − 2), 1 + (1.5 + 4)

@@ -10,6 +10,12 @@ import { FusionSasrec } from '../src/models/fusion.js';
 import { prefixBatch, trainingBatch } from '../src/models/batch.js';
 import { resolveConfig } from '../src/config/index.js';
 import { createModel } from '../src/train/create-model.js';
+import { Rng } from '../src/engine/rng.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { reshape, slice } from '../src/engine/ops/shape.js';
+import { rotary } from '../src/engine/ops/rotary.js';
+import { addN, mul } from '../src/engine/ops/elementwise.js';
+import { sum } from '../src/engine/ops/reduce.js';
 import { TOY_ITEMS, toyCammsrConfig, toyData } from './toy-data.js';
 
 test('floats: fresh zeroed arrays outside an arena, zeroed reused views inside; scratch: not zeroed', () => {
@@ -156,6 +162,41 @@ for (const [name, make] of models) {
     assert.deepEqual(pooled.params, plain.params);
   });
 }
+
+test("slice's and rotary's gradients through a poisoned arena: written when first, added after", () => {
+  const rng = new Rng(5);
+  const inputs = [0, 1, 2].map(() => Float32Array.from({ length: 48 }, () => rng.normal()));
+  const weights = Float32Array.from({ length: 48 }, () => rng.normal());
+  const weighted = (t: Tensor) => sum(mul(t, new Tensor(weights.subarray(0, t.size), t.shape)));
+  const positions = Int32Array.from({ length: 12 }, (_, i) => i % 5);
+  const grads = (arena: StepArena | null) => {
+    const [a, b, c] = inputs.map((x) => new Tensor(x.slice(), [6, 8], true));
+    // Backward runs in reverse: a's later row slice (outer 1) writes first, the earlier one adds;
+    // b's column slice (strided rows) writes first, its rotation adds; c's rotation writes.
+    const run = () => {
+      addN(
+        weighted(slice(a, 0, 0, 2)),
+        weighted(slice(a, 0, 3, 5)),
+        weighted(rotary(reshape(b, [12, 4]), positions)),
+        weighted(slice(b, 1, 2, 7)),
+        weighted(rotary(reshape(c, [12, 4]), positions)),
+      ).backward();
+      return [a, b, c].map((t) => Array.from(t.grad!));
+    };
+    if (arena) poison(arena);
+    return arena ? arena.run(run) : run();
+  };
+  const plain = grads(null);
+  const arena = new StepArena();
+  grads(arena);
+  assert.deepEqual(grads(arena), plain);
+  for (const row of [2, 5])
+    assert.deepEqual(
+      plain[0].slice(8 * row, 8 * row + 8),
+      new Array(8).fill(0),
+      `a's row ${row} is in no slice`,
+    );
+});
 
 for (const kind of ['moca', 'mmsr']) {
   test(`training per prefix through a poisoned StepArena gives bit-identical losses and parameters: ${kind}`, () => {

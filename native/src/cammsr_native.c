@@ -1188,6 +1188,65 @@ static napi_value CopyRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value AddRows(napi_env env, napi_callback_info info) {
+  const char *fn = "addRows";
+  napi_value argv[8];
+  float *src, *dst;
+  size_t len_s, len_d;
+  int64_t s0, ss, d0, ds, rows, width;
+  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
+      !get_count(env, argv[1], fn, "src start", MAX_SAFE_INT, &s0) ||
+      !get_count(env, argv[2], fn, "src stride", MAX_SAFE_INT, &ss) ||
+      !get_f32(env, argv[3], fn, "dst", &dst, &len_d) ||
+      !get_count(env, argv[4], fn, "dst start", MAX_SAFE_INT, &d0) ||
+      !get_count(env, argv[5], fn, "dst stride", MAX_SAFE_INT, &ds) ||
+      !get_count(env, argv[6], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[7], fn, "width", MAX_SAFE_INT, &width) ||
+      !check_row_block(env, fn, "src", len_s, s0, ss, rows, width) ||
+      !check_row_block(env, fn, "dst", len_d, d0, ds, rows, width))
+    return NULL;
+  vec_add_rows(src + s0, ss, dst + d0, ds, rows, width);
+  return NULL;
+}
+
+static napi_value Rotary(napi_env env, napi_callback_info info) {
+  const char *fn = "rotary";
+  napi_value argv[9];
+  float *src, *dst;
+  double *cos, *sin, sign;
+  int32_t *positions;
+  size_t len_s, len_d, len_c, len_n, len_p;
+  int64_t rows, half;
+  bool add;
+  if (!get_args(env, info, fn, 9, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
+      !get_f32(env, argv[1], fn, "dst", &dst, &len_d) ||
+      !get_typed(env, argv[2], fn, "cos", napi_float64_array, "Float64Array", (void **)&cos, &len_c) ||
+      !get_typed(env, argv[3], fn, "sin", napi_float64_array, "Float64Array", (void **)&sin, &len_n) ||
+      !get_typed(env, argv[4], fn, "positions", napi_int32_array, "Int32Array", (void **)&positions, &len_p) ||
+      !get_count(env, argv[5], fn, "rows", MAX_SAFE_INT, &rows) ||
+      !get_count(env, argv[6], fn, "half", MAX_SAFE_INT, &half) || !get_number(env, argv[7], fn, "sign", &sign) ||
+      !get_bool(env, argv[8], fn, "add", &add))
+    return NULL;
+  if (sign != 1.0 && sign != -1.0) THROW(env, ERR_RANGE, "%s: sign must be 1 or -1, got %g", fn, sign);
+  if (len_c != len_n) THROW(env, ERR_RANGE, "%s: cos has %zu values, sin %zu", fn, len_c, len_n);
+  if (half > 0 && (uint64_t)rows > (uint64_t)len_s / (uint64_t)(2 * half))
+    THROW(env, ERR_RANGE, "%s: src has %zu elements, %lld rows of %lld need more", fn, len_s, (long long)rows,
+          (long long)(2 * half));
+  if (half > 0 && (uint64_t)rows > (uint64_t)len_d / (uint64_t)(2 * half))
+    THROW(env, ERR_RANGE, "%s: dst has %zu elements, %lld rows of %lld need more", fn, len_d, (long long)rows,
+          (long long)(2 * half));
+  if ((uint64_t)rows > (uint64_t)len_p)
+    THROW(env, ERR_RANGE, "%s: %zu positions for %lld rows", fn, len_p, (long long)rows);
+  /* Every position inside the table before any write. */
+  const int64_t top = half > 0 ? (int64_t)(len_c / (size_t)half) : 0;
+  for (int64_t r = 0; r < rows; r++)
+    if (positions[r] < 0 || positions[r] >= top)
+      THROW(env, ERR_RANGE, "%s: position %d (row %lld) outside the table of %lld positions", fn, (int)positions[r],
+            (long long)r, (long long)top);
+  vec_rotary(src, dst, cos, sin, positions, rows, half, sign, add);
+  return NULL;
+}
+
 static napi_value XoshiroWords(napi_env env, napi_callback_info info) {
   const char *fn = "xoshiroWords";
   napi_value argv[3];
@@ -1643,6 +1702,8 @@ NAPI_MODULE_INIT() {
       METHOD("indexedAddRows", IndexedAddRows),
       METHOD("xoshiroWords", XoshiroWords),
       METHOD("copyRows", CopyRows),
+      METHOD("addRows", AddRows),
+      METHOD("rotary", Rotary),
       METHOD("adamUpdate", AdamUpdate),
       METHOD("gatedBlockAdd", GatedBlockAdd),
       METHOD("gatedBlockBackward", GatedBlockBackward),

@@ -171,3 +171,27 @@ void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, floa
     for (int64_t j = 0; j < w; j++) d[j] += s[j];
   }
 }
+
+void vec_add_rows(const float *src, int64_t ss, float *dst, int64_t ds, int64_t rows, int64_t w) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *a = src + r * ss;
+    float *b = dst + r * ds;
+    for (int64_t j = 0; j < w; j++) b[j] = b[j] + a[j];
+  }
+}
+
+void vec_rotary(const float *src, float *dst, const double *cos, const double *sin, const int32_t *positions,
+                int64_t rows, int64_t half, double sign, bool add) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x1 = src + r * 2 * half, *x2 = x1 + half;
+    float *d1 = dst + r * 2 * half, *d2 = d1 + half;
+    const double *c = cos + (int64_t)positions[r] * half, *sn = sin + (int64_t)positions[r] * half;
+    for (int64_t i = 0; i < half; i++) {
+      const double s = sign * sn[i], a = x1[i], b = x2[i];
+      const float u = (float)(a * c[i] - b * s), v = (float)(b * c[i] + a * s);
+      /* The float sum of two floats is their float64 sum rounded: js.ts adds fround(u) in float64. */
+      d1[i] = add ? d1[i] + u : u;
+      d2[i] = add ? d2[i] + v : v;
+    }
+  }
+}

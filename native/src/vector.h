@@ -36,6 +36,16 @@ void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, f
  * += src row rows[i] (rows of w floats; the indices already checked). */
 void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w, bool scatter);
 
+/* dst row r += src row r for r < rows (rows of w floats, `ss` and `ds` floats apart), each a
+ * float add. */
+void vec_add_rows(const float *src, int64_t ss, float *dst, int64_t ds, int64_t rows, int64_t w);
+
+/* Rotary positions over rows of 2·half floats, row r at positions[r] (already checked against
+ * the table): with c = cos[p·half + i] and s = sign·sin[p·half + i], in float64,
+ * u = x1·c − x2·s and v = x2·c + x1·s, each rounded to float and written to dst or (add) added. */
+void vec_rotary(const float *src, float *dst, const double *cos, const double *sin, const int32_t *positions,
+                int64_t rows, int64_t half, double sign, bool add);
+
 /* out[i] for i < n: the next n words of xoshiro128** from state[4], left where the stream stops. */
 void vec_xoshiro_words(uint32_t state[4], uint32_t *out, int64_t n);
 

@@ -532,6 +532,18 @@ export const jsKernels: Kernels = {
     for (let r = 0; r < rows; r++) to.set(from.subarray(s0 + r * ss, s0 + r * ss + width), d0 + r * ds);
   },
 
+  addRows(src, dst, rows, width) {
+    checkRowBlock('addRows', 'src', src, rows, width);
+    checkRowBlock('addRows', 'dst', dst, rows, width);
+    const [from, s0, ss] = src;
+    const [to, d0, ds] = dst;
+    for (let r = 0; r < rows; r++) {
+      const a = s0 + r * ss;
+      const b = d0 + r * ds;
+      for (let j = 0; j < width; j++) to[b + j] += from[a + j];
+    }
+  },
+
   adamUpdate(w, g, m, v, n, h) {
     if (w.length < n || g.length < n || m.length < n || v.length < n)
       throw new RangeError(`adamUpdate: arrays shorter than n = ${n}`);

@@ -360,6 +360,12 @@ export interface Kernels {
   copyRows(src: RowBlock, dst: RowBlock, rows: number, width: number): void;
 
   /**
+   * copyRows that adds: row r's `width` floats of src are added to dst's, each a float32 add (the
+   * gradients of slices and concatenations after the first contribution).
+   */
+  addRows(src: RowBlock, dst: RowBlock, rows: number, width: number): void;
+
+  /**
    * out[i] for i < n: the next n words of xoshiro128** from `state` [4], which is left where the
    * stream stops (engine/rng.ts's generator).
    */
@@ -480,6 +486,24 @@ export interface Kernels {
   /** Optional, with coordinateDescent: adds the gradient from dOut to gs at the valid entries. */
   coordinateDescentBackward?(
     ...args: [...CoordinateDescentArgs, out: Float32Array, dOut: Float32Array, gs: Float32Array]
+  ): void;
+
+  /**
+   * Optional (engine/ops/rotary.ts's loop is the reference): rotary positions over rows of
+   * 2·half floats, row r at positions[r], with the angle table's cos and sin (row p of `half`
+   * values for position p). out1 = x1·c − x2·s, out2 = x2·c + x1·s with s = sign·sin, in float64,
+   * each result rounded to float32, written to dst or (add) added to it.
+   */
+  rotary?(
+    src: Float32Array,
+    dst: Float32Array,
+    cos: Float64Array,
+    sin: Float64Array,
+    positions: Int32Array,
+    rows: number,
+    half: number,
+    sign: 1 | -1,
+    add: boolean,
   ): void;
 
   /** Number of threads the backend's kernels may use (1 for backends without threads). */

@@ -36,6 +36,7 @@ interface VectorAddon {
     ]
   ): void;
   copyRows(...args: [...RowBlock, ...RowBlock, rows: number, width: number]): void;
+  addRows(...args: [...RowBlock, ...RowBlock, rows: number, width: number]): void;
 }
 
 /** What the addon exports: the Kernels functions, with `describe` reporting OpenBLAS and build facts. */
@@ -75,6 +76,8 @@ const EXPORTS = [
   'addProductRepeat',
   'xoshiroWords',
   'copyRows',
+  'addRows',
+  'rotary',
   'addRowDots',
   'indexedAddRows',
   'adamUpdate',
@@ -183,6 +186,11 @@ export function loadNativeKernels(): Kernels {
       rows * width < NATIVE_MIN_ELEMENTS
         ? jsKernels.copyRows(src, dst, rows, width)
         : addon.copyRows(...src, ...dst, rows, width),
+    addRows: (src, dst, rows, width) =>
+      rows * width < NATIVE_MIN_ELEMENTS
+        ? jsKernels.addRows(src, dst, rows, width)
+        : addon.addRows(...src, ...dst, rows, width),
+    rotary: addon.rotary,
     addRowDots: (g, y, into, n, each) =>
       (n < NATIVE_MIN_ELEMENTS ? jsKernels : addon).addRowDots(g, y, into, n, each),
     indexedAddRows: (src, rows, dst, width, scatter) =>

@@ -413,6 +413,7 @@ function rowKernels(
   | 'indexedAddRows'
   | 'xoshiroWords'
   | 'copyRows'
+  | 'addRows'
   | 'tanh'
   | 'adamUpdate'
   | 'gatedBlockAdd'
@@ -476,6 +477,7 @@ function rowKernels(
     indexedAddRows: jsKernels.indexedAddRows,
     xoshiroWords: jsKernels.xoshiroWords,
     copyRows: jsKernels.copyRows,
+    addRows: jsKernels.addRows,
     adamUpdate: jsKernels.adamUpdate,
     gatedBlockAdd: jsKernels.gatedBlockAdd,
     gatedBlockBackward: jsKernels.gatedBlockBackward,

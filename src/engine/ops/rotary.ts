@@ -7,6 +7,7 @@
  */
 import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
+import { kernels } from '../../kernels/select.js';
 import { Tensor } from '../tensor.js';
 
 /** x [..., h] with one position per row of the last axis (positions.length = x.size / h). */
@@ -22,13 +23,16 @@ export function rotary(x: Tensor, positions: Int32Array, base = 10000): Tensor {
   const out = new Tensor(scratch(x.size), x.shape);
   rotate(x.data, out.data, table, positions, rows, half, 1, false);
   if (!needsGrad(x)) return out;
-  // Added straight into x's gradient, each rotated value rounded to float32 first, as when it
-  // was rotated into a buffer of its own and then added.
-  return record(out, () => rotate(out.grad!, x.gradBuffer(), table, positions, rows, half, -1, true));
+  // Written into a fresh gradient, else added to it, each rotated value rounded to float32 first,
+  // as when it was rotated into a buffer of its own and then added.
+  return record(out, () => {
+    const { buf, beta } = x.gradTarget();
+    rotate(out.grad!, buf, table, positions, rows, half, -1, beta === 1);
+  });
 }
 
 /** cos and sin of p·θ_i for every position p up to the largest asked, i < h/2. */
-interface AngleTable {
+export interface AngleTable {
   cos: Float64Array;
   sin: Float64Array;
 }
@@ -59,8 +63,27 @@ function angles(h: number, base: number, positions: Int32Array): AngleTable {
   return table;
 }
 
-/** dst = the rotation of src by sign·angle (dst += it, with `add`), row r at positions[r]. */
+/**
+ * dst = the rotation of src by sign·angle (dst += it, with `add`), row r at positions[r]: the
+ * backend's rotary kernel where it has one, else rotateRows (the reference it is tested against).
+ */
 function rotate(
+  src: Float32Array,
+  dst: Float32Array,
+  table: AngleTable,
+  positions: Int32Array,
+  rows: number,
+  half: number,
+  sign: 1 | -1,
+  add: boolean,
+): void {
+  const K = kernels();
+  if (K.rotary) K.rotary(src, dst, table.cos, table.sin, positions, rows, half, sign, add);
+  else rotateRows(src, dst, table, positions, rows, half, sign, add);
+}
+
+/** rotate in JavaScript. */
+export function rotateRows(
   src: Float32Array,
   dst: Float32Array,
   table: AngleTable,

@@ -4,6 +4,7 @@ import { needsGrad, record } from '../autograd.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { stridedIndex } from './broadcast.js';
 import { kernels } from '../../kernels/select.js';
+import type { RowBlock } from '../../kernels/kernels.js';
 
 function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? rank + axis : axis;
@@ -98,12 +99,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
         // A first contribution covers all of x's gradient: copied, not added to zeros.
         const { buf: gx, beta } = x.gradTarget();
         if (beta === 0) kernels().copyRows([g, c, total], [gx, 0, w], outer, w);
-        else
-          for (let o = 0; o < outer; o++) {
-            const src = o * total + c;
-            const dst = o * w;
-            for (let j = 0; j < w; j++) gx[dst + j] += g[src + j];
-          }
+        else kernels().addRows([g, c, total], [gx, 0, w], outer, w);
       }
       c += w;
     });
@@ -127,12 +123,15 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   kernels().copyRows([x.data, start * inner, rowIn], [out.data, 0, w], outer, w);
   if (!needsGrad(x)) return out;
   return record(out, () => {
-    const g = out.grad!;
-    const gx = x.gradBuffer();
-    for (let o = 0; o < outer; o++) {
-      const dst = o * rowIn + start * inner;
-      for (let j = 0; j < w; j++) gx[dst + j] += g[o * w + j];
-    }
+    const { buf: gx, beta } = x.gradTarget();
+    const into: RowBlock = [gx, start * inner, rowIn];
+    if (beta === 1) return kernels().addRows([out.grad!, 0, w], into, outer, w);
+    // A first contribution: the slice's part copied in, zeros around it.
+    if (w < rowIn && outer === 1) {
+      gx.fill(0, 0, start * inner);
+      gx.fill(0, start * inner + w);
+    } else if (w < rowIn) gx.fill(0);
+    kernels().copyRows([out.grad!, 0, w], into, outer, w);
   });
 }
 
