@@ -6,7 +6,7 @@
  * elsewhere). Straight-through routing weights scale the values and the outputs, so the
  * routers learn from the loss.
  */
-import { indexRows, reshape, scatterRows, slice } from '../engine/ops/shape.js';
+import { concat, indexRows, reshape, scatterRows, slice } from '../engine/ops/shape.js';
 import { matmul } from '../engine/ops/matmul.js';
 import { mul } from '../engine/ops/elementwise.js';
 import { rotary } from '../engine/ops/rotary.js';
@@ -66,14 +66,30 @@ export class ConditionalAttention extends Module {
     return scatterRows(values, rows, grid.rows);
   }
 
-  /** The same as forward, sparse: the routed query tokens' rows and their answers [rows, d]. */
-  answers(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): { rows: Int32Array; values: Tensor } {
+  /** The routers side by side, [d, 2]: the query router's column, then the key/value router's. */
+  routers(): Tensor[] {
+    return [this.queryRouter, this.kvRouter];
+  }
+
+  /**
+   * The same as forward, sparse: the routed query tokens' rows and their answers [rows, d].
+   * `scores` [R, 2]: x times routers(), when the caller has it (a layer scores all its experts'
+   * routers in one product: one pass over x, not one per router).
+   */
+  answers(
+    x: Tensor,
+    grid: TokenGrid,
+    rng: Rng,
+    training: boolean,
+    scores = matmul(x, concat(this.routers(), 1)),
+  ): { rows: Int32Array; values: Tensor } {
     const { size: B, width: n } = grid;
     const { heads: H, headDim: dh } = this.cfg;
     // Router scores per slot (0 at padding slots without a row: masked anyway).
-    const slots = (router: Tensor) => reshape(scatterRows(matmul(x, router), grid.slotOf, B * n), [B, n]);
-    const q = realPicks(routeTopK(slots(this.queryRouter), this.cfg.queries, grid.valid), grid);
-    const kv = realPicks(routeTopK(slots(this.kvRouter), this.cfg.keyValues, grid.valid), grid);
+    const slots = (column: number) =>
+      reshape(scatterRows(slice(scores, 1, column, column + 1), grid.slotOf, B * n), [B, n]);
+    const q = realPicks(routeTopK(slots(0), this.cfg.queries, grid.valid), grid);
+    const kv = realPicks(routeTopK(slots(1), this.cfg.keyValues, grid.valid), grid);
     const xq = this.toQ.forward(this.norm.forward(indexRows(x, q.rows)));
     const xkv = this.toKv.forward(this.norm.forward(indexRows(x, kv.rows)));
     const k = rotaryPerHead(slice(xkv, 1, 0, H * dh), kv.slots, grid.positions, H, dh);

@@ -7,7 +7,8 @@
  */
 import { gelu } from '../engine/ops/activation.js';
 import { add, scale } from '../engine/ops/elementwise.js';
-import { addToRows, concat } from '../engine/ops/shape.js';
+import { addToRows, concat, slice } from '../engine/ops/shape.js';
+import { matmul } from '../engine/ops/matmul.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { LayerNorm, Linear } from '../engine/nn/layers.js';
 import { Module, ModuleList } from '../engine/nn/module.js';
@@ -60,8 +61,20 @@ class ConditionalLayer extends Module {
     this.ff = this.child('ff', new FeedForward(cfg.dim, cfg.ffDropout, rng, cfg.initStd));
   }
   forward(x: Tensor, grid: TokenGrid, rng: Rng, training: boolean): Tensor {
+    // Every expert's two routers scored in one product [R, 2·experts] (a product per router
+    // read all of x each time, as a GEMM of one column, which BLAS runs far below its speed).
+    const experts = this.experts.items;
+    const scores = matmul(
+      x,
+      concat(
+        experts.flatMap((e) => e.routers()),
+        1,
+      ),
+    );
     // Each expert answers at the tokens it routed only: their mean lands on x in one pass.
-    const answers = this.experts.items.map((e) => e.answers(x, grid, rng, training));
+    const answers = experts.map((e, t) =>
+      e.answers(x, grid, rng, training, slice(scores, 1, 2 * t, 2 * t + 2)),
+    );
     const rows = Int32Array.from(answers.flatMap((a) => Array.from(a.rows)));
     const values = concat(
       answers.map((a) => a.values),
