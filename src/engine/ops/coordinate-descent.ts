@@ -165,7 +165,12 @@ function validEntries(
   mask: Float32Array | null,
 ): { index: Int32Array; start: Int32Array } {
   const start = new Int32Array(B + 1);
-  const index = new Int32Array(mask ? mask.reduce((c, x) => c + (x === 1 ? 1 : 0), 0) : B * n);
+  let valid = B * n;
+  if (mask) {
+    valid = 0;
+    for (let i = 0; i < B * n; i++) if (mask[i] === 1) valid++;
+  }
+  const index = new Int32Array(valid);
   let at = 0;
   for (let r = 0; r < B; r++) {
     for (let j = 0; j < n; j++) if (!mask || mask[r * n + j] === 1) index[at++] = j;

@@ -22,7 +22,8 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   return record(out, () => {
     const g = out.grad!;
     const { buf: gx, beta } = x.gradTarget();
-    if (beta === 0) for (let i = 0; i < g.length; i++) gx[i] = g[i] * scale[i];
-    else for (let i = 0; i < g.length; i++) gx[i] += g[i] * scale[i];
+    // The same arithmetic as a loop: a float product, or one float64 multiply-add rounded once.
+    if (beta === 0) kernels().binaryCycle('mul', g, scale, gx, g.length, g.length);
+    else kernels().addProductRepeat(g, scale, gx, g.length, 1);
   });
 }
