@@ -1204,7 +1204,7 @@ test('rotary (native) matches its JS loop bit for bit, written and added, and ch
       const [a, b] = [rand(rows * 2 * half), new Float32Array(rows * 2 * half)];
       b.set(a);
       K.rotary(src, a, cos, sin, positions, rows, half, sign, add);
-      rotateRows(src, b, { cos, sin }, positions, rows, half, sign, add);
+      rotateRows(src, b, cos, sin, positions, rows, half, sign, add);
       assert.deepEqual(bitsOf(a), bitsOf(b), `sign ${sign}, add ${add}`);
     }
   const dst = new Float32Array(rows * 2 * half);

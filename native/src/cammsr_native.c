@@ -1166,46 +1166,40 @@ static bool check_row_block(napi_env env, const char *fn, const char *name, size
   return true;
 }
 
-static napi_value CopyRows(napi_env env, napi_callback_info info) {
-  const char *fn = "copyRows";
-  napi_value argv[8];
+/* copyRows' and addRows' arguments: two row blocks (array, start, stride) and rows × width. */
+typedef struct {
   float *src, *dst;
-  size_t len_s, len_d;
   int64_t s0, ss, d0, ds, rows, width;
-  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
-      !get_count(env, argv[1], fn, "src start", MAX_SAFE_INT, &s0) ||
-      !get_count(env, argv[2], fn, "src stride", MAX_SAFE_INT, &ss) ||
-      !get_f32(env, argv[3], fn, "dst", &dst, &len_d) ||
-      !get_count(env, argv[4], fn, "dst start", MAX_SAFE_INT, &d0) ||
-      !get_count(env, argv[5], fn, "dst stride", MAX_SAFE_INT, &ds) ||
-      !get_count(env, argv[6], fn, "rows", MAX_SAFE_INT, &rows) ||
-      !get_count(env, argv[7], fn, "width", MAX_SAFE_INT, &width) ||
-      !check_row_block(env, fn, "src", len_s, s0, ss, rows, width) ||
-      !check_row_block(env, fn, "dst", len_d, d0, ds, rows, width))
-    return NULL;
+} row_blocks;
+
+static bool get_row_blocks(napi_env env, napi_callback_info info, const char *fn, row_blocks *r) {
+  napi_value argv[8];
+  size_t len_s, len_d;
+  return get_args(env, info, fn, 8, argv) && get_f32(env, argv[0], fn, "src", &r->src, &len_s) &&
+         get_count(env, argv[1], fn, "src start", MAX_SAFE_INT, &r->s0) &&
+         get_count(env, argv[2], fn, "src stride", MAX_SAFE_INT, &r->ss) &&
+         get_f32(env, argv[3], fn, "dst", &r->dst, &len_d) &&
+         get_count(env, argv[4], fn, "dst start", MAX_SAFE_INT, &r->d0) &&
+         get_count(env, argv[5], fn, "dst stride", MAX_SAFE_INT, &r->ds) &&
+         get_count(env, argv[6], fn, "rows", MAX_SAFE_INT, &r->rows) &&
+         get_count(env, argv[7], fn, "width", MAX_SAFE_INT, &r->width) &&
+         check_row_block(env, fn, "src", len_s, r->s0, r->ss, r->rows, r->width) &&
+         check_row_block(env, fn, "dst", len_d, r->d0, r->ds, r->rows, r->width);
+}
+
+static napi_value CopyRows(napi_env env, napi_callback_info info) {
+  row_blocks r;
+  if (!get_row_blocks(env, info, "copyRows", &r)) return NULL;
   /* memmove: src and dst may be views of one buffer, as TypedArray.set allows. */
-  for (int64_t r = 0; r < rows; r++) memmove(dst + d0 + r * ds, src + s0 + r * ss, (size_t)width * sizeof(float));
+  for (int64_t i = 0; i < r.rows; i++)
+    memmove(r.dst + r.d0 + i * r.ds, r.src + r.s0 + i * r.ss, (size_t)r.width * sizeof(float));
   return NULL;
 }
 
 static napi_value AddRows(napi_env env, napi_callback_info info) {
-  const char *fn = "addRows";
-  napi_value argv[8];
-  float *src, *dst;
-  size_t len_s, len_d;
-  int64_t s0, ss, d0, ds, rows, width;
-  if (!get_args(env, info, fn, 8, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
-      !get_count(env, argv[1], fn, "src start", MAX_SAFE_INT, &s0) ||
-      !get_count(env, argv[2], fn, "src stride", MAX_SAFE_INT, &ss) ||
-      !get_f32(env, argv[3], fn, "dst", &dst, &len_d) ||
-      !get_count(env, argv[4], fn, "dst start", MAX_SAFE_INT, &d0) ||
-      !get_count(env, argv[5], fn, "dst stride", MAX_SAFE_INT, &ds) ||
-      !get_count(env, argv[6], fn, "rows", MAX_SAFE_INT, &rows) ||
-      !get_count(env, argv[7], fn, "width", MAX_SAFE_INT, &width) ||
-      !check_row_block(env, fn, "src", len_s, s0, ss, rows, width) ||
-      !check_row_block(env, fn, "dst", len_d, d0, ds, rows, width))
-    return NULL;
-  vec_add_rows(src + s0, ss, dst + d0, ds, rows, width);
+  row_blocks r;
+  if (!get_row_blocks(env, info, "addRows", &r)) return NULL;
+  vec_add_rows(r.src + r.s0, r.ss, r.dst + r.d0, r.ds, r.rows, r.width);
   return NULL;
 }
 

@@ -8,6 +8,7 @@
 import { scratch } from '../memory.js';
 import { needsGrad, record } from '../autograd.js';
 import { kernels } from '../../kernels/select.js';
+import type { Kernels } from '../../kernels/kernels.js';
 import { Tensor } from '../tensor.js';
 
 /** x [..., h] with one position per row of the last axis (positions.length = x.size / h). */
@@ -21,18 +22,18 @@ export function rotary(x: Tensor, positions: Int32Array, base = 10000): Tensor {
   const table = angles(h, base, positions);
   // rotate writes every element.
   const out = new Tensor(scratch(x.size), x.shape);
-  rotate(x.data, out.data, table, positions, rows, half, 1, false);
+  rotate(x.data, out.data, table.cos, table.sin, positions, rows, half, 1, false);
   if (!needsGrad(x)) return out;
   // Written into a fresh gradient, else added to it, each rotated value rounded to float32 first,
   // as when it was rotated into a buffer of its own and then added.
   return record(out, () => {
     const { buf, beta } = x.gradTarget();
-    rotate(out.grad!, buf, table, positions, rows, half, -1, beta === 1);
+    rotate(out.grad!, buf, table.cos, table.sin, positions, rows, half, -1, beta === 1);
   });
 }
 
 /** cos and sin of p·θ_i for every position p up to the largest asked, i < h/2. */
-export interface AngleTable {
+interface AngleTable {
   cos: Float64Array;
   sin: Float64Array;
 }
@@ -65,40 +66,30 @@ function angles(h: number, base: number, positions: Int32Array): AngleTable {
 
 /**
  * dst = the rotation of src by sign·angle (dst += it, with `add`), row r at positions[r]: the
- * backend's rotary kernel where it has one, else rotateRows (the reference it is tested against).
+ * backend's rotary kernel where it has one, else rotateRows.
  */
-function rotate(
-  src: Float32Array,
-  dst: Float32Array,
-  table: AngleTable,
-  positions: Int32Array,
-  rows: number,
-  half: number,
-  sign: 1 | -1,
-  add: boolean,
-): void {
-  const K = kernels();
-  if (K.rotary) K.rotary(src, dst, table.cos, table.sin, positions, rows, half, sign, add);
-  else rotateRows(src, dst, table, positions, rows, half, sign, add);
+function rotate(...args: Parameters<typeof rotateRows>): void {
+  (kernels().rotary ?? rotateRows)(...args);
 }
 
-/** rotate in JavaScript. */
-export function rotateRows(
-  src: Float32Array,
-  dst: Float32Array,
-  table: AngleTable,
-  positions: Int32Array,
-  rows: number,
-  half: number,
-  sign: 1 | -1,
-  add: boolean,
-): void {
+/** The rotation in JavaScript: the reference the rotary kernels are tested against. */
+export const rotateRows: NonNullable<Kernels['rotary']> = (
+  src,
+  dst,
+  cos,
+  sin,
+  positions,
+  rows,
+  half,
+  sign,
+  add,
+) => {
   for (let r = 0; r < rows; r++) {
     const o = r * 2 * half;
     const at = positions[r] * half;
     for (let i = 0; i < half; i++) {
-      const c = table.cos[at + i];
-      const s = sign * table.sin[at + i];
+      const c = cos[at + i];
+      const s = sign * sin[at + i];
       const a = src[o + i];
       const b = src[o + half + i];
       const u = a * c - b * s;
@@ -107,4 +98,4 @@ export function rotateRows(
       dst[o + half + i] = add ? dst[o + half + i] + Math.fround(v) : v;
     }
   }
-}
+};
