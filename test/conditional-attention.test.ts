@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sum } from '../src/engine/ops/reduce.js';
 import { Rng } from '../src/engine/rng.js';
-import { reshape } from '../src/engine/ops/shape.js';
+import { concat, reshape, slice } from '../src/engine/ops/shape.js';
+import { matmul } from '../src/engine/ops/matmul.js';
 import { ConditionalAttention } from '../src/models/conditional-attention.js';
 import { denseGrid } from '../src/models/token-grid.js';
 import { gradCheck, randomTensor } from './gradcheck.js';
@@ -112,6 +113,30 @@ test('routing: only the routed query tokens get an output, and the routers recei
   );
 });
 
+test("a layer's shared router product gives an expert the same answers as its own scores", () => {
+  const rng = new Rng(9);
+  const [first, second] = [0, 1].map(
+    () => new ConditionalAttention({ ...cfg, queries: 3, keyValues: 4 }, rng),
+  );
+  const n = 12;
+  const x = randomTensor([2 * n, 8], rng);
+  const grid = denseGrid(2, n);
+  // As ConditionalLayer: every expert's two routers in one product, the second expert's columns 2-3.
+  const routers = concat([...first.routers(), ...second.routers()], 1);
+  const shared = second.answers(x, grid, rng, false, slice(matmul(x, routers), 1, 2, 4));
+  const own = second.answers(x, grid, rng, false);
+  assert.deepEqual(Array.from(shared.rows), Array.from(own.rows));
+  assert.deepEqual(bits(shared.values.data), bits(own.values.data));
+  sum(shared.values).backward();
+  for (const router of second.routers())
+    assert.ok(
+      router.grad!.some((g) => g !== 0),
+      'its routers learn',
+    );
+  for (const router of first.routers())
+    assert.ok(!router.grad?.some((g) => g !== 0), "not the other expert's");
+});
+
 test('gradients with respect to the tokens (every token routed, so the routing does not jump)', () => {
   const rng = new Rng(8);
   const ca = new ConditionalAttention({ ...cfg, queries: 4, keyValues: 4 }, rng);
@@ -120,3 +145,7 @@ test('gradients with respect to the tokens (every token routed, so the routing d
   const grid = denseGrid(1, 4, valid, pos);
   gradCheck((x) => ca.forward(x, grid, rng, false), [randomTensor([4, 8], rng)]);
 });
+
+function bits(a: Float32Array): number[] {
+  return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+}

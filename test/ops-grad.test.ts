@@ -192,6 +192,17 @@ test('dropout: train mode is a fixed mask with 1/(1-p) scaling; eval mode is the
   });
   assert.ok(zeros > 30 && zeros < 90, `about 30% dropped, got ${zeros}/200`);
   assert.equal(dropout(x, 0.3, new Rng(seed), false), x);
+  // x's gradient from another use first, then dropout's added to it (over the kernels' native
+  // cut-over): 1 + 1/(1 − p) where kept, 1 where dropped.
+  const big = parameter(new Float32Array(600).fill(1), [600]);
+  const dropped = sum(dropout(big, 0.5, new Rng(seed), true));
+  add(dropped, sum(big)).backward();
+  const kept = Array.from(big.grad!).filter((g) => g === 3).length;
+  assert.ok(
+    Array.from(big.grad!).every((g) => g === 1 || g === 3),
+    'each element 1 or 3',
+  );
+  assert.ok(kept > 240 && kept < 360, `about half kept, got ${kept}/600`);
 });
 
 test('cross-entropy over selected rows, fused linear cross-entropy, BCE with logits', () => {

@@ -492,7 +492,8 @@ export interface Kernels {
    * Optional (engine/ops/rotary.ts's loop is the reference): rotary positions over rows of
    * 2·half floats, row r at positions[r], with the angle table's cos and sin (row p of `half`
    * values for position p). out1 = x1·c − x2·s, out2 = x2·c + x1·s with s = sign·sin, in float64,
-   * each result rounded to float32, written to dst or (add) added to it.
+   * each result rounded to float32, written to dst or (add) added to it. The op checks the
+   * positions and sizes; a native kernel checks them again to stay in bounds, the JS loop does not.
    */
   rotary?(
     src: Float32Array,

@@ -66,7 +66,7 @@ export class ConditionalAttention extends Module {
     return scatterRows(values, rows, grid.rows);
   }
 
-  /** The routers side by side, [d, 2]: the query router's column, then the key/value router's. */
+  /** The two routers, [d, 1] each: the query router, then the key/value router. */
   routers(): Tensor[] {
     return [this.queryRouter, this.kvRouter];
   }

@@ -22,7 +22,8 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   return record(out, () => {
     const g = out.grad!;
     const { buf: gx, beta } = x.gradTarget();
-    // The same arithmetic as a loop: a float product, or one float64 multiply-add rounded once.
+    // What the loops computed: a float32 product, or the exact product added in float64 and
+    // stored as float32.
     if (beta === 0) kernels().binaryCycle('mul', g, scale, gx, g.length, g.length);
     else kernels().addProductRepeat(g, scale, gx, g.length, 1);
   });
