@@ -13,8 +13,9 @@
 #include "parallel.h"
 #include "vec.h"
 
-/* Below this many sequences per part the attention runs on the calling thread (a thread costs
- * tens of microseconds to start; a Beauty batch's 256 sequences take about a millisecond). */
+/* Below this many sequences per part the attention runs on the calling thread (waking a pool
+ * worker costs up to about 20 microseconds; a Beauty batch's 256 sequences take about a
+ * millisecond). */
 #define ATTENTION_MIN_SEQUENCES 32
 
 static inline int64_t queries_of(const attention_args *a, int64_t n) {

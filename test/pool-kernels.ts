@@ -1,0 +1,43 @@
+/**
+ * The element-wise kernels that split over threads, run once on fixed inputs: shared by the
+ * thread-pool test and the worker thread it starts (which imports this file).
+ */
+import type { Kernels } from '../src/kernels/kernels.js';
+import { Rng } from '../src/engine/rng.js';
+
+/** Odd sizes above the kernels' split thresholds: the cut falls inside a vector loop's stride. */
+export const POOL_ROWS = 4003;
+export const POOL_WIDTH = 67;
+
+export interface PoolInputs {
+  x: Float32Array;
+  dy: Float32Array;
+  gamma: Float32Array;
+  beta: Float32Array;
+  words: Uint32Array;
+}
+
+export function poolInputs(seed: number): PoolInputs {
+  const rng = new Rng(seed);
+  const n = POOL_ROWS * POOL_WIDTH;
+  const rand = (count: number) => Float32Array.from({ length: count }, () => rng.normal());
+  const words = new Uint32Array(n);
+  rng.fillU32(words);
+  return { x: rand(n), dy: rand(n), gamma: rand(POOL_WIDTH), beta: rand(POOL_WIDTH), words };
+}
+
+/** Every output of gelu, its backward, layer norm, DyT and dropout, as bit patterns. */
+export function runPoolKernels(K: Kernels, { x, dy, gamma, beta, words }: PoolInputs): Uint32Array[] {
+  const [rows, d, n] = [POOL_ROWS, POOL_WIDTH, POOL_ROWS * POOL_WIDTH];
+  const [y, dx] = [new Float32Array(n), new Float32Array(n)];
+  K.gelu(x, y, n);
+  K.geluBackward(x, dy, dx, n);
+  const [ln, xhat, rstd] = [new Float32Array(n), new Float32Array(n), new Float32Array(rows)];
+  K.layerNorm(x, gamma, beta, 1e-5, rows, d, ln, xhat, rstd);
+  const [dyt, tanh] = [new Float32Array(n), new Float32Array(n)];
+  K.dyt(x, 0.7, gamma, beta, rows, d, dyt, tanh);
+  const [dropped, scale] = [new Float32Array(n), new Float32Array(n)];
+  new Uint32Array(scale.buffer).set(words); // the op passes its random words in the scale buffer
+  K.dropout(x, new Uint32Array(scale.buffer), 2 ** 31, 2, n, dropped, scale);
+  return [y, dx, ln, xhat, rstd, dyt, tanh, dropped, scale].map((a) => new Uint32Array(a.buffer));
+}
