@@ -755,6 +755,68 @@ for (const name of backends) {
     },
   );
 
+  test(
+    `${name} gatherRows copies rows through an index bit for bit and checks every index first`,
+    { skip },
+    () => {
+      const count = 20;
+      for (const w of [5, 37]) {
+        for (const n of [3, 90]) {
+          // 3 rows run the js loop in every backend, 90 the native one; width 5 the js element loop.
+          const rows = Int32Array.from({ length: n }, (_, i) => (i * 7 + (i % 3)) % count); // repeats
+          const src = specials(rand(count * w));
+          const [x, y] = [rand(n * w + 3), rand(n * w + 3)];
+          y.set(x);
+          k().gatherRows(src, rows, x, w);
+          jsKernels.gatherRows(src, rows, y, w);
+          assert.deepEqual(bitsOf(x), bitsOf(y), `n ${n} width ${w}`);
+          for (let i = 0; i < n; i++)
+            assert.deepEqual(
+              bitsOf(x.subarray(i * w, (i + 1) * w)),
+              bitsOf(src.subarray(rows[i] * w, (rows[i] + 1) * w)),
+              `row ${i}`,
+            );
+        }
+      }
+      // Hand-computed: rows 2, 0, 2 of [[1, 2], [3, 4], [5, -0]]; the tail past 3 rows is left alone.
+      const out = new Float32Array(7).fill(9);
+      k().gatherRows(Float32Array.of(1, 2, 3, 4, 5, -0), Int32Array.of(2, 0, 2), out, 2);
+      assert.deepEqual(Array.from(out), [5, -0, 1, 2, 5, -0, 9]);
+      for (const kern of [k(), jsKernels]) {
+        const n = 300; // above the native cut-over with width 1
+        const rows = new Int32Array(n);
+        rows[n - 1] = -1; // the last index out of range: nothing may be written before the throw
+        const into = new Float32Array(n);
+        assert.throws(
+          () => kern.gatherRows(new Float32Array(5).fill(1), rows, into, 1),
+          /gatherRows: row -1 \(at 299\) out of range \[0, 5\)/,
+        );
+        assert.ok(
+          into.every((v) => v === 0),
+          `${kern.name}: nothing gathered`,
+        );
+        rows[n - 1] = 5;
+        assert.throws(
+          () => kern.gatherRows(new Float32Array(5), rows, into, 1),
+          /gatherRows: row 5 \(at 299\)/,
+        );
+        assert.throws(
+          () => kern.gatherRows(new Float32Array(5), new Int32Array(n), new Float32Array(n - 1), 1),
+          /gatherRows: dst has 299 elements, 300 rows of 1 need 300/,
+        );
+        assert.throws(
+          () => kern.gatherRows(new Float32Array(5), new Int32Array(n), new Float32Array(n), 1.5),
+          /gatherRows: width must be a non-negative integer, got 1.5/,
+        );
+        // Nothing to copy: no rows, or rows of no floats (any index then names no data).
+        const untouched = Float32Array.of(1, 2);
+        kern.gatherRows(new Float32Array(0), new Int32Array(0), untouched, 2);
+        kern.gatherRows(new Float32Array(0), Int32Array.of(7, -3), untouched, 0);
+        assert.deepEqual(Array.from(untouched), [1, 2]);
+      }
+    },
+  );
+
   test(`${name} axpy fuses no multiply-add: y + alpha·x rounds the product first`, { skip }, () => {
     // In float64, (1/3)·3 rounds to 1, so −1 + 1 = 0; a fused multiply-add keeps the product's
     // exact value, 1 − 2⁻⁵⁴, and gives −2⁻⁵⁴. Above the cut-over, so the native loop runs.

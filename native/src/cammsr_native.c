@@ -1119,33 +1119,55 @@ static napi_value AddRowDots(napi_env env, napi_callback_info info) {
   return per_run_call(env, info, "addRowDots", true);
 }
 
+/* indexedAddRows' and gatherRows' arrays, read and checked: rows.length rows of `width` on the
+ * plain side (src when scattering, dst when gathering), every index a row of the other side.
+ * False, with a JS exception pending, when they do not fit. */
+static bool read_indexed_rows(napi_env env, const char *fn, napi_value *argv, bool scatter, float **src,
+                              int32_t **rows, int64_t *n, float **dst, int64_t *width) {
+  size_t len_s, len_r, len_d;
+  if (!get_f32(env, argv[0], fn, "src", src, &len_s) ||
+      !get_typed(env, argv[1], fn, "rows", napi_int32_array, "Int32Array", (void **)rows, &len_r) ||
+      !get_f32(env, argv[2], fn, "dst", dst, &len_d) || !get_count(env, argv[3], fn, "width", MAX_SAFE_INT, width))
+    return false;
+  const size_t plain = scatter ? len_s : len_d, indexed = scatter ? len_d : len_s;
+  *n = (int64_t)len_r;
+  if (*width > 0 && (uint64_t)*n > (uint64_t)plain / (uint64_t)*width)
+    return throwf(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld need %.0f", fn, scatter ? "src" : "dst",
+                  plain, (long long)*n, (long long)*width,
+                  (double)*n * (double)*width); /* n·width may not fit in int64 */
+  if (*width == 0) return true;
+  /* Every index before any write (js.ts checks them first too; the message is the same). */
+  const int64_t count = (int64_t)(indexed / (size_t)*width);
+  for (int64_t i = 0; i < *n; i++)
+    if ((*rows)[i] < 0 || (*rows)[i] >= count)
+      return throwf(env, ERR_RANGE, "%s: row %d (at %lld) out of range [0, %lld)", fn, (int)(*rows)[i], (long long)i,
+                    (long long)count);
+  return true;
+}
+
 static napi_value IndexedAddRows(napi_env env, napi_callback_info info) {
   const char *fn = "indexedAddRows";
   napi_value argv[5];
   float *src, *dst;
   int32_t *rows;
-  size_t len_s, len_r, len_d;
-  int64_t width;
+  int64_t n, width;
   bool scatter;
-  if (!get_args(env, info, fn, 5, argv) || !get_f32(env, argv[0], fn, "src", &src, &len_s) ||
-      !get_typed(env, argv[1], fn, "rows", napi_int32_array, "Int32Array", (void **)&rows, &len_r) ||
-      !get_f32(env, argv[2], fn, "dst", &dst, &len_d) ||
-      !get_count(env, argv[3], fn, "width", MAX_SAFE_INT, &width) ||
-      !get_bool(env, argv[4], fn, "scatter", &scatter))
+  if (!get_args(env, info, fn, 5, argv) || !get_bool(env, argv[4], fn, "scatter", &scatter) ||
+      !read_indexed_rows(env, fn, argv, scatter, &src, &rows, &n, &dst, &width))
     return NULL;
-  const size_t plain = scatter ? len_s : len_d, indexed = scatter ? len_d : len_s;
-  const int64_t n = (int64_t)len_r;
-  if (width > 0 && (uint64_t)n > (uint64_t)plain / (uint64_t)width)
-    THROW(env, ERR_RANGE, "%s: %s has %zu elements, %lld rows of %lld need %.0f", fn, scatter ? "src" : "dst", plain,
-          (long long)n, (long long)width, (double)n * (double)width); /* n·width may not fit in int64 */
-  if (width == 0) return NULL;
-  /* Every index before any write (js.ts checks them first too; the message is the same). */
-  const int64_t count = (int64_t)(indexed / (size_t)width);
-  for (int64_t i = 0; i < n; i++)
-    if (rows[i] < 0 || rows[i] >= count)
-      THROW(env, ERR_RANGE, "%s: row %d (at %lld) out of range [0, %lld)", fn, (int)rows[i], (long long)i,
-            (long long)count);
-  vec_indexed_add_rows(src, rows, n, dst, width, scatter);
+  if (width > 0) vec_indexed_add_rows(src, rows, n, dst, width, scatter);
+  return NULL;
+}
+
+static napi_value GatherRows(napi_env env, napi_callback_info info) {
+  const char *fn = "gatherRows";
+  napi_value argv[4];
+  float *src, *dst;
+  int32_t *rows;
+  int64_t n, width;
+  if (!get_args(env, info, fn, 4, argv) || !read_indexed_rows(env, fn, argv, false, &src, &rows, &n, &dst, &width))
+    return NULL;
+  if (width > 0) vec_gather_rows(src, rows, n, dst, width);
   return NULL;
 }
 
@@ -1696,6 +1718,7 @@ NAPI_MODULE_INIT() {
       METHOD("addProductRepeat", AddProductRepeat),
       METHOD("addRowDots", AddRowDots),
       METHOD("indexedAddRows", IndexedAddRows),
+      METHOD("gatherRows", GatherRows),
       METHOD("xoshiroWords", XoshiroWords),
       METHOD("copyRows", CopyRows),
       METHOD("addRows", AddRows),

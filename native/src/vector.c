@@ -2,6 +2,7 @@
 #include "vector.h"
 
 #include <math.h>
+#include <string.h>
 
 /* JavaScript never fuses a multiply and an add; neither may these loops, or results would differ
  * from js.ts in the last bit (-march=native lets the compiler contract by default; the backend
@@ -170,6 +171,10 @@ void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, floa
     float *d = dst + (scatter ? (int64_t)rows[i] : i) * w;
     for (int64_t j = 0; j < w; j++) d[j] += s[j];
   }
+}
+
+void vec_gather_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w) {
+  for (int64_t i = 0; i < n; i++) memcpy(dst + i * w, src + (int64_t)rows[i] * w, (size_t)w * sizeof *dst);
 }
 
 void vec_add_rows(const float *src, int64_t ss, float *dst, int64_t ds, int64_t rows, int64_t w) {

@@ -36,6 +36,10 @@ void vec_add_row_dots(const float *g, const float *y, int64_t n, int64_t each, f
  * += src row rows[i] (rows of w floats; the indices already checked). */
 void vec_indexed_add_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w, bool scatter);
 
+/* dst row i = src row rows[i] for i < n (rows of w floats, the indices already checked), bits as
+ * they are. */
+void vec_gather_rows(const float *src, const int32_t *rows, int64_t n, float *dst, int64_t w);
+
 /* dst row r += src row r for r < rows (rows of w floats, `ss` and `ds` floats apart), each a
  * float add. */
 void vec_add_rows(const float *src, int64_t ss, float *dst, int64_t ds, int64_t rows, int64_t w);

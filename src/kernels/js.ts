@@ -490,11 +490,21 @@ export const jsKernels: Kernels = {
   },
 
   indexedAddRows(src, rows, dst, width, scatter) {
-    checkIndexedRows(src, rows, dst, width, scatter);
+    checkIndexedRows('indexedAddRows', src, rows, dst, width, scatter);
     for (let i = 0; i < rows.length; i++) {
       const s = (scatter ? i : rows[i]) * width;
       const d = (scatter ? rows[i] : i) * width;
       for (let j = 0; j < width; j++) dst[d + j] += src[s + j];
+    }
+  },
+
+  gatherRows(src, rows, dst, width) {
+    checkIndexedRows('gatherRows', src, rows, dst, width, false);
+    for (let i = 0; i < rows.length; i++) {
+      const s = rows[i] * width;
+      // A subarray is an object: for short rows a loop is far cheaper.
+      if (width < 16) for (let j = 0; j < width; j++) dst[i * width + j] = src[s + j];
+      else dst.set(src.subarray(s, s + width), i * width);
     }
   },
 
@@ -587,8 +597,9 @@ function checkGatedBlock(fn: string, args: GatedBlockArgs, outputs: Float32Array
     );
 }
 
-/** indexedAddRows' arguments: the plain side holds rows.length rows, every index a row of the indexed side. */
+/** indexedAddRows' and gatherRows' arguments: the plain side holds rows.length rows, every index a row of the indexed side. */
 function checkIndexedRows(
+  fn: string,
   src: Float32Array,
   rows: Int32Array,
   dst: Float32Array,
@@ -596,17 +607,17 @@ function checkIndexedRows(
   scatter: boolean,
 ): void {
   if (!(Number.isSafeInteger(width) && width >= 0))
-    throw new RangeError(`indexedAddRows: width must be a non-negative integer, got ${width}`);
+    throw new RangeError(`${fn}: width must be a non-negative integer, got ${width}`);
   const [plain, indexed] = scatter ? [src, dst] : [dst, src];
   if (plain.length < rows.length * width)
     throw new RangeError(
-      `indexedAddRows: ${scatter ? 'src' : 'dst'} has ${plain.length} elements, ${rows.length} rows of ${width} need ${rows.length * width}`,
+      `${fn}: ${scatter ? 'src' : 'dst'} has ${plain.length} elements, ${rows.length} rows of ${width} need ${rows.length * width}`,
     );
   if (width === 0) return;
   const count = Math.floor(indexed.length / width);
   for (let i = 0; i < rows.length; i++)
     if (!(rows[i] >= 0 && rows[i] < count))
-      throw new RangeError(`indexedAddRows: row ${rows[i]} (at ${i}) out of range [0, ${count})`);
+      throw new RangeError(`${fn}: row ${rows[i]} (at ${i}) out of range [0, ${count})`);
 }
 
 /** `period` (a cycle's length, or a run's) must divide n: a partial last period is a caller's bug. */

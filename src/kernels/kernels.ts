@@ -397,6 +397,13 @@ export interface Kernels {
   ): void;
 
   /**
+   * Copies rows of `width` floats through an index: dst row i = src row rows[i] for i <
+   * rows.length, bits as they are (the shape ops' gathers: indexRows, embedding). Every index is
+   * checked against src's rows before anything is written.
+   */
+  gatherRows(src: Float32Array, rows: Int32Array, dst: Float32Array, width: number): void;
+
+  /**
    * One expert's share of a block-gated mixture (engine/ops/mixture.ts): out[r, column + j] +=
    * gates[r, expert] · y[r, column + j] for j < d, each sum in float64 (out is [rows, width]).
    */

@@ -80,6 +80,7 @@ const EXPORTS = [
   'rotary',
   'addRowDots',
   'indexedAddRows',
+  'gatherRows',
   'adamUpdate',
   'gatedBlockAdd',
   'gatedBlockBackward',
@@ -199,6 +200,11 @@ export function loadNativeKernels(): Kernels {
         ? jsKernels
         : addon
       ).indexedAddRows(src, rows, dst, width, scatter),
+    gatherRows: (src, rows, dst, width) =>
+      (rows.length * width < NATIVE_MIN_ELEMENTS || !Number.isSafeInteger(width)
+        ? jsKernels
+        : addon
+      ).gatherRows(src, rows, dst, width),
     gatedBlockAdd: (...args) =>
       (args[4] * args[7] < NATIVE_MIN_ELEMENTS ? jsKernels : addon).gatedBlockAdd(...args),
     gatedBlockBackward: (...args) =>

@@ -411,6 +411,7 @@ function rowKernels(
   | 'addProductRepeat'
   | 'addRowDots'
   | 'indexedAddRows'
+  | 'gatherRows'
   | 'xoshiroWords'
   | 'copyRows'
   | 'addRows'
@@ -475,6 +476,7 @@ function rowKernels(
     addProductRepeat: jsKernels.addProductRepeat,
     addRowDots: jsKernels.addRowDots,
     indexedAddRows: jsKernels.indexedAddRows,
+    gatherRows: jsKernels.gatherRows,
     xoshiroWords: jsKernels.xoshiroWords,
     copyRows: jsKernels.copyRows,
     addRows: jsKernels.addRows,

@@ -142,14 +142,12 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 export function indexRows(x: Tensor, rows: Int32Array): Tensor {
   const R = x.shape[0];
   const w = sizeOf(x.shape.slice(1)); // also for an empty x (x.size / R would be 0 / 0)
-  const out = new Tensor(scratch(rows.length * w), [rows.length, ...x.shape.slice(1)]);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!(r >= 0 && r < R)) throw new RangeError(`indexRows: row ${r} (at ${i}) out of range [0, ${R})`);
-    // A subarray is an object: for short rows (MOCA gathers single weights) a loop is far cheaper.
-    if (w < 16) for (let j = 0; j < w; j++) out.data[i * w + j] = x.data[r * w + j];
-    else out.data.set(x.data.subarray(r * w, (r + 1) * w), i * w);
   }
+  const out = new Tensor(scratch(rows.length * w), [rows.length, ...x.shape.slice(1)]);
+  kernels().gatherRows(x.data, rows, out.data, w);
   if (!needsGrad(x)) return out;
   return record(out, () => kernels().indexedAddRows(out.grad!, rows, x.gradBuffer(), w, true));
 }
@@ -215,12 +213,12 @@ export function embedding(
   if (sizeOf(idsShape) !== ids.length)
     throw new RangeError(`embedding: ids shape [${idsShape.join(', ')}] does not match ${ids.length} ids`);
   const [N, d] = table.shape;
-  const out = new Tensor(floats(ids.length * d), [...idsShape, d]);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < N)) throw new RangeError(`embedding: id ${id} (at ${i}) out of range [0, ${N})`);
-    out.data.set(table.data.subarray(id * d, (id + 1) * d), i * d);
   }
+  const out = new Tensor(scratch(ids.length * d), [...idsShape, d]);
+  kernels().gatherRows(table.data, ids, out.data, d);
   if (!needsGrad(table)) return out;
   return record(out, () => {
     const g = out.grad!;
