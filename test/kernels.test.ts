@@ -3,7 +3,7 @@
  * On CI (CI=true) the native and wasm backends must be available: a skipped backend there
  * would hide a broken build.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { jsKernels } from '../src/kernels/js.js';
@@ -19,6 +19,7 @@ import { COORDINATE_DESCENT } from '../src/models/soft-top-k.js';
 import { mul } from '../src/engine/ops/elementwise.js';
 import { blasAdvice } from '../src/cli/doctor.js';
 import { sum } from '../src/engine/ops/reduce.js';
+import { nativeLoads } from './threaded-kernels.js';
 
 const rng = new Rng(11);
 const rand = (n: number, s = 1) => Float32Array.from({ length: n }, () => rng.normal() * s);
@@ -1007,15 +1008,6 @@ function specials(x: Float32Array): Float32Array {
   return x;
 }
 
-/** Whether the native backend loads; where it cannot (never on CI) the test is skipped. */
-function nativeLoads(t: TestContext): boolean {
-  const native = probeBackends().find((p) => p.name === 'native')!;
-  if (native.available) return true;
-  assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
-  t.skip(`native unavailable: ${native.reason}`);
-  return false;
-}
-
 /** fn's result with `backend` as the engine's kernels, the previous ones restored after. */
 function withBackend<T>(backend: BackendName, fn: () => T): T {
   const previous = kernels().name;
@@ -1116,40 +1108,6 @@ test('fused causal attention (native) gives the same bits on one thread and on t
       const [one, two] = [run(1, lastOnly), run(2, lastOnly)];
       one.forEach((x, i) => assert.deepEqual(x, two[i], `array ${i}, lastOnly ${lastOnly}`));
     }
-  } finally {
-    K.setThreads(threadsBefore);
-  }
-});
-
-test('element-wise kernels (native) give the same bits on one thread and on two', (t) => {
-  if (!nativeLoads(t)) return;
-  const K = loadBackend('native');
-  // Odd sizes, so that the split between the two parts falls inside a vector loop's stride:
-  // 4,003 rows of 67 split at row 2,001, element 134,067.
-  const [rows, d] = [4003, 67];
-  const n = rows * d;
-  const [x, dy, gamma, beta] = [rand(n, 2), rand(n), rand(d), rand(d)];
-  const words = new Uint32Array(n);
-  rng.fillU32(words);
-  const run = (threads: number) => {
-    K.setThreads(threads);
-    assert.equal(K.threads(), threads);
-    const [y, dx] = [new Float32Array(n), new Float32Array(n)];
-    K.gelu(x, y, n);
-    K.geluBackward(x, dy, dx, n);
-    const [ln, xhat, rstd] = [new Float32Array(n), new Float32Array(n), new Float32Array(rows)];
-    K.layerNorm(x, gamma, beta, 1e-5, rows, d, ln, xhat, rstd);
-    const [dyt, tanh] = [new Float32Array(n), new Float32Array(n)];
-    K.dyt(x, 0.7, gamma, beta, rows, d, dyt, tanh);
-    const [dropped, scale] = [new Float32Array(n), new Float32Array(n)];
-    new Uint32Array(scale.buffer).set(words); // the words in the scale buffer, as the op passes them
-    K.dropout(x, new Uint32Array(scale.buffer), 2 ** 31, 2, n, dropped, scale);
-    return [y, dx, ln, xhat, rstd, dyt, tanh, dropped, scale].map(bitsOf);
-  };
-  const threadsBefore = K.threads();
-  try {
-    const [one, two] = [run(1), run(2)];
-    one.forEach((a, i) => assert.deepEqual(a, two[i], `output ${i}`));
   } finally {
     K.setThreads(threadsBefore);
   }

@@ -1145,30 +1145,30 @@ static bool read_indexed_rows(napi_env env, const char *fn, napi_value *argv, bo
   return true;
 }
 
-static napi_value IndexedAddRows(napi_env env, napi_callback_info info) {
-  const char *fn = "indexedAddRows";
+/* indexedAddRows(src, rows, dst, width, scatter) adds through the index; gatherRows(src, rows, dst,
+ * width) copies (a gather, without the flag). */
+static napi_value indexed_rows_call(napi_env env, napi_callback_info info, const char *fn, bool copy) {
   napi_value argv[5];
   float *src, *dst;
   int32_t *rows;
   int64_t n, width;
-  bool scatter;
-  if (!get_args(env, info, fn, 5, argv) || !get_bool(env, argv[4], fn, "scatter", &scatter) ||
-      !read_indexed_rows(env, fn, argv, scatter, &src, &rows, &n, &dst, &width))
+  bool scatter = false;
+  if (!get_args(env, info, fn, copy ? 4 : 5, argv) || (!copy && !get_bool(env, argv[4], fn, "scatter", &scatter)) ||
+      !read_indexed_rows(env, fn, argv, scatter, &src, &rows, &n, &dst, &width) || width == 0)
     return NULL;
-  if (width > 0) vec_indexed_add_rows(src, rows, n, dst, width, scatter);
+  if (copy)
+    vec_gather_rows(src, rows, n, dst, width);
+  else
+    vec_indexed_add_rows(src, rows, n, dst, width, scatter);
   return NULL;
 }
 
+static napi_value IndexedAddRows(napi_env env, napi_callback_info info) {
+  return indexed_rows_call(env, info, "indexedAddRows", false);
+}
+
 static napi_value GatherRows(napi_env env, napi_callback_info info) {
-  const char *fn = "gatherRows";
-  napi_value argv[4];
-  float *src, *dst;
-  int32_t *rows;
-  int64_t n, width;
-  if (!get_args(env, info, fn, 4, argv) || !read_indexed_rows(env, fn, argv, false, &src, &rows, &n, &dst, &width))
-    return NULL;
-  if (width > 0) vec_gather_rows(src, rows, n, dst, width);
-  return NULL;
+  return indexed_rows_call(env, info, "gatherRows", true);
 }
 
 /* A row block of copyRows: `rows` rows of `width` floats from `start`, `stride` apart, inside the

@@ -1,9 +1,22 @@
 /**
- * The element-wise kernels that split over threads, run once on fixed inputs: shared by the
- * thread-pool test and the worker thread it starts (which imports this file).
+ * Helpers of the native kernel tests: whether the native backend loads, and the element-wise
+ * kernels that split over threads run once on fixed inputs (the thread-pool test and the worker
+ * thread it starts import this file).
  */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import type { Kernels } from '../src/kernels/kernels.js';
+import { probeBackends } from '../src/kernels/select.js';
 import { Rng } from '../src/engine/rng.js';
+
+/** Whether the native backend loads; where it cannot (never on CI) the test is skipped. */
+export function nativeLoads(t: TestContext): boolean {
+  const native = probeBackends().find((p) => p.name === 'native')!;
+  if (native.available) return true;
+  assert.ok(process.env.CI !== 'true', `native backend must load on CI: ${native.reason}`);
+  t.skip(`native unavailable: ${native.reason}`);
+  return false;
+}
 
 /** Odd sizes above the kernels' split thresholds: the cut falls inside a vector loop's stride. */
 export const POOL_ROWS = 4003;
@@ -20,10 +33,10 @@ export interface PoolInputs {
 export function poolInputs(seed: number): PoolInputs {
   const rng = new Rng(seed);
   const n = POOL_ROWS * POOL_WIDTH;
-  const rand = (count: number) => Float32Array.from({ length: count }, () => rng.normal());
+  const rand = (count: number, scale = 1) => Float32Array.from({ length: count }, () => rng.normal() * scale);
   const words = new Uint32Array(n);
   rng.fillU32(words);
-  return { x: rand(n), dy: rand(n), gamma: rand(POOL_WIDTH), beta: rand(POOL_WIDTH), words };
+  return { x: rand(n, 2), dy: rand(n), gamma: rand(POOL_WIDTH), beta: rand(POOL_WIDTH), words };
 }
 
 /** Every output of gelu, its backward, layer norm, DyT and dropout, as bit patterns. */
