@@ -26,6 +26,9 @@
         '<!@(pkg-config --cflags-only-I openblas 2>/dev/null || true)',
       ],
       'cflags!': ['-O2'],
+      # The kernel pool's threads (src/parallel.c) outlive every call: the library must not be
+      # unmapped when a worker_threads Worker that loaded it ends (Node closes its addons then).
+      'ldflags': ['-Wl,-z,nodelete'],
       'libraries': [
         '<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)',
         '-lm',

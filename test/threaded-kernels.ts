@@ -18,11 +18,14 @@ export function nativeLoads(t: TestContext): boolean {
   return false;
 }
 
-/** Odd sizes above the kernels' split thresholds: the cut falls inside a vector loop's stride. */
-export const POOL_ROWS = 4003;
+/**
+ * Odd sizes above the kernels' split thresholds (131,072 elements a part), so that the cut falls
+ * inside a vector loop's stride: 4,003 rows of 67 make two parts, 8,009 rows four.
+ */
 export const POOL_WIDTH = 67;
 
 export interface PoolInputs {
+  rows: number;
   x: Float32Array;
   dy: Float32Array;
   gamma: Float32Array;
@@ -30,18 +33,18 @@ export interface PoolInputs {
   words: Uint32Array;
 }
 
-export function poolInputs(seed: number): PoolInputs {
+export function poolInputs(seed: number, rows = 4003): PoolInputs {
   const rng = new Rng(seed);
-  const n = POOL_ROWS * POOL_WIDTH;
+  const n = rows * POOL_WIDTH;
   const rand = (count: number, scale = 1) => Float32Array.from({ length: count }, () => rng.normal() * scale);
   const words = new Uint32Array(n);
   rng.fillU32(words);
-  return { x: rand(n, 2), dy: rand(n), gamma: rand(POOL_WIDTH), beta: rand(POOL_WIDTH), words };
+  return { rows, x: rand(n, 2), dy: rand(n), gamma: rand(POOL_WIDTH), beta: rand(POOL_WIDTH), words };
 }
 
 /** Every output of gelu, its backward, layer norm, DyT and dropout, as bit patterns. */
-export function runPoolKernels(K: Kernels, { x, dy, gamma, beta, words }: PoolInputs): Uint32Array[] {
-  const [rows, d, n] = [POOL_ROWS, POOL_WIDTH, POOL_ROWS * POOL_WIDTH];
+export function runPoolKernels(K: Kernels, { rows, x, dy, gamma, beta, words }: PoolInputs): Uint32Array[] {
+  const [d, n] = [POOL_WIDTH, rows * POOL_WIDTH];
   const [y, dx] = [new Float32Array(n), new Float32Array(n)];
   K.gelu(x, y, n);
   K.geluBackward(x, dy, dx, n);

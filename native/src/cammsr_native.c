@@ -1664,6 +1664,7 @@ static napi_value Describe(napi_env env, napi_callback_info info) {
             set_string(env, obj, "openblasParallel", parallel) &&
             set_int(env, obj, "openblasThreads", openblas_get_num_threads()) &&
             set_int(env, obj, "openblasProcs", openblas_get_num_procs()) &&
+            set_int(env, obj, "kernelPoolWorkers", parallel_workers()) &&
             (!openblas_thread_timeout || set_int(env, obj, "openblasThreadTimeout", effective_thread_timeout())) &&
             set_int(env, obj, "blasIntBits", (int64_t)(8 * sizeof(blasint))) &&
             set_string(env, obj, "compiler", compiler) &&

@@ -2,6 +2,8 @@
  * Fork-join over rows (parallel.h) on a persistent pool. A worker that finishes a part spins for
  * about as long as OpenBLAS's threads do after a GEMM (the loader sets 2^16 cycles), so that the
  * next kernel of a step finds it awake, then sleeps on a condition variable and costs nothing.
+ * The addon is linked with -z nodelete: the workers outlive every call, so the code they run must
+ * stay mapped when a worker_threads Worker that loaded the addon ends.
  */
 #include "parallel.h"
 
@@ -18,31 +20,48 @@ typedef struct {
   int part;
 } part_job;
 
-/* How long an idle worker and a waiting caller spin before they sleep or yield. */
+/* How long an idle worker spins before it sleeps, and how long a caller spins for its workers'
+ * parts before it sleeps. Their parts take about as long as its own, so a caller that slept
+ * sooner would often pay a wake-up (about 20 µs: GELU over 589,824 floats took 357-392 µs with
+ * a 30 µs spin, 320-322 with this one); past 200 µs a worker has lost its core to another process. */
 #define SPIN_NANOSECONDS 30000
+#define CALLER_SPIN_NANOSECONDS 200000
 
-static int thread_count = 1;
+static atomic_int thread_count = 1;
+/* A worker could not be started: later calls run those parts on the caller until setThreads. */
+static atomic_bool start_failed;
 
-int parallel_threads(void) { return thread_count; }
+int parallel_threads(void) { return atomic_load_explicit(&thread_count, memory_order_relaxed); }
 
-void parallel_set_threads(int threads) { thread_count = threads < 1 ? 1 : threads > PARALLEL_MAX_PARTS ? PARALLEL_MAX_PARTS : threads; }
+void parallel_set_threads(int threads) {
+  const int n = threads < 1 ? 1 : threads > PARALLEL_MAX_PARTS ? PARALLEL_MAX_PARTS : threads;
+  atomic_store_explicit(&thread_count, n, memory_order_relaxed);
+  atomic_store(&start_failed, false);
+}
 
 static void run_part(const part_job *j) { j->fn(j->ctx, j->begin, j->end, j->part); }
 
 /* One call at a time uses the pool; a call that finds it busy (another thread's, or a nested one)
  * runs its parts on its own thread, with the same cut and so the same results. */
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static part_job jobs[PARALLEL_MAX_PARTS];
-static int workers; /* started so far: worker w runs part w (1 .. workers) */
+static atomic_int workers; /* started so far: worker w runs part w (1 .. workers) */
 /* A call's number (upper bits) and its part count (low 8 bits) in one word, published after
  * jobs[] is written: a worker reads both at once, so it never acts on one call's count with
  * another's jobs. 2^56 calls do not wrap. */
 static _Atomic uint64_t call;
 _Static_assert(PARALLEL_MAX_PARTS < 256, "a call's part count must fit its low 8 bits");
-static atomic_int pending;  /* workers' parts of the current call not yet done */
-static atomic_int sleepers; /* workers waiting on `wake` or about to */
+static atomic_int pending; /* workers' parts of the current call not yet done */
+
+/* Sleeping workers wait on `wake`; a caller whose workers are slow waits on `done`. Each side
+ * raises its flag before it reads the other side's word, and the other side writes its word
+ * before it reads the flag (all sequentially consistent): one of the two sees the other. */
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER, done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
+static atomic_int sleepers;        /* workers waiting on `wake` or about to */
+static atomic_bool caller_waiting; /* the caller waits on `done` or is about to */
+
+int parallel_workers(void) { return atomic_load(&workers); }
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -56,15 +75,19 @@ static int64_t nanoseconds(void) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Spins until *word differs from seen, for up to SPIN_NANOSECONDS; returns whether it did. */
-static bool spin_until_changed(_Atomic uint64_t *word, uint64_t seen) {
+/* Whether the published call c asks worker w for a part, and is not the call it ran last. */
+static inline bool asks(uint64_t c, uint64_t last, int w) { return (c >> 8) != (last >> 8) && w < (int)(c & 0xff); }
+
+/* Spins for up to SPIN_NANOSECONDS until a call asks worker w for a part; returns the call or 0. */
+static uint64_t spin_for_call(uint64_t last, int w) {
   const int64_t until = nanoseconds() + SPIN_NANOSECONDS;
   for (;;) {
     for (int i = 0; i < 64; i++) {
-      if (atomic_load_explicit(word, memory_order_acquire) != seen) return true;
+      const uint64_t c = atomic_load(&call);
+      if (asks(c, last, w)) return c;
       cpu_relax();
     }
-    if (nanoseconds() > until) return false;
+    if (nanoseconds() > until) return 0;
   }
 }
 
@@ -74,21 +97,23 @@ static uint64_t first_seen[PARALLEL_MAX_PARTS];
 
 static void *worker_main(void *arg) {
   const int w = (int)(intptr_t)arg;
-  uint64_t seen = first_seen[w];
+  uint64_t last = first_seen[w];
   for (;;) {
-    if (!spin_until_changed(&call, seen)) {
-      /* sleepers is raised before call is read again, and the caller publishes a call before it
-       * reads sleepers (both sequentially consistent): one of them sees the other. */
+    uint64_t c = spin_for_call(last, w);
+    if (c == 0) {
       pthread_mutex_lock(&wake_lock);
       atomic_fetch_add(&sleepers, 1);
-      while (atomic_load(&call) == seen) pthread_cond_wait(&wake, &wake_lock);
+      while (!asks(c = atomic_load(&call), last, w)) pthread_cond_wait(&wake, &wake_lock);
       atomic_fetch_sub(&sleepers, 1);
       pthread_mutex_unlock(&wake_lock);
     }
-    seen = atomic_load(&call);
-    if (w < (int)(seen & 0xff)) {
-      run_part(&jobs[w]);
-      atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+    /* A call that asks for part w cannot end before it is done: jobs[w] is this call's. */
+    run_part(&jobs[w]);
+    last = c;
+    if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_waiting)) {
+      pthread_mutex_lock(&done_lock);
+      pthread_cond_signal(&done);
+      pthread_mutex_unlock(&done_lock);
     }
   }
   return NULL;
@@ -96,27 +121,36 @@ static void *worker_main(void *arg) {
 
 /* Starts workers up to `wanted` (parts 1 .. wanted); returns how many exist. */
 static int start_workers(int wanted) {
-  while (workers < wanted) {
+  while (atomic_load(&workers) < wanted && !atomic_load(&start_failed)) {
+    const int w = atomic_load(&workers) + 1;
     pthread_attr_t attr;
     pthread_t id;
-    if (pthread_attr_init(&attr) != 0) break;
-    first_seen[workers + 1] = atomic_load(&call);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    const int failed = pthread_create(&id, &attr, worker_main, (void *)(intptr_t)(workers + 1));
-    pthread_attr_destroy(&attr);
-    if (failed) break;
-    workers++;
+    bool started = false;
+    if (pthread_attr_init(&attr) == 0) {
+      first_seen[w] = atomic_load(&call);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      started = pthread_create(&id, &attr, worker_main, (void *)(intptr_t)w) == 0;
+      pthread_attr_destroy(&attr);
+    }
+    if (!started) atomic_store(&start_failed, true);
+    else atomic_store(&workers, w);
   }
-  return workers;
+  return atomic_load(&workers);
 }
 
 static void wait_for_workers(void) {
-  const int64_t until = nanoseconds() + SPIN_NANOSECONDS;
-  int spins = 0;
-  while (atomic_load_explicit(&pending, memory_order_acquire) > 0) {
+  const int64_t until = nanoseconds() + CALLER_SPIN_NANOSECONDS;
+  for (int spins = 1; atomic_load(&pending) > 0; spins++) {
     cpu_relax();
-    /* A worker that lost its core (a loaded machine) gets it back sooner if the caller yields. */
-    if (++spins % 64 == 0 && nanoseconds() > until) sched_yield();
+    if (spins % 64 == 0 && nanoseconds() > until) {
+      /* A worker that lost its core (a loaded machine): sleep until the last part is done. */
+      pthread_mutex_lock(&done_lock);
+      atomic_store(&caller_waiting, true);
+      while (atomic_load(&pending) > 0) pthread_cond_wait(&done, &done_lock);
+      atomic_store(&caller_waiting, false);
+      pthread_mutex_unlock(&done_lock);
+      return;
+    }
   }
 }
 
@@ -134,8 +168,8 @@ int parallel_rows(int64_t n, int threads, int64_t min_rows, void (*fn)(void *, i
   const int started = start_workers((int)parts - 1);
   const int pooled = started + 1 < parts ? started + 1 : (int)parts;
   for (int p = 1; p < pooled; p++) jobs[p] = cut[p];
-  atomic_store_explicit(&pending, pooled - 1, memory_order_relaxed);
-  const uint64_t number = (atomic_load_explicit(&call, memory_order_relaxed) >> 8) + 1;
+  atomic_store(&pending, pooled - 1);
+  const uint64_t number = (atomic_load(&call) >> 8) + 1;
   atomic_store(&call, number << 8 | (uint64_t)pooled);
   if (atomic_load(&sleepers) > 0) {
     pthread_mutex_lock(&wake_lock);

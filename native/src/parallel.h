@@ -23,4 +23,7 @@ int parallel_rows(int64_t n, int threads, int64_t min_rows, void (*fn)(void *, i
 int parallel_threads(void);
 void parallel_set_threads(int threads);
 
+/* Pool workers started so far (reported by describe()). */
+int parallel_workers(void);
+
 #endif

@@ -398,8 +398,9 @@ export interface Kernels {
 
   /**
    * Copies rows of `width` floats through an index: dst row i = src row rows[i] for i <
-   * rows.length, bits as they are (the shape ops' gathers: indexRows, embedding). Every index is
-   * checked against src's rows before anything is written.
+   * rows.length (the shape ops' gathers: indexRows, embedding). Bits as they are, but that the js
+   * loop for rows under 16 floats may quiet a signalling NaN. Every index is checked against
+   * src's rows before anything is written.
    */
   gatherRows(src: Float32Array, rows: Int32Array, dst: Float32Array, width: number): void;
 
