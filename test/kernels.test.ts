@@ -1140,6 +1140,37 @@ test('routed attention (native) matches the GEMM-per-block path, forward and bac
     close(a.out, b.out, 1e-5, 1e-6, `out (dropout ${p})`);
     for (const g of ['gq', 'gk', 'gv', 'gn'] as const) close(a[g], b[g], 1e-4, 1e-5, `${g} (dropout ${p})`);
   }
+  // Fresh gradients: whatever they held, the kernel's result is the bits of adding to zeros.
+  const Kn = loadBackend('native');
+  const count = 300; // probabilities: more than the blocks hold
+  const [pr, kp] = [new Float32Array(count), new Float32Array(count)];
+  const geometry = [
+    inputs.q,
+    inputs.k,
+    inputs.v,
+    inputs.nullKv,
+    queryOffsets,
+    keyOffsets,
+    heads,
+    width,
+  ] as const;
+  const probability = [1 / Math.sqrt(width / heads), null, 0, 1, pr, kp] as const;
+  Kn.routedAttention!(...geometry, ...probability, new Float32Array(Q * width));
+  const dOut = rand(Q * width);
+  const backward = (fill: number, fresh: number, gk = new Float32Array(R * width).fill(fill)) => {
+    const [gq, gv] = [new Float32Array(Q * width).fill(fill), new Float32Array(R * width).fill(fill)];
+    Kn.routedAttentionBackward!(...geometry, ...probability, dOut, gq, gk, gv, null, fresh);
+    return [gq, gk, gv].map(bitsOf);
+  };
+  const zeroed = backward(0, 0);
+  assert.deepEqual(backward(NaN, 7), zeroed, 'fresh gQ, gK and gV full of NaN');
+  const [fromZeros, fromNaN] = [backward(0, 5), backward(NaN, 5, new Float32Array(R * width))];
+  assert.deepEqual(fromNaN, fromZeros, 'gK not fresh (zeros, added to), gQ and gV fresh');
+  const added = backward(1, 0);
+  assert.ok(
+    added[0].some((bits, i) => bits !== zeroed[0][i]),
+    'without the flag the kernel adds to what the buffer holds',
+  );
   // Bad arguments are refused before any memory is touched.
   const K = loadBackend('native');
   const probs = new Float32Array(500);

@@ -1496,11 +1496,13 @@ static napi_value RoutedAttention(napi_env env, napi_callback_info info) {
 
 static napi_value RoutedAttentionBackward(napi_env env, napi_callback_info info) {
   const char *fn = "routedAttentionBackward";
-  napi_value argv[19];
+  napi_value argv[20];
   routed_attention_args a;
   float *probs, *kept, *d_out, *gq, *gk, *gv, *gn;
   size_t len_do, len_gq, len_gk, len_gv, len_gn;
-  if (!get_args(env, info, fn, 19, argv) || !read_routed(env, fn, argv, &a, &probs, &kept) ||
+  int64_t fresh;
+  if (!get_args(env, info, fn, 20, argv) || !read_routed(env, fn, argv, &a, &probs, &kept) ||
+      !get_count(env, argv[19], fn, "fresh", 7, &fresh) ||
       !get_f32(env, argv[14], fn, "dOut", &d_out, &len_do) || !get_f32_or_null(env, argv[15], fn, "gQ", &gq, &len_gq) ||
       !get_f32_or_null(env, argv[16], fn, "gK", &gk, &len_gk) || !get_f32_or_null(env, argv[17], fn, "gV", &gv, &len_gv) ||
       !get_f32_or_null(env, argv[18], fn, "gNullKv", &gn, &len_gn))
@@ -1510,7 +1512,7 @@ static napi_value RoutedAttentionBackward(napi_env env, napi_callback_info info)
       (gk && !check_rows(env, fn, "gK", len_gk, rk, a.width)) || (gv && !check_rows(env, fn, "gV", len_gv, rk, a.width)) ||
       (gn && !check_rows(env, fn, "gNullKv", len_gn, 2, a.width)))
     return NULL;
-  if (!routed_attention_backward(&a, probs, kept, d_out, gq, gk, gv, gn))
+  if (!routed_attention_backward(&a, probs, kept, d_out, gq, gk, gv, gn, (int)fresh))
     THROW(env, ERR_PLAIN, "%s: out of memory", fn);
   return NULL;
 }

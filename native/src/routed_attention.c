@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "exp.h"
 #include "vec.h"
@@ -62,8 +63,14 @@ void routed_attention_forward(const routed_attention_args *a, float *probs, floa
   }
 }
 
+/* Zeroes columns [col, col + dh) of `rows` rows of g from row r0 (rows `width` floats apart). */
+static void zero_block(float *g, int64_t r0, int64_t rows, int64_t width, int64_t col, int64_t dh) {
+  if (g)
+    for (int64_t r = r0; r < r0 + rows; r++) memset(g + r * width + col, 0, (size_t)dh * sizeof *g);
+}
+
 bool routed_attention_backward(const routed_attention_args *a, const float *probs, const float *kept,
-                               const float *d_out, float *gq, float *gk, float *gv, float *g_null) {
+                               const float *d_out, float *gq, float *gk, float *gv, float *g_null, int fresh) {
   const int64_t W = a->width, H = a->heads, dh = W / H;
   int64_t widest = 1;
   for (int64_t b = 0; b < a->batch; b++)
@@ -78,6 +85,9 @@ bool routed_attention_backward(const routed_attention_args *a, const float *prob
     for (int64_t h = 0; h < H; h++, po += nq * n) {
       const int64_t col = h * dh;
       const float *null_k = a->null_kv + col, *null_v = a->null_kv + (H + h) * dh;
+      zero_block(gq && (fresh & ROUTED_FRESH_GQ) ? gq : NULL, q0, nq, W, col, dh);
+      zero_block(gk && (fresh & ROUTED_FRESH_GK) ? gk : NULL, k0, n - 1, W, col, dh);
+      zero_block(gv && (fresh & ROUTED_FRESH_GV) ? gv : NULL, k0, n - 1, W, col, dh);
       for (int64_t i = 0; i < nq; i++) {
         const float *p = probs + po + i * n, *pk = kept + po + i * n;
         const float *d_row = d_out + (q0 + i) * W + col;

@@ -30,9 +30,14 @@ int64_t routed_probability_count(const routed_attention_args *a);
  * probs when there is no dropout), out = kept · [v_null; v_j]. */
 void routed_attention_forward(const routed_attention_args *a, float *probs, float *kept, float *out);
 
-/* Backward from d_out: adds to gq, gk, gv and g_null ([2, heads, dh]); each may be NULL.
- * Returns false when it cannot allocate its row buffer. */
+/* Which of gq, gk and gv hold no gradient yet (bits of routed_attention_backward's `fresh`). */
+enum { ROUTED_FRESH_GQ = 1, ROUTED_FRESH_GK = 2, ROUTED_FRESH_GV = 4 };
+
+/* Backward from d_out: adds to gq, gk, gv and g_null ([2, heads, dh]); each may be NULL. A fresh
+ * one's contents are ignored: each (sequence, head) block zeroes its rows of it before adding, as
+ * a zero-filled buffer would be (the blocks cover every row and column once), while they are in
+ * cache. Returns false when it cannot allocate its row buffer. */
 bool routed_attention_backward(const routed_attention_args *a, const float *probs, const float *kept,
-                               const float *d_out, float *gq, float *gk, float *gv, float *g_null);
+                               const float *d_out, float *gq, float *gk, float *gv, float *g_null, int fresh);
 
 #endif

@@ -467,7 +467,11 @@ export interface Kernels {
    */
   routedAttention?(...args: [...RoutedAttentionArgs, out: Float32Array]): void;
 
-  /** Optional, with routedAttention: adds the gradients from dOut to gQ, gK, gV and gNullKv (null: skipped). */
+  /**
+   * Optional, with routedAttention: adds the gradients from dOut to gQ, gK, gV and gNullKv (null:
+   * skipped). `fresh` (bits 1, 2, 4 for gQ, gK, gV) marks buffers that hold no gradient yet: their
+   * contents are ignored, and the result is what adding to zeros gives.
+   */
   routedAttentionBackward?(
     ...args: [
       ...RoutedAttentionArgs,
@@ -476,6 +480,7 @@ export interface Kernels {
       gK: Float32Array | null,
       gV: Float32Array | null,
       gNullKv: Float32Array | null,
+      fresh: number,
     ]
   ): void;
 

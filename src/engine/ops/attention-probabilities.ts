@@ -3,7 +3,7 @@
  * the causal attention of the sequence encoders and MOCA's routed attention, and passed to their
  * fused kernels in the same order.
  */
-import { floats, scratchWords } from '../memory.js';
+import { scratch, scratchWords } from '../memory.js';
 import type { Rng } from '../rng.js';
 
 export interface Probabilities {
@@ -32,8 +32,10 @@ export function probabilities(
 ): Probabilities {
   const drop = training && p > 0;
   if (drop && !rng) throw new Error(`${what}: dropout in training mode needs an Rng`);
-  const probs = floats(count);
-  const kept = drop ? floats(count) : probs;
+  // Unfilled: both attention ops, on every path, write each probability of every block (the
+  // causal ones zeros above the diagonal), and every kept value.
+  const probs = scratch(count);
+  const kept = drop ? scratch(count) : probs;
   const bits = drop ? scratchWords(count) : null;
   if (bits) rng!.fillU32(bits);
   return { scale, bits, threshold: Math.floor(p * 4294967296), keep: drop ? 1 / (1 - p) : 1, probs, kept };
