@@ -14,15 +14,17 @@ import { nativeLoads } from './threaded-kernels.js';
 
 const STRESS = fileURLToPath(new URL('./pool-stress.js', import.meta.url));
 
-function runScenario(t: TestContext, scenario: string): void {
+function runScenario(t: TestContext, scenario: string, spin?: '0'): void {
   if (!nativeLoads(t)) return;
-  const out = execFileSync(process.execPath, [STRESS, scenario], { encoding: 'utf8', timeout: 120_000 });
+  const env = spin === undefined ? process.env : { ...process.env, CAMMSR_POOL_SPIN: spin };
+  const out = execFileSync(process.execPath, [STRESS, scenario], { encoding: 'utf8', timeout: 120_000, env });
   const { workers, threads } = JSON.parse(out.trim().split('\n').pop()!) as {
     workers: number;
     threads: number;
   };
   if (threads < 2) return t.skip('OpenBLAS was built for one thread');
-  assert.ok(workers >= 1, `the pool started ${workers} workers`);
+  // Every part but the caller's had a worker: the pool ran them, not a serial fallback.
+  assert.ok(workers >= threads - 1, `the pool started ${workers} workers for ${threads} threads`);
 }
 
 test('native thread pool: the same bits as one thread, back to back, after sleeping, and at four parts on two cores', (t) =>
@@ -30,3 +32,8 @@ test('native thread pool: the same bits as one thread, back to back, after sleep
 
 test('native thread pool: two JavaScript threads calling kernels at once get the same bits as one thread', (t) =>
   runScenario(t, 'two-threads'));
+
+test('native thread pool without spinning (CAMMSR_POOL_SPIN=0): workers and callers sleep and wake on every call', (t) => {
+  runScenario(t, 'serial', '0');
+  runScenario(t, 'two-threads', '0');
+});

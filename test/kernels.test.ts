@@ -1140,10 +1140,10 @@ test('routed attention (native) matches the GEMM-per-block path, forward and bac
     close(a.out, b.out, 1e-5, 1e-6, `out (dropout ${p})`);
     for (const g of ['gq', 'gk', 'gv', 'gn'] as const) close(a[g], b[g], 1e-4, 1e-5, `${g} (dropout ${p})`);
   }
-  // Fresh gradients: whatever they held, the kernel's result is the bits of adding to zeros.
+  // Fresh gradients: whatever they held, the kernel's result is the bits of adding to zeros,
+  // without dropout (kept is probs) and with it.
   const Kn = loadBackend('native');
-  const count = 300; // probabilities: more than the blocks hold
-  const [pr, kp] = [new Float32Array(count), new Float32Array(count)];
+  const count = 76; // heads × Σ queries × (keys + 1)
   const geometry = [
     inputs.q,
     inputs.k,
@@ -1154,23 +1154,41 @@ test('routed attention (native) matches the GEMM-per-block path, forward and bac
     heads,
     width,
   ] as const;
-  const probability = [1 / Math.sqrt(width / heads), null, 0, 1, pr, kp] as const;
-  Kn.routedAttention!(...geometry, ...probability, new Float32Array(Q * width));
   const dOut = rand(Q * width);
-  const backward = (fill: number, fresh: number, gk = new Float32Array(R * width).fill(fill)) => {
-    const [gq, gv] = [new Float32Array(Q * width).fill(fill), new Float32Array(R * width).fill(fill)];
-    Kn.routedAttentionBackward!(...geometry, ...probability, dOut, gq, gk, gv, null, fresh);
-    return [gq, gk, gv].map(bitsOf);
-  };
-  const zeroed = backward(0, 0);
-  assert.deepEqual(backward(NaN, 7), zeroed, 'fresh gQ, gK and gV full of NaN');
-  const [fromZeros, fromNaN] = [backward(0, 5), backward(NaN, 5, new Float32Array(R * width))];
-  assert.deepEqual(fromNaN, fromZeros, 'gK not fresh (zeros, added to), gQ and gV fresh');
-  const added = backward(1, 0);
-  assert.ok(
-    added[0].some((bits, i) => bits !== zeroed[0][i]),
-    'without the flag the kernel adds to what the buffer holds',
-  );
+  const words = new Uint32Array(count);
+  new Rng(9).fillU32(words);
+  for (const bits of [null, words]) {
+    const probs = new Float32Array(count);
+    const kept = bits ? new Float32Array(count) : probs;
+    const probability = [1 / Math.sqrt(width / heads), bits, 2 ** 31, bits ? 2 : 1, probs, kept] as const;
+    Kn.routedAttention!(...geometry, ...probability, new Float32Array(Q * width));
+    const backward = (fill: number, fresh: number, gk = new Float32Array(R * width).fill(fill)) => {
+      const [gq, gv] = [new Float32Array(Q * width).fill(fill), new Float32Array(R * width).fill(fill)];
+      Kn.routedAttentionBackward!(...geometry, ...probability, dOut, gq, gk, gv, null, fresh);
+      return [gq, gk, gv].map(bitsOf);
+    };
+    const what = bits ? 'with dropout' : 'without dropout';
+    const zeroed = backward(0, 0);
+    zeroed.forEach((g, i) =>
+      assert.ok(
+        g.some((x) => x !== 0),
+        `${what}: gradient ${i} is not all zeros`,
+      ),
+    );
+    assert.deepEqual(backward(NaN, 7), zeroed, `${what}: fresh gQ, gK and gV full of NaN`);
+    assert.deepEqual(
+      backward(NaN, 5, new Float32Array(R * width)),
+      zeroed,
+      `${what}: gK not fresh (zeros, added to)`,
+    );
+    const added = backward(1, 0);
+    added.forEach((g, i) =>
+      assert.ok(
+        g.some((x, j) => x !== zeroed[i][j]),
+        `${what}: without the flag gradient ${i} is added to what the buffer holds`,
+      ),
+    );
+  }
   // Bad arguments are refused before any memory is touched.
   const K = loadBackend('native');
   const probs = new Float32Array(500);

@@ -2,8 +2,8 @@
  * The native kernel pool's scenarios, run by kernel-pool.test.ts in a child process with a
  * timeout (a deadlock in native code would block a test's own thread for good):
  *   node pool-stress.js serial | two-threads
- * Prints one JSON line ({ workers, threads }) when every result is the same bits as on one
- * thread, and throws otherwise. Imported without a scenario (as the test runner does), it does
+ * Prints one JSON line ({ workers, threads: the most threads granted }) when every result is the
+ * same bits as on one thread, and throws otherwise. Imported without a scenario (as the test runner does), it does
  * nothing.
  */
 import assert from 'node:assert/strict';
@@ -26,8 +26,9 @@ function oneThenMany(K: Kernels, inputs: PoolInputs, threads: number): Uint32Arr
   return want;
 }
 
-/** Back to back (workers still spinning), after they slept, and at four and three parts. */
-function serial(K: Kernels): void {
+/** Back to back (workers still spinning), after they slept, and at four and three parts; returns
+ * the thread count OpenBLAS granted for four. */
+function serial(K: Kernels): number {
   const inputs = poolInputs(5);
   const want = oneThenMany(K, inputs, 2);
   for (let r = 0; r < 40; r++) assertSame(runPoolKernels(K, inputs), want, `back to back, round ${r}`);
@@ -37,10 +38,12 @@ function serial(K: Kernels): void {
   }
   const large = poolInputs(7, 8009); // four parts of at least 131,072 elements
   const wantLarge = oneThenMany(K, large, 4);
-  for (const threads of [4, 3, 4, 2]) {
+  const granted = K.threads();
+  for (const threads of [4, 3, 4, 2, 4]) {
     K.setThreads(threads);
     assertSame(runPoolKernels(K, large), wantLarge, `${K.threads()} threads`);
   }
+  return granted;
 }
 
 /** A worker thread that runs the kernels `rounds` times at two threads and posts every result. */
@@ -99,8 +102,7 @@ if (scenario === 'serial' || scenario === 'two-threads') {
   if (K.threads() < 2) {
     console.log(JSON.stringify({ workers: 0, threads: K.threads() }));
   } else {
-    if (scenario === 'serial') serial(K);
-    else await twoThreads(K);
-    console.log(JSON.stringify({ workers: K.describe().kernelPoolWorkers, threads: 2 }));
+    const threads = scenario === 'serial' ? serial(K) : (await twoThreads(K), 2);
+    console.log(JSON.stringify({ workers: K.describe().kernelPoolWorkers, threads }));
   }
 }

@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct {
@@ -26,6 +28,10 @@ typedef struct {
  * a 30 µs spin, 320-322 with this one); past 200 µs a worker has lost its core to another process. */
 #define SPIN_NANOSECONDS 30000
 #define CALLER_SPIN_NANOSECONDS 200000
+
+/* CAMMSR_POOL_SPIN=0 (read when the first worker starts) makes workers and callers sleep after
+ * 64 pauses instead of spinning: the tests run the sleeping paths on most calls with it. */
+static int64_t worker_spin = SPIN_NANOSECONDS, caller_spin = CALLER_SPIN_NANOSECONDS;
 
 static atomic_int thread_count = 1;
 /* A worker could not be started: later calls run those parts on the caller until setThreads. */
@@ -53,13 +59,14 @@ static _Atomic uint64_t call;
 _Static_assert(PARALLEL_MAX_PARTS < 256, "a call's part count must fit its low 8 bits");
 static atomic_int pending; /* workers' parts of the current call not yet done */
 
-/* Sleeping workers wait on `wake`; a caller whose workers are slow waits on `done`. Each side
- * raises its flag before it reads the other side's word, and the other side writes its word
- * before it reads the flag (all sequentially consistent): one of the two sees the other. */
+/* A sleeping worker w waits on wake[w], so that a call wakes only the workers it asks for parts;
+ * a caller whose workers are slow waits on `done`. Each side raises its flag before it reads the
+ * other side's word, and the other side writes its word before it reads the flag (all
+ * sequentially consistent): one of the two sees the other. */
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER, done_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
-static atomic_int sleepers;        /* workers waiting on `wake` or about to */
-static atomic_bool caller_waiting; /* the caller waits on `done` or is about to */
+static pthread_cond_t wake[PARALLEL_MAX_PARTS], done = PTHREAD_COND_INITIALIZER;
+static atomic_bool asleep[PARALLEL_MAX_PARTS]; /* worker w waits on wake[w] or is about to */
+static atomic_bool caller_waiting;             /* the caller waits on `done` or is about to */
 
 int parallel_workers(void) { return atomic_load(&workers); }
 
@@ -80,7 +87,7 @@ static inline bool asks(uint64_t c, uint64_t last, int w) { return (c >> 8) != (
 
 /* Spins for up to SPIN_NANOSECONDS until a call asks worker w for a part; returns the call or 0. */
 static uint64_t spin_for_call(uint64_t last, int w) {
-  const int64_t until = nanoseconds() + SPIN_NANOSECONDS;
+  const int64_t until = nanoseconds() + worker_spin;
   for (;;) {
     for (int i = 0; i < 64; i++) {
       const uint64_t c = atomic_load(&call);
@@ -102,9 +109,9 @@ static void *worker_main(void *arg) {
     uint64_t c = spin_for_call(last, w);
     if (c == 0) {
       pthread_mutex_lock(&wake_lock);
-      atomic_fetch_add(&sleepers, 1);
-      while (!asks(c = atomic_load(&call), last, w)) pthread_cond_wait(&wake, &wake_lock);
-      atomic_fetch_sub(&sleepers, 1);
+      atomic_store(&asleep[w], true);
+      while (!asks(c = atomic_load(&call), last, w)) pthread_cond_wait(&wake[w], &wake_lock);
+      atomic_store(&asleep[w], false);
       pthread_mutex_unlock(&wake_lock);
     }
     /* A call that asks for part w cannot end before it is done: jobs[w] is this call's. */
@@ -121,12 +128,16 @@ static void *worker_main(void *arg) {
 
 /* Starts workers up to `wanted` (parts 1 .. wanted); returns how many exist. */
 static int start_workers(int wanted) {
+  if (atomic_load(&workers) == 0) {
+    const char *spin = getenv("CAMMSR_POOL_SPIN");
+    if (spin && strcmp(spin, "0") == 0) worker_spin = caller_spin = 0;
+  }
   while (atomic_load(&workers) < wanted && !atomic_load(&start_failed)) {
     const int w = atomic_load(&workers) + 1;
     pthread_attr_t attr;
     pthread_t id;
     bool started = false;
-    if (pthread_attr_init(&attr) == 0) {
+    if (pthread_cond_init(&wake[w], NULL) == 0 && pthread_attr_init(&attr) == 0) {
       first_seen[w] = atomic_load(&call);
       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
       started = pthread_create(&id, &attr, worker_main, (void *)(intptr_t)w) == 0;
@@ -139,7 +150,7 @@ static int start_workers(int wanted) {
 }
 
 static void wait_for_workers(void) {
-  const int64_t until = nanoseconds() + CALLER_SPIN_NANOSECONDS;
+  const int64_t until = nanoseconds() + caller_spin;
   for (int spins = 1; atomic_load(&pending) > 0; spins++) {
     cpu_relax();
     if (spins % 64 == 0 && nanoseconds() > until) {
@@ -171,11 +182,14 @@ int parallel_rows(int64_t n, int threads, int64_t min_rows, void (*fn)(void *, i
   atomic_store(&pending, pooled - 1);
   const uint64_t number = (atomic_load(&call) >> 8) + 1;
   atomic_store(&call, number << 8 | (uint64_t)pooled);
-  if (atomic_load(&sleepers) > 0) {
-    pthread_mutex_lock(&wake_lock);
-    pthread_cond_broadcast(&wake);
-    pthread_mutex_unlock(&wake_lock);
-  }
+  bool locked = false;
+  for (int w = 1; w < pooled; w++)
+    if (atomic_load(&asleep[w])) {
+      if (!locked) pthread_mutex_lock(&wake_lock);
+      locked = true;
+      pthread_cond_signal(&wake[w]);
+    }
+  if (locked) pthread_mutex_unlock(&wake_lock);
   run_part(&cut[0]);
   for (int64_t p = pooled; p < parts; p++) run_part(&cut[p]);
   wait_for_workers();

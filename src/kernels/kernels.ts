@@ -48,7 +48,10 @@ export interface AdamStep {
   rbc2: number;
 }
 
-/** An attention's probabilities and their dropout, as its fused kernels take them (last). */
+/**
+ * An attention's probabilities and their dropout, as its fused kernels take them (last). Without
+ * dropout (bits null) `kept` must be `probs` itself: the kernels read kept for the output.
+ */
 type ProbabilityArgs = [
   scale: number,
   bits: Uint32Array | null,
@@ -470,7 +473,8 @@ export interface Kernels {
   /**
    * Optional, with routedAttention: adds the gradients from dOut to gQ, gK, gV and gNullKv (null:
    * skipped). `fresh` (bits 1, 2, 4 for gQ, gK, gV) marks buffers that hold no gradient yet: their
-   * contents are ignored, and the result is what adding to zeros gives.
+   * first rows × width elements are ignored, and the result is what adding to zeros gives. A fresh
+   * buffer must not overlap another gradient.
    */
   routedAttentionBackward?(
     ...args: [

@@ -111,7 +111,15 @@ export function routedAttention(
       return buf;
     };
     const [gq, gk, gv] = [target(q, 1), target(k, 2), target(v, 4)];
-    K.routedAttentionBackward(...fusedArgs(c), out.grad!, gq, gk, gv, g(nullKv), fresh);
+    try {
+      K.routedAttentionBackward(...fusedArgs(c), out.grad!, gq, gk, gv, g(nullKv), fresh);
+    } catch (e) {
+      // An unfilled buffer must not stay behind as a gradient that later ones add to.
+      [q, k, v].forEach((t, i) => {
+        if (fresh & (1 << i)) t.grad = null;
+      });
+      throw e;
+    }
   });
 }
 
