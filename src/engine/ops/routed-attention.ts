@@ -93,26 +93,24 @@ export function routedAttention(
   else forwardBlocks(c, out.data);
   if (![q, k, v, nullKv].some((t) => needsGrad(t))) return out;
   return record(out, () => {
-    const g = (t: Tensor) => (needsGrad(t) ? t.gradBuffer() : null);
+    const fused = K.routedAttentionBackward;
     // The kernel zeroes a first gradient's rows block by block itself, in cache, instead of the
     // arena filling the whole buffer first (not when one tensor is two of q, k and v: the blocks
     // of its two roles would zero each other's sums).
-    const distinct = q !== k && q !== v && k !== v;
-    if (!K.routedAttentionBackward || !distinct) {
-      const grads = [out.grad!, g(q), g(k), g(v), g(nullKv)] as const;
-      if (K.routedAttentionBackward) return K.routedAttentionBackward(...fusedArgs(c), ...grads, 0);
-      return backwardBlocks(c, ...grads);
-    }
+    const blockZeroing = fused !== undefined && q !== k && q !== v && k !== v;
     let fresh = 0;
     const target = (t: Tensor, bit: number) => {
       if (!needsGrad(t)) return null;
+      if (!blockZeroing) return t.gradBuffer();
       const { buf, beta } = t.gradTarget();
       if (beta === 0) fresh |= bit;
       return buf;
     };
-    const [gq, gk, gv] = [target(q, 1), target(k, 2), target(v, 4)];
+    const gNull = needsGrad(nullKv) ? nullKv.gradBuffer() : null; // the kernel only adds to it
+    const grads = [out.grad!, target(q, 1), target(k, 2), target(v, 4), gNull] as const;
+    if (!fused) return backwardBlocks(c, ...grads);
     try {
-      K.routedAttentionBackward(...fusedArgs(c), out.grad!, gq, gk, gv, g(nullKv), fresh);
+      fused(...fusedArgs(c), ...grads, fresh);
     } catch (e) {
       // An unfilled buffer must not stay behind as a gradient that later ones add to.
       [q, k, v].forEach((t, i) => {
