@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
     paths,
     maxEpochs,
     jobs,
+    newData: Boolean(args['new-data']),
     invocation: invocationOf(argv),
     script: SELF,
     report,

@@ -547,6 +547,46 @@ test('--jobs 2 trains two runs at a time, each line prefixed with its run, and a
   assert.match(bad.stderr, /--jobs must be a positive integer, got 0/);
 });
 
+test('a dataset prepared with another checksum than the recorded one stops the plan unless --new-data', () => {
+  const root = tempDir('exp-checksum');
+  const args = (seed: string, ...more: string[]) => [
+    EXPERIMENTS,
+    ...['--datasets', 'synthetic-sparse', '--groups', 'main', '--variants', 'popularity', '--seeds', seed],
+    ...['--work', join(root, 'work'), '--results', join(root, 'results'), '--report', join(root, 'r.md')],
+    ...more,
+  ];
+  const first = spawnSync(process.execPath, args('1'), { encoding: 'utf8' });
+  assert.equal(first.status, 0, first.stderr);
+  const record = datasetRecordFile(join(root, 'results'), 'synthetic-sparse', 'tfidf');
+  const prepared = JSON.parse(readFileSync(record, 'utf8')).checksum as string;
+  // The results tree records the dataset as other code prepared it.
+  const stored = readFileSync(record, 'utf8').replace(prepared, 'f'.repeat(64));
+  writeFileSync(record, stored);
+
+  const refused = spawnSync(process.execPath, args('2'), { encoding: 'utf8' });
+  assert.equal(refused.status, 2, refused.stdout);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^error: synthetic-sparse-tfidf in \\S+ has checksum ${prepared.slice(0, 12)}, but \\S+dataset-tfidf\\.json records ffffffffffff, the dataset its runs trained on: new runs would not compare with them\\..*--new-data`,
+    ),
+  );
+  assert.equal(readFileSync(record, 'utf8'), stored, 'the record is left as it was');
+  assert.ok(
+    !existsSync(runResultDir(join(root, 'results'), 'synthetic-sparse', 'popularity', 2)),
+    'nothing trained',
+  );
+
+  const accepted = spawnSync(process.execPath, args('2', '--new-data'), { encoding: 'utf8' });
+  assert.equal(accepted.status, 0, accepted.stderr);
+  assert.match(
+    accepted.stdout,
+    /now has checksum \w{12}, the results recorded ffffffffffff \(--new-data: the record is replaced\)/,
+  );
+  assert.equal(JSON.parse(readFileSync(record, 'utf8')).checksum, prepared);
+  assert.ok(existsSync(runResultDir(join(root, 'results'), 'synthetic-sparse', 'popularity', 2)));
+});
+
 test('a stored configuration matches the plan unless an option it has differs', () => {
   const v = variantByName(PLAN, 'cammsr-no-mscl');
   const planned = plannedConfig(beauty, v, 1);

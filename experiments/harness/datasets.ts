@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Dataset, type Manifest } from '../../src/data/dataset.js';
 import { prepareDataset } from '../../src/data/prepare.js';
 import { datasetStats } from '../../src/data/stats.js';
-import { SHARED_DATASETS } from '../paths.js';
+import { SHARED_DATASETS, show } from '../paths.js';
 import { prepareCommand, prepareOptions } from './commands.js';
 import type { DatasetPlan, VariantPlan } from './plan-shape.js';
 import { encoderKey, preparedName } from './plan-rules.js';
@@ -14,8 +14,17 @@ import { datasetDir, type Paths } from './work-tree.js';
 export const readManifest = (dir: string): Manifest =>
   JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 
-/** Prepares the dataset a variant needs unless it is cached; records its statistics and checksum. */
-export async function ensureDataset(p: Paths, ds: DatasetPlan, v: VariantPlan): Promise<string> {
+/**
+ * Prepares the dataset a variant needs unless it is cached; records its statistics and checksum.
+ * A dataset whose checksum differs from the recorded one is an error unless `newData` (the
+ * `--new-data` option) accepts it: runs on other features would not compare with those recorded.
+ */
+export async function ensureDataset(
+  p: Paths,
+  ds: DatasetPlan,
+  v: VariantPlan,
+  newData = false,
+): Promise<string> {
   const o = prepareOptions(ds, v, datasetDir(p, ds, v));
   let prepared: { warnings: string[]; seconds: number } | null = null;
   if (!existsSync(join(o.out, 'manifest.json'))) {
@@ -28,7 +37,7 @@ export async function ensureDataset(p: Paths, ds: DatasetPlan, v: VariantPlan): 
     for (const w of r.warnings) console.log(`  warning: ${w}`);
     console.log(`  prepared in ${prepared.seconds.toFixed(1)} s, checksum ${r.manifest.checksum}`);
   }
-  recordDataset(p, ds, v, prepared);
+  recordDataset(p, ds, v, prepared, newData);
   return o.out;
 }
 
@@ -38,15 +47,24 @@ function recordDataset(
   ds: DatasetPlan,
   v: VariantPlan,
   prepared: { warnings: string[]; seconds: number } | null,
+  newData: boolean,
 ): void {
   const o = prepareOptions(ds, v, datasetDir(p, ds, v));
   const record = datasetRecordFile(p.results, ds.name, encoderKey(v));
   const manifest = readManifest(o.out);
   const prev = readJson<DatasetRecord>(record);
   if (prev && prev.checksum === manifest.checksum) return;
+  if (prev && !newData)
+    throw new Error(
+      `${preparedName(ds, v)} in ${show(o.out)} has checksum ${manifest.checksum.slice(0, 12)}, but ${show(record)} ` +
+        `records ${prev.checksum.slice(0, 12)}, the dataset its runs trained on: new runs would not compare with them. ` +
+        `Prepare that dataset again into ${show(o.out)} with the code and CAMMSR_THREADS that docs/results.md ` +
+        `("Prepared with") names for it, or pass --new-data to record the new checksum ` +
+        `(the report then lists the runs on the old one)`,
+    );
   if (prev)
     console.log(
-      `  warning: ${preparedName(ds, v)} now has checksum ${manifest.checksum.slice(0, 12)}, the results recorded ${prev.checksum.slice(0, 12)} (the record is updated)`,
+      `  warning: ${preparedName(ds, v)} now has checksum ${manifest.checksum.slice(0, 12)}, the results recorded ${prev.checksum.slice(0, 12)} (--new-data: the record is replaced)`,
     );
   const rec: DatasetRecord = {
     key: preparedName(ds, v),

@@ -30,6 +30,10 @@ export function parseRunArgs(plan: ExperimentPlan, argv: string[]): Args {
         'number',
         'runs trained at a time, each in its own process with the cores split between them (default 1)',
       ],
+      'new-data': [
+        'flag',
+        'accept a prepared dataset whose checksum differs from the one the results tree records (the record is replaced; the report lists the runs on the old checksum)',
+      ],
       'report-only': ['flag', 'only regenerate the report from the results tree'],
       'dry-run': ['flag', 'print every command that would run, run nothing'],
       json: ['flag', 'one JSON object as the last line'],

@@ -39,7 +39,8 @@ export async function prepareDatasets(
   for (const [i, r] of runs.entries())
     if (trains(statuses[i])) {
       const key = preparedName(r.dataset, r.variant);
-      if (!datasets.has(key)) datasets.set(key, await ensureDataset(s.paths, r.dataset, r.variant));
+      if (!datasets.has(key))
+        datasets.set(key, await ensureDataset(s.paths, r.dataset, r.variant, s.newData));
     }
   return datasets;
 }

@@ -9,6 +9,8 @@ export interface Session {
   maxEpochs?: number;
   /** Runs trained at a time. */
   jobs: number;
+  /** --new-data: a prepared dataset whose checksum differs from the recorded one replaces the record. */
+  newData: boolean;
   /** The `npm run experiments` invocation, recorded with each run. */
   invocation: string;
   /** The script each run's child process runs (with --child-run). */
