@@ -1259,6 +1259,56 @@ test('coordinate descent (native) matches its JS loops, forward and backward, wi
   assert.throws(() => call(Int32Array.of(0, 1), Int32Array.of(0, 2), new Float32Array(3)), /sm has/);
 });
 
+test('routed attention and coordinate descent (native) give the same bits on one, two and three threads', (t) => {
+  if (!nativeLoads(t)) return;
+  const K = loadBackend('native');
+  // Large enough to split: 128 sequences (the forward splits sequences, 32 a part at the least),
+  // 4 heads × Σ queries × (keys + 1) ≥ 65,536 probabilities (the backward splits heads), 256 rows
+  // of scores (64 a part).
+  const B = 128;
+  const [queries, keys] = [(b: number) => 8 + (b % 9), (b: number) => ((b * 5) % 23) + 4];
+  const queryOffsets = new Int32Array(B + 1);
+  const keyOffsets = new Int32Array(B + 1);
+  for (let b = 0; b < B; b++) {
+    queryOffsets[b + 1] = queryOffsets[b] + queries(b);
+    keyOffsets[b + 1] = keyOffsets[b] + keys(b);
+  }
+  const [Q, R, width, heads] = [queryOffsets[B], keyOffsets[B], 32, 4];
+  const inputs = { q: rand(Q * width), k: rand(R * width), v: rand(R * width), nullKv: rand(2 * width) };
+  const weights = rand(Q * width);
+  const [rows, n] = [256, 40];
+  const scores = rand(rows * n, 2);
+  const mask = Float32Array.from({ length: rows * n }, (_, i) => (i % 11 === 4 ? 0 : 1));
+  const scoreWeights = rand(rows * n);
+  const run = (threads: number) =>
+    withBackend('native', () => {
+      K.setThreads(threads);
+      const [q, k, v] = (['q', 'k', 'v'] as const).map(
+        (name) => new Tensor(Float32Array.from(inputs[name]), [name === 'q' ? Q : R, width], true),
+      );
+      const nullKv = new Tensor(Float32Array.from(inputs.nullKv), [2, width], true);
+      const opts = { heads, queryOffsets, keyOffsets, dropout: 0.3, rng: new Rng(5), training: true };
+      const out = routedAttention(q, k, v, nullKv, opts);
+      sum(mul(out, new Tensor(weights, out.shape))).backward();
+      const s = new Tensor(Float32Array.from(scores), [rows, n], true);
+      const p = coordinateDescent(s, 6.5, mask, COORDINATE_DESCENT);
+      sum(mul(p, new Tensor(scoreWeights, [rows, n]))).backward();
+      return [out.data, q.grad!, k.grad!, v.grad!, nullKv.grad!, p.data, s.grad!].map(bitsOf);
+    });
+  const before = K.threads();
+  try {
+    const one = run(1);
+    for (const threads of [2, 3]) {
+      const many = run(threads);
+      ['out', 'gq', 'gk', 'gv', 'g_null', 'p', 'gs'].forEach((name, i) =>
+        assert.deepEqual(many[i], one[i], `${name}, ${threads} threads`),
+      );
+    }
+  } finally {
+    K.setThreads(before);
+  }
+});
+
 test('rotary (native) matches its JS loop bit for bit, written and added, and checks its positions', (t) => {
   if (!nativeLoads(t)) return;
   const K = loadBackend('native');

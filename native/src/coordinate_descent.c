@@ -1,17 +1,65 @@
-/* Coordinate descent (coordinate_descent.h): the loops of the JS reference, with exp_double. */
+/*
+ * Coordinate descent (coordinate_descent.h): the loops of the JS reference, with exp_double.
+ * Rows are independent, so threads split them and every output is the same bits on any count.
+ */
 #include "coordinate_descent.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "exp.h"
+#include "parallel.h"
 
-bool descent_forward(const descent_shape *d, const float *s, double log_k, float *sm, uint8_t *active, float *out) {
+/* Rows a part takes at the least: a row is T iterations over its entries. */
+#define DESCENT_MIN_ROWS 64
+
+/* What both directions' parts share: the shape, and a row buffer of `per_part` doubles per part. */
+typedef struct {
+  const descent_shape *d;
+  double *buf;
+  int64_t per_part;
+} rows_job;
+
+typedef struct {
+  rows_job rows; /* first, so that run_rows can fill it */
+  const float *s;
+  double log_k;
+  float *sm, *out;
+  uint8_t *active;
+} forward_job;
+
+typedef struct {
+  rows_job rows;
+  const float *sm, *out, *d_out;
+  const uint8_t *active;
+  float *gs;
+} backward_job;
+
+/* Splits rows [0, d->rows) of `job` (a forward_job or backward_job) over the threads, each part
+ * with `per_column` doubles of buffer per column. Returns false, having run nothing, when the
+ * buffers cannot be allocated. */
+static bool run_rows(rows_job *job, int64_t per_column, void (*fn)(void *, int64_t, int64_t, int)) {
+  const int threads = parallel_threads();
+  const int parts = threads < PARALLEL_MAX_PARTS ? threads : PARALLEL_MAX_PARTS;
+  job->per_part = per_column * (job->d->n > 0 ? job->d->n : 1);
+  job->buf = malloc((size_t)parts * (size_t)job->per_part * sizeof *job->buf);
+  if (!job->buf) return false;
+  parallel_rows(job->d->rows, threads, DESCENT_MIN_ROWS, fn, job);
+  free(job->buf);
+  return true;
+}
+
+static void forward_rows(void *arg, int64_t begin, int64_t end, int part) {
+  const forward_job *job = arg;
+  const descent_shape *d = job->rows.d;
+  const float *s = job->s;
+  float *sm = job->sm, *out = job->out;
+  uint8_t *active = job->active;
+  const double log_k = job->log_k;
   const int64_t T = d->iterations, n = d->n;
-  double *buf = malloc((size_t)(3 * (n > 0 ? n : 1)) * sizeof *buf);
-  if (!buf) return false;
+  double *buf = job->rows.buf + part * job->rows.per_part;
   double *sv = buf, *b = buf + n, *z = buf + 2 * n;
-  for (int64_t r = 0; r < d->rows; r++) {
+  for (int64_t r = begin; r < end; r++) {
     const int64_t m = d->start[r + 1] - d->start[r];
     const int32_t *cols = d->index + d->start[r];
     if (m == 0) continue;
@@ -45,17 +93,23 @@ bool descent_forward(const descent_shape *d, const float *s, double log_k, float
     }
     for (int64_t j = 0; j < m; j++) out[r * n + cols[j]] = (float)exp_double((sv[j] + ar + b[j]) / d->eps[T]);
   }
-  free(buf);
-  return true;
 }
 
-bool descent_backward(const descent_shape *d, const float *sm, const uint8_t *active, const float *out,
-                      const float *d_out, float *gs) {
+bool descent_forward(const descent_shape *d, const float *s, double log_k, float *sm, uint8_t *active, float *out) {
+  forward_job job = {.rows = {.d = d}, .s = s, .log_k = log_k, .sm = sm, .active = active, .out = out};
+  return run_rows(&job.rows, 3, forward_rows);
+}
+
+static void backward_rows(void *arg, int64_t begin, int64_t end, int part) {
+  const backward_job *job = arg;
+  const descent_shape *d = job->rows.d;
+  const float *sm = job->sm, *out = job->out, *d_out = job->d_out;
+  const uint8_t *active = job->active;
+  float *gs = job->gs;
   const int64_t T = d->iterations, n = d->n;
-  double *buf = malloc((size_t)(2 * (n > 0 ? n : 1)) * sizeof *buf);
-  if (!buf) return false;
+  double *buf = job->rows.buf + part * job->rows.per_part;
   double *db = buf, *g = buf + n;
-  for (int64_t r = 0; r < d->rows; r++) {
+  for (int64_t r = begin; r < end; r++) {
     const int64_t m = d->start[r + 1] - d->start[r];
     const int32_t *cols = d->index + d->start[r];
     /* p = exp(u), u = (s + a + b)/eps_T. */
@@ -82,6 +136,10 @@ bool descent_backward(const descent_shape *d, const float *sm, const uint8_t *ac
     }
     for (int64_t j = 0; j < m; j++) gs[r * n + cols[j]] += (float)(g[j] - db[j]); /* b_{-1} = -s */
   }
-  free(buf);
-  return true;
+}
+
+bool descent_backward(const descent_shape *d, const float *sm, const uint8_t *active, const float *out,
+                      const float *d_out, float *gs) {
+  backward_job job = {.rows = {.d = d}, .sm = sm, .out = out, .d_out = d_out, .active = active, .gs = gs};
+  return run_rows(&job.rows, 2, backward_rows);
 }
