@@ -21,7 +21,7 @@ typedef struct {
 } rows_job;
 
 typedef struct {
-  rows_job rows; /* first, so that run_rows can fill it */
+  rows_job rows; /* first: the part functions cast the rows_job pointer back to this struct */
   const float *s;
   double log_k;
   float *sm, *out;
@@ -39,10 +39,9 @@ typedef struct {
  * with `per_column` doubles of buffer per column. Returns false, having run nothing, when the
  * buffers cannot be allocated. */
 static bool run_rows(rows_job *job, int64_t per_column, void (*fn)(void *, int64_t, int64_t, int)) {
-  const int threads = parallel_threads();
-  const int parts = threads < PARALLEL_MAX_PARTS ? threads : PARALLEL_MAX_PARTS;
+  const int threads = parallel_threads(); /* at most PARALLEL_MAX_PARTS */
   job->per_part = per_column * (job->d->n > 0 ? job->d->n : 1);
-  job->buf = malloc((size_t)parts * (size_t)job->per_part * sizeof *job->buf);
+  job->buf = malloc((size_t)threads * (size_t)job->per_part * sizeof *job->buf);
   if (!job->buf) return false;
   parallel_rows(job->d->rows, threads, DESCENT_MIN_ROWS, fn, job);
   free(job->buf);

@@ -1,5 +1,5 @@
 /*
- * Fork-join over a range of rows for the element-wise kernels (OpenBLAS threads its GEMMs
+ * Fork-join over a range of rows (or sequences, heads) for the kernels (OpenBLAS threads its GEMMs
  * itself). The workers persist between calls: starting a thread costs about 50 microseconds,
  * waking a sleeping one about 20, and one still spinning after the last call under one. An idle
  * worker spins about as long as OpenBLAS's threads do after a GEMM, then sleeps, so it does not

@@ -17,7 +17,7 @@
 
 /* Sequences a part takes at the least: fewer do not pay for waking a second thread. */
 #define ROUTED_MIN_SEQUENCES 32
-/* Probabilities a call holds at the least before its heads are split over threads. */
+/* Probabilities a call holds at the least before it is split over threads. */
 #define ROUTED_MIN_PROBABILITIES 65536
 
 /* The first probability of sequence b: its heads' blocks follow those of sequences 0 .. b-1. */
@@ -88,9 +88,14 @@ static void forward_part(void *arg, int64_t begin, int64_t end, int part) {
   }
 }
 
+/* A small call stays on the calling thread. */
+static int threads_for(const routed_attention_args *a) {
+  return routed_probability_count(a) < ROUTED_MIN_PROBABILITIES ? 1 : parallel_threads();
+}
+
 void routed_attention_forward(const routed_attention_args *a, float *probs, float *kept, float *out) {
   routed_job job = {.a = a, .probs = probs, .kept = kept, .out = out};
-  parallel_rows(a->batch, parallel_threads(), ROUTED_MIN_SEQUENCES, forward_part, &job);
+  parallel_rows(a->batch, threads_for(a), ROUTED_MIN_SEQUENCES, forward_part, &job);
 }
 
 /* Zeroes columns [col, col + dh) of `rows` rows of g from row r0 (rows `width` floats apart). */
@@ -154,10 +159,9 @@ bool routed_attention_backward(const routed_attention_args *a, const float *prob
   int64_t widest = 1;
   for (int64_t b = 0; b < a->batch; b++)
     if (a->key_offsets[b + 1] - a->key_offsets[b] + 1 > widest) widest = a->key_offsets[b + 1] - a->key_offsets[b] + 1;
-  /* A small call stays on this thread; every part's row buffer is allocated before any part runs,
-   * so that out of memory leaves the gradients untouched. */
-  const int threads = routed_probability_count(a) < ROUTED_MIN_PROBABILITIES ? 1 : parallel_threads();
-  float *ds = malloc((size_t)(threads < PARALLEL_MAX_PARTS ? threads : PARALLEL_MAX_PARTS) * (size_t)widest * sizeof *ds);
+  /* Every part's row buffer before any part runs: out of memory leaves the gradients untouched. */
+  const int threads = threads_for(a); /* at most PARALLEL_MAX_PARTS */
+  float *ds = malloc((size_t)threads * (size_t)widest * sizeof *ds);
   if (!ds) return false;
   routed_job job = {.a = a, .probs = (float *)probs, .kept = (float *)kept, .d_out = d_out, .gq = gq, .gk = gk,
                     .gv = gv, .g_null = g_null, .fresh = fresh, .ds = ds, .widest = widest};

@@ -36,7 +36,8 @@ enum { ROUTED_FRESH_GQ = 1, ROUTED_FRESH_GK = 2, ROUTED_FRESH_GV = 4 };
 /* Backward from d_out: adds to gq, gk, gv and g_null ([2, heads, dh]); each may be NULL. A fresh
  * one's contents are ignored: each (sequence, head) block zeroes its rows of it before adding, as
  * a zero-filled buffer would be (the blocks cover every row and column once), while they are in
- * cache. Returns false when it cannot allocate its row buffer. */
+ * cache. Returns false, having written nothing, when it cannot allocate its row buffers (one per
+ * part: the heads are split over the kernel threads). */
 bool routed_attention_backward(const routed_attention_args *a, const float *probs, const float *kept,
                                const float *d_out, float *gq, float *gk, float *gv, float *g_null, int fresh);
 
