@@ -10,7 +10,7 @@ import { medianEpoch } from './cost.js';
 const INTRO = [
   "Test set, history not masked (and NDCG@10 with the user's history masked, since models differ in how they rank the items already seen), this project's protocol for every model: leave-one-out by time, full ranking, early stopping on validation NDCG@10.",
   "MOCA runs with its code's defaults (docs/config.md, model presets; d = 128, prefixes with decayed soft targets) and the dataset's dropout like every model; its own protocol differs: sequences in the review file's order rather than by time, early stopping on NDCG@20, batches of 1024. MMSR likewise (d = 128, learning rate 0.002, batches of 128 prefixes, 20 content clusters per modality); its own protocol picks the best epoch on the test set, per metric, with an 80/20 split per user (docs/models.md).",
-  's/epoch = the median epoch (training only); peak RSS of the training process; the runs shared the two cores with others, so cost compares models, not engines.',
+  "s/epoch = the median epoch (training only); peak RSS of the training process; the runs shared the two cores with one to three others, so these seconds mix each model's cost with the machine's load: docs/performance.md (\"The peers' cost, one model at a time\") times every model's epoch under the same load.",
 ].join(' ');
 
 const HEADERS = [
